@@ -1,0 +1,40 @@
+"""Public recordings: the bundled sample set, full-data fetchers and readers.
+
+The recordings are copies of public datasets and are never shipped with the
+package. They are read from a data folder (:func:`get_data_path`) and downloaded,
+checksums checked, from their public URLs when missing there.
+"""
+
+from .download import get_data_path
+from .fetchers import (
+    fetch_eegbci,
+    fetch_eegmat,
+    fetch_mitdb,
+    fetch_physionet_emg,
+    fetch_uci_lower_limb_emg,
+)
+from .readers import read_biosppy_txt, read_edf, read_raw, read_uci_emg, read_wfdb
+from .registry import SAMPLE_RECORDINGS, SOURCES, DataFile, Recording, Source, get_recording
+from .sample import citations, load_sample
+
+__all__ = [
+    "SAMPLE_RECORDINGS",
+    "SOURCES",
+    "DataFile",
+    "Recording",
+    "Source",
+    "citations",
+    "fetch_eegbci",
+    "fetch_eegmat",
+    "fetch_mitdb",
+    "fetch_physionet_emg",
+    "fetch_uci_lower_limb_emg",
+    "get_data_path",
+    "get_recording",
+    "load_sample",
+    "read_biosppy_txt",
+    "read_edf",
+    "read_raw",
+    "read_uci_emg",
+    "read_wfdb",
+]

@@ -1,0 +1,132 @@
+"""The bundled sample set: real ECG, EEG and EMG recordings as ``mne.io.Raw``."""
+
+from __future__ import annotations
+
+from mne.utils import logger, verbose
+
+from .download import fetch_file, get_data_path
+from .readers import read_biosppy_txt, read_edf, read_uci_emg, read_wfdb
+from .registry import SAMPLE_RECORDINGS, SOURCES, Recording
+
+MODALITIES = ("ecg", "eeg", "emg")
+
+
+def read_recording(recording: Recording, folder, *, download=True):
+    """Read one registry entry from the data folder (downloading missing files)."""
+    paths = [fetch_file(file, folder, download=download) for file in recording.files]
+    kwargs = dict(subject=recording.subject, recording=recording.name, verbose=False)
+    if recording.reader == "wfdb":
+        return read_wfdb(paths[0], channels=recording.channels, ch_type=recording.modality,
+                         **kwargs)
+    if recording.reader == "edf":
+        return read_edf(paths[0], channels=recording.channels, ch_type=recording.modality,
+                        **kwargs)
+    if recording.reader == "biosppy_txt":
+        return read_biosppy_txt(paths[0], ch_type=recording.modality, **kwargs)
+    if recording.reader == "uci_txt":
+        return read_uci_emg(paths[0], **kwargs)
+    raise ValueError(f"Unknown reader {recording.reader!r} for {recording.name}")
+
+
+@verbose
+def load_sample(path=None, *, modalities=None, subjects=None, download=True, verbose=None):
+    """Load the sample recordings: real ECG, EEG and EMG from public datasets.
+
+    42 recordings from 4 public sources, read from the data folder and downloaded
+    (with checksums) when missing there:
+
+    =====  ==============================================  ===========  =============
+    type   source                                          recordings   sfreq (Hz)
+    =====  ==============================================  ===========  =============
+    ECG    MIT-BIH Arrhythmia Database, records 100, 106,  4 (2 leads)  360
+           113, 121 (PhysioNet ``mitdb``)
+    ECG    ECG lead of the eegmat recordings               7            500
+    ECG    BioSPPy example                                 1            1000
+    EEG    EEG During Mental Arithmetic Tasks, subjects    8 (19 ch)    500
+           00-03, rest and task (PhysioNet ``eegmat``)
+    EEG    BioSPPy examples, eyes closed / open            2            125
+    EMG    UCI EMG dataset in Lower Limb, subjects 3A,     18 (4 ch)    1000
+           4A, 5A, 8N, 9N, 10N, three exercises each
+    EMG    BioSPPy examples                                2            1000
+    =====  ==============================================  ===========  =============
+
+    Licences and citations -- please cite the datasets you use:
+
+    * MIT-BIH Arrhythmia Database and EEG During Mental Arithmetic Tasks: Open Data
+      Commons Attribution License v1.0 (ODC-By 1.0). Cite Moody & Mark, IEEE Eng Med
+      Biol 20(3):45-50 (2001); Zyma et al., Data 4(1):14 (2019); and Goldberger et al.,
+      PhysioNet, Circulation 101(23):e215-e220 (2000).
+    * UCI EMG dataset in Lower Limb: CC BY 4.0. Sanchez O, Sotelo J, Gonzales M,
+      Hernandez G (2014), UCI Machine Learning Repository,
+      https://doi.org/10.24432/C5ZW3P.
+    * BioSPPy example signals: BSD-3-Clause, Copyright (c) Instituto de
+      Telecomunicacoes; https://github.com/scientisst/BioSPPy.
+
+    The full texts are in :data:`mne_specae.datasets.SOURCES` (``.citation``,
+    ``.licence``) and :func:`mne_specae.datasets.citations`.
+
+    Parameters
+    ----------
+    path : path-like | None
+        The data folder; see :func:`~mne_specae.datasets.get_data_path` for the default.
+    modalities : list of str | None
+        Some of ``"ecg"``, ``"eeg"``, ``"emg"``; ``None`` loads all three.
+    subjects : list of str | None
+        Only these subjects (e.g. ``["mitdb-100", "eegmat-Subject00"]``).
+    download : bool
+        Download missing files (default). With ``False`` a missing file raises
+        :class:`FileNotFoundError` saying where to put it.
+    %(verbose)s
+
+    Returns
+    -------
+    raws : dict of list of mne.io.Raw
+        ``{"ecg": [...], "eeg": [...], "emg": [...]}``. Each Raw is preloaded, in
+        volts, with its channel type set, ``raw.info["subject_info"]["his_id"]``
+        the subject and ``raw.info["description"]`` the recording name
+        (:func:`~mne_specae.datasets.get_recording` turns it back into the registry
+        entry, with labels such as the eegmat condition or the UCI exercise).
+        BioSPPy recordings are uncalibrated ADC counts on a nominal scale: their
+        amplitude is arbitrary.
+    """
+    if modalities is None:
+        modalities = MODALITIES
+    modalities = [modalities] if isinstance(modalities, str) else list(modalities)
+    unknown = sorted(set(modalities) - set(MODALITIES))
+    if unknown:
+        raise ValueError(f"Unknown modalities {unknown}; choose among {MODALITIES}.")
+    recordings = [r for r in SAMPLE_RECORDINGS if r.modality in modalities]
+    if subjects is not None:
+        subjects = [subjects] if isinstance(subjects, str) else list(subjects)
+        missing = sorted(set(subjects) - {r.subject for r in recordings})
+        if missing:
+            known = sorted({r.subject for r in SAMPLE_RECORDINGS})
+            raise ValueError(f"No sample recording of subject(s) {missing}; known: {known}")
+        recordings = [r for r in recordings if r.subject in subjects]
+    folder = get_data_path(path)
+    logger.info(f"Reading {len(recordings)} sample recordings from {folder}")
+    raws = {modality: [] for modality in modalities}
+    for recording in recordings:
+        raws[recording.modality].append(read_recording(recording, folder, download=download))
+    return raws
+
+
+def citations(sources=None) -> str:
+    """Licences and citations of the public datasets, as text.
+
+    Parameters
+    ----------
+    sources : list of str | None
+        Source keys (e.g. ``["mitdb", "eegmat"]``); ``None`` gives all.
+
+    Returns
+    -------
+    text : str
+        One paragraph per dataset: name, licence, homepage and citation.
+    """
+    keys = SOURCES if sources is None else sources
+    return "\n\n".join(
+        f"{SOURCES[k].name}\n  licence: {SOURCES[k].licence}\n  homepage: "
+        f"{SOURCES[k].homepage}\n  cite: {SOURCES[k].citation}"
+        for k in keys
+    )

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real sample recordings, read once per session."""
+
+import os
+from pathlib import Path
+
+import mne
+import numpy as np
+import pytest
+
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "biosignals"
+if "MNE_SPECAE_DATA" not in os.environ and (_SHARED / "MANIFEST.tsv").is_file():
+    os.environ["MNE_SPECAE_DATA"] = str(_SHARED)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+mne.set_log_level("WARNING")
+
+
+@pytest.fixture(scope="session")
+def data_path():
+    """The data folder holding the sample recordings."""
+    from mne_specae.datasets import get_data_path
+
+    return get_data_path()
+
+
+@pytest.fixture(scope="session")
+def sample_raws():
+    """All sample recordings, as load_sample returns them (do not modify: copy)."""
+    from mne_specae.datasets import load_sample
+
+    return load_sample(download=False)
+
+
+@pytest.fixture(scope="session")
+def raw_by_name(sample_raws):
+    """Map recording name -> Raw (do not modify: copy)."""
+    return {raw.info["description"]: raw for raws in sample_raws.values() for raw in raws}
+
+
+def sine_raw(freq, sfreq, duration, ch_type="ecg", amplitude=1e-3, n_channels=1):
+    """A RawArray of a sine with known frequency and amplitude (in volts)."""
+    times = np.arange(int(round(duration * sfreq))) / sfreq
+    data = amplitude * np.sin(2 * np.pi * freq * times)
+    data = np.tile(data, (n_channels, 1))
+    names = [f"{ch_type.upper()}{i:02d}" for i in range(n_channels)]
+    info = mne.create_info(names, sfreq, ch_types=ch_type)
+    return mne.io.RawArray(data, info, verbose=False)

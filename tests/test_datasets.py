@@ -1,0 +1,273 @@
+"""Sample recordings through the registry, readers and downloads (no internet needed)."""
+
+import hashlib
+import http.server
+import shutil
+import socket
+import threading
+from functools import partial
+from pathlib import Path
+
+import mne
+import numpy as np
+import pytest
+
+from mne_specae import datasets
+from mne_specae.datasets import (
+    SAMPLE_RECORDINGS,
+    citations,
+    fetch_mitdb,
+    fetch_uci_lower_limb_emg,
+    get_data_path,
+    get_recording,
+    load_sample,
+    read_raw,
+)
+
+
+def test_sample_channel_types_units_and_counts(sample_raws):
+    assert set(sample_raws) == {"ecg", "eeg", "emg"}
+    counts = {k: len(v) for k, v in sample_raws.items()}
+    assert counts == {"ecg": 12, "eeg": 10, "emg": 20}
+    for modality, raws in sample_raws.items():
+        for raw in raws:
+            assert raw.get_channel_types(unique=True) == [modality]
+            assert raw.preload
+            entry = get_recording(raw.info["description"])
+            assert entry.modality == modality
+            assert raw.info["sfreq"] == entry.sfreq
+            assert raw.ch_names == list(entry.channels)
+            assert raw.info["subject_info"]["his_id"] == entry.subject
+
+
+def _p99(raw):
+    return np.nanpercentile(np.abs(raw.get_data()), 99)
+
+
+def test_sample_amplitudes_are_plausible_volts(raw_by_name):
+    # eegmat EEG: ICA-cleaned, about +-30 uV (1st-99th percentile in the manifest)
+    for name, raw in raw_by_name.items():
+        if name.startswith("eeg/eegmat"):
+            assert 10e-6 < _p99(raw) < 100e-6, name
+    # MIT-BIH ECG in mV -> V: p1..p99 about -1.6 .. 1.0 mV
+    for record in ("100", "106", "113", "121"):
+        assert 0.3e-3 < _p99(raw_by_name[f"ecg/mitdb/{record}"]) < 3e-3
+    # UCI EMG in mV -> V: tens to hundreds of microvolts
+    for name, raw in raw_by_name.items():
+        if name.startswith("emg/uci"):
+            assert 3e-6 < _p99(raw) < 1e-3, name
+    # eegmat ECG, mV -> V
+    assert 0.1e-3 < _p99(raw_by_name["ecg/eegmat/Subject00_1"]) < 2e-3
+
+
+def test_sample_lengths_match_manifest(raw_by_name):
+    assert raw_by_name["ecg/mitdb/100"].n_times == 650000
+    assert raw_by_name["eeg/eegmat/Subject00_1"].n_times == 182 * 500
+    assert raw_by_name["eeg/eegmat/Subject00_2"].n_times == 62 * 500
+    assert raw_by_name["emg/uci_lower_limb/4Amar"].n_times == 56544
+    # trailing goniometer-only rows are left out, the declared 9227 samples kept
+    assert raw_by_name["emg/uci_lower_limb/8Nmar"].n_times == 9227
+    assert raw_by_name["eeg/biosppy/eeg_ec"].n_times == 38219
+    for raw in raw_by_name.values():
+        assert np.isfinite(raw.get_data()).all()
+
+
+def test_uci_reader_values_match_the_text_file(data_path, raw_by_name):
+    first = np.loadtxt(data_path / "emg/uci_lower_limb/3Amar.txt", skiprows=7, max_rows=3)
+    np.testing.assert_allclose(
+        raw_by_name["emg/uci_lower_limb/3Amar"].get_data()[:, :3], first[:, :4].T * 1e-3
+    )
+
+
+def test_biosppy_reader_removes_midscale_and_scales(data_path, raw_by_name):
+    counts = np.loadtxt(data_path / "ecg/biosppy/ecg.txt", comments="#")
+    np.testing.assert_allclose(
+        raw_by_name["ecg/biosppy/ecg"].get_data()[0], (counts - 2048) * 1e-6
+    )
+
+
+def test_wfdb_reader_matches_the_format_212_decoding(data_path, raw_by_name):
+    # Decode the first 3-byte group of 100.dat by hand (README of the data set).
+    b0, b1, b2 = (data_path / "ecg/mitdb/100.dat").read_bytes()[:3]
+    s_a = b0 + 256 * (b1 & 0x0F)
+    s_b = b2 + 16 * (b1 & 0xF0)
+    s_a, s_b = (s - 4096 if s > 2047 else s for s in (s_a, s_b))
+    expected = (np.array([s_a, s_b]) - 1024) / 200 * 1e-3
+    np.testing.assert_allclose(raw_by_name["ecg/mitdb/100"].get_data()[:, 0], expected)
+
+
+def test_eegmat_labels_and_subjects():
+    rest = get_recording("eeg/eegmat/Subject01_1")
+    task = get_recording("eeg/eegmat/Subject01_2")
+    assert rest.labels == {"condition": "rest"}
+    assert task.labels == {"condition": "arithmetic"}
+    assert rest.subject == task.subject == get_recording("ecg/eegmat/Subject01_1").subject
+    assert get_recording("emg/uci_lower_limb/8Npie").labels == {
+        "exercise": "standing", "group": "normal"}
+    with pytest.raises(KeyError, match="No sample recording"):
+        get_recording("ecg/mitdb/999")
+
+
+def test_load_sample_filters(data_path):
+    raws = load_sample(modalities="emg", subjects=["uci-3A"])
+    assert set(raws) == {"emg"}
+    assert [r.info["description"] for r in raws["emg"]] == [
+        "emg/uci_lower_limb/3Amar", "emg/uci_lower_limb/3Apie", "emg/uci_lower_limb/3Asen"]
+    with pytest.raises(ValueError, match="Unknown modalities"):
+        load_sample(modalities=["eog"])
+    with pytest.raises(ValueError, match="No sample recording of subject"):
+        load_sample(subjects=["nobody"])
+
+
+def test_registry_checksums_match_the_data_folder(data_path):
+    for recording in SAMPLE_RECORDINGS:
+        for file in recording.files:
+            digest = hashlib.sha256((data_path / file.relpath).read_bytes()).hexdigest()
+            assert digest == file.sha256, file.relpath
+
+
+def test_licences_and_citations_are_shown():
+    text = citations()
+    for needle in ("ODC-By 1.0", "CC BY 4.0", "BSD-3-Clause", "Goldberger",
+                   "10.24432/C5ZW3P", "Zyma", "Moody"):
+        assert needle in text
+    assert "ODC-By" in load_sample.__doc__ and "CC BY 4.0" in load_sample.__doc__
+    assert get_recording("ecg/mitdb/100").licence == "ODC-By 1.0"
+    assert "Moody" in get_recording("ecg/mitdb/100").citation
+
+
+def test_data_path_precedence(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNE_SPECAE_DATA", str(tmp_path / "from_env"))
+    assert get_data_path(tmp_path / "arg") == (tmp_path / "arg").resolve()
+    assert get_data_path() == (tmp_path / "from_env").resolve()
+    monkeypatch.delenv("MNE_SPECAE_DATA")
+    monkeypatch.setenv("_MNE_FAKE_HOME_DIR", str(tmp_path))
+    with pytest.warns(RuntimeWarning, match="non-standard config"):
+        mne.set_config("MNE_SPECAE_DATA", str(tmp_path / "from_config"), set_env=False)
+    assert get_data_path() == (tmp_path / "from_config").resolve()
+    with pytest.warns(RuntimeWarning, match="non-standard config"):
+        mne.set_config("MNE_SPECAE_DATA", None, set_env=False)
+    mne.set_config("MNE_DATA", str(tmp_path / "mne_data"), set_env=False)
+    assert get_data_path() == (tmp_path / "mne_data" / "mne-specae").resolve()
+
+
+def test_missing_file_without_download_says_where_to_put_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"Put the file at .*ecg\.txt"):
+        load_sample(tmp_path, subjects=["biosppy-ecg"], download=False)
+
+
+def test_corrupt_file_is_refused(tmp_path, data_path):
+    target = tmp_path / "ecg/biosppy/ecg.txt"
+    target.parent.mkdir(parents=True)
+    content = bytearray((data_path / "ecg/biosppy/ecg.txt").read_bytes())
+    content[-3] ^= 1
+    target.write_bytes(bytes(content))
+    with pytest.raises(OSError, match="does not match its SHA-256 checksum"):
+        load_sample(tmp_path, subjects=["biosppy-ecg"])
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """Serve a folder on 127.0.0.1; yields a function folder -> base URL."""
+    servers = []
+
+    def serve(folder):
+        handler = partial(_QuietHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_from_a_local_mirror(tmp_path, data_path, http_server, monkeypatch):
+    monkeypatch.setenv("MNE_SPECAE_MIRROR", http_server(data_path))
+    raws = load_sample(tmp_path, subjects=["biosppy-ecg", "uci-9N"])
+    got = tmp_path / "ecg/biosppy/ecg.txt"
+    assert got.read_bytes() == (data_path / "ecg/biosppy/ecg.txt").read_bytes()
+    assert len(raws["ecg"]) == 1 and len(raws["emg"]) == 3
+    # and the uci full-data fetcher uses the same layout and checksums
+    paths = fetch_uci_lower_limb_emg(["9N"], path=tmp_path)
+    assert [p.name for p in paths] == ["9Nmar.txt", "9Npie.txt", "9Nsen.txt"]
+    assert read_raw(paths[0]).n_times == 5343
+
+
+def test_offline_download_fails_with_a_clear_message(tmp_path, monkeypatch):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("MNE_SPECAE_MIRROR", f"http://127.0.0.1:{port}/")
+    with pytest.raises(OSError, match=r"Could not download .*offline.*Put the file at"):
+        load_sample(tmp_path, subjects=["biosppy-ecg"])
+
+
+def _physionet_mirror(root, data_path, record, corrupt=False):
+    folder = root / "physionet/mitdb/1.0.0"
+    folder.mkdir(parents=True)
+    lines = []
+    for ext in ("hea", "dat", "atr"):
+        src = data_path / f"ecg/mitdb/{record}.{ext}"
+        shutil.copy(src, folder / src.name)
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()
+        if corrupt and ext == "dat":
+            digest = "0" * 64
+        lines.append(f"{digest} {src.name}")
+    (folder / "SHA256SUMS.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_fetch_mitdb_from_a_local_server(tmp_path, data_path, http_server, monkeypatch,
+                                         raw_by_name):
+    _physionet_mirror(tmp_path / "server", data_path, "100")
+    monkeypatch.setenv("MNE_SPECAE_MIRROR", http_server(tmp_path / "server"))
+    headers = fetch_mitdb(["100"], path=tmp_path / "cache")
+    assert headers == [tmp_path / "cache/physionet/mitdb/1.0.0/100.hea"]
+    raw = read_raw(headers[0])
+    np.testing.assert_array_equal(raw.get_data(), raw_by_name["ecg/mitdb/100"].get_data())
+    assert raw.get_channel_types(unique=True) == ["ecg"]
+    # cached: works without the server now
+    monkeypatch.setenv("MNE_SPECAE_MIRROR", "http://127.0.0.1:9/")
+    assert fetch_mitdb("100", path=tmp_path / "cache", download=False) == headers
+    with pytest.raises(ValueError, match="Unknown records"):
+        fetch_mitdb(["999"], path=tmp_path / "cache")
+
+
+def test_fetch_mitdb_checksum_mismatch(tmp_path, data_path, http_server, monkeypatch):
+    _physionet_mirror(tmp_path / "server", data_path, "100", corrupt=True)
+    monkeypatch.setenv("MNE_SPECAE_MIRROR", http_server(tmp_path / "server"))
+    with pytest.raises(OSError, match="checksum"):
+        fetch_mitdb(["100"], path=tmp_path / "cache")
+
+
+def test_read_raw_dispatch(data_path, tmp_path):
+    assert read_raw(data_path / "eeg/biosppy/eeg_ec.txt").get_channel_types() == ["eeg"]
+    edf = read_raw(data_path / "eeg/eegmat/Subject00_2.edf")
+    assert set(edf.get_channel_types()) >= {"eeg", "ecg"}
+    assert edf.info["description"] == "Subject00_2"
+    odd = tmp_path / "odd.txt"
+    odd.write_text("1 2 3\n4 5 6\n")
+    with pytest.raises(ValueError, match="unknown text format"):
+        read_raw(odd)
+    with pytest.raises(FileNotFoundError):
+        read_raw(tmp_path / "nothing.edf")
+
+
+def test_wfdb_gaps_become_nan(tmp_path):
+    wfdb = pytest.importorskip("wfdb")
+    signal = np.sin(np.linspace(0, 40 * np.pi, 3600))[:, None] * 1.5  # mV
+    signal[1000:1100] = np.nan
+    wfdb.wrsamp("gap", fs=360, units=["mV"], sig_name=["MLII"], p_signal=signal,
+                fmt=["16"], adc_gain=[200.0], baseline=[0], write_dir=str(tmp_path))
+    raw = datasets.read_wfdb(tmp_path / "gap.hea")
+    data = raw.get_data()[0]
+    assert np.isnan(data[1000:1100]).all()
+    assert np.isfinite(data[:1000]).all() and np.isfinite(data[1100:]).all()
+    np.testing.assert_allclose(data[:1000], signal[:1000, 0] * 1e-3, atol=1e-5)
