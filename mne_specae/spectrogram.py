@@ -72,9 +72,10 @@ def triangular_filterbank(bin_freqs, edges):
     """Triangular filters on ``edges`` evaluated at the FFT bin frequencies.
 
     Filter ``k`` rises from ``edges[k]`` to 1 at ``edges[k + 1]`` and falls to 0 at
-    ``edges[k + 2]`` (torchaudio's ``melscale_fbanks`` with ``norm=None``). A filter
-    narrower than the bin spacing, which would catch no bin at all, gets linear
-    interpolation weights at its centre instead of an empty row.
+    ``edges[k + 2]`` (torchaudio's ``melscale_fbanks`` with ``norm=None``). A side
+    narrower than the bin spacing is widened to the bin spacing, so a filter narrower
+    than the bins gets linear interpolation weights at its centre instead of an empty
+    or nearly empty row (filters whose sides span at least one bin are unchanged).
 
     Parameters
     ----------
@@ -89,21 +90,13 @@ def triangular_filterbank(bin_freqs, edges):
     """
     bin_freqs = np.asarray(bin_freqs, np.float64)
     edges = np.asarray(edges, np.float64)
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    spacing = float(bin_freqs[1] - bin_freqs[0])
+    centre = edges[1:-1, None]
+    lower = np.minimum(edges[:-2, None], centre - spacing)
+    upper = np.maximum(edges[2:, None], centre + spacing)
     rising = (bin_freqs - lower) / (centre - lower)
     falling = (upper - bin_freqs) / (upper - centre)
-    weights = np.maximum(0.0, np.minimum(rising, falling))
-    for k in np.flatnonzero(weights.max(axis=1) <= 0):
-        weights[k] = np.interp(
-            bin_freqs,
-            [centre[k, 0] - _spacing(bin_freqs), centre[k, 0], centre[k, 0] + _spacing(bin_freqs)],
-            [0.0, 1.0, 0.0],
-        )
-    return weights
-
-
-def _spacing(bin_freqs):
-    return float(bin_freqs[1] - bin_freqs[0])
+    return np.maximum(0.0, np.minimum(rising, falling))
 
 
 def _check_int(value, name, minimum=1):
@@ -194,8 +187,10 @@ class Spectrogram(torch.nn.Module):
 
     Notes
     -----
-    The frame times (centres) are ``(t * hop_length + offset) / sfreq`` with
-    ``offset = 0`` when centred, ``n_fft // 2`` otherwise (:meth:`times`).
+    The frame times (centres of the window) are ``(t * hop_length + offset) / sfreq``
+    with ``offset = (n_fft - win_length) // 2 + win_length / 2``, less ``n_fft // 2``
+    when centred (:meth:`times`). With ``win_length == n_fft`` that is ``n_fft / 2``
+    when not centred (scipy's times), and 0 when centred with an even ``n_fft``.
     """
 
     def __init__(
@@ -422,7 +417,8 @@ class Spectrogram(torch.nn.Module):
 
     def times(self, n_times, tmin=0.0):
         """Times (s) of the frame centres for ``n_times`` samples, before ``resize``."""
-        offset = 0 if self.center else self.n_fft // 2
+        offset = (self.n_fft - self.win_length) // 2 + self.win_length / 2
+        offset -= self.n_fft // 2 if self.center else 0
         return tmin + (np.arange(self.n_frames(n_times)) * self.hop_length + offset) / self.sfreq
 
     def _check_length(self, n_times):
@@ -446,12 +442,15 @@ class Spectrogram(torch.nn.Module):
         if x.is_complex() or not (x.is_floating_point() or x.dtype in (torch.int16, torch.int32, torch.int64)):
             raise TypeError(f"Spectrogram expects real samples, got dtype {x.dtype}.")
         self._check_length(x.shape[-1])
-        if self.check_finite and not bool(torch.isfinite(x).all()):
+        # one reduction: a NaN/Inf sample makes the sum NaN/Inf (counted only then,
+        # which also clears a sum that overflowed on finite samples)
+        if self.check_finite and not math.isfinite(float(x.detach().sum())):
             n_bad = int((~torch.isfinite(x)).sum())
-            raise ValueError(
-                f"The input holds {n_bad} NaN/Inf sample(s); clean them first "
-                "(make_segments drops segments that hold any)."
-            )
+            if n_bad:
+                raise ValueError(
+                    f"The input holds {n_bad} NaN/Inf sample(s); clean them first "
+                    "(make_segments drops segments that hold any)."
+                )
 
     def _stft(self, flat):
         lo, hi = self._bins
@@ -475,14 +474,23 @@ class Spectrogram(torch.nn.Module):
         if self.output == "complex":
             spec = spec * scale
             return torch.view_as_real(spec).permute(0, 3, 1, 2).contiguous()
-        power = (spec.real.square() + spec.imag.square()) * scale.square()
+        # in place unless autograd needs the intermediates: on the CPU, fresh large
+        # temporaries cost more than the arithmetic (page faults)
+        inplace = not (torch.is_grad_enabled() and spec.requires_grad)
+        if inplace:
+            power = spec.real.square().addcmul_(spec.imag, spec.imag).mul_(scale.square())
+        else:
+            power = (spec.real.square() + spec.imag.square()) * scale.square()
         del spec
         if self.freq_scale != "linear":
             power = torch.matmul(self.filterbank, power)
         if self.output == "power":
             return power
         if self.output == "magnitude":
-            return power.sqrt()
+            return power.sqrt_() if inplace else power.sqrt()
+        if inplace:
+            power = power.clamp_min_(self.amin).log10_().mul_(10.0)
+            return power.sub_(10.0 * math.log10(self.ref)) if self.ref != 1.0 else power
         return 10.0 * torch.log10(power.clamp_min(self.amin)) - 10.0 * math.log10(self.ref)
 
     def _image_ndim(self):

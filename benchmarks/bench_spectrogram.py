@@ -1,0 +1,232 @@
+"""Benchmark: spectrograms of real 5 s segments at 512 Hz, in segments per second.
+
+One channel of one 5 s segment (2560 samples at 512 Hz) counts as one segment. The
+segments are real ECG, EEG and EMG from the bundled sample recordings
+(:func:`mne_specae.datasets.load_sample` + :func:`mne_specae.make_segments`), a third
+of each type. Measured in the same run, best of ``--repeats``:
+
+(a) ``compute_spectrogram(epochs, n_fft=256, hop_length=32, output="db", device=...)``,
+    building the :class:`mne.time_frequency.EpochsTFRArray`; the input is three
+    ``mne.EpochsArray`` (ECG, EEG, EMG; one channel per epoch), the time is the sum of
+    the three calls;
+(b) :func:`scipy.signal.spectrogram` with the same window, n_fft and hop (float64,
+    ``detrend=False``) + ``10 log10``, on the same numpy array (no centring: scipy
+    computes 73 frames per segment where (a) computes 81, which favours scipy);
+(c) MNE's Morlet TFR, ``epochs.compute_tfr("morlet", freqs=np.linspace(2, 200, 64),
+    n_cycles=freqs / 2, output="power")`` on the same kind of Epochs (on
+    ``--n-morlet`` segments: it is slow), normalised to segments/s;
+(d) the bare :class:`mne_specae.Spectrogram` module (same options) on a torch tensor
+    already on the device, no MNE object (CUDA timings synchronise).
+
+Run: ``python benchmarks/bench_spectrogram.py [--device cuda] [--n-segments 400]``.
+Targets on 2 CPU cores: (a)/(b) >= 1, (a)/(c) >= 10; on CUDA, (d)/(b) >= 100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "biosignals"
+if "MNE_SPECAE_DATA" not in os.environ:
+    for folder in (_SHARED, Path("/work/shared/data/biosignals")):
+        if (folder / "MANIFEST.tsv").is_file():
+            os.environ["MNE_SPECAE_DATA"] = str(folder)
+            break
+
+import mne  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy  # noqa: E402
+import scipy.signal  # noqa: E402
+import torch  # noqa: E402
+
+from mne_specae import (  # noqa: E402
+    Spectrogram,
+    compute_spectrogram,
+    make_segments,
+    resolve_device,
+)
+from mne_specae.datasets import load_sample  # noqa: E402
+
+SFREQ = 512.0
+N_FFT, HOP = 256, 32
+TYPES = ("ecg", "eeg", "emg")
+
+
+def real_segments(n_segments):
+    """(n_segments, 2560) float64 channel-segments, a third each ECG, EEG, EMG, and types."""
+    raws = load_sample(download=False, verbose=False)
+    per_type = {t: n_segments // 3 + (i < n_segments % 3) for i, t in enumerate(TYPES)}
+    arrays, kinds = [], []
+    for kind in TYPES:
+        rows, have = [], 0
+        for raw in raws[kind]:
+            if raw.n_times / raw.info["sfreq"] < 5.0:
+                continue
+            data = make_segments(raw, verbose=False).get_data()
+            rows.append(data.reshape(-1, data.shape[-1]))
+            have += rows[-1].shape[0]
+            if have >= per_type[kind]:
+                break
+        rows = np.concatenate(rows)
+        if rows.shape[0] < per_type[kind]:  # not enough: repeat (never happens by default)
+            rows = np.resize(rows, (per_type[kind], rows.shape[1]))
+        arrays.append(rows[: per_type[kind]])
+        kinds += [kind] * per_type[kind]
+    return np.concatenate(arrays), np.array(kinds)
+
+
+def epochs_by_type(x, kinds):
+    """One mne.EpochsArray per signal type, one channel per epoch."""
+    out = []
+    for kind in TYPES:
+        rows = x[kinds == kind]
+        if len(rows) == 0:
+            continue
+        info = mne.create_info([kind.upper()], SFREQ, [kind])
+        out.append(mne.EpochsArray(rows[:, None, :], info, verbose=False))
+    return out
+
+
+def best_times(funcs, repeats, sync=None):
+    """Best wall time of each function over ``repeats`` interleaved rounds.
+
+    One warm-up call each first. The rounds interleave the candidates so that a busy
+    machine slows them alike (the ratios are what the targets are about).
+    """
+    def timed(func):
+        if sync:
+            sync()
+        start = time.perf_counter()
+        func()
+        if sync:
+            sync()
+        return time.perf_counter() - start
+
+    for func in funcs.values():
+        timed(func)
+    best = dict.fromkeys(funcs, np.inf)
+    for _ in range(repeats):
+        for name, func in funcs.items():
+            best[name] = min(best[name], timed(func))
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, auto, ...")
+    parser.add_argument("--n-segments", type=int, default=400,
+                        help="channel-segments for (a), (b), (d) (default 400)")
+    parser.add_argument("--n-morlet", type=int, default=30,
+                        help="channel-segments for the slow Morlet reference (c)")
+    parser.add_argument("--repeats", type=int, default=3, help="best of N (default 3)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads (default: torch's own choice)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with status 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    mne.set_log_level("WARNING")
+    device = resolve_device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+
+    print(f"python {platform.python_version()}, torch {torch.__version__}, "
+          f"scipy {scipy.__version__}, mne {mne.__version__}, numpy {np.__version__}")
+    print(f"device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "")
+          + f", torch threads {torch.get_num_threads()}, CPU cores {os.cpu_count()}")
+    print(f"data: {os.environ.get('MNE_SPECAE_DATA', '(package default)')}")
+    if hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+        busy = load > 0.75 * (os.cpu_count() or 1)
+        print(f"load average (1 min) {load:.2f}"
+              + (": the machine was busy; other processes on the cores stall torch's "
+                 "threads, rerun when idle or compare with --threads 1" if busy else ""))
+
+    x, kinds = real_segments(args.n_segments)
+    n = len(x)
+    counts = ", ".join(f"{k} {int(np.sum(kinds == k))}" for k in TYPES)
+    print(f"{n} real 5 s channel-segments at 512 Hz ({counts}); n_fft={N_FFT}, "
+          f"hop={HOP}, hann, output dB; best of {args.repeats}")
+    print("(a) and (c) take 3 mne.EpochsArray (ECG, EEG, EMG), one channel per epoch")
+    epochs = epochs_by_type(x, kinds)
+
+    # (a) compute_spectrogram -> EpochsTFRArray
+    def run_a():
+        return [compute_spectrogram(ep, n_fft=N_FFT, hop_length=HOP, output="db",
+                                    device=device) for ep in epochs]
+
+    tfrs = run_a()
+    assert sum(t.data.shape[0] for t in tfrs) == n
+
+    # (b) scipy.signal.spectrogram + 10 log10, float64
+    def run_b():
+        _, _, p = scipy.signal.spectrogram(x, SFREQ, window="hann", nperseg=N_FFT,
+                                           noverlap=N_FFT - HOP, nfft=N_FFT,
+                                           detrend=False, scaling="density", mode="psd")
+        return 10.0 * np.log10(np.maximum(p, 1e-30))
+
+    ref = run_b()
+    # our centred frame 4 + j is scipy's frame j (both centred on sample 128 + 32 j)
+    ours = np.concatenate([t.data[:, 0] for t in tfrs])[..., 4:4 + ref.shape[-1]]
+    strong = ref > ref.max(axis=(-2, -1), keepdims=True) - 60
+    max_db_diff = float(np.abs(ours[strong] - ref[strong]).max())
+
+    # (c) MNE Morlet, 64 frequencies, on fewer segments
+    n_m = min(args.n_morlet, n)
+    pick = np.linspace(0, n - 1, n_m).round().astype(int)
+    morlet_epochs = epochs_by_type(x[pick], kinds[pick])
+    freqs = np.linspace(2.0, 200.0, 64)
+
+    def run_c():
+        return [ep.compute_tfr("morlet", freqs=freqs, n_cycles=freqs / 2.0, output="power",
+                               picks="all", n_jobs=1, verbose=False)
+                for ep in morlet_epochs]
+
+    # (d) bare module on a tensor already on the device
+    sg = Spectrogram(SFREQ, n_fft=N_FFT, hop_length=HOP, output="db").to(device)
+    xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+
+    def run_d():
+        with torch.no_grad():
+            return sg(xt)
+
+    best = best_times({"a": run_a, "b": run_b, "c": run_c, "d": run_d}, args.repeats,
+                      sync)
+    t_a, t_b, t_c, t_d = best["a"], best["b"], best["c"], best["d"]
+
+    rate = {"a": n / t_a, "b": n / t_b, "c": n_m / t_c, "d": n / t_d}
+    rows = [
+        ("a", f"compute_spectrogram -> EpochsTFRArray ({device})", t_a, n),
+        ("b", "scipy.signal.spectrogram + 10 log10 (float64)", t_b, n),
+        ("c", "MNE compute_tfr('morlet'), 64 freqs", t_c, n_m),
+        ("d", f"Spectrogram module, tensor on {device}", t_d, n),
+    ]
+    print()
+    for key, label, seconds, count in rows:
+        print(f"({key}) {label:<46} {rate[key]:11,.1f} segments/s  "
+              f"({seconds * 1e3:.2f} ms for {count})")
+    print(f"    (a) vs (b): max |dB difference| {max_db_diff:.4f} dB on bins within 60 dB "
+          "of each peak")
+    print()
+    checks = [("(a)/(b)", rate["a"] / rate["b"], 1.0, True),
+              ("(a)/(c)", rate["a"] / rate["c"], 10.0, True),
+              ("(d)/(b)", rate["d"] / rate["b"], 100.0, device.type == "cuda")]
+    ok = True
+    for name, value, target, applies in checks:
+        if applies:
+            verdict = "ok" if value >= target else "BELOW TARGET"
+        else:
+            verdict = "the target is for CUDA"
+        ok &= value >= target or not applies
+        print(f"{name} = {value:8.2f}   (target >= {target:g}: {verdict})")
+    return 0 if ok or not args.strict else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
