@@ -34,7 +34,8 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) benchmarks/bench_segments.py
+	$(PY) benchmarks/bench_spectrogram.py
+	$(PY) benchmarks/bench_training.py --size default
 
 clean:
 	rm -rf $(VENV) $(OUT) build *.egg-info

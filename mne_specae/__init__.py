@@ -5,14 +5,25 @@ __version__ = "0.1.0.dev0"
 from . import datasets
 from .segments import SIGNAL_TYPES, make_segments
 from .spectrogram import Spectrogram, compute_spectrogram, griffin_lim, resolve_device
+from .models import ConvAutoencoder1d, ConvAutoencoder2d
+from .estimator import SpecAE
+from .embedding import add_embeddings, add_umap, evaluate_embeddings
+from . import viz
 
 __all__ = [
+    "ConvAutoencoder1d",
+    "ConvAutoencoder2d",
     "SIGNAL_TYPES",
+    "SpecAE",
     "Spectrogram",
     "__version__",
+    "add_embeddings",
+    "add_umap",
     "compute_spectrogram",
     "datasets",
+    "evaluate_embeddings",
     "griffin_lim",
     "make_segments",
     "resolve_device",
+    "viz",
 ]
