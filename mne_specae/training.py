@@ -63,13 +63,22 @@ def load_safely(path, *, what="model file"):
         raise ValueError(
             f"Refused to load {path}: it is not a plain {what} (it holds Python objects "
             f"that could run code when opened; only weights and settings are allowed). "
-            f"Details: {str(err).splitlines()[0]}"
+            f"Details: {_load_error_detail(err)}"
         ) from err
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
+    except Exception as err:  # damaged files fail with EOFError, KeyError, IndexError, ...
         raise ValueError(
             f"{path} is not a readable {what}: it is damaged or not written by "
-            f"mne-specae ({type(err).__name__}: {str(err).splitlines()[0]})."
+            f"mne-specae ({type(err).__name__}: {_load_error_detail(err)})."
         ) from err
+
+
+def _load_error_detail(err):
+    """The informative line of a torch.load error (some have none: EOFError())."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:  # refusals: "... WeightsUnpickler error: Unsupported global: ..."
+        if "Unsupported" in line:
+            return line.split("WeightsUnpickler error:")[-1].split(" Please use")[0].strip()
+    return lines[0] if lines else "no details"
 
 
 # ------------------------------------------------------------------- splits
@@ -419,7 +428,7 @@ def train_autoencoder(
         if len(group_labels) != n_items:
             raise ValueError(f"groups has {len(group_labels)} labels for {n_items} items.")
     train_idx, val_idx = split_by_group(group_labels, val_fraction, seed)
-    if groups is not None and len(val_idx):
+    if groups is not None and len(val_idx) and is_main:
         logger.info(f"Validation: {len(val_idx)} items of {len(np.unique(group_labels[val_idx]))}"
                     f" group(s); training: {len(train_idx)} items of "
                     f"{len(np.unique(group_labels[train_idx]))} group(s)")
@@ -457,7 +466,7 @@ def train_autoencoder(
     ckpt_path = None if checkpoint is None else Path(checkpoint)
     if resume and ckpt_path.is_file():
         state = load_safely(ckpt_path, what="checkpoint")
-        if state.get("format") != CHECKPOINT_FORMAT:
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{ckpt_path} is not an mne-specae training checkpoint.")
         if state["n_items"] != n_items or state["seed"] != seed:
             raise ValueError(
@@ -561,6 +570,7 @@ def train_autoencoder(
                         "or use precision='fp32'."
                     )
                 model.load_state_dict(best_state)
+                history.stop_reason = stop_reason  # before the checkpoint records it
                 write_checkpoint(epoch)
                 warn(f"The training loss became NaN/Inf in epoch {epoch}: training stopped "
                      f"and the weights of epoch {history.best_epoch} (loss "
