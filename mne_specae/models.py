@@ -287,6 +287,9 @@ class WaveformInput(nn.Module):
 
     def forward(self, x):
         """``(batch, n_times)`` or ``(batch, channels, n_times)`` -> 3-D float32."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"WaveformInput expects a torch.Tensor, got {type(x).__name__}; "
+                            "use torch.as_tensor(array).")
         x = x.to(torch.float32)
         if x.ndim == 2:
             x = x.unsqueeze(1)

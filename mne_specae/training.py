@@ -388,7 +388,9 @@ def train_autoencoder(
         scheduler, best weights, history, split).
     resume : bool
         Continue from ``checkpoint`` when it exists; on CPU the result equals an
-        uninterrupted run.
+        uninterrupted run with the same settings (``max_epochs`` included: the cosine
+        schedule depends on it). A run that ended by early stopping or a NaN/Inf loss
+        is not trained further.
     progress : bool
         Show a tqdm progress bar per epoch with the running loss (when the log level
         is INFO or more verbose).
@@ -457,6 +459,9 @@ def train_autoencoder(
     sched = _make_scheduler(scheduler, opt, max_epochs, patience)
     loss_fn = _make_loss(loss)
     per_rank = max(1, batch_size // world)
+    if world > 1 and batch_size % world and is_main:
+        logger.info(f"batch_size {batch_size} does not divide into {world} processes: "
+                    f"{per_rank} items per process, {per_rank * world} per step")
     source = _BatchSource(data, device, per_rank, data_on_device)
 
     history = History()
@@ -483,7 +488,11 @@ def train_autoencoder(
         history = History.from_dict(state["history"])
         train_idx, val_idx = state["train_idx"], state["val_idx"]
         start_epoch = state["epoch"] + 1
-        logger.info(f"Resuming from {ckpt_path} after epoch {state['epoch']}")
+        if history.stop_reason in ("early_stopping", "nonfinite_loss"):
+            start_epoch = max_epochs + 1  # that run ended: nothing left to train
+            logger.info(f"{ckpt_path}: that run already ended ({history.stop_reason})")
+        else:
+            logger.info(f"Resuming from {ckpt_path} after epoch {state['epoch']}")
 
     def write_checkpoint(epoch):
         if ckpt_path is None or not is_main:

@@ -319,6 +319,8 @@ def test_waveform_input_2d_constant_and_none():
         stage(torch.randn(10))
     with pytest.raises(ValueError, match="normalize"):
         WaveformInput(normalize="channel")
+    with pytest.raises(TypeError, match="expects a torch.Tensor"):
+        stage(np.zeros((2, 300)))
 
 
 # ---------------------------------------------------------------------------- errors

@@ -242,6 +242,13 @@ def test_early_stopping_restores_the_best_weights(real_items, tmp_path):
     _assert_same_state(saved["best_state"], _state(reference))
     # the weights at the stop (epoch 3) are different: restoring did something
     assert _differs(saved["model"], _state(model))
+    # resuming a run that stopped early trains no further and keeps the best weights
+    resumed_model = _model(seed=5)
+    resumed = _train(resumed_model, waves, groups=groups, max_epochs=10, patience=2,
+                     min_delta=1e9, checkpoint=ckpt, resume=True)
+    assert [e["epoch"] for e in resumed.epochs] == [1, 2, 3]
+    assert resumed.stop_reason == "early_stopping"
+    _assert_same_state(_state(resumed_model), _state(reference))
     # a long patience runs to max_epochs
     history = _train(_model(), waves, groups=groups, max_epochs=3, patience=5, min_delta=1e9)
     assert history.stop_reason == "max_epochs" and len(history.epochs) == 3
