@@ -639,7 +639,7 @@ class SpecAE(TransformerMixin, BaseEstimator):
             format=MODEL_FORMAT,
             format_version=MODEL_FORMAT_VERSION,
             package_version=__version__,
-            torch_version=torch.__version__,
+            torch_version=str(torch.__version__),
             python_version=platform.python_version(),
             params=params,
             model_class=type(self.model_).__name__,
@@ -681,6 +681,9 @@ class SpecAE(TransformerMixin, BaseEstimator):
                 f"{MODEL_FORMAT_VERSION}. Upgrade mne-specae."
             )
         params = dict(state["params"])
+        for key in ("resize", "window"):  # saved as lists, given as tuples
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
         if device is not None:
             params["device"] = device
         est = cls(**params)

@@ -60,6 +60,11 @@ def load_safely(path, *, what="model file"):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err) and not _pickles_objects(path):
+            raise ValueError(
+                f"{path} is not a readable {what}: it is damaged or not written by "
+                f"mne-specae ({_load_error_detail(err)})."
+            ) from err
         raise ValueError(
             f"Refused to load {path}: it is not a plain {what} (it holds Python objects "
             f"that could run code when opened; only weights and settings are allowed). "
@@ -70,6 +75,26 @@ def load_safely(path, *, what="model file"):
             f"{path} is not a readable {what}: it is damaged or not written by "
             f"mne-specae ({type(err).__name__}: {_load_error_detail(err)})."
         ) from err
+
+
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+
+
+def _pickles_objects(path):
+    """Whether the file's pickle refers to Python callables (read, never executed)."""
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+                payload = archive.read(name)
+        else:
+            payload = Path(path).read_bytes()
+        return any(op.name in _CODE_OPCODES for op, _, _ in pickletools.genops(payload))
+    except Exception:  # not a parsable pickle: damaged, not malicious
+        return False
 
 
 def _load_error_detail(err):

@@ -1,0 +1,160 @@
+"""Embeddings into Epochs.metadata, UMAP, evaluation and figures."""
+
+import matplotlib
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+from mne_specae import SpecAE, add_embeddings, add_umap, evaluate_embeddings, make_segments
+from mne_specae.viz import plot_embedding, plot_history, plot_reconstruction
+
+matplotlib.use("Agg")
+
+TINY = dict(n_fft=64, hop_length=64, fmax=60.0, resize=(16, 16), n_layers=2, filters=4,
+            max_epochs=2, batch_size=16, device="cpu", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def epochs_list(raw_by_name):
+    names = ["ecg/mitdb/100", "ecg/mitdb/113", "eeg/eegmat/Subject00_1",
+             "eeg/eegmat/Subject02_1", "emg/uci_lower_limb/4Amar", "emg/uci_lower_limb/5Amar"]
+    return [make_segments(raw_by_name[n].copy().crop(0, 40),
+                          picks=["Fz", "Pz"] if "eeg" in n else None) for n in names]
+
+
+@pytest.fixture(scope="module")
+def fitted(epochs_list):
+    return SpecAE(**TINY).fit(epochs_list)
+
+
+def test_add_embeddings_in_place_and_round_trip(fitted, epochs_list, tmp_path):
+    ep = epochs_list[0].copy()
+    before = list(ep.metadata.columns)
+    out = add_embeddings(ep, fitted)
+    assert out is ep
+    columns = list(ep.metadata.columns)
+    assert columns[: len(before)] == before
+    assert columns[len(before):] == ["specae_000", "specae_001", "specae_002", "specae_003",
+                                     "recon_error"]
+    md = ep.metadata
+    np.testing.assert_allclose(md[columns[len(before):-1]].to_numpy(), fitted.transform(ep),
+                               rtol=1e-6)
+    np.testing.assert_allclose(md["recon_error"], fitted.reconstruction_error(ep), rtol=1e-6)
+    assert (md["recon_error"] > 0).all() and md["specae_000"].dtype == np.float64
+    # survives epochs.save() -> mne.read_epochs()
+    fname = tmp_path / "emb-epo.fif"
+    ep.save(fname)
+    back = mne.read_epochs(fname, verbose=False)
+    pd.testing.assert_frame_equal(back.metadata.reset_index(drop=True),
+                                  md.reset_index(drop=True), check_exact=False, rtol=1e-7)
+    # a second call replaces the columns instead of duplicating them
+    fitted.add_embeddings(ep, recon_error=False)
+    assert list(ep.metadata.columns).count("specae_000") == 1
+    assert "recon_error" in ep.metadata  # kept from the first call
+    # epochs without metadata get a fresh table
+    bare = epochs_list[0].copy()
+    bare.metadata = None
+    add_embeddings(bare, fitted)
+    assert list(bare.metadata.columns)[-1] == "recon_error"
+    with pytest.raises(TypeError, match="mne.Epochs"):
+        add_embeddings(ep.get_data(), fitted)
+
+
+def test_add_umap_across_epochs_is_reproducible(fitted, epochs_list):
+    first = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
+    second = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
+    reducer = add_umap(first, n_neighbors=5, random_state=3)
+    add_umap(second, n_neighbors=5, random_state=3)
+    for a, b in zip(first, second):
+        assert {"umap_0", "umap_1"} <= set(a.metadata.columns)
+        np.testing.assert_allclose(a.metadata[["umap_0", "umap_1"]],
+                                   b.metadata[["umap_0", "umap_1"]])
+    assert reducer.embedding_.shape == (sum(len(e) for e in first), 2)
+    with pytest.raises(ValueError, match="run add_embeddings"):
+        add_umap([epochs_list[0]])
+    with pytest.raises(ValueError, match="lower n_neighbors"):
+        add_umap(first[:1], n_neighbors=50)
+
+
+def _with_columns(epochs, features):
+    ep = epochs.copy()
+    md = ep.metadata.copy()
+    for k in range(features.shape[1]):
+        md[f"specae_{k:03d}"] = features[:, k]
+    ep.metadata = md
+    return ep
+
+
+def test_evaluate_embeddings_scores(fitted, epochs_list):
+    # embeddings that encode the label exactly must score 1.0; random ones near chance
+    rng = np.random.default_rng(0)
+    codes = {"ecg": [1.0, 0.0, 0.0], "eeg": [0.0, 1.0, 0.0], "emg": [0.0, 0.0, 1.0]}
+    perfect = [_with_columns(ep, np.array([codes[t] for t in ep.metadata.signal_type])
+                             + 0.01 * rng.normal(size=(len(ep), 3)))
+               for ep in epochs_list]
+    scores = evaluate_embeddings(perfect, "signal_type", estimator=fitted)
+    assert list(scores.index) == ["specae", "pca_logspec"]
+    assert scores.loc["specae", "knn_balanced_accuracy"] == 1.0
+    assert scores.loc["specae", "silhouette"] > 0.9
+    assert scores.loc["pca_logspec", "n_features"] == 3
+    assert scores.loc["specae", "n_groups"] == 6
+    assert scores.loc["specae", "n_epochs"] == sum(len(e) for e in epochs_list)
+    noise = [_with_columns(ep, rng.normal(size=(len(ep), 3))) for ep in epochs_list]
+    scores = evaluate_embeddings(noise, "signal_type", baseline=False)
+    assert list(scores.index) == ["specae"]
+    assert scores.loc["specae", "knn_balanced_accuracy"] < 0.7
+    assert abs(scores.loc["specae", "silhouette"]) < 0.2
+    with pytest.raises(ValueError, match="no column 'condition'"):
+        evaluate_embeddings(perfect, "condition")
+    with pytest.raises(ValueError, match="at least 2 distinct 'subject'"):
+        evaluate_embeddings(perfect[:1], "signal_type")
+
+
+def test_evaluate_real_embeddings(fitted, epochs_list):
+    embedded = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
+    scores = evaluate_embeddings(embedded, "signal_type", estimator=fitted)
+    for name in ("specae", "pca_logspec"):
+        assert 0.0 <= scores.loc[name, "knn_balanced_accuracy"] <= 1.0
+        assert -1.0 <= scores.loc[name, "silhouette"] <= 1.0
+
+
+def test_plot_embedding(fitted, epochs_list):
+    embedded = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
+    add_umap(embedded, n_neighbors=5)
+    fig = plot_embedding(embedded, hue="signal_type", show=False)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "UMAP 0" and ax.get_ylabel() == "UMAP 1"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["ecg (16)", "eeg (16)", "emg (16)"]
+    assert ax.get_legend().get_title().get_text() == "signal_type"
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 48
+    fig = plot_embedding(embedded, hue="subject", x="specae_000", y="recon_error", show=False)
+    assert fig.axes[0].get_xlabel() == "specae_000"
+    assert len(fig.axes[0].get_legend().get_texts()) == 6
+    with pytest.raises(ValueError, match="no column"):
+        plot_embedding(embedded, hue="exercise", show=False)
+    matplotlib.pyplot.close("all")
+
+
+def test_plot_reconstruction_and_history(fitted, epochs_list):
+    fig = plot_reconstruction(fitted, epochs_list[2], n_examples=2, pick="Pz", show=False)
+    image_axes = [ax for ax in fig.axes if ax.get_title()]
+    assert len(image_axes) == 4
+    titles = [ax.get_title() for ax in image_axes]
+    assert titles[0].startswith("Input: epoch 0, Pz") and titles[1].startswith("Reconstruction")
+    assert image_axes[0].get_ylabel() == "Frequency (Hz)"
+    assert image_axes[-1].get_xlabel() == "Time (s)"
+    extent = image_axes[0].get_images()[0].get_extent()
+    assert extent[2] == 0.0 and extent[3] == pytest.approx(56.0)
+    with pytest.raises(ValueError, match="idx must index"):
+        plot_reconstruction(fitted, epochs_list[2], idx=[99], show=False)
+    fig = plot_history(fitted, show=False)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Epoch" and ax.get_ylabel() == "Loss (MSE)"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["training", "validation"]
+    assert legend[2] == f"kept: epoch {fitted.history_.best_epoch}"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(),
+                               fitted.history_.to_frame()["train_loss"])
+    matplotlib.pyplot.close("all")
