@@ -18,7 +18,8 @@ of each type. Measured in the same run, best of ``--repeats``:
 (d) the bare :class:`mne_specae.Spectrogram` module (same options) on a torch tensor
     already on the device, no MNE object (CUDA timings synchronise).
 
-Run: ``python benchmarks/bench_spectrogram.py [--device cuda] [--n-segments 400]``.
+Run: ``make bench``, or ``python benchmarks/bench_spectrogram.py [--device cuda]
+[--n-segments 400]`` with ``MNE_SPECAE_DATA`` pointing at the recordings.
 Targets on 2 CPU cores: (a)/(b) >= 1, (a)/(c) >= 10; on CUDA, (d)/(b) >= 100.
 """
 
@@ -29,28 +30,21 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
-_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "biosignals"
-if "MNE_SPECAE_DATA" not in os.environ:
-    for folder in (_SHARED, Path("/work/shared/data/biosignals")):
-        if (folder / "MANIFEST.tsv").is_file():
-            os.environ["MNE_SPECAE_DATA"] = str(folder)
-            break
 
-import mne  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-import scipy.signal  # noqa: E402
-import torch  # noqa: E402
+import mne
+import numpy as np
+import scipy
+import scipy.signal
+import torch
 
-from mne_specae import (  # noqa: E402
+from mne_specae import (
     Spectrogram,
     compute_spectrogram,
     make_segments,
     resolve_device,
 )
-from mne_specae.datasets import load_sample  # noqa: E402
+from mne_specae.datasets import load_sample
 
 SFREQ = 512.0
 N_FFT, HOP = 256, 32

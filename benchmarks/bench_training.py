@@ -29,8 +29,9 @@ over the process's size before the images/waveforms and model were set up. Each
 (size, method) runs in its own fresh process (``spawn``) so that peaks do not carry
 over from one measurement to the next.
 
-Run: ``python benchmarks/bench_training.py [--device cuda] [--n-items 4096]
-[--batch-size 64] [--epochs 2] [--size both]``. Targets on one H100: >= 2,500
+Run: ``make bench``, or ``python benchmarks/bench_training.py [--device cuda]
+[--n-items 4096] [--batch-size 64] [--epochs 2] [--size both]`` with
+``MNE_SPECAE_DATA`` pointing at the recordings. Targets on one H100: >= 2,500
 items/s at 480 x 640 with the study's network, and engine/plain >= 3.
 """
 
@@ -47,15 +48,9 @@ import tempfile
 import time
 from pathlib import Path
 
-_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "biosignals"
-if "MNE_SPECAE_DATA" not in os.environ:
-    for folder in (_SHARED, Path("/work/shared/data/biosignals")):
-        if (folder / "MANIFEST.tsv").is_file():
-            os.environ["MNE_SPECAE_DATA"] = str(folder)
-            break
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 SFREQ = 512.0
 SECONDS_PER_RECORDING = 120.0  # at most this much of each recording (enough variety)

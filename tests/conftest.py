@@ -15,6 +15,18 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 mne.set_log_level("WARNING")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread: tiny models gain nothing from threads, and on a shared 2-core
+    machine extra threads make each step many times slower."""
+    import torch
+
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
 @pytest.fixture(scope="session")
 def data_path():
     """The data folder holding the sample recordings."""

@@ -6,7 +6,6 @@ import shutil
 import socket
 import threading
 from functools import partial
-from pathlib import Path
 
 import mne
 import numpy as np

@@ -21,14 +21,7 @@ def _layers(module, types):
     return [m for m in module.modules() if isinstance(m, types)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a shared 2-core machine extra
-    threads make each step many times slower."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tiny2d(**kwargs):
