@@ -15,13 +15,20 @@ from pathlib import Path
 import mne
 import numpy as np
 
-#: The demo's settings: small enough for about 3 minutes on 2 CPU cores.
+#: The demo's settings: small enough for about 3 minutes on 2 CPU cores. Chosen on the
+#: sample recordings themselves (leave-one-subject-out kNN balanced accuracy of signal_type).
 DEMO_SETTINGS = dict(
-    n_fft=512,  # 1 s windows: 1 Hz resolution
+    n_fft=256,  # 0.5 s windows: heart beats stay sharp broadband columns
     hop_length=40,
+    fmin=2.0,
     fmax=60.0,  # below the lowest Nyquist frequency of the sample (125 Hz EEG: 62.5 Hz)
-    resize=(64, 64),
+    freq_scale="log",  # 32 log bands: as much image for 2-8 Hz as for 15-60 Hz
+    n_freqs=32,
+    top_db=60.0,
+    detrend="constant",  # DC offsets of ADC recordings leak into the lowest bands
+    resize=(32, 64),
     filters=32,
+    pooling="multiscale",  # mean of every encoder block: 4 x 32 = 128 features
     max_epochs=12,
     patience=3,
     batch_size=32,

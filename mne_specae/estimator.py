@@ -18,7 +18,7 @@ from .training import History, load_safely, save_atomic, train_autoencoder
 
 MODEL_FORMAT = "mne-specae-model"
 MODEL_FORMAT_VERSION = 1
-POOLINGS = ("mean", "max", "meanmax")
+POOLINGS = ("mean", "max", "meanmax", "multiscale")
 CHANNEL_AGGREGATIONS = ("mean", "concat")
 
 
@@ -117,9 +117,9 @@ class SpecAE(TransformerMixin, BaseEstimator):
         ``"2d"``: :class:`~mne_specae.ConvAutoencoder2d` on spectrograms (the study);
         ``"1d"``: :class:`~mne_specae.ConvAutoencoder1d` on standardised waveforms (the
         study's planned comparison; spectrogram settings are then unused).
-    n_fft, hop_length, win_length, window, fmin, fmax, freq_scale, n_freqs, output, top_db
+    n_fft, hop_length, win_length, window, fmin, fmax, freq_scale, n_freqs, output, top_db, detrend
         Spectrogram settings, see :class:`~mne_specae.Spectrogram`. Defaults: 0.5 s
-        Hann windows every 40 samples, 0-Nyquist, dB with 80 dB range.
+        Hann windows every 40 samples, 0-Nyquist, dB with 80 dB range, no detrending.
     normalize : ``"item"`` | ``"dataset"`` | None
         Per-image z-score (default: robust to recordings in different units), fixed
         per-frequency statistics fitted on the training data, or none.
@@ -136,9 +136,14 @@ class SpecAE(TransformerMixin, BaseEstimator):
     max_epochs, batch_size, lr, patience, val_fraction, scheduler, precision
         Training settings, see :func:`~mne_specae.training.train_autoencoder`
         (Adam, MSE, validation split grouped by subject, early stopping).
-    pooling : ``"mean"`` | ``"max"`` | ``"meanmax"``
+    pooling : ``"mean"`` | ``"max"`` | ``"meanmax"`` | ``"multiscale"``
         How the encoder's latent (e.g. 64 x 4 x 4) is pooled over space into the
-        embedding (64 features; 128 for ``"meanmax"``).
+        embedding (64 features; 128 for ``"meanmax"``). ``"multiscale"``: the
+        spatial mean of every encoder block's output, concatenated (``sum(filters)``
+        features, e.g. 4 x 32 = 128): the shallow blocks keep fine spectral and
+        temporal detail (such as the sharp broadband columns of heart beats) that the
+        deepest, 16x-downsampled latent averages away. With a dense ``bottleneck``
+        the embedding is the bottleneck whatever the pooling.
     channel_agg : ``"mean"`` | ``"concat"``
         Multi-channel epochs: average the channels' embeddings (default), or
         concatenate them (per-channel features; needs equal channel counts).
@@ -183,6 +188,7 @@ class SpecAE(TransformerMixin, BaseEstimator):
         n_freqs=None,
         output="db",
         top_db=80.0,
+        detrend=None,
         normalize="item",
         resize=(64, 64),
         channel_mode="separate",
@@ -219,6 +225,7 @@ class SpecAE(TransformerMixin, BaseEstimator):
         self.n_freqs = n_freqs
         self.output = output
         self.top_db = top_db
+        self.detrend = detrend
         self.normalize = normalize
         self.resize = resize
         self.channel_mode = channel_mode
@@ -266,7 +273,7 @@ class SpecAE(TransformerMixin, BaseEstimator):
             n_freqs=self.n_freqs, output=self.output, top_db=self.top_db,
             normalize=self.normalize,
             resize=None if self.resize is None else tuple(self.resize),
-            channel_mode=self.channel_mode, check_finite=False,
+            channel_mode=self.channel_mode, detrend=self.detrend, check_finite=False,
         )
 
     def _build_model(self, image_shape):
@@ -364,8 +371,12 @@ class SpecAE(TransformerMixin, BaseEstimator):
         self.n_times_ = data.n_times
         self.n_channels_ = None if n_ch == 1 else n_ch
         self.image_shape_ = tuple(image_shape)
-        width = model.filters[-1] if self.bottleneck is None else self.bottleneck
-        self.n_features_out_ = width * (2 if self.pooling == "meanmax" and self.bottleneck is None else 1)
+        if self.bottleneck is not None:
+            self.n_features_out_ = self.bottleneck
+        elif self.pooling == "multiscale":
+            self.n_features_out_ = sum(model.filters)
+        else:
+            self.n_features_out_ = model.filters[-1] * (2 if self.pooling == "meanmax" else 1)
         return self
 
     # ------------------------------------------------------------- inference
@@ -406,7 +417,7 @@ class SpecAE(TransformerMixin, BaseEstimator):
         if z.ndim == 2:  # dense bottleneck
             return z
         dims = tuple(range(2, z.ndim))
-        if self.pooling == "mean":
+        if self.pooling in ("mean", "multiscale"):
             return z.mean(dims)
         if self.pooling == "max":
             return z.amax(dims)
@@ -430,8 +441,13 @@ class SpecAE(TransformerMixin, BaseEstimator):
         items, owner = self._items(data)
 
         def fn(model, images):
-            z = model.encode(images)
-            features = self._pool(z)
+            if self.pooling == "multiscale" and model.to_code is None:
+                blocks = model.encode_blocks(images)
+                z = blocks[-1]
+                features = torch.cat([self._pool(b) for b in blocks], dim=1)
+            else:
+                z = model.encode(images)
+                features = self._pool(z)
             if not with_error:
                 return features
             rec = model.decode(z, output_size=tuple(images.shape[2:]))

@@ -176,6 +176,18 @@ class _ConvAutoencoder(nn.Module):
         z = self.encoder(self._pad(x))
         return z if self.to_code is None else self.to_code(z)
 
+    def encode_blocks(self, x):
+        """Output of every encoder block (after its pooling), shallowest first.
+
+        The last entry is the convolutional latent (before a dense bottleneck).
+        """
+        self._check_input(x)
+        h, outputs = self._pad(x), []
+        for block in range(self.n_layers):
+            h = self.encoder[4 * block : 4 * block + 4](h)
+            outputs.append(h)
+        return outputs
+
     def decode(self, z, output_size=None):
         """Reconstruction from a latent, cropped to ``output_size`` when given."""
         if self.from_code is not None:

@@ -24,6 +24,7 @@ OUTPUTS = ("power", "magnitude", "db", "complex")
 FREQ_SCALES = ("linear", "log", "mel")
 NORMALIZATIONS = (None, "item", "dataset")
 CHANNEL_MODES = ("separate", "planes", "stack")
+DETRENDS = (None, "constant", "linear")
 SCALINGS = ("density", "spectrum")
 
 
@@ -113,6 +114,18 @@ def _check_choice(value, name, choices):
     return value
 
 
+def _detrend(x, kind):
+    """Remove the mean (``"constant"``) or the least-squares line (``"linear"``) of each
+    waveform along the last axis (float32, any leading shape)."""
+    mean = x.mean(dim=-1, keepdim=True)
+    if kind == "constant":
+        return x - mean
+    n = x.shape[-1]
+    t = torch.arange(n, dtype=x.dtype, device=x.device) - (n - 1) / 2
+    slope = (x * t).sum(dim=-1, keepdim=True) / t.square().sum().clamp_min(1e-12)
+    return x - mean - slope * t
+
+
 class Spectrogram(torch.nn.Module):
     """Short-time Fourier spectrogram as a :class:`torch.nn.Module`.
 
@@ -182,6 +195,12 @@ class Spectrogram(torch.nn.Module):
         For inputs ``(..., n_channels, n_times)``: one image per channel (default);
         channels as the planes of one image (complex: ``2 * n_channels`` planes); or
         channels stacked along the frequency axis, one tall image per segment.
+    detrend : None | ``"constant"`` | ``"linear"``
+        Remove each waveform's mean (``"constant"``) or least-squares line
+        (``"linear"``) before the STFT. A DC offset (common in uncalibrated ADC
+        recordings) otherwise leaks into the lowest bins through the window's main
+        lobe and, with ``normalize="item"``, dominates the image. :meth:`inverse`
+        does not restore what was removed.
     check_finite : bool
         Raise on NaN/Inf input (costs one reduction per call).
 
@@ -217,6 +236,7 @@ class Spectrogram(torch.nn.Module):
         normalize=None,
         resize=None,
         channel_mode="separate",
+        detrend=None,
         check_finite=True,
     ):
         super().__init__()
@@ -278,6 +298,7 @@ class Spectrogram(torch.nn.Module):
         self.scaling = _check_choice(scaling, "scaling", SCALINGS)
         self.normalize = _check_choice(normalize, "normalize", NORMALIZATIONS)
         self.channel_mode = _check_choice(channel_mode, "channel_mode", CHANNEL_MODES)
+        self.detrend = _check_choice(detrend, "detrend", DETRENDS)
         self.top_db = None if top_db is None else float(top_db)
         if self.top_db is not None and self.top_db <= 0:
             raise ValueError(f"top_db must be > 0 or None, got {top_db}.")
@@ -354,7 +375,7 @@ class Spectrogram(torch.nn.Module):
             output=self.output, scaling=self.scaling, top_db=self.top_db, amin=self.amin,
             ref=self.ref, normalize=self.normalize,
             resize=None if self.resize is None else list(self.resize),
-            channel_mode=self.channel_mode,
+            channel_mode=self.channel_mode, detrend=self.detrend,
         )
 
     def extra_repr(self):
@@ -503,6 +524,8 @@ class Spectrogram(torch.nn.Module):
         self._validate(x)
         x = x.to(torch.float32)
         lead, n_times = x.shape[:-1], x.shape[-1]
+        if self.detrend is not None:
+            x = _detrend(x, self.detrend)
         out = self._spectral(x.reshape(-1, n_times))
         out = out.reshape(*lead, *out.shape[1:])
         if self.channel_mode == "planes":  # (..., C, [2], F, T) -> (..., C*[2], F, T)

@@ -96,6 +96,21 @@ def test_channel_concat_and_pooling_options(epochs_list):
         est.transform([epochs_list[0], epochs_list[4]])
 
 
+def test_multiscale_pooling_and_detrend(epochs_list, tmp_path):
+    est = SpecAE(**dict(TINY, pooling="multiscale", detrend="constant", max_epochs=1))
+    est.fit(epochs_list)
+    emb = est.transform(epochs_list)
+    assert est.n_features_out_ == 2 * 4  # 2 blocks of 4 filters
+    assert emb.shape == (sum(len(e) for e in epochs_list), 8)
+    assert est.input_stage_.detrend == "constant"
+    deepest = clone(est).set_params(pooling="mean")
+    deepest.__dict__.update({k: v for k, v in est.__dict__.items() if k.endswith("_")})
+    np.testing.assert_allclose(emb[:, 4:], deepest.transform(epochs_list), rtol=1e-5, atol=1e-6)
+    loaded = SpecAE.load(est.save(tmp_path / "ms.specae"))
+    assert loaded.detrend == "constant" and loaded.input_stage_.detrend == "constant"
+    np.testing.assert_allclose(loaded.transform(epochs_list), emb, rtol=1e-5, atol=1e-6)
+
+
 def test_reconstruct_and_errors(fitted, epochs_list):
     ep = epochs_list[0]
     recon, inputs = fitted.reconstruct(ep, return_input=True)

@@ -844,6 +844,25 @@ def test_compute_spectrogram_resize_and_mel(ecg_epochs):
 
 
 # ------------------------------------------------------------------------ 11. errors
+def test_detrend_removes_offset_and_line(segments):
+    x = torch.as_tensor(segments["emg"][:2, :2], dtype=torch.float32)
+    n = x.shape[-1]
+    scale = float(x.std())
+    offset = x + 5 * scale
+    ramp = offset + 3 * scale * torch.linspace(-1, 1, n)
+    kw = dict(n_fft=256, hop_length=64, output="db", fmin=2.0, fmax=60.0, freq_scale="log",
+              n_freqs=16)
+    plain = Spectrogram(SFREQ, **kw)
+    demeaned = plain(x - x.mean(-1, keepdim=True))
+    const = Spectrogram(SFREQ, detrend="constant", **kw)
+    torch.testing.assert_close(const(offset), demeaned, atol=1e-3, rtol=0)
+    assert (plain(offset)[..., 0, :] - demeaned[..., 0, :]).mean() > 10  # DC leaks in
+    linear = Spectrogram(SFREQ, detrend="linear", **kw)
+    torch.testing.assert_close(linear(ramp), linear(x), atol=1e-3, rtol=0)
+    assert const.get_config()["detrend"] == "constant"
+    assert Spectrogram(**const.get_config()).detrend == "constant"
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
@@ -863,6 +882,7 @@ def test_compute_spectrogram_resize_and_mel(ecg_epochs):
         (dict(channel_mode="grid"), ValueError, "channel_mode must be one of"),
         (dict(resize=(64,)), ValueError, r"resize must be \(height, width\)"),
         (dict(top_db=-10.0), ValueError, "top_db must be > 0"),
+        (dict(detrend="mean"), ValueError, "detrend must be one of"),
     ],
 )
 def test_bad_parameters(kwargs, error, match):
