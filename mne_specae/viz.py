@@ -120,7 +120,7 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
     subset = epochs[idx].copy().pick([epochs.ch_names[ch]])
     recon, inputs = estimator.reconstruct(subset, return_input=True, verbose=False)
     freqs, times = inputs.freqs, inputs.times
-    extent = (times[0], times[-1], freqs[0], freqs[-1])
+    log_axis = estimator.freq_scale == "log"
     fig, axes = plt.subplots(len(idx), 2, figsize=(8, 2.6 * len(idx)), squeeze=False,
                              sharex=True, sharey=True, layout="constrained")
     for row, i in enumerate(idx):
@@ -129,8 +129,11 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
         vmax = max(float(p.max()) for p in pair)
         for col, (image, name) in enumerate(zip(pair, ("Input", "Reconstruction"))):
             ax = axes[row, col]
-            im = ax.imshow(image, origin="lower", aspect="auto", extent=extent, cmap=cmap,
-                           vmin=vmin, vmax=vmax, interpolation="nearest")
+            # the rows' true frequencies (log or mel bands are not evenly spaced)
+            im = ax.pcolormesh(times, freqs, image, shading="nearest", cmap=cmap,
+                               vmin=vmin, vmax=vmax, rasterized=True)
+            if log_axis:
+                ax.set_yscale("log")
             label = ""
             if epochs.metadata is not None and "recording" in epochs.metadata:
                 label = f" — {epochs.metadata['recording'].iloc[i]}"

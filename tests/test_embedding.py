@@ -153,8 +153,19 @@ def test_plot_reconstruction_and_history(fitted, epochs_list):
     assert titles[0].startswith("Input: epoch 0, Pz") and titles[1].startswith("Reconstruction")
     assert image_axes[0].get_ylabel() == "Frequency (Hz)"
     assert image_axes[-1].get_xlabel() == "Time (s)"
-    extent = image_axes[0].get_images()[0].get_extent()
-    assert extent[2] == 0.0 and extent[3] == pytest.approx(56.0)
+    mesh = image_axes[0].collections[0]
+    assert mesh.get_array().shape == (16, 16)
+    low, high = image_axes[0].get_ylim()  # cell edges around the 0 Hz and 56 Hz rows
+    assert low == pytest.approx(-56 / 30) and high == pytest.approx(56 + 56 / 30)
+    assert image_axes[0].get_yscale() == "linear"
+    log_est = SpecAE(**dict(TINY, fmin=2.0, freq_scale="log", n_freqs=16, max_epochs=1))
+    log_est.fit(epochs_list[:2])
+    ax = plot_reconstruction(log_est, epochs_list[0], n_examples=1, show=False).axes[0]
+    assert ax.get_yscale() == "log"
+    centres = log_est.input_stage_.freqs
+    assert centres[0] > 2.0 and centres[-1] < 60.0
+    low, high = ax.get_ylim()
+    assert low < centres[0] < centres[1] and centres[-2] < centres[-1] < high < 70.0
     with pytest.raises(ValueError, match="idx must index"):
         plot_reconstruction(fitted, epochs_list[2], idx=[99], show=False)
     fig = plot_history(fitted, show=False)
