@@ -154,7 +154,9 @@ class SpecAE(TransformerMixin, BaseEstimator):
     random_state : int
         Seed of the initial weights, the validation split and the batch order.
     checkpoint : str | None
-        Checkpoint file for resumable training.
+        Checkpoint file, rewritten after every epoch. When it exists, :meth:`fit`
+        resumes from it (an interrupted run continues; a finished run is not trained
+        further); a checkpoint of other data or another seed is refused.
     batch_size_inference : int
         Items per batch in transform/reconstruct.
     verbose : bool | str | int | None
