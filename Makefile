@@ -2,6 +2,8 @@
 #   make demo   the main job on the bundled real sample recordings
 #   make test   the test suite
 #   make bench  the benchmarks (prints ratios against references measured in the same run)
+#   make doc    the documentation, every example executed, into doc/_build/html
+#   make doc-test  open the built pages in headless Chromium (pages, figures, links)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,8 +18,11 @@ ifneq ($(wildcard $(SHARED_DATA)/MANIFEST.tsv),)
 export MNE_SPECAE_DATA ?= $(SHARED_DATA)
 endif
 export MPLBACKEND ?= Agg
+# torch's OpenMP threads spin-wait by default and stall when another process holds one
+# of the cores; passive waiting keeps CPU training fast on shared machines.
+export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test bench clean
+.PHONY: install install-doc demo test bench doc doc-noplot doc-test clean
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +31,12 @@ $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	touch $@
 
 install: $(VENV)/.installed
+
+$(VENV)/.installed-doc: $(VENV)/.installed pyproject.toml $(CONSTRAINTS)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[test,doc]"
+	touch $@
+
+install-doc: $(VENV)/.installed-doc
 
 demo: install
 	$(VENV)/bin/mne-specae demo --out $(OUT)
@@ -37,5 +48,19 @@ bench: install
 	$(PY) benchmarks/bench_spectrogram.py
 	$(PY) benchmarks/bench_training.py --size default
 
+# A clean build, so that every example runs on the current code; -W: warnings are
+# errors, and sphinx-gallery's abort_on_example_error stops at a failing example.
+doc: install-doc
+	rm -rf doc/_build doc/auto_examples doc/generated doc/sg_execution_times.rst
+	$(VENV)/bin/sphinx-build -W --keep-going -b html doc doc/_build/html
+
+# The pages without running the examples (layout work; warnings not fatal).
+doc-noplot: install-doc
+	$(VENV)/bin/sphinx-build -b html -D plot_gallery=0 doc doc/_build/html
+
+doc-test: install-doc
+	$(PY) -m pytest -m docs tests/test_docs.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) $(OUT) build *.egg-info
+	rm -rf $(VENV) $(OUT) build *.egg-info doc/_build doc/auto_examples doc/generated \
+		doc/sg_execution_times.rst

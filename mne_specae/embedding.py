@@ -195,7 +195,7 @@ def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix=
         Prefix of the embedding columns.
     estimator : SpecAE | None
         When given, the baseline uses exactly its input spectrograms; else a default
-        dB spectrogram (:func:`default_baseline_spectrogram`).
+        dB spectrogram (0.5 s windows, 64 x 64 images, per-image z-score).
     baseline : bool
         Compute the PCA baseline.
     baseline_components : tuple of int

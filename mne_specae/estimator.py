@@ -470,6 +470,13 @@ class SpecAE(TransformerMixin, BaseEstimator):
     def embed(self, X, *, recon_error=True):
         """Embeddings and per-epoch reconstruction errors from one pass of the network.
 
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs | array
+            As for :meth:`fit`.
+        recon_error : bool
+            Also compute the reconstruction errors.
+
         Returns
         -------
         embeddings : numpy.ndarray, shape (n_epochs, n_features)
@@ -543,12 +550,36 @@ class SpecAE(TransformerMixin, BaseEstimator):
         """Mean squared reconstruction error of each epoch (over channels and pixels).
 
         High values flag segments unlike the training data (artefacts, other signal
-        types). Returns ``numpy.ndarray, shape (n_epochs,)``.
+        types).
+
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs | array
+            As for :meth:`fit`.
+        %(verbose)s
+
+        Returns
+        -------
+        errors : numpy.ndarray, shape (n_epochs,)
+            In the squared units of the network's (normalised) input.
         """
         return self.embed(X, recon_error=True)[1]
 
     def score(self, X, y=None):
-        """Negative mean reconstruction error (higher is better), for model selection."""
+        """Negative mean reconstruction error (higher is better), for model selection.
+
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs | array
+            As for :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            ``-mean(reconstruction_error(X))``.
+        """
         return -float(np.mean(self.reconstruction_error(X, verbose=False)))
 
     @verbose

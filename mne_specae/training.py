@@ -112,7 +112,9 @@ def split_by_group(groups, val_fraction=0.2, seed=0):
 
     Groups (subjects, else recordings) are drawn in a seeded random order into the
     validation set until it holds at least ``val_fraction`` of the items, leaving at
-    least one group for training.
+    least one group for training. A group that would overshoot the remaining target by
+    more than the target itself is passed over while a smaller one fits, so one large
+    subject does not end up as most of the data in validation.
 
     Parameters
     ----------
@@ -144,12 +146,18 @@ def split_by_group(groups, val_fraction=0.2, seed=0):
         n_val = max(1, int(round(val_fraction * n)))
         return np.sort(order[n_val:]), np.sort(order[:n_val])
     target = val_fraction * n
+    sizes = {g: int((labels == g).sum()) for g in unique}
+    remaining = list(rng.permutation(unique))
     val_groups, count = [], 0
-    for g in rng.permutation(unique):
-        if count >= target or len(val_groups) == len(unique) - 1:
-            break
-        val_groups.append(g)
-        count += int((labels == g).sum())
+    while count < target and len(val_groups) < len(unique) - 1:
+        need = target - count
+        # the next group in random order that does not overshoot by more than `need`;
+        # if every group would, the smallest (one large subject cannot swamp validation)
+        pick = next((g for g in remaining if sizes[g] <= 2 * need),
+                    min(remaining, key=sizes.get))
+        remaining.remove(pick)
+        val_groups.append(pick)
+        count += sizes[pick]
     is_val = np.isin(labels, val_groups)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 

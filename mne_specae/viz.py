@@ -108,6 +108,7 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
         with a shared colour scale per row in the network's normalised units.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     if estimator.model != "2d":
         raise ValueError("plot_reconstruction shows spectrograms: it needs model='2d'.")
@@ -132,8 +133,10 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
             # the rows' true frequencies (log or mel bands are not evenly spaced)
             im = ax.pcolormesh(times, freqs, image, shading="nearest", cmap=cmap,
                                vmin=vmin, vmax=vmax, rasterized=True)
-            if log_axis:
+            if log_axis:  # plain numbers (3, 10, 30), not 3 x 10^0
                 ax.set_yscale("log")
+                ax.yaxis.set_major_formatter(ScalarFormatter())
+                ax.yaxis.set_minor_formatter(NullFormatter())
             label = ""
             if epochs.metadata is not None and "recording" in epochs.metadata:
                 label = f" — {epochs.metadata['recording'].iloc[i]}"

@@ -270,3 +270,41 @@ def test_wfdb_gaps_become_nan(tmp_path):
     assert np.isnan(data[1000:1100]).all()
     assert np.isfinite(data[:1000]).all() and np.isfinite(data[1100:]).all()
     np.testing.assert_allclose(data[:1000], signal[:1000, 0] * 1e-3, atol=1e-5)
+
+
+def test_read_wfdb_annotations_mitdb_100(data_path, raw_by_name):
+    ann = datasets.read_wfdb_annotations(data_path / "ecg/mitdb/100.atr")
+    assert isinstance(ann, mne.Annotations)
+    counts = {d: int((ann.description == d).sum()) for d in set(ann.description)}
+    # the reference labels of record 100: 2239 normal, 33 atrial premature, 1 PVC,
+    # and the rhythm annotation "+" with its note "(N" (normal sinus rhythm)
+    assert counts == {"N": 2239, "A": 33, "V": 1, "+(N": 1}
+    assert ann.orig_time is None and (ann.duration == 0).all()
+    assert np.all(np.diff(ann.onset) >= 0)
+    # the first atrial premature beat is at sample 2044 (5.678 s at 360 Hz)
+    assert ann.onset[ann.description == "A"][0] == pytest.approx(2044 / 360)
+    # same result from the record path or the header; the annotations fit the Raw
+    same = datasets.read_wfdb_annotations(data_path / "ecg/mitdb/100.hea")
+    np.testing.assert_array_equal(same.onset, ann.onset)
+    raw = raw_by_name["ecg/mitdb/100"].copy().set_annotations(ann)
+    assert len(raw.annotations) == len(ann)
+    assert raw.annotations.onset[-1] < raw.times[-1]
+    # R peaks: the annotated samples sit on large deflections of lead MLII
+    data = raw.get_data(picks="MLII")[0]
+    beats = np.round(ann.onset[ann.description == "N"] * 360).astype(int)[:50]
+    assert np.median(np.abs(data[beats] - np.median(data))) > 5 * np.median(
+        np.abs(data - np.median(data)))
+
+
+def test_read_wfdb_annotations_missing_file(tmp_path, data_path):
+    with pytest.raises(FileNotFoundError, match="annotation file not found"):
+        datasets.read_wfdb_annotations(data_path / "ecg/mitdb/106")
+    # a written annotation file without a sampling rate takes it from the header
+    wfdb = pytest.importorskip("wfdb")
+    for ext in ("hea", "dat"):
+        shutil.copy(data_path / f"ecg/mitdb/106.{ext}", tmp_path / f"106.{ext}")
+    wfdb.wrann("106", "test", np.array([100, 460, 820]), symbol=["N", "V", "N"],
+               write_dir=str(tmp_path))
+    ann = datasets.read_wfdb_annotations(tmp_path / "106", extension="test")
+    np.testing.assert_allclose(ann.onset, np.array([100, 460, 820]) / 360)
+    assert list(ann.description) == ["N", "V", "N"]

@@ -138,6 +138,12 @@ def test_split_by_group_keeps_groups_apart(real_items):
     # never all groups in validation
     train, val = split_by_group(["a"] * 5 + ["b"] * 5 + ["c"] * 5, 0.95, 0)
     assert len(train) == 5 and len(val) == 10
+    # one dominant subject (65 % of the items) is never drawn into a 20 % validation set
+    groups = np.array(["big"] * 65 + [f"s{k}" for k in range(7) for _ in range(5)])
+    for seed in range(20):
+        train, val = split_by_group(groups, 0.2, seed)
+        assert "big" not in set(groups[val])
+        assert 20 <= len(val) <= 25
 
 
 def test_split_by_group_is_seeded(real_items):

@@ -13,7 +13,14 @@ from .fetchers import (
     fetch_physionet_emg,
     fetch_uci_lower_limb_emg,
 )
-from .readers import read_biosppy_txt, read_edf, read_raw, read_uci_emg, read_wfdb
+from .readers import (
+    read_biosppy_txt,
+    read_edf,
+    read_raw,
+    read_uci_emg,
+    read_wfdb,
+    read_wfdb_annotations,
+)
 from .registry import SAMPLE_RECORDINGS, SOURCES, DataFile, Recording, Source, get_recording
 from .sample import citations, load_sample
 
@@ -37,4 +44,5 @@ __all__ = [
     "read_raw",
     "read_uci_emg",
     "read_wfdb",
+    "read_wfdb_annotations",
 ]

@@ -243,6 +243,60 @@ def read_uci_emg(fname, *, subject=None, recording=None, verbose=None):
 
 
 @verbose
+def read_wfdb_annotations(fname, *, extension="atr", verbose=None):
+    """Read a WFDB annotation file (e.g. MIT-BIH beat labels) as :class:`mne.Annotations`.
+
+    Parameters
+    ----------
+    fname : path-like
+        The record (``.hea`` file, annotation file or path without extension).
+    extension : str
+        Annotation file extension (``"atr"``: the reference beat labels of MIT-BIH).
+    %(verbose)s
+
+    Returns
+    -------
+    annotations : mne.Annotations
+        One zero-duration annotation per WFDB annotation, at ``sample / fs`` seconds
+        from the start of the record (``orig_time=None``: they apply to the Raw of
+        :func:`read_wfdb` with ``raw.set_annotations``). The description is the WFDB
+        code (``"N"`` normal beat, ``"A"`` atrial premature beat, ``"V"`` premature
+        ventricular contraction, ...); rhythm and comment annotations add their
+        note, e.g. ``"+(N"`` for the start of normal sinus rhythm.
+
+    Notes
+    -----
+    Beat codes follow PhysioBank's annotation table: ``N``, ``L``, ``R``, ``e`` and
+    ``j`` are normal, bundle branch block and escape beats; ``A``, ``a``, ``J``,
+    ``S``, ``V``, ``F``, ``E``, ``/``, ``f``, ``Q`` are premature, paced, fusion or
+    unclassifiable beats; ``+``, ``~``, ``|`` and ``"`` mark rhythm changes, noise,
+    artefacts and comments rather than beats.
+    """
+    import wfdb
+
+    record_path = Path(fname)
+    if record_path.suffix in (".hea", ".dat", f".{extension}"):
+        record_path = record_path.with_suffix("")
+    ann_file = record_path.with_name(f"{record_path.name}.{extension}")
+    if not ann_file.is_file():
+        raise FileNotFoundError(f"WFDB annotation file not found: {ann_file}")
+    ann = wfdb.rdann(str(record_path), extension)
+    fs = ann.fs
+    if fs is None:
+        header = record_path.with_suffix(".hea")
+        if not header.is_file():
+            raise ValueError(f"{ann_file.name} gives no sampling rate and there is no "
+                             f"{header.name} to read it from.")
+        fs = wfdb.rdheader(str(record_path)).fs
+    notes = ann.aux_note if ann.aux_note is not None else [""] * len(ann.symbol)
+    descriptions = [sym + (note.rstrip("\x00").strip() if note else "")
+                    for sym, note in zip(ann.symbol, notes)]
+    onsets = np.asarray(ann.sample, dtype=np.float64) / float(fs)
+    logger.info(f"{ann_file.name}: {len(onsets)} annotations at {fs:g} Hz")
+    return mne.Annotations(onsets, np.zeros(len(onsets)), descriptions, orig_time=None)
+
+
+@verbose
 def read_raw(fname, *, ch_type=None, verbose=None):
     """Read any recording the package knows, or anything MNE reads, into a Raw.
 

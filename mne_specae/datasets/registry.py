@@ -432,8 +432,9 @@ def get_recording(name: str) -> Recording:
     Parameters
     ----------
     name : str
-        A :attr:`Recording.name` such as ``"eeg/eegmat/Subject00_1"``; a Raw returned
-        by :func:`~mne_specae.datasets.load_sample` holds it in ``raw.info["description"]``.
+        A recording name (``Recording.name``) such as ``"eeg/eegmat/Subject00_1"``;
+        a Raw returned by :func:`~mne_specae.datasets.load_sample` holds it in
+        ``raw.info["description"]``.
 
     Returns
     -------
