@@ -67,19 +67,12 @@ for raw in raws:
           f"{raw.times[-1]:.0f} s, {len(raw.ch_names)} channels")
 
 
-def spread(epochs, n):
-    """At most ``n`` segments, evenly spread over the recording."""
-    if len(epochs) <= n:
-        return epochs
-    return epochs[np.linspace(0, len(epochs) - 1, n).round().astype(int)]
-
-
 epochs = []
 for raw in raws:
     raw.set_montage(MONTAGE)  # positions for topographic plots
     ep = msa.make_segments(raw, duration=5.0, sfreq=512.0,
                            metadata=get_recording(raw.info["description"]).labels)
-    epochs.append(spread(ep, PER_RECORDING))
+    epochs.append(msa.select_evenly(ep, PER_RECORDING))
 # one Epochs of all recordings for the plots (without annotations: MNE does not
 # concatenate those of Epochs)
 all_epochs = mne.concatenate_epochs([ep.copy().set_annotations(None) for ep in epochs],

@@ -76,13 +76,6 @@ gait.plot(duration=10.0, scalings=dict(emg=2e-4), show_scrollbars=False,
 # %%
 # Segments
 # --------
-def spread(epochs, n):
-    """At most ``n`` segments, evenly spread over the recording."""
-    if len(epochs) <= n:
-        return epochs
-    return epochs[np.linspace(0, len(epochs) - 1, n).round().astype(int)]
-
-
 epochs = []
 for raw in raws:
     if raw.times[-1] < 5.0:
@@ -90,7 +83,7 @@ for raw in raws:
         continue
     ep = msa.make_segments(raw, duration=5.0, sfreq=512.0,
                            metadata=get_recording(raw.info["description"]).labels)
-    epochs.append(spread(ep, PER_RECORDING))
+    epochs.append(msa.select_evenly(ep, PER_RECORDING))
 table = pd.concat([ep.metadata for ep in epochs], ignore_index=True)
 print(table.groupby(["group", "exercise"]).size().unstack().to_string())
 

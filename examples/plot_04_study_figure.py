@@ -59,16 +59,6 @@ for key, value in SETTINGS.items():
 #             epochs.append(msa.make_segments(raw, picks=kind))
 
 
-def spread(epochs, n_segments, n_channels):
-    """At most ``n_segments`` segments and ``n_channels`` channels, evenly spread."""
-    if len(epochs) > n_segments:
-        epochs = epochs[np.linspace(0, len(epochs) - 1, n_segments).round().astype(int)]
-    if len(epochs.ch_names) > n_channels:
-        keep = np.linspace(0, len(epochs.ch_names) - 1, n_channels).round().astype(int)
-        epochs = epochs.pick([epochs.ch_names[k] for k in keep])
-    return epochs
-
-
 raws = load_sample()
 epochs = []
 for raw in (r for kind in raws.values() for r in kind):
@@ -76,7 +66,7 @@ for raw in (r for kind in raws.values() for r in kind):
         continue
     ep = msa.make_segments(raw, duration=5.0, sfreq=512.0,
                            metadata=get_recording(raw.info["description"]).labels)
-    epochs.append(spread(ep, PER_RECORDING, MAX_CHANNELS))
+    epochs.append(msa.select_evenly(ep, PER_RECORDING, MAX_CHANNELS))
 table = pd.concat([ep.metadata.assign(channels=len(ep.ch_names)) for ep in epochs])
 print(table.groupby("signal_type").agg(recordings=("recording", "nunique"),
                                        subjects=("subject", "nunique"),

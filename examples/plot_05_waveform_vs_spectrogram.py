@@ -26,7 +26,6 @@ max_epochs=50, device="cuda")``, on the full datasets
 # %%
 import matplotlib.pyplot as plt
 import mne
-import numpy as np
 import pandas as pd
 
 import mne_specae as msa
@@ -41,16 +40,6 @@ for key, value in SETTINGS.items():
     print(f"  {key:<12} {value!r}{'  *' if DEMO_SETTINGS.get(key) != value else ''}")
 
 
-def spread(epochs, n_segments, n_channels):
-    """At most ``n_segments`` segments and ``n_channels`` channels, evenly spread."""
-    if len(epochs) > n_segments:
-        epochs = epochs[np.linspace(0, len(epochs) - 1, n_segments).round().astype(int)]
-    if len(epochs.ch_names) > n_channels:
-        keep = np.linspace(0, len(epochs.ch_names) - 1, n_channels).round().astype(int)
-        epochs = epochs.pick([epochs.ch_names[k] for k in keep])
-    return epochs
-
-
 raws = load_sample()
 epochs = []
 for raw in (r for kind in raws.values() for r in kind):
@@ -58,7 +47,7 @@ for raw in (r for kind in raws.values() for r in kind):
         continue
     ep = msa.make_segments(raw, duration=5.0, sfreq=512.0,
                            metadata=get_recording(raw.info["description"]).labels)
-    epochs.append(spread(ep, PER_RECORDING, MAX_CHANNELS))
+    epochs.append(msa.select_evenly(ep, PER_RECORDING, MAX_CHANNELS))
 print(pd.concat([ep.metadata for ep in epochs])["signal_type"].value_counts().to_string())
 
 # %%

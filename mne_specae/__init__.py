@@ -3,7 +3,7 @@
 __version__ = "0.1.0.dev0"
 
 from . import datasets
-from .segments import SIGNAL_TYPES, make_segments
+from .segments import SIGNAL_TYPES, make_segments, select_evenly
 from .spectrogram import Spectrogram, compute_spectrogram, griffin_lim, resolve_device
 from .models import ConvAutoencoder1d, ConvAutoencoder2d
 from .estimator import SpecAE
@@ -25,5 +25,6 @@ __all__ = [
     "griffin_lim",
     "make_segments",
     "resolve_device",
+    "select_evenly",
     "viz",
 ]

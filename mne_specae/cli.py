@@ -35,17 +35,6 @@ DEMO_SETTINGS = dict(
 )
 
 
-def _subsample(epochs, per_recording, max_channels, seed):
-    """At most ``per_recording`` segments (evenly spread) and ``max_channels`` channels."""
-    if len(epochs) > per_recording:
-        keep = np.unique(np.linspace(0, len(epochs) - 1, per_recording).round().astype(int))
-        epochs = epochs[keep]
-    if len(epochs.ch_names) > max_channels:
-        keep = np.unique(np.linspace(0, len(epochs.ch_names) - 1, max_channels).round().astype(int))
-        epochs = epochs.pick([epochs.ch_names[k] for k in keep])
-    return epochs
-
-
 def _segment_sample(raws, duration, sfreq):
     from .datasets import get_recording
     from .segments import make_segments
@@ -80,6 +69,7 @@ def _demo(args):
     from .datasets import load_sample
     from .embedding import add_umap, evaluate_embeddings
     from .estimator import SpecAE
+    from .segments import select_evenly
     from .viz import plot_embedding, plot_history, plot_reconstruction
 
     t_start = time.perf_counter()
@@ -87,7 +77,7 @@ def _demo(args):
     out.mkdir(parents=True, exist_ok=True)
     raws = load_sample(args.data)
     epochs = _segment_sample(raws, args.duration, args.sfreq)
-    epochs = [_subsample(ep, args.per_recording, args.max_channels, args.seed) for ep in epochs]
+    epochs = [select_evenly(ep, args.per_recording, args.max_channels) for ep in epochs]
     table = _metadata_table(epochs)
     summary = table.groupby("signal_type").agg(recordings=("recording", "nunique"),
                                                subjects=("subject", "nunique"),

@@ -289,3 +289,37 @@ def make_segments(
         f"{len(epochs.ch_names)} {signal_type} channel(s)"
     )
     return epochs
+
+
+def select_evenly(epochs, max_segments=None, max_channels=None):
+    """At most ``max_segments`` segments and ``max_channels`` channels, evenly spread.
+
+    Handy for balanced, quick subsets: every recording contributes segments from its
+    whole length, and multi-channel recordings a spread of their channels (e.g. 19 EEG
+    channels -> 4 over the montage's order).
+
+    Parameters
+    ----------
+    epochs : mne.Epochs
+        Segments.
+    max_segments : int | None
+        Keep at most this many segments, at evenly spaced indices (first and last
+        included); ``None`` keeps all.
+    max_channels : int | None
+        Keep at most this many channels, evenly spaced in ``epochs.ch_names``.
+
+    Returns
+    -------
+    epochs : mne.Epochs
+        A new instance (the input is not changed); its metadata and drop log follow
+        MNE's indexing.
+    """
+    _validate_type(epochs, mne.BaseEpochs, "epochs", "mne.Epochs")
+    out = epochs.copy()
+    if max_segments is not None and len(out) > max_segments:
+        keep = np.linspace(0, len(out) - 1, int(max_segments)).round().astype(int)
+        out = out[np.unique(keep)]
+    if max_channels is not None and len(out.ch_names) > max_channels:
+        keep = np.linspace(0, len(out.ch_names) - 1, int(max_channels)).round().astype(int)
+        out.pick([out.ch_names[k] for k in np.unique(keep)])
+    return out

@@ -6,7 +6,7 @@ import pytest
 from conftest import sine_raw
 from mne.utils import catch_logging
 
-from mne_specae import make_segments
+from mne_specae import make_segments, select_evenly
 
 
 def _peak_frequency(epochs):
@@ -189,3 +189,18 @@ def test_no_signal_channel():
     raw = mne.io.RawArray(np.zeros((1, 5120)), info)
     with pytest.raises(ValueError, match="No ECG, EEG or EMG channel"):
         make_segments(raw)
+
+
+def test_select_evenly(raw_by_name):
+    epochs = make_segments(raw_by_name["eeg/eegmat/Subject00_2"])  # 12 segments, 19 ch
+    subset = select_evenly(epochs, 4, 3)
+    np.testing.assert_allclose(subset.metadata.onset, [0.0, 20.0, 35.0, 55.0])
+    assert subset.ch_names == ["Fp1", "C4", "Pz"]  # first, middle, last of 19
+    np.testing.assert_array_equal(subset.get_data(picks="Pz")[1],
+                                  epochs.get_data(picks="Pz")[4])
+    assert len(epochs) == 12 and len(epochs.ch_names) == 19  # input unchanged
+    same = select_evenly(epochs)
+    assert same is not epochs and len(same) == 12 and len(same.ch_names) == 19
+    assert len(select_evenly(epochs, max_segments=50)) == 12
+    with pytest.raises(TypeError, match="mne.Epochs"):
+        select_evenly(epochs.get_data(), 2)
