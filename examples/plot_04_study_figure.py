@@ -29,7 +29,7 @@ import pandas as pd
 
 import mne_specae as msa
 from mne_specae.cli import DEMO_SETTINGS
-from mne_specae.datasets import get_recording, load_sample
+from mne_specae.datasets import load_sample_epochs
 
 mne.set_log_level("WARNING")
 SETTINGS = {**DEMO_SETTINGS, "max_epochs": 12}
@@ -59,14 +59,9 @@ for key, value in SETTINGS.items():
 #             epochs.append(msa.make_segments(raw, picks=kind))
 
 
-raws = load_sample()
-epochs = []
-for raw in (r for kind in raws.values() for r in kind):
-    if raw.times[-1] < 5.0:
-        continue
-    ep = msa.make_segments(raw, duration=5.0, sfreq=512.0,
-                           metadata=get_recording(raw.info["description"]).labels)
-    epochs.append(msa.select_evenly(ep, PER_RECORDING, MAX_CHANNELS))
+# every sample recording -> make_segments (with its labels) -> select_evenly
+epochs = load_sample_epochs(duration=5.0, sfreq=512.0, max_segments=PER_RECORDING,
+                            max_channels=MAX_CHANNELS)
 table = pd.concat([ep.metadata.assign(channels=len(ep.ch_names)) for ep in epochs])
 print(table.groupby("signal_type").agg(recordings=("recording", "nunique"),
                                        subjects=("subject", "nunique"),

@@ -35,24 +35,6 @@ DEMO_SETTINGS = dict(
 )
 
 
-def _segment_sample(raws, duration, sfreq):
-    from .datasets import get_recording
-    from .segments import make_segments
-
-    epochs, skipped = [], []
-    for modality_raws in raws.values():
-        for raw in modality_raws:
-            name = raw.info["description"]
-            if raw.n_times / raw.info["sfreq"] < duration:
-                skipped.append(name)
-                continue
-            epochs.append(make_segments(raw, duration, sfreq,
-                                        metadata=get_recording(name).labels))
-    if skipped:
-        print(f"Skipped {len(skipped)} recording(s) shorter than {duration:g} s: {skipped}")
-    return epochs
-
-
 def _metadata_table(epochs_list):
     import pandas as pd
 
@@ -66,18 +48,17 @@ def _demo(args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .datasets import load_sample
+    from .datasets import load_sample_epochs
     from .embedding import add_umap, evaluate_embeddings
     from .estimator import SpecAE
-    from .segments import select_evenly
     from .viz import plot_embedding, plot_history, plot_reconstruction
 
     t_start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    raws = load_sample(args.data)
-    epochs = _segment_sample(raws, args.duration, args.sfreq)
-    epochs = [select_evenly(ep, args.per_recording, args.max_channels) for ep in epochs]
+    epochs = load_sample_epochs(args.data, duration=args.duration, sfreq=args.sfreq,
+                                max_segments=args.per_recording,
+                                max_channels=args.max_channels)
     table = _metadata_table(epochs)
     summary = table.groupby("signal_type").agg(recordings=("recording", "nunique"),
                                                subjects=("subject", "nunique"),

@@ -308,3 +308,25 @@ def test_read_wfdb_annotations_missing_file(tmp_path, data_path):
     ann = datasets.read_wfdb_annotations(tmp_path / "106", extension="test")
     np.testing.assert_allclose(ann.onset, np.array([100, 460, 820]) / 360)
     assert list(ann.description) == ["N", "V", "N"]
+
+
+def test_load_sample_epochs_labels_and_subsets():
+    from mne_specae.datasets import load_sample_epochs
+
+    epochs = load_sample_epochs(subjects=["uci-9N", "eegmat-Subject01"], max_segments=3,
+                                max_channels=2)
+    names = [ep.metadata["recording"].iloc[0] for ep in epochs]
+    # 9Nmar (5.343 s) gives one segment; eegmat Subject01: ECG and EEG, rest and task
+    assert names == ["ecg/eegmat/Subject01_1", "ecg/eegmat/Subject01_2",
+                     "eeg/eegmat/Subject01_1", "eeg/eegmat/Subject01_2",
+                     "emg/uci_lower_limb/9Nmar", "emg/uci_lower_limb/9Npie",
+                     "emg/uci_lower_limb/9Nsen"]
+    assert [len(ep) for ep in epochs] == [3, 3, 3, 3, 1, 3, 3]
+    assert [len(ep.ch_names) for ep in epochs] == [1, 1, 2, 2, 2, 2, 2]
+    assert list(epochs[2].metadata["condition"]) == ["rest"] * 3
+    assert list(epochs[3].metadata["condition"]) == ["arithmetic"] * 3
+    assert set(epochs[5].metadata["exercise"]) == {"standing"}
+    assert set(epochs[6].metadata["group"]) == {"normal"}
+    np.testing.assert_allclose(epochs[2].metadata["onset"], [0.0, 90.0, 175.0])  # 0, 18, 35 of 36
+    assert load_sample_epochs(subjects=["uci-9N"], duration=6.0)[0].metadata[
+        "recording"].iloc[0] == "emg/uci_lower_limb/9Npie"  # 9Nmar is shorter than 6 s

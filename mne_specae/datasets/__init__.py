@@ -22,7 +22,7 @@ from .readers import (
     read_wfdb_annotations,
 )
 from .registry import SAMPLE_RECORDINGS, SOURCES, DataFile, Recording, Source, get_recording
-from .sample import citations, load_sample
+from .sample import citations, load_sample, load_sample_epochs
 
 __all__ = [
     "SAMPLE_RECORDINGS",
@@ -39,6 +39,7 @@ __all__ = [
     "get_data_path",
     "get_recording",
     "load_sample",
+    "load_sample_epochs",
     "read_biosppy_txt",
     "read_edf",
     "read_raw",

@@ -6,7 +6,7 @@ from mne.utils import logger, verbose
 
 from .download import fetch_file, get_data_path
 from .readers import read_biosppy_txt, read_edf, read_uci_emg, read_wfdb
-from .registry import SAMPLE_RECORDINGS, SOURCES, Recording
+from .registry import SAMPLE_RECORDINGS, SOURCES, Recording, get_recording
 
 MODALITIES = ("ecg", "eeg", "emg")
 
@@ -109,6 +109,57 @@ def load_sample(path=None, *, modalities=None, subjects=None, download=True, ver
     for recording in recordings:
         raws[recording.modality].append(read_recording(recording, folder, download=download))
     return raws
+
+
+@verbose
+def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
+                       subjects=None, max_segments=None, max_channels=None, download=True,
+                       verbose=None):
+    """The sample recordings cut into segments, with their labels in the metadata.
+
+    :func:`load_sample` followed by :func:`~mne_specae.make_segments` on every
+    recording, with the recording's labels (eegmat ``condition``, UCI ``exercise`` and
+    ``group``, ...) as extra metadata columns, and optionally
+    :func:`~mne_specae.select_evenly` for a quick, balanced subset. Recordings shorter
+    than one segment are left out and logged.
+
+    Parameters
+    ----------
+    path : path-like | None
+        The data folder (see :func:`~mne_specae.datasets.get_data_path`).
+    duration, sfreq : float
+        Segment length (s) and sampling rate (Hz), as for
+        :func:`~mne_specae.make_segments`.
+    modalities, subjects : list of str | None
+        As for :func:`load_sample`.
+    max_segments, max_channels : int | None
+        At most this many segments and channels per recording, evenly spread.
+    download : bool
+        As for :func:`load_sample`.
+    %(verbose)s
+
+    Returns
+    -------
+    epochs : list of mne.Epochs
+        One per recording (and signal type), in the order of :func:`load_sample`.
+    """
+    from ..segments import make_segments, select_evenly
+
+    raws = load_sample(path, modalities=modalities, subjects=subjects, download=download)
+    epochs, skipped = [], []
+    for modality_raws in raws.values():
+        for raw in modality_raws:
+            name = raw.info["description"]
+            if raw.n_times / raw.info["sfreq"] < duration:
+                skipped.append(name)
+                continue
+            segments = make_segments(raw, duration, sfreq,
+                                     metadata=get_recording(name).labels)
+            epochs.append(select_evenly(segments, max_segments, max_channels))
+    if skipped:
+        logger.info(f"Left out {len(skipped)} recording(s) shorter than {duration:g} s: "
+                    f"{skipped}")
+    return epochs
 
 
 def citations(sources=None) -> str:
