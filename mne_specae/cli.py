@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import mne
-import numpy as np
 
 #: The demo's settings: small enough for about 3 minutes on 2 CPU cores. Chosen on the
 #: sample recordings themselves (leave-one-subject-out kNN balanced accuracy of signal_type).

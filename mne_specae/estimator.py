@@ -538,12 +538,11 @@ class SpecAE(TransformerMixin, BaseEstimator):
         return self.embed(X, recon_error=False)[0]
 
     def _reconstruct_items(self, X):
-        """Inputs and reconstructions of every item, with each item's epoch index."""
-        data = self._check_data(X)
-        items, owner = self._items(data)
+        """Network inputs and reconstructions of every item."""
+        items, _ = self._items(self._check_data(X))
         pairs = self._run(items, lambda model, images: torch.stack([images, model(images)]))
         pairs = torch.cat(pairs, dim=1).numpy()
-        return owner, pairs[0], pairs[1]
+        return pairs[0], pairs[1]
 
     @verbose
     def reconstruction_error(self, X, verbose=None):
@@ -611,7 +610,7 @@ class SpecAE(TransformerMixin, BaseEstimator):
         if self.model == "2d" and (self.channel_mode != "separate" or self.output == "complex"):
             raise ValueError("reconstruct needs channel_mode='separate' and a real output "
                              "(one image per channel).")
-        _, inputs, recon = self._reconstruct_items(epochs_list)
+        inputs, recon = self._reconstruct_items(epochs_list)
         results = ([], [])
         row = 0
         for ep in epochs_list:
