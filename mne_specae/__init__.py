@@ -2,12 +2,16 @@
 
 __version__ = "0.1.0.dev0"
 
-from . import datasets
+from . import datasets, presets
+from .devices import resolve_device
 from .segments import SIGNAL_TYPES, make_segments, select_evenly
-from .spectrogram import Spectrogram, compute_spectrogram, griffin_lim, resolve_device
+from .spectrogram import Spectrogram
+from .tfr import compute_spectrogram
+from .inversion import griffin_lim
 from .models import ConvAutoencoder1d, ConvAutoencoder2d
 from .estimator import SpecAE
-from .embedding import add_embeddings, add_umap, evaluate_embeddings
+from .embedding import add_embeddings, add_umap
+from .evaluation import evaluate_embeddings
 from . import viz
 
 __all__ = [
@@ -24,6 +28,7 @@ __all__ = [
     "evaluate_embeddings",
     "griffin_lim",
     "make_segments",
+    "presets",
     "resolve_device",
     "select_evenly",
     "viz",

@@ -14,24 +14,7 @@ from pathlib import Path
 
 import mne
 
-#: The demo's settings: small enough for about 3 minutes on 2 CPU cores. Chosen on the
-#: sample recordings themselves (leave-one-subject-out kNN balanced accuracy of signal_type).
-DEMO_SETTINGS = dict(
-    n_fft=256,  # 0.5 s windows: heart beats stay sharp broadband columns
-    hop_length=40,
-    fmin=2.0,
-    fmax=60.0,  # below the lowest Nyquist frequency of the sample (125 Hz EEG: 62.5 Hz)
-    freq_scale="log",  # 32 log bands: as much image for 2-8 Hz as for 15-60 Hz
-    n_freqs=32,
-    top_db=60.0,
-    detrend="constant",  # DC offsets of ADC recordings leak into the lowest bands
-    resize=(32, 64),
-    filters=32,
-    pooling="multiscale",  # mean of every encoder block: 4 x 32 = 128 features
-    max_epochs=12,
-    patience=3,
-    batch_size=32,
-)
+from .presets import RECOMMENDED
 
 
 def _metadata_table(epochs_list):
@@ -48,7 +31,8 @@ def _demo(args):
     import matplotlib.pyplot as plt
 
     from .datasets import load_sample_epochs
-    from .embedding import add_umap, evaluate_embeddings
+    from .embedding import add_umap
+    from .evaluation import evaluate_embeddings
     from .estimator import SpecAE
     from .viz import plot_embedding, plot_history, plot_reconstruction
 
@@ -66,7 +50,7 @@ def _demo(args):
           f"(<= {args.per_recording} per recording, <= {args.max_channels} channels):")
     print(summary.to_string())
 
-    settings = dict(DEMO_SETTINGS, device=args.device, random_state=args.seed)
+    settings = dict(RECOMMENDED, device=args.device, random_state=args.seed)
     if args.max_epochs is not None:
         settings["max_epochs"] = args.max_epochs
     if args.filters is not None:
@@ -80,8 +64,7 @@ def _demo(args):
           f"({hist['samples_per_s'].median():.0f} spectrograms/s, best epoch "
           f"{ae.history_.best_epoch}, val loss {ae.history_.best_loss:.4f})")
 
-    for ep in epochs:
-        ae.add_embeddings(ep)
+    ae.add_embeddings(epochs)
     add_umap(epochs, random_state=args.seed)
     scores = evaluate_embeddings(epochs, "signal_type", group="subject", estimator=ae)
 
@@ -146,9 +129,10 @@ def _train(args):
     from .estimator import SpecAE
 
     epochs = _read_inputs(args.files, args.duration, args.sfreq)
-    ae = SpecAE(max_epochs=args.max_epochs, batch_size=args.batch_size, filters=args.filters,
-                fmax=args.fmax, device=args.device, random_state=args.seed,
-                checkpoint=args.checkpoint)
+    chosen = dict(max_epochs=args.max_epochs, batch_size=args.batch_size,
+                  filters=args.filters, fmax=args.fmax)
+    ae = SpecAE(**{k: v for k, v in chosen.items() if v is not None}, device=args.device,
+                random_state=args.seed, checkpoint=args.checkpoint, resume=args.resume)
     ae.fit(epochs)
     fname = ae.save(args.out, overwrite=args.overwrite)
     n = sum(len(ep) for ep in epochs)
@@ -220,13 +204,19 @@ def build_parser():
     train.add_argument("--out", required=True, help="model file to write (*.specae)")
     train.add_argument("--duration", type=float, default=5.0, help="segment length in s")
     train.add_argument("--sfreq", type=float, default=512.0, help="sampling rate in Hz")
-    train.add_argument("--fmax", type=float, default=None, help="highest frequency in Hz")
-    train.add_argument("--max-epochs", type=int, default=50)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--filters", type=int, default=64)
+    train.add_argument("--fmax", type=float, default=None,
+                       help=f"highest frequency in Hz (default: {RECOMMENDED['fmax']:g})")
+    train.add_argument("--max-epochs", type=int, default=None,
+                       help=f"training epochs (default: {RECOMMENDED['max_epochs']})")
+    train.add_argument("--batch-size", type=int, default=None,
+                       help=f"items per step (default: {RECOMMENDED['batch_size']})")
+    train.add_argument("--filters", type=int, default=None,
+                       help=f"filters per layer (default: {RECOMMENDED['filters']})")
     train.add_argument("--device", default="auto")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoint", default=None, help="checkpoint file (resumable)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run recorded in --checkpoint")
     train.add_argument("--overwrite", action="store_true")
     train.set_defaults(func=_train)
 

@@ -1,16 +1,22 @@
-"""Embeddings back into MNE: metadata columns, UMAP coordinates, and evaluation."""
+"""Embeddings back into MNE: metadata columns and UMAP coordinates.
+
+Both writers follow one convention: they take one Epochs or a list of them, extend
+the metadata in place and return what they were given (like MNE's own methods).
+Columns of an earlier run with the same prefix are replaced, never left stale.
+"""
 
 from __future__ import annotations
 
 import mne
 import numpy as np
 import pandas as pd
-from mne.utils import _validate_type, logger, verbose
+from mne.utils import logger, use_log_level, verbose
 
 UMAP_PREFIX = "umap_"
 
 
-def _epochs_list(epochs):
+def epochs_list_of(epochs):
+    """``[epochs]`` for one Epochs, the list for a list; else a TypeError."""
     if isinstance(epochs, mne.BaseEpochs):
         return [epochs]
     if isinstance(epochs, (list, tuple)) and epochs and all(
@@ -19,11 +25,13 @@ def _epochs_list(epochs):
     raise TypeError(f"Expected mne.Epochs or a list of them, got {type(epochs).__name__}.")
 
 
-def _columns(epochs_list, prefix):
+def columns_with_prefix(epochs_list, prefix, *, exclude=()):
+    """The metadata columns starting with ``prefix``, the same in every Epochs."""
     columns = None
     for ep in epochs_list:
         md = ep.metadata
-        found = [] if md is None else [c for c in md.columns if str(c).startswith(prefix)]
+        found = [] if md is None else [c for c in md.columns
+                                       if str(c).startswith(prefix) and c not in exclude]
         if not found:
             raise ValueError(
                 f"No '{prefix}*' columns in the metadata of {ep!r}: run "
@@ -36,61 +44,76 @@ def _columns(epochs_list, prefix):
     return columns
 
 
-def _stack(epochs_list, columns):
+def embedding_columns(epochs_list, prefix):
+    """The embedding columns (``prefix`` + number), without the reconstruction error."""
+    return columns_with_prefix(epochs_list, prefix, exclude=(f"{prefix}recon_error",))
+
+
+def stack_columns(epochs_list, columns):
+    """The given metadata columns of all Epochs as one float64 array."""
     return np.concatenate([ep.metadata[columns].to_numpy(np.float64) for ep in epochs_list])
+
+
+def replace_columns(epochs, new, prefix):
+    """Set ``epochs.metadata`` to its columns without ``prefix*``, plus ``new``."""
+    md = (epochs.metadata.copy() if epochs.metadata is not None
+          else pd.DataFrame(index=np.arange(len(epochs))))
+    stale = [c for c in md.columns if str(c).startswith(prefix)]
+    if stale:
+        logger.info(f"Replacing {len(stale)} existing '{prefix}*' column(s)")
+        md = md.drop(columns=stale)
+    new.index = md.index
+    with use_log_level("warning"):  # MNE logs every metadata replacement
+        epochs.metadata = pd.concat([md, new], axis=1)
 
 
 @verbose
 def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, verbose=None):
     """Write a fitted estimator's embeddings into ``epochs.metadata``.
 
-    The metadata is extended in place (like MNE's own methods, the instance is also
-    returned): float columns ``specae_000``, ``specae_001``, ... and
-    ``recon_error`` (mean squared reconstruction error of the epoch, which flags
-    segments unlike the training data). They are plain metadata columns, so they
-    survive ``epochs.save()`` / :func:`mne.read_epochs` and feed pandas and sklearn.
-    Existing columns of the same names are replaced.
+    The metadata is extended in place: float columns ``specae_000``,
+    ``specae_001``, ... (the names of ``estimator.get_feature_names_out()``) and
+    ``specae_recon_error`` (mean squared reconstruction error of the epoch, which
+    flags segments unlike the training data). They are plain metadata columns, so
+    they survive ``epochs.save()`` / :func:`mne.read_epochs` and feed pandas and
+    scikit-learn. Every existing column starting with ``prefix`` is removed first, so
+    a model with fewer features leaves no stale columns behind.
 
     Parameters
     ----------
-    epochs : mne.Epochs
+    epochs : mne.Epochs | list of mne.Epochs
         Segments the estimator can take (same sampling rate and length as its
         training data).
     estimator : SpecAE
         A fitted :class:`~mne_specae.SpecAE`.
     prefix : str
-        Prefix of the embedding columns.
+        Prefix of the new columns.
     recon_error : bool
-        Also write the ``recon_error`` column.
+        Also write the ``{prefix}recon_error`` column.
     %(verbose)s
 
     Returns
     -------
-    epochs : mne.Epochs
-        The same instance, with the new metadata columns.
+    epochs : mne.Epochs | list of mne.Epochs
+        What was given, with the new metadata columns.
     """
-    _validate_type(epochs, mne.BaseEpochs, "epochs", "mne.Epochs")
-    embeddings, errors = estimator.embed(epochs, recon_error=recon_error)
-    md = (epochs.metadata.copy() if epochs.metadata is not None
-          else pd.DataFrame(index=np.arange(len(epochs))))
-    stale = [c for c in md.columns if str(c).startswith(prefix)]
-    if stale:
-        logger.info(f"Replacing {len(stale)} existing '{prefix}*' columns")
-        md = md.drop(columns=stale)
-    columns = [f"{prefix}{i:03d}" for i in range(embeddings.shape[1])]
-    new = pd.DataFrame(embeddings.astype(np.float64), columns=columns, index=md.index)
-    if recon_error:
-        new["recon_error"] = errors
-        md = md.drop(columns=[c for c in ("recon_error",) if c in md.columns])
-    epochs.metadata = pd.concat([md, new], axis=1)
-    logger.info(f"Added {len(columns)} embedding columns{' and recon_error' if recon_error else ''}"
-                f" to the metadata of {len(epochs)} epochs")
+    epochs_list = epochs_list_of(epochs)
+    for ep in epochs_list:
+        embeddings, errors = estimator.embed(ep, recon_error=recon_error)
+        columns = [f"{prefix}{i:03d}" for i in range(embeddings.shape[1])]
+        new = pd.DataFrame(embeddings.astype(np.float64), columns=columns)
+        if recon_error:
+            new[f"{prefix}recon_error"] = errors
+        replace_columns(ep, new, prefix)
+    logger.info(f"Added {embeddings.shape[1]} embedding columns"
+                f"{' and the reconstruction error' if recon_error else ''} to the metadata "
+                f"of {sum(len(ep) for ep in epochs_list)} epochs")
     return epochs
 
 
 @verbose
 def add_umap(epochs, *, prefix="specae_", n_components=2, n_neighbors=15, min_dist=0.1,
-             metric="euclidean", random_state=0, verbose=None):
+             metric="euclidean", random_state=0, return_reducer=False, verbose=None):
     """Fit one UMAP across all given Epochs and write ``umap_0``, ``umap_1``, ... columns.
 
     Parameters
@@ -98,8 +121,10 @@ def add_umap(epochs, *, prefix="specae_", n_components=2, n_neighbors=15, min_di
     epochs : mne.Epochs | list of mne.Epochs
         Epochs whose metadata holds embeddings (see :func:`add_embeddings`); one UMAP
         is fitted on all of them together, so their coordinates are comparable.
+        Existing ``umap_*`` columns are replaced.
     prefix : str
-        Prefix of the embedding columns to project.
+        Prefix of the embedding columns to project (the reconstruction error column
+        is not projected).
     n_components : int
         Dimensions of the projection (columns ``umap_0`` ... ``umap_{n-1}``).
     n_neighbors, min_dist, metric
@@ -108,18 +133,23 @@ def add_umap(epochs, *, prefix="specae_", n_components=2, n_neighbors=15, min_di
         Seed. With an int the result is reproducible, but umap-learn then runs on one
         thread (it warns that ``n_jobs`` is overridden to 1); ``None`` is faster on
         many cores but differs from run to run.
+    return_reducer : bool
+        Also return the fitted :class:`umap.UMAP` (its ``transform`` projects new
+        embeddings).
     %(verbose)s
 
     Returns
     -------
+    epochs : mne.Epochs | list of mne.Epochs
+        What was given, with the new metadata columns.
     reducer : umap.UMAP
-        The fitted reducer (``reducer.transform`` projects new embeddings).
+        Only with ``return_reducer=True``.
     """
     import umap
 
-    epochs_list = _epochs_list(epochs)
-    columns = _columns(epochs_list, prefix)
-    features = _stack(epochs_list, columns)
+    epochs_list = epochs_list_of(epochs)
+    columns = embedding_columns(epochs_list, prefix)
+    features = stack_columns(epochs_list, columns)
     if len(features) <= n_neighbors:
         raise ValueError(f"UMAP needs more epochs ({len(features)}) than n_neighbors "
                          f"({n_neighbors}); lower n_neighbors.")
@@ -129,146 +159,10 @@ def add_umap(epochs, *, prefix="specae_", n_components=2, n_neighbors=15, min_di
     coords = reducer.fit_transform(features)
     row = 0
     for ep in epochs_list:
-        md = ep.metadata.copy()
-        for k in range(n_components):
-            md[f"{UMAP_PREFIX}{k}"] = coords[row : row + len(ep), k].astype(np.float64)
-        ep.metadata = md
+        new = pd.DataFrame(coords[row : row + len(ep)].astype(np.float64),
+                           columns=[f"{UMAP_PREFIX}{k}" for k in range(n_components)])
+        replace_columns(ep, new, UMAP_PREFIX)
         row += len(ep)
     logger.info(f"UMAP of {len(features)} epochs x {len(columns)} features -> "
                 f"{n_components} columns")
-    return reducer
-
-
-def _log_spectrogram_features(epochs_list, spectrogram, batch_size=256):
-    """One flattened log-spectrogram image per epoch (channels averaged)."""
-    import torch
-
-    rows = []
-    with torch.no_grad():
-        for ep in epochs_list:
-            data = ep.get_data(picks="all").astype(np.float32)
-            n_ep, n_ch, n_times = data.shape
-            flat = torch.from_numpy(data.reshape(-1, n_times))
-            images = torch.cat([spectrogram(flat[i : i + batch_size])
-                                for i in range(0, len(flat), batch_size)])
-            images = images.reshape(n_ep, n_ch, -1).mean(dim=1)
-            rows.append(images.numpy())
-    return np.concatenate(rows)
-
-
-def default_baseline_spectrogram(sfreq):
-    """The spectrogram of the PCA baseline when no estimator is given."""
-    from .spectrogram import Spectrogram
-
-    return Spectrogram(sfreq, n_fft=256, hop_length=40, output="db", top_db=80.0,
-                       normalize="item", resize=(64, 64))
-
-
-@verbose
-def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix="specae_",
-                        estimator=None, baseline=True, baseline_components=(8, 16, 32, 64),
-                        n_neighbors=5, random_state=0, verbose=None):
-    """How well do embeddings separate a label, on held-out groups, against a baseline.
-
-    Computes, for the embedding columns and, in the same call, for a simple baseline
-    (PCA of the log-spectrograms; the best of several numbers of components, so that
-    the baseline is not handicapped by a poor choice):
-
-    * ``knn_balanced_accuracy``: balanced accuracy of a k-nearest-neighbour classifier
-      (standardised features) that predicts ``label`` for each group (subject) from
-      all other groups (leave-one-group-out);
-    * ``silhouette``: silhouette score of ``label`` in the standardised features.
-
-    Both representations are unsupervised and fitted on all the given epochs; only
-    the classifier is kept away from the held-out group.
-
-    Parameters
-    ----------
-    epochs : mne.Epochs | list of mne.Epochs
-        Epochs with embedding columns (see :func:`add_embeddings`) and the ``label``
-        and ``group`` metadata columns.
-    label : str
-        Metadata column to predict (e.g. ``"signal_type"``, ``"condition"``).
-    group : str
-        Metadata column of the groups held out together (e.g. ``"subject"``).
-    prefix : str
-        Prefix of the embedding columns.
-    estimator : SpecAE | None
-        When given, the baseline uses exactly its input spectrograms; else a default
-        dB spectrogram (0.5 s windows, 64 x 64 images, per-image z-score).
-    baseline : bool
-        Compute the PCA baseline.
-    baseline_components : tuple of int
-        Numbers of PCA components tried for the baseline; the one with the best kNN
-        accuracy is reported (its count in ``n_features``).
-    n_neighbors : int
-        Neighbours of the kNN classifier.
-    random_state : int
-        Seed of PCA and the silhouette's subsample.
-    %(verbose)s
-
-    Returns
-    -------
-    scores : pandas.DataFrame
-        One row per representation (``"specae"``, ``"pca_logspec"``), columns
-        ``knn_balanced_accuracy``, ``silhouette``, ``n_features``, ``n_epochs``,
-        ``n_groups``.
-    """
-    from sklearn.decomposition import PCA
-    from sklearn.metrics import balanced_accuracy_score, silhouette_score
-    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    epochs_list = _epochs_list(epochs)
-    columns = _columns(epochs_list, prefix)
-    for column in (label, group):
-        missing = [ep for ep in epochs_list if column not in ep.metadata]
-        if missing:
-            raise ValueError(f"The metadata has no column {column!r} (in {len(missing)} of "
-                             f"{len(epochs_list)} Epochs).")
-    md = pd.concat([ep.metadata[[label, group]] for ep in epochs_list], ignore_index=True)
-    y = md[label].astype(str).to_numpy()
-    groups = md[group].astype(str).to_numpy()
-    if len(np.unique(groups)) < 2:
-        raise ValueError(f"Need at least 2 distinct {group!r} values to hold groups out.")
-    if len(np.unique(y)) < 2:
-        raise ValueError(f"Need at least 2 distinct {label!r} values to evaluate.")
-    def knn_accuracy(features):
-        knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=n_neighbors))
-        predicted = cross_val_predict(knn, features, y, groups=groups, cv=LeaveOneGroupOut())
-        return balanced_accuracy_score(y, predicted)
-
-    representations = {"specae": (_stack(epochs_list, columns), None)}
-    if baseline:
-        stage = getattr(estimator, "input_stage_", None)
-        if getattr(stage, "channel_mode", None) == "separate":
-            spectrogram = stage
-        else:
-            spectrogram = default_baseline_spectrogram(epochs_list[0].info["sfreq"])
-        logspec = _log_spectrogram_features(epochs_list, spectrogram)
-        limit = min(logspec.shape[0] - 1, logspec.shape[1])
-        candidates = sorted({min(int(k), limit) for k in baseline_components})
-        scores = {}
-        for n_comp in candidates:
-            pca = make_pipeline(StandardScaler(),
-                                PCA(n_components=n_comp, random_state=random_state))
-            features = pca.fit_transform(logspec)
-            scores[n_comp] = (knn_accuracy(features), features)
-        best = max(scores, key=lambda k: (scores[k][0], -k))
-        logger.info("PCA baseline, kNN accuracy by components: " + ", ".join(
-            f"{k}: {v[0]:.3f}" for k, v in scores.items()))
-        representations["pca_logspec"] = (scores[best][1], scores[best][0])
-
-    rows = {}
-    for name, (features, accuracy) in representations.items():
-        accuracy = knn_accuracy(features) if accuracy is None else accuracy
-        scaled = StandardScaler().fit_transform(features)
-        silhouette = silhouette_score(scaled, y, sample_size=min(len(y), 4000),
-                                      random_state=random_state)
-        rows[name] = dict(knn_balanced_accuracy=accuracy, silhouette=float(silhouette),
-                          n_features=features.shape[1], n_epochs=len(y),
-                          n_groups=len(np.unique(groups)))
-        logger.info(f"{name}: kNN balanced accuracy {accuracy:.3f}, silhouette {silhouette:.3f}")
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return (epochs, reducer) if return_reducer else epochs

@@ -4,9 +4,8 @@
 [Conv2d 3x3, 64 filters, ReLU, MaxPool 2x2] (a 480 x 640 spectrogram becomes a
 64 x 30 x 40 latent) and a decoder of 4 x [ConvTranspose2d 3x3, 64 filters, ReLU,
 2x upsampling] followed by an output convolution back to the input planes.
-:class:`ConvAutoencoder1d` is the same idea on waveforms ``(channels, n_times)``.
-:class:`WaveformInput` is the 1-D model's input stage (per-item standardisation),
-the counterpart of :class:`~mne_specae.Spectrogram` for the 2-D model.
+:class:`ConvAutoencoder1d` is the same idea on waveforms ``(channels, n_times)``; its
+input stage is :class:`~mne_specae.input_stages.WaveformInput`.
 """
 
 from __future__ import annotations
@@ -274,48 +273,6 @@ class ConvAutoencoder1d(_ConvAutoencoder):
                  activation="relu", norm=None, bottleneck=None, input_size=None):
         super().__init__(in_channels, n_layers, filters, kernel_size, pool_size, activation,
                          norm, bottleneck, input_size)
-
-
-class WaveformInput(nn.Module):
-    """Input stage of the 1-D model: waveforms -> ``(batch, channels, n_times)``.
-
-    Parameters
-    ----------
-    normalize : None | ``"item"``
-        Standardise each item (all its channels together) to mean 0, std 1 —
-        recordings in different units become comparable, as the spectrogram's
-        per-item normalisation does for the 2-D model.
-    """
-
-    def __init__(self, normalize="item"):
-        super().__init__()
-        if normalize not in (None, "item"):
-            raise ValueError(f"normalize must be None or 'item', got {normalize!r}.")
-        self.normalize = normalize
-
-    def get_config(self):
-        """Constructor arguments (JSON-serialisable)."""
-        return dict(normalize=self.normalize)
-
-    def forward(self, x):
-        """``(batch, n_times)`` or ``(batch, channels, n_times)`` -> 3-D float32."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"WaveformInput expects a torch.Tensor, got {type(x).__name__}; "
-                            "use torch.as_tensor(array).")
-        x = x.to(torch.float32)
-        if x.ndim == 2:
-            x = x.unsqueeze(1)
-        if x.ndim != 3:
-            raise ValueError(f"Expected (batch, [channels,] n_times), got {tuple(x.shape)}.")
-        if self.normalize == "item":
-            mean = x.mean(dim=(1, 2), keepdim=True)
-            std = x.std(dim=(1, 2), keepdim=True, unbiased=False)
-            x = (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
-        return x
-
-    def image_shape(self, n_times, n_channels=1):
-        """Model input shape of one item: ``(n_channels, n_times)``."""
-        return (n_channels, n_times)
 
 
 MODELS = {"ConvAutoencoder2d": ConvAutoencoder2d, "ConvAutoencoder1d": ConvAutoencoder1d}

@@ -3,7 +3,7 @@
 All waveforms live in one float32 tensor (4 bytes a sample). A batch is an index
 slice of it, moved to the device (or sliced on the device when the whole tensor fits
 there); the input stage (the :class:`~mne_specae.Spectrogram`, or
-:class:`~mne_specae.models.WaveformInput` for the 1-D model) turns it into the
+:class:`~mne_specae.input_stages.WaveformInput` for the 1-D model) turns it into the
 model's input on the device. Nothing on the hot path loops over items in Python, and
 no spectrogram image is ever stored.
 
@@ -15,260 +15,21 @@ shuffled order, gradients are averaged, and only rank 0 logs and writes checkpoi
 from __future__ import annotations
 
 import math
-import os
-import pickle
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mne.utils import logger, verbose, warn
+from mne.utils import _check_option, logger, verbose, warn
 
-from .spectrogram import resolve_device
+from .batches import BatchSource, all_reduce_sum, distributed_context
+from .devices import PRECISIONS, resolve_device, use_bf16, use_channels_last
+from .history import History
+from .io import load_safely, save_atomic
+from .splits import split_by_group
 
 CHECKPOINT_FORMAT = "mne-specae-checkpoint"
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
-# ---------------------------------------------------------------- safe files
-def save_atomic(obj, path):
-    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def load_safely(path, *, what="model file"):
-    """Load a file written by this package with ``torch.load(weights_only=True)``.
-
-    Only tensors and plain Python containers/numbers/strings are accepted: a file
-    that would run code when unpickled is refused, and a damaged file gives a clear
-    error instead of a traceback from deep inside PyTorch.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No {what} at {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err) and not _pickles_objects(path):
-            raise ValueError(
-                f"{path} is not a readable {what}: it is damaged or not written by "
-                f"mne-specae ({_load_error_detail(err)})."
-            ) from err
-        raise ValueError(
-            f"Refused to load {path}: it is not a plain {what} (it holds Python objects "
-            f"that could run code when opened; only weights and settings are allowed). "
-            f"Details: {_load_error_detail(err)}"
-        ) from err
-    except Exception as err:  # damaged files fail with EOFError, KeyError, IndexError, ...
-        raise ValueError(
-            f"{path} is not a readable {what}: it is damaged or not written by "
-            f"mne-specae ({type(err).__name__}: {_load_error_detail(err)})."
-        ) from err
-
-
-_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
-
-
-def _pickles_objects(path):
-    """Whether the file's pickle refers to Python callables (read, never executed)."""
-    import pickletools
-    import zipfile
-
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-                payload = archive.read(name)
-        else:
-            payload = Path(path).read_bytes()
-        return any(op.name in _CODE_OPCODES for op, _, _ in pickletools.genops(payload))
-    except Exception:  # not a parsable pickle: damaged, not malicious
-        return False
-
-
-def _load_error_detail(err):
-    """The informative line of a torch.load error (some have none: EOFError())."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    for line in lines:  # refusals: "... WeightsUnpickler error: Unsupported global: ..."
-        if "Unsupported" in line:
-            return line.split("WeightsUnpickler error:")[-1].split(" Please use")[0].strip()
-    return lines[0] if lines else "no details"
-
-
-# ------------------------------------------------------------------- splits
-def split_by_group(groups, val_fraction=0.2, seed=0):
-    """Indices of a train/validation split where no group is on both sides.
-
-    Groups (subjects, else recordings) are drawn in a seeded random order into the
-    validation set until it holds at least ``val_fraction`` of the items, leaving at
-    least one group for training. A group that would overshoot the remaining target by
-    more than the target itself is passed over while a smaller one fits, so one large
-    subject does not end up as most of the data in validation.
-
-    Parameters
-    ----------
-    groups : array-like, shape (n_items,) | None
-        Group label of each item. ``None`` splits items at random.
-    val_fraction : float
-        Target fraction of items in the validation set, ``0 <= val_fraction < 1``.
-    seed : int
-        Seed of the draw.
-
-    Returns
-    -------
-    train_idx, val_idx : numpy.ndarray of int
-    """
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
-    if groups is None:
-        raise ValueError("groups is None; pass one label per item.")
-    labels = np.asarray(groups)
-    n = len(labels)
-    rng = np.random.default_rng(seed)
-    if val_fraction == 0 or n < 2:
-        return np.arange(n), np.array([], dtype=int)
-    unique = np.unique(labels)
-    if len(unique) < 2:
-        warn("Only one group (subject/recording) in the data: the validation set is a "
-             "random subset of its items, so it is not independent of training.")
-        order = rng.permutation(n)
-        n_val = max(1, int(round(val_fraction * n)))
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
-    target = val_fraction * n
-    sizes = {g: int((labels == g).sum()) for g in unique}
-    remaining = list(rng.permutation(unique))
-    val_groups, count = [], 0
-    while count < target and len(val_groups) < len(unique) - 1:
-        need = target - count
-        # the next group in random order that does not overshoot by more than `need`;
-        # if every group would, the smallest (one large subject cannot swamp validation)
-        pick = next((g for g in remaining if sizes[g] <= 2 * need),
-                    min(remaining, key=sizes.get))
-        remaining.remove(pick)
-        val_groups.append(pick)
-        count += sizes[pick]
-    is_val = np.isin(labels, val_groups)
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-
-
-# ------------------------------------------------------------------- history
-@dataclass
-class History:
-    """What happened during training, epoch by epoch.
-
-    Attributes
-    ----------
-    epochs : list of dict
-        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``seconds``,
-        ``samples_per_s`` (training items per second), ``lr``.
-    best_epoch : int | None
-        Epoch whose weights were kept (lowest validation loss, else training loss).
-    best_loss : float
-        Its loss.
-    stop_reason : str
-        ``"max_epochs"``, ``"early_stopping"`` or ``"nonfinite_loss"``.
-    """
-
-    epochs: list = field(default_factory=list)
-    best_epoch: int | None = None
-    best_loss: float = math.inf
-    stop_reason: str = ""
-
-    def to_frame(self):
-        """The per-epoch records as a :class:`pandas.DataFrame`."""
-        import pandas as pd
-
-        return pd.DataFrame(self.epochs)
-
-    def to_dict(self):
-        """Plain-Python form (for model files)."""
-        return dict(epochs=self.epochs, best_epoch=self.best_epoch,
-                    best_loss=self.best_loss, stop_reason=self.stop_reason)
-
-    @classmethod
-    def from_dict(cls, state):
-        """Inverse of :meth:`to_dict`."""
-        return cls(list(state["epochs"]), state["best_epoch"], state["best_loss"],
-                   state["stop_reason"])
-
-
-# ---------------------------------------------------------------- data on device
-class _BatchSource:
-    """Index slices of one waveform tensor, delivered on the device."""
-
-    def __init__(self, data, device, batch_size, on_device):
-        self.device = device
-        self.cuda = device.type == "cuda"
-        if on_device == "auto":
-            on_device = self._fits(data) if self.cuda else device.type != "cpu"
-        if on_device or not self.cuda:
-            self.data = data.to(device)
-            self.staging = None
-        else:  # pinned host tensor + two pinned staging buffers for async copies
-            self.data = data.pin_memory()
-            shape = (batch_size, *data.shape[1:])
-            self.staging = [torch.empty(shape, dtype=data.dtype, pin_memory=True)
-                            for _ in range(2)]
-            self.copied = [None, None]
-            self.turn = 0
-
-    def _fits(self, data):
-        free, _ = torch.cuda.mem_get_info(self.device)
-        return data.numel() * data.element_size() < 0.25 * free
-
-    def get(self, idx):
-        if self.staging is None:
-            return self.data.index_select(0, idx.to(self.data.device))
-        slot = self.turn
-        self.turn ^= 1
-        if self.copied[slot] is not None:
-            self.copied[slot].synchronize()  # the buffer's last copy has finished
-        buf = self.staging[slot][: len(idx)]
-        torch.index_select(self.data, 0, idx, out=buf)
-        out = buf.to(self.device, non_blocking=True)
-        event = torch.cuda.Event()
-        event.record()
-        self.copied[slot] = event
-        return out
-
-
-# -------------------------------------------------------------- distributed
-def _distributed_context(device):
-    """(rank, world_size, device, initialised_here) for a torchrun launch."""
-    import torch.distributed as dist
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1, device, False
-    initialised = False
-    if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend)
-        initialised = True
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    return dist.get_rank(), dist.get_world_size(), device, initialised
-
-
-def _all_reduce_sum(values, world):
-    if world == 1:
-        return values
-    import torch.distributed as dist
-
-    dist.all_reduce(values)
-    return values
 
 
 # ------------------------------------------------------------------ helpers
@@ -376,7 +137,7 @@ def train_autoencoder(
     input_stage : torch.nn.Module | None
         Turns a waveform batch into the model input on the device: a
         :class:`~mne_specae.Spectrogram` (its ``to_images``) or
-        :class:`~mne_specae.models.WaveformInput`. Not trained.
+        :class:`~mne_specae.input_stages.WaveformInput`. Not trained.
     groups : array-like | None
         Group of each item (subject, else recording): the validation split keeps
         whole groups on one side. ``None``: a random split of items.
@@ -444,8 +205,7 @@ def train_autoencoder(
                         ("patience", patience)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    _check_option("precision", precision, PRECISIONS)
     if checkpoint is None and resume:
         raise ValueError("resume=True needs a checkpoint path.")
     data = _as_waveform_tensor(waveforms)
@@ -454,7 +214,7 @@ def train_autoencoder(
         raise ValueError(f"Need at least 2 items to train, got {n_items}.")
 
     device = resolve_device(device)
-    rank, world, device, initialised = _distributed_context(device)
+    rank, world, device, initialised = distributed_context(device)
     is_main = rank == 0
     if groups is None:
         group_labels = np.arange(n_items)  # every item its own group: a random split
@@ -470,10 +230,8 @@ def train_autoencoder(
     train_idx = torch.as_tensor(train_idx, dtype=torch.long)
     val_idx = torch.as_tensor(val_idx, dtype=torch.long)
 
-    use_bf16 = precision == "bf16" or (
-        precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
-    if channels_last == "auto":
-        channels_last = device.type == "cuda"
+    bf16 = use_bf16(precision, device)
+    channels_last = use_channels_last(channels_last, device)
     is_2d = getattr(model, "dim", 2) == 2
     model.to(device)
     if channels_last and is_2d:
@@ -495,7 +253,7 @@ def train_autoencoder(
     if world > 1 and batch_size % world and is_main:
         logger.info(f"batch_size {batch_size} does not divide into {world} processes: "
                     f"{per_rank} items per process, {per_rank * world} per step")
-    source = _BatchSource(data, device, per_rank, data_on_device)
+    source = BatchSource(data, device, per_rank, data_on_device)
 
     history = History()
     best_state = None
@@ -543,7 +301,7 @@ def train_autoencoder(
             target = _model_input(input_stage, x)
         if channels_last and target.ndim == 4:
             target = target.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             out = run_model(target)
         return loss_fn(out.float(), target)
 
@@ -556,7 +314,7 @@ def train_autoencoder(
                 idx = mine[start : start + per_rank]
                 total[0] += forward_loss(source.get(idx)).double() * len(idx)
                 total[1] += len(idx)
-        total = _all_reduce_sum(total, world)
+        total = all_reduce_sum(total, world)
         return float(total[0] / total[1]) if total[1] > 0 else math.nan
 
     from tqdm.auto import tqdm
@@ -591,7 +349,7 @@ def train_autoencoder(
                     value = float(running) / seen
                     # every process checks at the same batches, so all of them stop together
                     flag = torch.tensor([0.0 if math.isfinite(value) else 1.0], device=device)
-                    if float(_all_reduce_sum(flag, world)[0]) > 0:
+                    if float(all_reduce_sum(flag, world)[0]) > 0:
                         nonfinite = True
                         break
                     bar.set_postfix(loss=f"{value:.4g}")
@@ -600,7 +358,7 @@ def train_autoencoder(
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
-            totals = _all_reduce_sum(
+            totals = all_reduce_sum(
                 torch.tensor([float(running), seen, float(nonfinite)], dtype=torch.float64,
                              device=device), world)
             if totals[2] > 0 or not math.isfinite(float(totals[0])):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .embedding import _epochs_list
+from .embedding import epochs_list_of
 
 
 def _figure(ax, **kwargs):
@@ -56,7 +56,7 @@ def plot_embedding(epochs, hue="signal_type", *, x="umap_0", y="umap_1", ax=None
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    epochs_list = _epochs_list(epochs)
+    epochs_list = epochs_list_of(epochs)
     frames = []
     for ep in epochs_list:
         missing = [c for c in (x, y, hue) if ep.metadata is None or c not in ep.metadata]

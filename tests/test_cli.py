@@ -29,8 +29,8 @@ def test_train_and_embed(tmp_path, data_path, capsys):
     assert main(["embed", *files, "--model", str(model), "--out", str(table)]) == 0
     frame = pd.read_csv(table)
     assert len(frame) == 3 + 12  # 15 s ECG and 63.88 s EMG in 5 s segments
-    assert {"specae_000", "specae_003", "recon_error", "signal_type"} <= set(frame.columns)
-    assert "specae_004" not in frame  # --filters 4: four features
+    assert {"specae_000", "specae_015", "specae_recon_error", "signal_type"} <= set(frame.columns)
+    assert "specae_016" not in frame  # --filters 4, multi-scale pooling of 4 blocks: 16
     assert sorted(frame.signal_type.unique()) == ["ecg", "emg"]
     fif = tmp_path / "one-epo.fif"
     assert main(["embed", files[0], "--model", str(model), "--out", str(fif)]) == 0
@@ -70,5 +70,5 @@ def test_demo_end_to_end_tiny(tmp_path, data_path):
         "embeddings.csv", "history.png", "model.specae", "reconstruction_ecg.png",
         "reconstruction_eeg.png", "reconstruction_emg.png", "umap.png"]
     table = pd.read_csv(out / "embeddings.csv")
-    assert {"umap_0", "umap_1", "recon_error", "specae_000"} <= set(table.columns)
+    assert {"umap_0", "umap_1", "specae_recon_error", "specae_000"} <= set(table.columns)
     assert set(table.signal_type) == {"ecg", "eeg", "emg"}

@@ -11,7 +11,9 @@ from mne_specae.viz import plot_embedding, plot_history, plot_reconstruction
 
 matplotlib.use("Agg")
 
-TINY = dict(n_fft=64, hop_length=64, fmax=60.0, resize=(16, 16), n_layers=2, filters=4,
+# (linear axis from 0 Hz, mean pooling: the tests below count bins and features)
+TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
+            top_db=80.0, detrend=None, resize=(16, 16), n_layers=2, filters=4, pooling="mean",
             max_epochs=2, batch_size=16, device="cpu", random_state=0)
 
 
@@ -36,12 +38,12 @@ def test_add_embeddings_in_place_and_round_trip(fitted, epochs_list, tmp_path):
     columns = list(ep.metadata.columns)
     assert columns[: len(before)] == before
     assert columns[len(before):] == ["specae_000", "specae_001", "specae_002", "specae_003",
-                                     "recon_error"]
+                                     "specae_recon_error"]
     md = ep.metadata
     np.testing.assert_allclose(md[columns[len(before):-1]].to_numpy(), fitted.transform(ep),
                                rtol=1e-6)
-    np.testing.assert_allclose(md["recon_error"], fitted.reconstruction_error(ep), rtol=1e-6)
-    assert (md["recon_error"] > 0).all() and md["specae_000"].dtype == np.float64
+    np.testing.assert_allclose(md["specae_recon_error"], fitted.reconstruction_error(ep), rtol=1e-6)
+    assert (md["specae_recon_error"] > 0).all() and md["specae_000"].dtype == np.float64
     # survives epochs.save() -> mne.read_epochs()
     fname = tmp_path / "emb-epo.fif"
     ep.save(fname)
@@ -51,12 +53,12 @@ def test_add_embeddings_in_place_and_round_trip(fitted, epochs_list, tmp_path):
     # a second call replaces the columns instead of duplicating them
     fitted.add_embeddings(ep, recon_error=False)
     assert list(ep.metadata.columns).count("specae_000") == 1
-    assert "recon_error" in ep.metadata  # kept from the first call
+    assert "specae_recon_error" not in ep.metadata  # a column of the earlier run: removed
     # epochs without metadata get a fresh table
     bare = epochs_list[0].copy()
     bare.metadata = None
     add_embeddings(bare, fitted)
-    assert list(bare.metadata.columns)[-1] == "recon_error"
+    assert list(bare.metadata.columns)[-1] == "specae_recon_error"
     with pytest.raises(TypeError, match="mne.Epochs"):
         add_embeddings(ep.get_data(), fitted)
 
@@ -64,7 +66,7 @@ def test_add_embeddings_in_place_and_round_trip(fitted, epochs_list, tmp_path):
 def test_add_umap_across_epochs_is_reproducible(fitted, epochs_list):
     first = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
     second = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
-    reducer = add_umap(first, n_neighbors=5, random_state=3)
+    _, reducer = add_umap(first, n_neighbors=5, random_state=3, return_reducer=True)
     add_umap(second, n_neighbors=5, random_state=3)
     for a, b in zip(first, second):
         assert {"umap_0", "umap_1"} <= set(a.metadata.columns)
@@ -137,7 +139,7 @@ def test_plot_embedding(fitted, epochs_list):
     assert labels == ["ecg (16)", "eeg (16)", "emg (16)"]
     assert ax.get_legend().get_title().get_text() == "signal_type"
     assert sum(len(c.get_offsets()) for c in ax.collections) == 48
-    fig = plot_embedding(embedded, hue="subject", x="specae_000", y="recon_error", show=False)
+    fig = plot_embedding(embedded, hue="subject", x="specae_000", y="specae_recon_error", show=False)
     assert fig.axes[0].get_xlabel() == "specae_000"
     assert len(fig.axes[0].get_legend().get_texts()) == 6
     with pytest.raises(ValueError, match="no column"):

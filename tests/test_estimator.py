@@ -10,10 +10,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from mne_specae import SpecAE, make_segments
-from mne_specae.estimator import MODEL_FORMAT
+from mne_specae.io import MODEL_FORMAT
 
 # a tiny network and small images: fast on 2 CPU cores
-TINY = dict(n_fft=64, hop_length=64, fmax=60.0, resize=(16, 16), n_layers=2, filters=4,
+# (linear axis from 0 Hz, mean pooling: the tests below count bins and features)
+TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
+            top_db=80.0, detrend=None, resize=(16, 16), n_layers=2, filters=4, pooling="mean",
             max_epochs=2, batch_size=16, device="cpu", random_state=0)
 
 
@@ -58,12 +60,12 @@ def test_fit_transform_shapes_on_three_modalities(fitted, epochs_list):
     np.testing.assert_allclose(fitted.transform(epochs_list[2]), emb[16:22], rtol=1e-5,
                                atol=1e-6)
     # channel mean: the embedding of an epoch is the mean of its channels' embeddings
-    per_channel = fitted.encode(epochs_list[2])[0]
+    per_channel = fitted.encode(epochs_list[2])
     assert per_channel.shape == (6, 3, 4)
     np.testing.assert_allclose(per_channel.mean(axis=1), emb[16:22], rtol=1e-5, atol=1e-6)
-    latent = fitted.encode(epochs_list[0], pooled=False)[0]
+    latent = fitted.encode(epochs_list[0], pooled=False)
     assert latent.shape == (8, 2, 4, 4, 4)  # 16x16 image, 2 poolings -> 4x4
-    np.testing.assert_allclose(latent.mean(axis=(3, 4)), fitted.encode(epochs_list[0])[0],
+    np.testing.assert_allclose(latent.mean(axis=(3, 4)), fitted.encode(epochs_list[0]),
                                rtol=1e-5, atol=1e-6)
     # ECG, EEG and EMG do not all embed to the same point
     assert np.ptp(emb, axis=0).max() > 0
@@ -90,9 +92,10 @@ def test_channel_concat_and_pooling_options(epochs_list):
     same = [epochs_list[4], epochs_list[5]]  # EMG, 4 channels each
     est = SpecAE(**dict(TINY, channel_agg="concat", pooling="meanmax", max_epochs=1)).fit(same)
     emb = est.transform(same)
-    assert est.n_features_out_ == 8
-    assert emb.shape == (12, 4 * 8)
-    with pytest.raises(ValueError, match="same number of channels"):
+    assert emb.shape == (12, 4 * 8)  # 4 channels x (mean and max of 4 filters)
+    assert est.n_features_out_ == emb.shape[1] == len(est.get_feature_names_out())
+    with pytest.raises(ValueError, match=r"concat': this model gives 4 channels' features "
+                                         r"per epoch; the data have \[2, 4\] channels"):
         est.transform([epochs_list[0], epochs_list[4]])
 
 
@@ -189,7 +192,7 @@ def test_data_that_does_not_match_the_model(fitted, raw_by_name):
 def test_bad_input(fitted, epochs_list):
     with pytest.raises(NotFittedError):
         SpecAE(**TINY).transform(epochs_list[0])
-    with pytest.raises(TypeError, match="X must be mne.Epochs"):
+    with pytest.raises(TypeError, match="X must be an instance of mne.Epochs, a list of Epochs"):
         fitted.transform("epochs.fif")
     with pytest.raises(ValueError, match=r"\(n_epochs, n_channels, n_times\)"):
         fitted.transform(np.zeros((3, 2560)))
@@ -200,7 +203,7 @@ def test_bad_input(fitted, epochs_list):
     resampled = epochs_list[0].copy().resample(256.0)
     with pytest.raises(ValueError, match="share one sampling rate"):
         SpecAE(**TINY).fit([epochs_list[1], resampled])
-    for key, value, match in [("model", "3d", "model must be"), ("pooling", "median", "pooling"),
+    for key, value, match in [("model", "3d", "Invalid value for the 'model' parameter"), ("pooling", "median", "pooling"),
                               ("channel_agg", "sum", "channel_agg")]:
         with pytest.raises(ValueError, match=match):
             SpecAE(**dict(TINY, **{key: value})).fit(epochs_list[:1])
@@ -217,7 +220,7 @@ def test_empty_band_shortcut_warning(raw_by_name):
 
 def test_waveform_model(epochs_list):
     est = SpecAE("1d", n_layers=2, filters=4, kernel_size=5, max_epochs=1, batch_size=16,
-                 device="cpu").fit(epochs_list)
+                 pooling="mean", device="cpu").fit(epochs_list)
     emb = est.transform(epochs_list)
     assert emb.shape == (40, 4)
     recon = est.reconstruct(epochs_list[4])
@@ -231,5 +234,8 @@ def test_planes_mode(epochs_list):
     est = SpecAE(**dict(TINY, channel_mode="planes", max_epochs=1)).fit(same)
     assert est.image_shape_ == (4, 16, 16) and est.model_.in_channels == 4
     assert est.transform(same).shape == (12, 4)
-    with pytest.raises(ValueError, match="takes 4 channels"):
+    with pytest.raises(ValueError, match=r"takes the channels \['RF', 'BF', 'VM', 'ST'\] \(in "
+                                         r"that order\); the Epochs lack \['RF', 'BF', 'VM', 'ST'\]"):
         est.transform(epochs_list[0])
+    with pytest.raises(ValueError, match="takes 4 channels"):
+        est.transform(np.zeros((2, 3, 2560), np.float32))

@@ -12,9 +12,9 @@ from mne_specae.models import (
     ACTIVATIONS,
     ConvAutoencoder1d,
     ConvAutoencoder2d,
-    WaveformInput,
     build_model,
 )
+from mne_specae.input_stages import WaveformInput
 
 
 def _layers(module, types):

@@ -14,15 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from mne_specae import Spectrogram, make_segments
-from mne_specae.models import ConvAutoencoder1d, ConvAutoencoder2d, WaveformInput
-from mne_specae.training import (
-    CHECKPOINT_FORMAT,
-    History,
-    load_safely,
-    save_atomic,
-    split_by_group,
-    train_autoencoder,
-)
+from mne_specae.history import History
+from mne_specae.input_stages import WaveformInput
+from mne_specae.io import load_safely, save_atomic
+from mne_specae.models import ConvAutoencoder1d, ConvAutoencoder2d
+from mne_specae.splits import split_by_group
+from mne_specae.training import CHECKPOINT_FORMAT, train_autoencoder
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -497,7 +494,7 @@ def test_bf16_autocast_on_cpu(real_items):
     (dict(batch_size=0), "batch_size must be an int >= 1"),
     (dict(batch_size=None), "batch_size must be an int >= 1"),
     (dict(patience=0), "patience must be an int >= 1"),
-    (dict(precision="fp16"), "precision must be one of"),
+    (dict(precision="fp16"), "Invalid value for the 'precision' parameter"),
     (dict(optimizer="sgd"), "optimizer must be 'adam', 'adamw' or a callable"),
     (dict(scheduler="step"), "scheduler must be None, 'cosine', 'plateau' or a callable"),
     (dict(loss="huber"), "loss must be 'mse', 'l1' or a callable"),

@@ -1,0 +1,237 @@
+"""Shared parameter documentation: written once, rendered in every docstring that uses it.
+
+A docstring names an entry as ``%(name)s``; :func:`fill_doc` replaces it with the
+entry, indented to fit, and adds to every parameter the default value read from the
+signature of the documented function or class (``n_fft : int, default=256``), so the
+documented default is always the one in the code. Entries from MNE's own docdict (``verbose``,
+...) work too.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+from mne.utils.docs import docdict as _mne_docdict
+
+docdict = {}
+
+# ------------------------------------------------------------------ spectrogram
+docdict["n_fft"] = """
+n_fft : int
+    FFT length in samples (frequency resolution ``sfreq / n_fft``)."""
+docdict["hop_length"] = """
+hop_length : int | None
+    Samples between frames; ``None``: ``win_length // 4``."""
+docdict["win_length"] = """
+win_length : int | None
+    Window length in samples (``<= n_fft``; zero-padded to ``n_fft``); ``None``:
+    ``n_fft``."""
+docdict["window"] = """
+window : str | tuple
+    Window type, any name :func:`scipy.signal.get_window` knows (``"hann"``,
+    ``"hamming"``, ``("tukey", 0.25)``, ``("kaiser", 8.0)``, ...), periodic."""
+docdict["fmin"] = """
+fmin : float
+    Lowest frequency in Hz. A linear axis keeps the FFT bins in ``[fmin, fmax]``;
+    log and mel bands span ``[fmin, fmax]`` (a log axis from 0 starts at the first
+    non-zero bin)."""
+docdict["fmax"] = """
+fmax : float | None
+    Highest frequency in Hz; ``None``: the Nyquist frequency. Keep it below the
+    Nyquist frequency of every recording (an empty band above it identifies the
+    source)."""
+docdict["freq_scale"] = """
+freq_scale : ``"linear"`` | ``"log"`` | ``"mel"``
+    Frequency axis. ``"mel"``: triangular filters equally spaced on the HTK mel scale
+    (``m = 2595 log10(1 + f / 700)``), as torchaudio's ``melscale_fbanks(norm=None,
+    mel_scale="htk")``; ``"log"``: the same filters with logarithmically spaced
+    edges."""
+docdict["n_freqs"] = """
+n_freqs : int | None
+    Number of log or mel bands (``None``: 64). Not used with a linear axis (set
+    ``n_fft``, ``fmin``, ``fmax`` or ``resize`` instead)."""
+docdict["output"] = """
+output : ``"power"`` | ``"magnitude"`` | ``"db"`` | ``"complex"``
+    Power (V²/Hz with ``scaling="density"``, V² with ``"spectrum"``), its square
+    root, power in dB (``10 log10(max(power, amin) / ref)``, dB re 1 V²/Hz, clipped
+    at ``top_db`` below each item's peak like librosa's ``power_to_db``), or the
+    complex STFT as two real planes scaled so that ``real**2 + imag**2`` is the
+    power."""
+docdict["scaling"] = """
+scaling : ``"density"`` | ``"spectrum"``
+    Power spectral density (V²/Hz, as :func:`scipy.signal.spectrogram` and MNE's
+    PSD) or power spectrum (V²), one-sided (non-DC, non-Nyquist bins doubled)."""
+docdict["top_db"] = """
+top_db : float | None
+    Dynamic range kept by ``output="db"``, in dB below each item's peak."""
+docdict["detrend"] = """
+detrend : None | ``"constant"`` | ``"linear"``
+    Remove each waveform's mean (``"constant"``) or least-squares line
+    (``"linear"``) before the STFT. A DC offset (common in uncalibrated ADC
+    recordings) otherwise leaks into the lowest bins through the window's main lobe
+    and, with ``normalize="item"``, dominates the image."""
+docdict["normalize"] = """
+normalize : None | ``"item"`` | ``"dataset"``
+    None; z-score of each item's image (mean 0, std 1: robust to recordings in
+    different units); or fixed per-frequency statistics fitted on the training
+    data."""
+docdict["resize"] = """
+resize : tuple of int | None
+    ``(height, width)`` of the image, by bilinear interpolation
+    (``align_corners=True``: the first and last rows and columns keep their
+    frequencies and times). The study used ``(480, 640)``."""
+docdict["channel_mode"] = """
+channel_mode : ``"separate"`` | ``"planes"`` | ``"stack"``
+    For inputs ``(..., n_channels, n_times)``: one image per channel; channels as
+    the planes of one image; or channels stacked along the frequency axis, one tall
+    image per segment (the last two need the same channels in every input)."""
+
+# ---------------------------------------------------------------------- network
+docdict["n_layers"] = """
+n_layers : int
+    Convolution + pooling blocks in the encoder (and upsampling blocks in the
+    decoder). The study: 4."""
+docdict["filters"] = """
+filters : int | list of int
+    Filters per encoder layer (the decoder mirrors them). The study: 64."""
+docdict["kernel_size"] = """
+kernel_size : int | None
+    Odd kernel size; ``None``: the model's default (3 for 2-D, 9 for 1-D). The
+    study: 3."""
+docdict["activation"] = """
+activation : str
+    ``"relu"`` (the study), ``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"silu"`` or
+    ``"tanh"``."""
+docdict["norm"] = """
+norm : None | ``"batch"`` | ``"instance"`` | ``"group"``
+    Normalisation after each convolution (the study: none)."""
+docdict["bottleneck"] = """
+bottleneck : int | None
+    Optional dense layer of this size between encoder and decoder; the embedding is
+    then the bottleneck."""
+
+# --------------------------------------------------------------------- training
+docdict["max_epochs"] = """
+max_epochs : int
+    Upper bound on passes over the training items."""
+docdict["batch_size"] = """
+batch_size : int
+    Items per optimisation step (in total, over all processes under torchrun)."""
+docdict["lr"] = """
+lr : float
+    Learning rate of Adam."""
+docdict["patience"] = """
+patience : int
+    Epochs without improvement of the monitored loss before stopping; the best
+    weights are restored."""
+docdict["val_fraction"] = """
+val_fraction : float
+    Fraction of items held out for validation and early stopping, split by group
+    (subject, else recording) so that no group is on both sides (0: none; the
+    training loss then decides)."""
+docdict["scheduler"] = """
+scheduler : None | ``"cosine"`` | ``"plateau"``
+    Learning-rate schedule, stepped once per epoch (plateau: on the monitored
+    loss)."""
+docdict["precision"] = """
+precision : ``"auto"`` | ``"fp32"`` | ``"bf16"``
+    ``"auto"``: bf16 autocast on CUDA GPUs of compute capability 8.0 or more, fp32
+    elsewhere."""
+docdict["device"] = """
+device : str | torch.device
+    ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"``."""
+docdict["checkpoint"] = """
+checkpoint : path-like | None
+    Checkpoint file, rewritten atomically after every epoch. It records what the
+    run was (model, input stage, optimiser and schedule, batch size, split and a
+    checksum of the data), so that a resumed run can only continue the same run."""
+docdict["resume"] = """
+resume : bool
+    Continue the run recorded in ``checkpoint``. ``False`` refuses to start when
+    the checkpoint file exists (delete it or choose another path: work is never
+    overwritten silently); ``True`` continues it, after checking that it records
+    exactly this run (settings and data; a mismatch is an error that names what
+    differs), and starts afresh when the file does not exist yet."""
+
+# ------------------------------------------------------------------------- MNE
+docdict["picks_signal"] = """
+picks : str | array-like | slice | None
+    Channels to use, as in MNE (names, types or indices). ``None``: every ECG, EEG
+    and EMG channel; channels in ``info["bads"]`` are left out unless named
+    explicitly. Stim, misc and other non-signal channels never enter by default."""
+docdict["verbose_estimator"] = """
+verbose : bool | str | int | None
+    Default verbosity of every method (MNE's levels: ``"info"`` shows progress,
+    ``"warning"`` only problems); a method's own ``verbose`` argument wins.
+    ``None``: MNE's current level."""
+
+
+def _add_defaults(doc, signature, indent):
+    """Add ``, default=...`` to each parameter's type line, read from ``signature``."""
+    if signature is None:
+        return doc
+    lines = doc.split("\n")
+    in_params = False
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped == "Parameters" and i + 1 < len(lines) and lines[i + 1].strip().startswith("---"):
+            in_params = True
+            continue
+        if in_params and i + 1 < len(lines) and stripped and lines[i + 1].strip().startswith("---") \
+                and set(lines[i + 1].strip()) == {"-"}:
+            break  # the next section
+        match = _PARAM.match(line)
+        if not in_params or match is None or match.group(1) != indent:
+            continue
+        name, kind = match.group(2), match.group(3)
+        param = signature.parameters.get(name)
+        if param is None or param.default is inspect.Parameter.empty or "default=" in kind:
+            continue
+        lines[i] = f"{line.rstrip()}, default={param.default!r}"
+    return "\n".join(lines)
+
+
+_PARAM = re.compile(r"^(\s*)(\w+) : (.*)$")
+_KEY = re.compile(r"%\((\w+)\)s")
+
+
+def fill_doc(obj):
+    """Fill the ``%(name)s`` entries of ``obj``'s docstring that this docdict holds.
+
+    Other ``%`` sequences (MNE's ``%(verbose)s``, ``%%``) are left for
+    :func:`mne.utils.verbose`, which fills them when it wraps the function.
+
+    Parameters
+    ----------
+    obj : callable
+        Function or class; its ``__doc__`` is replaced.
+
+    Returns
+    -------
+    obj : callable
+        The same object.
+    """
+    doc = obj.__doc__
+    if not doc:
+        return obj
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        signature = None
+    lines = doc.splitlines()
+    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
+    indent = " " * (min(indents) if indents else 0)
+
+    def replace(match):
+        name = match.group(1)
+        if name not in docdict:
+            if name in _mne_docdict:
+                return match.group(0)
+            raise RuntimeError(f"{obj.__qualname__}: no docdict entry {name!r}")
+        return docdict[name].strip("\n").replace("\n", "\n" + indent)
+
+    obj.__doc__ = _add_defaults(_KEY.sub(replace, doc), signature, indent)
+    return obj

@@ -1,0 +1,146 @@
+"""How good are embeddings? Held-out-group classification against a PCA baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from mne.utils import logger, verbose
+
+from .embedding import embedding_columns, epochs_list_of, stack_columns
+from .items import resolve_picks
+
+
+def _log_spectrogram_features(epochs_list, spectrogram, picks=None, batch_size=256):
+    """One flattened log-spectrogram image per epoch (channels averaged)."""
+    import torch
+
+    rows = []
+    with torch.no_grad():
+        for ep in epochs_list:
+            data = ep.get_data(picks=resolve_picks(ep.info, picks)).astype(np.float32)
+            n_ep, n_ch, n_times = data.shape
+            flat = torch.from_numpy(data.reshape(-1, n_times))
+            images = torch.cat([spectrogram(flat[i : i + batch_size])
+                                for i in range(0, len(flat), batch_size)])
+            images = images.reshape(n_ep, n_ch, -1).mean(dim=1)
+            rows.append(images.numpy())
+    return np.concatenate(rows)
+
+
+def default_baseline_spectrogram(sfreq):
+    """The spectrogram of the PCA baseline when no estimator is given."""
+    from .spectrogram import Spectrogram
+
+    return Spectrogram(sfreq, n_fft=256, hop_length=40, output="db", top_db=80.0,
+                       normalize="item", resize=(64, 64))
+
+
+@verbose
+def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix="specae_",
+                        estimator=None, baseline=True, baseline_components=(8, 16, 32, 64),
+                        n_neighbors=5, random_state=0, verbose=None):
+    """How well do embeddings separate a label, on held-out groups, against a baseline.
+
+    Computes, for the embedding columns and, in the same call, for a simple baseline
+    (PCA of the log-spectrograms; the best of several numbers of components, so that
+    the baseline is not handicapped by a poor choice):
+
+    * ``knn_balanced_accuracy``: balanced accuracy of a k-nearest-neighbour classifier
+      (standardised features) that predicts ``label`` for each group (subject) from
+      all other groups (leave-one-group-out);
+    * ``silhouette``: silhouette score of ``label`` in the standardised features.
+
+    Both representations are unsupervised and fitted on all the given epochs; only
+    the classifier is kept away from the held-out group.
+
+    Parameters
+    ----------
+    epochs : mne.Epochs | list of mne.Epochs
+        Epochs with embedding columns (see :func:`add_embeddings`) and the ``label``
+        and ``group`` metadata columns.
+    label : str
+        Metadata column to predict (e.g. ``"signal_type"``, ``"condition"``).
+    group : str
+        Metadata column of the groups held out together (e.g. ``"subject"``).
+    prefix : str
+        Prefix of the embedding columns.
+    estimator : SpecAE | None
+        When given, the baseline uses exactly its input spectrograms; else a default
+        dB spectrogram (0.5 s windows, 64 x 64 images, per-image z-score).
+    baseline : bool
+        Compute the PCA baseline.
+    baseline_components : tuple of int
+        Numbers of PCA components tried for the baseline; the one with the best kNN
+        accuracy is reported (its count in ``n_features``).
+    n_neighbors : int
+        Neighbours of the kNN classifier.
+    random_state : int
+        Seed of PCA and the silhouette's subsample.
+    %(verbose)s
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        One row per representation (``"specae"``, ``"pca_logspec"``), columns
+        ``knn_balanced_accuracy``, ``silhouette``, ``n_features``, ``n_epochs``,
+        ``n_groups``.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import balanced_accuracy_score, silhouette_score
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    epochs_list = epochs_list_of(epochs)
+    columns = embedding_columns(epochs_list, prefix)
+    for column in (label, group):
+        missing = [ep for ep in epochs_list if column not in ep.metadata]
+        if missing:
+            raise ValueError(f"The metadata has no column {column!r} (in {len(missing)} of "
+                             f"{len(epochs_list)} Epochs).")
+    md = pd.concat([ep.metadata[[label, group]] for ep in epochs_list], ignore_index=True)
+    y = md[label].astype(str).to_numpy()
+    groups = md[group].astype(str).to_numpy()
+    if len(np.unique(groups)) < 2:
+        raise ValueError(f"Need at least 2 distinct {group!r} values to hold groups out.")
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"Need at least 2 distinct {label!r} values to evaluate.")
+    def knn_accuracy(features):
+        knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=n_neighbors))
+        predicted = cross_val_predict(knn, features, y, groups=groups, cv=LeaveOneGroupOut())
+        return balanced_accuracy_score(y, predicted)
+
+    representations = {"specae": (stack_columns(epochs_list, columns), None)}
+    if baseline:
+        stage = getattr(estimator, "input_stage_", None)
+        if getattr(stage, "channel_mode", None) == "separate":
+            spectrogram = stage
+        else:
+            spectrogram = default_baseline_spectrogram(epochs_list[0].info["sfreq"])
+        logspec = _log_spectrogram_features(epochs_list, spectrogram,
+                                            picks=getattr(estimator, "picks", None))
+        limit = min(logspec.shape[0] - 1, logspec.shape[1])
+        candidates = sorted({min(int(k), limit) for k in baseline_components})
+        scores = {}
+        for n_comp in candidates:
+            pca = make_pipeline(StandardScaler(),
+                                PCA(n_components=n_comp, random_state=random_state))
+            features = pca.fit_transform(logspec)
+            scores[n_comp] = (knn_accuracy(features), features)
+        best = max(scores, key=lambda k: (scores[k][0], -k))
+        logger.info("PCA baseline, kNN accuracy by components: " + ", ".join(
+            f"{k}: {v[0]:.3f}" for k, v in scores.items()))
+        representations["pca_logspec"] = (scores[best][1], scores[best][0])
+
+    rows = {}
+    for name, (features, accuracy) in representations.items():
+        accuracy = knn_accuracy(features) if accuracy is None else accuracy
+        scaled = StandardScaler().fit_transform(features)
+        silhouette = silhouette_score(scaled, y, sample_size=min(len(y), 4000),
+                                      random_state=random_state)
+        rows[name] = dict(knn_balanced_accuracy=accuracy, silhouette=float(silhouette),
+                          n_features=features.shape[1], n_epochs=len(y),
+                          n_groups=len(np.unique(groups)))
+        logger.info(f"{name}: kNN balanced accuracy {accuracy:.3f}, silhouette {silhouette:.3f}")
+    return pd.DataFrame.from_dict(rows, orient="index")

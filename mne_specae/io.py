@@ -1,0 +1,279 @@
+"""Files: atomic, safe writes and reads, and the ``.specae`` model files.
+
+Every file the package writes (model files, training checkpoints) goes through
+:func:`save_atomic` (temporary file, flushed and synced, then renamed: a crash never
+leaves half a file) and is read back with :func:`load_safely`
+(``torch.load(weights_only=True)``: opening a file never runs code from it).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import platform
+from pathlib import Path
+
+import torch
+
+MODEL_FORMAT = "mne-specae-model"
+MODEL_FORMAT_VERSION = 2
+_MODEL_KEYS = ("format", "format_version", "package_version", "params", "model_class",
+               "model_config", "model_state", "input_stage_class", "input_stage_config",
+               "input_stage_state", "history", "fitted")
+
+
+# ---------------------------------------------------------------- safe files
+def save_atomic(obj, path):
+    """``torch.save`` to a temporary file, flushed to disk, then renamed over ``path``.
+
+    A crash never leaves half a file; temporary files that a killed process left
+    behind for the same ``path`` are removed.
+
+    Parameters
+    ----------
+    obj : dict
+        Tensors and plain Python values.
+    path : path-like
+        Destination.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"Cannot create the folder of {path}: {err.strerror or err}. "
+                      "Choose a writable location.") from err
+    for orphan in path.parent.glob(f".{path.name}.*.tmp"):
+        orphan.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fid:
+            torch.save(obj, fid)
+            fid.flush()
+            os.fsync(fid.fileno())
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    except PermissionError as err:
+        raise PermissionError(f"Cannot write {path}: permission denied. Choose a writable "
+                              "location.") from err
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _fsync_folder(folder):
+    """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_safely(path, *, what="model file"):
+    """Load a file written by this package with ``torch.load(weights_only=True)``.
+
+    Only tensors and plain Python containers/numbers/strings are accepted: a file
+    that would run code when unpickled is refused, and a damaged file gives a clear
+    error instead of a traceback from deep inside PyTorch.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No {what} at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err) and not _pickles_objects(path):
+            raise ValueError(
+                f"{path} is not a readable {what}: it is damaged or not written by "
+                f"mne-specae ({_load_error_detail(err)})."
+            ) from err
+        raise ValueError(
+            f"Refused to load {path}: it is not a plain {what} (it holds Python objects "
+            f"that could run code when opened; only weights and settings are allowed). "
+            f"Details: {_load_error_detail(err)}"
+        ) from err
+    except Exception as err:  # damaged files fail with EOFError, KeyError, IndexError, ...
+        raise ValueError(
+            f"{path} is not a readable {what}: it is damaged or not written by "
+            f"mne-specae ({type(err).__name__}: {_load_error_detail(err)})."
+        ) from err
+
+
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+
+
+def _pickles_objects(path):
+    """Whether the file's pickle refers to Python callables (read, never executed)."""
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+                payload = archive.read(name)
+        else:
+            payload = Path(path).read_bytes()
+        return any(op.name in _CODE_OPCODES for op, _, _ in pickletools.genops(payload))
+    except Exception:  # not a parsable pickle: damaged, not malicious
+        return False
+
+
+def _load_error_detail(err):
+    """The informative line of a torch.load error (some have none: EOFError())."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:  # refusals: "... WeightsUnpickler error: Unsupported global: ..."
+        if "Unsupported" in line:
+            return line.split("WeightsUnpickler error:")[-1].split(" Please use")[0].strip()
+    return lines[0] if lines else "no details"
+
+
+
+
+# ----------------------------------------------------------------- model files
+def write_model(est, fname, *, overwrite=False):
+    """Write a fitted :class:`~mne_specae.SpecAE` to one file (see :meth:`SpecAE.save`)."""
+    from . import __version__
+
+    fname = Path(fname)
+    if fname.exists() and not overwrite:
+        raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
+    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in est.get_params().items()}
+    for key, value in params.items():
+        if callable(value):
+            raise ValueError(f"Cannot save the callable parameter {key}={value!r}: "
+                             "model files hold plain settings only.")
+    state = dict(
+        format=MODEL_FORMAT,
+        format_version=MODEL_FORMAT_VERSION,
+        package_version=__version__,
+        torch_version=str(torch.__version__),
+        python_version=platform.python_version(),
+        params=params,
+        model_class=type(est.model_).__name__,
+        model_config=est.model_.get_config(),
+        model_state={k: v.cpu() for k, v in est.model_.state_dict().items()},
+        input_stage_class=type(est.input_stage_).__name__,
+        input_stage_config=est.input_stage_.get_config(),
+        input_stage_state={k: v.cpu() for k, v in est.input_stage_.state_dict().items()},
+        history=est.history_.to_dict(),
+        fitted=dict(sfreq=est.sfreq_, n_times=est.n_times_, n_channels=est.n_channels_,
+                    ch_names=list(est.ch_names_), image_shape=list(est.image_shape_),
+                    n_features_out=est.n_features_out_),
+    )
+    return save_atomic(state, fname)
+
+
+def read_model(fname, known_params):
+    """Read and check a model file: the format, its keys, the parameters, the weights.
+
+    Parameters
+    ----------
+    fname : path-like
+        The file.
+    known_params : collection of str
+        Parameter names this version of :class:`~mne_specae.SpecAE` has.
+
+    Returns
+    -------
+    state : dict
+        The file's content, with the keys of older formats filled in.
+    """
+    state = load_safely(fname, what="mne-specae model file")
+    if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{fname} is not an mne-specae model file (no "
+                         f"'{MODEL_FORMAT}' header).")
+    version = state.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{fname}: damaged model file (format_version {version!r} is not a "
+                         "positive int).")
+    if version > MODEL_FORMAT_VERSION:
+        raise ValueError(
+            f"{fname} was written by mne-specae {state.get('package_version', '?')} (model "
+            f"format {version}); this version reads formats up to {MODEL_FORMAT_VERSION}. "
+            "Upgrade mne-specae."
+        )
+    if version == 1:
+        _upgrade_from_v1(state)
+    missing = [key for key in _MODEL_KEYS if key not in state]
+    if missing:
+        raise ValueError(f"{fname}: damaged model file, missing {missing}.")
+    unknown = sorted(set(state["params"]) - set(known_params))
+    if unknown:
+        raise ValueError(
+            f"{fname} has parameter(s) {unknown} that this version of mne-specae does not "
+            f"know (written by mne-specae {state['package_version']}). Upgrade mne-specae."
+        )
+    for part in ("model_state", "input_stage_state"):
+        for key, value in state[part].items():
+            if not isinstance(value, torch.Tensor):
+                raise ValueError(f"{fname}: damaged model file ({part}[{key!r}] is not a "
+                                 "tensor).")
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise ValueError(f"{fname}: the weights hold NaN/Inf values ({part}[{key!r}]); "
+                                 "the model cannot be used. Retrain it.")
+    return state
+
+
+def _upgrade_from_v1(state):
+    """Format 1 (0.1.0.dev0 before picks): fill the keys format 2 added."""
+    params = state.get("params", {})
+    state.setdefault("input_stage_class",
+                     "WaveformInput" if params.get("model") == "1d" else "Spectrogram")
+    fitted = state.get("fitted", {})
+    fitted.setdefault("ch_names", [])
+    stage_config = state.get("input_stage_config", {})
+    if state["input_stage_class"] == "Spectrogram":
+        stage_config.update(LEGACY_SPECTROGRAM_CONFIG)
+
+
+#: Spectrogram settings whose default changed after model format 1: older files keep
+#: the behaviour they were trained with.
+LEGACY_SPECTROGRAM_CONFIG = {}
+
+
+def load_estimator(cls, fname, device=None):
+    """A fitted ``cls`` (:class:`~mne_specae.SpecAE`) from a model file."""
+    from .devices import available_device
+    from .history import History
+    from .input_stages import build_input_stage
+    from .models import build_model
+
+    known = cls().get_params()
+    state = read_model(fname, known)
+    params = dict(state["params"])
+    for key in ("resize", "window"):  # saved as lists, given as tuples
+        if isinstance(params.get(key), list):
+            params[key] = tuple(params[key])
+    params["device"] = available_device(params.get("device", "auto")) if device is None else device
+    try:
+        est = cls(**params)
+        model = build_model(state["model_class"], state["model_config"])
+        stage = build_input_stage(state["input_stage_class"], state["input_stage_config"])
+        model.load_state_dict(state["model_state"])
+        stage.load_state_dict(state["input_stage_state"])
+        fitted = state["fitted"]
+        est.history_ = History.from_dict(state["history"])
+        est.sfreq_ = float(fitted["sfreq"])
+        est.n_times_ = int(fitted["n_times"])
+        est.n_channels_ = fitted["n_channels"]
+        est.ch_names_ = list(fitted["ch_names"])
+        est.image_shape_ = tuple(fitted["image_shape"])
+        est.n_features_out_ = int(fitted["n_features_out"])
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{fname}: the file is inconsistent (settings and weights do not "
+                         f"match): {detail}") from err
+    est.model_ = model.eval()
+    est.input_stage_ = stage.eval()
+    return est

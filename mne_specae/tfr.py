@@ -1,0 +1,121 @@
+"""Spectrograms of MNE objects: Epochs and Raw in, EpochsTFRArray and RawTFRArray out."""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import torch
+from mne.utils import logger, verbose
+
+from .checks import check_int
+from .devices import resolve_device
+from .spectrogram import Spectrogram
+
+
+@verbose
+def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verbose=None,
+                        **kwargs):
+    """Spectrograms of Epochs or Raw as MNE time-frequency objects.
+
+    Parameters
+    ----------
+    inst : mne.Epochs | mne.io.Raw
+        The segments (e.g. from :func:`~mne_specae.make_segments`) or a recording.
+    picks : str | list | None
+        Channels, as in MNE; ``None`` takes every ECG, EEG, EMG and other data
+        channel that is not marked bad.
+    device : str | torch.device
+        Where to compute: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``.
+    batch_size : int
+        Channel-segments per batch sent to the device.
+    %(verbose)s
+    **kwargs
+        Options of :class:`Spectrogram` (``n_fft``, ``hop_length``, ``window``,
+        ``fmin``, ``fmax``, ``freq_scale``, ``n_freqs``, ``output``, ``top_db``,
+        ``normalize``, ``resize``, ...). ``sfreq`` comes from ``inst``; only
+        ``channel_mode="separate"`` applies (MNE objects are per channel).
+
+    Returns
+    -------
+    tfr : mne.time_frequency.EpochsTFRArray | mne.time_frequency.RawTFRArray
+        float32 data ``(n_epochs, n_channels, n_freqs, n_frames)`` (complex64 for
+        ``output="complex"``), ``method="stft"``, ``freqs`` (Hz; band centres for
+        log/mel axes) and ``times`` (frame centres, in the time base of ``inst``).
+        Epochs keep their info, events, event_id, metadata, selection and drop_log.
+        Units: V²/Hz (``scaling="density"``), dB re 1 V²/Hz, V/sqrt(Hz).
+    """
+    from mne.time_frequency import EpochsTFRArray, RawTFRArray
+
+    if not isinstance(inst, (mne.BaseEpochs, mne.io.BaseRaw)):
+        raise TypeError(
+            f"compute_spectrogram takes mne.Epochs or mne.io.Raw, got {type(inst).__name__}. "
+            "For arrays, use Spectrogram(sfreq)(torch.as_tensor(x))."
+        )
+    if kwargs.get("channel_mode", "separate") != "separate":
+        raise ValueError("compute_spectrogram returns one spectrogram per channel: "
+                         "channel_mode must be 'separate'.")
+    if "sfreq" in kwargs:
+        raise TypeError("sfreq comes from inst.info['sfreq']; do not pass it.")
+    batch_size = check_int(batch_size, "batch_size")
+    sg = Spectrogram(inst.info["sfreq"], **kwargs)
+    dev = resolve_device(device)
+    sg.to(dev)
+    idx = _signal_picks(inst.info, picks)
+    info = mne.pick_info(inst.info, idx)
+    n_times = len(inst.times)
+    sg._check_length(n_times)
+    shape = sg.output_shape(n_times, len(idx))
+    complex_out = sg.output == "complex"
+    freqs = sg.freqs
+    times = sg.times(n_times, tmin=inst.times[0])
+    if sg.resize is not None:
+        freqs = np.interp(np.linspace(0, len(freqs) - 1, sg.resize[0]), np.arange(len(freqs)), freqs)
+        times = np.interp(np.linspace(0, len(times) - 1, sg.resize[1]), np.arange(len(times)), times)
+    dtype = np.complex64 if complex_out else np.float32
+
+    def run(batch):  # numpy (..., n_times) -> numpy (..., F, T)
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(dev)
+        with torch.no_grad():
+            out = sg(x)
+        if complex_out:
+            out = torch.complex(out[..., 0, :, :], out[..., 1, :, :])
+        return out.cpu().numpy()
+
+    from tqdm.auto import tqdm
+
+    if isinstance(inst, mne.io.BaseRaw):
+        data = np.empty((len(idx), *shape[-2:]), dtype)
+        for row, ch in enumerate(tqdm(idx, desc="Spectrogram", unit="channel",
+                                      disable=len(idx) < 8 or logger.level > 20)):
+            data[row] = run(inst.get_data(picks=[ch]))[0]
+        return RawTFRArray(info, data, times, freqs, method="stft")
+
+    n_epochs = len(inst)
+    per_batch = max(1, batch_size // len(idx))
+    data = np.empty((n_epochs, len(idx), *shape[-2:]), dtype)
+    starts = range(0, n_epochs, per_batch)
+    for start in tqdm(starts, desc="Spectrogram", unit="batch",
+                      disable=len(starts) < 8 or logger.level > 20):
+        stop = min(start + per_batch, n_epochs)
+        data[start:stop] = run(inst.get_data(picks=idx, item=slice(start, stop)))
+    logger.info(f"Spectrograms of {n_epochs} epochs x {len(idx)} channels: "
+                f"{data.shape[-2]} freqs x {data.shape[-1]} frames ({sg.output}) on {dev}")
+    return EpochsTFRArray(
+        info, data, times, freqs, method="stft",
+        events=inst.events.copy(), event_id=dict(inst.event_id),
+        selection=inst.selection.copy(), drop_log=inst.drop_log,
+        metadata=None if inst.metadata is None else inst.metadata.copy(),
+    )
+
+
+def _signal_picks(info, picks):
+    """Indices of the channels to use: explicit picks, else signal channels not bad."""
+    from mne._fiff.pick import _picks_to_idx
+
+    if picks is None:
+        idx = mne.pick_types(info, meg=True, eeg=True, ecg=True, emg=True, seeg=True,
+                             ecog=True, dbs=True, eog=True, exclude="bads")
+        if len(idx) == 0:
+            raise ValueError("No ECG, EEG, EMG or other data channel that is not bad; pass picks.")
+        return idx
+    return _picks_to_idx(info, picks, exclude=())
