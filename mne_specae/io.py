@@ -258,7 +258,8 @@ def load_estimator(cls, fname, device=None):
     params["device"] = available_device(params.get("device", "auto")) if device is None else device
     try:
         est = cls(**params)
-        model = build_model(state["model_class"], state["model_config"])
+        with torch.random.fork_rng(devices=[]):  # the weights come from the file
+            model = build_model(state["model_class"], state["model_config"])
         stage = build_input_stage(state["input_stage_class"], state["input_stage_config"])
         model.load_state_dict(state["model_state"])
         stage.load_state_dict(state["input_stage_state"])

@@ -215,6 +215,11 @@ class Spectrogram(InputStage):
             else torch.as_tensor(weights, dtype=torch.float32), persistent=False)
         self.n_freqs = len(self._freqs)
 
+    @property
+    def needs_fitting(self):
+        """Whether :meth:`fit_normalization` must see the training data first."""
+        return self.normalize == "dataset"
+
     # ------------------------------------------------------------------ description
     def get_config(self):
         """Constructor arguments that rebuild this module (JSON-serialisable)."""
@@ -444,24 +449,26 @@ class Spectrogram(InputStage):
         """
         waveforms = torch.as_tensor(waveforms)
         mode, self.normalize = self.normalize, None
+        count, mean, m2 = 0, 0.0, 0.0  # float64 on the host (MPS has no float64)
         try:
-            total = total_sq = None
-            count = 0
             for start in range(0, waveforms.shape[0], batch_size):
                 batch = waveforms[start : start + batch_size].to(self.window.device)
                 img = self(batch)
-                rows = img.transpose(-2, -1).reshape(-1, img.shape[-2]).double()
-                s, s2 = rows.sum(0), rows.square().sum(0)
-                total = s if total is None else total + s
-                total_sq = s2 if total_sq is None else total_sq + s2
-                count += rows.shape[0]
+                rows = img.transpose(-2, -1).reshape(-1, img.shape[-2])
+                batch_mean = rows.mean(0)  # float32 on the device, centred per batch
+                batch_m2 = (rows - batch_mean).square().sum(0)
+                n, batch_mean = rows.shape[0], batch_mean.cpu().numpy().astype(np.float64)
+                delta = batch_mean - mean  # Chan et al.'s pairwise update
+                mean = mean + delta * n / (count + n)
+                m2 = m2 + batch_m2.cpu().numpy().astype(np.float64) + delta**2 * count * n / (count + n)
+                count += n
         finally:
             self.normalize = mode
-        mean = total / count
-        std = (total_sq / count - mean.square()).clamp_min(0).sqrt()
-        std = std.clamp_min(1e-6 * float(std.max()) + 1e-30)
-        self.norm_mean = mean.float()[:, None].to(self.window.device)
-        self.norm_std = std.float()[:, None].to(self.window.device)
+        std = np.sqrt(np.maximum(m2 / count, 0.0))
+        std = np.maximum(std, 1e-6 * std.max() + 1e-30)
+        device = self.window.device
+        self.norm_mean = torch.as_tensor(mean, dtype=torch.float32)[:, None].to(device)
+        self.norm_std = torch.as_tensor(std, dtype=torch.float32)[:, None].to(device)
         return self
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -21,7 +21,7 @@ def _layers(module, types):
     return [m for m in module.modules() if isinstance(m, types)]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
 
 def _tiny2d(**kwargs):

@@ -3,7 +3,6 @@
 import mne
 import numpy as np
 import pytest
-from conftest import sine_raw
 from mne.utils import catch_logging
 
 from mne_specae import make_segments, select_evenly
@@ -17,7 +16,7 @@ def _peak_frequency(epochs):
 
 
 @pytest.mark.parametrize("sfreq_in, freq", [(360.0, 10.0), (1000.0, 40.0), (125.0, 7.0)])
-def test_resampling_keeps_a_sine_at_its_frequency(sfreq_in, freq):
+def test_resampling_keeps_a_sine_at_its_frequency(sfreq_in, freq, sine_raw):
     raw = sine_raw(freq, sfreq_in, 30.0, amplitude=1e-3)
     epochs = make_segments(raw)
     assert epochs.info["sfreq"] == 512.0
@@ -30,7 +29,7 @@ def test_resampling_keeps_a_sine_at_its_frequency(sfreq_in, freq):
     np.testing.assert_allclose(middle, expected, atol=2e-5)
 
 
-def test_metadata_columns_and_values():
+def test_metadata_columns_and_values(sine_raw):
     raw = sine_raw(10.0, 256.0, 23.0, ch_type="emg", n_channels=3)
     raw.info["subject_info"] = {"his_id": "s01"}
     raw.info["description"] = "session-a"
@@ -51,21 +50,21 @@ def test_metadata_columns_and_values():
     assert set(other.metadata.subject) == {"s02"} and set(other.metadata.recording) == {"r9"}
 
 
-def test_overlap_and_duration():
+def test_overlap_and_duration(sine_raw):
     raw = sine_raw(5.0, 512.0, 20.0)
     epochs = make_segments(raw, duration=4.0, overlap=2.0)
     np.testing.assert_allclose(epochs.metadata.onset, np.arange(0, 17, 2.0))
     assert epochs.get_data().shape[-1] == 2048
 
 
-def test_onset_is_time_in_the_original_recording():
+def test_onset_is_time_in_the_original_recording(sine_raw):
     raw = sine_raw(5.0, 500.0, 60.0)
     raw.crop(tmin=12.0)
     epochs = make_segments(raw)
     np.testing.assert_allclose(epochs.metadata.onset[:3], [12.0, 17.0, 22.0])
 
 
-def test_callers_raw_is_unchanged():
+def test_callers_raw_is_unchanged(sine_raw):
     raw = sine_raw(10.0, 360.0, 31.0, ch_type="eeg", amplitude=20e-6, n_channels=2)
     raw._data[0, 1000:1010] = np.nan
     raw.info["bads"] = ["EEG01"]
@@ -81,7 +80,7 @@ def test_callers_raw_is_unchanged():
     assert raw.ch_names == info_before["ch_names"]
 
 
-def test_default_picks_include_ecg_and_emg_and_skip_bads():
+def test_default_picks_include_ecg_and_emg_and_skip_bads(sine_raw):
     info = mne.create_info(["ECG", "stim"], 512.0, ["ecg", "stim"])
     raw = mne.io.RawArray(np.random.default_rng(0).normal(size=(2, 512 * 11)), info)
     assert make_segments(raw).ch_names == ["ECG"]
@@ -95,7 +94,7 @@ def test_default_picks_include_ecg_and_emg_and_skip_bads():
     assert make_segments(emg, picks=["EMG01"]).ch_names == ["EMG01"]
 
 
-def test_bad_annotations_drop_segments():
+def test_bad_annotations_drop_segments(sine_raw):
     raw = sine_raw(10.0, 512.0, 30.0, ch_type="eeg", amplitude=2e-5)
     raw.set_annotations(mne.Annotations([7.0], [2.0], ["BAD_blink"]))
     epochs = make_segments(raw)
@@ -105,7 +104,7 @@ def test_bad_annotations_drop_segments():
     assert len(kept) == 6
 
 
-def test_nonfinite_segments_are_dropped_and_counted():
+def test_nonfinite_segments_are_dropped_and_counted(sine_raw):
     raw = sine_raw(10.0, 360.0, 30.0)
     raw._data[0, 3700:3710] = np.nan  # 10.28 s .. 10.31 s -> third segment
     raw._data[0, 9000] = np.inf  # 25.0 s -> sixth segment
@@ -124,7 +123,7 @@ def test_nonfinite_segments_are_dropped_and_counted():
         make_segments(raw, on_nonfinite="raise")
 
 
-def test_all_segments_dropped_is_an_error():
+def test_all_segments_dropped_is_an_error(sine_raw):
     raw = sine_raw(10.0, 512.0, 8.0)
     raw.set_annotations(mne.Annotations([0.0], [8.0], ["BAD_all"]))
     with pytest.raises(ValueError, match="all 1 segments were dropped"):
@@ -170,13 +169,13 @@ def test_real_recordings(raw_by_name):
         ({"metadata": [1, 2]}, TypeError, "metadata must be an instance of dict"),
     ],
 )
-def test_bad_input(kwargs, error, match):
+def test_bad_input(kwargs, error, match, sine_raw):
     raw = sine_raw(10.0, 512.0, 10.0)
     with pytest.raises(error, match=match):
         make_segments(raw, **kwargs)
 
 
-def test_not_a_raw():
+def test_not_a_raw(sine_raw):
     with pytest.raises(TypeError, match="raw must be an instance of mne.io.Raw"):
         make_segments(np.zeros((1, 5000)))
     epochs = make_segments(sine_raw(10.0, 512.0, 10.0))

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import scipy.signal
 import torch
-from conftest import sine_raw
 
 from mne_specae import (
     Spectrogram,
@@ -937,7 +936,7 @@ def test_compute_spectrogram_bad_input(ecg_epochs):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
-def test_resolve_device_without_cuda():
+def test_resolve_device_without_cuda(sine_raw):
     with pytest.raises(RuntimeError, match=r"device='cuda' but PyTorch sees no CUDA GPU"):
         resolve_device("cuda")
     with pytest.raises(RuntimeError, match="sees no CUDA GPU"):

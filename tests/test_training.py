@@ -36,7 +36,7 @@ RECORD_KEYS = ("epoch", "train_loss", "val_loss", "lr")
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
 
 # ------------------------------------------------------------------------ data
