@@ -42,7 +42,10 @@ def resolve_picks(info, picks):
         kinds = {kind: kind in present for kind in SIGNAL_TYPES}
         idx = mne.pick_types(info, meg=False, exclude="bads", **kinds)
     else:
-        idx = _picks_to_idx(info, picks, exclude="bads")
+        try:
+            idx = _picks_to_idx(info, picks, exclude="bads")
+        except ValueError:
+            idx = []
     if len(idx) == 0:
         what = "ECG, EEG or EMG channel" if picks is None else f"channel for picks={picks!r}"
         raise ValueError(

@@ -10,10 +10,12 @@ import mne
 import numpy as np
 import pandas as pd
 from mne.io import BaseRaw
-from mne.utils import _validate_type, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, use_log_level, verbose
 
 #: Channel types the package treats as signals (ECG and EMG are not MNE "data" channels).
 SIGNAL_TYPES = ("ecg", "eeg", "emg")
+#: The metadata columns make_segments fills itself.
+BUILTIN_COLUMNS = ("signal_type", "subject", "recording", "onset", "sfreq_orig")
 
 _ON_NONFINITE = ("drop", "raise")
 
@@ -23,6 +25,47 @@ def _check_positive(value, name):
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}.")
     return float(value)
+
+
+def _check_metadata(metadata):
+    """The caller's extra columns: no built-in name; constants or 1-D sequences."""
+    _validate_type(metadata, (dict, None), "metadata", "dict or None")
+    metadata = dict(metadata or {})
+    clash = [key for key in metadata if key in BUILTIN_COLUMNS]
+    if clash:
+        raise ValueError(
+            f"metadata names built-in column(s) {clash}, which make_segments fills itself "
+            f"({', '.join(BUILTIN_COLUMNS)}). Use subject=... / recording=... for those, "
+            "or rename your column."
+        )
+    for key, value in metadata.items():
+        if not np.isscalar(value) and value is not None and np.ndim(value) != 1:
+            raise ValueError(f"metadata[{key!r}] must be a constant or one value per "
+                             f"segment, got an array of shape {np.shape(value)}.")
+    return metadata
+
+
+def _metadata_table(columns, metadata, n_segments, n_dropped):
+    table = pd.DataFrame(columns)
+    for key, value in metadata.items():
+        if not np.isscalar(value) and value is not None and len(value) != n_segments:
+            raise ValueError(
+                f"metadata[{key!r}] has {len(value)} values for {n_segments} segments "
+                f"({n_dropped} dropped); give a constant, or one value per kept segment "
+                "(or add the column to epochs.metadata afterwards)."
+            )
+        table[key] = value
+    return table
+
+
+def _check_all_nonfinite_channels(raw):
+    """Name the channels that hold no finite sample at all."""
+    dead = [ch for ch, row in zip(raw.ch_names, raw.get_data()) if not np.isfinite(row).any()]
+    if dead:
+        raise ValueError(
+            f"Channel(s) {dead} hold no finite sample (NaN/Inf throughout): nothing to "
+            f"segment. Mark them bad (raw.info['bads'] += {dead}) or drop them."
+        )
 
 
 def _subject_of(raw):
@@ -104,8 +147,6 @@ def _bridge_nonfinite(row):
     ok = np.isfinite(row)
     if ok.all():
         return row
-    if not ok.any():
-        raise ValueError("A channel is NaN or Inf throughout: nothing to segment.")
     x = np.arange(row.size)
     row = row.copy()
     row[~ok] = np.interp(x[~ok], x[ok], row[ok])
@@ -159,7 +200,9 @@ def make_segments(
         recordings have gaps): drop them (default; the number is logged and each is
         marked ``"NONFINITE"`` in ``epochs.drop_log``) or raise an error.
     metadata : dict | None
-        Extra constant columns for every segment, e.g. ``{"condition": "rest"}``.
+        Extra columns, e.g. ``{"condition": "rest"}``: a constant for every segment,
+        or a sequence of one value per kept segment. Built-in column names (see
+        ``Returns``) are refused.
     subject, recording : str | None
         Values of the ``subject`` and ``recording`` columns. By default
         ``raw.info["subject_info"]["his_id"]`` (else ``["id"]``, else ``"unknown"``)
@@ -200,9 +243,8 @@ def make_segments(
         raise ValueError(
             f"overlap must be >= 0 and shorter than duration ({duration} s), got {overlap}."
         )
-    if on_nonfinite not in _ON_NONFINITE:
-        raise ValueError(f"on_nonfinite must be one of {_ON_NONFINITE}, got {on_nonfinite!r}.")
-    _validate_type(metadata, (dict, None), "metadata", "dict or None")
+    _check_option("on_nonfinite", on_nonfinite, _ON_NONFINITE)
+    metadata = _check_metadata(metadata)
 
     sfreq_orig = float(raw.info["sfreq"])
     length = raw.n_times / sfreq_orig
@@ -219,6 +261,7 @@ def make_segments(
     picked.load_data(verbose=False)
     n_bad, spans = _nonfinite_spans(picked)
     if spans:
+        _check_all_nonfinite_channels(picked)
         if on_nonfinite == "raise":
             raise ValueError(
                 f"{recording}: {n_bad} NaN/Inf sample(s) in {len(spans)} run(s), the "
@@ -272,18 +315,18 @@ def make_segments(
             "annotations); see the log. Nothing is left to analyse."
         )
 
-    table = pd.DataFrame(
+    table = _metadata_table(
         {
             "signal_type": signal_type,
             "subject": subject,
             "recording": recording,
             "onset": epochs.events[:, 0] / sfreq,
             "sfreq_orig": sfreq_orig,
-        }
+        },
+        metadata, len(epochs), n_events - len(epochs),
     )
-    for key, value in (metadata or {}).items():
-        table[key] = value
-    epochs.metadata = table
+    with use_log_level("warning"):  # MNE logs every metadata assignment
+        epochs.metadata = table
     logger.info(
         f"{recording}: {len(epochs)} segment(s) of {duration:g} s at {sfreq:g} Hz, "
         f"{len(epochs.ch_names)} {signal_type} channel(s)"

@@ -63,6 +63,37 @@ def test_add_embeddings_in_place_and_round_trip(fitted, epochs_list, tmp_path):
         add_embeddings(ep.get_data(), fitted)
 
 
+def test_stale_columns_are_replaced_and_lists_returned(fitted, epochs_list):
+    """Before: recon_error had no prefix and umap_2 stayed after a 2-D UMAP."""
+    epochs = [ep.copy() for ep in epochs_list[:3]]
+    out = add_embeddings(epochs, fitted, prefix="ae_")
+    assert out is epochs
+    assert [c for c in epochs[0].metadata if c.startswith("ae_")][-1] == "ae_recon_error"
+    assert add_umap(epochs, prefix="ae_", n_components=3, n_neighbors=5) is epochs
+    assert {"umap_0", "umap_1", "umap_2"} <= set(epochs[1].metadata.columns)
+    add_umap(epochs, prefix="ae_", n_components=2, n_neighbors=5)
+    assert [c for c in epochs[1].metadata if c.startswith("umap_")] == ["umap_0", "umap_1"]
+    # the reconstruction error is not projected: the UMAP sees 4 embedding columns
+    _, reducer = add_umap(epochs, prefix="ae_", n_neighbors=5, return_reducer=True)
+    assert reducer._raw_data.shape[1] == 4
+    # a model with fewer features leaves no stale embedding columns
+    fewer = [ep.copy() for ep in epochs]
+    for ep in fewer:
+        md = ep.metadata.copy()
+        md["ae_009"] = 1.0  # as if written by a model with 10 features
+        ep.metadata = md
+    add_embeddings(fewer, fitted, prefix="ae_")
+    assert "ae_009" not in fewer[0].metadata
+
+
+def test_encode_and_reconstruct_return_one_for_one(fitted, epochs_list):
+    ep = epochs_list[2]
+    assert fitted.encode(ep).shape == (len(ep), 2, 4)
+    assert isinstance(fitted.encode([ep]), list)
+    assert isinstance(fitted.reconstruct(ep), mne.time_frequency.EpochsTFR)
+    assert isinstance(fitted.reconstruct([ep]), list)
+
+
 def test_add_umap_across_epochs_is_reproducible(fitted, epochs_list):
     first = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
     second = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]

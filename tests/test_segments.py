@@ -163,7 +163,15 @@ def test_real_recordings(raw_by_name):
         ({"sfreq": 0.0}, ValueError, "sfreq must be a positive number"),
         ({"sfreq": "512"}, TypeError, "sfreq must be an instance of number"),
         ({"overlap": 5.0}, ValueError, "overlap must be >= 0 and shorter than duration"),
-        ({"on_nonfinite": "ignore"}, ValueError, "on_nonfinite must be one of"),
+        ({"on_nonfinite": "ignore"}, ValueError, "Invalid value for the 'on_nonfinite'"),
+        ({"metadata": {"subject": "S1"}}, ValueError,
+         r"metadata names built-in column\(s\) \['subject'\].*Use subject=\.\.\."),
+        ({"metadata": {"onset": 0.0, "x": 1}}, ValueError,
+         r"built-in column\(s\) \['onset'\]"),
+        ({"metadata": {"label": [1, 2, 3]}}, ValueError,
+         r"metadata\['label'\] has 3 values for 2 segments \(0 dropped\)"),
+        ({"metadata": {"label": np.zeros((2, 2))}}, ValueError,
+         r"metadata\['label'\] must be a constant or one value per segment"),
         ({"duration": 12.0}, ValueError, r"10\.000 s long, shorter than one segment of 12 s"),
         ({"picks": "eeg"}, ValueError, "No channel left after picks='eeg'"),
         ({"metadata": [1, 2]}, TypeError, "metadata must be an instance of dict"),
@@ -173,6 +181,25 @@ def test_bad_input(kwargs, error, match, sine_raw):
     raw = sine_raw(10.0, 512.0, 10.0)
     with pytest.raises(error, match=match):
         make_segments(raw, **kwargs)
+
+
+def test_metadata_per_segment_values(sine_raw):
+    epochs = make_segments(sine_raw(10.0, 512.0, 10.0), metadata={"label": ["a", "b"], "k": 3})
+    assert list(epochs.metadata["label"]) == ["a", "b"]
+    assert list(epochs.metadata["k"]) == [3, 3]
+    assert list(epochs.metadata["subject"]) == ["unknown"] * 2  # not overwritten
+
+
+def test_channel_nan_throughout_is_named(sine_raw):
+    raw = sine_raw(10.0, 512.0, 20.0, ch_type="eeg", n_channels=3)
+    raw._data[1] = np.nan
+    raw._data[2, 100:200] = np.nan  # a gap, which alone would just drop a segment
+    with pytest.raises(ValueError, match=r"Channel\(s\) \['EEG01'\] hold no finite sample.*"
+                                         r"raw.info\['bads'\] \+= \['EEG01'\]"):
+        make_segments(raw)
+    raw.info["bads"] = ["EEG01"]
+    epochs = make_segments(raw)
+    assert epochs.ch_names == ["EEG00", "EEG02"] and len(epochs) == 3  # first segment dropped
 
 
 def test_not_a_raw(sine_raw):
