@@ -77,8 +77,9 @@ numpydoc_xref_aliases = {
     "RawTFRArray": "mne.time_frequency.RawTFRArray",
     "SpecAE": "mne_specae.SpecAE",
     "Spectrogram": "mne_specae.Spectrogram",
-    "History": "mne_specae.training.History",
-    "WaveformInput": "mne_specae.models.WaveformInput",
+    "History": "mne_specae.history.History",
+    "WaveformInput": "mne_specae.input_stages.WaveformInput",
+    "InputStage": "mne_specae.input_stages.InputStage",
     "Recording": "mne_specae.datasets.Recording",
     "Source": "mne_specae.datasets.Source",
     "DataFile": "mne_specae.datasets.DataFile",
@@ -227,16 +228,22 @@ def write_data_sources(app):
         path.write_text(table + "\n")
 
 
-def write_demo_settings(app):
-    """doc/generated/demo_settings.inc: the demo's SpecAE settings, as the package has them."""
-    from mne_specae.cli import DEMO_SETTINGS
+def write_presets(app):
+    """doc/generated/presets.inc: the named SpecAE settings, as the package has them."""
+    from mne_specae import presets
 
-    lines = [".. code-block:: python", "", "   DEMO_SETTINGS = dict("]
-    lines += [f"       {key}={value!r}," for key, value in DEMO_SETTINGS.items()]
-    lines += ["   )", ""]
+    lines = []
+    for name in ("RECOMMENDED", "STUDY", "QUICK"):
+        values = getattr(presets, name)
+        changed = values if name == "RECOMMENDED" else {
+            k: v for k, v in values.items() if v != presets.RECOMMENDED[k]}
+        lines += [".. code-block:: python", ""]
+        lines += [f"   {name} = dict(" + ("" if name == "RECOMMENDED" else "RECOMMENDED,")]
+        lines += [f"       {key}={value!r}," for key, value in changed.items()]
+        lines += ["   )", ""]
     out = HERE / "generated"
     out.mkdir(exist_ok=True)
-    path = out / "demo_settings.inc"
+    path = out / "presets.inc"
     text = "\n".join(lines)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
@@ -251,7 +258,8 @@ def check_api_reference(app):
     wanted = [n for n in mne_specae.__all__]
     wanted += [n for n in datasets.__all__]
     wanted += [n for n in dir(viz) if n.startswith("plot_")]
-    wanted += ["train_autoencoder", "split_by_group", "History", "WaveformInput"]
+    wanted += ["train_autoencoder", "split_by_group", "History", "WaveformInput", "InputStage",
+               "RECOMMENDED", "STUDY", "QUICK"]
     missing = [n for n in wanted
                if not any(item == n or item.endswith("." + n) for item in listed)]
     if missing:
@@ -346,13 +354,18 @@ DATA_DOCS = {
         "per recording that :func:`~mne_specae.datasets.load_sample` reads (files, URLs, "
         "checksums, subject, channels, sampling rate, units, labels); :doc:`/data` "
         "lists them."),
-    "mne_specae.cli.DEMO_SETTINGS": (
-        "The settings of :class:`~mne_specae.SpecAE` in ``mne-specae demo`` and in the "
-        ":doc:`examples </auto_examples/index>`: small enough for a few minutes on 2 CPU "
-        "cores, chosen on the sample recordings. A dict; the values are listed in "
-        ":ref:`demo-settings`. On a GPU, the study's network: ``SpecAE(**{**DEMO_SETTINGS, "
-        "\"resize\": (480, 640), \"filters\": 64, \"max_epochs\": 50, \"device\": "
-        "\"cuda\"})``."),
+    "mne_specae.presets.RECOMMENDED": (
+        "The defaults of :class:`~mne_specae.SpecAE`: a dict of its method settings "
+        "(input stage, network, training), chosen on the sample recordings for a CPU; "
+        "the values are listed in :ref:`presets`."),
+    "mne_specae.presets.STUDY": (
+        "The study's method: 480 x 640 dB spectrograms at native STFT resolution and its "
+        "network (4 layers of 64 3 x 3 filters, 2 x 2 max-pooling, Adam, MSE, early "
+        "stopping). A GPU job: ``SpecAE(**presets.STUDY, device=\"cuda\")``. Values in "
+        ":ref:`presets`."),
+    "mne_specae.presets.QUICK": (
+        "A first look on a laptop CPU: the recommended input stage with a smaller network "
+        "and fewer epochs. Values in :ref:`presets`."),
 }
 
 
@@ -384,7 +397,7 @@ def setup(app):
     app.connect("autodoc-process-docstring", data_docstrings)
     app.connect("missing-reference", quiet_external_refs)
     app.connect("builder-inited", write_data_sources)
-    app.connect("builder-inited", write_demo_settings)
+    app.connect("builder-inited", write_presets)
     app.connect("builder-inited", check_api_reference)
     app.connect("build-finished", fix_viewcode_backlinks)
     app.connect("build-finished", report_time)

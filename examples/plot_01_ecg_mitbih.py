@@ -12,12 +12,11 @@ non-normal beats. Record 100 comes with the database's reference beat labels
 beats (``A``) and one premature ventricular contraction (``V``) among 2,239 normal
 beats.
 
-**Small settings.** The autoencoder takes the demo's settings,
-:data:`mne_specae.cli.DEMO_SETTINGS` (printed below),
-with a fixed number of training epochs, so that this page runs in about a minute on 2 CPU
-cores. On a GPU, use the study's network instead:
-``SpecAE(**{**DEMO_SETTINGS, "resize": (480, 640), "filters": 64, "max_epochs": 50,
-"device": "cuda"})``.
+**Small settings.** The autoencoder takes the recommended settings, the defaults of
+:class:`~mne_specae.SpecAE` (:data:`mne_specae.presets.RECOMMENDED`, printed below),
+with a fixed number of training epochs, so that this page runs in about a minute on 2
+CPU cores. On a GPU, use the study's method instead:
+``SpecAE(**presets.STUDY, device="cuda")``.
 """
 
 # %%
@@ -32,7 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import mne_specae as msa
-from mne_specae.cli import DEMO_SETTINGS
+from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import get_data_path, load_sample, read_wfdb_annotations
 
 mne.set_log_level("WARNING")
@@ -44,10 +43,10 @@ def db_limits(*tfrs):
     return tuple(np.percentile(db, [1, 99.5]))
 
 
-SETTINGS = {**DEMO_SETTINGS, "max_epochs": 12}
-print("SpecAE settings: mne_specae.cli.DEMO_SETTINGS (* changed here)")
+SETTINGS = {**RECOMMENDED, "max_epochs": 12}
+print("SpecAE settings: mne_specae.presets.RECOMMENDED (* changed here)")
 for key, value in SETTINGS.items():
-    print(f"  {key:<12} {value!r}{'  *' if DEMO_SETTINGS.get(key) != value else ''}")
+    print(f"  {key:<12} {value!r}{'  *' if RECOMMENDED.get(key) != value else ''}")
 
 # %%
 # The recordings
@@ -120,9 +119,9 @@ for ep in epochs:
 # :class:`mne.time_frequency.EpochsTFRArray` that keeps the metadata, so MNE's
 # selection by metadata query and its plots work as for any TFR. Here the average
 # power of the normal and the abnormal segments of record 100, lead MLII, with the
-# demo's window and frequency range.
-spec_kw = {  # the demo's spectrogram settings (window, frequency axis, detrending)
-    k: v for k, v in DEMO_SETTINGS.items()
+# recommended window and frequency range.
+spec_kw = {  # the recommended spectrogram settings (window, frequency axis, detrending)
+    k: v for k, v in RECOMMENDED.items()
     if k in inspect.signature(msa.Spectrogram).parameters
     and k not in ("resize", "normalize", "output", "top_db")}
 tfr = msa.compute_spectrogram(ep100, picks="MLII", output="power", **spec_kw)
@@ -166,7 +165,7 @@ msa.viz.plot_history(ae)
 # network's z-scored dB units). Four 2 x 2 poolings leave the deepest latent only a
 # few time steps for 5 s (printed below): too few to place six beats, so the
 # decoder redraws the spectral envelope, not the beat columns. Beat timing survives
-# in the shallower encoder blocks, which the demo's ``pooling="multiscale"``
+# in the shallower encoder blocks, which the recommended ``pooling="multiscale"``
 # embeds, and in the study's 480 x 640 images (a 30 x 40 latent).
 height, width = ae.image_shape_[1:]
 latent = ae.model_.latent_shape((height, width))
@@ -197,7 +196,7 @@ msa.viz.plot_embedding(epochs, hue="subject", title="The same, by record")
 # 100, and how often a segment's nearest neighbours in embedding space (within
 # record 100) share its label.
 table = ep100.metadata
-print(table.groupby("rhythm")["recon_error"].describe()[["count", "mean", "50%", "max"]]
+print(table.groupby("rhythm")["specae_recon_error"].describe()[["count", "mean", "50%", "max"]]
       .round(4).to_string())
 
 features = table.filter(like="specae_").to_numpy()

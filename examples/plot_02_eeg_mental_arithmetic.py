@@ -12,11 +12,11 @@ time-frequency tools, and asks whether the autoencoder's features tell the two
 conditions apart in subjects they were not told about.
 
 **Small settings.** Four subjects (the sample set), at most 12 segments per
-recording, 7 channels (F3, F4, Cz, P3, P4, O1, O2) for the autoencoder, and the demo's settings
-(:data:`mne_specae.cli.DEMO_SETTINGS`, printed below) with a fixed number of training epochs:
-about a minute on 2 CPU cores. On a GPU, use every channel and segment and the
-study's network: ``SpecAE(**{**DEMO_SETTINGS, "resize": (480, 640), "filters": 64,
-"max_epochs": 50, "device": "cuda"})``.
+recording, 7 channels (F3, F4, Cz, P3, P4, O1, O2) for the autoencoder, and the
+recommended settings (the defaults of :class:`~mne_specae.SpecAE`,
+:data:`mne_specae.presets.RECOMMENDED`, printed below) with a fixed number of training
+epochs: about a minute on 2 CPU cores. On a GPU, use every channel and segment and the
+study's network: ``SpecAE(**presets.STUDY, device="cuda")``.
 """
 
 # %%
@@ -28,19 +28,19 @@ import numpy as np
 from mne.time_frequency import AverageTFRArray
 
 import mne_specae as msa
-from mne_specae.cli import DEMO_SETTINGS
+from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import get_recording, load_sample
 
 mne.set_log_level("WARNING")
-SETTINGS = {**DEMO_SETTINGS, "max_epochs": 8}
+SETTINGS = {**RECOMMENDED, "max_epochs": 8}
 PER_RECORDING = 12
 AE_CHANNELS = ["F3", "F4", "Cz", "P3", "P4", "O1", "O2"]
 # 10-20 positions (MNE 1.13 renamed the template "standard_1020" to "colin27_1020")
 MONTAGE = ("colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages()
            else "standard_1020")
-print("SpecAE settings: mne_specae.cli.DEMO_SETTINGS (* changed here)")
+print("SpecAE settings: mne_specae.presets.RECOMMENDED (* changed here)")
 for key, value in SETTINGS.items():
-    print(f"  {key:<12} {value!r}{'  *' if DEMO_SETTINGS.get(key) != value else ''}")
+    print(f"  {key:<12} {value!r}{'  *' if RECOMMENDED.get(key) != value else ''}")
 
 # %%
 # The recordings
@@ -89,8 +89,8 @@ print(all_epochs.metadata.groupby(["subject", "condition"]).size().unstack().to_
 # arithmetic, in dB and averaged over time, for every channel at its position on
 # the head (:meth:`~mne.time_frequency.AverageTFR.plot_topo`; frequency, 1-40 Hz,
 # runs up each small image).
-spec_kw = {  # the demo's spectrogram settings (window, frequency axis, detrending)
-    k: v for k, v in DEMO_SETTINGS.items()
+spec_kw = {  # the recommended spectrogram settings (window, frequency axis, detrending)
+    k: v for k, v in RECOMMENDED.items()
     if k in inspect.signature(msa.Spectrogram).parameters
     and k not in ("resize", "normalize", "output", "top_db")}
 tfr = msa.compute_spectrogram(all_epochs, output="power",

@@ -12,11 +12,10 @@ them into 5 s segments, looks at their spectrograms, and measures what the
 autoencoder's features separate: the exercise, the group, or just the subject.
 
 **Small settings.** The six subjects of the sample set (3A, 4A, 5A, 8N, 9N, 10N),
-at most 12 segments per recording, all four muscles, and the demo's settings
-(:data:`mne_specae.cli.DEMO_SETTINGS`, printed below) with a fixed number of training epochs:
-about a minute on 2 CPU cores. On a GPU, use all 22 subjects and the study's
-network: ``SpecAE(**{**DEMO_SETTINGS, "resize": (480, 640), "filters": 64,
-"max_epochs": 50, "device": "cuda"})``.
+at most 12 segments per recording, all four muscles, and the recommended settings
+(the defaults of :class:`~mne_specae.SpecAE`, :data:`mne_specae.presets.RECOMMENDED`,
+printed below) with a fixed number of training epochs: about a minute on 2 CPU cores.
+On a GPU, use all 22 subjects and the study's network: ``SpecAE(**presets.STUDY, device="cuda")``.
 """
 
 # %%
@@ -28,15 +27,15 @@ import numpy as np
 import pandas as pd
 
 import mne_specae as msa
-from mne_specae.cli import DEMO_SETTINGS
+from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import get_recording, load_sample
 
 mne.set_log_level("WARNING")
-SETTINGS = {**DEMO_SETTINGS, "max_epochs": 8}
+SETTINGS = {**RECOMMENDED, "max_epochs": 8}
 PER_RECORDING = 12
-print("SpecAE settings: mne_specae.cli.DEMO_SETTINGS (* changed here)")
+print("SpecAE settings: mne_specae.presets.RECOMMENDED (* changed here)")
 for key, value in SETTINGS.items():
-    print(f"  {key:<12} {value!r}{'  *' if DEMO_SETTINGS.get(key) != value else ''}")
+    print(f"  {key:<12} {value!r}{'  *' if RECOMMENDED.get(key) != value else ''}")
 
 # %%
 # The recordings
@@ -92,9 +91,9 @@ print(table.groupby(["group", "exercise"]).size().unstack().to_string())
 # ------------
 # Resampling to 512 Hz keeps EMG up to 256 Hz, most of its power. The
 # spectrograms of one segment of each exercise, muscle VM, up to 250 Hz (the
-# autoencoder uses the demo's range, up to ``fmax``):
-spec_kw = {  # the demo's spectrogram settings (window, frequency axis, detrending)
-    k: v for k, v in DEMO_SETTINGS.items()
+# autoencoder uses the recommended range, up to ``fmax``):
+spec_kw = {  # the recommended spectrogram settings (window, frequency axis, detrending)
+    k: v for k, v in RECOMMENDED.items()
     if k in inspect.signature(msa.Spectrogram).parameters
     and k not in ("resize", "normalize", "output", "top_db")}
 tfrs = {}

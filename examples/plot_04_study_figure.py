@@ -13,12 +13,12 @@ reconstructions (the study's Fig. 1), and checks the grouping in numbers against
 PCA baseline, on subjects held out.
 
 **Small settings.** At most 8 segments per recording and 2 channels per
-recording, and the demo's settings (:data:`mne_specae.cli.DEMO_SETTINGS`,
-printed below) with a fixed number of training epochs: about a minute on 2 CPU cores. The
-``mne-specae demo`` command runs the same job with more data (12 segments, 4
-channels). On a GPU, use the study's network: ``SpecAE(**{**DEMO_SETTINGS,
-"resize": (480, 640), "filters": 64, "max_epochs": 50, "device": "cuda"})``; the
-study itself used 125,000 spectrograms and a UMAP of 768 of them.
+recording, and the recommended settings (the defaults of :class:`~mne_specae.SpecAE`,
+:data:`mne_specae.presets.RECOMMENDED`, printed below) with a fixed number of training
+epochs: about a minute on 2 CPU cores. The ``mne-specae demo`` command runs the same
+job with more data (12 segments, 4 channels). On a GPU, use the study's method:
+``SpecAE(**presets.STUDY, device="cuda")``; the study itself used 125,000
+spectrograms and a UMAP of 768 of them.
 """
 
 # %%
@@ -28,21 +28,21 @@ import numpy as np
 import pandas as pd
 
 import mne_specae as msa
-from mne_specae.cli import DEMO_SETTINGS
+from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import load_sample_epochs
 
 mne.set_log_level("WARNING")
-SETTINGS = {**DEMO_SETTINGS, "max_epochs": 12}
+SETTINGS = {**RECOMMENDED, "max_epochs": 12}
 PER_RECORDING, MAX_CHANNELS = 8, 2
-print("SpecAE settings: mne_specae.cli.DEMO_SETTINGS (* changed here)")
+print("SpecAE settings: mne_specae.presets.RECOMMENDED (* changed here)")
 for key, value in SETTINGS.items():
-    print(f"  {key:<12} {value!r}{'  *' if DEMO_SETTINGS.get(key) != value else ''}")
+    print(f"  {key:<12} {value!r}{'  *' if RECOMMENDED.get(key) != value else ''}")
 
 # %%
 # Segments of every sample recording
 # ----------------------------------
 # All recordings go to 512 Hz and 5 s segments. Their sampling rates differ (125 to
-# 1000 Hz): the demo's ``fmax`` keeps the spectrograms below the lowest Nyquist
+# 1000 Hz): the recommended ``fmax`` keeps the spectrograms below the lowest Nyquist
 # frequency (62.5 Hz for the BioSPPy EEG), so that an empty upper band cannot
 # give the signal type away. The full datasets (not run here):
 #
@@ -129,6 +129,7 @@ print(scores.round(3).to_string())
 
 # %%
 # The reconstruction error flags segments unlike most of the training data:
-print(table.assign(recon_error=np.concatenate([ep.metadata["recon_error"] for ep in epochs]))
-      .groupby("signal_type")["recon_error"].describe()[["mean", "50%", "max"]].round(3)
+errors = np.concatenate([ep.metadata["specae_recon_error"] for ep in epochs])
+print(table.assign(specae_recon_error=errors)
+      .groupby("signal_type")["specae_recon_error"].describe()[["mean", "50%", "max"]].round(3)
       .to_string())

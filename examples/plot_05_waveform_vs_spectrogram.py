@@ -13,11 +13,11 @@ segments, with the same number of filters, epochs and seed, and their embeddings
 are scored with the same :func:`~mne_specae.evaluate_embeddings`.
 
 **Small settings.** At most 4 segments per recording and 2 channels per recording
-of every sample recording, the demo's settings
-(:data:`mne_specae.cli.DEMO_SETTINGS`, printed below; the spectrogram settings do
-not apply to the 1-D model) with a fixed number of training epochs: about a minute on 2 CPU
-cores. On a GPU: ``SpecAE(**{**DEMO_SETTINGS, "resize": (480, 640), "filters": 64,
-"max_epochs": 50, "device": "cuda"})`` and ``SpecAE("1d", filters=64,
+of every sample recording, the recommended settings (the defaults of
+:class:`~mne_specae.SpecAE`, :data:`mne_specae.presets.RECOMMENDED`, printed below;
+the spectrogram settings do not apply to the 1-D model) with a fixed number of
+training epochs: about a minute on 2 CPU cores. On a GPU:
+``SpecAE(**presets.STUDY, device="cuda")`` and ``SpecAE("1d", filters=64,
 max_epochs=50, device="cuda")``, on the full datasets
 (``msa.datasets.fetch_mitdb()``, ``fetch_eegmat()``,
 ``fetch_uci_lower_limb_emg()``, read with ``msa.datasets.read_raw``).
@@ -29,15 +29,15 @@ import mne
 import pandas as pd
 
 import mne_specae as msa
-from mne_specae.cli import DEMO_SETTINGS
+from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import load_sample_epochs
 
 mne.set_log_level("WARNING")
-SETTINGS = {**DEMO_SETTINGS, "max_epochs": 8}
+SETTINGS = {**RECOMMENDED, "max_epochs": 8}
 PER_RECORDING, MAX_CHANNELS = 4, 2
-print("SpecAE settings: mne_specae.cli.DEMO_SETTINGS (* changed here)")
+print("SpecAE settings: mne_specae.presets.RECOMMENDED (* changed here)")
 for key, value in SETTINGS.items():
-    print(f"  {key:<12} {value!r}{'  *' if DEMO_SETTINGS.get(key) != value else ''}")
+    print(f"  {key:<12} {value!r}{'  *' if RECOMMENDED.get(key) != value else ''}")
 
 
 # every sample recording -> make_segments (with its labels) -> select_evenly

@@ -278,11 +278,14 @@ def test_api_reference_lists_every_public_name(site, browser):
 
     _open(browser, site + "api.html")
     links = {urljoin(site, url) for url in _internal_links(browser, site)}
-    names = [f"mne_specae.{n}" for n in mne_specae.__all__ if n not in ("datasets", "viz")]
+    names = [f"mne_specae.{n}" for n in mne_specae.__all__
+             if n not in ("datasets", "viz", "presets")]
     names += [f"mne_specae.datasets.{n}" for n in datasets.__all__]
     names += [f"mne_specae.viz.{n}" for n in ("plot_embedding", "plot_reconstruction",
                                               "plot_history")]
-    names += ["mne_specae.training.train_autoencoder", "mne_specae.training.split_by_group",
-              "mne_specae.training.History", "mne_specae.models.WaveformInput"]
+    names += ["mne_specae.training.train_autoencoder", "mne_specae.splits.split_by_group",
+              "mne_specae.history.History", "mne_specae.input_stages.WaveformInput",
+              "mne_specae.input_stages.InputStage", "mne_specae.presets.RECOMMENDED",
+              "mne_specae.presets.STUDY", "mne_specae.presets.QUICK"]
     missing = [n for n in names if f"{site}generated/{n}.html" not in links]
     assert not missing, f"api.html does not link to: {missing}"
