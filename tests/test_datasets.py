@@ -330,3 +330,67 @@ def test_load_sample_epochs_labels_and_subsets():
     np.testing.assert_allclose(epochs[2].metadata["onset"], [0.0, 90.0, 175.0])  # 0, 18, 35 of 36
     assert load_sample_epochs(subjects=["uci-9N"], duration=6.0)[0].metadata[
         "recording"].iloc[0] == "emg/uci_lower_limb/9Npie"  # 9Nmar is shorter than 6 s
+
+
+def _write_wfdb(folder, name, sig_names, units):
+    wfdb = pytest.importorskip("wfdb")
+    t = np.arange(3600) / 360.0
+    signal = np.stack([np.sin(2 * np.pi * (3 + k) * t) for k in range(len(sig_names))], 1)
+    wfdb.wrsamp(name, fs=360, units=units, sig_name=sig_names, p_signal=signal,
+                fmt=["16"] * len(sig_names), adc_gain=[200.0] * len(sig_names),
+                baseline=[0] * len(sig_names), write_dir=str(folder))
+    return folder / f"{name}.hea"
+
+
+def test_wfdb_types_from_names_and_units(tmp_path):
+    """Before: every WFDB signal was typed ecg (an EMG too), and an NU unit was an error."""
+    header = _write_wfdb(tmp_path, "rec", ["MLII", "EMG", "Resp", "ABP"], ["mV", "mV", "mV", "NU"])
+    with pytest.warns(RuntimeWarning) as record:
+        raw = datasets.read_wfdb(header)
+    messages = " ".join(str(w.message) for w in record)
+    assert f"{header}: signal(s) ABP (NU) are not in volts: left out" in messages
+    assert "the name of signal(s) ['Resp'] does not say its type: typed misc" in messages
+    assert dict(zip(raw.ch_names, raw.get_channel_types())) == {
+        "MLII": "ecg", "EMG": "emg", "Resp": "misc"}
+    with pytest.warns(RuntimeWarning, match=r"ABP \(NU\) are not in volts: kept unscaled"):
+        kept = datasets.read_wfdb(header, unknown_units="keep")
+    assert kept.ch_names[-1] == "ABP" and kept.get_channel_types()[-1] == "misc"
+    np.testing.assert_allclose(kept.get_data(picks="ABP")[0][:90],
+                               np.sin(2 * np.pi * 6 * np.arange(90) / 360), atol=0.01)
+    with pytest.raises(ValueError, match=r"rec.hea: signal\(s\) ABP \(NU\) are not in volts"):
+        datasets.read_wfdb(header, unknown_units="raise")
+    assert datasets.read_wfdb(header, ch_type="ecg", unknown_units="skip").get_channel_types() \
+        == ["ecg"] * 3
+
+
+def test_read_raw_takes_a_bare_wfdb_record_name(tmp_path):
+    _write_wfdb(tmp_path, "100", ["MLII", "V5"], ["mV", "mV"])
+    raw = read_raw(tmp_path / "100")  # as "mitdb/100" on a command line
+    assert raw.ch_names == ["MLII", "V5"] and raw.get_channel_types() == ["ecg", "ecg"]
+    assert read_raw(tmp_path / "100.dat").ch_names == ["MLII", "V5"]
+
+
+def test_channel_types_from_names():
+    from mne_specae.datasets.channels import (
+        channel_type_from_name,
+        check_channel_types,
+        parse_channel_types,
+    )
+
+    names = {"ECG": "ecg", "ECG ECG": "ecg", "MLII": "ecg", "V5": "ecg", "EMG": "emg",
+             "EMG submental": "emg", "EOG": "eog", "EEG Fpz-Cz": "eeg", "Fp1": "eeg",
+             "Cz": "eeg", "RF": None, "STI 014": None, "Resp": None}
+    assert {n: channel_type_from_name(n) for n in names} == names
+    info = mne.create_info(["ECG", "Fz", "EMG", "X"], 500.0, ["eeg", "eeg", "ecg", "eeg"])
+    raw = mne.io.RawArray(np.zeros((4, 1000)), info, verbose=False)
+    with pytest.warns(RuntimeWarning, match=r"f.edf: channel type\(s\) corrected after the "
+                                            r"channel name: ECG \(eeg -> ecg\), EMG \(ecg -> emg\)"):
+        check_channel_types(raw, "f.edf")
+    assert raw.get_channel_types() == ["ecg", "eeg", "emg", "eeg"]
+    check_channel_types(raw, "f.edf", channel_types={"X": "emg", "ECG": "misc"})
+    assert raw.get_channel_types() == ["misc", "eeg", "emg", "emg"]
+    with pytest.raises(ValueError, match=r"f.edf: no channel\(s\) \['Y'\]"):
+        check_channel_types(raw, "f.edf", channel_types={"Y": "eeg"})
+    assert parse_channel_types("ECG=ecg, EMG1=emg") == {"ECG": "ecg", "EMG1": "emg"}
+    with pytest.raises(ValueError, match="'ECG' is not NAME=type"):
+        parse_channel_types("ECG")

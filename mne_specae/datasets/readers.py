@@ -14,7 +14,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pandas as pd
-from mne.utils import logger, verbose
+from mne.utils import logger, verbose, warn
 
 from .registry import BIOSPPY_ADC_BITS, NOMINAL_VOLTS_PER_COUNT, UCI_CHANNELS
 
@@ -39,8 +39,8 @@ def _check_ch_type(ch_type):
 
 
 @verbose
-def read_wfdb(fname, *, channels=None, ch_type="ecg", subject=None, recording=None,
-              verbose=None):
+def read_wfdb(fname, *, channels=None, ch_type=None, subject=None, recording=None,
+              unknown_units="skip", verbose=None):
     """Read a WFDB record (``.hea`` + signal files) into a Raw in volts.
 
     Parameters
@@ -49,11 +49,19 @@ def read_wfdb(fname, *, channels=None, ch_type="ecg", subject=None, recording=No
         The header file (``.hea``) or the record path without extension.
     channels : list of str | None
         Signal names to keep (as in the header); ``None`` keeps all.
-    ch_type : str
-        MNE channel type of the signals (``"ecg"``, ``"eeg"`` or ``"emg"``).
+    ch_type : str | None
+        MNE channel type of all signals (``"ecg"``, ``"eeg"`` or ``"emg"``). ``None``:
+        each signal's type from its name (``MLII``, ``V5``, ``ECG`` -> ECG, ``EMG`` ->
+        EMG, ``EEG Fpz-Cz`` -> EEG, see
+        :func:`~mne_specae.datasets.channels.channel_type_from_name`); a name that says
+        nothing gives ``"misc"``, with a warning.
     subject, recording : str | None
         Stored in ``raw.info["subject_info"]["his_id"]`` and ``raw.info["description"]``;
         by default the record name.
+    unknown_units : ``"skip"`` | ``"keep"`` | ``"raise"``
+        Signals whose physical unit is not a voltage WFDB knows (``NU``, ``mmHg``, an
+        empty unit): left out with a warning naming them (``"skip"``), kept unscaled
+        as ``misc`` channels (``"keep"``), or an error (``"raise"``).
     %(verbose)s
 
     Returns
@@ -64,7 +72,12 @@ def read_wfdb(fname, *, channels=None, ch_type="ecg", subject=None, recording=No
     """
     import wfdb
 
-    _check_ch_type(ch_type)
+    from .channels import channel_type_from_name
+
+    if ch_type is not None:
+        _check_ch_type(ch_type)
+    if unknown_units not in ("skip", "keep", "raise"):
+        raise ValueError(f"unknown_units must be 'skip', 'keep' or 'raise', got {unknown_units!r}.")
     record_path = Path(fname)
     if record_path.suffix in (".hea", ".dat", ".atr"):
         record_path = record_path.with_suffix("")
@@ -73,21 +86,50 @@ def read_wfdb(fname, *, channels=None, ch_type="ecg", subject=None, recording=No
     rec = wfdb.rdrecord(str(record_path), channel_names=list(channels) if channels else None)
     if rec.p_signal is None or rec.p_signal.shape[1] == 0:
         raise ValueError(f"No signal named {channels} in WFDB record {record_path}.")
-    scale = np.array([_unit_to_volts(u) for u in rec.units])
-    data = (rec.p_signal * scale).T  # (n_channels, n_times), NaN where WFDB had gaps
+    names, units = list(rec.sig_name), list(rec.units)
+    scale = np.array([_unit_to_volts(u, strict=False) for u in units])
+    odd = [f"{n} ({u or 'no unit'})" for n, u, f in zip(names, units, scale) if np.isnan(f)]
+    keep = np.ones(len(names), bool)
+    if odd:
+        where = f"{record_path.with_suffix('.hea')}: signal(s) {', '.join(odd)}"
+        if unknown_units == "raise":
+            raise ValueError(f"{where} are not in volts (V, mV, uV, nV). Pass "
+                             "unknown_units='skip' or 'keep'.")
+        if unknown_units == "skip":
+            warn(f"{where} are not in volts: left out (unknown_units='keep' keeps them as "
+                 "misc channels).")
+            keep = ~np.isnan(scale)
+            if not keep.any():
+                raise ValueError(f"{where}: no signal in volts is left.")
+        else:
+            warn(f"{where} are not in volts: kept unscaled as misc channels.")
+    types = []
+    for name, factor in zip(names, scale):
+        kind = "misc" if np.isnan(factor) else ch_type or channel_type_from_name(name) or "misc"
+        types.append(kind)
+    untyped = [n for n, t, f in zip(names, types, scale) if t == "misc" and not np.isnan(f)]
+    if untyped:
+        warn(f"{record_path.with_suffix('.hea')}: the name of signal(s) {untyped} does not say "
+             "its type: typed misc. Set it with ch_type=... (or --channel-types NAME=type).")
+    scale = np.where(np.isnan(scale), 1.0, scale)
+    data = (rec.p_signal * scale).T[keep]  # (n_channels, n_times), NaN where WFDB had gaps
     n_nan = int(np.isnan(data).sum())
     if n_nan:
         logger.info(f"{record_path.name}: {n_nan} samples marked invalid by WFDB (NaN)")
-    info = mne.create_info(list(rec.sig_name), float(rec.fs), ch_types=ch_type)
+    info = mne.create_info([n for n, k in zip(names, keep) if k], float(rec.fs),
+                           ch_types=[t for t, k in zip(types, keep) if k])
     raw = mne.io.RawArray(data, info, verbose=False)
     return _describe(raw, subject=subject or record_path.name,
                      recording=recording or record_path.name)
 
 
-def _unit_to_volts(unit):
+def _unit_to_volts(unit, strict=True):
+    """Volts per unit; NaN for a unit that is not a voltage (``strict=False``)."""
     factors = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "nv": 1e-9}
-    key = unit.strip().lower()
+    key = (unit or "").strip().lower()
     if key not in factors:
+        if not strict:
+            return np.nan
         raise ValueError(f"Unknown physical unit {unit!r}: expected one of V, mV, uV, nV.")
     return factors[key]
 
@@ -297,7 +339,7 @@ def read_wfdb_annotations(fname, *, extension="atr", verbose=None):
 
 
 @verbose
-def read_raw(fname, *, ch_type=None, verbose=None):
+def read_raw(fname, *, ch_type=None, unknown_units="skip", verbose=None):
     """Read any recording the package knows, or anything MNE reads, into a Raw.
 
     Dispatches on the file: WFDB (``.hea``), BioSPPy text (``#`` header), UCI
@@ -308,7 +350,10 @@ def read_raw(fname, *, ch_type=None, verbose=None):
     fname : path-like
         The file.
     ch_type : str | None
-        Channel type for formats that do not store one (WFDB defaults to ``"ecg"``).
+        Channel type for formats that do not store one (WFDB: by default from the
+        signal names, see :func:`read_wfdb`).
+    unknown_units : ``"skip"`` | ``"keep"`` | ``"raise"``
+        WFDB signals not in volts, see :func:`read_wfdb`.
     %(verbose)s
 
     Returns
@@ -319,8 +364,9 @@ def read_raw(fname, *, ch_type=None, verbose=None):
     fname = Path(fname)
     if not fname.exists() and not fname.with_suffix(".hea").exists():
         raise FileNotFoundError(f"No such recording: {fname}")
-    if fname.suffix in (".hea", ".dat") and fname.with_suffix(".hea").is_file():
-        return read_wfdb(fname, ch_type=ch_type or "ecg")
+    if (fname.suffix in (".hea", ".dat") or not fname.exists()) and \
+            fname.with_suffix(".hea").is_file():  # a header, a signal file or a bare record name
+        return read_wfdb(fname, ch_type=ch_type, unknown_units=unknown_units)
     if fname.suffix == ".txt":
         header = _text_header(fname)
         if any(line.startswith("#") for line in header):
