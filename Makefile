@@ -39,7 +39,7 @@ $(VENV)/.installed-doc: $(VENV)/.installed pyproject.toml $(CONSTRAINTS)
 install-doc: $(VENV)/.installed-doc
 
 demo: install
-	$(VENV)/bin/mne-specae demo --out $(OUT)
+	$(VENV)/bin/mne-specae demo --out $(OUT) --overwrite
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,252 +1,296 @@
-"""The ``mne-specae`` command line: ``demo``, ``train`` and ``embed``.
+"""The ``mne-specae`` command line: ``demo``, ``train``, ``embed`` and ``info``.
 
-``demo`` runs the main job on the bundled real sample recordings; ``train`` and
-``embed`` serve lab scripts and batch jobs on any recordings MNE (or this package)
-reads. Errors end with a non-zero exit status and a one-line reason.
+``demo`` runs the main job on the bundled sample recordings; ``train`` and ``embed``
+serve lab scripts and batch jobs on any recordings MNE (or this package) reads;
+``info`` prints what a bug report needs. Every output path is checked before any
+data is read (``--overwrite`` governs them all); unreadable files are skipped with a
+warning and counted (``--strict``: an error); progress is shown unless ``--quiet``.
+Errors end with exit status 2 and a one-line reason that names the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import mne
 
+from . import __version__
+from .embedding import metadata_table
 from .presets import RECOMMENDED
 
 
-def _metadata_table(epochs_list):
-    import pandas as pd
+def _progress(iterable, args, **kwargs):
+    from tqdm.auto import tqdm
 
-    return pd.concat([ep.metadata.assign(n_channels=len(ep.ch_names)) for ep in epochs_list],
-                     ignore_index=True)
-
-
-def _demo(args):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .datasets import load_sample_epochs
-    from .embedding import add_umap
-    from .evaluation import evaluate_embeddings
-    from .estimator import SpecAE
-    from .viz import plot_embedding, plot_history, plot_reconstruction
-
-    t_start = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    epochs = load_sample_epochs(args.data, duration=args.duration, sfreq=args.sfreq,
-                                max_segments=args.per_recording,
-                                max_channels=args.max_channels)
-    table = _metadata_table(epochs)
-    summary = table.groupby("signal_type").agg(recordings=("recording", "nunique"),
-                                               subjects=("subject", "nunique"),
-                                               segments=("onset", "size"))
-    print(f"Segments of {args.duration:g} s at {args.sfreq:g} Hz "
-          f"(<= {args.per_recording} per recording, <= {args.max_channels} channels):")
-    print(summary.to_string())
-
-    settings = dict(RECOMMENDED, device=args.device, random_state=args.seed)
-    if args.max_epochs is not None:
-        settings["max_epochs"] = args.max_epochs
-    if args.filters is not None:
-        settings["filters"] = args.filters
-    ae = SpecAE(**settings)
-    t0 = time.perf_counter()
-    ae.fit(epochs)
-    fit_seconds = time.perf_counter() - t0
-    hist = ae.history_.to_frame()
-    print(f"Trained {len(hist)} epochs in {fit_seconds:.0f} s "
-          f"({hist['samples_per_s'].median():.0f} spectrograms/s, best epoch "
-          f"{ae.history_.best_epoch}, val loss {ae.history_.best_loss:.4f})")
-
-    ae.add_embeddings(epochs)
-    add_umap(epochs, random_state=args.seed)
-    scores = evaluate_embeddings(epochs, "signal_type", group="subject", estimator=ae)
-
-    table = _metadata_table(epochs)
-    table.to_csv(out / "embeddings.csv", index=False)
-    ae.save(out / "model.specae", overwrite=True)
-    fig = plot_embedding(epochs, hue="signal_type", show=False,
-                         title="Encoder features of ECG, EEG and EMG (UMAP)")
-    fig.savefig(out / "umap.png", dpi=120)
-    examples = [next(ep for ep in epochs if ep.metadata["signal_type"].iloc[0] == t)
-                for t in ("ecg", "eeg", "emg")]
-    figs = [plot_reconstruction(ae, ep, n_examples=1, show=False) for ep in examples]
-    for fig, kind in zip(figs, ("ecg", "eeg", "emg")):
-        fig.savefig(out / f"reconstruction_{kind}.png", dpi=110)
-    plot_history(ae, show=False).savefig(out / "history.png", dpi=110)
-    plt.close("all")
-
-    print("\nsignal_type from embeddings, leave-one-subject-out kNN:")
-    print(scores.round(3).to_string())
-    ours = scores.loc["specae", "knn_balanced_accuracy"]
-    base = scores.loc["pca_logspec", "knn_balanced_accuracy"]
-    print(f"\nkNN balanced accuracy (held-out subjects): autoencoder {ours:.3f}, "
-          f"PCA baseline {base:.3f}")
-    print(f"Wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}/ "
-          f"in {time.perf_counter() - t_start:.0f} s")
-    return 0
+    return tqdm(iterable, disable=args.quiet, file=sys.stderr, **kwargs)
 
 
-def _read_inputs(paths, duration, sfreq):
-    """Files or folders -> Epochs, one per file and signal type."""
-    from .datasets import read_raw
-    from .segments import SIGNAL_TYPES, make_segments
+def _check_new(path, overwrite, what):
+    """Refuse an output that exists (before any work), unless ``--overwrite``."""
+    path = Path(path)
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(f"The {what} folder {path} exists and is not empty; pass "
+                              "--overwrite or choose another --out.")
+    if path.is_file() and not overwrite:
+        raise FileExistsError(f"The {what} {path} exists; pass --overwrite or choose "
+                              "another path.")
+    if not path.parent.exists():
+        raise FileNotFoundError(f"The folder of the {what} {path} does not exist.")
+    return path
 
-    files = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in (
-                ".edf", ".bdf", ".fif", ".hea", ".txt", ".vhdr", ".set", ".gdf"))
-        elif path.exists() or path.with_suffix(".hea").exists():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f"No such file or folder: {path}")
-    if not files:
-        raise ValueError(f"No recording found in {paths}.")
-    epochs = []
-    for fname in files:
-        raw = read_raw(fname)
-        types = [t for t in SIGNAL_TYPES if t in raw.get_channel_types(unique=True)]
-        if not types:
-            print(f"Skipped {fname}: no ECG, EEG or EMG channel", file=sys.stderr)
+
+def _read_inputs(args, duration, sfreq):
+    """Files or folders -> Epochs, one per file and signal type; skipped files counted."""
+    from .datasets.channels import parse_channel_types
+    from .sources import Skipped, find_recordings, read_segments
+
+    files = find_recordings(args.files)
+    channel_types = parse_channel_types(args.channel_types) if args.channel_types else None
+    picks = args.picks.split(",") if args.picks else None
+    skipped, epochs = Skipped(), []
+    for fname in _progress(files, args, desc="Reading", unit="file"):
+        try:
+            found = read_segments(fname, duration=duration, sfreq=sfreq, picks=picks,
+                                  channel_types=channel_types,
+                                  subject_pattern=args.subject_pattern,
+                                  unknown_units="keep" if args.keep_unknown_units else "skip")
+        except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            for prefix in (f"{fname}: ", f"{fname.name}: "):
+                reason = reason.removeprefix(prefix)
+            skipped.add(fname, f"cannot be read ({reason})", strict=args.strict)
             continue
-        for kind in types:
-            epochs.append(make_segments(raw, duration, sfreq, picks=kind,
-                                        recording=fname.stem if len(types) == 1
-                                        else f"{fname.stem}-{kind}"))
+        if not found:
+            skipped.add(fname, "no ECG, EEG or EMG channel" + (
+                f" after --picks {args.picks}" if picks else ""), strict=args.strict)
+        epochs += found
+    if skipped.files and not args.quiet:
+        print(skipped.summary(), file=sys.stderr)
     if not epochs:
-        raise ValueError("None of the files has an ECG, EEG or EMG channel.")
+        raise ValueError(f"None of the {len(files)} file(s) gave ECG, EEG or EMG segments.")
+    subjects = {s for ep in epochs for s in ep.metadata["subject"]}
+    if not args.quiet:
+        print(f"Read {len(files) - len(skipped.files)} of {len(files)} file(s): "
+              f"{sum(len(ep) for ep in epochs)} segments, {len(subjects)} subject(s)"
+              + ("" if args.subject_pattern or len(subjects) < len(files) else
+                 " (one per file: set --subject-pattern if several files are one person)"))
     return epochs
 
 
 def _train(args):
     from .estimator import SpecAE
 
-    epochs = _read_inputs(args.files, args.duration, args.sfreq)
+    out = _check_new(args.out, args.overwrite, "model file")
+    if args.checkpoint and Path(args.checkpoint).exists() and not args.resume:
+        raise FileExistsError(f"The checkpoint {args.checkpoint} exists: pass --resume to "
+                              "continue that run, or delete it.")
+    epochs = _read_inputs(args, args.duration, args.sfreq)
     chosen = dict(max_epochs=args.max_epochs, batch_size=args.batch_size,
                   filters=args.filters, fmax=args.fmax)
     ae = SpecAE(**{k: v for k, v in chosen.items() if v is not None}, device=args.device,
-                random_state=args.seed, checkpoint=args.checkpoint, resume=args.resume)
+                random_state=args.seed, checkpoint=args.checkpoint, resume=args.resume,
+                verbose="warning" if args.quiet else "info")
     ae.fit(epochs)
-    fname = ae.save(args.out, overwrite=args.overwrite)
+    fname = ae.save(out, overwrite=args.overwrite)
     n = sum(len(ep) for ep in epochs)
     print(f"Trained on {n} segments from {len(epochs)} recording(s); best epoch "
           f"{ae.history_.best_epoch} (val loss {ae.history_.best_loss:.4f}); wrote {fname}")
     return 0
 
 
+def _embed_targets(out, epochs, overwrite):
+    """Where each Epochs goes: one CSV, one -epo.fif per signal type, or a folder."""
+    if out.suffix == ".csv":
+        return {}
+    if out.name.endswith("-epo.fif"):
+        recordings = {ep.metadata["recording"].iloc[0].rsplit("-", 1)[0] for ep in epochs}
+        if len(epochs) > 1 and len(recordings) > 1:
+            raise ValueError(f"{len(recordings)} recordings do not fit in one -epo.fif file: "
+                             "pass a .csv file or a folder.")
+        stem = out.name[: -len("-epo.fif")]
+        names = {id(ep): out if len(epochs) == 1 else out.with_name(
+            f"{stem}-{ep.metadata['signal_type'].iloc[0]}-epo.fif") for ep in epochs}
+    else:
+        names = {id(ep): out / (ep.metadata["recording"].iloc[0].replace("/", "_") + "-epo.fif")
+                 for ep in epochs}
+    for path in names.values():
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite or choose another --out.")
+    return names
+
+
 def _embed(args):
-    from .embedding import add_embeddings
     from .estimator import SpecAE
 
+    out = Path(args.out)
+    _check_new(out, args.overwrite, "output")
     ae = SpecAE.load(args.model, device=args.device)
     duration = ae.n_times_ / ae.sfreq_
-    epochs = _read_inputs(args.files, duration, ae.sfreq_)
-    for ep in epochs:
-        add_embeddings(ep, ae)
-    out = Path(args.out)
+    epochs = _read_inputs(args, duration, ae.sfreq_)
+    targets = _embed_targets(out, epochs, args.overwrite)  # before the long work
+    for ep in _progress(epochs, args, desc="Embedding", unit="recording"):
+        ae.add_embeddings(ep, verbose="warning")
     if out.suffix == ".csv":
-        _metadata_table(epochs).to_csv(out, index=False)
-    elif out.name.endswith("-epo.fif"):
-        if len(epochs) != 1:
-            raise ValueError(f"{len(epochs)} Epochs (one per file and signal type) do not fit "
-                             "in one -epo.fif file: pass a .csv file or a folder.")
-        epochs[0].save(out, overwrite=args.overwrite)
+        metadata_table(epochs).to_csv(out, index=False)
     else:
-        out.mkdir(parents=True, exist_ok=True)
+        if not out.name.endswith("-epo.fif"):
+            out.mkdir(parents=True, exist_ok=True)
         for ep in epochs:
-            name = ep.metadata["recording"].iloc[0].replace("/", "_")
-            ep.save(out / f"{name}-epo.fif", overwrite=args.overwrite)
+            ep.save(targets[id(ep)], overwrite=args.overwrite, verbose=False)
     print(f"Embedded {sum(len(ep) for ep in epochs)} segments; wrote {out}")
     return 0
 
 
+def _info(args):
+    from .devices import resolve_device
+    from .system import system_info
+
+    print(system_info(resolve_device))
+    return 0
+
+
+def _demo(args):
+    from .demo import run_demo
+
+    _check_new(args.out, args.overwrite, "output")
+    return run_demo(args)
+
+
+def _add_input_options(parser):
+    parser.add_argument("files", nargs="+",
+                        help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
+                             "WFDB .hea or bare record names, BioSPPy and UCI text)")
+    parser.add_argument("--picks", default=None,
+                        help="channels to use: names or types, comma-separated "
+                             "(e.g. 'eeg' or 'Fz,Cz,Pz'); default: every ECG, EEG and EMG "
+                             "channel not marked bad")
+    parser.add_argument("--channel-types", default=None, metavar="NAME=type,...",
+                        help="set or correct channel types, e.g. 'ECG=ecg,EMG1=emg' "
+                             "(types that names contradict are corrected with a warning)")
+    parser.add_argument("--subject-pattern", default=None, metavar="REGEX",
+                        help="regular expression on the file name whose group is the "
+                             r"subject, e.g. '(Subject\d+)' for Subject00_1.edf; default: "
+                             "the BIDS 'sub-' entity, else the reader's (record or file name)")
+    parser.add_argument("--keep-unknown-units", action="store_true",
+                        help="keep WFDB signals that are not in volts (as misc channels) "
+                             "instead of skipping them")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at a file that cannot be read instead of skipping it")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, unless the help text already says it (or it is off)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser():
+    fmt = _Formatter
     parser = argparse.ArgumentParser(
-        prog="mne-specae",
-        description="Learn features from ECG, EEG and EMG spectrograms (MNE-Python).",
-    )
+        prog="mne-specae", formatter_class=fmt,
+        description="Learn features from ECG, EEG and EMG spectrograms (MNE-Python).")
+    parser.add_argument("--version", action="version", version=f"mne-specae {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser(
-        "demo", help="the main job on the bundled real sample recordings",
+        "demo", formatter_class=fmt, help="the main job on the bundled sample recordings",
         description="Segments, spectrograms, autoencoder training, embeddings, UMAP and "
-                    "evaluation on the sample recordings (about 3 min on 2 CPU cores). "
+                    "evaluation on the sample recordings (about a minute on 2 CPU cores). "
                     "Writes umap.png, reconstruction_*.png, history.png, embeddings.csv "
                     "and model.specae.")
-    demo.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
+    demo.add_argument("--out", default="demo-out", help="output folder")
     demo.add_argument("--data", default=None,
                       help="data folder with the recordings (default: MNE_SPECAE_DATA)")
     demo.add_argument("--duration", type=float, default=5.0, help="segment length in s")
     demo.add_argument("--sfreq", type=float, default=512.0, help="sampling rate in Hz")
     demo.add_argument("--per-recording", type=int, default=12,
-                      help="segments kept per recording (default: 12)")
+                      help="segments kept per recording")
     demo.add_argument("--max-channels", type=int, default=4,
-                      help="channels kept per recording (default: 4)")
-    demo.add_argument("--max-epochs", type=int, default=None, help="training epochs")
-    demo.add_argument("--filters", type=int, default=None,
-                      help="filters per layer (default 32; the study: 64)")
-    demo.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
-    demo.add_argument("--seed", type=int, default=0)
+                      help="channels kept per recording")
+    demo.add_argument("--max-epochs", type=int, default=RECOMMENDED["max_epochs"],
+                      help="training epochs")
+    demo.add_argument("--filters", type=int, default=RECOMMENDED["filters"],
+                      help="filters per layer (the study: 64)")
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser(
-        "train", help="train a model on recordings",
-        description="Read recordings (EDF, BDF, FIF, BrainVision, WFDB .hea, ... or folders),"
-                    " cut segments of each ECG/EEG/EMG signal type, train, save one file.")
-    train.add_argument("files", nargs="+", help="recordings or folders")
+        "train", formatter_class=fmt, help="train a model on recordings",
+        description="Read recordings (files or folders), cut segments of each ECG, EEG and "
+                    "EMG signal type, train an autoencoder (presets.RECOMMENDED) and save "
+                    "one model file.")
+    _add_input_options(train)
     train.add_argument("--out", required=True, help="model file to write (*.specae)")
     train.add_argument("--duration", type=float, default=5.0, help="segment length in s")
     train.add_argument("--sfreq", type=float, default=512.0, help="sampling rate in Hz")
-    train.add_argument("--fmax", type=float, default=None,
-                       help=f"highest frequency in Hz (default: {RECOMMENDED['fmax']:g})")
-    train.add_argument("--max-epochs", type=int, default=None,
-                       help=f"training epochs (default: {RECOMMENDED['max_epochs']})")
-    train.add_argument("--batch-size", type=int, default=None,
-                       help=f"items per step (default: {RECOMMENDED['batch_size']})")
-    train.add_argument("--filters", type=int, default=None,
-                       help=f"filters per layer (default: {RECOMMENDED['filters']})")
-    train.add_argument("--device", default="auto")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--checkpoint", default=None, help="checkpoint file (resumable)")
+    train.add_argument("--fmax", type=float, default=RECOMMENDED["fmax"],
+                       help="highest frequency in Hz")
+    train.add_argument("--max-epochs", type=int, default=RECOMMENDED["max_epochs"],
+                       help="training epochs")
+    train.add_argument("--batch-size", type=int, default=RECOMMENDED["batch_size"],
+                       help="items per step")
+    train.add_argument("--filters", type=int, default=RECOMMENDED["filters"],
+                       help="filters per layer")
+    train.add_argument("--checkpoint", default=None, help="checkpoint file, written every epoch")
     train.add_argument("--resume", action="store_true",
                        help="continue the run recorded in --checkpoint")
-    train.add_argument("--overwrite", action="store_true")
     train.set_defaults(func=_train)
 
     embed = sub.add_parser(
-        "embed", help="embeddings of recordings with a trained model",
+        "embed", formatter_class=fmt, help="embeddings of recordings with a trained model",
         description="Segment recordings as the model was trained and write embeddings and "
-                    "reconstruction errors: a .csv table, one -epo.fif file, or a folder of "
-                    "-epo.fif files.")
-    embed.add_argument("files", nargs="+", help="recordings or folders")
+                    "reconstruction errors: one .csv table (all recordings and signal "
+                    "types), one -epo.fif file (one recording; one file per signal type "
+                    "when it holds several), or a folder of -epo.fif files.")
+    _add_input_options(embed)
     embed.add_argument("--model", required=True, help="model file from 'train'")
     embed.add_argument("--out", required=True, help="table.csv, x-epo.fif or a folder")
-    embed.add_argument("--device", default=None)
-    embed.add_argument("--overwrite", action="store_true")
+    embed.add_argument("--device", default=None,
+                       help="where to run (default: the model's device if present, else auto)")
     embed.set_defaults(func=_embed)
 
+    info = sub.add_parser("info", formatter_class=fmt,
+                          help="versions, devices, threads and data folder (for bug reports)")
+    info.set_defaults(func=_info)
+
+    for command in (demo, train, embed):
+        command.add_argument("--overwrite", action="store_true",
+                             help="replace existing outputs")
+    for command in (demo, train):
+        command.add_argument("--seed", type=int, default=0, help="random seed")
+        command.add_argument("--device", default="auto", help="auto, cpu, cuda, mps, ...")
     for command in sub.choices.values():
-        command.add_argument("--verbose", action="store_true", help="log progress")
+        command.add_argument("--quiet", "-q", action="store_true",
+                             help="no progress, only warnings, errors and results")
+        command.add_argument("--verbose", action="store_true", help="log details (MNE's INFO)")
     return parser
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"mne-specae: warning: {message}\n"
 
 
 def main(argv=None):
     """Entry point of the ``mne-specae`` command."""
+    import warnings
+
     args = build_parser().parse_args(argv)
-    mne.set_log_level("INFO" if args.verbose else "WARNING")
+    level = "INFO" if args.verbose else "WARNING"
+    previous = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
     try:
-        return args.func(args)
+        with mne.use_log_level(level):
+            return args.func(args)
     except (ValueError, TypeError, OSError, KeyError, RuntimeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"mne-specae {args.command}: error: {reason}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = previous
 
 
 if __name__ == "__main__":  # pragma: no cover

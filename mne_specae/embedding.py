@@ -49,6 +49,12 @@ def embedding_columns(epochs_list, prefix):
     return columns_with_prefix(epochs_list, prefix, exclude=(f"{prefix}recon_error",))
 
 
+def metadata_table(epochs_list):
+    """The metadata of all Epochs as one table, with each Epochs' channel count."""
+    return pd.concat([ep.metadata.assign(n_channels=len(ep.ch_names)) for ep in epochs_list],
+                     ignore_index=True)
+
+
 def stack_columns(epochs_list, columns):
     """The given metadata columns of all Epochs as one float64 array."""
     return np.concatenate([ep.metadata[columns].to_numpy(np.float64) for ep in epochs_list])

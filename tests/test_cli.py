@@ -15,8 +15,28 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "train", "embed"):
+    for command in ("demo", "train", "embed", "info"):
         assert command in out
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("--max-epochs MAX_EPOCHS training epochs (default: 12)",
+                  "--sfreq SFREQ sampling rate in Hz (default: 512.0)",
+                  "--fmax FMAX highest frequency in Hz (default: 60.0)",
+                  "--filters FILTERS filters per layer (default: 32)", "--quiet", "--strict",
+                  "--picks", "--channel-types", "--subject-pattern", "--resume"):
+        assert shown in text, shown
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("mne-specae 0.")
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    for item in ("mne-specae", "mne ", "torch", "device='auto'", "torch threads",
+                 "OMP_WAIT_POLICY", "data folder"):
+        assert item in out, item
 
 
 def test_train_and_embed(tmp_path, data_path, capsys):
@@ -39,8 +59,9 @@ def test_train_and_embed(tmp_path, data_path, capsys):
     assert main(["embed", *files, "--model", str(model), "--out", str(folder)]) == 0
     assert sorted(p.name for p in folder.iterdir()) == ["ecg-epo.fif", "emg_1-epo.fif"]
     # two inputs cannot go into one -epo.fif file: one-line reason, exit 2
+    capsys.readouterr()
     assert main(["embed", *files, "--model", str(model), "--out", str(fif),
-                 "--overwrite"]) == 2
+                 "--overwrite", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mne-specae embed: error:") and "do not fit" in err
     assert len(err.strip().splitlines()) == 1
@@ -72,3 +93,86 @@ def test_demo_end_to_end_tiny(tmp_path, data_path):
     table = pd.read_csv(out / "embeddings.csv")
     assert {"umap_0", "umap_1", "specae_recon_error", "specae_000"} <= set(table.columns)
     assert set(table.signal_type) == {"ecg", "eeg", "emg"}
+
+
+TRAIN_TINY = ["--max-epochs", "1", "--filters", "4", "--quiet"]
+
+
+def test_outputs_are_checked_before_any_work(tmp_path, data_path, monkeypatch, capsys):
+    """Before: an existing CSV was overwritten, and train --out existing trained fully."""
+    import time
+
+    import mne_specae.sources
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the recordings were read before the outputs were checked")
+
+    model = tmp_path / "m.specae"
+    model.write_bytes(b"precious")
+    files = [str(data_path / "ecg/biosppy/ecg.txt")]
+    monkeypatch.setattr(mne_specae.sources, "read_segments", no_reading)
+    start = time.perf_counter()
+    assert main(["train", *files, "--out", str(model), *TRAIN_TINY]) == 2
+    assert f"The model file {model} exists; pass --overwrite" in capsys.readouterr().err
+    table = tmp_path / "table.csv"
+    table.write_text("keep me\n")
+    assert main(["embed", *files, "--model", str(model), "--out", str(table), "--quiet"]) == 2
+    assert f"The output {table} exists; pass --overwrite" in capsys.readouterr().err
+    assert time.perf_counter() - start < 10
+    assert table.read_text() == "keep me\n" and model.read_bytes() == b"precious"
+    checkpoint = tmp_path / "run.ckpt"
+    checkpoint.write_bytes(b"an earlier run")
+    assert main(["train", *files, "--out", str(tmp_path / "new.specae"), "--checkpoint",
+                 str(checkpoint), *TRAIN_TINY]) == 2
+    assert "pass --resume to continue that run" in capsys.readouterr().err
+
+
+def test_folder_with_stray_files_trains_with_warnings(tmp_path, data_path, capsys):
+    import shutil
+
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    shutil.copy(data_path / "ecg/biosppy/ecg.txt", folder)
+    shutil.copy(data_path / "emg/biosppy/emg_1.txt", folder)
+    (folder / "LICENSE.txt").write_text("Open Data Commons Attribution License\n")
+    edf = (data_path / "eeg/eegmat/Subject00_2.edf").read_bytes()
+    (folder / "truncated.edf").write_bytes(edf[:3000])
+    with pytest.warns(RuntimeWarning) as record:
+        assert main(["train", str(folder), "--out", str(tmp_path / "m.specae"),
+                     *TRAIN_TINY[:-1]]) == 0
+    warned = " ".join(str(w.message) for w in record)
+    assert f"Skipped {folder / 'LICENSE.txt'}: cannot be read (unknown text format" in warned
+    assert f"Skipped {folder / 'truncated.edf'}: cannot be read (" in warned
+    captured = capsys.readouterr()
+    assert "Skipped 2 file(s): LICENSE.txt (" in captured.err and "truncated.edf (" in captured.err
+    assert "Read 2 of 4 file(s)" in captured.out
+    assert main(["train", str(folder), "--out", str(tmp_path / "s.specae"), "--strict",
+                 *TRAIN_TINY]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'LICENSE.txt'}: cannot be read (unknown text format" in err
+    assert "--strict: stopping" in err
+
+
+def test_bare_wfdb_names_types_subjects_and_multi_type_files(tmp_path, data_path, capsys):
+    model = tmp_path / "m.specae"
+    record = data_path / "ecg" / "mitdb" / "100"  # no suffix, as PhysioNet names records
+    assert main(["train", str(record), str(data_path / "emg/biosppy/emg_1.txt"),
+                 "--out", str(model), *TRAIN_TINY]) == 0
+    edfs = [str(data_path / f"eeg/eegmat/Subject00_{k}.edf") for k in (1, 2)]
+    table = tmp_path / "eeg.csv"
+    assert main(["embed", *edfs, "--model", str(model), "--out", str(table), "--picks",
+                 "Fz,Cz,ECG", "--subject-pattern", r"(Subject\d+)", "--quiet"]) == 0
+    frame = pd.read_csv(table)
+    assert set(frame.subject) == {"Subject00"}  # two files, one person
+    assert set(frame.signal_type) == {"eeg", "ecg"}  # EEG and its ECG lead, one table
+    assert set(frame.recording) == {"Subject00_1-eeg", "Subject00_1-ecg",
+                                    "Subject00_2-eeg", "Subject00_2-ecg"}
+    one = tmp_path / "s-epo.fif"
+    assert main(["embed", edfs[1], "--model", str(model), "--out", str(one), "--picks",
+                 "Fz,ECG", "--quiet"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("s-*-epo.fif")) == ["s-ecg-epo.fif",
+                                                                    "s-eeg-epo.fif"]
+    retyped = tmp_path / "retyped.csv"
+    assert main(["embed", edfs[1], "--model", str(model), "--out", str(retyped), "--picks",
+                 "Fz,ECG", "--channel-types", "ECG=emg", "--quiet"]) == 0
+    assert set(pd.read_csv(retyped).signal_type) == {"eeg", "emg"}
