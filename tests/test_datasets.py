@@ -39,6 +39,20 @@ def test_sample_channel_types_units_and_counts(sample_raws):
             assert raw.info["subject_info"]["his_id"] == entry.subject
 
 
+def test_sample_eeg_has_its_montage(raw_by_name):
+    """Before: no positions, so plot_topomap / plot_sensors failed on the sample EEG."""
+    raw = raw_by_name["eeg/eegmat/Subject00_1"]
+    assert raw.get_montage() is not None
+    pos = raw.get_montage().get_positions()["ch_pos"]
+    assert sorted(pos) == sorted(raw.ch_names) and "A2-A1" not in raw.ch_names
+    xyz = np.array([pos[ch] for ch in raw.ch_names])
+    assert np.isfinite(xyz).all() and np.linalg.norm(xyz, axis=1).min() > 0.05  # on a head
+    assert pos["Fz"][1] > pos["Pz"][1] and pos["T4"][0] > pos["T3"][0]  # front, right
+    spectrum = raw.compute_psd(fmax=40.0, verbose=False)
+    fig = spectrum.plot_topomap(bands={"Alpha (8-12 Hz)": (8, 12)}, show=False)
+    assert fig.axes
+
+
 def _p99(raw):
     return np.nanpercentile(np.abs(raw.get_data()), 99)
 

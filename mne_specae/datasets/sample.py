@@ -19,13 +19,25 @@ def read_recording(recording: Recording, folder, *, download=True):
         return read_wfdb(paths[0], channels=recording.channels, ch_type=recording.modality,
                          **kwargs)
     if recording.reader == "edf":
-        return read_edf(paths[0], channels=recording.channels, ch_type=recording.modality,
-                        **kwargs)
+        raw = read_edf(paths[0], channels=recording.channels, ch_type=recording.modality,
+                       **kwargs)
+        if recording.modality == "eeg":  # eegmat: 19 electrodes of the 10-20 system
+            raw.set_montage(_montage_1020(), verbose=False)
+        return raw
     if recording.reader == "biosppy_txt":
         return read_biosppy_txt(paths[0], ch_type=recording.modality, **kwargs)
     if recording.reader == "uci_txt":
         return read_uci_emg(paths[0], **kwargs)
     raise ValueError(f"Unknown reader {recording.reader!r} for {recording.name}")
+
+
+def _montage_1020():
+    """MNE's 10-20 template (``colin27_1020`` since MNE 1.13, ``standard_1020`` before)."""
+    import mne
+
+    builtin = mne.channels.get_builtin_montages()
+    return mne.channels.make_standard_montage(
+        "colin27_1020" if "colin27_1020" in builtin else "standard_1020")
 
 
 @verbose
