@@ -19,6 +19,23 @@ def _figure(ax, **kwargs):
     return ax.figure, ax
 
 
+def _hz_axis(ax, freqs, axis="y"):
+    """Frequencies in Hz on a log axis when the rows are log-spaced, with plain ticks
+    (2, 5, 10, 20, 50), not a lone "10" or 10^1."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    freqs = np.asarray(freqs, float)
+    positive = freqs[freqs > 0]
+    ratios = positive[1:] / positive[:-1] if len(positive) > 2 else np.array([1.0])
+    if len(positive) == len(freqs) and np.ptp(ratios) < 1e-3 * ratios.mean() and \
+            ratios.mean() > 1 + 1e-6:
+        target = ax.yaxis if axis == "y" else ax.xaxis
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+        target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        target.set_minor_formatter(NullFormatter())
+
+
 def _show(fig, show):
     if show:
         import matplotlib.pyplot as plt
@@ -108,7 +125,6 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
         with a shared colour scale per row in the network's normalised units.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     if estimator.model != "2d":
         raise ValueError("plot_reconstruction shows spectrograms: it needs model='2d'.")
@@ -133,10 +149,8 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
             # the rows' true frequencies (log or mel bands are not evenly spaced)
             im = ax.pcolormesh(times, freqs, image, shading="nearest", cmap=cmap,
                                vmin=vmin, vmax=vmax, rasterized=True)
-            if log_axis:  # plain numbers (3, 10, 30), not 3 x 10^0
-                ax.set_yscale("log")
-                ax.yaxis.set_major_formatter(ScalarFormatter())
-                ax.yaxis.set_minor_formatter(NullFormatter())
+            if log_axis:  # plain numbers in Hz (2, 5, 10, 20, 50), not a lone "10"
+                _hz_axis(ax, freqs)
             label = ""
             if epochs.metadata is not None and "recording" in epochs.metadata:
                 label = f" — {epochs.metadata['recording'].iloc[i]}"
@@ -184,3 +198,70 @@ def plot_history(history, *, ax=None, logy=True, show=True):
         ax.set_yscale("log")
     ax.legend(frameon=False)
     return _show(fig, show)
+
+
+def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vlim=None,
+                     ax=None, title=None, show=True):
+    """One spectrogram, averaged over epochs and the picked channels, readable as is.
+
+    Unlike ``tfr.average().plot()``, it takes ECG and EMG channels without extra
+    picks (MNE does not count them as data channels), labels the colour bar with its
+    units, and draws log-spaced bands on a log axis with ticks in Hz.
+
+    Parameters
+    ----------
+    tfr : EpochsTFRArray | AverageTFR | RawTFRArray
+        E.g. from :func:`~mne_specae.compute_spectrogram` (``output="power"``).
+    picks : str | list | None
+        Channels (names, types or indices) to average; ``None``: all.
+    dB : bool
+        Show ``10 log10(power)``.
+    units : str | None
+        Colour-bar label; default from the units :func:`~mne_specae.compute_spectrogram`
+        records, else ``"Power"``.
+    cmap : str
+        Colormap.
+    vlim : tuple of float | None
+        Colour limits; default the 1st to 99.5th percentile.
+    ax : matplotlib.axes.Axes | None
+        Draw here; a new figure otherwise.
+    title : str | None
+        Axes title; default the channels and the number of epochs averaged.
+    show : bool
+        Show the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    from mne._fiff.pick import _picks_to_idx
+
+    idx = _picks_to_idx(tfr.info, "all" if picks is None else picks, exclude=())
+    data = np.asarray(tfr.data)
+    if np.iscomplexobj(data):
+        raise ValueError("plot_spectrogram shows power: compute the spectrogram with "
+                         "output='power' (or 'magnitude').")
+    n_epochs = data.shape[0] if data.ndim == 4 else None
+    image = (data.mean(axis=0) if data.ndim == 4 else data)[idx].mean(axis=0)
+    label = units or _units_of(tfr) or "Power"
+    if dB:
+        image = 10 * np.log10(np.maximum(image, np.finfo(float).tiny))
+        label = f"{label} (dB)" if "dB" not in label else label
+    if vlim is None:
+        vlim = tuple(np.percentile(image, [1, 99.5]))
+    fig, ax = _figure(ax, figsize=(7, 3.6), layout="constrained")
+    mesh = ax.pcolormesh(tfr.times, tfr.freqs, image, shading="nearest", cmap=cmap,
+                         vmin=vlim[0], vmax=vlim[1], rasterized=True)
+    _hz_axis(ax, tfr.freqs)
+    names = [tfr.ch_names[i] for i in idx]
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    ax.set(xlabel="Time (s)", ylabel="Frequency (Hz)",
+           title=title or (f"{shown}" + (f", mean of {n_epochs} epochs" if n_epochs else "")))
+    fig.colorbar(mesh, ax=ax, label=label)
+    return _show(fig, show)
+
+
+def _units_of(tfr):
+    """The units compute_spectrogram records in ``tfr.comment`` ("... units: V²/Hz")."""
+    comment = getattr(tfr, "comment", None) or ""
+    return comment.split("units: ", 1)[1].strip() if "units: " in comment else None

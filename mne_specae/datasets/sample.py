@@ -125,8 +125,8 @@ def load_sample(path=None, *, modalities=None, subjects=None, download=True, ver
 
 @verbose
 def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
-                       subjects=None, max_segments=None, max_channels=None, download=True,
-                       verbose=None):
+                       subjects=None, max_segments=None, max_channels=None, balance=False,
+                       download=True, verbose=None):
     """The sample recordings cut into segments, with their labels in the metadata.
 
     :func:`load_sample` followed by :func:`~mne_specae.make_segments` on every
@@ -146,6 +146,11 @@ def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
         As for :func:`load_sample`.
     max_segments, max_channels : int | None
         At most this many segments and channels per recording, evenly spread.
+    balance : bool
+        Give each signal type about as many training items (channels x segments) as
+        the smallest one has, by taking fewer segments, evenly spread, from every
+        recording of the larger types (the sample holds 20 EMG recordings of 4
+        channels and 12 ECG recordings of 1-2 leads).
     download : bool
         As for :func:`load_sample`.
     %(verbose)s
@@ -171,7 +176,29 @@ def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
     if skipped:
         logger.info(f"Left out {len(skipped)} recording(s) shorter than {duration:g} s: "
                     f"{skipped}")
-    return epochs
+    return _balanced(epochs) if balance else epochs
+
+
+def _balanced(epochs):
+    """Fewer segments from the recordings of the larger signal types (see ``balance``)."""
+    import math
+
+    from ..segments import select_evenly
+
+    def kind(ep):
+        return ep.metadata["signal_type"].iloc[0]
+
+    items = {}
+    for ep in epochs:
+        items[kind(ep)] = items.get(kind(ep), 0) + len(ep) * len(ep.ch_names)
+    target = min(items.values())
+    out = []
+    for ep in epochs:
+        keep = max(1, math.ceil(len(ep) * target / items[kind(ep)]))
+        out.append(select_evenly(ep, keep) if keep < len(ep) else ep)
+    counts = {k: sum(len(e) * len(e.ch_names) for e in out if kind(e) == k) for k in items}
+    logger.info(f"Balanced items per signal type: {counts}")
+    return out
 
 
 def citations(sources=None) -> str:
