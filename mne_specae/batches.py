@@ -10,7 +10,29 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
+
+
+def as_waveform_tensor(waveforms):
+    """All items as one contiguous float32 tensor, checked for shape and NaN/Inf."""
+    if isinstance(waveforms, np.ndarray) and waveforms.dtype != np.float32:
+        waveforms = waveforms.astype(np.float32)  # on the host: no float64 tensor
+    data = torch.as_tensor(waveforms)
+    if data.dtype != torch.float32:
+        data = data.to(torch.float32)
+    if data.ndim not in (2, 3):
+        raise ValueError(f"waveforms must be (n_items, n_times) or (n_items, n_channels, "
+                         f"n_times), got shape {tuple(data.shape)}.")
+    if not bool(torch.isfinite(data).all()):
+        raise ValueError("waveforms hold NaN/Inf samples; make_segments drops such segments.")
+    return data.contiguous()
+
+
+def epoch_order(train_idx, seed, epoch):
+    """The seeded order of the training items in one epoch (its own generator)."""
+    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+    return train_idx[torch.randperm(len(train_idx), generator=gen)]
 
 
 class BatchSource:
@@ -69,6 +91,22 @@ def distributed_context(device):
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     return dist.get_rank(), dist.get_world_size(), device, initialised
+
+
+def batch_slices(order, batch_size, device):
+    """Batches of ``order``, their sizes (float64, host) and one float32 loss slot per
+    batch on the device (losses are summed in float64 on the host: MPS has none)."""
+    batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+    sizes = np.array([len(b) for b in batches], dtype=np.float64)
+    return batches, sizes, torch.zeros(len(batches), dtype=torch.float32, device=device)
+
+
+def sum_over_ranks(world, device, value):
+    """A host float summed over the processes (reduced as float32 on the device)."""
+    if world == 1:
+        return value
+    total = torch.tensor([value], dtype=torch.float32, device=device)
+    return float(all_reduce_sum(total, world).cpu()[0])
 
 
 def all_reduce_sum(values, world):

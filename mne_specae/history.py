@@ -20,7 +20,9 @@ class History:
     best_loss : float
         Its loss.
     stop_reason : str
-        ``"max_epochs"``, ``"early_stopping"`` or ``"nonfinite_loss"``.
+        ``"max_epochs"``, ``"early_stopping"`` or ``"nonfinite_loss"`` (a NaN/Inf
+        training or validation loss); ``""`` while the run has not ended (in a
+        checkpoint of an interrupted run).
     """
 
     epochs: list = field(default_factory=list)

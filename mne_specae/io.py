@@ -8,6 +8,7 @@ leaves half a file) and is read back with :func:`load_safely`
 
 from __future__ import annotations
 
+import glob
 import os
 import pickle
 import platform
@@ -46,7 +47,7 @@ def save_atomic(obj, path):
     except OSError as err:
         raise OSError(f"Cannot create the folder of {path}: {err.strerror or err}. "
                       "Choose a writable location.") from err
-    for orphan in path.parent.glob(f".{path.name}.*.tmp"):
+    for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         orphan.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -60,3 +60,21 @@ def split_by_group(groups, val_fraction=0.2, seed=0):
         count += sizes[pick]
     is_val = np.isin(labels, val_groups)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def split_items(groups, n_items, val_fraction=0.2, seed=0):
+    """:func:`split_by_group` of ``n_items`` items; ``groups=None``: each item its own.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        The group label of each item.
+    train_idx, val_idx : numpy.ndarray of int
+    """
+    if groups is None:
+        labels = np.arange(n_items)  # every item its own group: a random split
+    else:
+        labels = np.asarray(groups)
+        if len(labels) != n_items:
+            raise ValueError(f"groups has {len(labels)} labels for {n_items} items.")
+    return (labels, *split_by_group(labels, val_fraction, seed))

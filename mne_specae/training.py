@@ -5,7 +5,8 @@ slice of it, moved to the device (or sliced on the device when the whole tensor 
 there); the input stage (the :class:`~mne_specae.Spectrogram`, or
 :class:`~mne_specae.input_stages.WaveformInput` for the 1-D model) turns it into the
 model's input on the device. Nothing on the hot path loops over items in Python, and
-no spectrogram image is ever stored.
+no spectrogram image is ever stored. Losses are kept per batch in float32 on the
+device and summed in float64 on the host (Apple's MPS has no float64).
 
 Under ``torchrun --nproc_per_node N`` the same call trains with
 DistributedDataParallel: each process takes every N-th item of each epoch's
@@ -21,79 +22,242 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mne.utils import _check_option, logger, verbose, warn
+from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
-from .batches import BatchSource, all_reduce_sum, distributed_context
+from .batches import (BatchSource, as_waveform_tensor, batch_slices, distributed_context,
+                      epoch_order, sum_over_ranks)
+from .checkpoints import (CHECKPOINT_FORMAT, check_absent, cpu_state, make_fingerprint,
+                          read_checkpoint, restore_run, save_run, tensor_indices)
+from .checks import check_int, check_number
 from .devices import PRECISIONS, resolve_device, use_bf16, use_channels_last
 from .history import History
-from .io import load_safely, save_atomic
-from .splits import split_by_group
+from .splits import split_items
 
-CHECKPOINT_FORMAT = "mne-specae-checkpoint"
+__all__ = ["CHECKPOINT_FORMAT", "train_autoencoder"]
+
+_CHECK_EVERY = 20  # batches between checks for a NaN/Inf training loss
+_CHOICES = dict(optimizer=("adam", "adamw"), scheduler=(None, "cosine", "plateau"),
+                loss=("mse", "l1"))
 
 
-# ------------------------------------------------------------------ helpers
-def _model_input(stage, x):
-    if stage is None:
-        return x
-    if hasattr(stage, "to_images"):
-        return stage.to_images(x)
-    return stage(x)
+# ------------------------------------------------------------------ set-up
+def _check_arguments(kw):
+    for name in ("max_epochs", "batch_size", "patience"):
+        check_int(kw[name], name)
+    check_number(kw["lr"], "lr", minimum=0, strict=True)
+    check_number(kw["weight_decay"], "weight_decay", minimum=0)
+    check_number(kw["min_delta"], "min_delta", minimum=0)
+    _check_option("precision", kw["precision"], PRECISIONS)
+    for name, choices in _CHOICES.items():
+        if not callable(kw[name]) and kw[name] not in choices:
+            names = ", ".join(repr(c) for c in choices)
+            raise ValueError(f"{name} must be {names} or a callable, got {kw[name]!r}.")
+    _validate_type(kw["resume"], bool, "resume")
+    if kw["checkpoint"] is None and kw["resume"]:
+        raise ValueError("resume=True needs a checkpoint path.")
 
 
 def _make_optimizer(optimizer, params, lr, weight_decay):
     if callable(optimizer):
         return optimizer(params)
-    if optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'adam', 'adamw' or a callable, got {optimizer!r}.")
+    cls = torch.optim.Adam if optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=lr, weight_decay=weight_decay)
 
 
 def _make_scheduler(scheduler, optimizer, max_epochs, patience):
-    if scheduler is None:
-        return None
-    if callable(scheduler):
-        return scheduler(optimizer)
+    if scheduler is None or callable(scheduler):
+        return scheduler if scheduler is None else scheduler(optimizer)
     if scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
-    if scheduler == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, factor=0.5, patience=max(1, patience // 2))
-    raise ValueError(f"scheduler must be None, 'cosine', 'plateau' or a callable, got "
-                     f"{scheduler!r}.")
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=max(1, patience // 2))
 
 
 def _make_loss(loss):
-    if callable(loss):
-        return loss
-    if loss == "mse":
-        return F.mse_loss
-    if loss == "l1":
-        return F.l1_loss
-    raise ValueError(f"loss must be 'mse', 'l1' or a callable, got {loss!r}.")
+    return loss if callable(loss) else {"mse": F.mse_loss, "l1": F.l1_loss}[loss]
 
 
-def _cpu_state(module):
-    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+def _model_input(stage, x):
+    if stage is None:
+        return x
+    return stage.to_images(x) if hasattr(stage, "to_images") else stage(x)
 
 
-def _epoch_order(train_idx, seed, epoch):
-    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
-    return train_idx[torch.randperm(len(train_idx), generator=gen)]
+# --------------------------------------------------------------------- run
+class _Run:
+    """One training run in this process: the model on its device, the optimiser, the
+    batches, and where the run stands (history, best weights, epochs without gain)."""
+
+    def __init__(self, model, data, kw, context, split, checkpoint):
+        self.rank, self.world, self.device = context
+        self.is_main = self.rank == 0
+        self.train_idx, self.val_idx = split
+        self.path, self.fingerprint = checkpoint
+        self.model, self.stage, self.kw = model, kw["input_stage"], kw
+        self.bf16 = use_bf16(kw["precision"], self.device)
+        self.channels_last = (use_channels_last(kw["channels_last"], self.device)
+                              and getattr(model, "dim", 2) == 2)
+        model.to(self.device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        if self.stage is not None:
+            self.stage.to(self.device).eval()
+        self.net = model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if kw["compile"]:
+            self.net = torch.compile(self.net)
+        self.opt = _make_optimizer(kw["optimizer"], model.parameters(), kw["lr"],
+                                   kw["weight_decay"])
+        self.sched = _make_scheduler(kw["scheduler"], self.opt, kw["max_epochs"], kw["patience"])
+        self.loss_fn = _make_loss(kw["loss"])
+        self.per_rank = max(1, kw["batch_size"] // self.world)
+        if self.world > 1 and kw["batch_size"] % self.world and self.is_main:
+            logger.info(f"batch_size {kw['batch_size']} does not divide into {self.world} "
+                        f"processes: {self.per_rank} items per process, "
+                        f"{self.per_rank * self.world} per step")
+        self.data = data
+        self.source = BatchSource(data, self.device, self.per_rank, kw["data_on_device"])
+        self.show = kw["progress"] and self.is_main and logger.level <= 20
+        self.history, self.best_state, self.bad_epochs, self.epoch = History(), None, 0, 0
+
+    # ------------------------------------------------------------- start
+    def fit_input_stage(self, train_idx):
+        """Fit the input stage's statistics on the training items, on the device."""
+        if self.stage is None or not getattr(self.stage, "needs_fitting", False):
+            return
+        self.stage.fit_normalization(self.data.index_select(0, train_idx),
+                                     batch_size=max(self.per_rank, 64))
+        if self.is_main:
+            logger.info(f"Input stage normalisation fitted on the {len(train_idx)} "
+                        "training items")
+
+    # ---------------------------------------------------------- one epoch
+    def _forward_loss(self, x):
+        with torch.no_grad():
+            target = _model_input(self.stage, x)
+        if self.channels_last and target.ndim == 4:
+            target = target.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.net(target)
+        return self.loss_fn(out.float(), target)
+
+    def train_epoch(self, epoch, train_idx):
+        """One pass over the training items: (mean loss, items, seconds), over all
+        processes; the loss is NaN when a batch's loss was NaN/Inf."""
+        from tqdm.auto import tqdm
+
+        self.model.train()
+        order = epoch_order(train_idx, self.kw["seed"], epoch)
+        n_items = len(order) - len(order) % self.world
+        batches, sizes, losses = batch_slices(order[:n_items][self.rank :: self.world],
+                                              self.per_rank, self.device)
+        total, checked = 0.0, 0
+        t0 = time.perf_counter()
+        bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{self.kw['max_epochs']}",
+                   leave=False, disable=not self.show, unit="batch")
+        for b, idx in enumerate(batches):
+            loss = self._forward_loss(self.source.get(idx))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            losses[b] = loss.detach()
+            if b % _CHECK_EVERY == _CHECK_EVERY - 1 or b == len(batches) - 1:
+                done = losses[checked : b + 1].cpu().numpy().astype(np.float64)
+                total += float(done @ sizes[checked : b + 1])
+                checked = b + 1
+                # every process checks at the same batches, so all of them stop together
+                bad = 0.0 if math.isfinite(total) else 1.0
+                if sum_over_ranks(self.world, self.device, bad) > 0:
+                    total = math.nan
+                    break
+                bar.set_postfix(loss=f"{total / sizes[:checked].sum():.4g}")
+            bar.update(1)
+        bar.close()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - t0
+        if not math.isfinite(total):
+            return math.nan, n_items, seconds
+        return sum_over_ranks(self.world, self.device, total) / n_items, n_items, seconds
+
+    def evaluate(self, val_idx):
+        """Mean loss over the validation items (all processes)."""
+        self.model.eval()
+        batches, sizes, losses = batch_slices(val_idx[self.rank :: self.world], self.per_rank,
+                                              self.device)
+        with torch.no_grad():
+            for b, idx in enumerate(batches):
+                losses[b] = self._forward_loss(self.source.get(idx))
+        total = float(losses.cpu().numpy().astype(np.float64) @ sizes)
+        return sum_over_ranks(self.world, self.device, total) / len(val_idx)
+
+    # ---------------------------------------------------------- end of epoch
+    def end_epoch(self, epoch, monitored):
+        """Keep the best weights, step the schedule, decide whether to stop, save."""
+        if monitored < self.history.best_loss - self.kw["min_delta"]:
+            self.history.best_loss, self.history.best_epoch = monitored, epoch
+            self.best_state = cpu_state(self.model)
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        if isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.sched.step(monitored)
+        elif self.sched is not None:
+            self.sched.step()
+        if self.bad_epochs >= self.kw["patience"]:
+            self.history.stop_reason = "early_stopping"
+        elif epoch == self.kw["max_epochs"]:
+            self.history.stop_reason = "max_epochs"
+        save_run(self, epoch)
+        if self.history.stop_reason == "early_stopping" and self.is_main:
+            logger.info(f"Early stopping: no improvement for {self.kw['patience']} epochs")
+
+    def stop_nonfinite(self, epoch, which):
+        """A NaN/Inf loss: restore the best weights, record it, warn (or raise)."""
+        if self.best_state is None:
+            hint = ("lower lr, check the input scaling (normalize='item'), or use "
+                    "precision='fp32'." if which == "training" else
+                    "the training loss was finite, so check the validation recordings "
+                    "(flat or clipped segments, other units), the input scaling "
+                    "(normalize='item'), or use precision='fp32'.")
+            raise FloatingPointError(f"The {which} loss became NaN/Inf in epoch {epoch}, "
+                                     f"before any epoch finished with a finite loss: {hint}")
+        self.model.load_state_dict(self.best_state)
+        self.history.stop_reason = "nonfinite_loss"  # before the checkpoint records it
+        save_run(self, epoch)
+        warn(f"The {which} loss became NaN/Inf in epoch {epoch}: training stopped and the "
+             f"weights of epoch {self.history.best_epoch} (loss "
+             f"{self.history.best_loss:.4g}) were restored.")
 
 
-def _as_waveform_tensor(waveforms):
-    data = torch.as_tensor(waveforms)
-    if data.dtype != torch.float32:
-        data = data.to(torch.float32)
-    if data.ndim not in (2, 3):
-        raise ValueError(f"waveforms must be (n_items, n_times) or (n_items, n_channels, "
-                         f"n_times), got shape {tuple(data.shape)}.")
-    if not bool(torch.isfinite(data).all()):
-        raise ValueError("waveforms hold NaN/Inf samples; make_segments drops such segments.")
-    return data.contiguous()
+
+def _run_epochs(run):
+    """Train from the epoch after ``run.epoch`` until a stop (nothing if it ended)."""
+    train_idx, val_idx = run.train_idx, run.val_idx
+    if run.history.stop_reason:
+        return
+    for epoch in range(run.epoch + 1, run.kw["max_epochs"] + 1):
+        train_loss, n_items, seconds = run.train_epoch(epoch, train_idx)
+        if not math.isfinite(train_loss):
+            run.stop_nonfinite(epoch, "training")
+            return
+        val_loss = run.evaluate(val_idx) if len(val_idx) else math.nan
+        run.history.epochs.append(dict(
+            epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=seconds,
+            samples_per_s=n_items / seconds, lr=run.opt.param_groups[0]["lr"]))
+        if run.is_main:
+            logger.info(f"epoch {epoch}/{run.kw['max_epochs']}: train {train_loss:.4g}, val "
+                        f"{val_loss:.4g}, {seconds:.1f} s, {n_items / seconds:.0f} items/s")
+        if len(val_idx) and not math.isfinite(val_loss):
+            run.stop_nonfinite(epoch, "validation")
+            return
+        run.end_epoch(epoch, val_loss if len(val_idx) else train_loss)
+        if run.history.stop_reason:
+            return
 
 
 # --------------------------------------------------------------------- train
@@ -137,7 +301,9 @@ def train_autoencoder(
     input_stage : torch.nn.Module | None
         Turns a waveform batch into the model input on the device: a
         :class:`~mne_specae.Spectrogram` (its ``to_images``) or
-        :class:`~mne_specae.input_stages.WaveformInput`. Not trained.
+        :class:`~mne_specae.input_stages.WaveformInput`. Not trained. When it
+        ``needs_fitting`` (``normalize="dataset"``), its statistics are fitted here on
+        the training items only (never the validation items), on the device.
     groups : array-like | None
         Group of each item (subject, else recording): the validation split keeps
         whole groups on one side. ``None``: a random split of items.
@@ -165,7 +331,8 @@ def train_autoencoder(
     device : str | torch.device
         ``"auto"``: CUDA, then MPS, then CPU.
     precision : ``"auto"`` | ``"fp32"`` | ``"bf16"``
-        ``"auto"`` uses bf16 autocast on CUDA GPUs that support it, fp32 elsewhere.
+        ``"auto"`` uses bf16 autocast on CUDA GPUs of compute capability 8.0 or more,
+        fp32 elsewhere.
     channels_last : ``"auto"`` | bool
         Channels-last memory format for 2-D models (``"auto"``: on CUDA).
     compile : bool
@@ -179,12 +346,21 @@ def train_autoencoder(
         set by whoever built it: seed torch before).
     checkpoint : path-like | None
         Checkpoint file, rewritten atomically after every epoch (weights, optimizer,
-        scheduler, best weights, history, split).
+        scheduler, input stage statistics, best weights, history, split) with a
+        fingerprint of the run: model and input stage (classes and settings),
+        optimizer, lr, weight decay, scheduler, loss, patience, min_delta,
+        batch_size, val_fraction, max_epochs, seed, the split, and the data's shape,
+        dtype and checksum (device, precision and progress are not part of it).
     resume : bool
-        Continue from ``checkpoint`` when it exists; on CPU the result equals an
-        uninterrupted run with the same settings (``max_epochs`` included: the cosine
-        schedule depends on it). A run that ended by early stopping or a NaN/Inf loss
-        is not trained further.
+        ``False``: refuse to start when ``checkpoint`` exists (a
+        :class:`FileExistsError`, raised before any work: delete the file or choose
+        another path), so two runs never share weights through one file. ``True``:
+        start afresh when the file does not exist yet, else continue the run it
+        records after checking the fingerprint; any difference is a
+        :class:`ValueError` that names every differing entry (checkpoint -> this
+        call). On CPU a resumed run equals an uninterrupted one. A run that ended
+        (``max_epochs``, early stopping or a NaN/Inf loss) is not trained further: its
+        result is returned.
     progress : bool
         Show a tqdm progress bar per epoch with the running loss (when the log level
         is INFO or more verbose).
@@ -197,222 +373,49 @@ def train_autoencoder(
 
     Notes
     -----
-    A NaN or Inf training loss stops training: the best weights so far are restored
-    (and checkpointed) and a warning says what happened; if it happens before any
-    epoch finished, a :class:`FloatingPointError` is raised.
+    A NaN or Inf training or validation loss stops training: the best weights so far
+    are restored (and checkpointed, with ``stop_reason="nonfinite_loss"``) and a
+    warning says what happened; if it happens before any epoch finished with a finite
+    loss, a :class:`FloatingPointError` is raised.
     """
-    for name, value in (("max_epochs", max_epochs), ("batch_size", batch_size),
-                        ("patience", patience)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
-    _check_option("precision", precision, PRECISIONS)
-    if checkpoint is None and resume:
-        raise ValueError("resume=True needs a checkpoint path.")
-    data = _as_waveform_tensor(waveforms)
-    n_items = data.shape[0]
-    if n_items < 2:
-        raise ValueError(f"Need at least 2 items to train, got {n_items}.")
-
-    device = resolve_device(device)
-    rank, world, device, initialised = distributed_context(device)
-    is_main = rank == 0
-    if groups is None:
-        group_labels = np.arange(n_items)  # every item its own group: a random split
-    else:
-        group_labels = np.asarray(groups)
-        if len(group_labels) != n_items:
-            raise ValueError(f"groups has {len(group_labels)} labels for {n_items} items.")
-    train_idx, val_idx = split_by_group(group_labels, val_fraction, seed)
-    if groups is not None and len(val_idx) and is_main:
-        logger.info(f"Validation: {len(val_idx)} items of {len(np.unique(group_labels[val_idx]))}"
-                    f" group(s); training: {len(train_idx)} items of "
-                    f"{len(np.unique(group_labels[train_idx]))} group(s)")
-    train_idx = torch.as_tensor(train_idx, dtype=torch.long)
-    val_idx = torch.as_tensor(val_idx, dtype=torch.long)
-
-    bf16 = use_bf16(precision, device)
-    channels_last = use_channels_last(channels_last, device)
-    is_2d = getattr(model, "dim", 2) == 2
-    model.to(device)
-    if channels_last and is_2d:
-        model.to(memory_format=torch.channels_last)
-    if input_stage is not None:
-        input_stage.to(device).eval()
-    run_model = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        run_model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    if compile:
-        run_model = torch.compile(run_model)
-    opt = _make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-    sched = _make_scheduler(scheduler, opt, max_epochs, patience)
-    loss_fn = _make_loss(loss)
-    per_rank = max(1, batch_size // world)
-    if world > 1 and batch_size % world and is_main:
-        logger.info(f"batch_size {batch_size} does not divide into {world} processes: "
-                    f"{per_rank} items per process, {per_rank * world} per step")
-    source = BatchSource(data, device, per_rank, data_on_device)
-
-    history = History()
-    best_state = None
-    bad_epochs = 0
-    start_epoch = 1
-    ckpt_path = None if checkpoint is None else Path(checkpoint)
-    if resume and ckpt_path.is_file():
-        state = load_safely(ckpt_path, what="checkpoint")
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{ckpt_path} is not an mne-specae training checkpoint.")
-        if state["n_items"] != n_items or state["seed"] != seed:
-            raise ValueError(
-                f"{ckpt_path} was written for {state['n_items']} items and seed "
-                f"{state['seed']}, not {n_items} items and seed {seed}: it belongs to "
-                "another training run. Delete it or pass another checkpoint path."
-            )
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        if sched is not None and state["scheduler"] is not None:
-            sched.load_state_dict(state["scheduler"])
-        best_state = state["best_state"]
-        bad_epochs = state["bad_epochs"]
-        history = History.from_dict(state["history"])
-        train_idx, val_idx = state["train_idx"], state["val_idx"]
-        start_epoch = state["epoch"] + 1
-        if history.stop_reason in ("early_stopping", "nonfinite_loss"):
-            start_epoch = max_epochs + 1  # that run ended: nothing left to train
-            logger.info(f"{ckpt_path}: that run already ended ({history.stop_reason})")
-        else:
-            logger.info(f"Resuming from {ckpt_path} after epoch {state['epoch']}")
-
-    def write_checkpoint(epoch):
-        if ckpt_path is None or not is_main:
-            return
-        save_atomic(dict(
-            format=CHECKPOINT_FORMAT, epoch=epoch, n_items=n_items, seed=seed,
-            model=_cpu_state(model), optimizer=opt.state_dict(),
-            scheduler=None if sched is None else sched.state_dict(),
-            best_state=best_state, bad_epochs=bad_epochs, history=history.to_dict(),
-            train_idx=train_idx, val_idx=val_idx,
-        ), ckpt_path)
-
-    def forward_loss(x):
-        with torch.no_grad():
-            target = _model_input(input_stage, x)
-        if channels_last and target.ndim == 4:
-            target = target.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            out = run_model(target)
-        return loss_fn(out.float(), target)
-
-    def evaluate():
-        model.eval()
-        mine = val_idx[rank::world]
-        total = torch.zeros(2, dtype=torch.float64, device=device)
-        with torch.no_grad():
-            for start in range(0, len(mine), per_rank):
-                idx = mine[start : start + per_rank]
-                total[0] += forward_loss(source.get(idx)).double() * len(idx)
-                total[1] += len(idx)
-        total = all_reduce_sum(total, world)
-        return float(total[0] / total[1]) if total[1] > 0 else math.nan
-
-    from tqdm.auto import tqdm
-
-    show = progress and is_main and logger.level <= 20
-    stop_reason = "max_epochs"
-    if start_epoch > max_epochs:
-        stop_reason = history.stop_reason or "max_epochs"
+    kw = {k: v for k, v in locals().items() if k not in ("model", "waveforms", "verbose")}
+    _check_arguments(kw)
+    path = None if checkpoint is None else Path(checkpoint)
+    if not resume:
+        check_absent(path)  # before any work
+    data = as_waveform_tensor(waveforms)
+    if data.shape[0] < 2:
+        raise ValueError(f"Need at least 2 items to train, got {data.shape[0]}.")
+    labels, train_idx, val_idx = split_items(groups, data.shape[0], val_fraction, seed)
+    train_idx, val_idx = tensor_indices(train_idx), tensor_indices(val_idx)
+    fingerprint = None if path is None else make_fingerprint(
+        model, input_stage, data, train_idx, val_idx,
+        **{k: kw[k] for k in ("optimizer", "lr", "weight_decay", "scheduler", "loss",
+                              "patience", "min_delta", "batch_size", "val_fraction",
+                              "max_epochs", "seed")})
+    saved = read_checkpoint(path, fingerprint) if resume and path.is_file() else None
+    rank, world, dev, owns_group = distributed_context(resolve_device(device))
     try:
-        for epoch in range(start_epoch, max_epochs + 1):
-            model.train()
-            order = _epoch_order(train_idx, seed, epoch)
-            if world > 1:
-                usable = len(order) - len(order) % world
-                order = order[:usable][rank::world]
-            n_batches = math.ceil(len(order) / per_rank)
-            t0 = time.perf_counter()
-            running = torch.zeros((), dtype=torch.float64, device=device)
-            seen = 0
-            nonfinite = False
-            bar = tqdm(total=n_batches, desc=f"epoch {epoch}/{max_epochs}", leave=False,
-                       disable=not show, unit="batch")
-            for b in range(n_batches):
-                idx = order[b * per_rank : (b + 1) * per_rank]
-                batch_loss = forward_loss(source.get(idx))
-                opt.zero_grad(set_to_none=True)
-                batch_loss.backward()
-                opt.step()
-                running += batch_loss.detach().double() * len(idx)
-                seen += len(idx)
-                if b % 20 == 19 or b == n_batches - 1:
-                    value = float(running) / seen
-                    # every process checks at the same batches, so all of them stop together
-                    flag = torch.tensor([0.0 if math.isfinite(value) else 1.0], device=device)
-                    if float(all_reduce_sum(flag, world)[0]) > 0:
-                        nonfinite = True
-                        break
-                    bar.set_postfix(loss=f"{value:.4g}")
-                bar.update(1)
-            bar.close()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            seconds = time.perf_counter() - t0
-            totals = all_reduce_sum(
-                torch.tensor([float(running), seen, float(nonfinite)], dtype=torch.float64,
-                             device=device), world)
-            if totals[2] > 0 or not math.isfinite(float(totals[0])):
-                stop_reason = "nonfinite_loss"
-                if best_state is None:
-                    raise FloatingPointError(
-                        f"The training loss became NaN/Inf in epoch {epoch}, before any epoch "
-                        "finished: lower lr, check the input scaling (normalize='item'), "
-                        "or use precision='fp32'."
-                    )
-                model.load_state_dict(best_state)
-                history.stop_reason = stop_reason  # before the checkpoint records it
-                write_checkpoint(epoch)
-                warn(f"The training loss became NaN/Inf in epoch {epoch}: training stopped "
-                     f"and the weights of epoch {history.best_epoch} (loss "
-                     f"{history.best_loss:.4g}) were restored.")
-                break
-            train_loss = float(totals[0] / totals[1])
-            val_loss = evaluate() if len(val_idx) else math.nan
-            monitored = val_loss if len(val_idx) else train_loss
-            record = dict(epoch=epoch, train_loss=train_loss, val_loss=val_loss,
-                          seconds=seconds, samples_per_s=float(totals[1]) / seconds,
-                          lr=opt.param_groups[0]["lr"])
-            history.epochs.append(record)
-            if monitored < history.best_loss - min_delta:
-                history.best_loss, history.best_epoch = monitored, epoch
-                best_state = _cpu_state(model)
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-            if sched is not None:
-                if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    sched.step(monitored)
-                else:
-                    sched.step()
-            if is_main:
-                logger.info(
-                    f"epoch {epoch}/{max_epochs}: train {train_loss:.4g}, val {val_loss:.4g}, "
-                    f"{seconds:.1f} s, {record['samples_per_s']:.0f} items/s")
-            stop = bad_epochs >= patience
-            if stop:
-                stop_reason = "early_stopping"
-            history.stop_reason = stop_reason
-            write_checkpoint(epoch)
-            if stop:
-                logger.info(f"Early stopping: no improvement for {patience} epochs")
-                break
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        history.stop_reason = stop_reason
+        run = _Run(model, data, kw, (rank, world, dev), (train_idx, val_idx),
+                   (path, fingerprint))
+        if saved is not None:
+            restore_run(run, saved)
+        else:
+            if resume and run.is_main:
+                logger.info(f"No checkpoint at {path} yet: training from the start")
+            run.fit_input_stage(train_idx)
+        if groups is not None and len(val_idx) and run.is_main:
+            logger.info(f"Validation: {len(val_idx)} items of "
+                        f"{len(np.unique(labels[val_idx]))} group(s); training: "
+                        f"{len(train_idx)} items of {len(np.unique(labels[train_idx]))} "
+                        "group(s)")
+        _run_epochs(run)
+        if run.best_state is not None:
+            model.load_state_dict(run.best_state)
     finally:
-        if initialised:
+        if owns_group:
             import torch.distributed as dist
 
             dist.destroy_process_group()
     model.eval()
-    return history
+    return run.history

@@ -1,0 +1,301 @@
+"""Every device, honestly: bf16 only where it is fast, no float64 anywhere in training
+(Apple's MPS has none), dataset statistics from the training items on the training
+device, DDP with gloo, and the CUDA paths (bf16, channels-last, pinned memory)."""
+
+import math
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+from mne_specae import SpecAE, Spectrogram, make_segments
+from mne_specae.devices import use_bf16
+from mne_specae.input_stages import build_input_stage
+from mne_specae.io import load_safely
+from mne_specae.models import ConvAutoencoder2d
+from mne_specae.splits import split_by_group
+from mne_specae.training import train_autoencoder
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+NAMES = ["ecg/mitdb/100", "ecg/mitdb/106", "eeg/eegmat/Subject00_1",
+         "eeg/eegmat/Subject01_1", "emg/uci_lower_limb/3Amar", "emg/uci_lower_limb/4Amar"]
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
+
+
+@pytest.fixture(scope="module")
+def real_items(raw_by_name):
+    """72 items (one channel of one 5 s segment) of 6 subjects (12 items each)."""
+    waves, groups = [], []
+    for name in NAMES:
+        epochs = make_segments(raw_by_name[name].copy().crop(0.0, 30.0))
+        data = epochs.get_data()[:, :2]
+        waves.append(data.reshape(-1, data.shape[-1]))
+        groups.append(np.repeat(epochs.metadata["subject"].to_numpy(), 2))
+    return np.concatenate(waves).astype(np.float32), np.concatenate(groups)
+
+
+def _spec(**kwargs):
+    return Spectrogram(512.0, **{"n_fft": 64, "hop_length": 64, "fmax": 60.0, "output": "db",
+                                 "normalize": "item", **kwargs})
+
+
+def _model(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return ConvAutoencoder2d(**{"n_layers": 2, "filters": 4, **kwargs})
+
+
+def _train(model, waves, **kwargs):
+    options = dict(input_stage=_spec(), max_epochs=2, batch_size=16, lr=3e-3, device="cpu",
+                   progress=False, verbose=False)
+    options.update(kwargs)
+    return train_autoencoder(model, waves, **options)
+
+
+def _state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+# -------------------------------------------------------------------- precision
+def test_use_bf16_needs_compute_capability_8(monkeypatch):
+    capability = {}
+    monkeypatch.setattr(torch.cuda, "get_device_capability",
+                        lambda device=None: capability["value"])
+    gpu = torch.device("cuda")
+    for value, fast in [((6, 1), False), ((7, 5), False), ((8, 0), True), ((8, 9), True),
+                        ((9, 0), True)]:
+        capability["value"] = value
+        assert use_bf16("auto", gpu) is fast, value  # Turing (7.5) only emulates bf16
+        assert use_bf16("bf16", gpu) is True
+        assert use_bf16("fp32", gpu) is False
+    for name in ("cpu", "mps"):
+        assert use_bf16("auto", torch.device(name)) is False
+        assert use_bf16("fp32", torch.device(name)) is False
+    assert use_bf16("bf16", torch.device("cpu")) is True
+    with pytest.raises(ValueError, match="Invalid value for the 'precision' parameter"):
+        use_bf16("fp16", gpu)
+
+
+# ---------------------------------------------------------------- no float64
+class _Float64Ops(TorchDispatchMode):
+    """Records every op that makes or reads a float64 tensor. Allowed: wrapping host
+    data (numpy/Python) as a tensor (``lift_fresh``) that is only converted to another
+    dtype (``torch.as_tensor(np_float64, dtype=torch.float32)``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.found, self.n_ops = [], 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        self.n_ops += 1
+        inputs = [t for t in tree_leaves((args, kwargs))
+                  if isinstance(t, torch.Tensor) and t.dtype == torch.float64]
+        outputs = [t for t in tree_leaves(out)
+                   if isinstance(t, torch.Tensor) and t.dtype == torch.float64]
+        if func is torch.ops.aten.lift_fresh.default:
+            return out  # host data wrapped as a tensor: what reads it is checked
+        converts = (func is torch.ops.aten._to_copy.default
+                    and kwargs.get("dtype") not in (None, torch.float64))
+        if outputs or (inputs and not converts):
+            self.found.append(str(func))
+        return out
+
+
+@pytest.mark.parametrize("scheduler", [None, "plateau"])
+def test_training_makes_no_float64_tensor(real_items, tmp_path, scheduler):
+    waves, groups = real_items
+    spec = _spec(normalize="dataset")
+    with _Float64Ops() as ops:
+        history = _train(_model(), waves, groups=groups, input_stage=spec, scheduler=scheduler,
+                         checkpoint=tmp_path / "run.pt")
+    assert ops.n_ops > 1000  # the mode saw the training
+    assert len(history.epochs) == 2 and math.isfinite(history.epochs[-1]["val_loss"])
+    assert ops.found == []
+    # the detector works: what the engine did before (float64 running sums on the device)
+    with _Float64Ops() as ops:
+        total = torch.zeros((), dtype=torch.float64)
+        total += torch.ones(()).double()
+        float(torch.tensor([1.0, 2.0], dtype=torch.float64)[0])
+    assert ops.found == ["aten.zeros.default", "aten._to_copy.default", "aten.add_.Tensor",
+                         "aten.select.int", "aten._local_scalar_dense.default"]
+
+
+# ------------------------------------------------------- dataset statistics
+def _statistics(stage, waves):
+    fitted = build_input_stage("Spectrogram", stage.get_config()).fit_normalization(waves)
+    return fitted.norm_mean, fitted.norm_std
+
+
+def test_dataset_statistics_come_from_the_training_items(real_items, tmp_path, monkeypatch):
+    waves, groups = real_items
+    train_idx, val_idx = split_by_group(groups, 0.2, seed=0)
+    spec = _spec(normalize="dataset")
+    _train(_model(), waves, groups=groups, input_stage=spec, max_epochs=1,
+           checkpoint=tmp_path / "run.pt")
+    mean, std = _statistics(spec, waves[train_idx])
+    torch.testing.assert_close(spec.norm_mean, mean, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(spec.norm_std, std, rtol=1e-5, atol=1e-5)
+    everything, _ = _statistics(spec, waves)
+    assert (spec.norm_mean - everything).abs().max() > 0.1  # dB: validation subjects differ
+    # a resumed run takes the statistics from the checkpoint (no refit)
+    monkeypatch.setattr(Spectrogram, "fit_normalization", lambda *a, **k: 1 / 0)
+    again = _spec(normalize="dataset")
+    _train(_model(), waves, groups=groups, input_stage=again, max_epochs=1,
+           checkpoint=tmp_path / "run.pt", resume=True)
+    assert torch.equal(again.norm_mean, spec.norm_mean)
+    assert torch.equal(again.norm_std, spec.norm_std)
+
+
+def test_specae_dataset_statistics_come_from_the_training_items(raw_by_name):
+    epochs = [make_segments(raw_by_name[n].copy().crop(0, 30)) for n in NAMES[:2] + NAMES[4:]]
+    X = np.concatenate([ep.get_data()[:, :2] for ep in epochs]).astype(np.float32)
+    subjects = np.concatenate([ep.metadata["subject"].to_numpy() for ep in epochs])
+    est = SpecAE(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear",
+                 n_freqs=None, resize=(16, 16), n_layers=2, filters=4, pooling="mean",
+                 max_epochs=1, batch_size=16, device="cpu", normalize="dataset",
+                 sfreq=epochs[0].info["sfreq"]).fit(X, groups=subjects)
+    items = X.reshape(-1, X.shape[-1])  # one channel of one segment, epoch by epoch
+    train_idx, _ = split_by_group(np.repeat(subjects, 2), est.val_fraction, est.random_state)
+    mean, std = _statistics(est.input_stage_, items[train_idx])
+    torch.testing.assert_close(est.input_stage_.norm_mean, mean, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(est.input_stage_.norm_std, std, rtol=1e-5, atol=1e-5)
+    everything, _ = _statistics(est.input_stage_, items)
+    assert (est.input_stage_.norm_mean - everything).abs().max() > 0.1
+
+
+# ------------------------------------------------------------------------ DDP
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
+    """2 CPU processes (gloo) with a global batch of 8 (4 per rank) follow the same
+    trajectory as one process with batches of 8: the averaged gradients are the
+    full-batch gradients."""
+    monkeypatch.syspath_prepend(str(TESTS))
+    from ddp_train_script import build, train_kwargs
+
+    waves, groups = real_items
+    data = tmp_path / "data.npz"
+    np.savez(data, waveforms=waves, groups=groups.astype(str))
+    out, ckpt_dir = tmp_path / "out", tmp_path / "ckpt"
+    ckpt_dir.mkdir()
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), str(TESTS),
+                                                        os.environ.get("PYTHONPATH")])))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+           str(TESTS / "ddp_train_script.py"), str(data), str(out), str(ckpt_dir / "run.pt"),
+           "--max-epochs", "3", "--batch-size", "8", "--seed", "0"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+
+    ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2] and [r["rank"] for r in ranks] == [0, 1]
+    _assert_same_state(ranks[0]["state"], ranks[1]["state"])  # DDP keeps ranks in sync
+
+    spec, model = build(0)
+    single = train_autoencoder(model, waves, input_stage=spec, groups=groups, max_epochs=3,
+                               batch_size=8, seed=0, device="cpu", verbose=False,
+                               **train_kwargs())
+    # 48 training items = 6 steps of 8 per epoch, 24 validation items (2 subjects).
+    # Observed: max |difference| of the weights about 1e-7 after 18 Adam steps (only
+    # summation order differs); one wrong batch or unscaled gradient would move the
+    # weights by ~lr = 3e-3, so 1e-5 separates both cases by 2 orders of magnitude.
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(ranks[0]["state"][key], value, rtol=0, atol=1e-5)
+    ddp_epochs = ranks[0]["history"]["epochs"]
+    assert len(ddp_epochs) == len(single.epochs) == 3
+    for a, b in zip(ddp_epochs, single.epochs):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
+    n_train = len(split_by_group(groups, 0.25, 0)[0])
+    assert n_train == 48
+    np.testing.assert_allclose([e["samples_per_s"] * e["seconds"] for e in ddp_epochs],
+                               n_train, rtol=1e-9)  # both ranks' items are counted
+
+    # only rank 0 wrote the checkpoint (no temporary file of another rank) and logged
+    assert os.listdir(ckpt_dir) == ["run.pt"]
+    saved = load_safely(ckpt_dir / "run.pt", what="checkpoint")
+    assert saved["epoch"] == 3
+    _assert_same_state(saved["best_state"], ranks[0]["state"])
+    for epoch in (1, 2, 3):
+        assert log.count(f"epoch {epoch}/3:") == 1, log[-4000:]
+    assert log.count("Validation: 24 items of 2 group(s)") == 1, log[-4000:]
+
+
+
+# ------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+@cuda
+def test_bf16_channels_last_on_gpu(real_items):
+    waves, groups = real_items
+    fp32, fast = _model(), _model()
+    h32 = _train(fp32, waves, groups=groups, device="cuda", precision="fp32",
+                 channels_last=False, max_epochs=3)
+    hbf = _train(fast, waves, groups=groups, device="cuda", precision="bf16",
+                 channels_last=True, max_epochs=3)
+    assert next(fast.parameters()).is_cuda
+    assert fast.encoder[4].weight.is_contiguous(memory_format=torch.channels_last)
+    assert all(p.dtype == torch.float32 for p in fast.parameters())
+    for a, b in zip(h32.epochs, hbf.epochs):
+        assert math.isfinite(b["train_loss"]) and math.isfinite(b["val_loss"])
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.05)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=0.05)
+    # precision="auto" on a bf16-capable GPU matches the explicit bf16 run's numbers loosely
+    auto = _model()
+    hauto = _train(auto, waves, groups=groups, device="cuda", max_epochs=3)
+    assert hauto.epochs[-1]["val_loss"] == pytest.approx(h32.epochs[-1]["val_loss"], rel=0.05)
+
+
+@pytest.mark.gpu
+@cuda
+def test_pinned_memory_path_matches_data_on_device(real_items, monkeypatch):
+    from mne_specae import batches
+
+    sources = []
+    original = batches.BatchSource.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        sources.append(self)
+
+    monkeypatch.setattr(batches.BatchSource, "__init__", spy)
+    waves, groups = real_items
+    states, histories = [], []
+    for on_device in (True, False):
+        model = _model()
+        histories.append(_train(model, waves, groups=groups, device="cuda", precision="fp32",
+                                channels_last=False, data_on_device=on_device, max_epochs=2,
+                                batch_size=8))
+        states.append({k: v.cpu() for k, v in model.state_dict().items()})
+    assert sources[0].staging is None and sources[0].data.is_cuda
+    assert sources[1].staging is not None and sources[1].data.is_pinned()
+    # same batches in the same order; only non-deterministic GPU kernels may differ
+    for key in states[0]:
+        torch.testing.assert_close(states[1][key], states[0][key], rtol=1e-4, atol=1e-5)
+    for a, b in zip(*[h.epochs for h in histories]):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)
+
