@@ -51,6 +51,20 @@ docdict["n_freqs"] = """
 n_freqs : int | None
     Number of log or mel bands (``None``: 64). Not used with a linear axis (set
     ``n_fft``, ``fmin``, ``fmax`` or ``resize`` instead)."""
+docdict["band_mode"] = """
+band_mode : ``"mean"`` | ``"sum"``
+    How a log or mel band combines the FFT bins under its triangular filter.
+    ``"mean"``: a weighted average (each filter divided by the sum of its
+    weights), in the units of the bins: V²/Hz with ``scaling="density"`` (white
+    noise is flat across the bands, at its density) and V² per bin with
+    ``"spectrum"``. ``"sum"``: a weighted sum (triangles of peak 1, torchaudio's
+    ``melscale_fbanks(norm=None)``): the band power in V² with ``"spectrum"``;
+    with ``"density"`` the density summed over the band's bins (V²/Hz times a
+    number of bins: multiply by ``sfreq / n_fft`` for V²), so that wider bands
+    read higher (white noise rises about 11 dB over 32 log bands from 2 to
+    200 Hz). Bands narrower than the bin spacing interpolate the bins at their
+    centre in both modes. Not used by a linear axis. Model files of format 1
+    (written before this option) keep ``"sum"``."""
 docdict["output"] = """
 output : ``"power"`` | ``"magnitude"`` | ``"db"`` | ``"complex"``
     Power (V²/Hz with ``scaling="density"``, V² with ``"spectrum"``), its square

@@ -240,7 +240,7 @@ def _upgrade_from_v1(state):
 
 #: Spectrogram settings whose default changed after model format 1: older files keep
 #: the behaviour they were trained with.
-LEGACY_SPECTROGRAM_CONFIG = {}
+LEGACY_SPECTROGRAM_CONFIG = {"band_mode": "sum"}
 
 
 def load_estimator(cls, fname, device=None):

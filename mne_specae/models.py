@@ -127,9 +127,50 @@ class _ConvAutoencoder(nn.Module):
         return self.pool_size**self.n_layers
 
     def padded_size(self, size):
-        """Spatial size after padding up to a multiple of :attr:`multiple`."""
-        size = (size,) if isinstance(size, Integral) else tuple(size)
+        """Spatial size after padding up to a multiple of :attr:`multiple`.
+
+        Raises a ``ValueError`` for a size the model's depth does not fit (see
+        :meth:`check_input_size`).
+        """
+        size = self.check_input_size(size)
         return tuple(-(-s // self.multiple) * self.multiple for s in size)
+
+    def check_input_size(self, size):
+        """Refuse an input size smaller than :attr:`multiple` on any axis.
+
+        Every axis is zero-padded up to a multiple of ``pool_size ** n_layers``.
+        With a size of at least that multiple, the padding is less than the size
+        itself (under 2x per axis) and the deepest layer pools real data; below it,
+        the model mostly convolves zeros (``n_layers=10`` pads a 16 x 32 image to
+        1024 x 1024: 2048 times the pixels).
+
+        Parameters
+        ----------
+        size : int | tuple of int
+            Spatial size of one input (``(height, width)``; ``n_times`` in 1-D).
+
+        Returns
+        -------
+        size : tuple of int
+        """
+        size = (size,) if isinstance(size, Integral) else tuple(int(s) for s in size)
+        if len(size) != self.dim or any(s < 1 for s in size):
+            raise ValueError(f"Expected a spatial size of {self.dim} positive int(s), got "
+                             f"{size!r}.")
+        if min(size) >= self.multiple:
+            return size
+        padded = tuple(-(-s // self.multiple) * self.multiple for s in size)
+        depth = 0  # the largest depth whose multiple fits the smallest axis
+        while self.pool_size ** (depth + 1) <= min(size):
+            depth += 1
+        fix = (f"Use n_layers <= {depth} for this size, or a larger input (e.g. resize)."
+               if depth >= 1 else f"No depth fits an axis shorter than pool_size="
+               f"{self.pool_size}: use a larger input (e.g. resize) or a smaller pool_size.")
+        raise ValueError(
+            f"n_layers={self.n_layers} with pool_size={self.pool_size} needs inputs of at "
+            f"least {self.multiple} on every axis (pool_size ** n_layers); an input of "
+            f"size {size} would be zero-padded to {padded}. {fix}"
+        )
 
     def latent_shape(self, input_size):
         """Shape ``(filters[-1], *spatial)`` of the convolutional latent for one input."""
@@ -232,8 +273,9 @@ class ConvAutoencoder2d(_ConvAutoencoder):
     -----
     Inputs whose height or width is not a multiple of ``pool_size ** n_layers`` are
     zero-padded at the bottom/right and the reconstruction is cropped back, so any
-    size works; the latent then has ``ceil(size / 16)`` rows and columns (defaults).
-    A 480 x 640 input gives a 64 x 30 x 40 latent.
+    size of at least ``pool_size ** n_layers`` works (smaller ones are refused, see
+    :meth:`check_input_size`); the latent then has ``ceil(size / 16)`` rows and
+    columns (defaults). A 480 x 640 input gives a 64 x 30 x 40 latent.
     """
 
     dim = 2

@@ -7,7 +7,8 @@ waveforms: no drift between the two.
 Pipeline of :meth:`Spectrogram.forward`, in this order::
 
     waveform --torch.stft--> STFT --scale--> power (or complex) --crop / mel / log-->
-    power | magnitude | dB | complex --channel mode--> --resize--> --normalise--> image
+    --channel mode--> --shrink (antialiased, on the power)--> power | magnitude | dB
+    | complex --top_db--> --enlarge (bilinear)--> --normalise--> image
 """
 
 from __future__ import annotations
@@ -16,16 +17,25 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mne.utils import _check_option
 
 from .checks import check_int, check_number, check_positive
 from .docs import fill_doc
-from .filterbanks import frequency_axis, one_sided_scale
+from .filterbanks import (
+    ImageAxes,
+    check_band,
+    enlarge,
+    framing,
+    frequency_axis,
+    one_sided_scale,
+    shrink,
+    window_array,
+)
 from .input_stages import InputStage
 
 OUTPUTS = ("power", "magnitude", "db", "complex")
 FREQ_SCALES = ("linear", "log", "mel")
+BAND_MODES = ("mean", "sum")
 NORMALIZATIONS = (None, "item", "dataset")
 CHANNEL_MODES = ("separate", "planes", "stack")
 DETRENDS = (None, "constant", "linear")
@@ -45,7 +55,7 @@ def _detrend(x, kind):
 
 
 @fill_doc
-class Spectrogram(InputStage):
+class Spectrogram(ImageAxes, InputStage):
     """Short-time Fourier spectrogram as a :class:`torch.nn.Module`.
 
     Takes waveforms ``(..., n_times)`` on any device and returns
@@ -77,6 +87,7 @@ class Spectrogram(InputStage):
     %(fmax)s
     %(freq_scale)s
     %(n_freqs)s
+    %(band_mode)s
     %(output)s
     %(scaling)s
     %(top_db)s
@@ -98,6 +109,22 @@ class Spectrogram(InputStage):
     when centred (:meth:`times`). With ``win_length == n_fft`` that is ``n_fft / 2``
     when not centred (scipy's times), and 0 when centred with an even ``n_fft``.
     :meth:`inverse` does not restore what ``detrend`` removed.
+
+    ``resize`` treats each axis on its own. An axis that grows is interpolated
+    bilinearly with ``align_corners=True`` (its first and last samples keep their
+    frequencies and times). An axis that shrinks is antialiased: each output row
+    (column) is the average of the ``n / size`` input rows it covers, through
+    triangle filters normalised to sum 1 (``torch.nn.functional.interpolate(...,
+    antialias=True, align_corners=False)``, as PIL), so that a tone or a beat keeps
+    its energy (the sum over the rows times ``n / size``: within 0.1 %, up to 10 %
+    more in the outermost rows, whose filters are truncated) wherever it falls,
+    where sampling the rows kept 4 % to 350 % of it. Its first and last samples lie
+    at the centre of the first and last ``n / size`` input samples, not on them:
+    :meth:`image_freqs` and :meth:`image_times` give where every row and column lies.
+    Shrinking averages the power, before ``output`` turns it into magnitude or dB
+    and before ``top_db`` (the dB image is the log of the average power, which
+    keeps energy, not the average of the dB values); enlarging interpolates the
+    output values, after ``top_db``.
     """
 
     def __init__(
@@ -116,6 +143,7 @@ class Spectrogram(InputStage):
         fmax=None,
         freq_scale="linear",
         n_freqs=None,
+        band_mode="mean",
         output="power",
         scaling="density",
         top_db=None,
@@ -129,11 +157,16 @@ class Spectrogram(InputStage):
     ):
         super().__init__()
         self.sfreq = check_positive(sfreq, "sfreq")
-        self._set_framing(n_fft, hop_length, win_length, window_seconds, overlap_seconds)
+        self.n_fft, self.win_length, self.hop_length = framing(
+            self.sfreq, n_fft, hop_length, win_length, window_seconds, overlap_seconds)
         self.center = bool(center)
         self.pad_mode = pad_mode
-        self._set_window(window)
+        self.window_name = window
+        self._window_np = window_array(window, self.win_length)
+        self.register_buffer("window", torch.as_tensor(self._window_np, dtype=torch.float32),
+                             persistent=False)
         self.freq_scale = _check_option("freq_scale", freq_scale, FREQ_SCALES)
+        self.band_mode = _check_option("band_mode", band_mode, BAND_MODES)
         self.output = _check_option("output", output, OUTPUTS)
         self.scaling = _check_option("scaling", scaling, SCALINGS)
         self.normalize = _check_option("normalize", normalize, NORMALIZATIONS)
@@ -156,60 +189,15 @@ class Spectrogram(InputStage):
         self.register_buffer("norm_mean", torch.zeros(0))
         self.register_buffer("norm_std", torch.zeros(0))
 
-    def _set_framing(self, n_fft, hop_length, win_length, window_seconds, overlap_seconds):
-        if window_seconds is not None:
-            window_seconds = check_positive(window_seconds, "window_seconds")
-            win_length = max(2, int(round(window_seconds * self.sfreq)))
-            overlap = check_number(0.0 if overlap_seconds is None else overlap_seconds,
-                                   "overlap_seconds", minimum=0)
-            if overlap >= window_seconds:
-                raise ValueError(f"overlap_seconds must be >= 0 and < window_seconds "
-                                 f"({window_seconds}), got {overlap_seconds!r}.")
-            hop_length = max(1, win_length - int(round(overlap * self.sfreq)))
-            n_fft = max(n_fft, win_length)
-        elif overlap_seconds is not None:
-            raise ValueError("overlap_seconds needs window_seconds.")
-        self.n_fft = check_int(n_fft, "n_fft", 2)
-        self.win_length = self.n_fft if win_length is None else check_int(win_length, "win_length")
-        if self.win_length > self.n_fft:
-            raise ValueError(f"win_length ({self.win_length}) must be <= n_fft ({self.n_fft}).")
-        if hop_length is None:
-            hop_length = max(1, self.win_length // 4)
-        self.hop_length = check_int(hop_length, "hop_length")
-
-    def _set_window(self, window):
-        from scipy.signal import get_window
-
-        self.window_name = window
-        try:
-            win = get_window(window, self.win_length, fftbins=True)
-        except (ValueError, TypeError) as err:
-            raise ValueError(
-                f"Unknown window {window!r} ({err}). Use a name scipy.signal.get_window "
-                "knows, e.g. 'hann', 'hamming', 'blackman', ('tukey', 0.25)."
-            ) from err
-        self.register_buffer("window", torch.as_tensor(win, dtype=torch.float32), persistent=False)
-        self._window_np = np.asarray(win, np.float64)
-
     def _set_frequency_axis(self, fmin, fmax, n_freqs):
-        nyquist = self.sfreq / 2
-        fmin = check_number(0.0 if fmin is None else fmin, "fmin", minimum=0)
-        fmax = check_number(nyquist if fmax is None else fmax, "fmax", minimum=0)
-        if fmax > nyquist + 1e-9:
-            raise ValueError(
-                f"fmax={fmax:g} Hz is above the Nyquist frequency ({nyquist:g} Hz) of "
-                f"sfreq={self.sfreq:g} Hz. Lower fmax, or resample to at least "
-                f"{2 * fmax:g} Hz (make_segments(raw, sfreq=...))."
-            )
-        if fmin >= fmax:
-            raise ValueError(f"fmin ({fmin:g} Hz) must be below fmax ({fmax:g} Hz).")
-        self.fmin, self.fmax = fmin, fmax
+        self.fmin, self.fmax = check_band(self.sfreq, fmin, fmax)
         factor = one_sided_scale(self._window_np, self.sfreq, self.n_fft, self.scaling)
         # complex output is scaled by sqrt(factor): its squared modulus is the power
         self.register_buffer("bin_scale", torch.as_tensor(np.sqrt(factor), dtype=torch.float32),
                              persistent=False)
         self._bins, self._freqs, weights = frequency_axis(
-            self.n_fft, self.sfreq, fmin, fmax, self.freq_scale, n_freqs)
+            self.n_fft, self.sfreq, self.fmin, self.fmax, self.freq_scale, n_freqs,
+            self.band_mode)
         self.register_buffer(
             "filterbank", torch.empty(0) if weights is None
             else torch.as_tensor(weights, dtype=torch.float32), persistent=False)
@@ -230,82 +218,14 @@ class Spectrogram(InputStage):
             pad_mode=self.pad_mode, fmin=self.fmin, fmax=self.fmax,
             freq_scale=self.freq_scale,
             n_freqs=None if self.freq_scale == "linear" else self.n_freqs,
-            output=self.output, scaling=self.scaling, top_db=self.top_db, amin=self.amin,
-            ref=self.ref, normalize=self.normalize,
+            band_mode=self.band_mode, output=self.output, scaling=self.scaling,
+            top_db=self.top_db, amin=self.amin, ref=self.ref, normalize=self.normalize,
             resize=None if self.resize is None else list(self.resize),
             channel_mode=self.channel_mode, detrend=self.detrend,
         )
 
     def extra_repr(self):
         return ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-
-    def n_frames(self, n_times):
-        """Number of STFT frames for ``n_times`` samples."""
-        if self.center:
-            padded = n_times + 2 * (self.n_fft // 2)
-        else:
-            padded = n_times
-        return 1 + (padded - self.n_fft) // self.hop_length
-
-    def output_shape(self, n_times, n_channels=None):
-        """Shape of the output for one input of ``n_times`` samples.
-
-        Parameters
-        ----------
-        n_times : int
-            Samples per waveform.
-        n_channels : int | None
-            Channels per item (needed for ``channel_mode`` ``"planes"``/``"stack"``).
-
-        Returns
-        -------
-        shape : tuple of int
-            ``(n_freqs, n_frames)``, with a leading plane axis of 2 for complex output
-            (separate and stack modes); ``(planes, height, width)`` in planes mode;
-            ``(n_channels,) + ...`` is prepended for separate mode when ``n_channels``
-            is given. The height and width are ``resize`` when set.
-        """
-        self._check_length(n_times)
-        height, width = self.n_freqs, self.n_frames(n_times)
-        if self.channel_mode == "stack":
-            height *= self._need_channels(n_channels)
-        if self.resize is not None:
-            height, width = self.resize
-        planes = 2 if self.output == "complex" else 1
-        if self.channel_mode == "planes":
-            return (planes * self._need_channels(n_channels), height, width)
-        image = (height, width) if planes == 1 else (planes, height, width)
-        if self.channel_mode == "separate" and n_channels is not None:
-            return (n_channels, *image)
-        return image
-
-    def image_shape(self, n_times, n_channels=1):
-        """``(planes, height, width)`` of the image one training item becomes."""
-        shape = self.output_shape(n_times, None if self.channel_mode == "separate" else n_channels)
-        return shape if len(shape) == 3 else (1, *shape)
-
-    def _need_channels(self, n_channels):
-        if n_channels is None:
-            raise ValueError(f"channel_mode={self.channel_mode!r} needs n_channels.")
-        return n_channels
-
-    @property
-    def freqs(self):
-        """Frequencies (Hz) of the output rows, before ``resize`` and stacking."""
-        return self._freqs.copy()
-
-    def times(self, n_times, tmin=0.0):
-        """Times (s) of the frame centres for ``n_times`` samples, before ``resize``."""
-        offset = (self.n_fft - self.win_length) // 2 + self.win_length / 2
-        offset -= self.n_fft // 2 if self.center else 0
-        return tmin + (np.arange(self.n_frames(n_times)) * self.hop_length + offset) / self.sfreq
-
-    def _check_length(self, n_times):
-        if n_times < self.n_fft:
-            raise ValueError(
-                f"n_fft ({self.n_fft}) is longer than the segment ({n_times} samples); "
-                "lower n_fft or use longer segments."
-            )
 
     # -------------------------------------------------------------------- compute
     def _validate(self, x):
@@ -347,15 +267,12 @@ class Spectrogram(InputStage):
         )
         return spec[:, lo:hi], self.bin_scale[lo:hi, None]
 
-    def _spectral(self, flat):
-        """(B, n_times) float32 -> (B, F, T) real, or (B, 2, F, T) for complex."""
+    def _spectral(self, flat, inplace):
+        """(B, n_times) float32 -> (B, F, T) power, or (B, 2, F, T) for complex."""
         spec, scale = self._stft(flat)
         if self.output == "complex":
             spec = spec * scale
             return torch.view_as_real(spec).permute(0, 3, 1, 2).contiguous()
-        # in place unless autograd needs the intermediates: on the CPU, fresh large
-        # temporaries cost more than the arithmetic (page faults)
-        inplace = not (torch.is_grad_enabled() and spec.requires_grad)
         if inplace:
             power = spec.real.square().addcmul_(spec.imag, spec.imag).mul_(scale.square())
         else:
@@ -363,6 +280,10 @@ class Spectrogram(InputStage):
         del spec
         if self.freq_scale != "linear":
             power = torch.matmul(self.filterbank, power)
+        return power
+
+    def _from_power(self, power, inplace):
+        """Power -> the ``output`` (power, magnitude or dB)."""
         if self.output == "power":
             return power
         if self.output == "magnitude":
@@ -382,9 +303,12 @@ class Spectrogram(InputStage):
         self._validate(x)
         x = x.to(torch.float32)
         lead, n_times = x.shape[:-1], x.shape[-1]
+        # in place unless autograd needs the intermediates: on the CPU, fresh large
+        # temporaries cost more than the arithmetic (page faults)
+        inplace = not (torch.is_grad_enabled() and x.requires_grad)
         if self.detrend is not None:
             x = _detrend(x, self.detrend)
-        out = self._spectral(x.reshape(-1, n_times))
+        out = self._spectral(x.reshape(-1, n_times), inplace)
         out = out.reshape(*lead, *out.shape[1:])
         if self.channel_mode == "planes":  # (..., C, [2], F, T) -> (..., C*[2], F, T)
             out = out.flatten(-4, -3) if self.output == "complex" else out
@@ -392,15 +316,16 @@ class Spectrogram(InputStage):
             if self.output == "complex":
                 out = out.transpose(-4, -3)
             out = out.flatten(-3, -2)
+        if self.resize is not None:  # antialiased, on the power (see the Notes)
+            out = shrink(out, self.resize)
+        if self.output != "complex":
+            out = self._from_power(out, inplace)
         dims = tuple(range(-self._image_ndim(), 0))
         if self.output == "db" and self.top_db is not None:
             peak = out.amax(dim=dims, keepdim=True)
             out = torch.maximum(out, peak - self.top_db)
-        if self.resize is not None and tuple(out.shape[-2:]) != self.resize:
-            shape = out.shape
-            out = F.interpolate(out.reshape(-1, 1, *shape[-2:]), size=self.resize,
-                                mode="bilinear", align_corners=True)
-            out = out.reshape(*shape[:-2], *self.resize)
+        if self.resize is not None:
+            out = enlarge(out, self.resize)
         if self.normalize == "item":
             mean = out.mean(dim=dims, keepdim=True)
             std = out.std(dim=dims, keepdim=True, unbiased=False)

@@ -21,9 +21,13 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
     ----------
     inst : mne.Epochs | mne.io.Raw
         The segments (e.g. from :func:`~mne_specae.make_segments`) or a recording.
-    picks : str | list | None
-        Channels, as in MNE; ``None`` takes every ECG, EEG, EMG and other data
-        channel that is not marked bad.
+    picks : str | array-like | slice | None
+        Channels, as in MNE (names, types, indices, ``"data"``, ``"all"``), with MNE's
+        rule for bad channels: type and generic picks leave out the channels in
+        ``info["bads"]``, channels named (or indexed) explicitly are kept even when
+        bad. ``None``: every ECG, EEG and EMG channel and MNE's data channels (MEG,
+        sEEG, ECoG, DBS, fNIRS...), not bad; never EOG, stim, misc or other
+        auxiliary channels.
     device : str | torch.device
         Where to compute: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``.
     batch_size : int
@@ -32,7 +36,7 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
     **kwargs
         Options of :class:`Spectrogram` (``n_fft``, ``hop_length``, ``window``,
         ``fmin``, ``fmax``, ``freq_scale``, ``n_freqs``, ``output``, ``top_db``,
-        ``normalize``, ``resize``, ...). ``sfreq`` comes from ``inst``; only
+        ``band_mode``, ``normalize``, ``resize``, ...). ``sfreq`` comes from ``inst``; only
         ``channel_mode="separate"`` applies (MNE objects are per channel).
 
     Returns
@@ -40,7 +44,9 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
     tfr : mne.time_frequency.EpochsTFRArray | mne.time_frequency.RawTFRArray
         float32 data ``(n_epochs, n_channels, n_freqs, n_frames)`` (complex64 for
         ``output="complex"``), ``method="stft"``, ``freqs`` (Hz; band centres for
-        log/mel axes) and ``times`` (frame centres, in the time base of ``inst``).
+        log/mel axes) and ``times`` (frame centres, in the time base of ``inst``);
+        after ``resize``, where the resized rows and columns lie
+        (:meth:`Spectrogram.image_freqs`, :meth:`Spectrogram.image_times`).
         Epochs keep their info, events, event_id, metadata, selection and drop_log.
         Units: V²/Hz (``scaling="density"``), dB re 1 V²/Hz, V/sqrt(Hz).
     """
@@ -66,11 +72,8 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
     sg._check_length(n_times)
     shape = sg.output_shape(n_times, len(idx))
     complex_out = sg.output == "complex"
-    freqs = sg.freqs
-    times = sg.times(n_times, tmin=inst.times[0])
-    if sg.resize is not None:
-        freqs = np.interp(np.linspace(0, len(freqs) - 1, sg.resize[0]), np.arange(len(freqs)), freqs)
-        times = np.interp(np.linspace(0, len(times) - 1, sg.resize[1]), np.arange(len(times)), times)
+    freqs = sg.image_freqs()
+    times = sg.image_times(n_times, tmin=inst.times[0])
     dtype = np.complex64 if complex_out else np.float32
 
     def run(batch):  # numpy (..., n_times) -> numpy (..., F, T)
@@ -109,13 +112,20 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
 
 
 def _signal_picks(info, picks):
-    """Indices of the channels to use: explicit picks, else signal channels not bad."""
+    """Indices of the channels to use, MNE's way (see ``picks`` of
+    :func:`compute_spectrogram`)."""
     from mne._fiff.pick import _picks_to_idx
 
-    if picks is None:
-        idx = mne.pick_types(info, meg=True, eeg=True, ecg=True, emg=True, seeg=True,
-                             ecog=True, dbs=True, eog=True, exclude="bads")
-        if len(idx) == 0:
-            raise ValueError("No ECG, EEG, EMG or other data channel that is not bad; pass picks.")
-        return idx
-    return _picks_to_idx(info, picks, exclude=())
+    if picks is not None:
+        return _picks_to_idx(info, picks, exclude="bads", with_ref_meg=False)
+    data = _picks_to_idx(info, "data", exclude="bads", with_ref_meg=False, allow_empty=True)
+    body = mne.pick_types(info, meg=False, ecg=True, emg=True, exclude="bads")
+    idx = np.union1d(data, body).astype(int)
+    if len(idx) == 0:
+        raise ValueError(
+            "No ECG, EEG, EMG or other data channel that is not bad (channel types: "
+            f"{sorted(set(info.get_channel_types()))}, bads: {info['bads']}). Set the "
+            "channel types with set_channel_types, or pass picks (names are kept even "
+            "when bad)."
+        )
+    return idx

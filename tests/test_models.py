@@ -1,6 +1,8 @@
 """ConvAutoencoder2d / ConvAutoencoder1d / WaveformInput: architecture, shapes, errors."""
 
 import json
+import re
+import time
 
 import numpy as np
 import pytest
@@ -74,7 +76,7 @@ def test_study_network_on_a_480x640_image():
 
 
 # ------------------------------------------------------------------------- odd sizes
-@pytest.mark.parametrize("size", [(17, 33), (37, 53), (1, 1), (4, 9), (16, 32)])
+@pytest.mark.parametrize("size", [(17, 33), (37, 53), (4, 4), (4, 9), (16, 32)])
 def test_odd_sizes_are_padded_and_cropped_back(size):
     model = _tiny2d()
     x = torch.randn(3, 1, *size)
@@ -84,7 +86,7 @@ def test_odd_sizes_are_padded_and_cropped_back(size):
     assert out.shape == x.shape
     assert z.shape == (3, *model.latent_shape(size))
     padded = model.padded_size(size)
-    assert all(p % 4 == 0 and 0 <= p - s < 4 for p, s in zip(padded, size))
+    assert all(p % 4 == 0 and 0 <= p - s < 4 and p < 2 * s for p, s in zip(padded, size))
     assert z.shape[2:] == tuple(p // 4 for p in padded)
 
 
@@ -125,6 +127,64 @@ def test_loss_gradient_reaches_only_the_real_input():
     with torch.no_grad():
         full = model.decoder(model.encoder(F.pad(x, (0, 3, 0, 3))))
         torch.testing.assert_close(loss.detach(), F.mse_loss(full[..., :17, :33], x))
+
+
+# ------------------------------------------------------------- depth against input size
+@pytest.mark.parametrize("cls, kwargs, size, padded, depth", [
+    (ConvAutoencoder2d, dict(n_layers=10), (16, 32), (1024, 1024), 4),
+    (ConvAutoencoder2d, dict(n_layers=3), (7, 64), (8, 64), 2),
+    (ConvAutoencoder2d, dict(n_layers=2, pool_size=3), (8, 30), (9, 36), 1),
+    (ConvAutoencoder1d, dict(n_layers=6, kernel_size=5), (2560,), (4096,), 5),
+    (ConvAutoencoder1d, dict(n_layers=2, kernel_size=5), (15,), (16,), 1),
+])
+def test_depth_the_input_size_cannot_take_is_refused(cls, kwargs, size, padded, depth):
+    """Inputs are zero-padded to a multiple of pool_size ** n_layers; a size below that
+    multiple on any axis is refused (the padding would exceed the input: n_layers=10
+    turned a 16 x 32 image into 1024 x 1024 zeros, 2048x the pixels, without a word),
+    naming the input size, the padded size and the largest depth that fits."""
+    model = cls(filters=4, **kwargs).eval()
+    match = (rf"an input of size {re.escape(str(size))} would be zero-padded to "
+             rf"{re.escape(str(padded))}\. Use n_layers <= {depth} for this size")
+    x = torch.zeros(1, 1, *size)
+    for call in (lambda: model.latent_shape(size), lambda: model.padded_size(size),
+                 lambda: model.check_input_size(size), lambda: model(x),
+                 lambda: model.encode(x), lambda: model.encode_blocks(x)):
+        with pytest.raises(ValueError, match=match):
+            call()
+    fits = cls(filters=4, **{**kwargs, "n_layers": depth}).eval()
+    assert fits.check_input_size(size) == size
+    assert all(s <= p < 2 * s for s, p in zip(size, fits.padded_size(size)))
+    with torch.no_grad():
+        assert fits(x).shape == x.shape
+    with pytest.raises(ValueError, match=match):  # with a bottleneck: at construction
+        cls(filters=4, bottleneck=3, input_size=size, **kwargs)
+
+
+def test_input_shorter_than_one_pooling_window_is_refused():
+    model = _tiny2d()
+    with pytest.raises(ValueError, match=r"size \(1, 1\) would be zero-padded to \(4, 4\)\. "
+                                         r"No depth fits an axis shorter than pool_size=2"):
+        model(torch.zeros(1, 1, 1, 1))
+    with pytest.raises(ValueError, match=r"size \(3, 40\) would be zero-padded to \(4, 40\)"
+                                         r"\. Use n_layers <= 1"):
+        model.latent_shape((3, 40))
+    with pytest.raises(ValueError, match="Expected a spatial size of 2 positive int"):
+        model.check_input_size((8,))
+
+
+def test_specae_fit_refuses_a_depth_too_deep_for_its_images_before_training(raw_by_name):
+    """SpecAE(n_layers=10, resize=(16, 32)) stops in fit before any training step; the
+    code before trained on 1024 x 1024 padded images (2048x the pixels)."""
+    from mne_specae import SpecAE, make_segments
+
+    epochs = make_segments(raw_by_name["ecg/mitdb/100"].copy().crop(0, 30))
+    est = SpecAE(n_layers=10, resize=(16, 32), device="cpu")
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"an input of size \(16, 32\) would be "
+                                         r"zero-padded to \(1024, 1024\)\. Use n_layers <= 4"):
+        est.fit(epochs)
+    assert time.perf_counter() - start < 20
+    assert not hasattr(est, "model_")
 
 
 # ----------------------------------------------------------------------- configuration
@@ -258,7 +318,7 @@ def test_conv_autoencoder_1d_defaults_and_shapes():
         assert model(x).shape == (2, 1, 2560)
 
 
-@pytest.mark.parametrize("n_times", [2559, 1000, 37, 1])
+@pytest.mark.parametrize("n_times", [2559, 1000, 37, 16])
 def test_conv_autoencoder_1d_odd_lengths(n_times):
     torch.manual_seed(0)
     model = ConvAutoencoder1d(in_channels=2, n_layers=2, filters=4, kernel_size=5).eval()
