@@ -92,9 +92,12 @@ normalize : None | ``"item"`` | ``"dataset"``
     data."""
 docdict["resize"] = """
 resize : tuple of int | None
-    ``(height, width)`` of the image, by bilinear interpolation
+    ``(height, width)`` of the image. An axis that grows is interpolated bilinearly
     (``align_corners=True``: the first and last rows and columns keep their
-    frequencies and times). The study used ``(480, 640)``."""
+    frequencies and times); an axis that shrinks is an antialiased average of the
+    power (before any dB conversion), each pixel centred on the samples it covers
+    (``Spectrogram.image_freqs`` and ``image_times`` say where). The study used
+    ``(480, 640)``."""
 docdict["channel_mode"] = """
 channel_mode : ``"separate"`` | ``"planes"`` | ``"stack"``
     For inputs ``(..., n_channels, n_times)``: one image per channel; channels as

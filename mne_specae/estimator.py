@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 
-import mne
 import numpy as np
 import torch
 from mne.utils import _check_option, _validate_type, logger, use_log_level, verbose, warn

@@ -51,9 +51,6 @@ def _as_mne(est, epochs, picks, block):
         return mne.EpochsArray(block, info, tmin=epochs.tmin, verbose=False,
                                **common)
     stage = est.input_stage_
-    freqs, times = stage.freqs, stage.times(est.n_times_, tmin=epochs.tmin)
-    height, width = block.shape[-2:]
-    freqs = np.interp(np.linspace(0, len(freqs) - 1, height), np.arange(len(freqs)), freqs)
-    times = np.interp(np.linspace(0, len(times) - 1, width), np.arange(len(times)), times)
+    freqs, times = stage.image_freqs(), stage.image_times(est.n_times_, tmin=epochs.tmin)
     return EpochsTFRArray(info, block.astype(np.float32), times, freqs,
                           method="stft", **common)

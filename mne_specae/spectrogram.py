@@ -21,16 +21,8 @@ from mne.utils import _check_option
 
 from .checks import check_int, check_number, check_positive
 from .docs import fill_doc
-from .filterbanks import (
-    ImageAxes,
-    check_band,
-    enlarge,
-    framing,
-    frequency_axis,
-    one_sided_scale,
-    shrink,
-    window_array,
-)
+from .filterbanks import check_band, frequency_axis, one_sided_scale
+from .geometry import ImageAxes, enlarge, framing, shrink, window_array
 from .input_stages import InputStage
 
 OUTPUTS = ("power", "magnitude", "db", "complex")

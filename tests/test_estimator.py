@@ -121,7 +121,9 @@ def test_reconstruct_and_errors(fitted, epochs_list):
     assert recon.data.shape == inputs.data.shape == (8, 2, 16, 16)
     assert recon.data.dtype == np.float32
     assert recon.freqs[0] == 0.0 and recon.freqs[-1] == pytest.approx(56.0)  # 8 Hz bins
-    assert len(recon.times) == 16 and recon.times[0] == 0.0
+    # 41 frames shrunk to 16 columns: each column centred on the 41/16 frames it averages
+    assert len(recon.times) == 16 and recon.times[0] == pytest.approx((0.5 * 41 / 16 - 0.5) * 64 / 512)
+    np.testing.assert_allclose(recon.times, fitted.input_stage_.image_times(2560))
     assert recon.ch_names == ep.ch_names
     assert recon.metadata["onset"].tolist() == ep.metadata["onset"].tolist()
     # per-item normalised inputs: mean 0, std 1 per image
