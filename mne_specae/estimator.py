@@ -339,7 +339,7 @@ class SpecAE(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        embeddings : numpy.ndarray, shape (n_epochs, n_features_out_)
+        embeddings : numpy.ndarray, shape (n_epochs, n_features)
             As :meth:`transform`.
         errors : numpy.ndarray, shape (n_epochs,) | None
             As :meth:`reconstruction_error` (``None`` with ``recon_error=False``).
@@ -365,7 +365,7 @@ class SpecAE(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        embeddings : numpy.ndarray, shape (n_epochs, n_features_out_)
+        embeddings : numpy.ndarray, shape (n_epochs, n_features)
             float32. Channels are averaged (``channel_agg="mean"``) or concatenated.
         """
         return self.embed(X, recon_error=False)[0]

@@ -282,7 +282,7 @@ def test_api_reference_lists_every_public_name(site, browser):
              if n not in ("datasets", "viz", "presets")]
     names += [f"mne_specae.datasets.{n}" for n in datasets.__all__]
     names += [f"mne_specae.viz.{n}" for n in ("plot_embedding", "plot_reconstruction",
-                                              "plot_history")]
+                                              "plot_spectrogram", "plot_history")]
     names += ["mne_specae.training.train_autoencoder", "mne_specae.splits.split_by_group",
               "mne_specae.history.History", "mne_specae.input_stages.WaveformInput",
               "mne_specae.input_stages.InputStage", "mne_specae.presets.RECOMMENDED",
