@@ -11,23 +11,20 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import clone
 
-from mne_specae import SpecAE, Spectrogram, make_segments
+from mne_specae import SpecAE, make_segments
 from mne_specae import training
 from mne_specae.checkpoints import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, callable_name,
                                     data_checksum)
 from mne_specae.input_stages import WaveformInput
 from mne_specae.io import load_safely, save_atomic
-from mne_specae.models import ConvAutoencoder1d, ConvAutoencoder2d
+from mne_specae.models import ConvAutoencoder1d
 from mne_specae.splits import split_by_group
-from mne_specae.training import train_autoencoder
+from tiny import (TINY, assert_same_weights, records_of, tiny_model, tiny_spec, tiny_train,
+                  weights_of)
 
 NAMES = ["ecg/mitdb/100", "ecg/mitdb/106", "eeg/eegmat/Subject00_1",
          "eeg/eegmat/Subject01_1", "emg/uci_lower_limb/3Amar", "emg/uci_lower_limb/4Amar"]
-RECORD_KEYS = ("epoch", "train_loss", "val_loss", "lr")
 # a tiny SpecAE: fast on 2 CPU cores
-TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
-            resize=(16, 16), n_layers=2, filters=4, pooling="mean", max_epochs=2,
-            batch_size=16, device="cpu")
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
@@ -53,37 +50,6 @@ def ecg_epochs(raw_by_name):
     return segments(["100", "106"]), segments(["113", "121"])
 
 
-def _spec(**kwargs):
-    return Spectrogram(512.0, **{"n_fft": 64, "hop_length": 64, "fmax": 60.0, "output": "db",
-                                 "normalize": "item", **kwargs})
-
-
-def _model(seed=0, **kwargs):
-    torch.manual_seed(seed)
-    return ConvAutoencoder2d(**{"n_layers": 2, "filters": 4, **kwargs})
-
-
-def _train(model, waves, **kwargs):
-    options = dict(input_stage=_spec(), max_epochs=2, batch_size=16, lr=3e-3, device="cpu",
-                   progress=False, verbose=False)
-    options.update(kwargs)
-    return train_autoencoder(model, waves, **options)
-
-
-def _state(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _assert_same_state(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-
-
-def _records(history):
-    return [{k: e[k] for k in RECORD_KEYS} for e in history.epochs]
-
-
 def _differing_entries(err):
     """The entry names listed in a fingerprint mismatch error ("  entry: old -> new")."""
     lines = str(err.value).split("What differs (checkpoint -> this call):\n")[1].splitlines()
@@ -99,8 +65,8 @@ def test_checkpoint_and_resume_equal_an_uninterrupted_run(real_items, tmp_path, 
     waves, groups = real_items
     options = dict(groups=groups, val_fraction=0.25, scheduler="plateau", patience=10,
                    max_epochs=4)
-    full_model = _model()
-    full = _train(full_model, waves, **options)
+    full_model = tiny_model()
+    full = tiny_train(full_model, waves, **options)
 
     # a run killed right after the checkpoint of epoch 2
     save_run = training.save_run
@@ -113,7 +79,7 @@ def test_checkpoint_and_resume_equal_an_uninterrupted_run(real_items, tmp_path, 
     ckpt = tmp_path / "ckpt.pt"
     monkeypatch.setattr(training, "save_run", killed_after_epoch_2)
     with pytest.raises(_Interrupted):
-        _train(_model(), waves, checkpoint=ckpt, **options)
+        tiny_train(tiny_model(), waves, checkpoint=ckpt, **options)
     monkeypatch.undo()
     assert sorted(os.listdir(tmp_path)) == ["ckpt.pt"]  # atomic: no temporary file left
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)
@@ -127,50 +93,50 @@ def test_checkpoint_and_resume_equal_an_uninterrupted_run(real_items, tmp_path, 
     assert fingerprint["max_epochs"] == 4 and fingerprint["seed"] == 0
     assert fingerprint["data"]["shape"] == [72, 2560]
 
-    resumed_model = _model(seed=123)  # other initial weights: the checkpoint's win
-    resumed = _train(resumed_model, waves, checkpoint=ckpt, resume=True, **options)
-    _assert_same_state(_state(resumed_model), _state(full_model))
-    assert _records(resumed) == _records(full)
+    resumed_model = tiny_model(seed=123)  # other initial weights: the checkpoint's win
+    resumed = tiny_train(resumed_model, waves, checkpoint=ckpt, resume=True, **options)
+    assert_same_weights(weights_of(resumed_model), weights_of(full_model))
+    assert records_of(resumed) == records_of(full)
     assert (resumed.best_epoch, resumed.best_loss, resumed.stop_reason) == (
         full.best_epoch, full.best_loss, full.stop_reason)
     assert torch.load(ckpt, weights_only=True)["epoch"] == 4
 
     # resuming a finished run trains no further and returns its best weights
-    again_model = _model(seed=7)
-    again = _train(again_model, waves, checkpoint=ckpt, resume=True, **options)
-    assert _records(again) == _records(full)
-    _assert_same_state(_state(again_model), _state(full_model))
+    again_model = tiny_model(seed=7)
+    again = tiny_train(again_model, waves, checkpoint=ckpt, resume=True, **options)
+    assert records_of(again) == records_of(full)
+    assert_same_weights(weights_of(again_model), weights_of(full_model))
 
 
 def test_resume_false_refuses_an_existing_checkpoint(real_items, tmp_path):
     waves, groups = real_items
     ckpt = tmp_path / "run.pt"
-    _train(_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt)
+    tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt)
     content = ckpt.read_bytes()
     broken = waves.copy()
     broken[0, 0] = np.nan  # refused before the data are even looked at
-    model = _model()
-    before = _state(model)
+    model = tiny_model()
+    before = weights_of(model)
     with pytest.raises(FileExistsError, match="run.pt exists.*resume=True to continue.*delete "
                                               "the file or choose another checkpoint path"):
-        _train(model, broken, groups=groups, max_epochs=1, checkpoint=ckpt)
+        tiny_train(model, broken, groups=groups, max_epochs=1, checkpoint=ckpt)
     assert ckpt.read_bytes() == content
-    _assert_same_state(_state(model), before)
+    assert_same_weights(weights_of(model), before)
 
 
 def test_resume_without_a_checkpoint_file_starts_afresh(real_items, tmp_path):
     from mne.utils import catch_logging
 
     waves, groups = real_items
-    fresh = _model()
+    fresh = tiny_model()
     with catch_logging() as log:
-        _train(fresh, waves, groups=groups, checkpoint=tmp_path / "new.pt", resume=True,
+        tiny_train(fresh, waves, groups=groups, checkpoint=tmp_path / "new.pt", resume=True,
                verbose="info")
     assert f"No checkpoint at {tmp_path / 'new.pt'} yet: training from the start" in (
         log.getvalue())
-    plain = _model()
-    _train(plain, waves, groups=groups)
-    _assert_same_state(_state(fresh), _state(plain))
+    plain = tiny_model()
+    tiny_train(plain, waves, groups=groups)
+    assert_same_weights(weights_of(fresh), weights_of(plain))
     assert (tmp_path / "new.pt").is_file()
 
 
@@ -183,7 +149,7 @@ def test_resume_names_every_entry_that_differs(real_items, tmp_path):
     waves, groups = real_items
     waves, groups = waves[:36], groups[:36]  # 3 subjects
     base = dict(groups=groups, max_epochs=1, checkpoint=tmp_path / "run.pt")
-    _train(_model(), waves, **base)
+    tiny_train(tiny_model(), waves, **base)
     content = (tmp_path / "run.pt").read_bytes()
     shuffled = np.roll(groups, 6)  # same labels and counts, other items per subject
     seed_moves_split = any(not np.array_equal(a, b) for a, b in zip(
@@ -203,36 +169,36 @@ def test_resume_names_every_entry_that_differs(real_items, tmp_path):
         (dict(seed=1), {"seed", "split"} if seed_moves_split else {"seed"}, "seed: 0 -> 1"),
         (dict(groups=shuffled), {"split"}, "split: '24 train / 12 val, sha256 "),
         (dict(waves=waves + 0.5), {"data.sum", "data.abs_sum", "data.rows"}, "data.rows: '"),
-        (dict(model=_model(filters=8)), {"model_config.filters", "model_tensors"},
+        (dict(model=tiny_model(filters=8)), {"model_config.filters", "model_tensors"},
          "model_config.filters: [4, 4] -> [8, 8]"),
-        (dict(input_stage=_spec(fmax=50.0)), {"input_stage_config.fmax"},
+        (dict(input_stage=tiny_spec(fmax=50.0)), {"input_stage_config.fmax"},
          "input_stage_config.fmax: 60.0 -> 50.0"),
     ]
     for change, entries, line in cases:
         change = dict(change)
-        model = change.pop("model", _model())
+        model = change.pop("model", tiny_model())
         data = change.pop("waves", waves)
         with pytest.raises(ValueError, match="records another training run") as err:
-            _train(model, data, **{**base, **change}, resume=True)
+            tiny_train(model, data, **{**base, **change}, resume=True)
         assert _differing_entries(err) == entries, change
         assert line in str(err.value), change
         assert f"To start afresh, delete {tmp_path / 'run.pt'} or pass another checkpoint " \
                "path." in str(err.value)
     # all at once: every entry is named
     with pytest.raises(ValueError) as err:
-        _train(_model(), waves[:24], **{**base, "groups": groups[:24]}, lr=1e-2, seed=3,
+        tiny_train(tiny_model(), waves[:24], **{**base, "groups": groups[:24]}, lr=1e-2, seed=3,
                resume=True)
     assert _differing_entries(err) >= {"lr", "seed", "split", "data.shape", "data.rows"}
     # other model and input stage classes
     with pytest.raises(ValueError) as err:
-        _train(ConvAutoencoder1d(n_layers=2, filters=4), waves, **base,
+        tiny_train(ConvAutoencoder1d(n_layers=2, filters=4), waves, **base,
                input_stage=WaveformInput(), resume=True)
     assert {"model", "input_stage"} <= _differing_entries(err)
     assert "model: 'mne_specae.models.ConvAutoencoder2d' -> 'mne_specae.models." \
            "ConvAutoencoder1d'" in str(err.value)
     assert (tmp_path / "run.pt").read_bytes() == content  # never touched
     # the same run resumes (it had ended: nothing is trained)
-    history = _train(_model(), waves, **base, resume=True)
+    history = tiny_train(tiny_model(), waves, **base, resume=True)
     assert history.stop_reason == "max_epochs" and len(history.epochs) == 1
 
 
@@ -240,14 +206,14 @@ def test_resume_refuses_a_longer_cosine_schedule(real_items, tmp_path):
     """Continuing a finished cosine run with a larger max_epochs used to train at lr 0."""
     waves, groups = real_items
     ckpt = tmp_path / "run.pt"
-    history = _train(_model(), waves, groups=groups, scheduler="cosine", checkpoint=ckpt)
+    history = tiny_train(tiny_model(), waves, groups=groups, scheduler="cosine", checkpoint=ckpt)
     assert [e["lr"] for e in history.epochs] == [3e-3, 1.5e-3]
-    model = _model(seed=3)
-    before = _state(model)
+    model = tiny_model(seed=3)
+    before = weights_of(model)
     with pytest.raises(ValueError, match=r"records another training run(.|\n)*max_epochs: 2 -> 4"):
-        _train(model, waves, groups=groups, scheduler="cosine", checkpoint=ckpt, max_epochs=4,
+        tiny_train(model, waves, groups=groups, scheduler="cosine", checkpoint=ckpt, max_epochs=4,
                resume=True)
-    _assert_same_state(_state(model), before)
+    assert_same_weights(weights_of(model), before)
 
 
 def test_data_checksum_and_callable_names():
@@ -276,7 +242,7 @@ def test_data_checksum_and_callable_names():
 
 def test_old_and_newer_checkpoint_formats(real_items, tmp_path):
     waves, groups = real_items
-    model = _model()
+    model = tiny_model()
     old = dict(format=CHECKPOINT_FORMAT, epoch=2, n_items=len(waves), seed=0,
                model=model.state_dict(), optimizer={}, scheduler=None, best_state=None,
                bad_epochs=0, history=dict(epochs=[], best_epoch=None, best_loss=1.0,
@@ -285,17 +251,17 @@ def test_old_and_newer_checkpoint_formats(real_items, tmp_path):
     torch.save(old, tmp_path / "old.pt")
     with pytest.raises(ValueError, match="old.pt was written by an older version of mne-specae"
                                          ".*Delete it.*and train afresh"):
-        _train(model, waves, groups=groups, checkpoint=tmp_path / "old.pt", resume=True)
+        tiny_train(model, waves, groups=groups, checkpoint=tmp_path / "old.pt", resume=True)
     newer = dict(old, format_version=CHECKPOINT_VERSION + 1, fingerprint={},
                  package_version="9.0")
     torch.save(newer, tmp_path / "newer.pt")
     with pytest.raises(ValueError, match="written by mne-specae 9.0.*Upgrade mne-specae"):
-        _train(model, waves, groups=groups, checkpoint=tmp_path / "newer.pt", resume=True)
+        tiny_train(model, waves, groups=groups, checkpoint=tmp_path / "newer.pt", resume=True)
     damaged = dict(old, format_version=CHECKPOINT_VERSION, fingerprint="?")
     torch.save(damaged, tmp_path / "damaged.pt")
     with pytest.raises(ValueError, match=r"damaged.pt is a damaged checkpoint \(missing or "
                                          r"broken: \['input_stage'\]\)"):
-        _train(model, waves, groups=groups, checkpoint=tmp_path / "damaged.pt", resume=True)
+        tiny_train(model, waves, groups=groups, checkpoint=tmp_path / "damaged.pt", resume=True)
 
 
 def test_resume_refuses_foreign_files(real_items, tmp_path):
@@ -304,11 +270,11 @@ def test_resume_refuses_foreign_files(real_items, tmp_path):
         path = tmp_path / name
         torch.save(obj, path)
         with pytest.raises(ValueError, match="not an mne-specae training checkpoint"):
-            _train(_model(), waves, groups=groups, checkpoint=path, resume=True)
+            tiny_train(tiny_model(), waves, groups=groups, checkpoint=path, resume=True)
     damaged = tmp_path / "damaged.pt"
     damaged.write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="damaged"):
-        _train(_model(), waves, groups=groups, checkpoint=damaged, resume=True)
+        tiny_train(tiny_model(), waves, groups=groups, checkpoint=damaged, resume=True)
 
 
 # ---------------------------------------------------------- through SpecAE

@@ -19,9 +19,9 @@ from mne_specae import SpecAE, Spectrogram, make_segments
 from mne_specae.devices import use_bf16
 from mne_specae.input_stages import build_input_stage
 from mne_specae.io import load_safely
-from mne_specae.models import ConvAutoencoder2d
 from mne_specae.splits import split_by_group
 from mne_specae.training import train_autoencoder
+from tiny import tiny_spec, tiny_model, tiny_train, assert_same_weights
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -42,33 +42,6 @@ def real_items(raw_by_name):
         waves.append(data.reshape(-1, data.shape[-1]))
         groups.append(np.repeat(epochs.metadata["subject"].to_numpy(), 2))
     return np.concatenate(waves).astype(np.float32), np.concatenate(groups)
-
-
-def _spec(**kwargs):
-    return Spectrogram(512.0, **{"n_fft": 64, "hop_length": 64, "fmax": 60.0, "output": "db",
-                                 "normalize": "item", **kwargs})
-
-
-def _model(seed=0, **kwargs):
-    torch.manual_seed(seed)
-    return ConvAutoencoder2d(**{"n_layers": 2, "filters": 4, **kwargs})
-
-
-def _train(model, waves, **kwargs):
-    options = dict(input_stage=_spec(), max_epochs=2, batch_size=16, lr=3e-3, device="cpu",
-                   progress=False, verbose=False)
-    options.update(kwargs)
-    return train_autoencoder(model, waves, **options)
-
-
-def _state(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _assert_same_state(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
 
 
 # -------------------------------------------------------------------- precision
@@ -121,9 +94,9 @@ class _Float64Ops(TorchDispatchMode):
 @pytest.mark.parametrize("scheduler", [None, "plateau"])
 def test_training_makes_no_float64_tensor(real_items, tmp_path, scheduler):
     waves, groups = real_items
-    spec = _spec(normalize="dataset")
+    spec = tiny_spec(normalize="dataset")
     with _Float64Ops() as ops:
-        history = _train(_model(), waves, groups=groups, input_stage=spec, scheduler=scheduler,
+        history = tiny_train(tiny_model(), waves, groups=groups, input_stage=spec, scheduler=scheduler,
                          checkpoint=tmp_path / "run.pt")
     assert ops.n_ops > 1000  # the mode saw the training
     assert len(history.epochs) == 2 and math.isfinite(history.epochs[-1]["val_loss"])
@@ -146,8 +119,8 @@ def _statistics(stage, waves):
 def test_dataset_statistics_come_from_the_training_items(real_items, tmp_path, monkeypatch):
     waves, groups = real_items
     train_idx, val_idx = split_by_group(groups, 0.2, seed=0)
-    spec = _spec(normalize="dataset")
-    _train(_model(), waves, groups=groups, input_stage=spec, max_epochs=1,
+    spec = tiny_spec(normalize="dataset")
+    tiny_train(tiny_model(), waves, groups=groups, input_stage=spec, max_epochs=1,
            checkpoint=tmp_path / "run.pt")
     mean, std = _statistics(spec, waves[train_idx])
     torch.testing.assert_close(spec.norm_mean, mean, rtol=1e-5, atol=1e-5)
@@ -156,8 +129,8 @@ def test_dataset_statistics_come_from_the_training_items(real_items, tmp_path, m
     assert (spec.norm_mean - everything).abs().max() > 0.1  # dB: validation subjects differ
     # a resumed run takes the statistics from the checkpoint (no refit)
     monkeypatch.setattr(Spectrogram, "fit_normalization", lambda *a, **k: 1 / 0)
-    again = _spec(normalize="dataset")
-    _train(_model(), waves, groups=groups, input_stage=again, max_epochs=1,
+    again = tiny_spec(normalize="dataset")
+    tiny_train(tiny_model(), waves, groups=groups, input_stage=again, max_epochs=1,
            checkpoint=tmp_path / "run.pt", resume=True)
     assert torch.equal(again.norm_mean, spec.norm_mean)
     assert torch.equal(again.norm_std, spec.norm_std)
@@ -213,7 +186,7 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
 
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2] and [r["rank"] for r in ranks] == [0, 1]
-    _assert_same_state(ranks[0]["state"], ranks[1]["state"])  # DDP keeps ranks in sync
+    assert_same_weights(ranks[0]["state"], ranks[1]["state"])  # DDP keeps ranks in sync
 
     spec, model = build(0)
     single = train_autoencoder(model, waves, input_stage=spec, groups=groups, max_epochs=3,
@@ -239,11 +212,10 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
     assert os.listdir(ckpt_dir) == ["run.pt"]
     saved = load_safely(ckpt_dir / "run.pt", what="checkpoint")
     assert saved["epoch"] == 3
-    _assert_same_state(saved["best_state"], ranks[0]["state"])
+    assert_same_weights(saved["best_state"], ranks[0]["state"])
     for epoch in (1, 2, 3):
         assert log.count(f"epoch {epoch}/3:") == 1, log[-4000:]
     assert log.count("Validation: 24 items of 2 group(s)") == 1, log[-4000:]
-
 
 
 # ------------------------------------------------------------------------- GPU
@@ -251,10 +223,10 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
 @cuda
 def test_bf16_channels_last_on_gpu(real_items):
     waves, groups = real_items
-    fp32, fast = _model(), _model()
-    h32 = _train(fp32, waves, groups=groups, device="cuda", precision="fp32",
+    fp32, fast = tiny_model(), tiny_model()
+    h32 = tiny_train(fp32, waves, groups=groups, device="cuda", precision="fp32",
                  channels_last=False, max_epochs=3)
-    hbf = _train(fast, waves, groups=groups, device="cuda", precision="bf16",
+    hbf = tiny_train(fast, waves, groups=groups, device="cuda", precision="bf16",
                  channels_last=True, max_epochs=3)
     assert next(fast.parameters()).is_cuda
     assert fast.encoder[4].weight.is_contiguous(memory_format=torch.channels_last)
@@ -264,8 +236,8 @@ def test_bf16_channels_last_on_gpu(real_items):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.05)
         assert b["val_loss"] == pytest.approx(a["val_loss"], rel=0.05)
     # precision="auto" on a bf16-capable GPU matches the explicit bf16 run's numbers loosely
-    auto = _model()
-    hauto = _train(auto, waves, groups=groups, device="cuda", max_epochs=3)
+    auto = tiny_model()
+    hauto = tiny_train(auto, waves, groups=groups, device="cuda", max_epochs=3)
     assert hauto.epochs[-1]["val_loss"] == pytest.approx(h32.epochs[-1]["val_loss"], rel=0.05)
 
 
@@ -285,8 +257,8 @@ def test_pinned_memory_path_matches_data_on_device(real_items, monkeypatch):
     waves, groups = real_items
     states, histories = [], []
     for on_device in (True, False):
-        model = _model()
-        histories.append(_train(model, waves, groups=groups, device="cuda", precision="fp32",
+        model = tiny_model()
+        histories.append(tiny_train(model, waves, groups=groups, device="cuda", precision="fp32",
                                 channels_last=False, data_on_device=on_device, max_epochs=2,
                                 batch_size=8))
         states.append({k: v.cpu() for k, v in model.state_dict().items()})

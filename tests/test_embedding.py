@@ -8,13 +8,9 @@ import pytest
 
 from mne_specae import SpecAE, add_embeddings, add_umap, evaluate_embeddings, make_segments
 from mne_specae.viz import plot_embedding, plot_history, plot_reconstruction
+from tiny import TINY
 
 matplotlib.use("Agg")
-
-# (linear axis from 0 Hz, mean pooling: the tests below count bins and features)
-TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
-            top_db=80.0, detrend=None, resize=(16, 16), n_layers=2, filters=4, pooling="mean",
-            max_epochs=2, batch_size=16, device="cpu", random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,9 @@ from sklearn.pipeline import make_pipeline
 
 from mne_specae import SpecAE, make_segments
 from mne_specae.io import MODEL_FORMAT
+from tiny import TINY
 
 # a tiny network and small images: fast on 2 CPU cores
-# (linear axis from 0 Hz, mean pooling: the tests below count bins and features)
-TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
-            top_db=80.0, detrend=None, resize=(16, 16), n_layers=2, filters=4, pooling="mean",
-            max_epochs=2, batch_size=16, device="cpu", random_state=0)
 
 
 @pytest.fixture(scope="module")

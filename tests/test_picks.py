@@ -7,12 +7,9 @@ import pytest
 import mne_specae.estimator as estimator_module
 from mne_specae import SpecAE, make_segments
 from mne_specae.splits import split_by_group
+from tiny import TINY_ONE_EPOCH as TINY
 
 pytestmark = pytest.mark.filterwarnings("ignore:Only one group")
-
-TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
-            resize=(16, 16), n_layers=2, filters=4, pooling="mean", max_epochs=1,
-            batch_size=16, device="cpu", random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,7 @@ import torch
 from sklearn.base import clone
 
 from mne_specae import SpecAE, make_segments, presets
-
-TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
-            resize=(16, 16), n_layers=2, filters=4, pooling="mean", max_epochs=1,
-            batch_size=16, device="cpu", random_state=0)
+from tiny import TINY_ONE_EPOCH as TINY
 
 
 @pytest.fixture(scope="module")

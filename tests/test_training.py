@@ -11,12 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mne_specae import Spectrogram, make_segments
+from mne_specae import make_segments
 from mne_specae.history import History
 from mne_specae.input_stages import WaveformInput
-from mne_specae.models import ConvAutoencoder1d, ConvAutoencoder2d
+from mne_specae.models import ConvAutoencoder1d
 from mne_specae.splits import split_by_group
-from mne_specae.training import train_autoencoder
+from tiny import assert_same_weights, records_of, tiny_model, tiny_spec, tiny_train, weights_of
 
 # 2 recordings (2 subjects) of each modality; 30 s of each = 6 segments of 5 s
 NAMES = [
@@ -27,7 +27,6 @@ NAMES = [
     "emg/uci_lower_limb/3Amar",
     "emg/uci_lower_limb/4Amar",
 ]
-RECORD_KEYS = ("epoch", "train_loss", "val_loss", "lr")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
@@ -62,39 +61,10 @@ def real_items_3d(segments):
 
 
 # --------------------------------------------------------------------- helpers
-def _spec(**kwargs):
-    return Spectrogram(512.0, n_fft=64, hop_length=64, fmax=60.0, output="db",
-                       normalize="item", **kwargs)
-
-
-def _model(seed=0, **kwargs):
-    torch.manual_seed(seed)
-    return ConvAutoencoder2d(**{"n_layers": 2, "filters": 4, **kwargs})
-
-
-def _train(model, waves, **kwargs):
-    options = dict(input_stage=_spec(), max_epochs=2, batch_size=16, lr=3e-3, device="cpu",
-                   progress=False, verbose=False)
-    options.update(kwargs)
-    return train_autoencoder(model, waves, **options)
-
-
-def _state(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _assert_same_state(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
 
 
 def _differs(a, b):
     return any(not torch.equal(a[key], b[key]) for key in a)
-
-
-def _records(history):
-    return [{k: e[k] for k in RECORD_KEYS} for e in history.epochs]
 
 
 class _LossFrom:
@@ -112,8 +82,8 @@ class _LossFrom:
 # -------------------------------------------------------------------- training
 def test_loss_decreases_and_history(real_items):
     waves, groups = real_items
-    model = _model(filters=8)
-    history = _train(model, waves, groups=groups, max_epochs=4, lr=5e-3)
+    model = tiny_model(filters=8)
+    history = tiny_train(model, waves, groups=groups, max_epochs=4, lr=5e-3)
     frame = history.to_frame()
     assert list(frame.columns) == ["epoch", "train_loss", "val_loss", "seconds",
                                    "samples_per_s", "lr"]
@@ -143,12 +113,12 @@ def test_validation_loss_value(real_items, loss, fn):
     """The recorded validation loss is the loss of the (restored) weights on the
     held-out subjects' images, computed here by hand."""
     waves, groups = real_items
-    model = _model()
-    history = _train(model, waves, groups=groups, val_fraction=0.25, loss=loss, max_epochs=1)
+    model = tiny_model()
+    history = tiny_train(model, waves, groups=groups, val_fraction=0.25, loss=loss, max_epochs=1)
     _, val_idx = split_by_group(groups, 0.25, seed=0)
     assert len(np.unique(groups[val_idx])) == 2
     with torch.no_grad():
-        images = _spec().to_images(torch.as_tensor(waves[val_idx]))
+        images = tiny_spec().to_images(torch.as_tensor(waves[val_idx]))
         assert images.shape == (len(val_idx), 1, 8, 41)
         expected = float(fn(model(images), images))
     assert history.epochs[0]["val_loss"] == pytest.approx(expected, rel=1e-5)
@@ -160,47 +130,47 @@ def test_early_stopping_restores_the_best_weights(real_items, tmp_path):
     ckpt = tmp_path / "run.pt"
     # with min_delta huge, only the first epoch counts as an improvement: training
     # must stop after 1 + patience epochs and keep the weights of epoch 1
-    model = _model()
-    history = _train(model, waves, groups=groups, max_epochs=10, patience=2, min_delta=1e9,
+    model = tiny_model()
+    history = tiny_train(model, waves, groups=groups, max_epochs=10, patience=2, min_delta=1e9,
                      checkpoint=ckpt)
     assert [e["epoch"] for e in history.epochs] == [1, 2, 3]
     assert history.best_epoch == 1
     assert history.best_loss == history.epochs[0]["val_loss"]
     assert history.stop_reason == "early_stopping"
-    reference = _model()
-    _train(reference, waves, groups=groups, max_epochs=1)
-    _assert_same_state(_state(model), _state(reference))
+    reference = tiny_model()
+    tiny_train(reference, waves, groups=groups, max_epochs=1)
+    assert_same_weights(weights_of(model), weights_of(reference))
     saved = torch.load(ckpt, weights_only=True)
     assert saved["epoch"] == 3 and saved["history"]["stop_reason"] == "early_stopping"
-    _assert_same_state(saved["best_state"], _state(reference))
+    assert_same_weights(saved["best_state"], weights_of(reference))
     # the weights at the stop (epoch 3) are different: restoring did something
-    assert _differs(saved["model"], _state(model))
+    assert _differs(saved["model"], weights_of(model))
     # resuming a run that stopped early trains no further and keeps the best weights
-    resumed_model = _model(seed=5)
-    resumed = _train(resumed_model, waves, groups=groups, max_epochs=10, patience=2,
+    resumed_model = tiny_model(seed=5)
+    resumed = tiny_train(resumed_model, waves, groups=groups, max_epochs=10, patience=2,
                      min_delta=1e9, checkpoint=ckpt, resume=True)
     assert [e["epoch"] for e in resumed.epochs] == [1, 2, 3]
     assert resumed.stop_reason == "early_stopping"
-    _assert_same_state(_state(resumed_model), _state(reference))
+    assert_same_weights(weights_of(resumed_model), weights_of(reference))
     # a long patience runs to max_epochs
-    history = _train(_model(), waves, groups=groups, max_epochs=3, patience=5, min_delta=1e9)
+    history = tiny_train(tiny_model(), waves, groups=groups, max_epochs=3, patience=5, min_delta=1e9)
     assert history.stop_reason == "max_epochs" and len(history.epochs) == 3
 
 
 def test_reproducible_with_a_seed(real_items):
     waves, groups = real_items
-    a, b = _model(0), _model(0)
-    ha = _train(a, waves, groups=groups, seed=0)
-    hb = _train(b, waves, groups=groups, seed=0)
-    _assert_same_state(_state(a), _state(b))
-    assert _records(ha) == _records(hb)
-    c = _model(1)
-    _train(c, waves, groups=groups, seed=1)
-    assert _differs(_state(a), _state(c))
-    d = _model(0)  # same initial weights, other split and batch order
-    hd = _train(d, waves, groups=groups, seed=1)
-    assert _differs(_state(a), _state(d))
-    assert _records(hd) != _records(ha)
+    a, b = tiny_model(0), tiny_model(0)
+    ha = tiny_train(a, waves, groups=groups, seed=0)
+    hb = tiny_train(b, waves, groups=groups, seed=0)
+    assert_same_weights(weights_of(a), weights_of(b))
+    assert records_of(ha) == records_of(hb)
+    c = tiny_model(1)
+    tiny_train(c, waves, groups=groups, seed=1)
+    assert _differs(weights_of(a), weights_of(c))
+    d = tiny_model(0)  # same initial weights, other split and batch order
+    hd = tiny_train(d, waves, groups=groups, seed=1)
+    assert _differs(weights_of(a), weights_of(d))
+    assert records_of(hd) != records_of(ha)
 
 
 def test_each_epoch_has_its_own_seeded_order():
@@ -221,19 +191,19 @@ def test_nonfinite_loss_stops_and_restores(real_items, tmp_path, value):
     # val_fraction=0: 5 batches of 16 per epoch and no validation calls, so call 11
     # is the first batch of epoch 3
     ckpt = tmp_path / "ckpt.pt"
-    model = _model()
+    model = tiny_model()
     with pytest.warns(RuntimeWarning, match="NaN/Inf in epoch 3.*weights of epoch 2"):
-        history = _train(model, waves, val_fraction=0, max_epochs=6,
+        history = tiny_train(model, waves, val_fraction=0, max_epochs=6,
                          loss=_LossFrom(11, value), checkpoint=ckpt)
     assert history.stop_reason == "nonfinite_loss"
     assert [e["epoch"] for e in history.epochs] == [1, 2]
     assert history.best_epoch == 2
-    reference = _model()
-    _train(reference, waves, val_fraction=0, max_epochs=2, loss=_LossFrom(10**9))
-    _assert_same_state(_state(model), _state(reference))
+    reference = tiny_model()
+    tiny_train(reference, waves, val_fraction=0, max_epochs=2, loss=_LossFrom(10**9))
+    assert_same_weights(weights_of(model), weights_of(reference))
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
     saved = torch.load(ckpt, weights_only=True)
-    _assert_same_state(saved["model"], _state(reference))
+    assert_same_weights(saved["model"], weights_of(reference))
     assert saved["history"]["stop_reason"] == "nonfinite_loss"
 
 
@@ -241,7 +211,7 @@ def test_nonfinite_loss_stops_and_restores(real_items, tmp_path, value):
 def test_nonfinite_loss_in_the_first_epoch_raises(real_items, start):
     waves, _ = real_items
     with pytest.raises(FloatingPointError, match="NaN/Inf in epoch 1, before any epoch"):
-        _train(_model(), waves, val_fraction=0, loss=_LossFrom(start))
+        tiny_train(tiny_model(), waves, val_fraction=0, loss=_LossFrom(start))
 
 
 class _NanValidationFrom:
@@ -265,29 +235,29 @@ def test_nonfinite_validation_loss_stops_and_restores(real_items, tmp_path):
     per_epoch = math.ceil(len(val_idx) / 16)  # validation batches per epoch
     assert per_epoch == 2
     ckpt = tmp_path / "ckpt.pt"
-    model = _model()
+    model = tiny_model()
     with pytest.warns(RuntimeWarning, match="validation loss became NaN/Inf in epoch 3.*"
                                             "weights of epoch 2"):
-        history = _train(model, waves, groups=groups, max_epochs=6,
+        history = tiny_train(model, waves, groups=groups, max_epochs=6,
                          loss=_NanValidationFrom(2 * per_epoch + 1), checkpoint=ckpt)
     assert history.stop_reason == "nonfinite_loss"
     assert [e["epoch"] for e in history.epochs] == [1, 2, 3]
     assert all(math.isfinite(e["train_loss"]) for e in history.epochs)
     assert math.isnan(history.epochs[2]["val_loss"])
     assert history.best_epoch == 2 and history.best_loss == history.epochs[1]["val_loss"]
-    reference = _model()
-    _train(reference, waves, groups=groups, max_epochs=2)
-    _assert_same_state(_state(model), _state(reference))
+    reference = tiny_model()
+    tiny_train(reference, waves, groups=groups, max_epochs=2)
+    assert_same_weights(weights_of(model), weights_of(reference))
     saved = torch.load(ckpt, weights_only=True)
     assert saved["epoch"] == 3 and saved["history"]["stop_reason"] == "nonfinite_loss"
-    _assert_same_state(saved["model"], _state(reference))
-    _assert_same_state(saved["best_state"], _state(reference))
+    assert_same_weights(saved["model"], weights_of(reference))
+    assert_same_weights(saved["best_state"], weights_of(reference))
     # that run ended: resuming it returns its result without training
-    resumed_model = _model(seed=5)
-    resumed = _train(resumed_model, waves, groups=groups, max_epochs=6,
+    resumed_model = tiny_model(seed=5)
+    resumed = tiny_train(resumed_model, waves, groups=groups, max_epochs=6,
                      loss=_NanValidationFrom(10**9), checkpoint=ckpt, resume=True)
     assert resumed.stop_reason == "nonfinite_loss" and len(resumed.epochs) == 3
-    _assert_same_state(_state(resumed_model), _state(reference))
+    assert_same_weights(weights_of(resumed_model), weights_of(reference))
 
 
 class _NanForMarked(torch.nn.Module):
@@ -296,7 +266,7 @@ class _NanForMarked(torch.nn.Module):
 
     def __init__(self, marker):
         super().__init__()
-        self.spec, self.marker = _spec(), marker
+        self.spec, self.marker = tiny_spec(), marker
 
     def to_images(self, x):
         images = self.spec.to_images(x)
@@ -309,22 +279,22 @@ def test_nonfinite_validation_loss_in_the_first_epoch_raises(real_items):
     _, val_idx = split_by_group(groups, 0.2, seed=0)
     marked = waves.copy()
     marked[val_idx, 0] = 123.0  # only validation items (whole subjects) are broken
-    model = _model()
-    before = _state(model)
+    model = tiny_model()
+    before = weights_of(model)
     with pytest.raises(FloatingPointError, match="validation loss became NaN/Inf in epoch 1, "
                                                  "before any epoch finished.*validation "
                                                  "recordings"):
-        _train(model, marked, groups=groups, input_stage=_NanForMarked(123.0))
-    assert _differs(before, _state(model))  # the training epoch ran: its loss was finite
+        tiny_train(model, marked, groups=groups, input_stage=_NanForMarked(123.0))
+    assert _differs(before, weights_of(model))  # the training epoch ran: its loss was finite
 
 # --------------------------------------------------------------------- options
 def test_optimizers(real_items):
     waves, groups = real_items
     runs = {}
     for name in ("adam", "adamw"):
-        model = _model()
-        _train(model, waves, groups=groups, optimizer=name, weight_decay=0.5, max_epochs=1)
-        runs[name] = _state(model)
+        model = tiny_model()
+        tiny_train(model, waves, groups=groups, optimizer=name, weight_decay=0.5, max_epochs=1)
+        runs[name] = weights_of(model)
     assert _differs(runs["adam"], runs["adamw"])  # L2 penalty vs decoupled decay
     seen = []
 
@@ -333,12 +303,12 @@ def test_optimizers(real_items):
         seen.append(params)
         return torch.optim.SGD(params, lr=0.05, momentum=0.9)
 
-    model = _model()
-    before = _state(model)
-    history = _train(model, waves, groups=groups, optimizer=make_sgd)
+    model = tiny_model()
+    before = weights_of(model)
+    history = tiny_train(model, waves, groups=groups, optimizer=make_sgd)
     assert len(seen) == 1 and seen[0] == list(model.parameters())
     assert [e["lr"] for e in history.epochs] == [0.05, 0.05]
-    assert _differs(before, _state(model))
+    assert _differs(before, weights_of(model))
 
 
 @pytest.mark.parametrize("scheduler, expected", [
@@ -348,7 +318,7 @@ def test_optimizers(real_items):
 ])
 def test_schedulers(real_items, scheduler, expected):
     waves, groups = real_items
-    history = _train(_model(), waves, groups=groups, lr=1e-3, max_epochs=3, scheduler=scheduler)
+    history = tiny_train(tiny_model(), waves, groups=groups, lr=1e-3, max_epochs=3, scheduler=scheduler)
     np.testing.assert_allclose([e["lr"] for e in history.epochs], expected, rtol=1e-12)
 
 
@@ -358,7 +328,7 @@ def test_plateau_scheduler_halves_the_lr(real_items):
     def constant(out, target):  # no gradient, constant loss: a plateau
         return (out * 0.0).mean() + 1.0
 
-    history = _train(_model(), waves, groups=groups, lr=1e-3, max_epochs=10, patience=3,
+    history = tiny_train(tiny_model(), waves, groups=groups, lr=1e-3, max_epochs=10, patience=3,
                      scheduler="plateau", loss=constant)
     # plateau patience = patience // 2 = 1: the lr halves after the 3rd epoch;
     # early stopping (3 epochs without improvement) ends training after the 4th
@@ -375,7 +345,7 @@ def test_plateau_scheduler_halves_the_lr(real_items):
             return (out * 0.0).mean() + 1.0
         return (out * 0.0).mean() + 1.0 / (1 + sum(not c for c in calls))
 
-    history = _train(_model(), waves, groups=groups, lr=1e-3, max_epochs=5, patience=3,
+    history = tiny_train(tiny_model(), waves, groups=groups, lr=1e-3, max_epochs=5, patience=3,
                      scheduler="plateau", loss=flat_train_improving_val)
     assert [e["lr"] for e in history.epochs] == [1e-3] * 5
     assert all(e["train_loss"] == 1.0 for e in history.epochs)
@@ -385,7 +355,7 @@ def test_plateau_scheduler_halves_the_lr(real_items):
 
 def test_no_validation_set(real_items):
     waves, groups = real_items
-    history = _train(_model(), waves, groups=groups, val_fraction=0, max_epochs=3)
+    history = tiny_train(tiny_model(), waves, groups=groups, val_fraction=0, max_epochs=3)
     frame = history.to_frame()
     assert frame["val_loss"].isna().all()
     assert history.best_loss == frame["train_loss"].min()
@@ -399,7 +369,7 @@ def test_1d_model_with_waveform_input(real_items):
     torch.manual_seed(0)
     model = ConvAutoencoder1d(n_layers=2, filters=8, kernel_size=9)
     stage = WaveformInput()
-    history = _train(model, waves, groups=groups, input_stage=stage, max_epochs=3, lr=5e-3)
+    history = tiny_train(model, waves, groups=groups, input_stage=stage, max_epochs=3, lr=5e-3)
     losses = [e["train_loss"] for e in history.epochs]
     assert losses[-1] < 0.9 * losses[0]
     _, val_idx = split_by_group(groups, 0.2, 0)
@@ -413,9 +383,9 @@ def test_1d_model_with_waveform_input(real_items):
 def test_multichannel_items_as_planes(real_items_3d):
     waves, groups = real_items_3d
     assert waves.shape == (36, 2, 2560)
-    spec = _spec(channel_mode="planes")
-    model = _model(in_channels=2)
-    history = _train(model, waves, groups=groups, input_stage=spec, val_fraction=0.25,
+    spec = tiny_spec(channel_mode="planes")
+    model = tiny_model(in_channels=2)
+    history = tiny_train(model, waves, groups=groups, input_stage=spec, val_fraction=0.25,
                      batch_size=8, max_epochs=2)
     _, val_idx = split_by_group(groups, 0.25, 0)
     with torch.no_grad():
@@ -427,9 +397,9 @@ def test_multichannel_items_as_planes(real_items_3d):
 
 def test_bf16_autocast_on_cpu(real_items):
     waves, groups = real_items
-    fp32, bf16 = _model(), _model()
-    h32 = _train(fp32, waves, groups=groups, precision="fp32")
-    h16 = _train(bf16, waves, groups=groups, precision="bf16")
+    fp32, bf16 = tiny_model(), tiny_model()
+    h32 = tiny_train(fp32, waves, groups=groups, precision="fp32")
+    h16 = tiny_train(bf16, waves, groups=groups, precision="bf16")
     assert all(p.dtype == torch.float32 for p in bf16.parameters())  # weights stay fp32
     for a, b in zip(h32.epochs, h16.epochs):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.05)
@@ -456,7 +426,7 @@ def test_bf16_autocast_on_cpu(real_items):
 def test_argument_errors(real_items, kwargs, match):
     waves, _ = real_items
     with pytest.raises(ValueError, match=match):
-        _train(_model(), waves, **kwargs)
+        tiny_train(tiny_model(), waves, **kwargs)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -469,7 +439,7 @@ def test_argument_errors(real_items, kwargs, match):
 def test_argument_type_errors(real_items, kwargs, match):
     waves, _ = real_items
     with pytest.raises(TypeError, match=match):
-        _train(_model(), waves, **kwargs)
+        tiny_train(tiny_model(), waves, **kwargs)
 
 
 def test_waveform_errors(real_items):
@@ -477,21 +447,21 @@ def test_waveform_errors(real_items):
     bad = waves.copy()
     bad[5, 100] = np.nan
     with pytest.raises(ValueError, match="NaN/Inf"):
-        _train(_model(), bad)
+        tiny_train(tiny_model(), bad)
     bad[5, 100] = np.inf
     with pytest.raises(ValueError, match="NaN/Inf"):
-        _train(_model(), bad)
+        tiny_train(tiny_model(), bad)
     for shape in ((2560,), (2, 3, 4, 2560)):
         with pytest.raises(ValueError, match=r"waveforms must be \(n_items, n_times\)"):
-            _train(_model(), np.zeros(shape, np.float32))
+            tiny_train(tiny_model(), np.zeros(shape, np.float32))
     with pytest.raises(ValueError, match="at least 2 items"):
-        _train(_model(), waves[:1])
+        tiny_train(tiny_model(), waves[:1])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without a GPU")
 def test_cuda_without_a_gpu(real_items):
     waves, _ = real_items
     with pytest.raises(RuntimeError, match="sees no CUDA GPU"):
-        _train(_model(), waves, device="cuda")
+        tiny_train(tiny_model(), waves, device="cuda")
 
 

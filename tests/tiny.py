@@ -1,0 +1,53 @@
+"""Small settings and training helpers shared by the test modules (imported by them;
+not collected: no ``test_`` prefix). Tiny networks and images: fast on 2 CPU cores."""
+
+import torch
+
+from mne_specae import Spectrogram
+from mne_specae.models import ConvAutoencoder2d
+from mne_specae.training import train_autoencoder
+
+#: SpecAE settings of the tests: a linear axis from 0 Hz and mean pooling, so that
+#: bins and features can be counted.
+TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
+            top_db=80.0, detrend=None, resize=(16, 16), n_layers=2, filters=4, pooling="mean",
+            max_epochs=2, batch_size=16, device="cpu", random_state=0)
+TINY_ONE_EPOCH = dict(TINY, max_epochs=1)
+RECORD_KEYS = ("epoch", "train_loss", "val_loss", "lr")
+
+
+def tiny_spec(**kwargs):
+    """A small dB spectrogram input stage, z-scored per item."""
+    return Spectrogram(512.0, **{"n_fft": 64, "hop_length": 64, "fmax": 60.0, "output": "db",
+                                 "normalize": "item", **kwargs})
+
+
+def tiny_model(seed=0, **kwargs):
+    """A 2-layer, 4-filter ConvAutoencoder2d seeded with ``seed`` (global generator:
+    the tests that use it run with the ``isolated_torch_rng`` fixture)."""
+    torch.manual_seed(seed)
+    return ConvAutoencoder2d(**{"n_layers": 2, "filters": 4, **kwargs})
+
+
+def tiny_train(net, waves, **kwargs):
+    """train_autoencoder with the tests' small settings (overridable)."""
+    options = dict(input_stage=tiny_spec(), max_epochs=2, batch_size=16, lr=3e-3, device="cpu",
+                   progress=False, verbose=False)
+    options.update(kwargs)
+    return train_autoencoder(net, waves, **options)
+
+
+def weights_of(net):
+    """A detached copy of the weights."""
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def records_of(history):
+    """The per-epoch records without their timing."""
+    return [{k: e[k] for k in RECORD_KEYS} for e in history.epochs]
