@@ -19,26 +19,16 @@ from mne_specae.input_stages import WaveformInput
 from mne_specae.io import load_safely, save_atomic
 from mne_specae.models import ConvAutoencoder1d
 from mne_specae.splits import split_by_group
-from tiny import (TINY, assert_same_weights, records_of, tiny_model, tiny_spec, tiny_train,
-                  weights_of)
+from tiny import (TINY, assert_same_weights, load_real_items, records_of, tiny_model, tiny_spec,
+                  tiny_train, weights_of)
 
-NAMES = ["ecg/mitdb/100", "ecg/mitdb/106", "eeg/eegmat/Subject00_1",
-         "eeg/eegmat/Subject01_1", "emg/uci_lower_limb/3Amar", "emg/uci_lower_limb/4Amar"]
-# a tiny SpecAE: fast on 2 CPU cores
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
 
 @pytest.fixture(scope="module")
 def real_items(raw_by_name):
-    """72 items (one channel of one 5 s segment) of 6 subjects (12 items each)."""
-    waves, groups = [], []
-    for name in NAMES:
-        epochs = make_segments(raw_by_name[name].copy().crop(0.0, 30.0))
-        data = epochs.get_data()[:, :2]
-        waves.append(data.reshape(-1, data.shape[-1]))
-        groups.append(np.repeat(epochs.metadata["subject"].to_numpy(), 2))
-    return np.concatenate(waves).astype(np.float32), np.concatenate(groups)
+    return load_real_items(raw_by_name)
 
 
 @pytest.fixture(scope="module")

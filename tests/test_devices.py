@@ -21,12 +21,10 @@ from mne_specae.input_stages import build_input_stage
 from mne_specae.io import load_safely
 from mne_specae.splits import split_by_group
 from mne_specae.training import train_autoencoder
-from tiny import tiny_spec, tiny_model, tiny_train, assert_same_weights
+from tiny import ITEM_RECORDINGS, load_real_items, tiny_spec, tiny_model, tiny_train, assert_same_weights
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
-NAMES = ["ecg/mitdb/100", "ecg/mitdb/106", "eeg/eegmat/Subject00_1",
-         "eeg/eegmat/Subject01_1", "emg/uci_lower_limb/3Amar", "emg/uci_lower_limb/4Amar"]
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
@@ -34,14 +32,7 @@ pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
 @pytest.fixture(scope="module")
 def real_items(raw_by_name):
-    """72 items (one channel of one 5 s segment) of 6 subjects (12 items each)."""
-    waves, groups = [], []
-    for name in NAMES:
-        epochs = make_segments(raw_by_name[name].copy().crop(0.0, 30.0))
-        data = epochs.get_data()[:, :2]
-        waves.append(data.reshape(-1, data.shape[-1]))
-        groups.append(np.repeat(epochs.metadata["subject"].to_numpy(), 2))
-    return np.concatenate(waves).astype(np.float32), np.concatenate(groups)
+    return load_real_items(raw_by_name)
 
 
 # -------------------------------------------------------------------- precision
@@ -137,7 +128,7 @@ def test_dataset_statistics_come_from_the_training_items(real_items, tmp_path, m
 
 
 def test_specae_dataset_statistics_come_from_the_training_items(raw_by_name):
-    epochs = [make_segments(raw_by_name[n].copy().crop(0, 30)) for n in NAMES[:2] + NAMES[4:]]
+    epochs = [make_segments(raw_by_name[n].copy().crop(0, 30)) for n in ITEM_RECORDINGS[:2] + ITEM_RECORDINGS[4:]]
     X = np.concatenate([ep.get_data()[:, :2] for ep in epochs]).astype(np.float32)
     subjects = np.concatenate([ep.metadata["subject"].to_numpy() for ep in epochs])
     est = SpecAE(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear",

@@ -1,9 +1,10 @@
 """Small settings and training helpers shared by the test modules (imported by them;
 not collected: no ``test_`` prefix). Tiny networks and images: fast on 2 CPU cores."""
 
+import numpy as np
 import torch
 
-from mne_specae import Spectrogram
+from mne_specae import Spectrogram, make_segments
 from mne_specae.models import ConvAutoencoder2d
 from mne_specae.training import train_autoencoder
 
@@ -51,3 +52,21 @@ def assert_same_weights(a, b):
 def records_of(history):
     """The per-epoch records without their timing."""
     return [{k: e[k] for k in RECORD_KEYS} for e in history.epochs]
+
+
+#: 2 recordings (2 subjects) of each modality; 30 s of each = 6 segments of 5 s
+ITEM_RECORDINGS = ["ecg/mitdb/100", "ecg/mitdb/106", "eeg/eegmat/Subject00_1",
+                   "eeg/eegmat/Subject01_1", "emg/uci_lower_limb/3Amar",
+                   "emg/uci_lower_limb/4Amar"]
+
+
+def load_real_items(raw_by_name):
+    """72 items (one channel of one 5 s segment) of 6 subjects (12 items each), float32,
+    and the subject of each item."""
+    waves, groups = [], []
+    for name in ITEM_RECORDINGS:
+        epochs = make_segments(raw_by_name[name].copy().crop(0.0, 30.0))
+        data = epochs.get_data()[:, :2]
+        waves.append(data.reshape(-1, data.shape[-1]))
+        groups.append(np.repeat(epochs.metadata["subject"].to_numpy(), 2))
+    return np.concatenate(waves).astype(np.float32), np.concatenate(groups)
