@@ -152,7 +152,7 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "backreferences_dir": "generated/backreferences",
     "doc_module": ("mne_specae",),
-    "capture_repr": ("_repr_html_", "__repr__"),
+    "capture_repr": ("_repr_html_",),  # tables and MNE objects; no stray <Figure ...> lines
     "show_memory": False,
     "min_reported_time": 0,
     "write_computation_times": True,

@@ -19,6 +19,8 @@ CPU cores. On a GPU, use the study's method instead:
 ``SpecAE(**presets.STUDY, device="cuda")``.
 """
 
+# sphinx_gallery_multi_image = "single"
+
 # %%
 import inspect
 

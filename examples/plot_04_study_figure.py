@@ -21,6 +21,8 @@ job with more data (12 segments, 4 channels). On a GPU, use the study's method:
 spectrograms and a UMAP of 768 of them.
 """
 
+# sphinx_gallery_multi_image = "single"
+
 # %%
 import matplotlib.pyplot as plt
 import mne

@@ -120,7 +120,9 @@ def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, ver
 @verbose
 def add_umap(epochs, *, prefix="specae_", n_components=2, n_neighbors=15, min_dist=0.1,
              metric="euclidean", random_state=0, return_reducer=False, verbose=None):
-    """Fit one UMAP across all given Epochs and write ``umap_0``, ``umap_1``, ... columns.
+    """Fit one UMAP across all given Epochs and write its coordinates into the metadata.
+
+    The columns are ``umap_0``, ``umap_1`` (one per component).
 
     Parameters
     ----------

@@ -39,6 +39,8 @@ def test_readme_snippet_runs_and_returns_what_it_says(tmp_path, monkeypatch, cap
     out, err = capfd.readouterr()
     assert "knn_balanced_accuracy" in out and "pca_logspec" in out
     assert "Replacing existing metadata" not in out + err
+    log_lines = [ln for ln in (out + err).splitlines() if ln and "batch/s" not in ln]
+    assert len(log_lines) < 25, log_lines  # a summary, not a line per recording
     assert "Adding metadata" not in out + err
 
 

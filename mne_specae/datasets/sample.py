@@ -170,9 +170,11 @@ def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
             if raw.n_times / raw.info["sfreq"] < duration:
                 skipped.append(name)
                 continue
-            segments = make_segments(raw, duration, sfreq,
+            segments = make_segments(raw, duration, sfreq, verbose=False,
                                      metadata=get_recording(name).labels)
             epochs.append(select_evenly(segments, max_segments, max_channels))
+    logger.info(f"Cut {len(epochs)} recordings into {sum(len(e) for e in epochs)} segments "
+                f"of {duration:g} s at {sfreq:g} Hz")
     if skipped:
         logger.info(f"Left out {len(skipped)} recording(s) shorter than {duration:g} s: "
                     f"{skipped}")
