@@ -119,9 +119,10 @@ for ep in epochs:
 # ---------------------------
 # :func:`~mne_specae.compute_spectrogram` returns an
 # :class:`mne.time_frequency.EpochsTFRArray` that keeps the metadata, so MNE's
-# selection by metadata query and its plots work as for any TFR. Here the average
-# power of the normal and the abnormal segments of record 100, lead MLII, with the
-# recommended window and frequency range.
+# selection by metadata query works as for any TFR, and
+# :func:`~mne_specae.viz.plot_spectrogram` draws it with its units and a frequency
+# axis in Hz. Here the average power of the normal and the abnormal segments of record
+# 100, lead MLII, with the recommended window and frequency range.
 spec_kw = {  # the recommended spectrogram settings (window, frequency axis, detrending)
     k: v for k, v in RECOMMENDED.items()
     if k in inspect.signature(msa.Spectrogram).parameters
@@ -132,9 +133,9 @@ averages = {rhythm: tfr[f"rhythm == '{rhythm}'"].average() for rhythm in ("norma
 vlim = db_limits(*averages.values())
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained", sharey=True)
 for ax, (rhythm, avg) in zip(axes, averages.items()):
-    avg.plot(picks="MLII", dB=True, vlim=vlim, cmap="viridis", axes=ax, show=False,
-             colorbar=rhythm == "abnormal")
-    ax.set_title(f"record 100, MLII: {rhythm} segments (n={avg.nave})")
+    msa.viz.plot_spectrogram(avg, picks="MLII", vlim=vlim, ax=ax, show=False,
+                             colorbar=rhythm == "abnormal",
+                             title=f"record 100, MLII: {rhythm} segments (n={avg.nave})")
 
 # %%
 # Averages blur the beats; one segment shows them, each QRS complex a broadband
@@ -142,7 +143,7 @@ for ax, (rhythm, avg) in zip(axes, averages.items()):
 # early beat, closer to the one before.
 first = int(np.flatnonzero(ep100.metadata["rhythm"] == "abnormal")[0])
 single = tfr[first].average()
-single.plot(picks="MLII", dB=True, vlim=db_limits(single), cmap="viridis", title=(
+msa.viz.plot_spectrogram(single, picks="MLII", vlim=db_limits(single), title=(
     f"segment at {ep100.metadata['onset'].iloc[first]:.0f} s: beats "
     f"{ep100.metadata['abnormal_codes'].iloc[first]} + normal"))
 

@@ -112,9 +112,9 @@ db = 10 * np.log10(np.r_[rest.get_data(picks="Pz").ravel(), task.get_data(picks=
 vlim = tuple(np.percentile(db, [1, 99.5]))
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained", sharey=True)
 for ax, avg, name in zip(axes, (rest, task), ("rest", "arithmetic")):
-    avg.plot(picks="Pz", dB=True, vlim=vlim, cmap="viridis", axes=ax, show=False,
-             colorbar=name == "arithmetic")
-    ax.set_title(f"Pz, {name} (n={avg.nave} segments)")
+    msa.viz.plot_spectrogram(avg, picks="Pz", vlim=vlim, ax=ax, show=False,
+                             colorbar=name == "arithmetic",
+                             title=f"Pz, {name} (n={avg.nave} segments)")
 
 # %%
 # Alpha (8-13 Hz) power over the scalp, which usually drops when a task engages

@@ -108,9 +108,8 @@ db = 10 * np.log10(np.concatenate([t.data.ravel() for t in tfrs.values()]))
 vlim = tuple(np.percentile(db, [1, 99.5]))
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained", sharey=True)
 for ax, (exercise, avg) in zip(axes, tfrs.items()):
-    avg.plot(picks="VM", dB=True, vlim=vlim, cmap="viridis", axes=ax, show=False,
-             colorbar=exercise == "sitting")
-    ax.set_title(f"3A, {exercise}, VM")
+    msa.viz.plot_spectrogram(avg, picks="VM", vlim=vlim, ax=ax, show=False,
+                             colorbar=exercise == "sitting", title=f"3A, {exercise}, VM")
 
 # %%
 # The autoencoder

@@ -48,7 +48,10 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
         after ``resize``, where the resized rows and columns lie
         (:meth:`Spectrogram.image_freqs`, :meth:`Spectrogram.image_times`).
         Epochs keep their info, events, event_id, metadata, selection and drop_log.
-        Units: V²/Hz (``scaling="density"``), dB re 1 V²/Hz, V/sqrt(Hz).
+        Units (for signals in volts; recorded in ``tfr.info["temp"]``, which
+        :func:`~mne_specae.viz.plot_spectrogram` reads): power V²/Hz
+        (``scaling="density"``) or V² (``"spectrum"``), magnitude their square root,
+        dB re 1 V²/Hz (or 1 V²); normalised images are unitless z-scores.
     """
     from mne.time_frequency import EpochsTFRArray, RawTFRArray
 
@@ -91,7 +94,7 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
         for row, ch in enumerate(tqdm(idx, desc="Spectrogram", unit="channel",
                                       disable=len(idx) < 8 or logger.level > 20)):
             data[row] = run(inst.get_data(picks=[ch]))[0]
-        return RawTFRArray(info, data, times, freqs, method="stft")
+        return RawTFRArray(_with_units(info, sg), data, times, freqs, method="stft")
 
     n_epochs = len(inst)
     per_batch = max(1, batch_size // len(idx))
@@ -104,7 +107,7 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
     logger.info(f"Spectrograms of {n_epochs} epochs x {len(idx)} channels: "
                 f"{data.shape[-2]} freqs x {data.shape[-1]} frames ({sg.output}) on {dev}")
     return EpochsTFRArray(
-        info, data, times, freqs, method="stft",
+        _with_units(info, sg), data, times, freqs, method="stft",
         events=inst.events.copy(), event_id=dict(inst.event_id),
         selection=inst.selection.copy(), drop_log=inst.drop_log,
         metadata=None if inst.metadata is None else inst.metadata.copy(),
@@ -129,3 +132,25 @@ def _signal_picks(info, picks):
             "when bad)."
         )
     return idx
+
+
+def units_of(sg):
+    """The units of a :class:`Spectrogram`'s output, for signals in volts."""
+    if sg.normalize is not None:
+        return "z-score (normalised)"
+    density = sg.scaling == "density"
+    power = "V²/Hz" if density else "V²"
+    band = " (band sum)" if sg.freq_scale != "linear" and sg.band_mode == "sum" else ""
+    return {"power": f"Power{band} ({power})",
+            "magnitude": f"Magnitude{band} ({'V/√Hz' if density else 'V'})",
+            "db": f"Power{band} (dB re 1 {power})",
+            "complex": f"STFT ({'V/√Hz' if density else 'V'})"}[sg.output]
+
+
+def _with_units(info, sg):
+    """Record the units in ``info["temp"]`` (a copy's; it survives indexing and
+    averaging, not saving), unless the caller keeps something else there."""
+    temp = info.get("temp")
+    if temp is None or isinstance(temp, dict):
+        info["temp"] = {**(temp or {}), "mne_specae_units": units_of(sg)}
+    return info

@@ -201,7 +201,7 @@ def plot_history(history, *, ax=None, logy=True, show=True):
 
 
 def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vlim=None,
-                     ax=None, title=None, show=True):
+                     ax=None, title=None, colorbar=True, show=True):
     """One spectrogram, averaged over epochs and the picked channels, readable as is.
 
     Unlike ``tfr.average().plot()``, it takes ECG and EMG channels without extra
@@ -215,10 +215,10 @@ def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vl
     picks : str | list | None
         Channels (names, types or indices) to average; ``None``: all.
     dB : bool
-        Show ``10 log10(power)``.
+        Show ``10 log10(power)`` (not applied to dB or normalised spectrograms).
     units : str | None
-        Colour-bar label; default from the units :func:`~mne_specae.compute_spectrogram`
-        records, else ``"Power"``.
+        Colour-bar label; default the units :func:`~mne_specae.compute_spectrogram`
+        records (``"Power (V²/Hz)"``, ...), else ``"Power"``.
     cmap : str
         Colormap.
     vlim : tuple of float | None
@@ -227,6 +227,8 @@ def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vl
         Draw here; a new figure otherwise.
     title : str | None
         Axes title; default the channels and the number of epochs averaged.
+    colorbar : bool
+        Draw the (labelled) colour bar; panels that share ``vlim`` may draw one.
     show : bool
         Show the figure.
 
@@ -244,9 +246,12 @@ def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vl
     n_epochs = data.shape[0] if data.ndim == 4 else None
     image = (data.mean(axis=0) if data.ndim == 4 else data)[idx].mean(axis=0)
     label = units or _units_of(tfr) or "Power"
-    if dB:
+    if dB and "dB" not in label and "z-score" not in label:  # not yet in dB
+        import re
+
         image = 10 * np.log10(np.maximum(image, np.finfo(float).tiny))
-        label = f"{label} (dB)" if "dB" not in label else label
+        label, n = re.subn(r"\(([^()]*V[^()]*)\)$", r"(dB re 1 \1)", label)
+        label = label if n else f"{label} (dB)"
     if vlim is None:
         vlim = tuple(np.percentile(image, [1, 99.5]))
     fig, ax = _figure(ax, figsize=(7, 3.6), layout="constrained")
@@ -257,11 +262,12 @@ def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vl
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     ax.set(xlabel="Time (s)", ylabel="Frequency (Hz)",
            title=title or (f"{shown}" + (f", mean of {n_epochs} epochs" if n_epochs else "")))
-    fig.colorbar(mesh, ax=ax, label=label)
+    if colorbar:
+        fig.colorbar(mesh, ax=ax, label=label)
     return _show(fig, show)
 
 
 def _units_of(tfr):
-    """The units compute_spectrogram records in ``tfr.comment`` ("... units: V²/Hz")."""
-    comment = getattr(tfr, "comment", None) or ""
-    return comment.split("units: ", 1)[1].strip() if "units: " in comment else None
+    """The units compute_spectrogram records in ``tfr.info["temp"]``, if any."""
+    temp = tfr.info.get("temp")
+    return temp.get("mne_specae_units") if isinstance(temp, dict) else None

@@ -52,15 +52,23 @@ def test_readme_spectrogram_figure_is_labelled(raw_by_name):
     tfr = msa.compute_spectrogram(eeg, n_fft=512, hop_length=64, fmin=2.0, fmax=45.0,
                                   freq_scale="log", n_freqs=40)
     fig = msa.viz.plot_spectrogram(tfr, picks="Pz", show=False)
+    assert tfr.info["temp"]["mne_specae_units"] == "Power (V²/Hz)"
+    assert eeg.info.get("temp") is None  # recorded on the TFR's copy of the info only
     image_ax, bar_ax = fig.axes
     assert image_ax.get_yscale() == "log"
     fig.canvas.draw()
     ticks = [t.get_text() for t in image_ax.get_yticklabels() if t.get_text()]
     assert {"5", "10", "20"} <= set(ticks), ticks
-    assert "dB" in bar_ax.get_ylabel() and bar_ax.get_ylabel() != "dB"
+    assert bar_ax.get_ylabel() == "Power (dB re 1 V²/Hz)"
     assert image_ax.get_ylabel() == "Frequency (Hz)"
     ecg = msa.make_segments(raw_by_name["ecg/mitdb/100"].copy().crop(0, 20))
     fig = msa.viz.plot_spectrogram(msa.compute_spectrogram(ecg), show=False)  # no picks
     assert "MLII" in fig.axes[0].get_title()
     data = np.asarray(fig.axes[0].collections[0].get_array())
     assert np.isfinite(data).all()
+    # a dB spectrogram is not logged twice; its units come from compute_spectrogram
+    db = msa.compute_spectrogram(ecg, output="db", top_db=80.0)
+    fig = msa.viz.plot_spectrogram(db, show=False)
+    assert fig.axes[1].get_ylabel() == "Power (dB re 1 V²/Hz)"
+    shown = np.asarray(fig.axes[0].collections[0].get_array())
+    np.testing.assert_allclose(shown.ravel(), db.data.mean(axis=(0, 1)).ravel(), rtol=1e-5)
