@@ -101,20 +101,24 @@ def _train(args):
 
 
 def _embed_targets(out, epochs, overwrite):
-    """Where each Epochs goes: one CSV, one -epo.fif per signal type, or a folder."""
+    """Where each Epochs goes: one CSV, one -epo.fif per signal type, or a folder.
+
+    Checked before the long work: two Epochs bound for the same file, or an existing
+    file without ``--overwrite``, are errors.
+    """
     if out.suffix == ".csv":
         return {}
     if out.name.endswith("-epo.fif"):
-        recordings = {ep.metadata["recording"].iloc[0].rsplit("-", 1)[0] for ep in epochs}
-        if len(epochs) > 1 and len(recordings) > 1:
-            raise ValueError(f"{len(recordings)} recordings do not fit in one -epo.fif file: "
-                             "pass a .csv file or a folder.")
         stem = out.name[: -len("-epo.fif")]
         names = {id(ep): out if len(epochs) == 1 else out.with_name(
             f"{stem}-{ep.metadata['signal_type'].iloc[0]}-epo.fif") for ep in epochs}
     else:
         names = {id(ep): out / (ep.metadata["recording"].iloc[0].replace("/", "_") + "-epo.fif")
                  for ep in epochs}
+    if len(set(names.values())) < len(names):
+        raise ValueError(f"{len(epochs)} recordings do not fit in {out}: several would be "
+                         "written to one file. Pass a .csv file, or a folder (one -epo.fif "
+                         "per recording and signal type).")
     for path in names.values():
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass --overwrite or choose another --out.")

@@ -58,13 +58,18 @@ def test_train_and_embed(tmp_path, data_path, capsys):
     folder = tmp_path / "many"
     assert main(["embed", *files, "--model", str(model), "--out", str(folder)]) == 0
     assert sorted(p.name for p in folder.iterdir()) == ["ecg-epo.fif", "emg_1-epo.fif"]
-    # two inputs cannot go into one -epo.fif file: one-line reason, exit 2
-    capsys.readouterr()
+    # an ECG and an EMG input: one -epo.fif per signal type
     assert main(["embed", *files, "--model", str(model), "--out", str(fif),
-                 "--overwrite", "--quiet"]) == 2
+                 "--overwrite", "--quiet"]) == 0
+    assert {p.name for p in tmp_path.glob("one-*-epo.fif")} == {"one-ecg-epo.fif",
+                                                               "one-emg-epo.fif"}
+    # two ECG inputs cannot share one file: one-line reason, exit 2, nothing written
+    capsys.readouterr()
+    assert main(["embed", files[0], str(data_path / "ecg/mitdb/100"), "--model", str(model),
+                 "--out", str(tmp_path / "two-epo.fif"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mne-specae embed: error:") and "do not fit" in err
-    assert len(err.strip().splitlines()) == 1
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("two*"))
 
 
 def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys):
@@ -172,6 +177,11 @@ def test_bare_wfdb_names_types_subjects_and_multi_type_files(tmp_path, data_path
                  "Fz,ECG", "--quiet"]) == 0
     assert sorted(p.name for p in tmp_path.glob("s-*-epo.fif")) == ["s-ecg-epo.fif",
                                                                     "s-eeg-epo.fif"]
+    # two single-type files would share one -epo.fif: refused before embedding
+    assert main(["embed", *edfs, "--model", str(model), "--out", str(tmp_path / "two-epo.fif"),
+                 "--picks", "Fz", "--quiet"]) == 2
+    assert not (tmp_path / "two-epo.fif").exists()
+    assert not list(tmp_path.glob("two-*-epo.fif"))
     retyped = tmp_path / "retyped.csv"
     assert main(["embed", edfs[1], "--model", str(model), "--out", str(retyped), "--picks",
                  "Fz,ECG", "--channel-types", "ECG=emg", "--quiet"]) == 0
