@@ -8,7 +8,6 @@ add the numeric ranges MNE has no validator for, with the same style of message.
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 from mne.utils import _ensure_int, _validate_type
 
@@ -35,8 +34,11 @@ def check_number(value, name, *, minimum=None, strict=False, allow_none=False):
 
 
 def check_positive(value, name):
-    """``value`` as a float > 0."""
-    return check_number(value, name, minimum=0, strict=True)
+    """``value`` as a finite float > 0."""
+    value = check_number(value, name)
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value:g}.")
+    return value
 
 
 def check_fraction(value, name):
@@ -45,8 +47,3 @@ def check_fraction(value, name):
     if not 0 <= value < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value:g}.")
     return value
-
-
-def is_real_number(value):
-    """Whether ``value`` is a real number (not a bool)."""
-    return isinstance(value, Real) and not isinstance(value, bool)

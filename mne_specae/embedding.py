@@ -7,22 +7,21 @@ Columns of an earlier run with the same prefix are replaced, never left stale.
 
 from __future__ import annotations
 
-import mne
 import numpy as np
 import pandas as pd
 from mne.utils import logger, use_log_level, verbose
+
+from .items import as_epochs_list
 
 UMAP_PREFIX = "umap_"
 
 
 def epochs_list_of(epochs):
     """``[epochs]`` for one Epochs, the list for a list; else a TypeError."""
-    if isinstance(epochs, mne.BaseEpochs):
-        return [epochs]
-    if isinstance(epochs, (list, tuple)) and epochs and all(
-            isinstance(e, mne.BaseEpochs) for e in epochs):
-        return list(epochs)
-    raise TypeError(f"Expected mne.Epochs or a list of them, got {type(epochs).__name__}.")
+    epochs_list = as_epochs_list(epochs)
+    if epochs_list is None:
+        raise TypeError(f"Expected mne.Epochs or a list of them, got {type(epochs).__name__}.")
+    return epochs_list
 
 
 def columns_with_prefix(epochs_list, prefix, *, exclude=()):

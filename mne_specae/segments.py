@@ -12,19 +12,14 @@ import pandas as pd
 from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger, use_log_level, verbose
 
+from .checks import check_positive
+
 #: Channel types the package treats as signals (ECG and EMG are not MNE "data" channels).
 SIGNAL_TYPES = ("ecg", "eeg", "emg")
 #: The metadata columns make_segments fills itself.
 BUILTIN_COLUMNS = ("signal_type", "subject", "recording", "onset", "sfreq_orig")
 
 _ON_NONFINITE = ("drop", "raise")
-
-
-def _check_positive(value, name):
-    _validate_type(value, Real, name, "number")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}.")
-    return float(value)
 
 
 def _check_metadata(metadata):
@@ -236,8 +231,8 @@ def make_segments(
             "already segments: pass them to compute_spectrogram or SpecAE directly."
         )
     _validate_type(raw, BaseRaw, "raw", "mne.io.Raw")
-    duration = _check_positive(duration, "duration")
-    sfreq = _check_positive(sfreq, "sfreq")
+    duration = check_positive(duration, "duration")
+    sfreq = check_positive(sfreq, "sfreq")
     _validate_type(overlap, Real, "overlap", "number")
     if not 0 <= overlap < duration:
         raise ValueError(
