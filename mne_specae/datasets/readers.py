@@ -103,10 +103,8 @@ def read_wfdb(fname, *, channels=None, ch_type=None, subject=None, recording=Non
                 raise ValueError(f"{where}: no signal in volts is left.")
         else:
             warn(f"{where} are not in volts: kept unscaled as misc channels.")
-    types = []
-    for name, factor in zip(names, scale):
-        kind = "misc" if np.isnan(factor) else ch_type or channel_type_from_name(name) or "misc"
-        types.append(kind)
+    types = ["misc" if np.isnan(factor) else ch_type or channel_type_from_name(name) or "misc"
+             for name, factor in zip(names, scale)]
     untyped = [n for n, t, f in zip(names, types, scale) if t == "misc" and not np.isnan(f)]
     if untyped:
         warn(f"{record_path.with_suffix('.hea')}: the name of signal(s) {untyped} does not say "
