@@ -260,9 +260,11 @@ def read_uci_emg(fname, *, subject=None, recording=None, verbose=None):
         for line in header
         if (m := re.search(r"(\d+) values, engineering units: mV", line))
     ]
+    # Only the EMG columns, as text: some files end with a note (e.g. "7.5V") in the
+    # goniometer column after the declared samples.
     table = pd.read_csv(fname, sep="\t", skiprows=len(header), header=None,
-                        encoding="latin-1", dtype=np.float64)
-    emg = table.iloc[:, : len(UCI_CHANNELS)].to_numpy()
+                        encoding="latin-1", dtype=str, usecols=range(len(UCI_CHANNELS)))
+    emg = table.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
     if counts:
         n_declared = min(counts)
         if len(emg) > n_declared:
