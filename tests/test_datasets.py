@@ -13,6 +13,7 @@ import pytest
 
 from mne_specae import datasets
 from mne_specae.datasets import (
+    EXTENDED_RECORDINGS,
     SAMPLE_RECORDINGS,
     citations,
     fetch_mitdb,
@@ -20,6 +21,7 @@ from mne_specae.datasets import (
     get_data_path,
     get_recording,
     load_sample,
+    load_sample_epochs,
     read_raw,
 )
 
@@ -117,7 +119,7 @@ def test_eegmat_labels_and_subjects():
     assert rest.subject == task.subject == get_recording("ecg/eegmat/Subject01_1").subject
     assert get_recording("emg/uci_lower_limb/8Npie").labels == {
         "exercise": "standing", "group": "normal"}
-    with pytest.raises(KeyError, match="No sample recording"):
+    with pytest.raises(KeyError, match="No sample or extended recording"):
         get_recording("ecg/mitdb/999")
 
 
@@ -130,6 +132,9 @@ def test_load_sample_filters(data_path):
         load_sample(modalities=["eog"])
     with pytest.raises(ValueError, match="No sample recording of subject"):
         load_sample(subjects=["nobody"])
+    with pytest.raises(ValueError, match="'uci-11N'] are in the extended set: pass "
+                                         "extended=True"):
+        load_sample_epochs(subjects=["uci-3A", "uci-11N"])
 
 
 def test_registry_checksums_match_the_data_folder(data_path):
@@ -137,6 +142,53 @@ def test_registry_checksums_match_the_data_folder(data_path):
         for file in recording.files:
             digest = hashlib.sha256((data_path / file.relpath).read_bytes()).hexdigest()
             assert digest == file.sha256, file.relpath
+
+
+@pytest.fixture(scope="module")
+def extended_path(data_path):
+    """The data folder, if it holds the extended set (else the test is skipped)."""
+    if not all((data_path / f.relpath).is_file() for r in EXTENDED_RECORDINGS for f in r.files):
+        pytest.skip(f"The data folder {data_path} does not hold the extended set")
+    return data_path
+
+
+def test_extended_set_is_opt_in_and_checksummed(extended_path):
+    assert not {r.subject for r in SAMPLE_RECORDINGS} & {r.subject for r in EXTENDED_RECORDINGS}
+    files = {f.relpath: f.sha256 for r in EXTENDED_RECORDINGS for f in r.files}
+    # eegmat Subject04-19 rest and task; 13 UCI subjects x 3 exercises
+    assert (len(SAMPLE_RECORDINGS), len(EXTENDED_RECORDINGS), len(files)) == (42, 102, 32 + 39)
+    for relpath, sha256 in files.items():
+        assert hashlib.sha256((extended_path / relpath).read_bytes()).hexdigest() == sha256
+    epochs = load_sample_epochs(subjects="uci-11N", extended=True, max_segments=2)
+    assert [(ep.metadata["recording"].iloc[0], len(ep)) for ep in epochs] == [
+        (f"emg/uci_lower_limb/11N{ex}", n) for ex, n in (("mar", 1), ("pie", 2), ("sen", 2))]
+
+
+def test_extended_set_subjects_and_values(extended_path):
+    raws = load_sample(modalities=["eeg", "emg"], extended=True, download=False)
+    by_name = {raw.info["description"]: raw for rs in raws.values() for raw in rs}
+    assert len(raws["eeg"]) == 10 + 32 and len(raws["emg"]) == 20 + 39
+    labels = {}  # subject -> labels of its eegmat or UCI recordings
+    for name, raw in by_name.items():
+        if "/biosppy/" not in name:
+            labels.setdefault(raw.info["subject_info"]["his_id"], set()).add(
+                tuple(get_recording(name).labels.values()))
+            assert (10e-6 < _p99(raw) < 100e-6) if "eegmat" in name else (
+                3e-6 < _p99(raw) < 1e-3), name  # EEG about +-30 uV, EMG 3 uV - 1 mV
+    eegmat = [v for s, v in labels.items() if s.startswith("eegmat-")]
+    assert len(eegmat) == 20 and all(v == {("rest",), ("arithmetic",)} for v in eegmat)
+    uci = [sorted(v) for s, v in labels.items() if s.startswith("uci-")]
+    assert len(uci) == 19 and {tuple(x[0] for x in v) for v in uci} == {
+        ("gait", "sitting", "standing")}
+    assert [v[0][1] for v in uci].count("normal") == 10  # and 9 with a knee abnormality
+    # lengths as in the manifest; 1Nmar: the "7.5V" note after the samples is left out
+    assert by_name["eeg/eegmat/Subject04_1"].n_times == 170 * 500
+    assert by_name["emg/uci_lower_limb/1Nmar"].n_times == 5681
+    # Subject13_1's ECG lead is nearly flat: left out, its task recording kept
+    ecg = load_sample(modalities="ecg", subjects="eegmat-Subject13", extended=True)["ecg"]
+    assert [raw.info["description"] for raw in ecg] == ["ecg/eegmat/Subject13_2"]
+    flat = read_raw(extended_path / "eeg/eegmat/Subject13_1.edf").get_data(picks="ecg")
+    assert _p99(ecg[0]) > 0.2e-3 and np.percentile(np.abs(flat), 99) < 0.1e-3
 
 
 def test_licences_and_citations_are_shown():
@@ -325,8 +377,6 @@ def test_read_wfdb_annotations_missing_file(tmp_path, data_path):
 
 
 def test_load_sample_epochs_labels_and_subsets():
-    from mne_specae.datasets import load_sample_epochs
-
     epochs = load_sample_epochs(subjects=["uci-9N", "eegmat-Subject01"], max_segments=3,
                                 max_channels=2)
     names = [ep.metadata["recording"].iloc[0] for ep in epochs]

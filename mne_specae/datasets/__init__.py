@@ -1,4 +1,4 @@
-"""Public recordings: the bundled sample set, full-data fetchers and readers.
+"""Public recordings: the bundled sample and extended sets, full-data fetchers, readers.
 
 The recordings are copies of public datasets and are never shipped with the
 package. They are read from a data folder (:func:`get_data_path`) and downloaded,
@@ -21,10 +21,19 @@ from .readers import (
     read_wfdb,
     read_wfdb_annotations,
 )
-from .registry import SAMPLE_RECORDINGS, SOURCES, DataFile, Recording, Source, get_recording
+from .registry import (
+    EXTENDED_RECORDINGS,
+    SAMPLE_RECORDINGS,
+    SOURCES,
+    DataFile,
+    Recording,
+    Source,
+    get_recording,
+)
 from .sample import citations, load_sample, load_sample_epochs
 
 __all__ = [
+    "EXTENDED_RECORDINGS",
     "SAMPLE_RECORDINGS",
     "SOURCES",
     "DataFile",

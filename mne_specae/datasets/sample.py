@@ -1,4 +1,4 @@
-"""The bundled sample set: real ECG, EEG and EMG recordings as ``mne.io.Raw``."""
+"""The bundled sample set (and the extended set): real ECG, EEG and EMG as ``mne.io.Raw``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ from mne.utils import logger, verbose
 
 from .download import fetch_file, get_data_path
 from .readers import read_biosppy_txt, read_edf, read_uci_emg, read_wfdb
-from .registry import SAMPLE_RECORDINGS, SOURCES, Recording, get_recording
+from .registry import (
+    EXTENDED_RECORDINGS,
+    SAMPLE_RECORDINGS,
+    SOURCES,
+    Recording,
+    get_recording,
+)
 
 MODALITIES = ("ecg", "eeg", "emg")
 
@@ -41,11 +47,13 @@ def _montage_1020():
 
 
 @verbose
-def load_sample(path=None, *, modalities=None, subjects=None, download=True, verbose=None):
+def load_sample(path=None, *, modalities=None, subjects=None, extended=False,
+                download=True, verbose=None):
     """Load the sample recordings: real ECG, EEG and EMG from public datasets.
 
     42 recordings from 4 public sources, read from the data folder and downloaded
-    (with checksums) when missing there:
+    (with checksums) when missing there. With ``extended=True``, 102 more recordings
+    of the same two datasets (eegmat and UCI lower limb; 144 in all):
 
     =====  ==============================================  ===========  =============
     type   source                                          recordings   sfreq (Hz)
@@ -61,6 +69,25 @@ def load_sample(path=None, *, modalities=None, subjects=None, download=True, ver
            4A, 5A, 8N, 9N, 10N, three exercises each
     EMG    BioSPPy examples                                2            1000
     =====  ==============================================  ===========  =============
+
+    The extended set (``extended=True``) adds:
+
+    =====  ==============================================  ===========  =============
+    type   source                                          recordings   sfreq (Hz)
+    =====  ==============================================  ===========  =============
+    EEG    eegmat, subjects 04-19, rest and task: 20       32 (19 ch)   500
+           eegmat subjects in all
+    ECG    ECG lead of these eegmat recordings (not        31           500
+           Subject13_1, whose lead is nearly flat)
+    EMG    UCI lower limb, subjects 1A, 2A, 7A, 8A, 9A,    39 (4 ch)    1000
+           10A, 1N-6N, 11N, three exercises each: 19
+           UCI subjects in all, both groups
+    =====  ==============================================  ===========  =============
+
+    The sample set is for a quick look; the extended set gives benchmarks, recipe
+    selection and pretraining enough people for cross-subject evaluation. In the public
+    UCI files, 1N and 2N share their standing and sitting samples: keep these two
+    subjects on the same side of a split.
 
     Licences and citations -- please cite the datasets you use:
 
@@ -84,7 +111,12 @@ def load_sample(path=None, *, modalities=None, subjects=None, download=True, ver
     modalities : list of str | None
         Some of ``"ecg"``, ``"eeg"``, ``"emg"``; ``None`` loads all three.
     subjects : list of str | None
-        Only these subjects (e.g. ``["mitdb-100", "eegmat-Subject00"]``).
+        Only these subjects (e.g. ``["mitdb-100", "eegmat-Subject00"]``). Subjects of
+        the extended set (e.g. ``"eegmat-Subject04"``, ``"uci-1N"``) need
+        ``extended=True``.
+    extended : bool
+        Also read the extended set (see above), after the sample recordings of each
+        signal type. Default ``False``: the sample set only.
     download : bool
         Download missing files (default). With ``False`` a missing file raises
         :class:`FileNotFoundError` saying where to put it.
@@ -107,26 +139,40 @@ def load_sample(path=None, *, modalities=None, subjects=None, download=True, ver
     unknown = sorted(set(modalities) - set(MODALITIES))
     if unknown:
         raise ValueError(f"Unknown modalities {unknown}; choose among {MODALITIES}.")
-    recordings = [r for r in SAMPLE_RECORDINGS if r.modality in modalities]
+    available = SAMPLE_RECORDINGS + EXTENDED_RECORDINGS if extended else SAMPLE_RECORDINGS
+    recordings = [r for r in available if r.modality in modalities]
     if subjects is not None:
         subjects = [subjects] if isinstance(subjects, str) else list(subjects)
-        missing = sorted(set(subjects) - {r.subject for r in recordings})
-        if missing:
-            known = sorted({r.subject for r in SAMPLE_RECORDINGS})
-            raise ValueError(f"No sample recording of subject(s) {missing}; known: {known}")
+        _check_subjects(subjects, recordings, available, extended, modalities)
         recordings = [r for r in recordings if r.subject in subjects]
     folder = get_data_path(path)
-    logger.info(f"Reading {len(recordings)} sample recordings from {folder}")
+    which = "sample and extended" if extended else "sample"
+    logger.info(f"Reading {len(recordings)} {which} recordings from {folder}")
     raws = {modality: [] for modality in modalities}
     for recording in recordings:
         raws[recording.modality].append(read_recording(recording, folder, download=download))
     return raws
 
 
+def _check_subjects(subjects, recordings, available, extended, modalities):
+    """Refuse subjects with no recording to read, saying when ``extended=True`` helps."""
+    missing = sorted(set(subjects) - {r.subject for r in recordings})
+    if not missing:
+        return
+    which = "sample or extended" if extended else "sample"
+    extended_only = sorted(set(missing) & {
+        r.subject for r in EXTENDED_RECORDINGS if r.modality in modalities})
+    if extended_only and not extended:
+        hint = f"{extended_only} are in the extended set: pass extended=True to load them"
+    else:
+        hint = f"known: {sorted({r.subject for r in available})}"
+    raise ValueError(f"No {which} recording of subject(s) {missing}; {hint}.")
+
+
 @verbose
 def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
-                       subjects=None, max_segments=None, max_channels=None, balance=False,
-                       download=True, verbose=None):
+                       subjects=None, extended=False, max_segments=None, max_channels=None,
+                       balance=False, download=True, verbose=None):
     """The sample recordings cut into segments, with their labels in the metadata.
 
     :func:`load_sample` followed by :func:`~mne_specae.make_segments` on every
@@ -144,6 +190,9 @@ def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
         :func:`~mne_specae.make_segments`.
     modalities, subjects : list of str | None
         As for :func:`load_sample`.
+    extended : bool
+        Also cut the extended set (more eegmat and UCI subjects), as for
+        :func:`load_sample`.
     max_segments, max_channels : int | None
         At most this many segments and channels per recording, evenly spread.
     balance : bool
@@ -162,7 +211,8 @@ def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
     """
     from ..segments import make_segments, select_evenly
 
-    raws = load_sample(path, modalities=modalities, subjects=subjects, download=download)
+    raws = load_sample(path, modalities=modalities, subjects=subjects, extended=extended,
+                       download=download)
     epochs, skipped = [], []
     for modality_raws in raws.values():
         for raw in modality_raws:
