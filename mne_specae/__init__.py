@@ -12,6 +12,8 @@ from .models import ConvAutoencoder1d, ConvAutoencoder2d
 from .estimator import SpecAE
 from .embedding import add_embeddings, add_umap
 from .evaluation import evaluate_embeddings
+from .downstream import Task, compare_representations, summarize_scores
+from . import baselines
 from . import viz
 
 __all__ = [
@@ -19,10 +21,13 @@ __all__ = [
     "ConvAutoencoder2d",
     "SIGNAL_TYPES",
     "SpecAE",
+    "Task",
     "Spectrogram",
     "__version__",
     "add_embeddings",
     "add_umap",
+    "baselines",
+    "compare_representations",
     "compute_spectrogram",
     "datasets",
     "evaluate_embeddings",
@@ -31,5 +36,6 @@ __all__ = [
     "presets",
     "resolve_device",
     "select_evenly",
+    "summarize_scores",
     "viz",
 ]

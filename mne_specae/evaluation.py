@@ -1,4 +1,6 @@
-"""How good are embeddings? Held-out-group classification against a PCA baseline."""
+"""How good are embeddings? Probes, and held-out-group classification against a PCA
+baseline (the full protocol over tasks and representations is
+:func:`mne_specae.compare_representations`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,74 @@ from mne.utils import logger, verbose
 
 from .embedding import embedding_columns, epochs_list_of, stack_columns
 from .items import resolve_picks
+
+
+#: The probes of :func:`make_probe`.
+PROBES = ("logistic", "knn")
+
+
+def make_probe(name, random_state=0, *, n_neighbors=5):
+    """A classifier that reads a label from features: the downstream probes.
+
+    Parameters
+    ----------
+    name : ``"logistic"`` | ``"knn"``
+        ``"logistic"``: standardised features, L2-regularised logistic regression
+        (``C=1``) with balanced class weights (a linear probe); ``"knn"``: standardised
+        features, ``n_neighbors``-nearest-neighbour vote.
+    random_state : int
+        Seed of the solver.
+    n_neighbors : int
+        Neighbours of the kNN probe.
+
+    Returns
+    -------
+    probe : sklearn.pipeline.Pipeline
+        Unfitted.
+    """
+    from mne.utils import _check_option
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    _check_option("probe", name, PROBES)
+    if name == "logistic":
+        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000,
+                                 random_state=random_state)
+    else:
+        clf = KNeighborsClassifier(n_neighbors=n_neighbors)
+    return make_pipeline(StandardScaler(), clf)
+
+
+def reconstruction_r2(estimator, epochs):
+    """R² of an autoencoder's reconstructions of its own (normalised) inputs.
+
+    ``1 - sum((output - input)²) / sum((input - mean)²)`` over all items, pixels (or
+    samples) of ``epochs``, where ``mean`` is each item's mean: 1 is a perfect
+    reconstruction, 0 no better than each item's mean value.
+
+    Parameters
+    ----------
+    estimator : SpecAE
+        Fitted.
+    epochs : mne.Epochs | list of mne.Epochs
+        Segments (held out from the estimator's training, for a held-out R²).
+
+    Returns
+    -------
+    r2 : float
+    """
+    outputs, inputs = estimator.reconstruct(epochs, return_input=True, verbose=False)
+    if not isinstance(outputs, list):
+        outputs, inputs = [outputs], [inputs]
+    sse = sst = 0.0
+    for out, inp in zip(outputs, inputs):
+        x, y = inp.get_data().astype(np.float64), out.get_data().astype(np.float64)
+        axes = tuple(range(2, x.ndim))
+        sse += float(((y - x) ** 2).sum())
+        sst += float(((x - x.mean(axis=axes, keepdims=True)) ** 2).sum())
+    return 1.0 - sse / sst if sst > 0 else float("nan")
 
 
 def _log_spectrogram_features(epochs_list, spectrogram, picks=None, batch_size=256):

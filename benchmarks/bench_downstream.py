@@ -1,0 +1,243 @@
+"""Benchmark: what are the embeddings good for? Tasks x representations, held out.
+
+On the developers' data (the sample and the extended set; see ``downstream_data.py``),
+with :func:`mne_specae.compare_representations`:
+
+* tasks: signal type (leave-subjects-out, and leave-one-**source**-out), eegmat EEG
+  rest vs mental arithmetic, BioSPPy EEG eyes closed vs open (one subject: time blocks
+  of 60 s held out), UCI EMG exercise (gait / standing / sitting) and group (normal /
+  knee abnormality), MIT-BIH 100 ECG segments with vs without non-normal beats (one
+  record: 180 s blocks held out);
+* representations, fitted in every fold on the training groups only: the SpecAE of the
+  chosen preset (2-D), the 1-D waveform autoencoder with the same network settings,
+  the same 2-D encoder with its initial random weights, a PCA of the 2-D model's input
+  images, and log band powers from MNE's Welch PSD;
+* probes: standardised logistic regression and 5-nearest-neighbours, balanced accuracy
+  pooled over the folds' held-out segments; mean and spread over seeds and folds; the
+  same with features z-scored within each subject (``standardized``).
+
+The eegmat and UCI subjects the recipe was chosen on (``SELECT_SUBJECTS``) are never
+held out here: they only ever train. Every number is on subjects (or sources, or time
+blocks) that neither the encoder nor the probe saw.
+
+Run::
+
+    python benchmarks/bench_downstream.py --quick     # < 10 min on 2 CPU cores
+    python benchmarks/bench_downstream.py             # the full table (3 seeds)
+    python benchmarks/bench_downstream.py --smoke     # CI: tiny, checks the table
+
+Writes ``scores.csv`` (every fold), ``table.csv`` (the summary) and ``table.png``
+into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from downstream_data import describe, load_downstream_epochs  # noqa: E402
+
+TASKS_LABELS = {
+    "signal_type": ("signal_type", None),
+    "eeg_rest_vs_arithmetic": ("condition", "source == 'eegmat' and signal_type == 'eeg'"),
+    "eeg_eyes_closed_vs_open": ("condition", "source == 'biosppy' and signal_type == 'eeg'"),
+    "emg_exercise": ("exercise", "source == 'uci_lower_limb'"),
+    "emg_group": ("group", "source == 'uci_lower_limb'"),
+    "ecg_beats": ("beats", "subject == 'mitdb-100'"),
+}
+REPRESENTATION_ORDER = ("specae", "specae_1d", "random_weights", "pca_input", "band_powers")
+
+MODES = {  # data and folds per mode
+    "full": dict(max_segments=8, mitdb100_segments=None, n_splits=5, seeds=(0, 1, 2),
+                 max_fit_items=1500),
+    "quick": dict(max_segments=4, mitdb100_segments=120, n_splits=3, seeds=(0,),
+                  max_fit_items=600),
+    "smoke": dict(max_segments=2, mitdb100_segments=24, n_splits=2, seeds=(0,),
+                  max_fit_items=200),
+}
+#: Network and training of the smoke run (CI: checks the table, not the numbers).
+SMOKE_SETTINGS = dict(filters=4, n_layers=2, max_epochs=1, patience=1, batch_size=64)
+
+
+def representations(preset):
+    """The representations compared, built from the SpecAE settings ``preset``."""
+    from mne_specae import SpecAE
+    from mne_specae.baselines import BandPowers, InputPCA, RandomWeights
+
+    return {
+        "specae": SpecAE(**preset, verbose="warning"),
+        "specae_1d": SpecAE(**dict(preset, model="1d"), verbose="warning"),
+        "random_weights": RandomWeights("specae"),
+        "pca_input": InputPCA(SpecAE(**preset)),
+        "band_powers": BandPowers(),
+    }
+
+
+def tasks(epochs_list, names=None):
+    from mne_specae.downstream import Task
+
+    return {name: Task(label, query) for name, (label, query) in TASKS_LABELS.items()
+            if names is None or name in names}
+
+
+def report_folds(epochs_list, n_splits, seed=0):
+    """Folds over the ``role == "report"`` groups; the selection subjects never test."""
+    import pandas as pd
+
+    from mne_specae.downstream import group_folds
+
+    md = pd.concat([ep.metadata for ep in epochs_list])
+    report = md[md["role"] == "report"]
+    folds = group_folds(report["split"], n_splits, strata=report["source"], seed=seed)
+    folds.update({g: -1 for g in md.loc[md["role"] == "select", "split"]})
+    return folds
+
+
+def run(mode="quick", preset=None, out=None, verbose=True):
+    """Run the benchmark; returns (scores, table)."""
+    import mne
+    import pandas as pd
+
+    from mne_specae import compare_representations, presets, summarize_scores
+
+    settings = MODES[mode]
+    preset = dict(presets.RECOMMENDED if preset is None else preset)
+    if mode == "smoke":
+        preset.update(SMOKE_SETTINGS)
+    mne.set_log_level("warning")
+    start = time.perf_counter()
+    keep = None
+    if mode == "smoke":
+        keep = lambda s: not s.startswith(("eegmat", "uci")) or s in SMOKE_SUBJECTS  # noqa
+    epochs_list = load_downstream_epochs(
+        max_segments=settings["max_segments"],
+        mitdb100_segments=settings["mitdb100_segments"], subjects=keep)
+    loaded = time.perf_counter() - start
+    if verbose:
+        print(f"Data ({loaded:.0f} s to read and cut):")
+        print(describe(epochs_list).to_string())
+    common = dict(seeds=settings["seeds"], standardize_by="subject",
+                  max_fit_items=settings["max_fit_items"], verbose="info" if verbose else False)
+    by_subject = compare_representations(
+        epochs_list, tasks(epochs_list), representations(preset), group="split",
+        folds=report_folds(epochs_list, settings["n_splits"]), **common)
+    by_source = compare_representations(
+        epochs_list, tasks(epochs_list, ["signal_type"]), representations(preset),
+        group="source", n_splits=None, **common)
+    by_source["task"] = "signal_type_leave_source_out"
+    scores = pd.concat([by_subject, by_source], ignore_index=True)
+    table = summarize_scores(scores)
+    seconds = time.perf_counter() - start
+    if verbose:
+        print_table(table)
+        print(f"\n{mode} run: {seconds / 60:.1f} min on {machine()}")
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        scores.to_csv(out / "scores.csv", index=False)
+        table.to_csv(out / "table.csv", index=False, float_format="%.4f")
+        fig = plot_table(table)
+        fig.savefig(out / "table.png", dpi=110, bbox_inches="tight")
+        (out / "run.txt").write_text(
+            f"mode: {mode}\nminutes: {seconds / 60:.1f}\nmachine: {machine()}\n"
+            f"preset: {preset}\n")
+    return scores, table
+
+
+SMOKE_SUBJECTS = ("eegmat-Subject00", "eegmat-Subject01", "eegmat-Subject10",
+                  "eegmat-Subject11", "uci-1A", "uci-1N", "uci-7A", "uci-6N", "uci-8N",
+                  "uci-9A")
+
+
+def machine():
+    import torch
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU used")
+
+
+def pivot(table, probe="logistic", standardized=False):
+    """Tasks x representations: 'mean ± std over seeds' of one probe."""
+    sub = table[(table["probe"] == probe) & (table["standardized"] == standardized)]
+    cell = sub.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(sub["mean"],
+                                                                  sub["std_seeds"])])
+    wide = cell.pivot(index="task", columns="representation", values="cell")
+    order = [r for r in REPRESENTATION_ORDER if r in wide.columns]
+    tasks_order = [t for t in (*TASKS_LABELS, "signal_type_leave_source_out")
+                   if t in wide.index]
+    return wide.loc[tasks_order, order]
+
+
+#: Tasks whose classes vary within a subject: only there is z-scoring features within
+#: each subject meaningful (elsewhere it removes the very differences to be found).
+WITHIN_SUBJECT_TASKS = ("eeg_rest_vs_arithmetic", "eeg_eyes_closed_vs_open",
+                        "emg_exercise", "ecg_beats")
+
+
+def print_table(table):
+    for probe in ("logistic", "knn"):
+        for standardized in (False, True):
+            wide = pivot(table, probe, standardized)
+            if standardized:
+                wide = wide.loc[[t for t in WITHIN_SUBJECT_TASKS if t in wide.index]]
+            print(f"\nBalanced accuracy, {probe} probe"
+                  f"{', features z-scored within subject' if standardized else ''} "
+                  "(mean ± std over seeds; held-out subjects/sources/blocks):")
+            print(wide.to_string())
+    r2 = (table[table["task"] == "signal_type"].groupby("representation")["heldout_r2"]
+          .first().dropna())
+    print("\nHeld-out reconstruction R² of the normalised inputs (subject folds): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in r2.items()))
+
+
+def plot_table(table, probe="logistic"):
+    """Grouped bars: tasks x representations, one probe, plain features."""
+    import matplotlib.pyplot as plt
+
+    sub = table[(table["probe"] == probe) & (~table["standardized"])]
+    reps = [r for r in REPRESENTATION_ORDER if r in set(sub["representation"])]
+    task_names = [t for t in (*TASKS_LABELS, "signal_type_leave_source_out")
+                  if t in set(sub["task"])]
+    fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+    width = 0.8 / len(reps)
+    for k, rep in enumerate(reps):
+        rows = sub[sub["representation"] == rep].set_index("task").reindex(task_names)
+        ax.bar(np.arange(len(task_names)) + (k - (len(reps) - 1) / 2) * width, rows["mean"],
+               width, yerr=rows["std_seeds"], label=rep, capsize=2)
+    ax.set_xticks(np.arange(len(task_names)), [t.replace("_", "\n", 2) for t in task_names],
+                  fontsize=8)
+    ax.set_ylabel(f"balanced accuracy ({probe} probe)")
+    ax.set_ylim(0, 1)
+    ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
+    ax.legend(ncols=len(reps), fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    return fig
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true",
+                       help="fewer segments, 3 folds, one seed (< 10 min on 2 cores)")
+    group.add_argument("--smoke", action="store_true",
+                       help="a tiny run that checks the table (CI, < 2 min)")
+    parser.add_argument("--preset", default="recommended",
+                        help="name in mne_specae.presets.PRESETS (default: recommended)")
+    parser.add_argument("--out", default=None, help="folder for scores.csv, table.csv, "
+                        "table.png (default: none written)")
+    args = parser.parse_args(argv)
+    from mne_specae.presets import PRESETS
+
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    return run(mode, PRESETS[args.preset], out=args.out)
+
+
+if __name__ == "__main__":
+    main()
