@@ -2,10 +2,11 @@
 
 A checkpoint holds the state of one training run (weights, optimizer, scheduler,
 input stage, best weights, history, split) and a *fingerprint* of what the run is:
-the model and input stage (classes and settings), the optimiser, schedule, loss and
-stopping settings, the split, and a cheap checksum of the data. A run resumes from a
-checkpoint only when the fingerprints are equal; otherwise the error names every
-entry that differs. Without ``resume=True`` an existing checkpoint is never touched.
+the model and input stage (classes and settings), the optimiser, schedule, loss,
+input corruption and stopping settings, the split, and a cheap checksum of the data.
+A run resumes from a checkpoint only when the fingerprints are equal; otherwise the
+error names every entry that differs. Without ``resume=True`` an existing checkpoint
+is never touched.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ CHECKPOINT_VERSION = 2
 N_HASHED_ROWS = 64
 _CHUNK = 1 << 22  # samples per chunk of the host-side sums
 _SUM_RTOL = 1e-9  # float64 sums of identical data may differ in the last bits elsewhere
+
+#: Fingerprint entries added after format 2 appeared, with the value that every run
+#: recorded before them had: such a checkpoint resumes when the call keeps that value.
+ADDED_ENTRIES = {"mask_fraction": 0.0, "noise_std": 0.0}
 
 _STATE_KEYS = ("epoch", "model", "optimizer", "scheduler", "input_stage", "best_state",
                "bad_epochs", "history", "train_idx", "val_idx")
@@ -297,7 +302,10 @@ def read_checkpoint(path, fingerprint):
     if missing or not isinstance(state["fingerprint"], dict):
         raise ValueError(f"{path} is a damaged checkpoint (missing or broken: "
                          f"{missing or ['fingerprint']}). {fresh}")
-    differences = fingerprint_differences(state["fingerprint"], fingerprint)
+    recorded = dict(state["fingerprint"])
+    for key, value in ADDED_ENTRIES.items():
+        recorded.setdefault(key, value)
+    differences = fingerprint_differences(recorded, fingerprint)
     if differences:
         listed = "\n  ".join(differences)
         raise ValueError(

@@ -151,6 +151,21 @@ docdict["scheduler"] = """
 scheduler : None | ``"cosine"`` | ``"plateau"``
     Learning-rate schedule, stepped once per epoch (plateau: on the monitored
     loss)."""
+docdict["mask_fraction"] = """
+mask_fraction : float
+    Denoising objective (masked spectrograms): in training batches only, the model
+    sees its input with about this fraction of the time frames and of the frequency
+    rows hidden (per item, 2 contiguous stripes of random positions and widths per
+    axis; time frames only for the 1-D model) and must reconstruct the clean input,
+    on which the loss is computed. Hidden values are set to 0 (each item's mean
+    with ``normalize="item"``). In ``[0, 1)``; 0: plain reconstruction.
+    Validation, embeddings and reconstructions always use the clean input (see
+    :func:`mne_specae.corruption.corrupt`)."""
+docdict["noise_std"] = """
+noise_std : float
+    Denoising objective: in training batches only, Gaussian noise of this standard
+    deviation is added to the (normalised) model input; the loss is computed on the
+    clean input. ``>= 0``; 0: none."""
 docdict["precision"] = """
 precision : ``"auto"`` | ``"fp32"`` | ``"bf16"``
     ``"auto"``: bf16 autocast on CUDA GPUs of compute capability 8.0 or more, fp32
@@ -162,8 +177,9 @@ device : str | torch.device
 docdict["checkpoint"] = """
 checkpoint : path-like | None
     Checkpoint file, rewritten atomically after every epoch. It records what the
-    run was (model, input stage, optimiser and schedule, batch size, split and a
-    checksum of the data), so that a resumed run can only continue the same run."""
+    run was (model, input stage, optimiser and schedule, batch size, input
+    corruption, split and a checksum of the data), so that a resumed run can only
+    continue the same run."""
 docdict["resume"] = """
 resume : bool
     Continue the run recorded in ``checkpoint``. ``False`` refuses to start when

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import inference
 from .checks import check_int, check_positive
+from .corruption import check_corruption
 from .docs import fill_doc
 from .input_stages import WaveformInput
 from .items import ItemSet
@@ -64,6 +65,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
     %(patience)s
     %(val_fraction)s
     %(scheduler)s
+    %(mask_fraction)s
+    %(noise_std)s
     %(precision)s
     pooling : ``"mean"`` | ``"max"`` | ``"meanmax"`` | ``"multiscale"``
         How the encoder's latent (e.g. 64 x 4 x 4) is pooled over space into the
@@ -79,8 +82,9 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         Sampling rate of array inputs (Epochs carry their own).
     %(device)s
     random_state : int
-        Seed of the initial weights, the validation split and the batch order (a
-        local generator: torch's global random state is left as it was).
+        Seed of the initial weights, the validation split, the batch order and the
+        input corruption (local generators: torch's global random state is left as
+        it was).
     %(checkpoint)s
     %(resume)s
     batch_size_inference : int
@@ -135,6 +139,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         patience=_R["patience"],
         val_fraction=_R["val_fraction"],
         scheduler=_R["scheduler"],
+        mask_fraction=_R["mask_fraction"],
+        noise_std=_R["noise_std"],
         precision="auto",
         pooling=_R["pooling"],
         channel_agg=_R["channel_agg"],
@@ -160,6 +166,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             check_positive(self.sfreq, "sfreq")
         check_int(self.random_state, "random_state", minimum=0)
         check_int(self.batch_size_inference, "batch_size_inference")
+        check_corruption(self.mask_fraction, self.noise_std)
 
     def _separate(self):
         return self.model == "1d" or self.channel_mode == "separate"
@@ -254,7 +261,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             model, items, input_stage=stage, groups=epoch_groups[owner],
             val_fraction=self.val_fraction, max_epochs=self.max_epochs,
             batch_size=self.batch_size, lr=self.lr, scheduler=self.scheduler,
-            patience=self.patience, device=self.device, precision=self.precision,
+            patience=self.patience, mask_fraction=self.mask_fraction,
+            noise_std=self.noise_std, device=self.device, precision=self.precision,
             seed=self.random_state, checkpoint=self.checkpoint, resume=self.resume,
         )
         self.model_ = model.cpu().eval()

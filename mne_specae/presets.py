@@ -49,6 +49,8 @@ RECOMMENDED = dict(
     patience=3,
     val_fraction=0.2,
     scheduler=None,
+    mask_fraction=0.0,
+    noise_std=0.0,
     pooling="multiscale",
     channel_agg="mean",
 )

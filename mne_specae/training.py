@@ -29,7 +29,9 @@ from .batches import (BatchSource, as_waveform_tensor, batch_slices, distributed
 from .checkpoints import (CHECKPOINT_FORMAT, check_absent, cpu_state, make_fingerprint,
                           read_checkpoint, restore_run, save_run, tensor_indices)
 from .checks import check_int, check_number
+from .corruption import check_corruption, epoch_corruption
 from .devices import PRECISIONS, resolve_device, use_bf16, use_channels_last
+from .docs import fill_doc
 from .history import History
 from .splits import split_items
 
@@ -47,6 +49,7 @@ def _check_arguments(kw):
     check_number(kw["lr"], "lr", minimum=0, strict=True)
     check_number(kw["weight_decay"], "weight_decay", minimum=0)
     check_number(kw["min_delta"], "min_delta", minimum=0)
+    check_corruption(kw["mask_fraction"], kw["noise_std"])
     _check_option("precision", kw["precision"], PRECISIONS)
     for name, choices in _CHOICES.items():
         if not callable(kw[name]) and kw[name] not in choices:
@@ -136,13 +139,14 @@ class _Run:
                         "training items")
 
     # ---------------------------------------------------------- one epoch
-    def _forward_loss(self, x):
+    def _forward_loss(self, x, corruption=None):
         with torch.no_grad():
             target = _model_input(self.stage, x)
-        if self.channels_last and target.ndim == 4:
-            target = target.contiguous(memory_format=torch.channels_last)
+            if self.channels_last and target.ndim == 4:
+                target = target.contiguous(memory_format=torch.channels_last)
+            seen = target if corruption is None else corruption(target)  # loss vs clean target
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = self.net(target)
+            out = self.net(seen)
         return self.loss_fn(out.float(), target)
 
     def train_epoch(self, epoch, train_idx):
@@ -156,11 +160,12 @@ class _Run:
         batches, sizes, losses = batch_slices(order[:n_items][self.rank :: self.world],
                                               self.per_rank, self.device)
         total, checked = 0.0, 0
+        corruption = epoch_corruption(self.kw, epoch, self.rank, self.device)
         t0 = time.perf_counter()
         bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{self.kw['max_epochs']}",
                    leave=False, disable=not self.show, unit="batch")
         for b, idx in enumerate(batches):
-            loss = self._forward_loss(self.source.get(idx))
+            loss = self._forward_loss(self.source.get(idx), corruption)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -234,7 +239,6 @@ class _Run:
              f"{self.history.best_loss:.4g}) were restored.")
 
 
-
 def _run_epochs(run):
     """Train from the epoch after ``run.epoch`` until a stop (nothing if it ended)."""
     train_idx, val_idx = run.train_idx, run.val_idx
@@ -262,6 +266,7 @@ def _run_epochs(run):
 
 # --------------------------------------------------------------------- train
 @verbose
+@fill_doc
 def train_autoencoder(
     model,
     waveforms,
@@ -278,6 +283,8 @@ def train_autoencoder(
     scheduler=None,
     patience=5,
     min_delta=0.0,
+    mask_fraction=0.0,
+    noise_std=0.0,
     device="auto",
     precision="auto",
     channels_last="auto",
@@ -310,10 +317,8 @@ def train_autoencoder(
     val_fraction : float
         Fraction of items held out for validation and early stopping (0: none; the
         training loss then decides).
-    max_epochs : int
-        Upper bound on passes over the training items.
-    batch_size : int
-        Items per optimisation step (in total, over all processes under torchrun).
+    %(max_epochs)s
+    %(batch_size)s
     lr, weight_decay : float
         Learning rate and weight decay of the optimizer.
     optimizer : ``"adam"`` | ``"adamw"`` | callable
@@ -328,11 +333,10 @@ def train_autoencoder(
         best weights are restored.
     min_delta : float
         Smallest decrease of the loss that counts as an improvement.
-    device : str | torch.device
-        ``"auto"``: CUDA, then MPS, then CPU.
-    precision : ``"auto"`` | ``"fp32"`` | ``"bf16"``
-        ``"auto"`` uses bf16 autocast on CUDA GPUs of compute capability 8.0 or more,
-        fp32 elsewhere.
+    %(mask_fraction)s
+    %(noise_std)s
+    %(device)s
+    %(precision)s
     channels_last : ``"auto"`` | bool
         Channels-last memory format for 2-D models (``"auto"``: on CUDA).
     compile : bool
@@ -342,15 +346,15 @@ def train_autoencoder(
         a quarter of the free memory), else in pinned host memory with asynchronous
         copies of each batch.
     seed : int
-        Seed of the split and of each epoch's order (the model's initial weights are
-        set by whoever built it: seed torch before).
+        Seed of the split, of each epoch's order and corruptions (the model's initial
+        weights are set by whoever built it: seed torch before).
     checkpoint : path-like | None
         Checkpoint file, rewritten atomically after every epoch (weights, optimizer,
         scheduler, input stage statistics, best weights, history, split) with a
         fingerprint of the run: model and input stage (classes and settings),
-        optimizer, lr, weight decay, scheduler, loss, patience, min_delta,
-        batch_size, val_fraction, max_epochs, seed, the split, and the data's shape,
-        dtype and checksum (device, precision and progress are not part of it).
+        optimizer, lr, weight decay, scheduler, loss, patience, min_delta, mask_fraction,
+        noise_std, batch_size, val_fraction, max_epochs, seed, the split, and the data's
+        shape, dtype and checksum (device, precision and progress are not part of it).
     resume : bool
         ``False``: refuse to start when ``checkpoint`` exists (a
         :class:`FileExistsError`, raised before any work: delete the file or choose
@@ -391,8 +395,8 @@ def train_autoencoder(
     fingerprint = None if path is None else make_fingerprint(
         model, input_stage, data, train_idx, val_idx,
         **{k: kw[k] for k in ("optimizer", "lr", "weight_decay", "scheduler", "loss",
-                              "patience", "min_delta", "batch_size", "val_fraction",
-                              "max_epochs", "seed")})
+                              "patience", "min_delta", "mask_fraction", "noise_std",
+                              "batch_size", "val_fraction", "max_epochs", "seed")})
     saved = read_checkpoint(path, fingerprint) if resume and path.is_file() else None
     rank, world, dev, owns_group = distributed_context(resolve_device(device))
     try:

@@ -153,6 +153,8 @@ def test_resume_names_every_entry_that_differs(real_items, tmp_path):
         (dict(loss=_custom_loss), {"loss"}, "test_checkpoints._custom_loss'"),
         (dict(patience=7), {"patience"}, "patience: 5 -> 7"),
         (dict(min_delta=0.5), {"min_delta"}, "min_delta: 0.0 -> 0.5"),
+        (dict(mask_fraction=0.25), {"mask_fraction"}, "mask_fraction: 0.0 -> 0.25"),
+        (dict(noise_std=0.1), {"noise_std"}, "noise_std: 0.0 -> 0.1"),
         (dict(batch_size=8), {"batch_size"}, "batch_size: 16 -> 8"),
         (dict(val_fraction=0.5), {"val_fraction", "split"}, "val_fraction: 0.2 -> 0.5"),
         (dict(max_epochs=3), {"max_epochs"}, "max_epochs: 1 -> 3"),
