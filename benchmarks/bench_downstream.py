@@ -126,9 +126,10 @@ def run(mode="quick", preset=None, out=None, verbose=True):
         print(describe(epochs_list).to_string())
     common = dict(seeds=settings["seeds"], standardize_by="subject",
                   max_fit_items=settings["max_fit_items"], verbose="info" if verbose else False)
+    folds = report_folds(epochs_list, settings["n_splits"])
     by_subject = compare_representations(
         epochs_list, tasks(epochs_list), representations(preset), group="split",
-        folds=report_folds(epochs_list, settings["n_splits"]), **common)
+        folds=folds, **common)
     by_source = compare_representations(
         epochs_list, tasks(epochs_list, ["signal_type"]), representations(preset),
         group="source", n_splits=None, **common)
@@ -146,10 +147,36 @@ def run(mode="quick", preset=None, out=None, verbose=True):
         table.to_csv(out / "table.csv", index=False, float_format="%.4f")
         fig = plot_table(table)
         fig.savefig(out / "table.png", dpi=110, bbox_inches="tight")
+        reconstruction_figures(epochs_list, preset, folds, settings["max_fit_items"], out)
         (out / "run.txt").write_text(
             f"mode: {mode}\nminutes: {seconds / 60:.1f}\nmachine: {machine()}\n"
             f"preset: {preset}\n")
     return scores, table
+
+
+def reconstruction_figures(epochs_list, preset, folds, max_items, out):
+    """Held-out inputs and reconstructions (fold 0's model), one figure per type."""
+    import matplotlib.pyplot as plt
+
+    from mne_specae import SpecAE
+    from mne_specae.downstream import fit_subset
+    from mne_specae.viz import plot_reconstruction
+
+    held = {g for g, k in folds.items() if k == 0}
+
+    def is_held(ep):
+        return ep.metadata["split"].iloc[0] in held
+
+    train = fit_subset([ep for ep in epochs_list if not is_held(ep)], max_items)
+    estimator = SpecAE(**preset, verbose="warning").fit(train)
+    for kind in ("ecg", "eeg", "emg"):
+        shown = [ep for ep in epochs_list if is_held(ep)
+                 and ep.metadata["signal_type"].iloc[0] == kind and len(ep) >= 2]
+        if shown:
+            fig = plot_reconstruction(estimator, shown[0], n_examples=2, show=False)
+            fig.suptitle(f"{kind.upper()}, held out: {shown[0].metadata['subject'].iloc[0]}")
+            fig.savefig(out / f"reconstruction_{kind}.png", dpi=100, bbox_inches="tight")
+            plt.close(fig)
 
 
 SMOKE_SUBJECTS = ("eegmat-Subject00", "eegmat-Subject01", "eegmat-Subject10",

@@ -73,7 +73,8 @@ def reconstruction_r2(estimator, epochs):
         outputs, inputs = [outputs], [inputs]
     sse = sst = 0.0
     for out, inp in zip(outputs, inputs):
-        x, y = inp.get_data().astype(np.float64), out.get_data().astype(np.float64)
+        x = inp.get_data(picks="all").astype(np.float64)
+        y = out.get_data(picks="all").astype(np.float64)
         axes = tuple(range(2, x.ndim))
         sse += float(((y - x) ** 2).sum())
         sst += float(((x - x.mean(axis=axes, keepdims=True)) ** 2).sum())
