@@ -149,7 +149,8 @@ def write_model(est, fname, *, overwrite=False):
     fname = Path(fname)
     if fname.exists() and not overwrite:
         raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
-    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in est.get_params().items()}
+    params = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, os.PathLike)
+                  else v) for k, v in est.get_params().items()}
     for key, value in params.items():
         if callable(value):
             raise ValueError(f"Cannot save the callable parameter {key}={value!r}: "

@@ -110,3 +110,15 @@ def test_model_saved_on_a_gpu_runs_on_a_cpu(segments, tmp_path):
     np.testing.assert_allclose(loaded.transform(segments),
                                est.set_params(device="cpu").transform(segments), rtol=1e-6)
     assert SpecAE.load(path, device="cpu").device == "cpu"
+
+
+def test_path_parameters_round_trip(segments, tmp_path):
+    """A pathlib checkpoint parameter was pickled as a PosixPath, which the safe loader
+    (weights_only=True) then refused: "Unsupported global: pathlib.PosixPath"."""
+    from pathlib import Path
+
+    est = SpecAE(**TINY, checkpoint=Path(tmp_path / "run.ckpt")).fit(segments)
+    est.save(tmp_path / "model.pt")
+    loaded = SpecAE.load(tmp_path / "model.pt")
+    assert loaded.checkpoint == str(tmp_path / "run.ckpt")
+    np.testing.assert_array_equal(loaded.transform(segments), est.transform(segments))
