@@ -145,6 +145,11 @@ def run(mode="quick", preset=None, out=None, verbose=True):
         out.mkdir(parents=True, exist_ok=True)
         scores.to_csv(out / "scores.csv", index=False)
         table.to_csv(out / "table.csv", index=False, float_format="%.4f")
+        for probe in ("logistic", "knn"):  # the docs page's tables
+            pivot(table, probe).to_csv(out / f"table_{probe}.csv")
+            wide = pivot(table, probe, standardized=True)
+            wide.loc[[t for t in WITHIN_SUBJECT_TASKS if t in wide.index]].to_csv(
+                out / f"table_{probe}_subject_z.csv")
         fig = plot_table(table)
         fig.savefig(out / "table.png", dpi=110, bbox_inches="tight")
         reconstruction_figures(epochs_list, preset, folds, settings["max_fit_items"], out)

@@ -9,7 +9,8 @@ BioSPPy EEG (the beats and eyes tasks) are not read at all, so the choice cannot
 tuned on what ``bench_downstream.py`` reports. Signal type is not a criterion.
 
 Score of a recipe: the mean over the three tasks and the two probes of the balanced
-accuracy pooled over the held-out folds; the random-weights copy of the current
+accuracy pooled over the held-out folds (5 folds of the selection subjects); the
+random-weights copy of the current
 recommendation is scored alongside as the floor.
 
 Run::
@@ -32,10 +33,14 @@ from downstream_data import SELECT_SUBJECTS, describe, load_downstream_epochs  #
 CANDIDATES = {
     "baseline": {},
     "mask25": dict(mask_fraction=0.25),
+    "mask50": dict(mask_fraction=0.5),
     "mask25_noise": dict(mask_fraction=0.25, noise_std=0.2),
     "nfft512": dict(n_fft=512),
-    "nfft512_mask25": dict(n_fft=512, mask_fraction=0.25),
     "dataset_norm": dict(normalize="dataset"),
+    "dataset_norm_mask25": dict(normalize="dataset", mask_fraction=0.25),
+    "dataset_norm_nfft512": dict(normalize="dataset", n_fft=512),
+    "filters64": dict(filters=64),
+    "long": dict(max_epochs=30, patience=5),
     "meanmax": dict(pooling="meanmax"),
 }
 SELECTION_TASKS = ("eeg_rest_vs_arithmetic", "emg_exercise", "emg_group")
@@ -61,28 +66,31 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer segments and items")
     parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--n-splits", type=int, default=5)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     mne.set_log_level("warning")
     start = time.perf_counter()
-    epochs_list = load_downstream_epochs(max_segments=4 if args.quick else 8, subjects=keep)
+    epochs_list = load_downstream_epochs(max_segments=4 if args.quick else 12, subjects=keep)
     print(describe(epochs_list).to_string())
     reps = {name: SpecAE(**dict(RECOMMENDED, **CANDIDATES[name]), verbose="warning")
             for name in args.candidates}
     reps["random_weights"] = RandomWeights(args.candidates[0])
     scores = compare_representations(
         epochs_list, tasks(epochs_list, SELECTION_TASKS), reps, group="split",
-        n_splits=2, seeds=(0,), max_fit_items=600 if args.quick else 1500, verbose="info")
+        n_splits=args.n_splits, seeds=(0,), max_fit_items=600 if args.quick else 3000,
+        verbose="info")
     table = summarize_scores(scores)
     plain = table[~table["standardized"]]
     wide = plain.pivot_table(index="representation", columns=["task", "probe"],
                              values="mean")
     wide["score"] = wide.mean(axis=1)
     wide = wide.sort_values("score", ascending=False)
-    fit = scores.groupby("representation")["fit_seconds"].mean()
-    wide["fit_s"] = fit.reindex(wide.index)
+    per_rep = scores[scores["fold"] >= 0].groupby("representation")
+    wide["fit_s"] = per_rep["fit_seconds"].mean().reindex(wide.index)
+    wide["heldout_r2"] = per_rep["heldout_r2"].mean().reindex(wide.index)
     pd.set_option("display.width", 200)
-    print("\nBalanced accuracy on held-out selection subjects (2 folds):")
+    print(f"\nBalanced accuracy on held-out selection subjects ({args.n_splits} folds):")
     print(wide.round(3).to_string())
     best = wide.drop(index="random_weights").index[0]
     print(f"\nChosen: {best} = {CANDIDATES[best]} "

@@ -354,9 +354,18 @@ DATA_DOCS = {
         "per recording that :func:`~mne_specae.datasets.load_sample` reads (files, URLs, "
         "checksums, subject, channels, sampling rate, units, labels); :doc:`/data` "
         "lists them."),
+    "mne_specae.datasets.EXTENDED_RECORDINGS": (
+        "The extended set: more subjects of eegmat (Subject04-19) and of the UCI "
+        "lower-limb EMG (13 subjects), as :class:`~mne_specae.datasets.Recording` "
+        "entries that ``load_sample(extended=True)`` reads after the sample; for "
+        "benchmarks, recipe selection and pretraining (:doc:`/data`)."),
+    "mne_specae.baselines.BANDS": (
+        "Frequency bands (Hz) of :class:`~mne_specae.baselines.BandPowers` per signal "
+        "type: ``{value}``."),
     "mne_specae.presets.RECOMMENDED": (
         "The defaults of :class:`~mne_specae.SpecAE`: a dict of its method settings "
-        "(input stage, network, training), chosen on the sample recordings for a CPU; "
+        "(input stage, network, training), chosen by the downstream benchmark "
+        "(:doc:`/downstream`) for a CPU; "
         "the values are listed in :ref:`presets`."),
     "mne_specae.presets.STUDY": (
         "The study's method: 480 x 640 dB spectrograms at native STFT resolution and its "
