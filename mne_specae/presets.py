@@ -13,14 +13,18 @@ yours::
 
 from __future__ import annotations
 
-#: The defaults of :class:`~mne_specae.SpecAE`: chosen on the sample recordings by
-#: leave-one-subject-out kNN balanced accuracy of the signal type (see the design
-#: notes). The reasons are physical: 60 Hz is below the Nyquist frequency of every
-#: sample recording (the 125 Hz BioSPPy EEG), so no empty band marks a source;
-#: removing each segment's mean keeps ADC offsets out of the lowest bands; a log axis
-#: gives the 2-8 Hz range (heart-rate harmonics, EEG rhythms) as many rows as
-#: 15-60 Hz; 0.5 s windows keep heart beats sharp broadband columns; multi-scale
-#: pooling keeps the detail the deepest latent averages away.
+#: The defaults of :class:`~mne_specae.SpecAE`, chosen by the downstream benchmark
+#: (``benchmarks/select_recipe.py``: 11 candidates, held-out probes on eegmat rest vs
+#: arithmetic and UCI exercise and group, on selection subjects only; see the design
+#: notes and "What the embeddings are good for"). Per-frequency statistics fitted on
+#: the training data (``normalize="dataset"``) won clearly over a z-score of each
+#: image: it keeps how strong each band is, which the within-modality tasks need. The
+#: rest is physical: 60 Hz is below the Nyquist frequency of every sample recording
+#: (the 125 Hz BioSPPy EEG), so no empty band marks a source; removing each segment's
+#: mean keeps ADC offsets out of the lowest bands; a log axis gives the 2-8 Hz range
+#: (heart-rate harmonics, EEG rhythms) as many rows as 15-60 Hz; 0.5 s windows keep
+#: heart beats sharp broadband columns; multi-scale pooling keeps the detail the
+#: deepest latent averages away. Masking (``mask_fraction``) did not help here.
 RECOMMENDED = dict(
     model="2d",
     n_fft=256,
@@ -34,7 +38,7 @@ RECOMMENDED = dict(
     output="db",
     top_db=60.0,
     detrend="constant",
-    normalize="item",
+    normalize="dataset",
     resize=(32, 64),
     channel_mode="separate",
     n_layers=4,
@@ -69,6 +73,7 @@ STUDY = dict(
     freq_scale="linear",
     n_freqs=None,
     top_db=80.0,
+    normalize="item",
     detrend=None,
     resize=(480, 640),
     filters=64,
