@@ -135,7 +135,9 @@ class InputPCA(TransformerMixin, BaseEstimator):
     """PCA of the autoencoder's input images: the linear baseline.
 
     Every channel goes through exactly the input stage ``estimator`` would use (its
-    spectrogram settings; a waveform model uses the standardised waveforms), the images
+    spectrogram settings, with normalisation statistics fitted on the training channels
+    where the settings need them; a waveform model uses the standardised waveforms);
+    the images
     are flattened and averaged over the channels of each epoch, standardised, and
     projected on their first ``n_components`` principal components, fitted on the
     training data only.
@@ -178,6 +180,8 @@ class InputPCA(TransformerMixin, BaseEstimator):
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
+        import torch
+
         from .estimator import SpecAE
 
         epochs_list = epochs_list_of(X)
@@ -191,6 +195,14 @@ class InputPCA(TransformerMixin, BaseEstimator):
             stage = copy.copy(stage)
             stage.channel_mode = "separate"
         self.stage_ = stage.cpu().eval()
+        if getattr(self.stage_, "needs_fitting", False) and stage is not getattr(
+                estimator, "input_stage_", None):
+            # e.g. normalize="dataset": statistics of the training channels, as SpecAE.fit
+            self.stage_ = copy.deepcopy(self.stage_)
+            waves = np.concatenate([
+                ep.get_data(picks=resolve_picks(ep.info, self.picks_)).astype(np.float32)
+                .reshape(-1, len(ep.times)) for ep in epochs_list])
+            self.stage_.fit_normalization(torch.from_numpy(waves), batch_size=self.batch_size)
         images = self._images(epochs_list)
         n_components = max(1, min(int(self.n_components), len(images) - 1, images.shape[1]))
         self.pipeline_ = make_pipeline(

@@ -53,9 +53,10 @@ def make_probe(name, random_state=0, *, n_neighbors=5):
 def reconstruction_r2(estimator, epochs):
     """R² of an autoencoder's reconstructions of its own (normalised) inputs.
 
-    ``1 - sum((output - input)²) / sum((input - mean)²)`` over all items, pixels (or
-    samples) of ``epochs``, where ``mean`` is each item's mean: 1 is a perfect
-    reconstruction, 0 no better than each item's mean value.
+    ``1 - sum((output - input)²) / sum((input - mean)²)`` over all items, channels and
+    pixels (or samples) of ``epochs``, where ``mean`` is the mean of all those input
+    values (the usual R² of the flattened images): 1 is a perfect reconstruction, 0 no
+    better than one constant.
 
     Parameters
     ----------
@@ -71,14 +72,12 @@ def reconstruction_r2(estimator, epochs):
     outputs, inputs = estimator.reconstruct(epochs, return_input=True, verbose=False)
     if not isinstance(outputs, list):
         outputs, inputs = [outputs], [inputs]
-    sse = sst = 0.0
-    for out, inp in zip(outputs, inputs):
-        x = inp.get_data(picks="all").astype(np.float64)
-        y = out.get_data(picks="all").astype(np.float64)
-        axes = tuple(range(2, x.ndim))
-        sse += float(((y - x) ** 2).sum())
-        sst += float(((x - x.mean(axis=axes, keepdims=True)) ** 2).sum())
-    return 1.0 - sse / sst if sst > 0 else float("nan")
+    x = np.concatenate([inp.get_data(picks="all").astype(np.float64).ravel()
+                        for inp in inputs])
+    y = np.concatenate([out.get_data(picks="all").astype(np.float64).ravel()
+                        for out in outputs])
+    sst = float(((x - x.mean()) ** 2).sum())
+    return 1.0 - float(((y - x) ** 2).sum()) / sst if sst > 0 else float("nan")
 
 
 def _log_spectrogram_features(epochs_list, spectrogram, picks=None, batch_size=256):
