@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from downstream_data import describe, load_downstream_epochs  # noqa: E402
+from downstream_data import BLOCK_SECONDS, describe, load_downstream_epochs  # noqa: E402
 
 TASKS_LABELS = {
     "signal_type": ("signal_type", None),
@@ -96,7 +96,9 @@ def report_folds(epochs_list, n_splits, seed=0):
 
     md = pd.concat([ep.metadata for ep in epochs_list])
     report = md[md["role"] == "report"]
-    folds = group_folds(report["split"], n_splits, strata=report["source"], seed=seed)
+    # the time blocks of one subject are their own stratum, spread over the folds
+    strata = report["subject"].where(report["subject"].isin(BLOCK_SECONDS), report["source"])
+    folds = group_folds(report["split"], n_splits, strata=strata, seed=seed)
     folds.update({g: -1 for g in md.loc[md["role"] == "select", "split"]})
     return folds
 

@@ -79,12 +79,16 @@ class BandPowers(TransformerMixin, BaseEstimator):
     def _resolve_bands(self, epochs_list):
         if isinstance(self.bands, dict):
             bands = self.bands
+        elif not isinstance(self.bands, str):
+            bands = None
         elif self.bands == "auto":
             types = _signal_types(epochs_list)
             bands = BANDS[types.pop() if len(types) == 1 and types <= set(BANDS) else "mixed"]
         elif self.bands in BANDS:
             bands = BANDS[self.bands]
         else:
+            bands = None
+        if bands is None:
             raise ValueError(f"bands must be 'auto', one of {sorted(BANDS)} or a dict of "
                              f"name: (fmin, fmax); got {self.bands!r}.")
         for name, edges in bands.items():
@@ -116,6 +120,12 @@ class BandPowers(TransformerMixin, BaseEstimator):
                 n_overlap=n_fft // 2, fmin=0.0, fmax=max(f for _, f in self.bands_.values()),
                 verbose=False)
             psd, freqs = spectrum.get_data(picks="all", return_freqs=True)
+            empty = [name for name, (lo, hi) in self.bands_.items()
+                     if not ((freqs >= lo) & (freqs < hi)).any()]
+            if empty:
+                raise ValueError(
+                    f"Bands {empty} hold no frequency of the Welch PSD (resolution "
+                    f"{freqs[1] - freqs[0]:g} Hz with {n_fft}-sample windows): widen them.")
             powers = np.stack([psd[..., (freqs >= lo) & (freqs < hi)].mean(axis=-1)
                                for lo, hi in self.bands_.values()], axis=-1)
             powers = np.maximum(powers, np.finfo(np.float64).tiny)

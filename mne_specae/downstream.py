@@ -28,6 +28,11 @@ from .evaluation import PROBES, make_probe, reconstruction_r2
 from .segments import select_evenly
 
 
+#: Neighbours of the kNN probe (never more than the smallest class of a fold's training
+#: epochs).
+N_NEIGHBORS = 5
+
+
 @dataclass(frozen=True)
 class Task:
     """A classification task on labelled epochs.
@@ -132,12 +137,14 @@ def _check_inputs(epochs_list, tasks, representations, group):
     md = metadata_table(epochs_list)
     if group not in md:
         raise ValueError(f"The metadata has no column {group!r} to hold groups out.")
+    from .estimator import SpecAE
+
     for name, rep in representations.items():
-        if isinstance(rep, RandomWeights) and not (
-                rep.source in representations
-                and not isinstance(representations[rep.source], RandomWeights)):
+        if isinstance(rep, RandomWeights) and not isinstance(
+                representations.get(rep.source), SpecAE):
             raise ValueError(f"Representation {name!r} copies {rep.source!r}, which is not a "
-                             f"trained representation of this call ({sorted(representations)}).")
+                             f"SpecAE of this call ({sorted(representations)}): "
+                             "RandomWeights re-initialises a SpecAE's network.")
     masks = {}
     for name, task in tasks.items():
         _validate_type(task, Task, f"tasks[{name!r}]")
@@ -145,6 +152,11 @@ def _check_inputs(epochs_list, tasks, representations, group):
             raise ValueError(f"Task {name!r}: the metadata has no column {task.label!r}.")
         mask = (np.ones(len(md), bool) if task.query is None
                 else md.eval(task.query).to_numpy(bool))
+        unlabelled = mask & md[task.label].isna().to_numpy()
+        if unlabelled.any():
+            logger.info(f"Task {name!r}: {unlabelled.sum()} of {mask.sum()} epochs have no "
+                        f"{task.label!r} value and are not part of the task")
+            mask &= ~unlabelled
         if len(np.unique(md.loc[mask, task.label].astype(str))) < 2:
             raise ValueError(f"Task {name!r} selects fewer than 2 classes of {task.label!r}.")
         if len(np.unique(md.loc[mask, group].astype(str))) < 2:
@@ -192,7 +204,9 @@ def compare_representations(epochs, tasks, representations, *, group="subject",
     seeds : tuple of int
         One full run per seed (weights, batch order; the folds stay the same).
     probes : tuple of str
-        Among ``"logistic"`` (standardised logistic regression) and ``"knn"``.
+        Among ``"logistic"`` (standardised logistic regression) and ``"knn"`` (5
+        neighbours, or as many as the smallest class of a fold's training epochs
+        holds); see :func:`~mne_specae.evaluation.make_probe`.
     standardize_by : str | None
         A metadata column (e.g. ``"subject"``) within whose values every feature is
         z-scored before probing, in addition to the plain features (rows with
@@ -273,7 +287,9 @@ def compare_representations(epochs, tasks, representations, *, group="subject",
                         if not held.any() or len(np.unique(y[train])) < 2:
                             continue
                         for probe in probes:
-                            clf = make_probe(probe, seed).fit(feats[train], y[train])
+                            smallest = int(np.unique(y[train], return_counts=True)[1].min())
+                            clf = make_probe(probe, seed, n_neighbors=min(
+                                N_NEIGHBORS, smallest)).fit(feats[train], y[train])
                             predicted = clf.predict(feats[held])
                             key = (seed, task_name, name, probe, standardized)
                             pooled.setdefault(key, []).append((y[held], predicted))

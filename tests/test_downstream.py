@@ -464,12 +464,12 @@ def test_compare_representations_errors():
     with pytest.raises(ValueError, match="'one' selects fewer than 2 'subject' groups"):
         compare_representations(epochs_list, {"one": Task("label", "subject == 's0'")}, reps,
                                 verbose=False)
-    with pytest.raises(ValueError, match="'random' copies 'specae', which is not a trained"):
+    with pytest.raises(ValueError, match="'random' copies 'specae', which is not a SpecAE"):
         compare_representations(epochs_list, task, {"random": RandomWeights("specae"),
                                                     **reps}, verbose=False)
-    with pytest.raises(ValueError, match="'r2' copies 'r1'"):
-        compare_representations(epochs_list, task, {"r1": RandomWeights("bands"),
-                                                    "r2": RandomWeights("r1"), **reps},
+    with pytest.raises(ValueError, match="'r2' copies 'r1', which is not a SpecAE"):
+        compare_representations(epochs_list, task, {"r2": RandomWeights("r1"),
+                                                    "r1": RandomWeights("bands"), **reps},
                                 verbose=False)
     two = mne.concatenate_epochs(epochs_list[:2], verbose=False)
     with pytest.raises(ValueError, match="1 Epochs hold several 'subject' groups"):
@@ -499,10 +499,6 @@ def test_compare_representations_errors():
         Task("label").label = "other"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a RandomWeights naming a representation that "
-                   "is not a SpecAE passes the input checks; it fails only after the first "
-                   "fold's fits, with sklearn's NotFittedError ('This BandPowers instance is not "
-                   "fitted yet')")
 def test_random_weights_of_a_baseline_is_refused_before_any_fit():
     log = CallLog()
     with pytest.raises(ValueError, match="'random' copies 'bands'"):
@@ -513,9 +509,6 @@ def test_random_weights_of_a_baseline_is_refused_before_any_fit():
     assert log.calls == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the kNN probe asks for 5 neighbours whatever "
-                   "the training set: a task with fewer than 5 training epochs in a fold "
-                   "crashes the whole run (sklearn: 'Expected n_neighbors <= n_samples_fit')")
 def test_knn_probe_with_fewer_than_five_training_epochs():
     # 2 epochs per subject, 2 folds of 2 subjects: 4 training epochs per fold
     scores = compare_representations(_labelled_epochs(n_subjects=4, labels=("a", "b")),
@@ -524,10 +517,6 @@ def test_knn_probe_with_fewer_than_five_training_epochs():
     assert (scores["balanced_accuracy"] == 1.0).all()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a task whose epochs include missing labels (e.g. "
-                   "Task('condition') on eegmat + UCI epochs of load_sample_epochs) fails in "
-                   "_check_inputs with numpy's TypeError \"'<' not supported between "
-                   "instances of 'float' and 'str'\" (pandas 3 keeps NaN through astype(str))")
 def test_task_with_missing_labels_is_refused_or_skips_them():
     epochs_list = _labelled_epochs(n_subjects=6)
     for ep in epochs_list[3:]:  # half the subjects have no label
@@ -711,9 +700,6 @@ def test_band_powers_errors():
         BandPowers().get_feature_names_out()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: bands=['alpha'] (a list) raises "
-                   "TypeError: unhashable type: 'list' instead of the ValueError that lists "
-                   "the allowed values")
 def test_band_powers_list_of_band_names_refused_clearly():
     with pytest.raises(ValueError, match="bands must be 'auto', one of"):
         BandPowers(["alpha"]).fit(_sine_epochs([10.0]))
@@ -721,10 +707,6 @@ def test_band_powers_list_of_band_names_refused_clearly():
 
 @pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning",
                             "ignore:invalid value encountered:RuntimeWarning")
-@pytest.mark.xfail(strict=True, reason="BUG: a band holding no Welch frequency bin (narrower "
-                   "than the 1 Hz resolution, or epochs shorter than 1 s) gives NaN features "
-                   "(and NaN relative powers for every band), with only numpy's "
-                   "'Mean of empty slice' warning")
 def test_band_powers_empty_band_is_refused_or_finite():
     eeg = _sine_epochs([10.0])
     bp = BandPowers({"narrow": (10.2, 10.6), "alpha": (8.0, 13.0)})
@@ -887,9 +869,7 @@ def smoke_run(data_path, tmp_path_factory, one_thread):
 def test_bench_downstream_smoke(smoke_run):
     bench, scores, table, out, state_kept = smoke_run
     assert state_kept
-    scored = [t for t in bench.TASKS_LABELS if t in set(table["task"])]
-    # the eyes task never scores in the smoke folds (see the xfail below)
-    assert len(scored) >= 5
+    scored = list(bench.TASKS_LABELS)  # every task scores, the eyes task included
     tasks = [*scored, "signal_type_leave_source_out"]
     assert set(table["task"]) == set(tasks)
     assert set(table["representation"]) == set(bench.REPRESENTATION_ORDER)
@@ -911,12 +891,6 @@ def test_bench_downstream_smoke(smoke_run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="BUG (benchmarks/bench_downstream.py): report_folds "
-                   "stratifies by source, so the three BioSPPy EEG time blocks (with the "
-                   "BioSPPy ECG and EMG groups in one stratum) all land in fold 0: the eyes "
-                   "task never has training epochs and is missing from the smoke table. "
-                   "Stratified by subject there, the task has 2 training epochs per fold and "
-                   "then hits the kNN bug (test_knn_probe_with_fewer_than_five_training_epochs)")
 def test_bench_downstream_smoke_scores_every_task(smoke_run):
     bench, scores, table, out, state_kept = smoke_run
     assert set(bench.TASKS_LABELS) <= set(table["task"])
