@@ -141,6 +141,23 @@ class BandPowers(TransformerMixin, BaseEstimator):
                         + [f"relpow_{b}" for b in self.bands_], dtype=object)
 
 
+def input_images(epochs_list, stage, picks=None, batch_size=256):
+    """One flattened input image per epoch: every channel through ``stage`` (its
+    ``to_images``), the channels averaged."""
+    import torch
+
+    rows = []
+    with torch.no_grad():
+        for ep in epochs_list:
+            data = ep.get_data(picks=resolve_picks(ep.info, picks)).astype(np.float32)
+            n_ep, n_ch, n_times = data.shape
+            flat = torch.from_numpy(data.reshape(-1, n_times))
+            images = torch.cat([stage.to_images(flat[i:i + batch_size])
+                                for i in range(0, len(flat), batch_size)])
+            rows.append(images.reshape(n_ep, n_ch, -1).mean(dim=1).numpy())
+    return np.concatenate(rows)
+
+
 class InputPCA(TransformerMixin, BaseEstimator):
     """PCA of the autoencoder's input images: the linear baseline.
 
@@ -171,18 +188,7 @@ class InputPCA(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
 
     def _images(self, epochs_list):
-        import torch
-
-        rows = []
-        with torch.no_grad():
-            for ep in epochs_list:
-                data = ep.get_data(picks=resolve_picks(ep.info, self.picks_)).astype(np.float32)
-                n_ep, n_ch, n_times = data.shape
-                flat = torch.from_numpy(data.reshape(-1, n_times))
-                images = torch.cat([self.stage_.to_images(flat[i:i + self.batch_size])
-                                    for i in range(0, len(flat), self.batch_size)])
-                rows.append(images.reshape(n_ep, n_ch, -1).mean(dim=1).numpy())
-        return np.concatenate(rows)
+        return input_images(epochs_list, self.stage_, self.picks_, self.batch_size)
 
     def fit(self, X, y=None):
         """Build the input stage, compute the training images and fit the PCA."""

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger, verbose
 
+from .baselines import input_images
 from .embedding import embedding_columns, epochs_list_of, stack_columns
-from .items import resolve_picks
 
 
 #: The probes of :func:`make_probe`.
@@ -78,23 +78,6 @@ def reconstruction_r2(estimator, epochs):
                         for out in outputs])
     sst = float(((x - x.mean()) ** 2).sum())
     return 1.0 - float(((y - x) ** 2).sum()) / sst if sst > 0 else float("nan")
-
-
-def _log_spectrogram_features(epochs_list, spectrogram, picks=None, batch_size=256):
-    """One flattened log-spectrogram image per epoch (channels averaged)."""
-    import torch
-
-    rows = []
-    with torch.no_grad():
-        for ep in epochs_list:
-            data = ep.get_data(picks=resolve_picks(ep.info, picks)).astype(np.float32)
-            n_ep, n_ch, n_times = data.shape
-            flat = torch.from_numpy(data.reshape(-1, n_times))
-            images = torch.cat([spectrogram(flat[i : i + batch_size])
-                                for i in range(0, len(flat), batch_size)])
-            images = images.reshape(n_ep, n_ch, -1).mean(dim=1)
-            rows.append(images.numpy())
-    return np.concatenate(rows)
 
 
 def default_baseline_spectrogram(sfreq):
@@ -188,8 +171,8 @@ def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix=
             spectrogram = stage
         else:
             spectrogram = default_baseline_spectrogram(epochs_list[0].info["sfreq"])
-        logspec = _log_spectrogram_features(epochs_list, spectrogram,
-                                            picks=getattr(estimator, "picks", None))
+        logspec = input_images(epochs_list, spectrogram,
+                               picks=getattr(estimator, "picks", None))
         limit = min(logspec.shape[0] - 1, logspec.shape[1])
         candidates = sorted({min(int(k), limit) for k in baseline_components})
         scores = {}
