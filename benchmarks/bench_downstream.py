@@ -22,7 +22,7 @@ blocks) that neither the encoder nor the probe saw.
 
 Run::
 
-    python benchmarks/bench_downstream.py --quick     # < 10 min on 2 CPU cores
+    python benchmarks/bench_downstream.py --quick     # 6 min on 2 CPU cores (target < 10)
     python benchmarks/bench_downstream.py             # the full table (3 seeds)
     python benchmarks/bench_downstream.py --smoke     # CI: tiny, checks the table
 
