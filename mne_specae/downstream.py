@@ -79,12 +79,11 @@ def group_folds(groups, n_splits, *, strata=None, seed=0):
     strata = np.zeros(len(groups), str) if strata is None else np.asarray(strata).astype(str)
     stratum_of = dict(zip(groups, strata))
     rng = np.random.default_rng(seed)
-    folds, size, next_fold = {}, np.zeros(n_splits, int), 0
+    folds, next_fold = {}, 0
     for stratum in sorted(set(stratum_of.values())):
         members = sorted(g for g in unique if stratum_of[g] == stratum)
         for group in rng.permutation(members):
             folds[str(group)] = next_fold
-            size[next_fold] += 1
             next_fold = (next_fold + 1) % n_splits
     return folds
 
