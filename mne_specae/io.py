@@ -173,6 +173,9 @@ def write_model(est, fname, *, overwrite=False):
                     ch_names=list(est.ch_names_), image_shape=list(est.image_shape_),
                     n_features_out=est.n_features_out_),
     )
+    calibration = getattr(est, "calibration_", None)
+    if calibration is not None:  # optional: older readers ignore the key
+        state["calibration"] = calibration.to_dict()
     return save_atomic(state, fname)
 
 
@@ -246,6 +249,7 @@ LEGACY_SPECTROGRAM_CONFIG = {"band_mode": "sum"}
 
 def load_estimator(cls, fname, device=None):
     """A fitted ``cls`` (:class:`~mne_specae.SpecAE`) from a model file."""
+    from .calibration import Calibration
     from .devices import available_device
     from .history import History
     from .input_stages import build_input_stage
@@ -273,6 +277,8 @@ def load_estimator(cls, fname, device=None):
         est.ch_names_ = list(fitted["ch_names"])
         est.image_shape_ = tuple(fitted["image_shape"])
         est.n_features_out_ = int(fitted["n_features_out"])
+        if state.get("calibration") is not None:
+            est.calibration_ = Calibration.from_dict(state["calibration"])
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise ValueError(f"{fname}: the file is inconsistent (settings and weights do not "
