@@ -8,7 +8,7 @@ from mne.utils import _check_option, _validate_type, logger, warn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import inference
+from . import finetune, inference
 from .checks import check_int, check_positive
 from .corruption import check_corruption
 from .docs import fill_doc
@@ -214,8 +214,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
 
     # -------------------------------------------------------------------- fit
     @verbose_method
-    def fit(self, X, y=None, groups=None, *, verbose=None):
-        """Train the autoencoder.
+    def fit(self, X, y=None, groups=None, *, init=None, verbose=None):
+        """Train the autoencoder, from random weights or from a fitted model's.
 
         Parameters
         ----------
@@ -228,6 +228,18 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             Group of each epoch for the validation split. Default for Epochs: the
             ``subject`` metadata column, else ``recording``; for arrays: each epoch
             its own group (the channels of one epoch stay on one side).
+        init : SpecAE | None
+            Fine-tuning: a fitted model (e.g. :func:`~mne_specae.load_pretrained`)
+            whose weights replace the random initial ones; ``init`` is not changed.
+            Its network and input-stage settings, sampling rate (``sfreq_``) and
+            segment length (``n_times_``) must be this fit's (a :class:`ValueError`
+            names every difference, before training; start from
+            ``sklearn.base.clone(init)``); training settings (``lr``,
+            ``max_epochs``, ...) may differ. With ``normalize="dataset"`` the
+            statistics are fitted on the training items of ``X``, as in any fit, not
+            taken from ``init``. Not with ``checkpoint`` (a checkpoint does not record
+            the initial weights). ``init.calibration_`` is not carried over (any refit
+            drops ``calibration_``): :func:`~mne_specae.calibrate` the result again.
         %(verbose)s
 
         Returns
@@ -235,6 +247,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         self : SpecAE
         """
         self._check_params()
+        if init is not None:
+            finetune.validate_init(init, self.checkpoint)
         data = ItemSet(X, self.sfreq, self.picks)
         ch_names = self._fitted_channels(data)
         if self.channel_agg == "concat" and self._separate() and len(set(data.n_channels)) > 1:
@@ -252,9 +266,14 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         items, owner = data.items(self._separate())
         n_ch = 1 if items.ndim == 2 else items.shape[1]
         image_shape = stage.image_shape(data.n_times, n_ch)
+        if init is not None:
+            finetune.check_init(self, init, stage, image_shape, data.n_times, data.sfreq)
         model = self._build_model(image_shape)
+        if init is not None:  # copied into the new tensors: init's stay as they are
+            model.load_state_dict(init.model_.state_dict())
         logger.info(
-            f"Training a {type(model).__name__} on {len(items)} items "
+            f"{'Fine-tuning' if init is not None else 'Training'} a {type(model).__name__} "
+            f"on {len(items)} items "
             f"(input {tuple(image_shape)}, latent {model.latent_shape(image_shape[1:])})"
         )
         history = train_autoencoder(
@@ -265,6 +284,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             noise_std=self.noise_std, device=self.device, precision=self.precision,
             seed=self.random_state, checkpoint=self.checkpoint, resume=self.resume,
         )
+        self.__dict__.pop("calibration_", None)  # it belonged to the previous weights
         self.model_ = model.cpu().eval()
         self.input_stage_ = stage.cpu().eval()
         self.history_ = history
