@@ -13,10 +13,15 @@ from .estimator import SpecAE
 from .embedding import add_embeddings, add_umap
 from .evaluation import evaluate_embeddings
 from .downstream import Task, compare_representations, summarize_scores
+from .calibration import Calibration, calibrate
+from .pretrained import load_pretrained
+from .channel_types import identify_channel_types
+from .unusual import annotate_unusual
 from . import baselines
 from . import viz
 
 __all__ = [
+    "Calibration",
     "ConvAutoencoder1d",
     "ConvAutoencoder2d",
     "SIGNAL_TYPES",
@@ -26,12 +31,16 @@ __all__ = [
     "__version__",
     "add_embeddings",
     "add_umap",
+    "annotate_unusual",
     "baselines",
+    "calibrate",
     "compare_representations",
     "compute_spectrogram",
     "datasets",
     "evaluate_embeddings",
     "griffin_lim",
+    "identify_channel_types",
+    "load_pretrained",
     "make_segments",
     "presets",
     "resolve_device",

@@ -1,0 +1,90 @@
+"""Encoders shipped inside the package: offline, checked, loaded without running code.
+
+The files live in ``mne_specae/weights/`` (package data, read through
+:mod:`importlib.resources`). Each is an ordinary ``.specae`` model file with its
+:class:`~mne_specae.calibration.Calibration` inside; its sha256 is recorded here, so
+a damaged or swapped file is refused before it is opened. The script that trains
+them is ``scripts/train_pretrained.py``; the model card is the documentation page
+"The pretrained encoder".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+
+from mne.utils import _check_option, logger, verbose
+
+#: The shipped encoders: file name, its sha256, and what it was trained on.
+PRETRAINED = {
+    "biosignals": dict(
+        file="biosignals.specae",
+        sha256="09ab3cfc89129b83a51713d7c664a43da51cf6a7ce332f7e9074f8e5cfbde191",
+        description=(
+            "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz) trained "
+            "on every recording of the developers' sample and extended sets: MIT-BIH "
+            "Arrhythmia ECG, eegmat EEG and ECG, UCI lower-limb EMG, BioSPPy examples."
+        ),
+    ),
+}
+
+
+def pretrained_path(name="biosignals"):
+    """Path of a shipped model file (inside the installed package)."""
+    _check_option("name", name, sorted(PRETRAINED))
+    ref = resources.files("mne_specae") / "weights" / PRETRAINED[name]["file"]
+    with resources.as_file(ref) as path:
+        return path
+
+
+def file_sha256(path, chunk=1 << 20):
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fid:
+        for block in iter(lambda: fid.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@verbose
+def load_pretrained(name="biosignals", *, device=None, verbose=None):
+    """A fitted :class:`~mne_specae.SpecAE` shipped with the package.
+
+    Works offline: the weights are package data. The file's sha256 is checked
+    against the value recorded in the code before it is opened, and it is opened
+    with ``torch.load(weights_only=True)``, so it cannot run code.
+
+    Parameters
+    ----------
+    name : str
+        Which encoder: ``"biosignals"`` (ECG, EEG and EMG; see the model card).
+    device : str | None
+        Where to run it (as ``SpecAE(device=...)``); ``None``: ``"auto"``.
+    %(verbose)s
+
+    Returns
+    -------
+    est : SpecAE
+        Fitted, with ``est.calibration_`` (the signal-type head and the references
+        that :func:`~mne_specae.identify_channel_types` and
+        :func:`~mne_specae.annotate_unusual` use). Fine-tune it with
+        ``SpecAE(...).fit(epochs, init=est)``.
+    """
+    from .estimator import SpecAE
+
+    path = pretrained_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The pretrained model {name!r} is missing from this installation ({path}). "
+            "Reinstall mne-specae.")
+    expected = PRETRAINED[name]["sha256"]
+    found = file_sha256(path)
+    if found != expected:
+        raise ValueError(
+            f"The pretrained model file {path} is damaged or was replaced: its sha256 is "
+            f"{found}, this version of mne-specae ships {expected}. Reinstall mne-specae."
+        )
+    est = SpecAE.load(path, device=device)
+    logger.info(f"Loaded the pretrained encoder {name!r} ({path.name}, sha256 "
+                f"{found[:12]}...)")
+    return est

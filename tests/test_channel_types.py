@@ -1,0 +1,142 @@
+"""Channel types from the signal (mne_specae.identify_channel_types), pretrained model."""
+
+import warnings
+
+import mne
+import numpy as np
+import pytest
+from tiny import TINY
+
+from mne_specae import SpecAE, identify_channel_types, load_pretrained, make_segments
+
+RECORDINGS = ("ecg/mitdb/100", "eeg/eegmat/Subject00_1", "emg/uci_lower_limb/3Amar",
+              "ecg/biosppy/ecg", "emg/biosppy/emg")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_pretrained(verbose=False)
+
+
+def _as_misc(raw):
+    raw = raw.copy()
+    with warnings.catch_warnings():  # "The unit ... has changed from V to NA": intended
+        warnings.simplefilter("ignore", RuntimeWarning)
+        raw.set_channel_types({ch: "misc" for ch in raw.ch_names}, verbose=False)
+    return raw
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_real_channels_typed_misc_are_all_identified(raw_by_name, model, name):
+    raw = raw_by_name[name]
+    truth = dict(zip(raw.ch_names, raw.get_channel_types()))
+    scrambled = _as_misc(raw)
+    before = scrambled.get_data()
+    table = identify_channel_types(scrambled, model=model, max_segments=12, verbose=False)
+    assert list(table.index) == raw.ch_names
+    assert (table["type"] == "misc").all()
+    assert table["predicted"].to_dict() == truth
+    assert (table["probability"] >= 0.7).all() and (table["reason"] == "").all()
+    assert ((table["n_segments"] >= 1) & (table["n_segments"] <= 12)).all()
+    assert set(table["second"]) <= {"ecg", "eeg", "emg"}
+    assert (table["second"] != table["predicted"]).all()
+    # the caller's Raw is unchanged: data and types
+    np.testing.assert_array_equal(scrambled.get_data(), before)
+    assert set(scrambled.get_channel_types()) == {"misc"}
+    # the documented one-liner fixes the types
+    with warnings.catch_warnings():  # MNE: "The unit ... has changed from NA to V"
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fixed = scrambled.copy().set_channel_types(
+            table.query("predicted != 'unknown'")["predicted"].to_dict(), verbose=False)
+    assert fixed.get_channel_types() == raw.get_channel_types()
+
+
+def _synthetic(sfreq=500.0, seconds=30.0):
+    t = np.arange(int(sfreq * seconds)) / sfreq
+    rng = np.random.default_rng(0)
+    step = np.where((t % 2.0) < 0.1, 5.0, 0.0)
+    data = {
+        "flat": np.zeros_like(t),
+        "offset": np.full_like(t, 1e-3),
+        "trigger": step,
+        "noisy_trigger": step + rng.normal(0, 1e-3, t.size),
+        "sine_10": 2e-5 * np.sin(2 * np.pi * 10 * t),
+        "mains_50": 1e-4 * np.sin(2 * np.pi * 50 * t),
+        "drift": 1e-4 * np.sin(2 * np.pi * 0.05 * t),
+    }
+    info = mne.create_info(list(data), sfreq, ["eeg"] * len(data))
+    return mne.io.RawArray(np.array(list(data.values())), info, verbose=False)
+
+
+def test_flat_step_tone_and_slow_channels_are_unknown(model):
+    table = identify_channel_types(_synthetic(), model=model, verbose=False)
+    assert (table["predicted"] == "unknown").all(), table[["predicted", "reason"]]
+    reasons = table["reason"].to_dict()
+    assert reasons["flat"] == reasons["offset"] == "flat"
+    assert "trigger" in reasons["trigger"] and "trigger" in reasons["noisy_trigger"]
+    assert "tone" in reasons["sine_10"] and "tone" in reasons["mains_50"]
+    assert "slow" in reasons["drift"]
+    assert table["probability"].isna().all()  # the model was not asked
+
+
+def test_nan_channel_bad_annotations_and_bads(raw_by_name, model):
+    raw = _as_misc(raw_by_name["ecg/mitdb/100"]).crop(0, 60)
+    raw.load_data()
+    raw._data[1] = np.nan
+    raw.set_annotations(mne.Annotations([0.0], [20.0], ["BAD_motion"]))
+    table = identify_channel_types(raw, model=model, verbose=False)
+    assert table.loc["MLII", "predicted"] == "ecg"
+    assert table.loc["MLII", "n_segments"] == 8  # 12 windows, 4 touch the BAD span
+    assert table.loc["V5", "predicted"] == "unknown"
+    assert table.loc["V5", "reason"] == "no finite segment"
+    raw.info["bads"] = ["V5"]
+    assert list(identify_channel_types(raw, model=model, verbose=False).index) == ["MLII"]
+    named = identify_channel_types(raw, picks=["MLII", "V5"], model=model, verbose=False)
+    assert list(named.index) == ["MLII", "V5"]
+
+
+def test_epochs_are_identified_like_the_raw(raw_by_name, model):
+    raw = _as_misc(raw_by_name["emg/uci_lower_limb/3Amar"])
+    epochs = mne.make_fixed_length_epochs(raw, duration=10.0, preload=True, verbose=False)
+    table = identify_channel_types(epochs, model=model, verbose=False)
+    assert (table["predicted"] == "emg").all()
+    assert (table["n_segments"] == min(30, 2 * len(epochs))).all()
+
+
+def test_short_recordings_give_unknown_with_a_warning(model):
+    raw = mne.io.RawArray(np.random.default_rng(0).normal(size=(2, 10)) * 1e-5,
+                          mne.create_info(2, 500.0, "eeg"), verbose=False)
+    with pytest.warns(RuntimeWarning, match="shorter .* than one 5 s window"):
+        table = identify_channel_types(raw, model=model, verbose=False)
+    assert (table["predicted"] == "unknown").all()
+    assert (table["n_segments"] == 0).all()
+
+
+def test_low_sampling_rates_are_warned_about(raw_by_name, model):
+    raw = _as_misc(raw_by_name["eeg/eegmat/Subject00_1"]).pick(["Fp1", "Cz"])
+    raw.load_data().resample(100.0, method="polyphase", verbose=False)
+    with pytest.warns(RuntimeWarning, match="sampled at 100 Hz: nothing above 50 Hz"):
+        identify_channel_types(raw, model=model, max_segments=4, verbose=False)
+
+
+def test_many_channels_stay_bounded(model):
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(256, 256 * 60)) * 1e-5
+    raw = mne.io.RawArray(data, mne.create_info(256, 256.0, "eeg"), verbose=False)
+    table = identify_channel_types(raw, model=model, max_segments=2, verbose=False)
+    assert len(table) == 256
+    assert (table["n_segments"] == 2).all()
+
+
+def test_models_without_a_head_and_bad_arguments_are_refused(raw_by_name, model):
+    raw = raw_by_name["ecg/mitdb/100"]
+    ep = make_segments(raw, verbose=False)[:4]
+    plain = SpecAE(**dict(TINY, max_epochs=1), verbose=False).fit(ep)
+    with pytest.raises(ValueError, match="no signal-type head.*calibrate"):
+        identify_channel_types(raw, model=plain, verbose=False)
+    with pytest.raises(TypeError, match="inst must be"):
+        identify_channel_types(raw.get_data(), model=model)
+    with pytest.raises(ValueError, match="min_probability"):
+        identify_channel_types(raw, model=model, min_probability=1.5)
+    with pytest.raises(TypeError, match="max_segments"):
+        identify_channel_types(raw, model=model, max_segments=2.5)
