@@ -1,0 +1,213 @@
+"""annotate_unusual: segments a calibrated model reconstructs badly, as annotations."""
+
+import copy
+
+import mne
+import numpy as np
+import pytest
+
+from mne_specae import make_segments, presets
+from mne_specae.calibration import calibrate
+from mne_specae.estimator import SpecAE
+from mne_specae.unusual import annotate_unusual
+
+#: training recordings of the small model: 40 s of 2 subjects per type
+TRAIN = ["ecg/mitdb/100", "ecg/mitdb/113", "eeg/eegmat/Subject00_1", "eeg/eegmat/Subject02_1",
+         "emg/uci_lower_limb/4Amar", "emg/uci_lower_limb/5Amar"]
+
+
+@pytest.fixture(scope="module")
+def model(raw_by_name, one_thread):
+    """A small SpecAE (the recommended input stage, 8 filters) trained and calibrated
+    on 8 segments of each training recording: about 2 s on 2 CPU cores."""
+    epochs = [make_segments(raw_by_name[n].copy().crop(0, 40),
+                            picks=["Fz", "Pz"] if n.startswith("eeg") else None)
+              for n in TRAIN]
+    est = SpecAE(**{**presets.QUICK, "filters": 8, "max_epochs": 3, "device": "cpu",
+                    "random_state": 0}).fit(epochs)
+    calibrate(est, epochs, verbose=False)
+    return est
+
+
+def _ecg(raw_by_name, tmin=0.0, tmax=60.0):
+    """A private copy of 60 s of a real two-lead ECG (MIT-BIH 106, not trained on)."""
+    return raw_by_name["ecg/mitdb/106"].copy().crop(tmin, tmax, include_tmax=False)
+
+
+def _inject(raw, start, kind, picks=None, length=5.0):
+    """Put an artefact into ``raw`` (in place) from ``start`` s after its first sample."""
+    sfreq = raw.info["sfreq"]
+    a, b = int(round(start * sfreq)), int(round((start + length) * sfreq))
+    idx = mne.pick_channels(raw.ch_names, picks) if picks else np.arange(len(raw.ch_names))
+    data = raw._data
+    if kind == "flat":
+        data[idx, a:b] = 0.0
+    elif kind == "noise":  # broadband noise 50 times the channel's spread
+        rng = np.random.default_rng(0)
+        scale = 50 * data[idx].std(axis=1, keepdims=True)
+        data[idx, a:b] = scale * rng.standard_normal((len(idx), b - a))
+    return raw
+
+
+@pytest.mark.parametrize("kind", ["flat", "noise"])
+def test_injected_artefact_is_annotated(model, raw_by_name, kind):
+    raw = _inject(_ecg(raw_by_name), 20.0, kind)
+    before, annot_before = raw.get_data(), raw.annotations.copy()
+    annot = annotate_unusual(raw, model=model)
+    # the caller's Raw is not changed
+    np.testing.assert_array_equal(raw.get_data(), before)
+    assert len(raw.annotations) == len(annot_before) == 0 and raw.info["bads"] == []
+    assert isinstance(annot, mne.Annotations) and annot.orig_time is None
+    # the artefact's segment and no clean one (12 segments of 5 s)
+    assert len(annot) == 1
+    np.testing.assert_allclose(annot.onset, [20.0], atol=2e-3)
+    np.testing.assert_allclose(annot.duration, [5.0], atol=2e-3)
+    assert list(annot.description) == ["BAD_specae"]
+    assert "MLII" in annot.ch_names[0] and set(annot.ch_names[0]) <= {"MLII", "V1"}
+    if kind == "flat":
+        assert list(annot.ch_names[0]) == ["MLII", "V1"]
+    # clean: nothing flagged
+    assert len(annotate_unusual(_ecg(raw_by_name), model=model)) == 0
+
+
+def test_annotations_line_up_after_crop_and_reject(model, raw_by_name):
+    """A measurement date, a crop at a non-round time (first_samp > 0, a 360 -> 512 Hz
+    grid that does not line up), an existing annotation: the flagged span is the
+    artefact's segment, and make_segments then drops exactly that segment."""
+    raw = raw_by_name["ecg/mitdb/106"].copy().set_meas_date(1e9).crop(7.3, 67.3,
+                                                                      include_tmax=False)
+    assert raw.first_samp > 0
+    raw.set_annotations(mne.Annotations([raw.first_time + 51.0], [0.1], ["mark"],
+                                        orig_time=raw.info["meas_date"]))
+    _inject(raw, 35.0, "flat", picks=["V1"])
+    annot, scores = annotate_unusual(raw, model=model, description="BAD_odd",
+                                     return_scores=True)
+    assert annot.orig_time == raw.info["meas_date"]
+    np.testing.assert_allclose(annot.onset, [raw.first_time + 35.0], atol=2e-3)
+    assert [list(c) for c in annot.ch_names] == [["V1"]]
+    assert len(scores) == 2 * 12 and scores["unusual"].sum() == 1
+    flagged = scores[scores["unusual"]].iloc[0]
+    assert flagged["channel"] == "V1" and flagged["signal_type"] == "ecg"
+    assert flagged["z"] > 5 and abs(flagged["onset"] - annot.onset[0]) < 2e-3
+
+    marked = raw.copy().set_annotations(raw.annotations + annot)
+    times = marked.annotations.onset[marked.annotations.description == "BAD_odd"]
+    np.testing.assert_allclose(times - marked.first_time, [35.0], atol=2e-3)
+    epochs = make_segments(marked, reject_by_annotation=True)
+    kept = np.round(epochs.metadata["onset"].to_numpy() - marked.first_time).astype(int)
+    assert list(kept) == [t for t in range(0, 60, 5) if t != 35]
+    # ... and at the recording's own rate too
+    events = mne.make_fixed_length_events(marked, duration=5.0, first_samp=True)
+    native = mne.Epochs(marked, events, tmin=0, tmax=5.0 - 1 / 360, baseline=None,
+                        reject_by_annotation=True, preload=True, verbose=False)
+    assert len(native) == 11 and native.drop_log[7] == ("BAD_odd",)
+
+
+def test_mixed_types_and_picks(model, raw_by_name, caplog):
+    """EEG and ECG of one eegmat file, each against its own reference."""
+    eeg = raw_by_name["eeg/eegmat/Subject00_1"].copy().pick(["Fz", "Pz", "Cz"])
+    ecg = raw_by_name["ecg/eegmat/Subject00_1"].copy()
+    raw = eeg.add_channels([ecg]).crop(60.0, 120.0, include_tmax=False)
+    raw.set_annotations(None)
+    raw.info["bads"] = ["Cz"]
+    _inject(raw, 10.0, "flat", picks=["ECG"])
+    with caplog.at_level("INFO", logger="mne"):
+        annot, scores = annotate_unusual(raw, model=model, return_scores=True, verbose=True)
+    assert set(scores["channel"]) == {"Fz", "Pz", "ECG"}  # the bad channel is left out
+    assert dict(scores.groupby("channel")["signal_type"].first()) == {
+        "Fz": "eeg", "Pz": "eeg", "ECG": "ecg"}
+    np.testing.assert_allclose(annot.onset, [raw.first_time + 10.0], atol=2e-3)
+    assert [list(c) for c in annot.ch_names] == [["ECG"]]
+    assert "1 of 12 segment(s) of 1 ecg channel(s) unusual" in caplog.text
+    assert "0 of 12 segment(s) of 2 eeg channel(s) unusual" in caplog.text
+    # named picks score a bad channel too; one type only
+    _, scores = annotate_unusual(raw, model=model, picks=["Cz"], return_scores=True)
+    assert set(scores["channel"]) == {"Cz"}
+    # a lower threshold flags more; signal_type scores every channel against one reference
+    _, as_ecg = annotate_unusual(raw, model=model, picks="eeg", signal_type="ecg",
+                                 return_scores=True)
+    assert set(as_ecg["signal_type"]) == {"ecg"}
+    low = annotate_unusual(raw, model=model, threshold=1e-3)
+    assert len(low) >= len(annot)
+
+
+def test_misc_channel_needs_signal_type(model, raw_by_name):
+    raw = _ecg(raw_by_name)
+    raw.set_channel_types({"V1": "misc"}, on_unit_change="ignore")
+    with pytest.raises(ValueError, match=r"no error reference for 'misc'.*knows \['ecg', "
+                                         r"'eeg', 'emg'\]"):
+        annotate_unusual(raw, model=model, picks=["V1"])
+    _inject(raw, 5.0, "flat", picks=["V1"])
+    annot = annotate_unusual(raw, model=model, picks=["V1"], signal_type="ecg")
+    np.testing.assert_allclose(annot.onset, [5.0], atol=2e-3)
+
+
+def test_default_model_is_the_pretrained_one(model, raw_by_name, monkeypatch):
+    import mne_specae.pretrained
+
+    calls = []
+
+    def fake_load_pretrained(*args, **kwargs):
+        calls.append(1)
+        return model
+
+    monkeypatch.setattr(mne_specae.pretrained, "load_pretrained", fake_load_pretrained)
+    annot = annotate_unusual(_inject(_ecg(raw_by_name), 0.0, "flat"))
+    assert calls == [1] and len(annot) == 1
+
+
+def test_nan_channels(model, raw_by_name, caplog):
+    raw = _inject(_ecg(raw_by_name), 40.0, "flat", picks=["MLII"])
+    raw._data[0, 3600:3700] = np.nan  # a gap at 10 s: that segment is not scored
+    raw._data[1] = np.nan  # V1: no finite sample
+    with pytest.warns(RuntimeWarning, match=r"Skipping channel\(s\) \['V1'\]"), \
+            caplog.at_level("INFO", logger="mne"):
+        annot, scores = annotate_unusual(raw, model=model, return_scores=True, verbose=True)
+    assert set(scores["channel"]) == {"MLII"}
+    assert sorted(scores["onset"]) == [t for t in range(0, 60, 5) if t != 10]
+    assert "1 of 11 segment(s) of 1 ecg channel(s) unusual" in caplog.text
+    assert "1 with NaN/Inf not scored" in caplog.text
+    np.testing.assert_allclose(annot.onset, [40.0], atol=2e-3)
+    raw._data[0] = np.nan
+    with pytest.warns(RuntimeWarning, match="Skipping"), \
+            pytest.raises(ValueError, match="no finite sample: nothing to score"):
+        annotate_unusual(raw, model=model)
+
+
+def test_errors(model, raw_by_name):
+    raw = _ecg(raw_by_name)
+    bare = copy.copy(model)
+    bare.calibration_ = None
+    with pytest.raises(ValueError, match=r"calibrate\(model, training_epochs\).*"
+                                         r"load_pretrained\(\)"):
+        annotate_unusual(raw, model=bare)
+    del bare.calibration_
+    with pytest.raises(ValueError, match="no calibration"):
+        annotate_unusual(raw, model=bare)
+    # a calibration without an EMG reference
+    partial = copy.copy(model)
+    partial.calibration_ = copy.copy(model.calibration_)
+    partial.calibration_.error_reference = {
+        k: v for k, v in model.calibration_.error_reference.items() if k != "emg"}
+    emg = raw_by_name["emg/uci_lower_limb/3Amar"].copy()
+    with pytest.raises(ValueError, match=r"'emg'.*knows \['ecg', 'eeg'\]"):
+        annotate_unusual(emg, model=partial)
+    with pytest.raises(ValueError, match=r"'emg'.*knows \['ecg', 'eeg'\]"):
+        annotate_unusual(raw, model=partial, signal_type="emg")
+    with pytest.raises(ValueError, match="shorter than one segment"):
+        annotate_unusual(raw.copy().crop(0, 3.0), model=model)
+    for bad in (0, -1.0, np.inf):
+        with pytest.raises(ValueError, match="threshold"):
+            annotate_unusual(raw, model=model, threshold=bad)
+    with pytest.raises(TypeError, match="threshold"):
+        annotate_unusual(raw, model=model, threshold="5")
+    with pytest.raises(ValueError, match="signal_type"):
+        annotate_unusual(raw, model=model, signal_type="meg")
+    with pytest.raises(TypeError, match="description"):
+        annotate_unusual(raw, model=model, description=None)
+    with pytest.raises(TypeError, match="raw"):
+        annotate_unusual(make_segments(raw), model=model)
+    with pytest.raises(TypeError, match="model"):
+        annotate_unusual(raw, model="biosignals")
+    with pytest.raises(ValueError, match="No channel"):
+        annotate_unusual(raw, model=model, picks="eeg")
