@@ -1,10 +1,14 @@
-"""The ``mne-specae`` command line: ``demo``, ``train``, ``embed`` and ``info``.
+"""The ``mne-specae`` command line: ``demo``, ``train``, ``embed``, ``identify`` and ``info``.
 
 ``demo`` runs the main job on the bundled sample recordings; ``train`` and ``embed``
 serve lab scripts and batch jobs on any recordings MNE (or this package) reads;
-``info`` prints what a bug report needs. Every output path is checked before any
-data is read (``--overwrite`` governs them all); unreadable files are skipped with a
-warning and counted (``--strict``: an error); progress is shown unless ``--quiet``.
+``identify`` tells ECG, EEG and EMG channels apart from their signals and prints a
+table per file (``--apply`` writes copies with the corrected types); ``info`` prints
+what a bug report needs. Every output path is checked before any data is read
+(``--overwrite`` governs them all); unreadable files are skipped with a warning and
+counted (``--strict``: an error); progress is shown unless ``--quiet``. While
+``train`` and ``embed`` read, a channel whose type and signal disagree gets a
+one-line warning (``--no-check-types``: no check; see :mod:`mne_specae.cli_types`).
 Errors end with exit status 2 and a one-line reason that names the file.
 """
 
@@ -17,6 +21,7 @@ from pathlib import Path
 import mne
 
 from . import __version__
+from .cli_types import add_identify_parser, check_model
 from .embedding import metadata_table
 from .presets import RECOMMENDED
 
@@ -41,8 +46,13 @@ def _check_new(path, overwrite, what):
     return path
 
 
-def _read_inputs(args, duration, sfreq):
-    """Files or folders -> Epochs, one per file and signal type; skipped files counted."""
+def _read_inputs(args, duration, sfreq, type_model=None):
+    """Files or folders -> Epochs, one per file and signal type; skipped files counted.
+
+    With ``type_model`` (a model with a calibration), channels whose type and signal
+    disagree are warned about, file by file.
+    """
+    from .cli_types import warn_type_mismatches
     from .datasets.channels import parse_channel_types
     from .sources import Skipped, find_recordings, read_segments
 
@@ -65,6 +75,8 @@ def _read_inputs(args, duration, sfreq):
         if not found:
             skipped.add(fname, "no ECG, EEG or EMG channel" + (
                 f" after --picks {args.picks}" if picks else ""), strict=args.strict)
+        if found and type_model is not None:
+            warn_type_mismatches(fname, found, type_model, quiet=args.quiet)
         epochs += found
     if skipped.files and not args.quiet:
         print(skipped.summary(), file=sys.stderr)
@@ -86,7 +98,7 @@ def _train(args):
     if args.checkpoint and Path(args.checkpoint).exists() and not args.resume:
         raise FileExistsError(f"The checkpoint {args.checkpoint} exists: pass --resume to "
                               "continue that run, or delete it.")
-    epochs = _read_inputs(args, args.duration, args.sfreq)
+    epochs = _read_inputs(args, args.duration, args.sfreq, check_model(args))
     chosen = dict(max_epochs=args.max_epochs, batch_size=args.batch_size,
                   filters=args.filters, fmax=args.fmax)
     ae = SpecAE(**{k: v for k, v in chosen.items() if v is not None}, device=args.device,
@@ -132,7 +144,7 @@ def _embed(args):
     _check_new(out, args.overwrite, "output")
     ae = SpecAE.load(args.model, device=args.device)
     duration = ae.n_times_ / ae.sfreq_
-    epochs = _read_inputs(args, duration, ae.sfreq_)
+    epochs = _read_inputs(args, duration, ae.sfreq_, check_model(args, ae))
     targets = _embed_targets(out, epochs, args.overwrite)  # before the long work
     for ep in _progress(epochs, args, desc="Embedding", unit="recording"):
         ae.add_embeddings(ep, verbose="warning")
@@ -257,11 +269,20 @@ def build_parser():
                        help="where to run (default: the model's device if present, else auto)")
     embed.set_defaults(func=_embed)
 
+    identify = add_identify_parser(sub, fmt)
+
+    for command in (train, embed):
+        command.add_argument("--check-types", action=argparse.BooleanOptionalAction,
+                             default=True,
+                             help="warn when a channel's type and its signal disagree "
+                                  "(train: the pretrained encoder; embed: --model, when it "
+                                  "has a signal-type head)")
+
     info = sub.add_parser("info", formatter_class=fmt,
                           help="versions, devices, threads and data folder (for bug reports)")
     info.set_defaults(func=_info)
 
-    for command in (demo, train, embed):
+    for command in (demo, train, embed, identify):
         command.add_argument("--overwrite", action="store_true",
                              help="replace existing outputs")
     for command in (demo, train):

@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import mne
 import pandas as pd
@@ -186,3 +188,164 @@ def test_bare_wfdb_names_types_subjects_and_multi_type_files(tmp_path, data_path
     assert main(["embed", edfs[1], "--model", str(model), "--out", str(retyped), "--picks",
                  "Fz,ECG", "--channel-types", "ECG=emg", "--quiet"]) == 0
     assert set(pd.read_csv(retyped).signal_type) == {"eeg", "emg"}
+
+
+# ------------------------------------------------------------------ channel types
+@pytest.fixture(scope="module")
+def typing_model(data_path, tmp_path_factory, one_thread):
+    """A tiny model with a signal-type head (never the pretrained file), saved."""
+    from mne_specae import SpecAE, calibrate, make_segments, select_evenly
+    from mne_specae.datasets.readers import read_raw
+    from tiny import TINY
+
+    epochs = []
+    for name, picks in (("ecg/mitdb/100.hea", None), ("eeg/eegmat/Subject00_1.edf", "eeg"),
+                        ("eeg/eegmat/Subject00_1.edf", "ecg"),
+                        ("emg/uci_lower_limb/3Amar.txt", None)):
+        raw = read_raw(data_path / name, verbose=False)
+        raw.crop(0, min(60.0, raw.times[-1]))
+        epochs.append(select_evenly(make_segments(raw, picks=picks, verbose=False), 8, 4))
+    est = SpecAE(**dict(TINY, filters=8, pooling="multiscale", max_epochs=5),
+                 verbose=False).fit(epochs)
+    calibrate(est, epochs, verbose=False)
+    return est, est.save(tmp_path_factory.mktemp("typing") / "typing.specae")
+
+
+@pytest.fixture(scope="module")
+def mistyped(data_path, tmp_path_factory):
+    """The BioSPPy ECG as a FIF file whose channel is named 'X1' and typed EEG."""
+    from mne_specae.datasets.readers import read_raw
+
+    raw = read_raw(data_path / "ecg/biosppy/ecg.txt", verbose=False)
+    raw.rename_channels({raw.ch_names[0]: "X1"})
+    raw.set_channel_types({"X1": "eeg"}, verbose=False)
+    fname = tmp_path_factory.mktemp("inputs") / "lead-raw.fif"
+    raw.save(fname, verbose=False)
+    return fname
+
+
+def _table_rows(text, fname):
+    """``{channel: tokens}`` of the table printed for ``fname``."""
+    lines = text.split(f"{fname}: ", 1)[1].splitlines()
+    n = int(lines[0].split()[0])
+    assert lines[1].split() == ["type", "predicted", "probability", "second", "n_segments",
+                                "reason"]
+    assert lines[2].split() == ["channel"]
+    return {line.split()[0]: line.split()[1:] for line in lines[3 : 3 + n]}
+
+
+def test_identify_prints_a_table_per_file(typing_model, data_path, tmp_path, capsys):
+    edf = data_path / "eeg/eegmat/Subject00_2.edf"
+    assert main(["identify", str(edf), "--model", str(typing_model[1]),
+                 "--max-segments", "4"]) == 0
+    out = capsys.readouterr().out
+    rows = _table_rows(out, edf)
+    assert len(rows) == 21 and list(rows)[:2] == ["Fp1", "Fp2"] and "A2-A1" in rows
+    assert rows["ECG"][0] == "ecg" and all(r[0] == "eeg" for c, r in rows.items() if c != "ECG")
+    assert {r[1] for r in rows.values()} <= {"ecg", "eeg", "emg", "unknown"}
+    assert all(r[4] == "4" for r in rows.values())  # windows per channel
+    assert "Identified 21 channel(s) in 1 of 1 file(s)" in out
+    assert not list(tmp_path.iterdir()) and not list(Path.cwd().glob("Subject00_2-raw.fif"))
+
+
+def test_identify_apply_writes_the_predicted_types(typing_model, mistyped, data_path,
+                                                   tmp_path, capsys):
+    edf = data_path / "eeg/eegmat/Subject00_2.edf"
+    out_dir = tmp_path / "fixed"
+    assert main(["identify", str(edf), str(mistyped), "--model", str(typing_model[1]),
+                 "--max-segments", "4", "--apply", "--out", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    assert sorted(p.name for p in out_dir.iterdir()) == ["Subject00_2-raw.fif", "lead-raw.fif"]
+    for fname, target in ((edf, "Subject00_2-raw.fif"), (mistyped, "lead-raw.fif")):
+        rows = _table_rows(text, fname)
+        written = mne.io.read_raw_fif(out_dir / target, verbose=False)
+        types = dict(zip(written.ch_names, written.get_channel_types()))
+        assert list(types) == list(rows)
+        for ch, (kind, predicted, *_) in rows.items():
+            assert types[ch] == (kind if predicted == "unknown" else predicted), ch
+    assert _table_rows(text, mistyped)["X1"][:2] == ["eeg", "ecg"]  # a real correction
+    assert f"Wrote {out_dir / 'lead-raw.fif'} (1 type(s) changed: X1 eeg -> ecg)" in text
+
+
+def test_identify_checks_outputs_first_and_counts_unreadable_files(
+        typing_model, mistyped, tmp_path, monkeypatch, capsys):
+    import mne_specae.datasets.readers
+
+    out_dir = tmp_path / "fixed"
+    out_dir.mkdir()
+    (out_dir / "lead-raw.fif").write_bytes(b"precious")
+    real_read_raw = mne_specae.datasets.readers.read_raw
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a recording was read before the outputs were checked")
+
+    monkeypatch.setattr(mne_specae.datasets.readers, "read_raw", no_reading)
+    assert main(["identify", str(mistyped), "--model", str(typing_model[1]), "--apply",
+                 "--out", str(out_dir), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (f"mne-specae identify: error: {out_dir / 'lead-raw.fif'} exists; "
+                           "pass --overwrite or choose another --out.")
+    assert (out_dir / "lead-raw.fif").read_bytes() == b"precious"
+    monkeypatch.setattr(mne_specae.datasets.readers, "read_raw", real_read_raw)
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a recording\n")
+    with pytest.warns(RuntimeWarning, match=f"Skipped {junk}: cannot be read"):
+        assert main(["identify", str(junk), str(mistyped), "--model", str(typing_model[1]),
+                     "--max-segments", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "Skipped 1 file(s): notes.txt (cannot be read (unknown text format" in captured.err
+    assert "in 1 of 2 file(s)" in captured.out and f"{mistyped}: 1 channel(s)" in captured.out
+    assert main(["identify", str(junk), str(mistyped), "--model", str(typing_model[1]),
+                 "--strict", "--quiet"]) == 2
+    assert "--strict: stopping" in capsys.readouterr().err
+    # a model without a signal-type head is refused before any reading
+    plain = tmp_path / "plain.specae"
+    est = typing_model[0]
+    calibration = est.calibration_
+    try:
+        del est.calibration_
+        est.save(plain)
+    finally:
+        est.calibration_ = calibration
+    assert main(["identify", str(mistyped), "--model", str(plain)]) == 2
+    assert "has no signal-type head" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:Only one group")
+def test_train_and_embed_warn_about_mistyped_channels(typing_model, mistyped, tmp_path,
+                                                      monkeypatch, capsys):
+    import mne_specae.pretrained
+
+    est, model_file = typing_model
+    message = "channel X1 is typed eeg but its signal looks like ecg"
+    with pytest.warns(RuntimeWarning, match=message):
+        assert main(["embed", str(mistyped), "--model", str(model_file), "--out",
+                     str(tmp_path / "e.csv")]) == 0
+    # --no-check-types, or --quiet: no warning
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for flag in ("--no-check-types", "--quiet"):
+            assert main(["embed", str(mistyped), "--model", str(model_file), "--out",
+                         str(tmp_path / "e.csv"), "--overwrite", flag]) == 0
+    assert not [w for w in record if message in str(w.message)]
+    # train checks with the pretrained encoder: here a stand-in; when it is missing,
+    # one line says the check is skipped and training goes on
+    monkeypatch.setattr(mne_specae.pretrained, "load_pretrained", lambda **kw: est)
+    with pytest.warns(RuntimeWarning, match=message):
+        assert main(["train", str(mistyped), "--out", str(tmp_path / "m.specae"),
+                     *TRAIN_TINY[:-1]]) == 0
+
+    def missing(**kwargs):
+        raise FileNotFoundError("The pretrained model 'biosignals' is missing")
+
+    monkeypatch.setattr(mne_specae.pretrained, "load_pretrained", missing)
+    capsys.readouterr()
+    from mne_specae.cli import build_parser
+    from mne_specae.cli_types import check_model
+
+    args = build_parser().parse_args(["train", str(mistyped), "--out", "x.specae"])
+    assert check_model(args) is None
+    assert capsys.readouterr().out.startswith("Channel-type check skipped: no usable "
+                                              "pretrained encoder (The pretrained model")
+    args = build_parser().parse_args(["train", str(mistyped), "--out", "x", "--quiet"])
+    assert check_model(args) is None and capsys.readouterr().out == ""
