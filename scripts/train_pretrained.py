@@ -254,9 +254,11 @@ def main(argv=None):
     print(f"unknown: {(junk['predicted'] == 'unknown').mean():.3f} of {len(junk)}")
     if args.out is not None:
         table.to_csv(args.out / "identification.csv", index=False)
-        per.to_csv(args.out / "identification_summary.csv")
+        per.round(3).to_csv(args.out / "identification_summary.csv")
         junk.to_csv(args.out / "non_biosignals.csv", index=False)
-        r2.to_csv(args.out / "reconstruction_r2.csv", index=False)
+        junk[["kind", "channel", "predicted", "reason"]].to_csv(
+            args.out / "non_biosignals_short.csv", index=False)
+        r2.round(3).to_csv(args.out / "reconstruction_r2.csv", index=False)
     print(f"Total {time.time() - started:.0f} s")
     return 0
 
