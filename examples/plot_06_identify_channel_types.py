@@ -56,7 +56,7 @@ print(table[["type", "predicted", "probability", "second", "n_segments", "reason
 # Fix the file in one line
 # ------------------------
 raw.set_channel_types(table.query("predicted != 'unknown'")["predicted"].to_dict())
-raw.set_channel_types({"STI": "stim", "TEMP": "misc"})  # ours to name
+raw.set_channel_types({"STI": "stim", "TEMP": "misc"}, on_unit_change="ignore")
 print(raw.get_channel_types(unique=True))
 
 # %%
@@ -64,8 +64,11 @@ print(raw.get_channel_types(unique=True))
 # --------------------------------------
 # The ECG channel now drives MNE's heartbeat detection, and the cardiac field shows
 # in the EEG average around each R peak.
-ecg_epochs = mne.preprocessing.create_ecg_epochs(raw, tmin=-0.3, tmax=0.5)
-print(f"{len(ecg_epochs)} heartbeats found on {ecg_epochs.ch_names[-1]!r}")
+ecg_channel = table.index[table["predicted"] == "ecg"][0]
+ecg_epochs = mne.preprocessing.create_ecg_epochs(raw, ch_name=ecg_channel, tmin=-0.3,
+                                                 tmax=0.5)
+print(f"{len(ecg_epochs)} heartbeats found on {ecg_channel!r} "
+      f"({raw.times[-1]:.0f} s of recording)")
 evoked = ecg_epochs.average(picks=["eeg", "ecg"])
 fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True, layout="constrained")
 evoked.plot(picks="ecg", axes=axes[0], show=False, titles="ECG (identified)")

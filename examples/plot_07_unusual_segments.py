@@ -15,7 +15,8 @@ worse as ``BAD_specae`` :class:`mne.Annotations`, which MNE's plots, epoching an
 The score of one channel in one segment is a **robust z-score**: ``log10`` of its
 reconstruction error, minus the median of the training items of its signal type,
 divided by their spread (``1.4826 * MAD``). A segment is unusual when any channel
-scores above ``threshold`` (default 5).
+scores above ``threshold`` (default 5), or when a channel is flat for half of it (its
+score is then infinite: a flat line is easy to reconstruct, but it is no signal).
 
 Here: one minute of an eegmat recording (three EEG channels and the ECG lead of the
 same file), then copies with a flat channel, clipping and a broadband noise burst.
@@ -107,11 +108,12 @@ table = pd.concat(rows, ignore_index=True)
 
 # %%
 # The score of each segment, per artefact: the artefact's segment (grey) against the
-# threshold (dashed).
+# threshold (dashed); flat segments (infinite scores) are drawn at the top.
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", sharey=True)
 for ax, channel in zip(axes, ("Cz", "ECG")):
     for kind, part in table[table["channel"] == channel].groupby("artefact", sort=False):
-        ax.plot(part["onset"] + 2.5, part["z"], "o-", ms=4, lw=1, label=kind)
+        ax.plot(part["onset"] + 2.5, np.minimum(part["z"], 12.0), "o-", ms=4, lw=1,
+                label=kind)
     ax.axvspan(START, STOP, color="0.85", zorder=0)
     ax.axhline(5.0, color="k", ls="--", lw=1, label="threshold")
     ax.set(title=f"{channel}: one artefact from {START:g} to {STOP:g} s",
@@ -121,13 +123,13 @@ axes[1].legend(loc="upper right", fontsize="small")
 plt.show()
 
 # %%
-# The score measures how unlike the training data a segment's spectrogram is, not
-# how large the signal is: an artefact whose spectrogram the model still
-# reconstructs well (noise that resembles EMG or a noisy EEG channel, a change of
-# level that the per-frequency normalisation takes up) can stay below the
-# threshold. Lower ``threshold`` to catch more, at the price of more clean segments
-# flagged, or combine the annotations with amplitude-based ones such as
-# :func:`mne.preprocessing.annotate_amplitude`.
+# Flat channels and the noise burst are flagged; clipping is not: the clipped
+# stretch keeps the rhythm and the spectral shape of the signal, so its spectrogram is
+# reconstructed nearly as well as a clean one (z about 3 for Cz, 2 for the ECG). The
+# score measures how unlike the training data a segment's spectrogram is, not how
+# large or distorted the waveform is. Lower ``threshold`` to catch more, at the price
+# of more clean segments flagged, or combine the annotations with amplitude-based ones
+# such as :func:`mne.preprocessing.annotate_amplitude`.
 #
 # Use the annotations
 # -------------------

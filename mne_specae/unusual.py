@@ -21,6 +21,7 @@ from .calibration import channel_items
 from .checks import check_positive
 from .items import resolve_picks
 from .segments import SIGNAL_TYPES, make_segments
+from .signal_checks import FLAT_STD, HELD_FRACTION
 
 #: Inset (s) of each annotation from its segment's edges: keeps floating-point
 #: rounding from making a span touch a neighbouring segment.
@@ -97,6 +98,11 @@ def _score_type(raw, model, calibration, kind, names, reference, duration):
         raise ValueError(f"The model does not take channel(s) {missing} (its picks="
                          f"{model.picks!r}); annotate_unusual scores every picked channel.")
     z = calibration.error_z(errors, reference).reshape(n_epochs, len(order))
+    # A channel-segment that is flat for half its length is easy to reconstruct (a
+    # near-constant image) but no signal: unusual whatever its error.
+    steps = np.abs(np.diff(epochs.get_data(picks=order), axis=-1))
+    flat = (steps <= FLAT_STD).mean(axis=-1) >= HELD_FRACTION
+    z[flat] = np.inf
     onsets = epochs.metadata["onset"].to_numpy()
     return pd.DataFrame({
         "onset": np.repeat(onsets, len(order)),
@@ -104,6 +110,7 @@ def _score_type(raw, model, calibration, kind, names, reference, duration):
         "ch_type": kind,
         "signal_type": reference,
         "z": z.ravel(),
+        "flat": flat.ravel(),
     })
 
 
@@ -120,7 +127,10 @@ def annotate_unusual(raw, *, model=None, picks=None, threshold=5.0, description=
     spread``, where the median and the spread (``1.4826 * MAD``) are those of the
     ``log10`` errors of the model's training items of the same signal type
     (``model.calibration_.error_reference``). A segment is unusual when the z-score
-    of any picked channel exceeds ``threshold``.
+    of any picked channel exceeds ``threshold``. A channel that is flat for at least
+    half of a segment (consecutive samples within 1e-13, see
+    :mod:`mne_specae.signal_checks`) makes it unusual too (its score is ``inf``): a
+    near-constant image is easy to reconstruct.
 
     Parameters
     ----------
@@ -164,7 +174,8 @@ def annotate_unusual(raw, *, model=None, picks=None, threshold=5.0, description=
     scores : pandas.DataFrame
         Only with ``return_scores=True``: one row per segment and channel, with
         columns ``onset`` (s, in the frame of ``annotations``), ``channel``,
-        ``ch_type``, ``signal_type`` (the reference used), ``z`` and ``unusual``.
+        ``ch_type``, ``signal_type`` (the reference used), ``z``, ``flat`` and
+        ``unusual``.
 
     Notes
     -----

@@ -211,3 +211,20 @@ def test_errors(model, raw_by_name):
         annotate_unusual(raw, model="biosignals")
     with pytest.raises(ValueError, match="No channel"):
         annotate_unusual(raw, model=model, picks="eeg")
+
+
+@pytest.mark.parametrize("kind", ["flat", "noise"])
+def test_the_pretrained_model_flags_flat_and_noisy_segments(raw_by_name, kind):
+    from mne_specae import load_pretrained
+
+    raw = _inject(_ecg(raw_by_name), 20.0, kind, picks=["V1"])
+    annot, scores = annotate_unusual(raw, model=load_pretrained(verbose=False),
+                                     return_scores=True)
+    np.testing.assert_allclose(annot.onset, [20.0], atol=2e-3)
+    assert [list(ch) for ch in annot.ch_names] == [["V1"]]
+    hit = scores[(scores["channel"] == "V1") & np.isclose(scores["onset"], 20.0)]
+    assert bool(hit["flat"].item()) == (kind == "flat")
+    assert hit["z"].item() == (np.inf if kind == "flat" else pytest.approx(hit["z"].item()))
+    assert hit["z"].item() > 5.0
+    clean = scores[~np.isclose(scores["onset"], 20.0) | (scores["channel"] != "V1")]
+    assert (clean["z"] < 5.0).all() and not clean["flat"].any()
