@@ -5,7 +5,7 @@ channel typed EEG. A model trained on ECG, EEG and EMG can tell them apart from 
 waveform. Here each channel is cut into windows at its own rate, the windows are
 checked for what no biosignal looks like (:mod:`~mne_specae.signal_checks`),
 resampled to the model's rate, embedded, and classified by the model's
-:class:`~mne_specae.calibration.Calibration` head; the probabilities of a channel's
+:class:`~mne_specae.Calibration` head; the probabilities of a channel's
 windows are averaged. A channel is ``"unknown"`` when a check fails, when the head is
 not sure, or when the channel lies beyond what the model saw.
 """
@@ -113,6 +113,33 @@ def _epochs_windows(epochs, idx, duration, target, max_segments):
     return orig, res
 
 
+def resolve_model(model, load_pretrained):
+    """A fitted SpecAE from ``model``: itself, a pretrained name, its file, or (for
+    ``None``) the pretrained ``"biosignals"``."""
+    import os
+    from pathlib import Path
+
+    from sklearn.utils.validation import check_is_fitted
+
+    from .estimator import SpecAE
+    from .pretrained import PRETRAINED
+
+    if model is None:
+        return load_pretrained(verbose=False)
+    _validate_type(model, (SpecAE, str, os.PathLike), "model",
+                   "a fitted SpecAE, a pretrained name, a .specae file or None")
+    if isinstance(model, SpecAE):
+        check_is_fitted(model, "model_")
+        return model
+    if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
+        return load_pretrained(model, verbose=False)
+    if not Path(model).is_file():
+        raise FileNotFoundError(
+            f"model={str(model)!r} is neither a model file nor a pretrained name "
+            f"({', '.join(sorted(PRETRAINED))}).")
+    return SpecAE.load(model)
+
+
 def _row(name, ch_type, n_segments, reason, classes, proba=None, **extra):
     row = dict(channel=name, type=ch_type, predicted=UNKNOWN, probability=np.nan,
                second="", second_probability=np.nan, n_segments=int(n_segments),
@@ -150,9 +177,10 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
     picks : str | list | slice
         Channels to identify (MNE's picks; ``"all"``: every channel, whatever its
         type). Bad channels are left out unless named.
-    model : SpecAE | None
-        A fitted model with a ``calibration_`` (see :func:`~mne_specae.calibrate`);
-        ``None``: :func:`~mne_specae.load_pretrained`.
+    model : SpecAE | str | path-like | None
+        A fitted model with a ``calibration_`` (see :func:`~mne_specae.calibrate`), its
+        ``.specae`` file, or the name of a pretrained one; ``None``:
+        :func:`~mne_specae.load_pretrained` (``"biosignals"``).
     max_segments : int
         At most this many windows per channel (memory and time stay bounded on long
         recordings and many channels).
@@ -170,7 +198,7 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
         ``distance`` and ``error_z`` (how far the channel lies from the training
         data: median embedding distance to the nearest type, and the robust z-score
         of the median reconstruction error; see
-        :class:`~mne_specae.calibration.Calibration`).
+        :class:`~mne_specae.Calibration`).
 
     Notes
     -----
@@ -183,8 +211,7 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
     from .pretrained import load_pretrained
 
     _validate_type(inst, (mne.io.BaseRaw, mne.BaseEpochs), "inst", "mne.io.Raw or mne.Epochs")
-    if model is None:
-        model = load_pretrained(verbose=False)
+    model = resolve_model(model, load_pretrained)
     calibration = getattr(model, "calibration_", None)
     if calibration is None:
         raise ValueError("This model has no signal-type head (calibration_). Fit one with "

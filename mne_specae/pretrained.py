@@ -2,7 +2,7 @@
 
 The files live in ``mne_specae/weights/`` (package data, read through
 :mod:`importlib.resources`). Each is an ordinary ``.specae`` model file with its
-:class:`~mne_specae.calibration.Calibration` inside; its sha256 is recorded here, so
+:class:`~mne_specae.Calibration` inside; its sha256 is recorded here, so
 a damaged or swapped file is refused before it is opened. The script that trains
 them is ``scripts/train_pretrained.py``; the model card is the documentation page
 "The pretrained encoder".

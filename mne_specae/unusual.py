@@ -29,17 +29,12 @@ _EDGE = 1e-6
 
 
 def _check_model(model):
-    """The model (the shipped one for ``None``) and its calibration."""
-    from sklearn.utils.validation import check_is_fitted
+    """The model (the shipped one for ``None``, or read from its file) and its
+    calibration."""
+    from .channel_types import resolve_model
+    from .pretrained import load_pretrained
 
-    from .estimator import SpecAE
-
-    if model is None:
-        from .pretrained import load_pretrained
-
-        model = load_pretrained()
-    _validate_type(model, SpecAE, "model", "SpecAE or None")
-    check_is_fitted(model, "model_")
+    model = resolve_model(model, load_pretrained)
     calibration = getattr(model, "calibration_", None)
     if calibration is None:
         raise ValueError(
@@ -136,10 +131,10 @@ def annotate_unusual(raw, *, model=None, picks=None, threshold=5.0, description=
     ----------
     raw : mne.io.Raw
         The recording; ECG, EEG and EMG channels may be mixed.
-    model : SpecAE | None
+    model : SpecAE | str | path-like | None
         A fitted, calibrated model (``model.calibration_``, see
-        :func:`~mne_specae.calibrate`); ``None``: the shipped model,
-        :func:`~mne_specae.load_pretrained`.
+        :func:`~mne_specae.calibrate`), its ``.specae`` file, or the name of a
+        pretrained one; ``None``: the shipped model, :func:`~mne_specae.load_pretrained`.
     picks : str | list | None
         Channels to score (names, types or indices, MNE's rules); ``None``: every ECG,
         EEG and EMG channel not marked bad. Bad channels are scored only when named.

@@ -140,3 +140,20 @@ def test_models_without_a_head_and_bad_arguments_are_refused(raw_by_name, model)
         identify_channel_types(raw, model=model, min_probability=1.5)
     with pytest.raises(TypeError, match="max_segments"):
         identify_channel_types(raw, model=model, max_segments=2.5)
+
+
+def test_models_given_as_files_and_files_of_another_kind(raw_by_name, model, tmp_path):
+    import torch
+
+    raw = raw_by_name["ecg/mitdb/100"].copy().crop(0, 30)
+    fname = model.save(tmp_path / "pretrained.specae")
+    table = identify_channel_types(raw, model=fname, verbose=False)
+    assert (table["predicted"] == "ecg").all()
+    other = tmp_path / "checkpoint.pt"
+    torch.save({"epoch": 3, "weights": torch.zeros(3)}, other)
+    with pytest.raises(ValueError, match="not an mne-specae model file"):
+        identify_channel_types(raw, model=other, verbose=False)
+    with pytest.raises(TypeError, match="a fitted SpecAE, a pretrained name"):
+        identify_channel_types(raw, model=42, verbose=False)
+    by_name = identify_channel_types(raw, model="biosignals", verbose=False)
+    assert by_name["probability"].tolist() == table["probability"].tolist()

@@ -208,7 +208,9 @@ def test_errors(model, raw_by_name):
     with pytest.raises(TypeError, match="raw"):
         annotate_unusual(make_segments(raw), model=model)
     with pytest.raises(TypeError, match="model"):
-        annotate_unusual(raw, model="biosignals")
+        annotate_unusual(raw, model=3)
+    with pytest.raises(FileNotFoundError, match="neither a model file nor a pretrained"):
+        annotate_unusual(raw, model="biosignal")
     with pytest.raises(ValueError, match="No channel"):
         annotate_unusual(raw, model=model, picks="eeg")
 
