@@ -16,6 +16,8 @@ from .downstream import Task, compare_representations, summarize_scores
 from .calibration import Calibration, calibrate
 from .pretrained import load_pretrained
 from .channel_types import identify_channel_types
+from .segment_store import SegmentStore, read_segments
+from .preparation import prepare_segments
 from .unusual import annotate_unusual
 from . import baselines
 from . import viz
@@ -25,6 +27,7 @@ __all__ = [
     "ConvAutoencoder1d",
     "ConvAutoencoder2d",
     "SIGNAL_TYPES",
+    "SegmentStore",
     "SpecAE",
     "Task",
     "Spectrogram",
@@ -42,7 +45,9 @@ __all__ = [
     "identify_channel_types",
     "load_pretrained",
     "make_segments",
+    "prepare_segments",
     "presets",
+    "read_segments",
     "resolve_device",
     "select_evenly",
     "summarize_scores",

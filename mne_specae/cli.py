@@ -54,7 +54,7 @@ def _read_inputs(args, duration, sfreq, type_model=None):
     """
     from .cli_types import warn_type_mismatches
     from .datasets.channels import parse_channel_types
-    from .sources import Skipped, find_recordings, read_segments
+    from .sources import Skipped, find_recordings, segments_of_file
 
     files = find_recordings(args.files)
     channel_types = parse_channel_types(args.channel_types) if args.channel_types else None
@@ -62,10 +62,10 @@ def _read_inputs(args, duration, sfreq, type_model=None):
     skipped, epochs = Skipped(), []
     for fname in _progress(files, args, desc="Reading", unit="file"):
         try:
-            found = read_segments(fname, duration=duration, sfreq=sfreq, picks=picks,
-                                  channel_types=channel_types,
-                                  subject_pattern=args.subject_pattern,
-                                  unknown_units="keep" if args.keep_unknown_units else "skip")
+            found = segments_of_file(
+                fname, duration=duration, sfreq=sfreq, picks=picks,
+                channel_types=channel_types, subject_pattern=args.subject_pattern,
+                unknown_units="keep" if args.keep_unknown_units else "skip")
         except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             for prefix in (f"{fname}: ", f"{fname.name}: "):

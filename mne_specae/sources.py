@@ -102,7 +102,7 @@ def subject_of(path, pattern=None):
     return f"sub-{bids[-1]}" if bids else None
 
 
-def read_segments(path, *, duration, sfreq, picks=None, channel_types=None,
+def segments_of_file(path, *, duration, sfreq, picks=None, channel_types=None,
                   subject_pattern=None, unknown_units="skip"):
     """One recording file -> a list of Epochs, one per signal type it holds.
 

@@ -117,7 +117,7 @@ def test_outputs_are_checked_before_any_work(tmp_path, data_path, monkeypatch, c
     model = tmp_path / "m.specae"
     model.write_bytes(b"precious")
     files = [str(data_path / "ecg/biosppy/ecg.txt")]
-    monkeypatch.setattr(mne_specae.sources, "read_segments", no_reading)
+    monkeypatch.setattr(mne_specae.sources, "segments_of_file", no_reading)
     start = time.perf_counter()
     assert main(["train", *files, "--out", str(model), *TRAIN_TINY]) == 2
     assert f"The model file {model} exists; pass --overwrite" in capsys.readouterr().err

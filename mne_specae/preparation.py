@@ -1,0 +1,293 @@
+"""From recordings to a segment store: :func:`prepare_segments`.
+
+Each source (a file, every recording of a folder, a BIDS root, or a Raw) goes through
+:func:`~mne_specae.make_segments` (same rules: bad channels, ``BAD_*`` annotations,
+NaN gaps) in a worker; the worker writes its items to a shard under a temporary name
+and renames it, and the calling process commits the shard to the manifest (rewritten
+atomically) as results arrive, in the order of the sources. So:
+
+* a crash loses at most the files being worked on, and leaves nothing half-visible;
+* running again skips every file already committed (same path and sha256) and
+  continues: nothing is duplicated, and the result equals an uninterrupted run;
+* ``n_jobs=1`` and ``n_jobs=2`` give the same store, item for item;
+* a file that cannot be read is logged with its reason, counted and skipped
+  (``strict=True``: an error).
+
+Workers run through :mod:`joblib` with MNE's ``n_jobs`` convention, so any joblib
+backend runs them (``with joblib.parallel_config(backend="dask"): ...`` on a Dask
+cluster, or Ray's ``register_ray()``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+from pathlib import Path
+
+import mne
+import numpy as np
+import pandas as pd
+from mne.utils import _validate_type, logger, verbose, warn
+
+from .checks import check_positive
+from .segment_store import ITEM_COLUMNS, MANIFEST, STORE_FORMAT, STORE_VERSION, SegmentStore
+from .sources import Skipped, find_recordings, segments_of_file, subject_of
+
+_BIDS_ENTITIES = {"session": "ses", "task": "task", "run": "run", "acquisition": "acq"}
+_READ_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError)
+
+
+def _write_atomic_text(path, text):
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fid:
+        fid.write(text)
+        fid.flush()
+        os.fsync(fid.fileno())
+    os.replace(tmp, path)
+
+
+def _sha256(path, chunk=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fid:
+        for block in iter(lambda: fid.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_id(source):
+    """``(name, checksum)`` of a file (its sha256) or a Raw (a hash of its data)."""
+    if isinstance(source, mne.io.BaseRaw):
+        digest = hashlib.sha256(np.ascontiguousarray(source.get_data()).tobytes())
+        digest.update(repr(source.ch_names).encode())
+        name = source.info.get("description") or source.filenames[0] or "Raw"
+        return str(name), digest.hexdigest()
+    return str(Path(source).resolve()), _sha256(source)
+
+
+def _bids_columns(path):
+    """BIDS entities (session, task, run, acquisition) of a file name, if any."""
+    out = {}
+    for column, key in _BIDS_ENTITIES.items():
+        match = re.search(rf"(?:^|_){key}-([A-Za-z0-9]+)", Path(path).name)
+        if match:
+            out[column] = match.group(1)
+    return out
+
+
+def _items_table(epochs_list, source, extra):
+    """Waveforms ``(n_items, n_times)`` float32 and their metadata (item order:
+    epoch-major, channel-minor, as a SpecAE sees them)."""
+    blocks, tables = [], []
+    for ep in epochs_list:
+        data = ep.get_data(picks="all").astype(np.float32)
+        n_ep, n_ch = data.shape[:2]
+        blocks.append(data.reshape(n_ep * n_ch, -1))
+        md = ep.metadata.loc[ep.metadata.index.repeat(n_ch)].reset_index(drop=True)
+        md.insert(3, "channel", np.tile(ep.ch_names, n_ep))
+        tables.append(md)
+    table = pd.concat(tables, ignore_index=True)
+    table["source"] = source
+    for column, value in extra.items():
+        if column in ITEM_COLUMNS:
+            raise ValueError(f"metadata column {column!r} is built in; choose another name.")
+        table[column] = value
+    first = [c for c in ITEM_COLUMNS if c in table]
+    return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
+
+
+def _prepare_one(source, key, folder, settings):
+    """Segment one source and write its shard (temporary name, then renamed).
+
+    Returns ``("ok", n_items)``, ``("empty", reason)`` or ``("failed", reason)``;
+    never raises for a file that cannot be read.
+    """
+    duration, sfreq = settings["duration"], settings["sfreq"]
+    try:
+        if isinstance(source, mne.io.BaseRaw):
+            present = set(source.get_channel_types())
+            if settings["picks"] is None:
+                epochs_list = [mne_segments(source, duration, sfreq, kind)
+                               for kind in ("ecg", "eeg", "emg") if kind in present]
+            else:
+                epochs_list = [mne_segments(source, duration, sfreq, settings["picks"])]
+            name, extra = str(source.info.get("description") or "Raw"), {}
+        else:
+            epochs_list = segments_of_file(Path(source), duration=duration, sfreq=sfreq,
+                                           picks=settings["picks"],
+                                           subject_pattern=settings["subject_pattern"])
+            name, extra = str(Path(source).resolve()), _bids_columns(source)
+    except _READ_ERRORS as err:
+        return "failed", (str(err).splitlines()[0] if str(err) else type(err).__name__)
+    epochs_list = [ep for ep in epochs_list if len(ep)]
+    if not epochs_list:
+        return "empty", "no ECG, EEG or EMG segment"
+    extra.update(settings["metadata"] or {})
+    data, table = _items_table(epochs_list, name, extra)
+    shards = Path(folder) / "shards"
+    for suffix, write in ((".npy", lambda f: np.save(f, data)),
+                          (".csv", lambda f: table.to_csv(f, index=False))):
+        tmp = shards / f"{key}{suffix}.tmp"
+        with open(tmp, "wb" if suffix == ".npy" else "w") as fid:
+            write(fid)
+            fid.flush()
+            os.fsync(fid.fileno())
+        os.replace(tmp, shards / f"{key}{suffix}")
+    return "ok", len(data)
+
+
+def mne_segments(raw, duration, sfreq, picks):
+    """:func:`~mne_specae.make_segments` of a Raw source, quietly."""
+    from .segments import make_segments
+
+    return make_segments(raw, duration, sfreq, picks=picks, verbose=False)
+
+
+def _settings(duration, sfreq, picks, subject, metadata):
+    return dict(duration=float(duration), sfreq=float(sfreq),
+                picks=list(picks) if isinstance(picks, (list, tuple)) else picks,
+                subject_pattern=subject, metadata=metadata)
+
+
+def _open_folder(path, settings, overwrite):
+    """Create the store folder, or check that an existing store has our settings."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} exists and is not a folder.")
+    manifest_file = path / MANIFEST
+    if path.is_dir() and any(path.iterdir()) and not manifest_file.is_file():
+        raise FileExistsError(f"{path} is a folder that is not a segment store; choose an "
+                              "empty or new folder.")
+    if manifest_file.is_file() and overwrite:
+        shutil.rmtree(path / "shards", ignore_errors=True)
+        manifest_file.unlink()
+    (path / "shards").mkdir(parents=True, exist_ok=True)
+    n_times = int(round(settings["duration"] * settings["sfreq"]))
+    if manifest_file.is_file():
+        manifest = json.loads(manifest_file.read_text())
+        old = manifest.get("settings", {})
+        differ = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in settings.items()
+                  if old.get(k) != v]
+        if differ:
+            raise ValueError(f"The store {path} was prepared with other settings ("
+                             f"{'; '.join(differ)}). Use another folder, or "
+                             "overwrite=True to start it again.")
+        return manifest
+    from . import __version__
+
+    manifest = dict(format=STORE_FORMAT, version=STORE_VERSION, sfreq=settings["sfreq"],
+                    n_times=n_times, settings=settings, shards=[],
+                    versions={"mne_specae": __version__, "mne": mne.__version__,
+                              "numpy": np.__version__, "pandas": pd.__version__,
+                              "python": platform.python_version()})
+    _write_atomic_text(manifest_file, json.dumps(manifest, indent=1))
+    return manifest
+
+
+@verbose
+def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_jobs=1,
+                     subject=None, metadata=None, overwrite=False, strict=False,
+                     verbose=None):
+    """Cut recordings into segments and write them to a store on disk.
+
+    Parameters
+    ----------
+    sources : path-like | mne.io.Raw | list
+        Files (any format the package reads), folders (every recording inside,
+        recursively; a BIDS root too: ``sub-``, ``ses-``, ``task-``, ``run-`` entities
+        of the file names become metadata columns), Raw objects, or a list of them.
+    path : path-like
+        The store folder (created; an existing store with the same settings is
+        continued, one with other settings refused).
+    duration, sfreq : float
+        Segment length (s) and rate (Hz), as :func:`~mne_specae.make_segments`.
+    picks : str | list | None
+        Channels of every file (names or types); ``None``: every ECG, EEG and EMG
+        channel that is not bad.
+    n_jobs : int | None
+        Files segmented in parallel (joblib, MNE's convention: ``-1`` all cores).
+    subject : str | None
+        A regular expression whose group ``subject`` (or first group) in the file
+        name is the subject, e.g. ``r"(Subject\\d+)"``; ``None``: the BIDS ``sub-``
+        entity, else what the reader says (the record or file name).
+    metadata : dict | None
+        Extra columns with one value for every item.
+    overwrite : bool
+        Delete an existing store at ``path`` first.
+    strict : bool
+        Stop at the first file that cannot be read, instead of skipping it.
+    %(verbose)s
+
+    Returns
+    -------
+    store : SegmentStore
+        Also readable later with :func:`~mne_specae.read_segments`. Files skipped in
+        this run are in ``store.manifest["skipped"]`` with their reasons.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    duration = check_positive(duration, "duration")
+    sfreq = check_positive(sfreq, "sfreq")
+    _validate_type(metadata, (dict, None), "metadata")
+    sources = list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    if not sources:
+        raise ValueError("sources is empty: give files, folders or Raw objects.")
+    files = []
+    for src in sources:
+        if isinstance(src, mne.io.BaseRaw):
+            files.append(src)
+        else:
+            _validate_type(src, (str, os.PathLike), "sources", "path-like or mne.io.Raw")
+            files += find_recordings([src])
+    if subject is not None:
+        for f in files:  # a pattern that matches nothing is an error before any work
+            if not isinstance(f, mne.io.BaseRaw):
+                subject_of(f, subject)
+    settings = _settings(duration, sfreq, picks, subject, metadata)
+    try:
+        json.dumps(settings)
+    except TypeError as err:
+        raise TypeError(f"metadata and picks must be plain values (written to the "
+                        f"store's manifest): {err}") from err
+    manifest = _open_folder(path, settings, overwrite)
+    folder = Path(path)
+    done = {(s["source"], s["checksum"]) for s in manifest["shards"]}
+    todo, n_done = [], 0
+    for src in files:
+        ident = _source_id(src)
+        if ident in done:
+            n_done += 1
+            continue
+        key = hashlib.sha256("\0".join(ident).encode()).hexdigest()[:20]
+        todo.append((src, ident, key))
+    logger.info(f"prepare_segments: {len(files)} source(s), {n_done} already in {folder}, "
+                f"{len(todo)} to prepare with n_jobs={n_jobs}")
+    skipped = Skipped()
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_prepare_one)(src, key, folder, settings) for src, _, key in todo)
+    bar = tqdm(results, total=len(todo), unit="file", desc="Preparing",
+               disable=logger.level > 20 or not todo)
+    n_items = 0
+    for (src, ident, key), (status, value) in zip(todo, bar):
+        if status != "ok":
+            skipped.add(ident[0], value, strict=strict)
+            continue
+        manifest["shards"].append(dict(key=key, source=ident[0], checksum=ident[1],
+                                       n_items=int(value)))
+        _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+        n_items += int(value)
+    manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
+    _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+    store = SegmentStore(folder)
+    message = (f"prepare_segments: {len(todo) - len(skipped.files)} file(s) added "
+               f"({n_items} items), {n_done} already there, {len(skipped.files)} "
+               f"skipped; the store holds {len(store)} items")
+    if skipped.files:
+        warn(message + ". " + skipped.summary())
+    else:
+        logger.info(message)
+    return store

@@ -1,0 +1,218 @@
+"""Segments on disk: :class:`SegmentStore` and :func:`read_segments`.
+
+A store is a folder written by :func:`~mne_specae.prepare_segments`::
+
+    store/
+      manifest.json        settings, package versions, one entry per committed file
+      shards/<key>.npy     float32 waveforms, one row per item (a channel of a segment)
+      shards/<key>.csv     the items' metadata, one row per item (same order)
+
+Only what ``manifest.json`` lists exists for a reader: a shard is written under a
+temporary name, renamed, and then committed by rewriting the manifest (itself
+written to a temporary file and renamed), so a crash leaves nothing half-visible.
+The waveforms are plain ``.npy`` files opened as memory maps: a store opens without
+loading anything, and a random batch reads only its rows (the operating system
+caches what is read often). ``.npy`` memory maps were chosen over zarr (a new
+dependency) and compressed formats (decompressing a chunk to read one row of it):
+see ``benchmarks/bench_store.py`` for the measured read throughput.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mne.utils import logger
+
+STORE_FORMAT = "mne-specae-store"
+STORE_VERSION = 1
+MANIFEST = "manifest.json"
+#: Metadata columns every store has (the caller's columns come after).
+ITEM_COLUMNS = ("subject", "recording", "onset", "channel", "signal_type", "sfreq_orig",
+                "source")
+#: Columns read as text (labels like run "01" or subject "007" keep their zeros).
+TEXT_COLUMNS = ("subject", "recording", "channel", "signal_type", "source", "session",
+                "task", "run", "acquisition")
+
+
+def read_manifest(path):
+    """The manifest of a store folder (a dict), checked."""
+    fname = Path(path) / MANIFEST
+    if not fname.is_file():
+        raise FileNotFoundError(f"{path} is not a segment store (no {MANIFEST}); create one "
+                                "with mne_specae.prepare_segments(sources, path).")
+    try:
+        manifest = json.loads(fname.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{fname} is damaged ({err}).") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+        raise ValueError(f"{fname} is not the manifest of an mne-specae segment store.")
+    if manifest.get("version", 0) > STORE_VERSION:
+        raise ValueError(f"{path} was written by a newer mne-specae (store version "
+                         f"{manifest['version']}); upgrade mne-specae.")
+    return manifest
+
+
+class SegmentStore:
+    """Segments on disk, read lazily (see :func:`read_segments`).
+
+    Items are channels of segments (the unit a :class:`~mne_specae.SpecAE` with
+    ``channel_mode="separate"`` trains on), numbered ``0 .. len(store) - 1`` in the
+    order of :attr:`metadata`.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The store folder.
+    sfreq : float
+        Sampling rate of the segments (Hz).
+    n_times : int
+        Samples per segment.
+    manifest : dict
+        Settings, versions, and the committed files.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.manifest = read_manifest(self.path)
+        self.sfreq = float(self.manifest["sfreq"])
+        self.n_times = int(self.manifest["n_times"])
+        self._shards = list(self.manifest["shards"])
+        counts = np.array([s["n_items"] for s in self._shards], dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(counts)])
+        self._arrays = {}
+        self._metadata = None
+
+    def __len__(self):
+        return int(self._offsets[-1])
+
+    def __repr__(self):
+        return (f"<SegmentStore | {len(self)} items from {len(self._shards)} file(s), "
+                f"{self.n_times} samples at {self.sfreq:g} Hz, {self.path}>")
+
+    @property
+    def duration(self):
+        """Segment length in seconds."""
+        return self.n_times / self.sfreq
+
+    @property
+    def files(self):
+        """The committed source files (or Raw descriptions), in order."""
+        return [s["source"] for s in self._shards]
+
+    @property
+    def metadata(self):
+        """One row per item: ``subject``, ``recording``, ``onset``, ``channel``,
+        ``signal_type``, ``sfreq_orig``, ``source``, then the caller's columns
+        (a :class:`pandas.DataFrame`; read once, then cached)."""
+        if self._metadata is None:
+            tables = [pd.read_csv(self.path / "shards" / f"{s['key']}.csv",
+                                  keep_default_na=False, na_values=[""],
+                                  dtype=dict.fromkeys(TEXT_COLUMNS, str))
+                      for s in self._shards]
+            self._metadata = (pd.concat(tables, ignore_index=True) if tables
+                              else pd.DataFrame(columns=list(ITEM_COLUMNS)))
+        return self._metadata
+
+    def _array(self, shard):
+        if shard not in self._arrays:
+            key = self._shards[shard]["key"]
+            self._arrays[shard] = np.load(self.path / "shards" / f"{key}.npy", mmap_mode="r")
+        return self._arrays[shard]
+
+    def __getitem__(self, key):
+        """Waveforms of items: an int gives ``(n_times,)``, a slice, a list, an array of
+        ints or a boolean mask gives ``(n, n_times)`` float32 (read from disk)."""
+        n = len(self)
+        if isinstance(key, (int, np.integer)):
+            if not -n <= key < n:
+                raise IndexError(f"item {key} out of range for a store of {n} items")
+            return self._rows(np.array([key % n]))[0]
+        if isinstance(key, slice):
+            return self._rows(np.arange(n)[key])
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise IndexError(f"a boolean mask must have {n} values, got {idx.shape}")
+            idx = np.flatnonzero(idx)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise IndexError("index a store with an int, a slice, integer indices or a "
+                             "boolean mask")
+        if len(idx) and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"indices out of range for a store of {n} items")
+        return self._rows(idx % n if len(idx) else idx)
+
+    def _rows(self, idx):
+        out = np.empty((len(idx), self.n_times), dtype=np.float32)
+        shard = np.searchsorted(self._offsets, idx, side="right") - 1
+        for s in np.unique(shard):
+            sel = np.flatnonzero(shard == s)
+            local = idx[sel] - self._offsets[s]
+            order = np.argsort(local, kind="stable")  # sorted reads from the memory map
+            out[sel[order]] = self._array(s)[local[order]]
+        return out
+
+    def to_epochs(self, query=None):
+        """A subset as MNE Epochs, one per recording and signal type.
+
+        Parameters
+        ----------
+        query : str | None
+            A :meth:`pandas.DataFrame.query` on :attr:`metadata`, e.g.
+            ``"signal_type == 'ecg' and subject == 'mitdb-100'"``; ``None``: all.
+
+        Returns
+        -------
+        epochs : list of mne.EpochsArray
+            Channels in store order; ``metadata`` one row per segment (the item columns
+            but ``channel``). A segment some of whose channels the query left out
+            keeps the channels it has, only when every segment of that recording has
+            the same ones (else an error names the recording).
+        """
+        import mne
+
+        md = self.metadata
+        chosen = md.query(query) if query else md
+        if len(chosen) == 0:
+            raise ValueError(f"No item matches {query!r}.")
+        out = []
+        for (recording, kind), items in chosen.groupby(["recording", "signal_type"],
+                                                       sort=False):
+            items = items.sort_values("onset", kind="stable")
+            channels = list(dict.fromkeys(items["channel"]))
+            per_onset = items.groupby("onset", sort=True)["channel"].apply(tuple)
+            if any(tuple(c) != tuple(channels) for c in per_onset):
+                raise ValueError(f"{recording}: the chosen items do not hold the same "
+                                 "channels for every segment; choose whole segments.")
+            onsets = per_onset.index.to_numpy()
+            data = self[items.index.to_numpy()].reshape(len(onsets), len(channels),
+                                                         self.n_times)
+            info = mne.create_info(channels, self.sfreq, kind)
+            first = items.drop_duplicates("onset").sort_values("onset")
+            meta = first.drop(columns=["channel"]).reset_index(drop=True)
+            events = np.column_stack([np.round(onsets * self.sfreq).astype(int),
+                                      np.zeros(len(onsets), int), np.ones(len(onsets), int)])
+            out.append(mne.EpochsArray(data.astype(np.float64), info, events=events,
+                                       event_id={kind: 1}, metadata=meta, verbose=False))
+        logger.info(f"{len(chosen)} item(s) as {len(out)} Epochs")
+        return out
+
+
+def read_segments(path):
+    """Open a segment store written by :func:`~mne_specae.prepare_segments`.
+
+    Nothing is loaded: the metadata are read on first use, the waveforms as memory
+    maps, row by row as they are indexed.
+
+    Parameters
+    ----------
+    path : path-like
+        The store folder.
+
+    Returns
+    -------
+    store : SegmentStore
+    """
+    return SegmentStore(path)
