@@ -1,9 +1,11 @@
-"""The ``mne-specae`` command line: ``demo``, ``train``, ``embed``, ``identify`` and ``info``.
+"""The ``mne-specae`` command line: ``demo``, ``train``, ``embed``, ``identify``,
+``prepare`` and ``info``.
 
 ``demo`` runs the main job on the bundled sample recordings; ``train`` and ``embed``
 serve lab scripts and batch jobs on any recordings MNE (or this package) reads;
 ``identify`` tells ECG, EEG and EMG channels apart from their signals and prints a
-table per file (``--apply`` writes copies with the corrected types); ``info`` prints
+table per file (``--apply`` writes copies with the corrected types); ``prepare`` cuts
+files and folders into a segment store on disk (:mod:`mne_specae.cli_stores`); ``info`` prints
 what a bug report needs. Every output path is checked before any data is read
 (``--overwrite`` governs them all); unreadable files are skipped with a warning and
 counted (``--strict``: an error); progress is shown unless ``--quiet``. While
@@ -22,6 +24,7 @@ import mne
 
 from . import __version__
 from .cli_types import add_identify_parser, check_model
+from .cli_stores import add_prepare_parser
 from .embedding import metadata_table
 from .presets import RECOMMENDED
 
@@ -270,6 +273,7 @@ def build_parser():
     embed.set_defaults(func=_embed)
 
     identify = add_identify_parser(sub, fmt)
+    prepare = add_prepare_parser(sub, fmt)
 
     for command in (train, embed):
         command.add_argument("--check-types", action=argparse.BooleanOptionalAction,
@@ -282,7 +286,7 @@ def build_parser():
                           help="versions, devices, threads and data folder (for bug reports)")
     info.set_defaults(func=_info)
 
-    for command in (demo, train, embed, identify):
+    for command in (demo, train, embed, identify, prepare):
         command.add_argument("--overwrite", action="store_true",
                              help="replace existing outputs")
     for command in (demo, train):

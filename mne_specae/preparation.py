@@ -99,12 +99,18 @@ def _items_table(epochs_list, source, extra):
     return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
 
 
-def _prepare_one(source, key, folder, settings):
-    """Segment one source and write its shard (temporary name, then renamed).
+def _prepare_one(source, key, folder, settings, log_level):
+    """Segment one source and write its shard (temporary name, then renamed), with the
+    caller's log level (joblib's worker processes do not inherit it).
 
     Returns ``("ok", n_items)``, ``("empty", reason)`` or ``("failed", reason)``;
     never raises for a file that cannot be read.
     """
+    with mne.utils.use_log_level(log_level):
+        return _segment_and_write(source, key, folder, settings)
+
+
+def _segment_and_write(source, key, folder, settings):
     duration, sfreq = settings["duration"], settings["sfreq"]
     try:
         if isinstance(source, mne.io.BaseRaw):
@@ -174,7 +180,7 @@ def _open_folder(path, settings, overwrite):
         if differ:
             raise ValueError(f"The store {path} was prepared with other settings ("
                              f"{'; '.join(differ)}). Use another folder, or "
-                             "overwrite=True to start it again.")
+                             "overwrite=True (--overwrite) to start it again.")
         return manifest
     from . import __version__
 
@@ -268,9 +274,10 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
                 f"{len(todo)} to prepare with n_jobs={n_jobs}")
     skipped = Skipped()
     results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_prepare_one)(src, key, folder, settings) for src, _, key in todo)
+        delayed(_prepare_one)(src, key, folder, settings, logger.level)
+        for src, _, key in todo)
     bar = tqdm(results, total=len(todo), unit="file", desc="Preparing",
-               disable=logger.level > 20 or not todo)
+               disable=logger.level > 30 or not todo)  # shown unless verbose="error"
     n_items = 0
     for (src, ident, key), (status, value) in zip(todo, bar):
         if status != "ok":

@@ -184,3 +184,20 @@ def test_raw_sources_bids_entities_and_extra_columns(raw_by_name, data_path, tmp
         prepare_segments([], tmp_path / "none", verbose=False)
     with pytest.raises(TypeError, match="sources"):
         prepare_segments([mne.create_info(1, 100.0)], tmp_path / "none", verbose=False)
+
+
+def test_the_prepare_command(source_folder, tmp_path, capsys):
+    from mne_specae.cli import main
+
+    out = tmp_path / "store"
+    files = [str(source_folder / "ecg_biosppy_ecg.txt"), str(source_folder / "emg_biosppy_emg.txt")]
+    assert main(["prepare", *files, "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "23 items (emg 20, ecg 3) from 2 file(s); 0 skipped" in printed
+    store = read_segments(out)
+    assert len(store) == 23 and len(store.files) == 2
+    assert main(["prepare", *files, "--out", str(out), "--duration", "2", "--quiet"]) == 2
+    assert "other settings (duration: 5.0 -> 2.0)" in capsys.readouterr().err
+    assert main(["prepare", *files, "--out", str(out), "--duration", "2", "--quiet",
+                 "--overwrite"]) == 0
+    assert read_segments(out).n_times == 1024
