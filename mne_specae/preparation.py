@@ -99,15 +99,15 @@ def _items_table(epochs_list, source, extra):
     return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
 
 
-def _prepare_one(source, key, folder, settings, log_level):
+def _prepare_one(index, source, key, folder, settings, log_level):
     """Segment one source and write its shard (temporary name, then renamed), with the
     caller's log level (joblib's worker processes do not inherit it).
 
-    Returns ``("ok", n_items)``, ``("empty", reason)`` or ``("failed", reason)``;
-    never raises for a file that cannot be read.
+    Returns ``(index, "ok", n_items)``, ``(index, "empty", reason)`` or ``(index,
+    "failed", reason)``; never raises for a file that cannot be read.
     """
     with mne.utils.use_log_level(log_level):
-        return _segment_and_write(source, key, folder, settings)
+        return (index, *_segment_and_write(source, key, folder, settings))
 
 
 def _segment_and_write(source, key, folder, settings):
@@ -262,9 +262,12 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
     manifest = _open_folder(path, settings, overwrite)
     folder = Path(path)
     done = {(s["source"], s["checksum"]) for s in manifest["shards"]}
-    todo, n_done = [], 0
+    todo, n_done, rank = [], 0, {}
     for src in files:
         ident = _source_id(src)
+        if ident in rank:  # the same file twice: once
+            continue
+        rank[ident] = len(rank)
         if ident in done:
             n_done += 1
             continue
@@ -273,18 +276,23 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
     logger.info(f"prepare_segments: {len(files)} source(s), {n_done} already in {folder}, "
                 f"{len(todo)} to prepare with n_jobs={n_jobs}")
     skipped = Skipped()
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_prepare_one)(src, key, folder, settings, logger.level)
-        for src, _, key in todo)
+    # Results are committed as they complete (workers never wait for a slow file),
+    # and the manifest is kept in the order of this call's sources, so the store does
+    # not depend on n_jobs, on completion order, or on where an earlier run stopped.
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_prepare_one)(k, src, key, folder, settings, logger.level)
+        for k, (src, _, key) in enumerate(todo))
     bar = tqdm(results, total=len(todo), unit="file", desc="Preparing",
                disable=logger.level > 30 or not todo)  # shown unless verbose="error"
     n_items = 0
-    for (src, ident, key), (status, value) in zip(todo, bar):
+    for k, status, value in bar:
+        src, ident, key = todo[k]
         if status != "ok":
             skipped.add(ident[0], value, strict=strict)
             continue
         manifest["shards"].append(dict(key=key, source=ident[0], checksum=ident[1],
                                        n_items=int(value)))
+        manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]), -1))
         _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
         n_items += int(value)
     manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
