@@ -201,3 +201,13 @@ def test_the_prepare_command(source_folder, tmp_path, capsys):
     assert main(["prepare", *files, "--out", str(out), "--duration", "2", "--quiet",
                  "--overwrite"]) == 0
     assert read_segments(out).n_times == 1024
+
+
+def test_any_joblib_backend_runs_the_preparation(reference, source_folder, tmp_path):
+    """What a Dask or Ray cluster does through joblib: another backend, same store."""
+    import joblib
+
+    with joblib.parallel_config(backend="threading"):
+        store = prepare_segments(source_folder, tmp_path / "threads", n_jobs=2,
+                                 verbose=False)
+    _same_store(store, reference)
