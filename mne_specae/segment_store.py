@@ -10,16 +10,18 @@ A store is a folder written by :func:`~mne_specae.prepare_segments`::
 Only what ``manifest.json`` lists exists for a reader: a shard is written under a
 temporary name, renamed, and then committed by rewriting the manifest (itself
 written to a temporary file and renamed), so a crash leaves nothing half-visible.
-The waveforms are plain ``.npy`` files opened as memory maps: a store opens without
-loading anything, and a random batch reads only its rows (the operating system
-caches what is read often). ``.npy`` memory maps were chosen over zarr (a new
-dependency) and compressed formats (decompressing a chunk to read one row of it):
+The waveforms are plain ``.npy`` files: a store opens without loading anything, and a
+random batch reads only its rows, with ``os.pread`` (contiguous rows at once), so the
+process's memory does not grow with what it has read (the operating system's page
+cache keeps what is read often). ``.npy`` was chosen over zarr (a new dependency for
+the same layout) and compressed formats (decompressing a chunk to read one row of it):
 see ``benchmarks/bench_store.py`` for the measured read throughput.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +85,8 @@ class SegmentStore:
         counts = np.array([s["n_items"] for s in self._shards], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(counts)])
         self._arrays = {}
+        self._fds = {}
+        self._offsets_bytes = {}
         self._metadata = None
 
     def __len__(self):
@@ -117,10 +121,30 @@ class SegmentStore:
         return self._metadata
 
     def _array(self, shard):
+        """A read-only memory map of a shard (for :meth:`memmap`)."""
         if shard not in self._arrays:
             key = self._shards[shard]["key"]
             self._arrays[shard] = np.load(self.path / "shards" / f"{key}.npy", mmap_mode="r")
         return self._arrays[shard]
+
+    def _layout(self, shard):
+        """Byte offset of a shard's first row (parsed from its ``.npy`` header)."""
+        if shard not in self._offsets_bytes:
+            fname = self.path / "shards" / f"{self._shards[shard]['key']}.npy"
+            with open(fname, "rb") as fid:
+                version = np.lib.format.read_magic(fid)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, fortran, dtype = read_header(fid)
+                if fortran or dtype != np.float32 or shape[1:] != (self.n_times,):
+                    raise ValueError(f"{fname}: not a shard of this store ({shape}, "
+                                     f"{dtype}).")
+                self._offsets_bytes[shard] = fid.tell()
+        return self._offsets_bytes[shard]
+
+    def memmap(self, shard):
+        """The waveforms of one committed file as a read-only :func:`numpy.memmap`."""
+        return self._array(shard)
 
     def __getitem__(self, key):
         """Waveforms of items: an int gives ``(n_times,)``, a slice, a list, an array of
@@ -145,14 +169,55 @@ class SegmentStore:
         return self._rows(idx % n if len(idx) else idx)
 
     def _rows(self, idx):
+        """Rows read with ``os.pread`` (contiguous runs at once): no memory map, so the
+        process's resident memory does not grow with the rows read (the operating
+        system's page cache keeps what is read often)."""
         out = np.empty((len(idx), self.n_times), dtype=np.float32)
+        row_bytes = self.n_times * 4
         shard = np.searchsorted(self._offsets, idx, side="right") - 1
         for s in np.unique(shard):
             sel = np.flatnonzero(shard == s)
             local = idx[sel] - self._offsets[s]
-            order = np.argsort(local, kind="stable")  # sorted reads from the memory map
-            out[sel[order]] = self._array(s)[local[order]]
+            order = np.argsort(local, kind="stable")
+            local, sel = local[order], sel[order]
+            start = self._layout(s)
+            fd = self._fd(s)
+            breaks = np.flatnonzero(np.diff(local) != 1) + 1
+            for run_sel, run in zip(np.split(sel, breaks), np.split(local, breaks)):
+                buf = os.pread(fd, row_bytes * len(run), start + int(run[0]) * row_bytes)
+                if len(buf) != row_bytes * len(run):
+                    raise OSError(f"{self.path}: shard {self._shards[s]['key']} is "
+                                  "shorter than its manifest says (damaged store).")
+                block = np.frombuffer(buf, dtype=np.float32).reshape(len(run), -1)
+                if len(np.unique(run_sel)) == len(run_sel) and np.all(np.diff(run_sel) == 1):
+                    out[run_sel[0] : run_sel[-1] + 1] = block
+                else:
+                    out[run_sel] = block
         return out
+
+    def _fd(self, shard):
+        if shard not in self._fds:
+            key = self._shards[shard]["key"]
+            self._fds[shard] = os.open(self.path / "shards" / f"{key}.npy", os.O_RDONLY)
+        return self._fds[shard]
+
+    def close(self):
+        """Close the open shard files (reopened when read again)."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        self._arrays.clear()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    def __getstate__(self):  # file descriptors do not cross processes
+        state = dict(self.__dict__)
+        state.update(_fds={}, _arrays={})
+        return state
 
     def to_epochs(self, query=None):
         """A subset as MNE Epochs, one per recording and signal type.
