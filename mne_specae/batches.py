@@ -1,9 +1,12 @@
-"""How batches reach the device: one waveform tensor, index slices, torchrun processes.
+"""How batches reach the device and their losses come back: one waveform tensor,
+index slices, per-batch losses on the device, torchrun processes.
 
 All waveforms live in one float32 tensor (4 bytes a sample). A batch is an index
-slice of it, moved to the device (or sliced on the device when the whole tensor fits
-there). Under ``torchrun --nproc_per_node N`` each process takes every N-th item of
-each epoch's order.
+slice of it, gathered on the device (or gathered in pinned host memory and copied
+asynchronously when the tensor does not fit there). Nothing here makes the host wait
+for the device during an epoch: each epoch's order goes to the device once, and the
+losses are read once at its end. Under ``torchrun --nproc_per_node N`` each process
+takes every N-th item of each epoch's order.
 """
 
 from __future__ import annotations
@@ -36,42 +39,122 @@ def epoch_order(train_idx, seed, epoch):
 
 
 class BatchSource:
-    """Index slices of one waveform tensor, delivered on the device."""
+    """Index slices of one waveform tensor, delivered on the device without host syncs.
 
-    def __init__(self, data, device, batch_size, on_device):
+    Either the whole tensor is on the device (batches are gathered there, from indices
+    moved to the device once per epoch by :meth:`indices`), or it stays in pinned host
+    memory: each batch is gathered on the host into a fresh pinned buffer and copied
+    asynchronously (PyTorch's caching host allocator reuses a buffer only after its
+    copy has finished, so the host never waits for the device).
+    """
+
+    def __init__(self, data, device, on_device):
         self.device = device
         self.cuda = device.type == "cuda"
         if on_device == "auto":
             on_device = self._fits(data) if self.cuda else device.type != "cpu"
-        if on_device or not self.cuda:
-            self.data = data.to(device)
-            self.staging = None
-        else:  # pinned host tensor + two pinned staging buffers for async copies
-            self.data = data.pin_memory()
-            shape = (batch_size, *data.shape[1:])
-            self.staging = [torch.empty(shape, dtype=data.dtype, pin_memory=True)
-                            for _ in range(2)]
-            self.copied = [None, None]
-            self.turn = 0
+        self.pinned = self.cuda and not on_device
+        self.data = data.pin_memory() if self.pinned else data.to(device)
 
     def _fits(self, data):
         free, _ = torch.cuda.mem_get_info(self.device)
         return data.numel() * data.element_size() < 0.25 * free
 
+    def indices(self, order):
+        """An epoch's indices where :meth:`get` gathers (one copy per epoch)."""
+        if self.pinned or order.device == self.data.device:
+            return order
+        if self.cuda:
+            return order.pin_memory().to(self.device, non_blocking=True)
+        return order.to(self.data.device)
+
     def get(self, idx):
-        if self.staging is None:
+        """The items ``idx`` (best from :meth:`indices`) as a batch on the device."""
+        if not self.pinned:
             return self.data.index_select(0, idx.to(self.data.device))
-        slot = self.turn
-        self.turn ^= 1
-        if self.copied[slot] is not None:
-            self.copied[slot].synchronize()  # the buffer's last copy has finished
-        buf = self.staging[slot][: len(idx)]
-        torch.index_select(self.data, 0, idx, out=buf)
-        out = buf.to(self.device, non_blocking=True)
-        event = torch.cuda.Event()
-        event.record()
-        self.copied[slot] = event
-        return out
+        buf = torch.empty((len(idx), *self.data.shape[1:]), dtype=self.data.dtype,
+                          pin_memory=True)
+        torch.index_select(self.data, 0, idx, out=buf)  # idx on the host: indices()
+        return buf.to(self.device, non_blocking=True)
+
+
+class EpochLosses:
+    """The per-batch losses of one pass, kept on the device and read once.
+
+    Each batch's loss goes into a float32 slot on the device (no host sync); the host
+    reads the slots once, at the end, and sums them in float64 weighted by the batch
+    sizes (Apple's MPS has no float64). :meth:`running` gives a progress bar a mean
+    that may lag, without waiting for the device.
+
+    Parameters
+    ----------
+    sizes : array-like of int
+        Items in each batch.
+    device : torch.device
+        Where the losses are computed.
+    """
+
+    def __init__(self, sizes, device):
+        self.sizes = np.asarray(sizes, dtype=np.float64)
+        self.device = device
+        self.values = torch.zeros(len(self.sizes), dtype=torch.float32, device=device)
+        self._host, self._pending, self._shown = None, None, None
+
+    def add(self, b, loss):
+        """Keep batch ``b``'s loss (a scalar tensor) on the device."""
+        self.values[b] = loss.detach()
+
+    def _mean(self, host, n):
+        return float(host[:n].astype(np.float64) @ self.sizes[:n] / self.sizes[:n].sum())
+
+    def total(self):
+        """The size-weighted sum of the batch losses (the one read from the device)."""
+        if not len(self.sizes):
+            return 0.0
+        return float(self.values.cpu().numpy().astype(np.float64) @ self.sizes)
+
+    def running(self, b):
+        """Mean loss per item of the batches up to ``b`` read so far, or None.
+
+        On the CPU the values are there; on CUDA they arrive by an asynchronous copy
+        into pinned memory, shown once it has finished (never waited for); other
+        devices show nothing before :meth:`total`.
+        """
+        if self.device.type == "cpu":
+            return self._mean(self.values.numpy(), b + 1)
+        if self.device.type != "cuda":
+            return None
+        if self._pending is not None and self._pending[0].query():
+            self._shown = self._mean(self._host.numpy(), self._pending[1])
+            self._pending = None
+        if self._pending is None:
+            if self._host is None:
+                self._host = torch.zeros(len(self.sizes), dtype=torch.float32,
+                                         pin_memory=True)
+            self._host[: b + 1].copy_(self.values[: b + 1], non_blocking=True)
+            event = torch.cuda.Event()
+            event.record(torch.cuda.current_stream(self.device))
+            self._pending = (event, b + 1)
+        return self._shown
+
+
+def epoch_items(order, rank, world, per_rank, drop_last):
+    """This process's items of an epoch's ``order``, and the items of all processes.
+
+    The items are dealt round-robin to the processes (every ``world``-th item), after
+    dropping the last ``len(order) % world`` so that every process has as many. With
+    ``drop_last`` only full steps of ``per_rank * world`` items are kept: every batch
+    then has ``per_rank`` items (a fixed shape for compiled graphs).
+    """
+    step = per_rank * world
+    n_items = len(order) // step * step if drop_last else len(order) - len(order) % world
+    return order[:n_items][rank::world], n_items
+
+
+def batch_slices(idx, batch_size):
+    """Consecutive batches of ``idx`` (views: on ``idx``'s device) and their sizes."""
+    batches = [idx[s : s + batch_size] for s in range(0, len(idx), batch_size)]
+    return batches, [len(b) for b in batches]
 
 
 # -------------------------------------------------------------- distributed
@@ -82,23 +165,14 @@ def distributed_context(device):
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1, device, False
-    initialised = False
-    if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend)
-        initialised = True
-    if device.type == "cuda":
+    if device.type == "cuda":  # before the process group: NCCL binds to this GPU
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
+    initialised = False
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        initialised = True
     return dist.get_rank(), dist.get_world_size(), device, initialised
-
-
-def batch_slices(order, batch_size, device):
-    """Batches of ``order``, their sizes (float64, host) and one float32 loss slot per
-    batch on the device (losses are summed in float64 on the host: MPS has none)."""
-    batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
-    sizes = np.array([len(b) for b in batches], dtype=np.float64)
-    return batches, sizes, torch.zeros(len(batches), dtype=torch.float32, device=device)
 
 
 def sum_over_ranks(world, device, value):
@@ -107,6 +181,17 @@ def sum_over_ranks(world, device, value):
         return value
     total = torch.tensor([value], dtype=torch.float32, device=device)
     return float(all_reduce_sum(total, world).cpu()[0])
+
+
+def broadcast_buffers(module, world):
+    """Rank 0's buffers (e.g. batch-norm statistics) on every process, as DDP's own
+    forward does: for evaluation through the unwrapped module."""
+    if world == 1:
+        return
+    import torch.distributed as dist
+
+    for buffer in module.buffers():
+        dist.broadcast(buffer, 0)
 
 
 def all_reduce_sum(values, world):

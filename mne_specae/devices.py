@@ -1,10 +1,13 @@
-"""Where computations run: device choice, mixed precision and memory format.
+"""Where computations run: device choice, mixed precision, memory format, cuDNN.
 
-One place decides what ``device="auto"`` and ``precision="auto"`` mean, for the
-spectrograms, the training engine and :class:`~mne_specae.SpecAE` alike.
+One place decides what ``device="auto"``, ``precision="auto"`` and
+``channels_last="auto"`` mean, for the spectrograms, the training engine, inference
+and :class:`~mne_specae.SpecAE` alike.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 from mne.utils import _check_option, _validate_type
@@ -97,3 +100,25 @@ def use_channels_last(channels_last, device):
         return device.type == "cuda"
     _validate_type(channels_last, bool, "channels_last", "bool or 'auto'")
     return channels_last
+
+
+@contextlib.contextmanager
+def cudnn_autotune(device):
+    """Let cuDNN pick the fastest convolution algorithms while training on CUDA.
+
+    ``torch.backends.cudnn.benchmark`` is set for the duration of the block (on
+    CUDA only: elsewhere nothing changes) and restored afterwards: the tuning is
+    per input shape, which a training run keeps fixed.
+
+    Parameters
+    ----------
+    device : torch.device
+        Where the block runs.
+    """
+    before = torch.backends.cudnn.benchmark
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before

@@ -169,7 +169,25 @@ noise_std : float
 docdict["precision"] = """
 precision : ``"auto"`` | ``"fp32"`` | ``"bf16"``
     ``"auto"``: bf16 autocast on CUDA GPUs of compute capability 8.0 or more, fp32
-    elsewhere."""
+    elsewhere (the weights stay fp32). :class:`~mne_specae.SpecAE`'s embeddings,
+    codes and reconstruction errors on CUDA use the same precision."""
+docdict["channels_last"] = """
+channels_last : ``"auto"`` | bool
+    Channels-last memory format for the 2-D model's weights and images (what
+    tensor cores read fastest); ``"auto"``: on CUDA. :class:`~mne_specae.SpecAE`'s
+    embeddings on CUDA use the same format; the 1-D model ignores it."""
+docdict["compile"] = """
+compile : bool
+    Train through :func:`torch.compile`: a compilation of seconds to minutes at the
+    start, then faster steps on a GPU. Training batches are then all full
+    (``drop_last="auto"``: one batch shape, one graph); validation and inference
+    run the module as it is. Not part of a checkpoint's fingerprint."""
+docdict["drop_last"] = """
+drop_last : ``"auto"`` | bool
+    Train on full batches only: each epoch leaves out the items of its shuffled
+    order after the last full batch (other items every epoch).
+    ``"auto"``: only with ``compile=True`` (a smaller last batch would compile
+    another graph). Validation always uses every item."""
 docdict["device"] = """
 device : str | torch.device
     ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,

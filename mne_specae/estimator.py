@@ -68,6 +68,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
     %(mask_fraction)s
     %(noise_std)s
     %(precision)s
+    %(channels_last)s
+    %(compile)s
     pooling : ``"mean"`` | ``"max"`` | ``"meanmax"`` | ``"multiscale"``
         How the encoder's latent (e.g. 64 x 4 x 4) is pooled over space into the
         embedding (64 features; 128 for ``"meanmax"``). ``"multiscale"``: the
@@ -142,6 +144,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         mask_fraction=_R["mask_fraction"],
         noise_std=_R["noise_std"],
         precision="auto",
+        channels_last="auto",
+        compile=False,
         pooling=_R["pooling"],
         channel_agg=_R["channel_agg"],
         sfreq=None,
@@ -282,7 +286,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             batch_size=self.batch_size, lr=self.lr, scheduler=self.scheduler,
             patience=self.patience, mask_fraction=self.mask_fraction,
             noise_std=self.noise_std, device=self.device, precision=self.precision,
-            seed=self.random_state, checkpoint=self.checkpoint, resume=self.resume,
+            channels_last=self.channels_last, compile=self.compile, seed=self.random_state,
+            checkpoint=self.checkpoint, resume=self.resume,
         )
         self.__dict__.pop("calibration_", None)  # it belonged to the previous weights
         self.model_ = model.cpu().eval()

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .devices import resolve_device
+from .devices import resolve_device, use_bf16, use_channels_last
 from .items import ItemSet, as_epochs_list
 from .logs import verbose_method
 
@@ -18,21 +18,32 @@ POOLINGS = ("mean", "max", "meanmax", "multiscale")
 CHANNEL_AGGREGATIONS = ("mean", "concat")
 
 
-def run_batches(model, stage, items, fn, *, device, batch_size):
+def run_batches(model, stage, items, fn, *, device, batch_size, precision="fp32",
+                channels_last=False):
     """Apply ``fn(model, images)`` to items in batches on the device; CPU tensors out.
 
     The model and the input stage go to the device for the call and back to the CPU
-    afterwards (also when ``fn`` fails).
+    afterwards (also when ``fn`` fails). On CUDA, ``precision`` and ``channels_last``
+    mean what they mean in training (bf16 autocast, channels-last images and weights
+    for a 2-D model), so a model is evaluated as it was trained; elsewhere they change
+    nothing (fp32, the default layout). Outputs come back as float32.
     """
     device = resolve_device(device)
+    cuda = device.type == "cuda"
+    bf16 = cuda and use_bf16(precision, device)
+    last = cuda and use_channels_last(channels_last, device) and getattr(model, "dim", 2) == 2
     model.to(device)
     stage.to(device)
+    if last:
+        model.to(memory_format=torch.channels_last)
     outs = []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             for start in range(0, len(items), batch_size):
-                x = items[start : start + batch_size].to(device)
-                outs.append(fn(model, stage.to_images(x)).float().cpu())
+                images = stage.to_images(items[start : start + batch_size].to(device))
+                if last and images.ndim == 4:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                outs.append(fn(model, images).float().cpu())
     finally:
         model.cpu()
         stage.cpu()
@@ -60,8 +71,10 @@ def n_pooled_features(model, pooling, bottleneck):
     return model.filters[-1] * (2 if pooling == "meanmax" else 1)
 
 
-def encode_items(model, stage, items, *, pooling, with_error, device, batch_size):
-    """Pooled features of every item (and its reconstruction error, last column)."""
+def encode_items(model, stage, items, *, pooling, with_error, device, batch_size,
+                 precision="fp32", channels_last=False):
+    """Pooled features of every item (and its reconstruction error, last column);
+    ``precision`` and ``channels_last`` as for :func:`run_batches`."""
 
     def fn(model, images):
         if pooling == "multiscale" and model.to_code is None:
@@ -74,10 +87,11 @@ def encode_items(model, stage, items, *, pooling, with_error, device, batch_size
         if not with_error:
             return features
         rec = model.decode(z, output_size=tuple(images.shape[2:]))
-        error = (rec.float() - images).square().flatten(1).mean(1, keepdim=True)
-        return torch.cat([features, error], dim=1)
+        error = (rec.float() - images.float()).square().flatten(1).mean(1, keepdim=True)
+        return torch.cat([features.float(), error], dim=1)
 
-    outs = run_batches(model, stage, items, fn, device=device, batch_size=batch_size)
+    outs = run_batches(model, stage, items, fn, device=device, batch_size=batch_size,
+                       precision=precision, channels_last=channels_last)
     return torch.cat(outs).numpy()
 
 
@@ -136,6 +150,11 @@ class EncoderMethods:
                              f"features per epoch; the data have {data.n_channels} channels.")
         return data
 
+    def _run_settings(self):
+        """Precision and memory format of inference: those of training (on CUDA)."""
+        return dict(precision=getattr(self, "precision", "fp32"),
+                    channels_last=getattr(self, "channels_last", False))
+
     def _items_per_epoch(self, data):
         return data.n_channels if self._separate() else [1] * len(data.n_channels)
 
@@ -144,7 +163,8 @@ class EncoderMethods:
         items, owner = data.items(self._separate())
         values = encode_items(
             self.model_, self.input_stage_, items, pooling=self.pooling,
-            with_error=with_error, device=self.device, batch_size=self.batch_size_inference)
+            with_error=with_error, device=self.device, batch_size=self.batch_size_inference,
+            **self._run_settings())
         return data, owner, values
 
     @verbose_method
@@ -202,7 +222,8 @@ class EncoderMethods:
             items, _ = data.items(self._separate())
             outs = run_batches(
                 self.model_, self.input_stage_, items, lambda m, images: m.encode(images),
-                device=self.device, batch_size=self.batch_size_inference)
+                device=self.device, batch_size=self.batch_size_inference,
+                **self._run_settings())
             values = torch.cat(outs).numpy()
         blocks = per_epoch(values, data.n_epochs, self._items_per_epoch(data))
         return blocks if isinstance(X, (list, tuple)) else blocks[0]

@@ -1,12 +1,15 @@
 """The training engine: device, mixed precision, early stopping, checkpoints, DDP.
 
 All waveforms live in one float32 tensor (4 bytes a sample). A batch is an index
-slice of it, moved to the device (or sliced on the device when the whole tensor fits
-there); the input stage (the :class:`~mne_specae.Spectrogram`, or
-:class:`~mne_specae.input_stages.WaveformInput` for the 1-D model) turns it into the
-model's input on the device. Nothing on the hot path loops over items in Python, and
-no spectrogram image is ever stored. Losses are kept per batch in float32 on the
-device and summed in float64 on the host (Apple's MPS has no float64).
+slice of it, gathered on the device (or in pinned host memory and copied
+asynchronously when the tensor does not fit there); the input stage (the
+:class:`~mne_specae.Spectrogram`, or :class:`~mne_specae.input_stages.WaveformInput`
+for the 1-D model) turns it into the model's input on the device. Nothing on the hot
+path loops over items in Python, and no spectrogram image is ever stored.
+
+A step never makes the host wait for the device: each epoch's order goes to the
+device once; the per-batch losses stay there (float32) and are read once per epoch
+(summed in float64 on the host: MPS has no float64), where a NaN/Inf loss is noticed.
 
 Under ``torchrun --nproc_per_node N`` the same call trains with
 DistributedDataParallel: each process takes every N-th item of each epoch's
@@ -21,63 +24,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from mne.utils import _check_option, _validate_type, logger, verbose, warn
+from mne.utils import logger, verbose, warn
 
-from .batches import (BatchSource, as_waveform_tensor, batch_slices, distributed_context,
-                      epoch_order, sum_over_ranks)
+from .batches import (BatchSource, EpochLosses, as_waveform_tensor, batch_slices,
+                      broadcast_buffers, distributed_context, epoch_items, epoch_order,
+                      sum_over_ranks)
 from .checkpoints import (CHECKPOINT_FORMAT, check_absent, cpu_state, make_fingerprint,
                           read_checkpoint, restore_run, save_run, tensor_indices)
-from .checks import check_int, check_number
-from .corruption import check_corruption, epoch_corruption
-from .devices import PRECISIONS, resolve_device, use_bf16, use_channels_last
+from .corruption import epoch_corruption
+from .devices import cudnn_autotune, resolve_device, use_bf16, use_channels_last
 from .docs import fill_doc
 from .history import History
 from .splits import split_items
+from .training_options import (check_arguments, check_enough_items, make_loss,
+                               make_optimizer, make_scheduler, use_drop_last)
 
 __all__ = ["CHECKPOINT_FORMAT", "train_autoencoder"]
 
-_CHECK_EVERY = 20  # batches between checks for a NaN/Inf training loss
-_CHOICES = dict(optimizer=("adam", "adamw"), scheduler=(None, "cosine", "plateau"),
-                loss=("mse", "l1"))
-
-
-# ------------------------------------------------------------------ set-up
-def _check_arguments(kw):
-    for name in ("max_epochs", "batch_size", "patience"):
-        check_int(kw[name], name)
-    check_number(kw["lr"], "lr", minimum=0, strict=True)
-    check_number(kw["weight_decay"], "weight_decay", minimum=0)
-    check_number(kw["min_delta"], "min_delta", minimum=0)
-    check_corruption(kw["mask_fraction"], kw["noise_std"])
-    _check_option("precision", kw["precision"], PRECISIONS)
-    for name, choices in _CHOICES.items():
-        if not callable(kw[name]) and kw[name] not in choices:
-            names = ", ".join(repr(c) for c in choices)
-            raise ValueError(f"{name} must be {names} or a callable, got {kw[name]!r}.")
-    _validate_type(kw["resume"], bool, "resume")
-    if kw["checkpoint"] is None and kw["resume"]:
-        raise ValueError("resume=True needs a checkpoint path.")
-
-
-def _make_optimizer(optimizer, params, lr, weight_decay):
-    if callable(optimizer):
-        return optimizer(params)
-    cls = torch.optim.Adam if optimizer == "adam" else torch.optim.AdamW
-    return cls(params, lr=lr, weight_decay=weight_decay)
-
-
-def _make_scheduler(scheduler, optimizer, max_epochs, patience):
-    if scheduler is None or callable(scheduler):
-        return scheduler if scheduler is None else scheduler(optimizer)
-    if scheduler == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=0.5, patience=max(1, patience // 2))
-
-
-def _make_loss(loss):
-    return loss if callable(loss) else {"mse": F.mse_loss, "l1": F.l1_loss}[loss]
+_SHOW_EVERY = 20  # batches between updates of the progress bar's running loss
 
 
 def _model_input(stage, x):
@@ -97,6 +61,9 @@ class _Run:
         self.train_idx, self.val_idx = split
         self.path, self.fingerprint = checkpoint
         self.model, self.stage, self.kw = model, kw["input_stage"], kw
+        self.per_rank = max(1, kw["batch_size"] // self.world)
+        self.drop_last = use_drop_last(kw["drop_last"], kw["compile"])
+        check_enough_items(len(self.train_idx), self.per_rank * self.world, self.drop_last)
         self.bf16 = use_bf16(kw["precision"], self.device)
         self.channels_last = (use_channels_last(kw["channels_last"], self.device)
                               and getattr(model, "dim", 2) == 2)
@@ -113,17 +80,15 @@ class _Run:
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if kw["compile"]:
             self.net = torch.compile(self.net)
-        self.opt = _make_optimizer(kw["optimizer"], model.parameters(), kw["lr"],
-                                   kw["weight_decay"])
-        self.sched = _make_scheduler(kw["scheduler"], self.opt, kw["max_epochs"], kw["patience"])
-        self.loss_fn = _make_loss(kw["loss"])
-        self.per_rank = max(1, kw["batch_size"] // self.world)
+        self.opt = make_optimizer(kw["optimizer"], model.parameters(), kw["lr"],
+                                  kw["weight_decay"])
+        self.sched = make_scheduler(kw["scheduler"], self.opt, kw["max_epochs"], kw["patience"])
+        self.loss_fn = make_loss(kw["loss"])
         if self.world > 1 and kw["batch_size"] % self.world and self.is_main:
             logger.info(f"batch_size {kw['batch_size']} does not divide into {self.world} "
                         f"processes: {self.per_rank} items per process, "
                         f"{self.per_rank * self.world} per step")
-        self.data = data
-        self.source = BatchSource(data, self.device, self.per_rank, kw["data_on_device"])
+        self.source = BatchSource(data, self.device, kw["data_on_device"])
         self.show = kw["progress"] and self.is_main and logger.level <= 20
         self.history, self.best_state, self.bad_epochs, self.epoch = History(), None, 0, 0
 
@@ -132,73 +97,66 @@ class _Run:
         """Fit the input stage's statistics on the training items, on the device."""
         if self.stage is None or not getattr(self.stage, "needs_fitting", False):
             return
-        self.stage.fit_normalization(self.data.index_select(0, train_idx),
-                                     batch_size=max(self.per_rank, 64))
+        items = self.source.data.index_select(0, self.source.indices(train_idx))
+        self.stage.fit_normalization(items, batch_size=max(self.per_rank, 64))
         if self.is_main:
             logger.info(f"Input stage normalisation fitted on the {len(train_idx)} "
                         "training items")
 
     # ---------------------------------------------------------- one epoch
-    def _forward_loss(self, x, corruption=None):
+    def _forward_loss(self, net, x, corruption=None):
         with torch.no_grad():
             target = _model_input(self.stage, x)
             if self.channels_last and target.ndim == 4:
                 target = target.contiguous(memory_format=torch.channels_last)
             seen = target if corruption is None else corruption(target)  # loss vs clean target
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = self.net(seen)
+            out = net(seen)
         return self.loss_fn(out.float(), target)
 
     def train_epoch(self, epoch, train_idx):
         """One pass over the training items: (mean loss, items, seconds), over all
-        processes; the loss is NaN when a batch's loss was NaN/Inf."""
+        processes; the loss is NaN/Inf when a batch's loss was. The host never waits
+        for the device during the pass: the order goes to the device once, and the
+        losses are read once, at the end (where NaN/Inf is noticed)."""
         from tqdm.auto import tqdm
 
         self.model.train()
-        order = epoch_order(train_idx, self.kw["seed"], epoch)
-        n_items = len(order) - len(order) % self.world
-        batches, sizes, losses = batch_slices(order[:n_items][self.rank :: self.world],
-                                              self.per_rank, self.device)
-        total, checked = 0.0, 0
+        mine, n_items = epoch_items(epoch_order(train_idx, self.kw["seed"], epoch), self.rank,
+                                    self.world, self.per_rank, self.drop_last)
+        batches, sizes = batch_slices(self.source.indices(mine), self.per_rank)
+        losses = EpochLosses(sizes, self.device)
         corruption = epoch_corruption(self.kw, epoch, self.rank, self.device)
         t0 = time.perf_counter()
         bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{self.kw['max_epochs']}",
                    leave=False, disable=not self.show, unit="batch")
         for b, idx in enumerate(batches):
-            loss = self._forward_loss(self.source.get(idx), corruption)
+            loss = self._forward_loss(self.net, self.source.get(idx), corruption)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
-            losses[b] = loss.detach()
-            if b % _CHECK_EVERY == _CHECK_EVERY - 1 or b == len(batches) - 1:
-                done = losses[checked : b + 1].cpu().numpy().astype(np.float64)
-                total += float(done @ sizes[checked : b + 1])
-                checked = b + 1
-                # every process checks at the same batches, so all of them stop together
-                bad = 0.0 if math.isfinite(total) else 1.0
-                if sum_over_ranks(self.world, self.device, bad) > 0:
-                    total = math.nan
-                    break
-                bar.set_postfix(loss=f"{total / sizes[:checked].sum():.4g}")
+            losses.add(b, loss)
+            if self.show and b % _SHOW_EVERY == _SHOW_EVERY - 1:
+                running = losses.running(b)  # may lag: never waits for the device
+                if running is not None:
+                    bar.set_postfix(loss=f"{running:.4g}")
             bar.update(1)
         bar.close()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        seconds = time.perf_counter() - t0
-        if not math.isfinite(total):
-            return math.nan, n_items, seconds
-        return sum_over_ranks(self.world, self.device, total) / n_items, n_items, seconds
+        total = sum_over_ranks(self.world, self.device, losses.total())  # NaN on any rank: NaN
+        return total / n_items, n_items, time.perf_counter() - t0
 
     def evaluate(self, val_idx):
-        """Mean loss over the validation items (all processes)."""
+        """Mean loss over the validation items (all processes), through the plain
+        module: no DDP wrapper, no compiled graph (the last batch may be smaller)."""
         self.model.eval()
-        batches, sizes, losses = batch_slices(val_idx[self.rank :: self.world], self.per_rank,
-                                              self.device)
+        broadcast_buffers(self.model, self.world)  # as DDP's forward would
+        batches, sizes = batch_slices(self.source.indices(val_idx[self.rank :: self.world]),
+                                      self.per_rank)
+        losses = EpochLosses(sizes, self.device)
         with torch.no_grad():
             for b, idx in enumerate(batches):
-                losses[b] = self._forward_loss(self.source.get(idx))
-        total = float(losses.cpu().numpy().astype(np.float64) @ sizes)
-        return sum_over_ranks(self.world, self.device, total) / len(val_idx)
+                losses.add(b, self._forward_loss(self.model, self.source.get(idx)))
+        return sum_over_ranks(self.world, self.device, losses.total()) / len(val_idx)
 
     # ---------------------------------------------------------- end of epoch
     def end_epoch(self, epoch, monitored):
@@ -241,11 +199,11 @@ class _Run:
 
 def _run_epochs(run):
     """Train from the epoch after ``run.epoch`` until a stop (nothing if it ended)."""
-    train_idx, val_idx = run.train_idx, run.val_idx
+    val_idx = run.val_idx
     if run.history.stop_reason:
         return
     for epoch in range(run.epoch + 1, run.kw["max_epochs"] + 1):
-        train_loss, n_items, seconds = run.train_epoch(epoch, train_idx)
+        train_loss, n_items, seconds = run.train_epoch(epoch, run.train_idx)
         if not math.isfinite(train_loss):
             run.stop_nonfinite(epoch, "training")
             return
@@ -289,6 +247,7 @@ def train_autoencoder(
     precision="auto",
     channels_last="auto",
     compile=False,
+    drop_last="auto",
     data_on_device="auto",
     seed=0,
     checkpoint=None,
@@ -337,10 +296,9 @@ def train_autoencoder(
     %(noise_std)s
     %(device)s
     %(precision)s
-    channels_last : ``"auto"`` | bool
-        Channels-last memory format for 2-D models (``"auto"``: on CUDA).
-    compile : bool
-        Run the model through :func:`torch.compile`.
+    %(channels_last)s
+    %(compile)s
+    %(drop_last)s
     data_on_device : ``"auto"`` | bool
         Keep the whole waveform tensor on the GPU (``"auto"``: when it takes less than
         a quarter of the free memory), else in pinned host memory with asynchronous
@@ -353,8 +311,9 @@ def train_autoencoder(
         scheduler, input stage statistics, best weights, history, split) with a
         fingerprint of the run: model and input stage (classes and settings),
         optimizer, lr, weight decay, scheduler, loss, patience, min_delta, mask_fraction,
-        noise_std, batch_size, val_fraction, max_epochs, seed, the split, and the data's
-        shape, dtype and checksum (device, precision and progress are not part of it).
+        noise_std, batch_size, drop_last, val_fraction, max_epochs, seed, the split, and
+        the data's shape, dtype and checksum (device, precision, memory format,
+        compile and progress are not part of it).
     resume : bool
         ``False``: refuse to start when ``checkpoint`` exists (a
         :class:`FileExistsError`, raised before any work: delete the file or choose
@@ -366,8 +325,8 @@ def train_autoencoder(
         (``max_epochs``, early stopping or a NaN/Inf loss) is not trained further: its
         result is returned.
     progress : bool
-        Show a tqdm progress bar per epoch with the running loss (when the log level
-        is INFO or more verbose).
+        Show a tqdm progress bar per epoch (log level INFO or more verbose) with the
+        running loss, which on a GPU may lag a few batches (it is never waited for).
     %(verbose)s
 
     Returns
@@ -377,13 +336,16 @@ def train_autoencoder(
 
     Notes
     -----
-    A NaN or Inf training or validation loss stops training: the best weights so far
-    are restored (and checkpointed, with ``stop_reason="nonfinite_loss"``) and a
-    warning says what happened; if it happens before any epoch finished with a finite
-    loss, a :class:`FloatingPointError` is raised.
+    A NaN or Inf training or validation loss stops training at the end of its epoch
+    (losses stay on the device until then: a step never waits for them): the best
+    weights so far are restored (and checkpointed, ``stop_reason="nonfinite_loss"``)
+    and a warning says so; before any epoch finished with a finite loss, a
+    :class:`FloatingPointError` is raised. The waveforms are checked for NaN/Inf once,
+    so the input stage's per-batch ``check_finite`` is off during the call; on CUDA,
+    ``torch.backends.cudnn.benchmark`` is on. Both are restored afterwards.
     """
     kw = {k: v for k, v in locals().items() if k not in ("model", "waveforms", "verbose")}
-    _check_arguments(kw)
+    check_arguments(kw)
     path = None if checkpoint is None else Path(checkpoint)
     if not resume:
         check_absent(path)  # before any work
@@ -396,30 +358,44 @@ def train_autoencoder(
         model, input_stage, data, train_idx, val_idx,
         **{k: kw[k] for k in ("optimizer", "lr", "weight_decay", "scheduler", "loss",
                               "patience", "min_delta", "mask_fraction", "noise_std",
-                              "batch_size", "val_fraction", "max_epochs", "seed")})
+                              "batch_size", "val_fraction", "max_epochs", "seed")},
+        drop_last=use_drop_last(drop_last, compile))
     saved = read_checkpoint(path, fingerprint) if resume and path.is_file() else None
     rank, world, dev, owns_group = distributed_context(resolve_device(device))
+    checks_finite = getattr(input_stage, "check_finite", False) is True
     try:
-        run = _Run(model, data, kw, (rank, world, dev), (train_idx, val_idx),
-                   (path, fingerprint))
-        if saved is not None:
-            restore_run(run, saved)
-        else:
-            if resume and run.is_main:
-                logger.info(f"No checkpoint at {path} yet: training from the start")
-            run.fit_input_stage(train_idx)
-        if groups is not None and len(val_idx) and run.is_main:
-            logger.info(f"Validation: {len(val_idx)} items of "
-                        f"{len(np.unique(labels[val_idx]))} group(s); training: "
-                        f"{len(train_idx)} items of {len(np.unique(labels[train_idx]))} "
-                        "group(s)")
-        _run_epochs(run)
-        if run.best_state is not None:
-            model.load_state_dict(run.best_state)
+        if checks_finite:
+            input_stage.check_finite = False  # as_waveform_tensor checked every sample
+        with cudnn_autotune(dev):
+            run = _train(model, data, kw, (rank, world, dev), (train_idx, val_idx),
+                         (path, fingerprint), saved, labels)
     finally:
+        if checks_finite:
+            input_stage.check_finite = True
         if owns_group:
             import torch.distributed as dist
 
             dist.destroy_process_group()
     model.eval()
     return run.history
+
+
+def _train(model, data, kw, context, split, checkpoint, saved, labels):
+    """Set up the run, restore it or start it, train it; the model keeps the best weights."""
+    run = _Run(model, data, kw, context, split, checkpoint)
+    (train_idx, val_idx), path = split, checkpoint[0]
+    if saved is not None:
+        restore_run(run, saved)
+    else:
+        if kw["resume"] and run.is_main:
+            logger.info(f"No checkpoint at {path} yet: training from the start")
+        run.fit_input_stage(train_idx)
+    if kw["groups"] is not None and len(val_idx) and run.is_main:
+        logger.info(f"Validation: {len(val_idx)} items of "
+                    f"{len(np.unique(labels[val_idx]))} group(s); training: "
+                    f"{len(train_idx)} items of {len(np.unique(labels[train_idx]))} "
+                    "group(s)")
+    _run_epochs(run)
+    if run.best_state is not None:
+        model.load_state_dict(run.best_state)
+    return run

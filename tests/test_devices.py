@@ -209,6 +209,43 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
     assert log.count("Validation: 24 items of 2 group(s)") == 1, log[-4000:]
 
 
+def test_ddp_binds_the_gpu_before_the_process_group(monkeypatch):
+    """NCCL binds a process group to the current GPU: set_device(LOCAL_RANK) first."""
+    import torch.distributed as dist
+
+    from mne_specae.batches import distributed_context
+
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "set_device", lambda dev: calls.append(("set_device", dev)))
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: calls.append(("init", backend)))
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    rank, world, device, owned = distributed_context(torch.device("cuda"))
+    assert calls == [("set_device", torch.device("cuda", 1)), ("init", "nccl")]
+    assert (rank, world, device, owned) == (1, 2, torch.device("cuda", 1), True)
+
+
+def test_cudnn_autotune_only_on_cuda_and_restored():
+    from mne_specae.devices import cudnn_autotune
+
+    before = torch.backends.cudnn.benchmark
+    with cudnn_autotune(torch.device("cpu")):
+        assert torch.backends.cudnn.benchmark == before
+    for start in (False, True):
+        torch.backends.cudnn.benchmark = start
+        try:
+            with pytest.raises(RuntimeError, match="inside"):
+                with cudnn_autotune(torch.device("cuda")):
+                    assert torch.backends.cudnn.benchmark is True
+                    raise RuntimeError("inside")
+            assert torch.backends.cudnn.benchmark is start
+        finally:
+            torch.backends.cudnn.benchmark = before
+
+
 # ------------------------------------------------------------------------- GPU
 @pytest.mark.gpu
 @cuda
@@ -253,8 +290,8 @@ def test_pinned_memory_path_matches_data_on_device(real_items, monkeypatch):
                                 channels_last=False, data_on_device=on_device, max_epochs=2,
                                 batch_size=8))
         states.append({k: v.cpu() for k, v in model.state_dict().items()})
-    assert sources[0].staging is None and sources[0].data.is_cuda
-    assert sources[1].staging is not None and sources[1].data.is_pinned()
+    assert not sources[0].pinned and sources[0].data.is_cuda
+    assert sources[1].pinned and sources[1].data.is_pinned()
     # same batches in the same order; only non-deterministic GPU kernels may differ
     for key in states[0]:
         torch.testing.assert_close(states[1][key], states[0][key], rtol=1e-4, atol=1e-5)
