@@ -1,28 +1,39 @@
-"""Benchmark: training throughput (items/s) and peak memory of the training engine.
+"""Benchmark: training throughput (items/s, TFLOP/s) and peak memory of the engine.
 
 One item is one channel of one real 5 s segment at 512 Hz (2560 samples) from the
 bundled sample recordings (:func:`mne_specae.datasets.load_sample` +
 :func:`mne_specae.make_segments`: ECG, EEG and EMG), repeated to reach ``--n-items``.
 Two ways of training :class:`mne_specae.models.ConvAutoencoder2d` (the study's network
 by default: 4 x [Conv 3x3 64, ReLU, MaxPool 2], mirrored decoder) with Adam and MSE,
-measured in the same run:
+measured in the same run, at the same precision and memory format (a fair race):
 
-(1) ``plain``: the fp32 eager loop a user would write: the spectrogram images are
+(1) ``plain``: the eager loop a user would write: the spectrogram images are
     precomputed once into one tensor (on the device when they fit in 40 % of its free
     memory, else in host memory; not timed), then each step takes a random batch of
-    them (no DataLoader), ``model(x)``, ``mse_loss``, ``backward``, ``step``;
+    them (no DataLoader), ``model(x)``, ``mse_loss``, ``backward``, ``step``, with
+    the engine's ``precision="auto"`` and ``channels_last="auto"`` (bf16 autocast and
+    channels-last on CUDA, fp32 on the CPU) and cuDNN autotuning;
 (2) ``engine``: :func:`mne_specae.training.train_autoencoder` with the
     :class:`mne_specae.Spectrogram` input stage, which computes the images from the
-    waveforms on the device at every step (``precision="auto"``: bf16 autocast and
-    channels-last on CUDA, fp32 on the CPU), ``val_fraction=0``.
+    waveforms on the device at every step, ``val_fraction=0``.
 
-Sizes: ``study`` = ``Spectrogram(512, n_fft=128, hop_length=40, fmax=60, output="db",
-normalize="item", resize=(480, 640))`` (the study's 480 x 640 input; the latent is
-64 x 30 x 40), ``default`` = the same with ``resize=(32, 64)`` (``--default-resize``).
+Sizes: ``default`` = ``Spectrogram(512, n_fft=128, hop_length=40, fmax=60,
+output="db", normalize="item", resize=(32, 64))`` (``--default-resize``); ``study`` =
+the same resized to the study's 480 x 640 (interpolated from 16 x 65 STFT pixels);
+``native`` = the study's 480 x 640 at native STFT resolution, the spectrogram of
+:data:`mne_specae.presets.STUDY` (``n_fft=958``: 480 rows from 0 to 256 Hz; hop 4:
+641 frames, resized to 640). The network and its latent (64 x 30 x 40) are the same
+for ``study`` and ``native``; the STFT has 480 x 641 pixels instead of 16 x 65.
+
+TFLOP/s: the network's FLOPs per item (forward and backward of the convolutions,
+counted once with :class:`torch.utils.flop_counter.FlopCounterMode` on the meta
+device; the STFT and the optimiser are not counted) times items/s; on CUDA also as a
+fraction of the device's dense bf16 peak (:data:`PEAK_BF16_TFLOPS`, by device name;
+"n/a" on the CPU and unknown GPUs).
 
 Both methods run a warm-up (``--warmup-steps`` batches on a throwaway copy of the
 model, not timed) first, then train the same initial weights; timings
-synchronise CUDA. Samples/s counts training items over the time of the training
+synchronise CUDA. Items/s counts training items over the time of the training
 epochs. Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA; on the CPU the
 growth of the peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``)
 over the process's size before the images/waveforms and model were set up. Each
@@ -30,9 +41,10 @@ over the process's size before the images/waveforms and model were set up. Each
 over from one measurement to the next.
 
 Run: ``make bench``, or ``python benchmarks/bench_training.py [--device cuda]
-[--n-items 4096] [--batch-size 64] [--epochs 2] [--size both]`` with
-``MNE_SPECAE_DATA`` pointing at the recordings. Targets on one H100: >= 2,500
-items/s at 480 x 640 with the study's network, and engine/plain >= 3.
+[--n-items 4096] [--batch-size 64] [--epochs 2] [--size all] [--compile]`` with
+``MNE_SPECAE_DATA`` pointing at the recordings (``--size default`` on the CPU takes
+about a minute). Targets on one H100: >= 2,500 items/s at 480 x 640 with the study's
+network, and engine/plain >= 3.
 """
 
 from __future__ import annotations
@@ -54,6 +66,11 @@ import torch
 
 SFREQ = 512.0
 SECONDS_PER_RECORDING = 120.0  # at most this much of each recording (enough variety)
+STUDY_SIZE = (480, 640)
+#: Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from NVIDIA's data sheets;
+#: the first name that occurs in ``torch.cuda.get_device_name`` wins.
+PEAK_BF16_TFLOPS = {"H200": 989.4, "H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4,
+                    "A100": 312.0}
 
 
 # ------------------------------------------------------------------------ data
@@ -82,11 +99,50 @@ def real_items(n_items):
     return np.ascontiguousarray(np.tile(items, (reps, 1))[:n_items]), len(items)
 
 
-def make_spectrogram(resize):
-    from mne_specae import Spectrogram
+def make_spectrogram(size):
+    """The input stage of a size: ``"native"`` or a ``(height, width)`` resize."""
+    from mne_specae import Spectrogram, presets
 
+    if size == "native":
+        keys = ("n_fft", "hop_length", "win_length", "window", "fmin", "fmax", "freq_scale",
+                "n_freqs", "output", "top_db", "detrend", "normalize", "resize")
+        return Spectrogram(SFREQ, **{k: presets.STUDY[k] for k in keys})
     return Spectrogram(SFREQ, n_fft=128, hop_length=40, fmax=60.0, output="db",
-                       normalize="item", resize=resize)
+                       normalize="item", resize=size)
+
+
+def size_name(size):
+    return "native" if size == "native" else f"{size[0]}x{size[1]}"
+
+
+def network_flops(filters, image_shape):
+    """FLOPs of one training step's convolutions per item (forward and backward),
+    counted on the meta device (nothing is computed)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mne_specae.models import ConvAutoencoder2d
+
+    with torch.device("meta"):
+        model = ConvAutoencoder2d(filters=filters)
+        x = torch.empty((2, *image_shape))
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.mse_loss(model(x), x).backward()
+    return counter.get_total_flops() / 2
+
+
+def peak_tflops(device):
+    """The device's dense bf16 peak (TFLOP/s), or None (CPU, unknown GPU)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in PEAK_BF16_TFLOPS.items() if key in name), None)
+
+
+def engine_settings(device):
+    """What ``precision="auto"`` and ``channels_last="auto"`` mean on ``device``."""
+    from mne_specae.devices import use_bf16, use_channels_last
+
+    return use_bf16("auto", device), use_channels_last("auto", device)
 
 
 # -------------------------------------------------------------------- measures
@@ -121,15 +177,18 @@ def _memory_peak(device, start):
     return max(0, _rss_peak_bytes() - start)
 
 
-def run_plain(waves, device, resize, batch_size, epochs, filters, warmup_steps):
-    """fp32 eager loop on precomputed images; returns (samples/s, peak bytes, loss, where)."""
+def run_plain(waves, device, size, batch_size, epochs, filters, warmup_steps):
+    """The eager loop on precomputed images, at the engine's precision and memory
+    format; returns (samples/s, peak bytes, loss, notes)."""
     from mne_specae.models import ConvAutoencoder2d
 
+    bf16, channels_last = engine_settings(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     start = _memory_start(device)
-    spec = make_spectrogram(resize).to(device)
+    spec = make_spectrogram(size).to(device)
     n = len(waves)
     torch.manual_seed(0)
-    model = ConvAutoencoder2d(filters=filters).to(device)
+    model = ConvAutoencoder2d(filters=filters).to(device, memory_format=memory_format)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     # precompute the images once (a user's "dataset"), in chunks; not timed
     shape = spec.image_shape(waves.shape[-1])
@@ -150,9 +209,10 @@ def run_plain(waves, device, resize, batch_size, epochs, filters, warmup_steps):
         where = "host"
 
     def step(idx, model=model, opt=opt):
-        x = images[idx].to(device, non_blocking=True)
-        out = model(x)
-        loss = torch.nn.functional.mse_loss(out, x)
+        x = images[idx].to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+        loss = torch.nn.functional.mse_loss(out.float(), x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -170,29 +230,34 @@ def run_plain(waves, device, resize, batch_size, epochs, filters, warmup_steps):
     seen = 0
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
-        total = torch.zeros((), dtype=torch.float64, device=device)  # no sync per step
+        total = torch.zeros((), dtype=torch.float32, device=device)  # no sync per step
         for i in range(0, n, batch_size):
             idx = perm[i : i + batch_size]
-            total += step(idx).double() * len(idx)
+            total += step(idx) * len(idx)
             seen += len(idx)
     _sync(device)
     seconds = time.perf_counter() - t0
+    notes = f"{_precision_notes(bf16, channels_last)}, images on {where}"
     return dict(samples_per_s=seen / seconds, peak=_memory_peak(device, start),
-                loss=float(total) / n, where=f"fp32, images on {where}", seconds=seconds)
+                loss=float(total) / n, where=notes, seconds=seconds)
 
 
-def run_engine(waves, device, resize, batch_size, epochs, filters, warmup_steps, compile):
+def _precision_notes(bf16, channels_last):
+    return ("bf16 autocast" if bf16 else "fp32") + (", channels_last" if channels_last else "")
+
+
+def run_engine(waves, device, size, batch_size, epochs, filters, warmup_steps, compile):
     from mne_specae.models import ConvAutoencoder2d
     from mne_specae.training import train_autoencoder
 
     start = _memory_start(device)
-    spec = make_spectrogram(resize)
+    spec = make_spectrogram(size)
     torch.manual_seed(0)
     model = ConvAutoencoder2d(filters=filters)
     common = dict(input_stage=spec, val_fraction=0.0, batch_size=batch_size, lr=1e-3,
                   device=device, progress=False, verbose="error", compile=compile)
     if warmup_steps:
-        n_warm = max(2, min(len(waves), warmup_steps * batch_size))
+        n_warm = max(batch_size, min(len(waves), warmup_steps * batch_size))
         # on a throwaway copy: the timed run starts from the same weights as "plain"
         train_autoencoder(copy.deepcopy(model), waves[:n_warm], max_epochs=1, patience=1,
                           **common)
@@ -204,20 +269,21 @@ def run_engine(waves, device, resize, batch_size, epochs, filters, warmup_steps,
     wall = time.perf_counter() - t0
     seen = sum(e["samples_per_s"] * e["seconds"] for e in history.epochs)
     seconds = sum(e["seconds"] for e in history.epochs)
+    notes = _precision_notes(*engine_settings(device))
     if device.type == "cuda":
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        notes = f"{precision} autocast, channels_last, waveforms on device"
-    else:
-        notes = "fp32"
+        notes += ", waveforms on device"
+    if compile:
+        notes += ", compiled, full batches"
     return dict(samples_per_s=seen / seconds, peak=_memory_peak(device, start),
                 loss=history.epochs[-1]["train_loss"], seconds=seconds,
                 where=f"{notes}; whole call {wall:.2f} s")
 
 
-def _child(queue, method, data_file, device, resize, args):
+def _child(queue, method, data_file, device, size, args):
     try:
         if args["threads"]:
             torch.set_num_threads(args["threads"])
+        torch.backends.cudnn.benchmark = True  # as the engine does on CUDA
         import mne_specae.models  # noqa: F401  (imported before the memory baseline)
         import mne_specae.training  # noqa: F401
 
@@ -226,9 +292,9 @@ def _child(queue, method, data_file, device, resize, args):
         kwargs = dict(batch_size=args["batch_size"], epochs=args["epochs"],
                       filters=args["filters"], warmup_steps=args["warmup_steps"])
         if method == "plain":
-            result = run_plain(waves, device, resize, **kwargs)
+            result = run_plain(waves, device, size, **kwargs)
         else:
-            result = run_engine(waves, device, resize, compile=args["compile"], **kwargs)
+            result = run_engine(waves, device, size, compile=args["compile"], **kwargs)
         queue.put(("ok", result))
     except BaseException as err:  # report, do not hang the parent
         import traceback
@@ -236,16 +302,16 @@ def _child(queue, method, data_file, device, resize, args):
         queue.put(("error", f"{type(err).__name__}: {err}\n{traceback.format_exc()}"))
 
 
-def measure(method, data_file, device, resize, args):
+def measure(method, data_file, device, size, args):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, method, data_file, str(device), resize,
+    proc = ctx.Process(target=_child, args=(queue, method, data_file, str(device), size,
                                             args))
     proc.start()
     status, result = queue.get()
     proc.join()
     if status != "ok":
-        raise RuntimeError(f"{method} at {resize} failed:\n{result}")
+        raise RuntimeError(f"{method} at {size_name(size)} failed:\n{result}")
     return result
 
 
@@ -273,13 +339,15 @@ def _size(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--n-items", type=int, default=4096,
-                        help="training items (channel-segments) per epoch")
+    parser.add_argument("--n-items", type=int, default=None,
+                        help="training items (channel-segments) per epoch (default: 4096 "
+                             "on CUDA, 512 elsewhere)")
     parser.add_argument("--n-items-study", type=int, default=None,
                         help="items for the 480x640 case (default: --n-items)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--size", choices=("study", "default", "both"), default="both")
+    parser.add_argument("--size", choices=("default", "study", "native", "both", "all"),
+                        default="both", help="both: study and default; all: the three")
     parser.add_argument("--default-resize", type=_size, default=(32, 64),
                         help="HEIGHTxWIDTH of the small default case (default 32x64)")
     parser.add_argument("--filters", type=int, default=64)
@@ -295,10 +363,13 @@ def main(argv=None):
     device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    sizes = {"study": [(480, 640)], "default": [args.default_resize],
-             "both": [(480, 640), args.default_resize]}[args.size]
-    n_study = args.n_items_study or args.n_items
-    n_max = max(args.n_items, n_study if (480, 640) in sizes else 0)
+    small = args.default_resize
+    sizes = {"default": [small], "study": [STUDY_SIZE], "native": ["native"],
+             "both": [STUDY_SIZE, small], "all": ["native", STUDY_SIZE, small]}[args.size]
+    n_default = args.n_items or (4096 if device.type == "cuda" else 512)
+    n_study = args.n_items_study or n_default
+    n_max = max(n_study if size != small else n_default for size in sizes)
+    peak = peak_tflops(device)
 
     print(f"torch {torch.__version__}, Python {platform.python_version()}, "
           f"{_device_name(device)} ({device})")
@@ -306,32 +377,39 @@ def main(argv=None):
                         if device.type == "cuda" else
                         "growth of the peak RSS (resource.getrusage) over the start of "
                         "the measurement"))
+    print("TFLOP/s: the network's convolutions, forward and backward (FlopCounterMode); "
+          + (f"peak: {peak:g} TFLOP/s dense bf16" if peak else "peak: n/a"))
     t0 = time.perf_counter()
     waves, n_unique = real_items(n_max)
     print(f"items: {n_max} channel-segments of 5 s at 512 Hz ({n_unique} distinct, "
           f"repeated), read in {time.perf_counter() - t0:.1f} s; batch {args.batch_size}, "
           f"{args.epochs} epoch(s), filters {args.filters}")
 
-    header = (f"{'size':>8} {'method':>7} {'items':>6} {'samples/s':>10} {'peak MiB':>9} "
-              f"{'loss':>7}  notes (loss: mean over the last epoch)")
+    header = (f"{'size':>8} {'method':>7} {'items':>6} {'items/s':>10} {'TFLOP/s':>8} "
+              f"{'% peak':>7} {'peak MiB':>9} {'loss':>7}  notes (loss: mean over the "
+              "last epoch)")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
         data_file = Path(tmp) / "waves.npy"
         np.save(data_file, waves)
         del waves
-        for resize in sizes:
-            n = n_study if resize == (480, 640) else args.n_items
+        for size in sizes:
+            n = n_default if size == small else n_study
+            flops = network_flops(args.filters, make_spectrogram(size).image_shape(2560))
+            print(f"{size_name(size):>8}: {flops / 1e9:.3g} GFLOP per item and step")
             opts = dict(vars(args), n_items=n)
             results = {}
             for method in ("plain", "engine"):
-                res = measure(method, str(data_file), device, resize, opts)
+                res = measure(method, str(data_file), device, size, opts)
                 results[method] = res
-                print(f"{resize[0]:>4}x{resize[1]:<3} {method:>7} {n:>6} "
-                      f"{res['samples_per_s']:>10.1f} {res['peak'] / 2**20:>9.1f} "
+                tflops = res["samples_per_s"] * flops / 1e12
+                share = f"{100 * tflops / peak:>6.1f}%" if peak else f"{'n/a':>7}"
+                print(f"{size_name(size):>8} {method:>7} {n:>6} {res['samples_per_s']:>10.1f} "
+                      f"{tflops:>8.3g} {share} {res['peak'] / 2**20:>9.1f} "
                       f"{res['loss']:>7.4f}  {res['where']}", flush=True)
             ratio = results["engine"]["samples_per_s"] / results["plain"]["samples_per_s"]
-            print(f"{resize[0]:>4}x{resize[1]:<3}  engine/plain = {ratio:.2f}x")
+            print(f"{size_name(size):>8}  engine/plain = {ratio:.2f}x")
     return 0
 
 
