@@ -256,7 +256,8 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
         X = torch.from_numpy(np.concatenate(items).astype(np.float32))
         values = encode_items(model.model_, model.input_stage_, X, pooling=model.pooling,
                               with_error=True, device=model.device,
-                              batch_size=model.batch_size_inference)
+                              batch_size=model.batch_size_inference,
+                              **model._run_settings())
         owners = np.concatenate(owners)
     out = []
     for c, info in enumerate(rows):
