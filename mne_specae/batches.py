@@ -68,6 +68,15 @@ class BatchSource:
             return order.pin_memory().to(self.device, non_blocking=True)
         return order.to(self.data.device)
 
+    def rows(self, idx):
+        """The items ``idx`` as one tensor on the device (e.g. to fit statistics)."""
+        return self.data.index_select(0, self.indices(idx))
+
+    def iterate(self, batches):
+        """The batches ``batches`` (from :meth:`indices`) on the device, in order."""
+        for idx in batches:
+            yield self.get(idx)
+
     def get(self, idx):
         """The items ``idx`` (best from :meth:`indices`) as a batch on the device."""
         if not self.pinned:

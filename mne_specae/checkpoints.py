@@ -91,6 +91,8 @@ def data_checksum(data):
     checksum : dict
         ``shape``, ``dtype``, ``sum``, ``abs_sum``, ``rows``.
     """
+    if hasattr(data, "checksum"):  # a store's items: their files' sha256, not a pass
+        return data.checksum()
     host = data.detach()
     host = (host if host.device.type == "cpu" else host.cpu()).numpy()
     flat = host.reshape(-1)

@@ -86,9 +86,10 @@ def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, ver
 
     Parameters
     ----------
-    epochs : mne.Epochs | list of mne.Epochs
+    epochs : mne.Epochs | list of mne.Epochs | SegmentStore
         Segments the estimator can take (same sampling rate and length as its
-        training data).
+        training data). For a :class:`~mne_specae.SegmentStore` the columns go into
+        its metadata on disk, one row per item (channel of a segment).
     estimator : SpecAE
         A fitted :class:`~mne_specae.SpecAE`.
     prefix : str
@@ -102,6 +103,12 @@ def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, ver
     epochs : mne.Epochs | list of mne.Epochs
         What was given, with the new metadata columns.
     """
+    from .segment_store import SegmentStore
+
+    if isinstance(epochs, SegmentStore):  # columns into the store's metadata, on disk
+        from .streaming import add_store_embeddings
+
+        return add_store_embeddings(estimator, epochs, prefix=prefix, recon_error=recon_error)
     epochs_list = epochs_list_of(epochs)
     for ep in epochs_list:
         embeddings, errors = estimator.embed(ep, recon_error=recon_error)

@@ -13,7 +13,7 @@ from .checks import check_int, check_positive
 from .corruption import check_corruption
 from .docs import fill_doc
 from .input_stages import WaveformInput
-from .items import ItemSet
+from .items import item_set
 from .logs import verbose_method
 from .models import ConvAutoencoder1d, ConvAutoencoder2d
 from .presets import RECOMMENDED as _R
@@ -253,7 +253,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         self._check_params()
         if init is not None:
             finetune.validate_init(init, self.checkpoint)
-        data = ItemSet(X, self.sfreq, self.picks)
+        data = item_set(X, self.sfreq, self.picks)
         ch_names = self._fitted_channels(data)
         if self.channel_agg == "concat" and self._separate() and len(set(data.n_channels)) > 1:
             raise ValueError("channel_agg='concat' needs the same number of channels in "

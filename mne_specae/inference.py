@@ -9,7 +9,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .devices import resolve_device, use_bf16, use_channels_last
-from .items import ItemSet, as_epochs_list
+from .items import ItemSet, as_epochs_list, item_set
 from .logs import verbose_method
 
 FEATURE_PREFIX = "specae_"
@@ -127,7 +127,7 @@ class EncoderMethods:
         check_is_fitted(self, "model_")
         sfreq = self.sfreq if self.sfreq is not None else self.sfreq_
         if self._separate():
-            data = ItemSet(X, sfreq, self.picks)
+            data = item_set(X, sfreq, self.picks)
         else:
             data = ItemSet(X, sfreq, None if as_epochs_list(X) is None else self.picks,
                            ch_names=None if as_epochs_list(X) is None else self.ch_names_)

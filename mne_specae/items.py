@@ -56,6 +56,18 @@ def resolve_picks(info, picks):
     return np.asarray(idx, dtype=int)
 
 
+def item_set(X, sfreq=None, picks=None, ch_names=None):
+    """:class:`ItemSet` of an input, or, for a :class:`~mne_specae.SegmentStore`, its
+    lazy counterpart (:class:`~mne_specae.streaming.StoreItemSet`)."""
+    from .segment_store import SegmentStore
+
+    if isinstance(X, SegmentStore):
+        from .streaming import StoreItemSet
+
+        return StoreItemSet(X, picks)
+    return ItemSet(X, sfreq, picks, ch_names=ch_names)
+
+
 class ItemSet:
     """The items of one input, as a model sees them.
 

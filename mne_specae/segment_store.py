@@ -219,6 +219,40 @@ class SegmentStore:
         state.update(_fds={}, _arrays={})
         return state
 
+    def write_columns(self, table, *, replace_prefix=None):
+        """Add columns to :attr:`metadata`, on disk (e.g. embeddings).
+
+        Each shard's table is rewritten under a temporary name and renamed, so a crash
+        leaves every shard either as it was or with the new columns.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            One row per item, in store order; its columns are added (replaced when they
+            exist).
+        replace_prefix : str | None
+            Also drop existing columns starting with this prefix (stale columns of an
+            earlier, wider embedding).
+        """
+        if len(table) != len(self):
+            raise ValueError(f"{len(table)} rows for a store of {len(self)} items.")
+        builtin = [c for c in table.columns if c in ITEM_COLUMNS]
+        if builtin:
+            raise ValueError(f"Cannot overwrite the built-in column(s) {builtin}.")
+        md = self.metadata
+        drop = [c for c in md.columns if c in table.columns or (
+            replace_prefix is not None and str(c).startswith(replace_prefix))]
+        new = pd.concat([md.drop(columns=drop).reset_index(drop=True),
+                         table.reset_index(drop=True)], axis=1)
+        for k, shard in enumerate(self._shards):
+            part = new.iloc[self._offsets[k] : self._offsets[k + 1]]
+            fname = self.path / "shards" / f"{shard['key']}.csv"
+            tmp = fname.with_name(fname.name + ".tmp")
+            part.to_csv(tmp, index=False)
+            os.replace(tmp, fname)
+        self._metadata = new
+        logger.info(f"Wrote {len(table.columns)} column(s) into the metadata of {self.path}")
+
     def to_epochs(self, query=None):
         """A subset as MNE Epochs, one per recording and signal type.
 

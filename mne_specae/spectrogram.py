@@ -355,8 +355,8 @@ class Spectrogram(ImageAxes, InputStage):
 
         Parameters
         ----------
-        waveforms : torch.Tensor | array, shape (n_items, [n_channels,] n_times)
-            The training waveforms.
+        waveforms : torch.Tensor | array | StoreItems, shape (n_items, [n_channels,] n_times)
+            The training waveforms (read a batch at a time).
         batch_size : int
             Items per batch.
 
@@ -364,7 +364,8 @@ class Spectrogram(ImageAxes, InputStage):
         -------
         self : Spectrogram
         """
-        waveforms = torch.as_tensor(waveforms)
+        if not hasattr(waveforms, "shape") or isinstance(waveforms, np.ndarray):
+            waveforms = torch.as_tensor(waveforms)  # tensors and lazy rows: as they are
         mode, self.normalize = self.normalize, None
         count, mean, m2 = 0, 0.0, 0.0  # float64 on the host (MPS has no float64)
         try:

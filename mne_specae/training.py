@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from mne.utils import logger, verbose, warn
 
-from .batches import (BatchSource, EpochLosses, as_waveform_tensor, batch_slices,
+from .batches import (EpochLosses, as_waveform_tensor, batch_slices,
                       broadcast_buffers, distributed_context, epoch_items, epoch_order,
                       sum_over_ranks)
 from .checkpoints import (CHECKPOINT_FORMAT, check_absent, cpu_state, make_fingerprint,
@@ -36,6 +36,7 @@ from .devices import cudnn_autotune, resolve_device, use_bf16, use_channels_last
 from .docs import fill_doc
 from .history import History
 from .splits import split_items
+from .streaming import StoreItems, make_source
 from .training_options import (check_arguments, check_enough_items, make_loss,
                                make_optimizer, make_scheduler, use_drop_last)
 
@@ -88,7 +89,7 @@ class _Run:
             logger.info(f"batch_size {kw['batch_size']} does not divide into {self.world} "
                         f"processes: {self.per_rank} items per process, "
                         f"{self.per_rank * self.world} per step")
-        self.source = BatchSource(data, self.device, kw["data_on_device"])
+        self.source = make_source(data, self.device, kw["data_on_device"])
         self.show = kw["progress"] and self.is_main and logger.level <= 20
         self.history, self.best_state, self.bad_epochs, self.epoch = History(), None, 0, 0
 
@@ -97,8 +98,8 @@ class _Run:
         """Fit the input stage's statistics on the training items, on the device."""
         if self.stage is None or not getattr(self.stage, "needs_fitting", False):
             return
-        items = self.source.data.index_select(0, self.source.indices(train_idx))
-        self.stage.fit_normalization(items, batch_size=max(self.per_rank, 64))
+        self.stage.fit_normalization(self.source.rows(train_idx),
+                                     batch_size=max(self.per_rank, 64))
         if self.is_main:
             logger.info(f"Input stage normalisation fitted on the {len(train_idx)} "
                         "training items")
@@ -130,8 +131,8 @@ class _Run:
         t0 = time.perf_counter()
         bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{self.kw['max_epochs']}",
                    leave=False, disable=not self.show, unit="batch")
-        for b, idx in enumerate(batches):
-            loss = self._forward_loss(self.net, self.source.get(idx), corruption)
+        for b, x in enumerate(self.source.iterate(batches)):
+            loss = self._forward_loss(self.net, x, corruption)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -154,8 +155,8 @@ class _Run:
                                       self.per_rank)
         losses = EpochLosses(sizes, self.device)
         with torch.no_grad():
-            for b, idx in enumerate(batches):
-                losses.add(b, self._forward_loss(self.model, self.source.get(idx)))
+            for b, x in enumerate(self.source.iterate(batches)):
+                losses.add(b, self._forward_loss(self.model, x))
         return sum_over_ranks(self.world, self.device, losses.total()) / len(val_idx)
 
     # ---------------------------------------------------------- end of epoch
@@ -262,8 +263,10 @@ def train_autoencoder(
     model : torch.nn.Module
         E.g. :class:`~mne_specae.ConvAutoencoder2d`; trained in place, and left with
         the best weights.
-    waveforms : torch.Tensor | numpy.ndarray, shape (n_items, [n_channels,] n_times)
-        All training items in one array (converted once to float32).
+    waveforms : torch.Tensor | numpy.ndarray | StoreItems, shape (n_items, [n_channels,] n_times)
+        All training items in one array (converted once to float32), or the items of
+        a segment store (:class:`~mne_specae.streaming.StoreItems`), read from disk a
+        few batches ahead (host memory stays bounded).
     input_stage : torch.nn.Module | None
         Turns a waveform batch into the model input on the device: a
         :class:`~mne_specae.Spectrogram` (its ``to_images``) or
@@ -349,7 +352,7 @@ def train_autoencoder(
     path = None if checkpoint is None else Path(checkpoint)
     if not resume:
         check_absent(path)  # before any work
-    data = as_waveform_tensor(waveforms)
+    data = waveforms if isinstance(waveforms, StoreItems) else as_waveform_tensor(waveforms)
     if data.shape[0] < 2:
         raise ValueError(f"Need at least 2 items to train, got {data.shape[0]}.")
     labels, train_idx, val_idx = split_items(groups, data.shape[0], val_fraction, seed)

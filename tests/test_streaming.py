@@ -1,0 +1,109 @@
+"""Training and embedding from a segment store (mne_specae.streaming)."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from mne_specae import SpecAE, add_embeddings, prepare_segments, presets, read_segments
+from mne_specae.streaming import PREFETCH, StoreItems, StreamSource
+
+SETTINGS = dict(presets.QUICK, filters=8, max_epochs=2, device="cpu", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def store(data_path, tmp_path_factory):
+    """Real segments on disk: BioSPPy ECG and EMG, two UCI EMG files (75 items)."""
+    files = [data_path / "ecg/biosppy/ecg.txt", data_path / "emg/biosppy/emg.txt",
+             data_path / "emg/biosppy/emg_1.txt", data_path / "emg/uci_lower_limb/3Apie.txt",
+             data_path / "emg/uci_lower_limb/4Asen.txt"]
+    return prepare_segments(files, tmp_path_factory.mktemp("s") / "store", verbose=False)
+
+
+def _weights(est):
+    return {k: v.clone() for k, v in est.model_.state_dict().items()}
+
+
+@pytest.mark.parametrize("normalize", ["item", "dataset"])
+def test_a_store_trains_to_the_same_weights_as_the_same_data_in_memory(store, normalize):
+    settings = dict(SETTINGS, normalize=normalize)
+    from_store = SpecAE(**settings, verbose=False).fit(store)
+    in_memory = SpecAE(**settings, verbose=False).fit(store.to_epochs())
+    a, b = _weights(from_store), _weights(in_memory)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+    np.testing.assert_allclose(from_store.history_.to_frame()["val_loss"],
+                               in_memory.history_.to_frame()["val_loss"], rtol=1e-5)
+    if normalize == "item":  # same batches, same order: bit for bit
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_embeddings_of_a_store_are_those_of_each_channel(store, tmp_path):
+    est = SpecAE(**SETTINGS, verbose=False).fit(store)
+    emb, err = est.embed(store)
+    assert emb.shape == (len(store), est.n_features_out_) and err.shape == (len(store),)
+    per_channel = np.concatenate([est.encode(ep).reshape(-1, est.n_features_out_)
+                                  for ep in store.to_epochs()])
+    np.testing.assert_allclose(emb, per_channel, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(est.transform(store), emb)
+    # into the store's metadata, on disk; a narrower model leaves no stale column
+    add_embeddings(store, est)
+    md = read_segments(store.path).metadata
+    assert f"specae_{est.n_features_out_ - 1:03d}" in md and "specae_recon_error" in md
+    np.testing.assert_allclose(md["specae_000"], emb[:, 0], rtol=1e-6)
+    narrow = SpecAE(**dict(SETTINGS, filters=4, max_epochs=1), verbose=False).fit(store)
+    add_embeddings(store, narrow, recon_error=False)
+    md = read_segments(store.path).metadata
+    assert sum(c.startswith("specae_") for c in md.columns) == narrow.n_features_out_
+    assert {"subject", "recording", "channel"} <= set(md.columns)
+
+
+def test_the_reader_stays_a_few_batches_ahead(store):
+    reads = []
+
+    class Counting(StoreItems):
+        def __getitem__(self, key):
+            reads.append(time.perf_counter())
+            return super().__getitem__(key)
+
+    source = StreamSource(Counting(store), torch.device("cpu"))
+    batches = [torch.arange(k * 3, k * 3 + 3) for k in range(20)]
+    consumed = 0
+    for k, x in enumerate(source.iterate(batches)):
+        np.testing.assert_array_equal(x.numpy(), store[batches[k].numpy()])
+        time.sleep(0.01)  # a slow consumer: the reader must wait, not run away
+        consumed += 1
+        assert len(reads) - consumed <= PREFETCH + 1
+    assert consumed == len(reads) == 20
+
+
+def test_a_read_error_reaches_the_training_loop(store):
+    class Broken(StoreItems):
+        def __getitem__(self, key):
+            raise OSError("disk gone")
+
+    source = StreamSource(Broken(store), torch.device("cpu"))
+    with pytest.raises(OSError, match="disk gone"):
+        list(source.iterate([torch.arange(4)]))
+
+
+def test_stores_take_separate_channels_and_no_picks(store):
+    with pytest.raises(ValueError, match="channel_mode='separate'"):
+        SpecAE(**dict(SETTINGS, channel_mode="planes"), verbose=False).fit(store)
+    with pytest.raises(ValueError, match="picks selects channels of Epochs"):
+        SpecAE(**SETTINGS, picks="emg", verbose=False).fit(store)
+
+
+def test_checkpoints_record_the_store(store, tmp_path):
+    ckpt = tmp_path / "run.ckpt"
+    whole = SpecAE(**SETTINGS, checkpoint=ckpt, verbose=False).fit(store)
+    again = SpecAE(**SETTINGS, checkpoint=ckpt, resume=True, verbose=False).fit(store)
+    for (k, a), (_, b) in zip(whole.model_.state_dict().items(),
+                              again.model_.state_dict().items()):
+        assert torch.equal(a, b), k
+    # another store (one file fewer) is another run: refused, naming the data
+    smaller = prepare_segments([f for f in store.files[:-1]], tmp_path / "smaller",
+                               verbose=False)
+    with pytest.raises(ValueError, match="data"):
+        SpecAE(**SETTINGS, checkpoint=ckpt, resume=True, verbose=False).fit(smaller)
