@@ -13,7 +13,14 @@ through memory maps, against the same items in one in-memory numpy array (the
 reference), after a warm-up; and sequential batches. Items/s and the ratio to the
 in-memory reference.
 
+Training (``--training 20000,100000,500000``): :meth:`SpecAE.fit` on stores of those
+sizes (the prepared files repeated: waveform files linked, each copy its own recording
+and subject), each fit in a fresh process, against the same data as in-memory Epochs
+(up to ``--in-memory-up-to`` items); items/s of the training epoch and the growth of
+the peak resident memory from before the data were opened.
+
     python benchmarks/bench_store.py [--extended] [--batch-size 64] [--batches 400]
+                                     [--training 20000,100000]
 
 Prints the machine, the versions and every figure; nothing is asserted.
 """
@@ -30,6 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 def recording_files(extended):
@@ -42,7 +50,7 @@ def recording_files(extended):
 
 
 def _import_package():
-    import mne_specae.preparation  # noqa: F401
+    import mne_specae.preparation  # noqa: F401  (what a worker imports)
 
     return os.getpid()
 
@@ -76,11 +84,127 @@ def time_reads(read, n, batch_size, n_batches, rng):
     return n_batches * batch_size / (time.perf_counter() - t0)
 
 
+# ----------------------------------------------------------------- training
+TRAIN_SETTINGS = dict(filters=8, max_epochs=1, val_fraction=0.05, normalize="item",
+                      batch_size=64, device="cpu", random_state=0, verbose="error")
+
+
+def repeat_store(base, n_items, path):
+    """A store of about ``n_items`` items: ``base``'s files repeated (the waveform
+    files linked, not copied; each copy its own recording and subject)."""
+    import json
+
+    path.mkdir(parents=True)
+    (path / "shards").mkdir()
+    manifest = dict(base.manifest, shards=[], skipped=[])
+    total, copy = 0, 0
+    while total < n_items:
+        for shard in base.manifest["shards"]:
+            key = f"{shard['key']}-r{copy}"
+            os.symlink(base.path / "shards" / f"{shard['key']}.npy",
+                       path / "shards" / f"{key}.npy")
+            md = pd.read_csv(base.path / "shards" / f"{shard['key']}.csv", dtype=str)
+            md["recording"] += f"-r{copy}"
+            md["subject"] += f"-r{copy}"
+            md.to_csv(path / "shards" / f"{key}.csv", index=False)
+            manifest["shards"].append(dict(shard, key=key))
+            total += shard["n_items"]
+            if total >= n_items:
+                break
+        copy += 1
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    return total
+
+
+def _status_mb(field):
+    with open("/proc/self/status") as fid:
+        for line in fid:
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+    raise OSError(field)
+
+
+def _reset_peak_rss():
+    """Reset the peak resident size to the current one (Linux: ``clear_refs`` 5) and
+    return it in MB; elsewhere the peak so far (``ru_maxrss``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fid:
+            fid.write("5")
+        return _status_mb("VmRSS")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _peak_rss():
+    try:
+        return _status_mb("VmHWM")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _fit_child(queue, path, in_memory):
+    """Fit in a fresh process: items/s and the growth of the peak resident memory."""
+    import mne_specae
+    from mne_specae import SpecAE, presets
+
+    torch_threads = os.environ.get("BENCH_THREADS")
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(int(torch_threads))
+    before = _reset_peak_rss()
+    store = mne_specae.read_segments(path)
+    data = store.to_epochs() if in_memory else store
+    est = SpecAE(**dict(presets.QUICK, **TRAIN_SETTINGS))
+    t0 = time.perf_counter()
+    est.fit(data)
+    seconds = time.perf_counter() - t0
+    peak = _peak_rss()
+    queue.put(dict(items=len(store), seconds=seconds,
+                   items_per_s=float(est.history_.to_frame()["samples_per_s"].iloc[0]),
+                   rss_growth_mb=peak - before))
+
+
+def time_fit(path, in_memory):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_fit_child, args=(queue, str(path), in_memory))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def training(base, sizes, memory_sizes, tmp):
+    print(f"\nTraining from a store vs in memory (QUICK preset, {TRAIN_SETTINGS}), each "
+          "fit in a fresh process; peak RSS growth from before the data were opened:")
+    for n in sizes:
+        path = tmp / f"store{n}"
+        actual = repeat_store(base, n, path)
+        for in_memory in ((False, True) if n in memory_sizes else (False,)):
+            r = time_fit(path, in_memory)
+            print(f"  {actual:7d} items, {'in memory' if in_memory else 'store    '}: "
+                  f"{r['items_per_s']:6.0f} items/s, fit {r['seconds']:6.1f} s, peak RSS "
+                  f"+{r['rss_growth_mb']:6.0f} MB")
+        shutil.rmtree(path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--extended", action="store_true")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=400)
+    parser.add_argument("--training", default="",
+                        help="store sizes (items, comma-separated) to train on, e.g. "
+                             "20000,100000,500000 (default: no training part)")
+    parser.add_argument("--in-memory-up-to", type=int, default=100_000,
+                        help="also train in memory for sizes up to this")
     args = parser.parse_args(argv)
     import mne
 
@@ -135,6 +259,9 @@ def main(argv=None):
             store[seq[start : start + args.batch_size]]
         print(f"  sequential, store            : {n / (time.perf_counter() - t0):10.0f} "
               "items/s")
+        if args.training:
+            sizes = [int(v) for v in args.training.split(",")]
+            training(store, sizes, [v for v in sizes if v <= args.in_memory_up_to], tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
