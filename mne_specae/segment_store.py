@@ -11,7 +11,7 @@ Only what ``manifest.json`` lists exists for a reader: a shard is written under 
 temporary name, renamed, and then committed by rewriting the manifest (itself
 written to a temporary file and renamed), so a crash leaves nothing half-visible.
 The waveforms are plain ``.npy`` files: a store opens without loading anything, and a
-random batch reads only its rows, with ``os.pread`` (contiguous rows at once), so the
+random batch reads only its rows, with ``os.preadv`` into the batch, so the
 process's memory does not grow with what it has read (the operating system's page
 cache keeps what is read often). ``.npy`` was chosen over zarr (a new dependency for
 the same layout) and compressed formats (decompressing a chunk to read one row of it):
@@ -169,30 +169,25 @@ class SegmentStore:
         return self._rows(idx % n if len(idx) else idx)
 
     def _rows(self, idx):
-        """Rows read with ``os.pread`` (contiguous runs at once): no memory map, so the
-        process's resident memory does not grow with the rows read (the operating
-        system's page cache keeps what is read often)."""
+        """Rows read with ``os.preadv`` straight into the output, in file order: no
+        memory map, so the process's resident memory does not grow with the rows read
+        (the operating system's page cache keeps what is read often)."""
         out = np.empty((len(idx), self.n_times), dtype=np.float32)
+        if not len(idx):
+            return out
         row_bytes = self.n_times * 4
+        view = memoryview(out).cast("B")
         shard = np.searchsorted(self._offsets, idx, side="right") - 1
-        for s in np.unique(shard):
-            sel = np.flatnonzero(shard == s)
-            local = idx[sel] - self._offsets[s]
-            order = np.argsort(local, kind="stable")
-            local, sel = local[order], sel[order]
-            start = self._layout(s)
-            fd = self._fd(s)
-            breaks = np.flatnonzero(np.diff(local) != 1) + 1
-            for run_sel, run in zip(np.split(sel, breaks), np.split(local, breaks)):
-                buf = os.pread(fd, row_bytes * len(run), start + int(run[0]) * row_bytes)
-                if len(buf) != row_bytes * len(run):
-                    raise OSError(f"{self.path}: shard {self._shards[s]['key']} is "
-                                  "shorter than its manifest says (damaged store).")
-                block = np.frombuffer(buf, dtype=np.float32).reshape(len(run), -1)
-                if len(np.unique(run_sel)) == len(run_sel) and np.all(np.diff(run_sel) == 1):
-                    out[run_sel[0] : run_sel[-1] + 1] = block
-                else:
-                    out[run_sel] = block
+        local = idx - self._offsets[shard]
+        order = np.lexsort((local, shard))  # file order: shard, then row
+        starts = {int(s): (self._fd(int(s)), self._layout(int(s))) for s in np.unique(shard)}
+        for pos, s, row in zip(order.tolist(), shard[order].tolist(), local[order].tolist()):
+            fd, first = starts[s]
+            got = os.preadv(fd, [view[pos * row_bytes : (pos + 1) * row_bytes]],
+                            first + row * row_bytes)
+            if got != row_bytes:
+                raise OSError(f"{self.path}: shard {self._shards[s]['key']} is shorter "
+                              "than its manifest says (damaged store).")
         return out
 
     def _fd(self, shard):
