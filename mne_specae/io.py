@@ -80,6 +80,17 @@ def _fsync_folder(folder):
         os.close(fd)
 
 
+def file_sha256(path, chunk=1 << 20):
+    """Hex SHA-256 of a file, read in chunks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fid:
+        for block in iter(lambda: fid.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def load_safely(path, *, what="model file"):
     """Load a file written by this package with ``torch.load(weights_only=True)``.
 

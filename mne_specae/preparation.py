@@ -34,6 +34,7 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose, warn
 
 from .checks import check_positive
+from .io import file_sha256
 from .segment_store import ITEM_COLUMNS, MANIFEST, STORE_FORMAT, STORE_VERSION, SegmentStore
 from .sources import Skipped, find_recordings, segments_of_file, subject_of
 
@@ -50,14 +51,6 @@ def _write_atomic_text(path, text):
     os.replace(tmp, path)
 
 
-def _sha256(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _source_id(source):
     """``(name, checksum)`` of a file (its sha256) or a Raw (a hash of its data)."""
     if isinstance(source, mne.io.BaseRaw):
@@ -65,7 +58,7 @@ def _source_id(source):
         digest.update(repr(source.ch_names).encode())
         name = source.info.get("description") or source.filenames[0] or "Raw"
         return str(name), digest.hexdigest()
-    return str(Path(source).resolve()), _sha256(source)
+    return str(Path(source).resolve()), file_sha256(source)
 
 
 def _bids_columns(path):

@@ -10,10 +10,11 @@ them is ``scripts/train_pretrained.py``; the model card is the documentation pag
 
 from __future__ import annotations
 
-import hashlib
 from importlib import resources
 
 from mne.utils import _check_option, logger, verbose
+
+from .io import file_sha256
 
 #: The shipped encoders: file name, its sha256, and what it was trained on.
 PRETRAINED = {
@@ -35,15 +36,6 @@ def pretrained_path(name="biosignals"):
     ref = resources.files("mne_specae") / "weights" / PRETRAINED[name]["file"]
     with resources.as_file(ref) as path:
         return path
-
-
-def file_sha256(path, chunk=1 << 20):
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fid:
-        for block in iter(lambda: fid.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @verbose

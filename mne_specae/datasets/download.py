@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import mne
 from mne.utils import logger
 
+from ..io import file_sha256
 from .registry import DataFile
 
 DATA_ENV = "MNE_SPECAE_DATA"
@@ -44,11 +44,7 @@ def _sha256(fname: Path) -> str:
     stat = fname.stat()
     key = (str(fname), stat.st_size, stat.st_mtime_ns)
     if key not in _verified:
-        digest = hashlib.sha256()
-        with open(fname, "rb") as fid:
-            for block in iter(lambda: fid.read(1 << 20), b""):
-                digest.update(block)
-        _verified[key] = digest.hexdigest()
+        _verified[key] = file_sha256(fname)
     return _verified[key]
 
 
