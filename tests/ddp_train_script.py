@@ -6,7 +6,8 @@ Usage (2 CPU processes, gloo backend)::
         tests/ddp_train_script.py DATA.npz OUT_DIR CHECKPOINT [--max-epochs 3] \
         [--batch-size 8] [--seed 0]
 
-``DATA.npz`` holds ``waveforms`` (n_items, n_times) and ``groups``. Every process
+``DATA.npz`` holds ``waveforms`` (n_items, n_times) and ``groups``; ``DATA`` may also
+be a segment store folder (its items streamed, its subjects the groups). Every process
 writes ``OUT_DIR/rank<R>.pt`` (its final weights, history and world size) so that the
 test can check that all ranks end with the same weights; only rank 0 should write the
 checkpoint and the epoch log lines. :func:`build` is shared with the test, so that the
@@ -40,6 +41,18 @@ def train_kwargs():
     return dict(val_fraction=0.25, lr=3e-3, patience=10, progress=False)
 
 
+def load_data(path):
+    """``DATA.npz`` (waveforms, groups), or a segment store folder (streamed)."""
+    if Path(path).is_dir():
+        from mne_specae import read_segments
+        from mne_specae.streaming import StoreItems
+
+        store = read_segments(path)
+        return StoreItems(store), store.metadata["subject"].to_numpy()
+    loaded = np.load(path)
+    return loaded["waveforms"], loaded["groups"]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("data")
@@ -50,10 +63,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    loaded = np.load(args.data)
+    waveforms, groups = load_data(args.data)
     spec, model = build(args.seed)
     history = train_autoencoder(
-        model, loaded["waveforms"], input_stage=spec, groups=loaded["groups"],
+        model, waveforms, input_stage=spec, groups=groups,
         max_epochs=args.max_epochs, batch_size=args.batch_size, seed=args.seed,
         checkpoint=args.checkpoint, device="cpu", verbose="info", **train_kwargs())
     rank = int(os.environ.get("RANK", "0"))
