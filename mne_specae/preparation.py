@@ -109,10 +109,10 @@ def _segment_and_write(source, key, folder, settings):
         if isinstance(source, mne.io.BaseRaw):
             present = set(source.get_channel_types())
             if settings["picks"] is None:
-                epochs_list = [mne_segments(source, duration, sfreq, kind)
+                epochs_list = [_raw_segments(source, duration, sfreq, kind)
                                for kind in ("ecg", "eeg", "emg") if kind in present]
             else:
-                epochs_list = [mne_segments(source, duration, sfreq, settings["picks"])]
+                epochs_list = [_raw_segments(source, duration, sfreq, settings["picks"])]
             name, extra = str(source.info.get("description") or "Raw"), {}
         else:
             epochs_list = segments_of_file(Path(source), duration=duration, sfreq=sfreq,
@@ -138,7 +138,7 @@ def _segment_and_write(source, key, folder, settings):
     return "ok", len(data)
 
 
-def mne_segments(raw, duration, sfreq, picks):
+def _raw_segments(raw, duration, sfreq, picks):
     """:func:`~mne_specae.make_segments` of a Raw source, quietly."""
     from .segments import make_segments
 

@@ -5,7 +5,9 @@ slice of it, gathered on the device (or in pinned host memory and copied
 asynchronously when the tensor does not fit there); the input stage (the
 :class:`~mne_specae.Spectrogram`, or :class:`~mne_specae.input_stages.WaveformInput`
 for the 1-D model) turns it into the model's input on the device. Nothing on the hot
-path loops over items in Python, and no spectrogram image is ever stored.
+path loops over items in Python, and no spectrogram image is ever stored. The items of
+a segment store (:class:`~mne_specae.streaming.StoreItems`) stand in for the tensor:
+their batches are read from disk a few ahead (:mod:`mne_specae.streaming`).
 
 A step never makes the host wait for the device: each epoch's order goes to the
 device once; the per-batch losses stay there (float32) and are read once per epoch
