@@ -92,7 +92,7 @@ def _items_table(epochs_list, source, extra):
     return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
 
 
-def _prepare_one(index, source, key, folder, settings, log_level):
+def _prepare_one(index, source, name, key, folder, settings, log_level):
     """Segment one source and write its shard (temporary name, then renamed), with the
     caller's log level (joblib's worker processes do not inherit it).
 
@@ -100,10 +100,12 @@ def _prepare_one(index, source, key, folder, settings, log_level):
     "failed", reason)``; never raises for a file that cannot be read.
     """
     with mne.utils.use_log_level(log_level):
-        return (index, *_segment_and_write(source, key, folder, settings))
+        return (index, *_segment_and_write(source, name, key, folder, settings))
 
 
-def _segment_and_write(source, key, folder, settings):
+def _segment_and_write(source, name, key, folder, settings):
+    """The work of :func:`_prepare_one`; ``name`` is the source's name in the manifest
+    (and the ``source`` column)."""
     duration, sfreq = settings["duration"], settings["sfreq"]
     try:
         if isinstance(source, mne.io.BaseRaw):
@@ -113,12 +115,12 @@ def _segment_and_write(source, key, folder, settings):
                                for kind in ("ecg", "eeg", "emg") if kind in present]
             else:
                 epochs_list = [_raw_segments(source, duration, sfreq, settings["picks"])]
-            name, extra = str(source.info.get("description") or "Raw"), {}
+            extra = {}
         else:
             epochs_list = segments_of_file(Path(source), duration=duration, sfreq=sfreq,
                                            picks=settings["picks"],
                                            subject_pattern=settings["subject_pattern"])
-            name, extra = str(Path(source).resolve()), _bids_columns(source)
+            extra = _bids_columns(source)
     except _READ_ERRORS as err:
         return "failed", (str(err).splitlines()[0] if str(err) else type(err).__name__)
     epochs_list = [ep for ep in epochs_list if len(ep)]
@@ -273,8 +275,8 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
     # and the manifest is kept in the order of this call's sources, so the store does
     # not depend on n_jobs, on completion order, or on where an earlier run stopped.
     results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_prepare_one)(k, src, key, folder, settings, logger.level)
-        for k, (src, _, key) in enumerate(todo))
+        delayed(_prepare_one)(k, src, ident[0], key, folder, settings, logger.level)
+        for k, (src, ident, key) in enumerate(todo))
     bar = tqdm(results, total=len(todo), unit="file", desc="Preparing",
                disable=logger.level > 30 or not todo)  # shown unless verbose="error"
     n_items = 0
