@@ -16,8 +16,9 @@ in-memory reference.
 Training (``--training 20000,100000,500000``): :meth:`SpecAE.fit` on stores of those
 sizes (the prepared files repeated: waveform files linked, each copy its own recording
 and subject), each fit in a fresh process, against the same data as in-memory Epochs
-(up to ``--in-memory-up-to`` items); items/s of the training epoch and the growth of
-the peak resident memory from before the data were opened.
+(up to ``--in-memory-up-to`` items), alternating, ``--repeats`` times each (single runs
+on a shared 2-core machine vary by 10-20 %); the median items/s of the training epoch
+and the largest growth of the peak resident memory from before the data were opened.
 
     python benchmarks/bench_store.py [--extended] [--batch-size 64] [--batches 400]
                                      [--training 20000,100000]
@@ -181,17 +182,29 @@ def time_fit(path, in_memory):
     return result
 
 
-def training(base, sizes, memory_sizes, tmp):
+def training(base, sizes, memory_sizes, tmp, repeats):
     print(f"\nTraining from a store vs in memory (QUICK preset, {TRAIN_SETTINGS}), each "
-          "fit in a fresh process; peak RSS growth from before the data were opened:")
+          "fit in a fresh process, store and memory alternating, median of "
+          f"{repeats}; peak RSS growth from before the data were opened:")
     for n in sizes:
         path = tmp / f"store{n}"
         actual = repeat_store(base, n, path)
-        for in_memory in ((False, True) if n in memory_sizes else (False,)):
-            r = time_fit(path, in_memory)
-            print(f"  {actual:7d} items, {'in memory' if in_memory else 'store    '}: "
-                  f"{r['items_per_s']:6.0f} items/s, fit {r['seconds']:6.1f} s, peak RSS "
-                  f"+{r['rss_growth_mb']:6.0f} MB")
+        modes = (False, True) if n in memory_sizes else (False,)
+        runs = {mode: [time_fit(path, mode) for _ in [0]] for mode in modes}
+        for _ in range(repeats - 1):
+            for mode in modes:
+                runs[mode].append(time_fit(path, mode))
+        speed = {}
+        for mode in modes:
+            rates = [r["items_per_s"] for r in runs[mode]]
+            speed[mode] = float(np.median(rates))
+            rss = max(r["rss_growth_mb"] for r in runs[mode])
+            print(f"  {actual:7d} items, {'in memory' if mode else 'store    '}: "
+                  f"{speed[mode]:6.0f} items/s (runs: {', '.join(f'{v:.0f}' for v in rates)}),"
+                  f" peak RSS +{rss:6.0f} MB")
+        if True in speed:
+            print(f"  {actual:7d} items, store / in memory: {speed[False] / speed[True]:.2f}x "
+                  "(goal >= 0.9x)")
         shutil.rmtree(path)
 
 
@@ -203,6 +216,8 @@ def main(argv=None):
     parser.add_argument("--training", default="",
                         help="store sizes (items, comma-separated) to train on, e.g. "
                              "20000,100000,500000 (default: no training part)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="fits per size and mode (alternating; the median is shown)")
     parser.add_argument("--in-memory-up-to", type=int, default=100_000,
                         help="also train in memory for sizes up to this")
     args = parser.parse_args(argv)
@@ -261,7 +276,8 @@ def main(argv=None):
               "items/s")
         if args.training:
             sizes = [int(v) for v in args.training.split(",")]
-            training(store, sizes, [v for v in sizes if v <= args.in_memory_up_to], tmp)
+            training(store, sizes, [v for v in sizes if v <= args.in_memory_up_to], tmp,
+                     args.repeats)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

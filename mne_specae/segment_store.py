@@ -168,11 +168,22 @@ class SegmentStore:
             raise IndexError(f"indices out of range for a store of {n} items")
         return self._rows(idx % n if len(idx) else idx)
 
-    def _rows(self, idx):
+    def read_into(self, idx, out):
+        """Read the items ``idx`` (ints, in range) into ``out``, a C-contiguous float32
+        array of shape ``(len(idx), n_times)`` (a reused buffer: no allocation)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if out.shape != (len(idx), self.n_times) or out.dtype != np.float32 \
+                or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float32 array of shape "
+                             f"{(len(idx), self.n_times)}.")
+        return self._rows(idx, out)
+
+    def _rows(self, idx, out=None):
         """Rows read with ``os.preadv`` straight into the output, in file order: no
         memory map, so the process's resident memory does not grow with the rows read
         (the operating system's page cache keeps what is read often)."""
-        out = np.empty((len(idx), self.n_times), dtype=np.float32)
+        if out is None:
+            out = np.empty((len(idx), self.n_times), dtype=np.float32)
         if not len(idx):
             return out
         row_bytes = self.n_times * 4

@@ -60,6 +60,12 @@ class StoreItems:
         rows = np.atleast_1d(self.index[key])
         return torch.from_numpy(self.store[rows])
 
+    def read_into(self, idx, out):
+        """The items ``idx`` (a 1-D index tensor) read into the float32 array ``out``."""
+        rows = self.index[idx.cpu().numpy()]
+        self.store.read_into(rows, out)
+        return torch.from_numpy(out)
+
     def subset(self, idx):
         """The items ``idx`` of these, as another :class:`StoreItems`."""
         idx = idx.cpu().numpy() if isinstance(idx, torch.Tensor) else np.asarray(idx)
@@ -105,10 +111,22 @@ class StreamSource(BatchSource):
         ready = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
 
+        # A ring of reused buffers (no allocation, no fresh pages per batch): a buffer
+        # comes back only RING batches later, when the consumer has long finished
+        # with it (on the CPU a step is synchronous; on CUDA the batch is copied to
+        # pinned memory first).
+        ring = {}
+
+        def buffer(k, n):
+            slot = (k % (self.prefetch + 2), n)
+            if slot not in ring:
+                ring[slot] = np.empty((n, self.data.shape[1]), dtype=np.float32)
+            return ring[slot]
+
         def read():
             try:
-                for idx in batches:
-                    x = self.data[idx]
+                for k, idx in enumerate(batches):
+                    x = self.data.read_into(idx, buffer(k, len(idx)))
                     if self.cuda:
                         x = x.pin_memory()
                     while not stop.is_set():

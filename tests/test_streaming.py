@@ -63,24 +63,28 @@ def test_the_reader_stays_a_few_batches_ahead(store):
     reads = []
 
     class Counting(StoreItems):
-        def __getitem__(self, key):
+        def read_into(self, idx, out):
             reads.append(time.perf_counter())
-            return super().__getitem__(key)
+            return super().read_into(idx, out)
 
     source = StreamSource(Counting(store), torch.device("cpu"))
     batches = [torch.arange(k * 3, k * 3 + 3) for k in range(20)]
     consumed = 0
+    seen = []
     for k, x in enumerate(source.iterate(batches)):
         np.testing.assert_array_equal(x.numpy(), store[batches[k].numpy()])
+        seen.append(x)
         time.sleep(0.01)  # a slow consumer: the reader must wait, not run away
         consumed += 1
         assert len(reads) - consumed <= PREFETCH + 1
     assert consumed == len(reads) == 20
+    # buffers are reused: a batch's tensor is valid until PREFETCH + 2 batches later
+    assert len({x.data_ptr() for x in seen}) == PREFETCH + 2
 
 
 def test_a_read_error_reaches_the_training_loop(store):
     class Broken(StoreItems):
-        def __getitem__(self, key):
+        def read_into(self, idx, out):
             raise OSError("disk gone")
 
     source = StreamSource(Broken(store), torch.device("cpu"))
