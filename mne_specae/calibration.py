@@ -181,12 +181,29 @@ def channel_items(est, epochs):
     return values[:, :-1], values[:, -1], np.concatenate(names)
 
 
+def _multinomial_form(clf, classes):
+    """One row of weights and one intercept per class, in the order of ``classes``.
+
+    For two classes scikit-learn keeps a single decision function ``s`` (for
+    ``clf.classes_[1]``); rows ``-s / 2`` and ``s / 2`` give the same probabilities
+    through the softmax (``sigmoid(s)`` for the second class).
+    """
+    coef, intercept = np.asarray(clf.coef_), np.asarray(clf.intercept_)
+    if len(clf.classes_) == 2 and coef.shape[0] == 1:
+        coef = np.concatenate([-coef / 2, coef / 2])
+        intercept = np.concatenate([-intercept / 2, intercept / 2])
+    order = [list(clf.classes_).index(c) for c in classes]
+    return coef[order], intercept[order]
+
+
 @verbose
 def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
     """Fit a :class:`Calibration` for a fitted model on labelled Epochs.
 
     The head is a standardised multinomial logistic regression of each item's (one
-    channel of one segment) embedding, with balanced class weights. The thresholds
+    channel of one segment) embedding, with balanced class weights. Two or three
+    signal types may be present (with two, e.g. EEG and ECG, the binary regression is
+    stored as two opposite rows, so the softmax gives its probabilities). The thresholds
     come from the same items, aggregated per channel as
     :func:`~mne_specae.identify_channel_types` does: the median error and distance
     of each training channel; a threshold is ``OOD_MARGIN`` times the
@@ -251,11 +268,11 @@ def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
     Z = (X - mean) / scale
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
     clf.fit(Z, y)
-    order = [list(clf.classes_).index(c) for c in classes]
+    coef, intercept = _multinomial_form(clf, classes)
     centres = np.stack([Z[y == c].mean(axis=0) for c in classes])
     log_err = np.log10(np.maximum(err, 1e-12))
     reference = {c: robust_location(log_err[y == c]) for c in classes}
-    cal = Calibration(classes, mean, scale, clf.coef_[order], clf.intercept_[order],
+    cal = Calibration(classes, mean, scale, coef, intercept,
                       centres, reference, max_distance=1.0, max_error_z=1.0,
                       n_items={c: int((y == c).sum()) for c in classes})
     # thresholds from the training channels, aggregated like identify_channel_types

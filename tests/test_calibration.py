@@ -102,3 +102,42 @@ def test_robust_location_is_the_median_and_scaled_mad():
     assert median == 3.0
     assert spread == pytest.approx(1.4826 * 1.0)
     assert robust_location(np.ones(5))[1] == 1e-6  # floored, never zero
+
+
+def test_calibrate_with_two_signal_types_gives_a_working_head(fitted, labelled,
+                                                             raw_by_name):
+    """EEG + ECG only (the common lab case): scikit-learn's binary coef_ has one row;
+    the head must still give two probabilities that sum to 1 and the right labels."""
+    import copy
+
+    from mne_specae import identify_channel_types
+    from mne_specae.calibration import channel_items
+
+    two = copy.copy(fitted)
+    cal = calibrate(two, labelled[:2], verbose=False)
+    assert two.calibration_ is cal and fitted.calibration_.classes == ["ecg", "eeg", "emg"]
+    assert cal.classes == ["ecg", "eeg"]
+    assert cal.coef.shape == (2, 16) and cal.intercept.shape == (2,)
+    assert cal.n_items == {"ecg": 12, "eeg": 18}
+    hits = []
+    for ep, kind in zip(labelled[:2], cal.classes):
+        feats, _, _ = channel_items(two, ep)
+        proba = cal.predict_proba(feats)
+        assert proba.shape == (len(feats), 2)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+        hits.append(proba.argmax(axis=1) == cal.classes.index(kind))
+    assert np.concatenate(hits).mean() >= 0.9
+    # the two rows are opposite halves of scikit-learn's single decision function
+    np.testing.assert_allclose(cal.coef[0], -cal.coef[1])
+    np.testing.assert_allclose(cal.intercept[0], -cal.intercept[1])
+    # round trip through from_dict keeps it a 2-class head
+    again = Calibration.from_dict(cal.to_dict())
+    np.testing.assert_array_equal(again.predict_proba(feats), cal.predict_proba(feats))
+    # identify_channel_types with the 2-type model: each channel gets its type
+    raw = raw_by_name["ecg/mitdb/100"].copy().crop(0, 60)
+    table = identify_channel_types(raw, model=two, max_segments=6, min_probability=0.5,
+                                   verbose=False)
+    assert set(table["second"]) <= {"ecg", "eeg"}
+    known = table[table["predicted"] != "unknown"]
+    assert len(known) >= 1 and (known["predicted"] == "ecg").all()
+    np.testing.assert_allclose(known["probability"] + known["second_probability"], 1.0)
