@@ -347,6 +347,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
 
         The file holds tensors and plain settings only and is read with
         ``torch.load(weights_only=True)``: loading it never runs code from the file.
+        ``checkpoint`` and ``resume`` describe the training run, not the model, and are
+        not saved: a loaded model has ``checkpoint=None`` and ``resume=False``.
 
         Parameters
         ----------

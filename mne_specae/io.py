@@ -18,6 +18,10 @@ import torch
 
 MODEL_FORMAT = "mne-specae-model"
 MODEL_FORMAT_VERSION = 2
+#: Parameters that describe a training run, not the model: never written to model
+#: files (a machine path in a shared file; a loaded model's fit would find the old
+#: run's checkpoint), dropped from older files that hold them.
+RUN_PARAMS = ("checkpoint", "resume")
 _MODEL_KEYS = ("format", "format_version", "package_version", "params", "model_class",
                "model_config", "model_state", "input_stage_class", "input_stage_config",
                "input_stage_state", "history", "fitted")
@@ -161,7 +165,7 @@ def write_model(est, fname, *, overwrite=False):
     if fname.exists() and not overwrite:
         raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
     params = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, os.PathLike)
-                  else v) for k, v in est.get_params().items()}
+                  else v) for k, v in est.get_params().items() if k not in RUN_PARAMS}
     for key, value in params.items():
         if callable(value):
             raise ValueError(f"Cannot save the callable parameter {key}={value!r}: "
@@ -221,6 +225,9 @@ def read_model(fname, known_params):
         )
     if version == 1:
         _upgrade_from_v1(state)
+    if isinstance(state.get("params"), dict):  # older files kept the run's settings
+        for key in RUN_PARAMS:
+            state["params"].pop(key, None)
     missing = [key for key in _MODEL_KEYS if key not in state]
     if missing:
         raise ValueError(f"{fname}: damaged model file, missing {missing}.")

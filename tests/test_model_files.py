@@ -120,5 +120,33 @@ def test_path_parameters_round_trip(segments, tmp_path):
     est = SpecAE(**TINY, checkpoint=Path(tmp_path / "run.ckpt")).fit(segments)
     est.save(tmp_path / "model.pt")
     loaded = SpecAE.load(tmp_path / "model.pt")
-    assert loaded.checkpoint == str(tmp_path / "run.ckpt")
+    assert loaded.checkpoint is None  # a run's setting, not the model's (not saved)
     np.testing.assert_array_equal(loaded.transform(segments), est.transform(segments))
+
+
+def test_run_settings_are_not_saved_and_the_readme_fine_tune_line_works(segments, tmp_path):
+    """The model file kept the training run's checkpoint path (a machine path in a file
+    meant to be shared): a loaded model's fit raised FileExistsError, and the README's
+    ``SpecAE(**ae.get_params()).fit(epochs, init=ae)`` raised "init cannot be combined
+    with checkpoint"."""
+    ckpt = tmp_path / "run_dir_xyz" / "run.ckpt"
+    est = SpecAE(**TINY, checkpoint=ckpt, resume=True).fit(segments)
+    assert ckpt.is_file()
+    path = est.save(tmp_path / "model.specae")
+    state = torch.load(path, weights_only=True)
+    assert "checkpoint" not in state["params"] and "resume" not in state["params"]
+    assert b"run_dir_xyz" not in path.read_bytes()
+    ae = SpecAE.load(path)
+    assert ae.checkpoint is None and ae.resume is False
+    tuned = SpecAE(**ae.get_params()).fit(segments, init=ae)  # the README's line
+    assert tuned.checkpoint is None and np.isfinite(tuned.transform(segments)).all()
+    ae.fit(segments)  # a loaded model refits (no FileExistsError from the old run)
+    assert len(ae.history_.epochs) == 1
+
+
+def test_old_files_with_run_settings_load_without_them(model_file, tmp_path):
+    def old(state):
+        state["params"]["checkpoint"] = "/home/someone/run.ckpt"
+        state["params"]["resume"] = True
+    loaded = SpecAE.load(_tampered(model_file, tmp_path, old))
+    assert loaded.checkpoint is None and loaded.resume is False
