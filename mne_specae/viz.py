@@ -159,9 +159,22 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
                 ax.set_ylabel("Frequency (Hz)")
             if row == len(idx) - 1:
                 ax.set_xlabel("Time (s)")
-        fig.colorbar(im, ax=axes[row, :], label="z-scored dB" if estimator.normalize == "item"
-                     else estimator.output, shrink=0.9)
+        fig.colorbar(im, ax=axes[row, :], label=_image_units(estimator.input_stage_),
+                     shrink=0.9)
     return _show(fig, show)
+
+
+def _image_units(stage):
+    """Colour-bar label of the network's input images (a fitted :class:`Spectrogram`)."""
+    from .tfr import units_of
+
+    if stage.normalize is None:
+        return units_of(stage)
+    what = {"db": "power in dB", "power": "power", "magnitude": "magnitude"}.get(
+        stage.output, stage.output)
+    how = ("per image" if stage.normalize == "item"
+           else "per frequency, training statistics")
+    return f"z-score of {what} ({how})"
 
 
 def plot_history(history, *, ax=None, logy=True, show=True):
