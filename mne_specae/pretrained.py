@@ -10,7 +10,9 @@ them is ``scripts/train_pretrained.py``; the model card is the documentation pag
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 
 from mne.utils import _check_option, logger, verbose
 
@@ -30,12 +32,44 @@ PRETRAINED = {
 }
 
 
-def pretrained_path(name="biosignals"):
-    """Path of a shipped model file (inside the installed package)."""
+@contextmanager
+def pretrained_file(name="biosignals"):
+    """Context manager giving a path to a shipped model file, valid inside the block.
+
+    When the package is imported from a zip, :func:`importlib.resources.as_file`
+    extracts the file to a temporary copy that is deleted when the block ends: read
+    (or load) the file inside it.
+
+    Parameters
+    ----------
+    name : str
+        Which encoder (a key of ``PRETRAINED``).
+
+    Yields
+    ------
+    path : pathlib.Path
+        The file.
+    """
     _check_option("name", name, sorted(PRETRAINED))
     ref = resources.files("mne_specae") / "weights" / PRETRAINED[name]["file"]
     with resources.as_file(ref) as path:
-        return path
+        yield Path(path)
+
+
+def pretrained_path(name="biosignals"):
+    """Path of a shipped model file inside the installed package (on disk).
+
+    Only for a package installed as files; when it is imported from a zip there is
+    no lasting path: use ``with pretrained_file(name) as path:`` instead.
+    """
+    _check_option("name", name, sorted(PRETRAINED))
+    ref = resources.files("mne_specae") / "weights" / PRETRAINED[name]["file"]
+    if not isinstance(ref, Path):
+        raise RuntimeError(
+            f"mne-specae is imported from an archive ({type(ref).__name__}): the file "
+            f"{PRETRAINED[name]['file']!r} has no lasting path. Use `with "
+            "mne_specae.pretrained.pretrained_file(name) as path:` to read it.")
+    return ref
 
 
 @verbose
@@ -64,19 +98,19 @@ def load_pretrained(name="biosignals", *, device=None, verbose=None):
     """
     from .estimator import SpecAE
 
-    path = pretrained_path(name)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"The pretrained model {name!r} is missing from this installation ({path}). "
-            "Reinstall mne-specae.")
-    expected = PRETRAINED[name]["sha256"]
-    found = file_sha256(path)
-    if found != expected:
-        raise ValueError(
-            f"The pretrained model file {path} is damaged or was replaced: its sha256 is "
-            f"{found}, this version of mne-specae ships {expected}. Reinstall mne-specae."
-        )
-    est = SpecAE.load(path, device=device)
-    logger.info(f"Loaded the pretrained encoder {name!r} ({path.name}, sha256 "
+    with pretrained_file(name) as path:  # a temporary copy when imported from a zip
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"The pretrained model {name!r} is missing from this installation "
+                f"({path}). Reinstall mne-specae.")
+        expected = PRETRAINED[name]["sha256"]
+        found = file_sha256(path)
+        if found != expected:
+            raise ValueError(
+                f"The pretrained model file {path} is damaged or was replaced: its sha256 "
+                f"is {found}, this version of mne-specae ships {expected}. Reinstall "
+                "mne-specae.")
+        est = SpecAE.load(path, device=device)
+    logger.info(f"Loaded the pretrained encoder {name!r} ({PRETRAINED[name]['file']}, sha256 "
                 f"{found[:12]}...)")
     return est

@@ -1,5 +1,6 @@
 """The encoder shipped in the package (mne_specae.load_pretrained)."""
 
+import contextlib
 import pickletools
 import zipfile
 
@@ -78,7 +79,11 @@ def test_load_pretrained_embeds_real_segments(raw_by_name):
 def test_a_damaged_or_replaced_file_is_refused_before_it_is_opened(monkeypatch, tmp_path):
     fake = tmp_path / "biosignals.specae"
     fake.write_bytes(pretrained_path().read_bytes()[:-10])
-    monkeypatch.setattr(mne_specae.pretrained, "pretrained_path", lambda name: fake)
+    @contextlib.contextmanager
+    def fake_file(name):
+        yield fake
+
+    monkeypatch.setattr(mne_specae.pretrained, "pretrained_file", fake_file)
     with pytest.raises(ValueError, match="damaged or was replaced.*Reinstall"):
         load_pretrained()
     fake.unlink()
@@ -89,3 +94,66 @@ def test_a_damaged_or_replaced_file_is_refused_before_it_is_opened(monkeypatch, 
 def test_unknown_names_are_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="biosignals"):
         load_pretrained("ecg-only")
+
+
+def test_load_pretrained_works_when_the_package_file_is_temporary(monkeypatch):
+    """Imported from a zip, importlib.resources.as_file extracts the weights to a
+    temporary file that is deleted when its context closes: load_pretrained must read
+    the file while the context is open."""
+    import contextlib
+    import shutil
+    import tempfile
+    from importlib import resources
+    from pathlib import Path
+
+    opened, closed = [], []
+
+    @contextlib.contextmanager
+    def as_file_like_a_zip(ref):
+        folder = Path(tempfile.mkdtemp())
+        copy = folder / Path(str(ref)).name
+        shutil.copyfile(str(ref), copy)
+        opened.append(copy)
+        try:
+            yield copy
+        finally:
+            shutil.rmtree(folder)
+            closed.append(copy)
+
+    monkeypatch.setattr(resources, "as_file", as_file_like_a_zip)
+    est = load_pretrained(verbose=False)
+    assert len(opened) == len(closed) == 1 and not opened[0].exists()
+    assert isinstance(est.calibration_, Calibration)
+    assert est.calibration_.classes == ["ecg", "eeg", "emg"]
+
+
+def test_load_pretrained_from_the_package_imported_from_a_zip(tmp_path):
+    """The real case: the package (weights included) imported from a zip archive, in a
+    fresh process; ``pretrained_path`` says to use ``pretrained_file`` there."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = Path(mne_specae.__file__).parent
+    archive = tmp_path / "mne_specae.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in package.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                zf.write(path, path.relative_to(package.parent).as_posix())
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import mne_specae\n"
+        "assert mne_specae.__file__.startswith(sys.argv[1]), mne_specae.__file__\n"
+        "est = mne_specae.load_pretrained(verbose=False)\n"
+        "print('classes', est.calibration_.classes)\n"
+        "try:\n"
+        "    mne_specae.pretrained.pretrained_path()\n"
+        "except RuntimeError as err:\n"
+        "    print('path:', err)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "classes ['ecg', 'eeg', 'emg']" in done.stdout
+    assert "path: mne-specae is imported from an archive" in done.stdout
+    assert "pretrained_file(name)" in done.stdout
