@@ -38,27 +38,50 @@ def split_by_group(groups, val_fraction=0.2, seed=0):
     rng = np.random.default_rng(seed)
     if val_fraction == 0 or n < 2:
         return np.arange(n), np.array([], dtype=int)
-    unique = np.unique(labels)
-    if len(unique) < 2:
+    grouped = unique_groups(labels)
+    if len(grouped[0]) < 2:
         warn("Only one group (subject/recording) in the data: the validation set is a "
              "random subset of its items, so it is not independent of training.")
         order = rng.permutation(n)
         n_val = max(1, int(round(val_fraction * n)))
         return np.sort(order[n_val:]), np.sort(order[:n_val])
-    target = val_fraction * n
-    sizes = {g: int((labels == g).sum()) for g in unique}
-    remaining = list(rng.permutation(unique))
-    val_groups, count = [], 0
-    while count < target and len(val_groups) < len(unique) - 1:
+    return _draw_groups(grouped, val_fraction * n, rng)
+
+
+def unique_groups(labels):
+    """``np.unique(labels, return_inverse=True, return_counts=True)``, flat inverse."""
+    unique, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    return unique, inverse.reshape(-1), counts
+
+
+def _draw_groups(grouped, target, rng):
+    """Draw groups in random order into validation until ``target`` items: O(n log n).
+
+    The first group in the random order that overshoots the remaining need by at most
+    the need itself is taken. The need only shrinks, so a group passed over once is
+    never taken by that rule later: one forward scan over the order finds every pick.
+    When no group fits, the smallest left (the first in the order among equals) is
+    taken, and it fills the target (it is larger than twice the need), ending the draw.
+    """
+    unique, inverse, counts = grouped
+    order = rng.permutation(len(unique))  # the same draw as rng.permutation(unique)
+    sizes = counts[order].tolist()
+    taken = np.zeros(len(unique), bool)  # by position in `order`
+    n_taken, count, pos, most = 0, 0, 0, len(unique) - 1
+    while count < target and n_taken < most:
         need = target - count
-        # the next group in random order that does not overshoot by more than `need`;
-        # if every group would, the smallest (one large subject cannot swamp validation)
-        pick = next((g for g in remaining if sizes[g] <= 2 * need),
-                    min(remaining, key=sizes.get))
-        remaining.remove(pick)
-        val_groups.append(pick)
+        while pos < len(sizes) and sizes[pos] > 2 * need:
+            pos += 1
+        if pos < len(sizes):
+            pick, pos = pos, pos + 1
+        else:  # every group left overshoots: the smallest one
+            pick = int(np.argmin(np.where(taken, np.inf, counts[order])))
+        taken[pick] = True
+        n_taken += 1
         count += sizes[pick]
-    is_val = np.isin(labels, val_groups)
+    is_val_group = np.zeros(len(unique), bool)
+    is_val_group[order[taken]] = True
+    is_val = is_val_group[inverse]
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
