@@ -23,7 +23,7 @@ from pathlib import Path
 import mne
 
 from . import __version__
-from .cli_types import add_identify_parser, check_model
+from .cli_types import add_identify_parser, check_model, read_failure
 from .cli_stores import add_prepare_parser
 from .embedding import metadata_table
 from .presets import RECOMMENDED
@@ -69,11 +69,9 @@ def _read_inputs(args, duration, sfreq, type_model=None):
                 fname, duration=duration, sfreq=sfreq, picks=picks,
                 channel_types=channel_types, subject_pattern=args.subject_pattern,
                 unknown_units="keep" if args.keep_unknown_units else "skip")
-        except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            for prefix in (f"{fname}: ", f"{fname.name}: "):
-                reason = reason.removeprefix(prefix)
-            skipped.add(fname, f"cannot be read ({reason})", strict=args.strict)
+        except Exception as err:  # any reader's failure: this file only (--strict: stop)
+            skipped.add(fname, f"cannot be read ({read_failure(err, fname)})",
+                        strict=args.strict)
             continue
         if not found:
             skipped.add(fname, "no ECG, EEG or EMG channel" + (

@@ -4,9 +4,11 @@
 ``identify`` reads each recording with all its channels (the package's readers, types
 as the file gives them), asks :func:`~mne_specae.identify_channel_types` what each
 channel's signal is, prints one table per file, and with ``--apply`` writes a copy
-with the corrected types (``<name>-raw.fif``). ``train`` and ``embed`` warn, one line
-per channel, when a channel's type (from its name, the file or ``--channel-types``)
-and its signal disagree, whenever a model with a signal-type head is at hand: the
+with the corrected types (``<name>-raw.fif``). A file that cannot be read, whatever
+the reader raises, is skipped with a warning and counted, the later files are still
+processed, and the exit status is then 1 (``--strict``: stop at it, status 2).
+``train`` and ``embed`` warn, one line per channel, when a channel's type (from its
+name, the file or ``--channel-types``) and its signal disagree, whenever a model with a signal-type head is at hand: the
 model of ``embed`` when it has one, the pretrained encoder for ``train``. Missing
 pretrained weights (a development tree) skip the check with one line; they never stop
 a job.
@@ -27,6 +29,18 @@ _READ_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError)
 
 def _first_line(err):
     return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def read_failure(err, fname):
+    """The one-line reason a file could not be used: the error's first line without
+    the file name; errors no reader documents (a ``TypeError`` deep in a library)
+    keep their type, so a bug report can be told from a bad file."""
+    reason = _first_line(err)
+    for prefix in (f"{fname}: ", f"{Path(fname).name}: "):
+        reason = reason.removeprefix(prefix)
+    if not isinstance(err, _READ_ERRORS) and not reason.startswith(type(err).__name__):
+        reason = f"{type(err).__name__}: {reason}"
+    return reason
 
 
 def _stem(path):
@@ -171,11 +185,8 @@ def identify(args):
             raw = read_raw(fname, unknown_units="keep", verbose=False)
             what = "cannot be identified"
             table = identify_channel_types(raw, model=model, max_segments=args.max_segments)
-        except _READ_ERRORS as err:
-            reason = _first_line(err)
-            for prefix in (f"{fname}: ", f"{fname.name}: "):
-                reason = reason.removeprefix(prefix)
-            skipped.add(fname, f"{what} ({reason})", strict=args.strict)
+        except Exception as err:  # any reader's failure: this file only (--strict: stop)
+            skipped.add(fname, f"{what} ({read_failure(err, fname)})", strict=args.strict)
             continue
         print(f"{fname}: {len(table)} channel(s)\n{format_table(table)}\n")
         n_channels += len(table)
@@ -200,6 +211,10 @@ def identify(args):
         print(f"Identified {n_channels} channel(s) in {n_read} of {len(files)} file(s); "
               f"{n_changed} predicted type(s) differ from the file's"
               + ("" if args.apply or not n_changed else " (--apply writes corrected copies)"))
+    if skipped.files:  # the others were processed; the exit status still says so
+        print(f"mne-specae identify: {len(skipped.files)} of {len(files)} file(s) could not "
+              "be used (exit status 1)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -458,3 +458,36 @@ def test_channel_types_from_names():
     assert parse_channel_types("ECG=ecg, EMG1=emg") == {"ECG": "ecg", "EMG1": "emg"}
     with pytest.raises(ValueError, match="'ECG' is not NAME=type"):
         parse_channel_types("ECG")
+
+
+def _write_wfdb_mat(folder, monkeypatch):
+    """A WFDB record stored as PhysioNet's Challenge 2015 stores them: ``<name>.hea``
+    naming a ``<name>.mat`` signal file (wfdb2mat's format 16 with a MATLAB header)."""
+    from wfdb.io.convert.matlab import wfdb_to_mat
+
+    _write_wfdb(folder, "a103", ["II", "V5"], ["mV", "mV"])
+    monkeypatch.chdir(folder)
+    wfdb_to_mat("a103")  # writes a103m.hea and a103m.mat here
+    assert "a103m.mat 16" in (folder / "a103m.hea").read_text()
+    return folder / "a103m.mat"
+
+
+def test_read_raw_reads_a_wfdb_mat_record_and_refuses_other_mat_files(tmp_path,
+                                                                       monkeypatch):
+    """Before: read_raw('a103l.mat') went to MNE's FieldTrip reader and raised
+    TypeError (unexpected keyword argument 'verbose')."""
+    scipy_io = pytest.importorskip("scipy.io")
+    mat = _write_wfdb_mat(tmp_path, monkeypatch)
+    for name in (mat, mat.with_suffix(".hea"), mat.with_suffix("")):
+        raw = read_raw(name)
+        assert raw.ch_names == ["II", "V5"] and raw.get_channel_types() == ["ecg", "ecg"]
+        assert raw.info["sfreq"] == 360.0 and raw.n_times == 3600
+        t = np.arange(3600) / 360.0
+        np.testing.assert_allclose(raw.get_data()[1], 1e-3 * np.sin(2 * np.pi * 4 * t),
+                                   atol=1e-5)  # mV -> V
+        assert raw.info["description"] == "a103m"
+    other = tmp_path / "scores.mat"
+    scipy_io.savemat(other, {"x": np.zeros((2, 10))})
+    with pytest.raises(ValueError, match=r"scores\.mat is not part of a WFDB record "
+                                         r"\(no scores\.hea beside it\)"):
+        read_raw(other)

@@ -19,6 +19,8 @@ from mne.utils import logger, verbose, warn
 from .registry import BIOSPPY_ADC_BITS, NOMINAL_VOLTS_PER_COUNT, UCI_CHANNELS
 
 _SIGNAL_TYPES = ("ecg", "eeg", "emg")
+#: Suffixes of a WFDB record's files that name the record (header or signal file).
+_WFDB_SUFFIXES = (".hea", ".dat", ".mat")
 
 
 def _describe(raw, *, subject=None, recording=None):
@@ -46,7 +48,9 @@ def read_wfdb(fname, *, channels=None, ch_type=None, subject=None, recording=Non
     Parameters
     ----------
     fname : path-like
-        The header file (``.hea``) or the record path without extension.
+        The header file (``.hea``), a signal file of the record (``.dat``, or ``.mat``
+        as PhysioNet's Challenge records and ``wfdb2mat`` store them) or the record
+        path without extension.
     channels : list of str | None
         Signal names to keep (as in the header); ``None`` keeps all.
     ch_type : str | None
@@ -79,7 +83,7 @@ def read_wfdb(fname, *, channels=None, ch_type=None, subject=None, recording=Non
     if unknown_units not in ("skip", "keep", "raise"):
         raise ValueError(f"unknown_units must be 'skip', 'keep' or 'raise', got {unknown_units!r}.")
     record_path = Path(fname)
-    if record_path.suffix in (".hea", ".dat", ".atr"):
+    if record_path.suffix in _WFDB_SUFFIXES + (".atr",):
         record_path = record_path.with_suffix("")
     if not record_path.with_suffix(".hea").is_file():
         raise FileNotFoundError(f"WFDB header not found: {record_path.with_suffix('.hea')}")
@@ -342,7 +346,8 @@ def read_wfdb_annotations(fname, *, extension="atr", verbose=None):
 def read_raw(fname, *, ch_type=None, unknown_units="skip", verbose=None):
     """Read any recording the package knows, or anything MNE reads, into a Raw.
 
-    Dispatches on the file: WFDB (``.hea``), BioSPPy text (``#`` header), UCI
+    Dispatches on the file: WFDB (``.hea``, or a ``.dat`` or ``.mat`` signal file with
+    its ``.hea`` beside it, or the bare record name), BioSPPy text (``#`` header), UCI
     lower-limb EMG text, else :func:`mne.io.read_raw` (EDF, BDF, FIF, BrainVision, ...).
 
     Parameters
@@ -364,9 +369,16 @@ def read_raw(fname, *, ch_type=None, unknown_units="skip", verbose=None):
     fname = Path(fname)
     if not fname.exists() and not fname.with_suffix(".hea").exists():
         raise FileNotFoundError(f"No such recording: {fname}")
-    if (fname.suffix in (".hea", ".dat") or not fname.exists()) and \
+    if (fname.suffix in _WFDB_SUFFIXES or not fname.exists()) and \
             fname.with_suffix(".hea").is_file():  # a header, a signal file or a bare record name
         return read_wfdb(fname, ch_type=ch_type, unknown_units=unknown_units)
+    if fname.suffix.lower() == ".mat":  # MNE would try FieldTrip, which needs more arguments
+        raise ValueError(
+            f"{fname.name} is not part of a WFDB record (no {fname.with_suffix('.hea').name} "
+            "beside it), and other MATLAB files hold no channel information: read "
+            "FieldTrip data with mne.io.read_raw_fieldtrip(fname, info), EEGLAB data from "
+            "its .set file, and other arrays with scipy.io.loadmat and mne.io.RawArray."
+        )
     if fname.suffix == ".txt":
         header = _text_header(fname)
         if any(line.startswith("#") for line in header):

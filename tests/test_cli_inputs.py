@@ -1,0 +1,62 @@
+"""The command line on awkward inputs: WFDB .mat records, pretrained model names,
+--out paths, checkpoints and numbers (each test failed before its fix)."""
+
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+from mne_specae.cli import main
+
+TRAIN_TINY = ["--max-epochs", "1", "--filters", "4", "--quiet"]
+
+
+def _wfdb_mat_record(folder, monkeypatch):
+    """``a103m.hea`` + ``a103m.mat``: a WFDB record as PhysioNet's Challenge 2015 stores
+    them (wfdb2mat's layout), and the path of its ``.mat``."""
+    wfdb = pytest.importorskip("wfdb")
+    from wfdb.io.convert.matlab import wfdb_to_mat
+
+    t = np.arange(7200) / 360.0
+    signal = np.stack([np.sin(2 * np.pi * 3 * t), np.sin(2 * np.pi * 7 * t)], 1)
+    wfdb.wrsamp("a103", fs=360, units=["mV", "mV"], sig_name=["II", "V5"], p_signal=signal,
+                fmt=["16", "16"], adc_gain=[200.0, 200.0], baseline=[0, 0],
+                write_dir=str(folder))
+    monkeypatch.chdir(folder)
+    wfdb_to_mat("a103")
+    return folder / "a103m.mat"
+
+
+def test_identify_reads_wfdb_mat_and_goes_on_after_a_file_it_cannot_read(
+        tmp_path, data_path, monkeypatch, capsys):
+    """Before: the .mat raised TypeError (MNE's FieldTrip reader), identify stopped with
+    exit 2 and the later files were never processed."""
+    import mne_specae.datasets.readers
+
+    mat = _wfdb_mat_record(tmp_path, monkeypatch)
+    hea = data_path / "ecg/mitdb/100.hea"
+    assert main(["identify", str(mat), str(hea), "--max-segments", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"{mat}: 2 channel(s)" in out and f"{hea}: 2 channel(s)" in out
+    assert "Identified 4 channel(s) in 2 of 2 file(s)" in out
+
+    # a reader failing in a way nobody foresaw (here a TypeError): that file is skipped
+    # and counted, the next one is processed, and the exit status says one failed
+    real_read_raw = mne_specae.datasets.readers.read_raw
+
+    def flaky(fname, **kwargs):
+        if str(fname).endswith(".mat"):
+            raise TypeError("an unexpected keyword argument 'verbose'")
+        return real_read_raw(fname, **kwargs)
+
+    monkeypatch.setattr(mne_specae.datasets.readers, "read_raw", flaky)
+    with pytest.warns(RuntimeWarning, match=f"Skipped {mat}: cannot be read"):
+        assert main(["identify", str(mat), str(hea), "--max-segments", "2"]) == 1
+    captured = capsys.readouterr()
+    assert f"{hea}: 2 channel(s)" in captured.out
+    assert "Identified 2 channel(s) in 1 of 2 file(s)" in captured.out
+    assert ("Skipped 1 file(s): a103m.mat (cannot be read (TypeError: an unexpected "
+            "keyword argument 'verbose'))") in captured.err
+    assert "mne-specae identify: 1 of 2 file(s) could not be used" in captured.err
+    assert main(["identify", str(mat), str(hea), "--strict", "--quiet"]) == 2
+    assert "--strict: stopping" in capsys.readouterr().err
