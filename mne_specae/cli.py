@@ -23,7 +23,7 @@ from pathlib import Path
 import mne
 
 from . import __version__
-from .cli_types import add_identify_parser, check_model, read_failure
+from .cli_types import add_identify_parser, check_model, load_model, read_failure
 from .cli_stores import add_prepare_parser
 from .embedding import metadata_table
 from .presets import RECOMMENDED
@@ -139,11 +139,9 @@ def _embed_targets(out, epochs, overwrite):
 
 
 def _embed(args):
-    from .estimator import SpecAE
-
     out = Path(args.out)
     _check_new(out, args.overwrite, "output")
-    ae = SpecAE.load(args.model, device=args.device)
+    ae = load_model(args.model, device=args.device)
     duration = ae.n_times_ / ae.sfreq_
     epochs = _read_inputs(args, duration, ae.sfreq_, check_model(args, ae))
     targets = _embed_targets(out, epochs, args.overwrite)  # before the long work
@@ -264,7 +262,9 @@ def build_parser():
                     "types), one -epo.fif file (one recording; one file per signal type "
                     "when it holds several), or a folder of -epo.fif files.")
     _add_input_options(embed)
-    embed.add_argument("--model", required=True, help="model file from 'train'")
+    embed.add_argument("--model", required=True,
+                       help="model file from 'train', or a pretrained encoder's name "
+                            "('biosignals': the one shipped with the package)")
     embed.add_argument("--out", required=True, help="table.csv, x-epo.fif or a folder")
     embed.add_argument("--device", default=None,
                        help="where to run (default: the model's device if present, else auto)")

@@ -54,13 +54,39 @@ def _stem(path):
 
 
 # --------------------------------------------------------------- the models
+def load_model(spec, *, device=None):
+    """The model of ``--model``: a model file, or the name of a pretrained encoder
+    (``biosignals``; a file of that name wins).
+
+    Parameters
+    ----------
+    spec : str
+        What the user typed.
+    device : str | None
+        Where to run it.
+
+    Returns
+    -------
+    est : SpecAE
+        Fitted.
+    """
+    from .estimator import SpecAE
+    from .pretrained import PRETRAINED, load_pretrained
+
+    if not Path(spec).exists():
+        if spec in PRETRAINED:
+            return load_pretrained(spec, device=device, verbose=False)
+        raise FileNotFoundError(
+            f"--model {spec}: no such model file, and not the name of a pretrained "
+            f"encoder ({', '.join(sorted(PRETRAINED))}).")
+    return SpecAE.load(spec, device=device)
+
+
 def _load_identify_model(args):
     """The model of ``identify``: ``--model FILE`` (with a calibration), else the
     pretrained encoder."""
     if args.model is not None:
-        from .estimator import SpecAE
-
-        model = SpecAE.load(args.model, device=args.device)
+        model = load_model(args.model, device=args.device)
         if getattr(model, "calibration_", None) is None:
             raise ValueError(
                 f"{args.model} has no signal-type head (calibration_): fit one with "
@@ -232,8 +258,8 @@ def add_identify_parser(sub, formatter):
                         help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
                              "WFDB .hea or bare record names, BioSPPy and UCI text)")
     parser.add_argument("--model", default=None,
-                        help="model file with a signal-type head (mne_specae.calibrate); "
-                             "default: the pretrained encoder")
+                        help="model file with a signal-type head (mne_specae.calibrate), "
+                             "or a pretrained name; default: the pretrained encoder")
     parser.add_argument("--apply", action="store_true",
                         help="write <name>-raw.fif with the corrected channel types")
     parser.add_argument("--out", default=".", help="folder of the --apply files")

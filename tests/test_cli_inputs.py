@@ -60,3 +60,26 @@ def test_identify_reads_wfdb_mat_and_goes_on_after_a_file_it_cannot_read(
     assert "mne-specae identify: 1 of 2 file(s) could not be used" in captured.err
     assert main(["identify", str(mat), str(hea), "--strict", "--quiet"]) == 2
     assert "--strict: stopping" in capsys.readouterr().err
+
+
+def test_embed_and_identify_take_a_pretrained_name(tmp_path, data_path, capsys):
+    """Before: --model biosignals failed with "No mne-specae model file at biosignals"."""
+    from mne_specae import load_pretrained
+
+    ecg = data_path / "ecg/biosppy/ecg.txt"
+    table = tmp_path / "t.csv"
+    assert main(["embed", str(ecg), "--model", "biosignals", "--out", str(table),
+                 "--quiet"]) == 0
+    frame = pd.read_csv(table)
+    n_features = len(load_pretrained(verbose=False).get_feature_names_out())
+    assert len(frame) == 3  # 15 s in 5 s segments
+    assert frame.filter(regex=r"^specae_\d+$").shape[1] == n_features
+    assert frame["specae_recon_error"].notna().all()
+    assert main(["identify", str(ecg), "--model", "biosignals", "--max-segments", "2"]) == 0
+    assert f"{ecg}: 1 channel(s)" in capsys.readouterr().out
+    # neither a file nor a pretrained name: one line that says both
+    assert main(["embed", str(ecg), "--model", "biosignal", "--out",
+                 str(tmp_path / "u.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("mne-specae embed: error: --model biosignal: no such model file, "
+                           "and not the name of a pretrained encoder (biosignals).")
