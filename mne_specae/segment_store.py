@@ -5,11 +5,18 @@ A store is a folder written by :func:`~mne_specae.prepare_segments`::
     store/
       manifest.json        settings, package versions, one entry per committed file
       shards/<key>.npy     float32 waveforms, one row per item (a channel of a segment)
-      shards/<key>.csv     the items' metadata, one row per item (same order)
+      shards/<key>.csv     the items' metadata, one row per item (same order); after
+                           write_columns: <key>.<version>.csv, named in the manifest
 
 Only what ``manifest.json`` lists exists for a reader: a shard is written under a
 temporary name, renamed, and then committed by rewriting the manifest (itself
 written to a temporary file and renamed), so a crash leaves nothing half-visible.
+Nothing the manifest says is trusted: file names must stay inside ``shards/``, and
+counts, rate and length are checked against the shard files before they are read
+(:mod:`mne_specae._store_manifest`). A store rewritten by another process while
+open is detected at the next read. Metadata keep their types (text stays text) and
+:meth:`SegmentStore.write_columns` commits all shards' tables at once
+(:mod:`mne_specae._store_tables`).
 The waveforms are plain ``.npy`` files: a store opens without loading anything, and a
 random batch reads only its rows, with ``os.preadv`` into the batch, so the
 process's memory does not grow with what it has read (the operating system's page
@@ -28,19 +35,24 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger
 
+from ._store_manifest import (StoreChangedError, changed_error, check_manifest,
+                              check_shard_array, manifest_stamp, shard_file,
+                              still_the_same, view_of)
+from ._store_tables import (ITEM_COLUMNS, TEXT_COLUMNS, epochs_metadata, read_table,
+                            segment_columns, write_tables)
+
+__all__ = ["ITEM_COLUMNS", "TEXT_COLUMNS", "SegmentStore", "StoreChangedError",
+           "read_manifest", "read_segments"]
+
 STORE_FORMAT = "mne-specae-store"
 STORE_VERSION = 1
 MANIFEST = "manifest.json"
-#: Metadata columns every store has (the caller's columns come after).
-ITEM_COLUMNS = ("subject", "recording", "onset", "channel", "signal_type", "sfreq_orig",
-                "source")
-#: Columns read as text (labels like run "01" or subject "007" keep their zeros).
-TEXT_COLUMNS = ("subject", "recording", "channel", "signal_type", "source", "session",
-                "task", "run", "acquisition")
 
 
 def read_manifest(path):
-    """The manifest of a store folder (a dict), checked."""
+    """The manifest of a store folder (a dict), checked: format, version, rate and
+    length, and every shard entry (names inside the store, counts); a
+    :class:`ValueError` names the file and what is wrong."""
     fname = Path(path) / MANIFEST
     if not fname.is_file():
         raise FileNotFoundError(f"{path} is not a segment store (no {MANIFEST}); create one "
@@ -54,7 +66,7 @@ def read_manifest(path):
     if manifest.get("version", 0) > STORE_VERSION:
         raise ValueError(f"{path} was written by a newer mne-specae (store version "
                          f"{manifest['version']}); upgrade mne-specae.")
-    return manifest
+    return check_manifest(manifest, Path(path), fname)
 
 
 class SegmentStore:
@@ -78,7 +90,9 @@ class SegmentStore:
 
     def __init__(self, path):
         self.path = Path(path)
-        self.manifest = read_manifest(self.path)
+        self._stamp = manifest_stamp(self.path / MANIFEST)  # before reading: a change
+        self.manifest = read_manifest(self.path)          # in between is seen later
+        self._view = view_of(self.manifest)
         self.sfreq = float(self.manifest["sfreq"])
         self.n_times = int(self.manifest["n_times"])
         self._shards = list(self.manifest["shards"])
@@ -112,34 +126,48 @@ class SegmentStore:
         ``signal_type``, ``sfreq_orig``, ``source``, then the caller's columns
         (a :class:`pandas.DataFrame`; read once, then cached)."""
         if self._metadata is None:
-            tables = [pd.read_csv(self.path / "shards" / f"{s['key']}.csv",
-                                  keep_default_na=False, na_values=[""],
-                                  dtype=dict.fromkeys(TEXT_COLUMNS, str))
+            self._check_current()
+            tables = [read_table(self.path, s, self.manifest, self.path / MANIFEST)
                       for s in self._shards]
             self._metadata = (pd.concat(tables, ignore_index=True) if tables
                               else pd.DataFrame(columns=list(ITEM_COLUMNS)))
         return self._metadata
 
+    def _check_current(self):
+        """Raise :class:`StoreChangedError` when the store was rewritten since it was
+        opened (one ``stat`` of the manifest when it was not)."""
+        stamp = manifest_stamp(self.path / MANIFEST)
+        if stamp == self._stamp:
+            return
+        try:
+            current = None if stamp is None else read_manifest(self.path)
+        except (OSError, ValueError):
+            current = None
+        if current is None or not still_the_same(self._view, current):
+            raise changed_error(self.path)
+        self._stamp = stamp
+        if self._metadata is None:  # tables another process wrote since: read those
+            now = {s["key"]: s for s in current["shards"]}
+            self._shards = [now[s["key"]] for s in self._shards]
+            self.manifest = dict(current, shards=list(self._shards))
+
+    def _file(self, shard):
+        return shard_file(self.path, f"{self._shards[shard]['key']}.npy",
+                          self.path / MANIFEST)
+
     def _array(self, shard):
         """A read-only memory map of a shard (for :meth:`memmap`)."""
         if shard not in self._arrays:
-            key = self._shards[shard]["key"]
-            self._arrays[shard] = np.load(self.path / "shards" / f"{key}.npy", mmap_mode="r")
+            self._layout(shard)
+            self._arrays[shard] = np.load(self._file(shard), mmap_mode="r")
         return self._arrays[shard]
 
     def _layout(self, shard):
-        """Byte offset of a shard's first row (parsed from its ``.npy`` header)."""
+        """Byte offset of a shard's first row, after checking its ``.npy`` header and
+        size against the manifest."""
         if shard not in self._offsets_bytes:
-            fname = self.path / "shards" / f"{self._shards[shard]['key']}.npy"
-            with open(fname, "rb") as fid:
-                version = np.lib.format.read_magic(fid)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, fortran, dtype = read_header(fid)
-                if fortran or dtype != np.float32 or shape[1:] != (self.n_times,):
-                    raise ValueError(f"{fname}: not a shard of this store ({shape}, "
-                                     f"{dtype}).")
-                self._offsets_bytes[shard] = fid.tell()
+            self._offsets_bytes[shard] = check_shard_array(
+                self._file(shard), self._shards[shard]["n_items"], self.n_times)
         return self._offsets_bytes[shard]
 
     def memmap(self, shard):
@@ -186,6 +214,7 @@ class SegmentStore:
             out = np.empty((len(idx), self.n_times), dtype=np.float32)
         if not len(idx):
             return out
+        self._check_current()
         row_bytes = self.n_times * 4
         view = memoryview(out).cast("B")
         shard = np.searchsorted(self._offsets, idx, side="right") - 1
@@ -197,14 +226,14 @@ class SegmentStore:
             got = os.preadv(fd, [view[pos * row_bytes : (pos + 1) * row_bytes]],
                             first + row * row_bytes)
             if got != row_bytes:
-                raise OSError(f"{self.path}: shard {self._shards[s]['key']} is shorter "
-                              "than its manifest says (damaged store).")
+                raise ValueError(f"{self._file(s)}: shorter than its manifest says (it "
+                                 "was truncated while open); the store is damaged.")
         return out
 
     def _fd(self, shard):
         if shard not in self._fds:
-            key = self._shards[shard]["key"]
-            self._fds[shard] = os.open(self.path / "shards" / f"{key}.npy", os.O_RDONLY)
+            self._layout(shard)
+            self._fds[shard] = os.open(self._file(shard), os.O_RDONLY)
         return self._fds[shard]
 
     def close(self):
@@ -225,11 +254,14 @@ class SegmentStore:
         state.update(_fds={}, _arrays={})
         return state
 
-    def write_columns(self, table, *, replace_prefix=None):
+    def write_columns(self, table, *, replace_prefix=None, written_by=None):
         """Add columns to :attr:`metadata`, on disk (e.g. embeddings).
 
-        Each shard's table is rewritten under a temporary name and renamed, so a crash
-        leaves every shard either as it was or with the new columns.
+        All or nothing: every shard's new table is written under a new name and
+        synced, then all are committed at once by replacing the manifest (which
+        records the columns, their types and ``written_by``); the old tables are
+        removed after. A crash or an error leaves the old metadata whole, never a
+        mix of old and new columns.
 
         Parameters
         ----------
@@ -239,7 +271,11 @@ class SegmentStore:
         replace_prefix : str | None
             Also drop existing columns starting with this prefix (stale columns of an
             earlier, wider embedding).
+        written_by : str | None
+            What wrote the columns (e.g. the model), recorded in the manifest
+            (``manifest["tables"]["written_by"]``).
         """
+        self._check_current()
         if len(table) != len(self):
             raise ValueError(f"{len(table)} rows for a store of {len(self)} items.")
         builtin = [c for c in table.columns if c in ITEM_COLUMNS]
@@ -250,12 +286,15 @@ class SegmentStore:
             replace_prefix is not None and str(c).startswith(replace_prefix))]
         new = pd.concat([md.drop(columns=drop).reset_index(drop=True),
                          table.reset_index(drop=True)], axis=1)
-        for k, shard in enumerate(self._shards):
-            part = new.iloc[self._offsets[k] : self._offsets[k + 1]]
-            fname = self.path / "shards" / f"{shard['key']}.csv"
-            tmp = fname.with_name(fname.name + ".tmp")
-            part.to_csv(tmp, index=False)
-            os.replace(tmp, fname)
+        for k in range(len(self._shards)):  # counts agree with the shard files
+            self._layout(k)
+        current = read_manifest(self.path)
+        if [(s["key"], s["n_items"]) for s in current["shards"]] != \
+                [(s["key"], s["n_items"]) for s in self._shards]:
+            raise changed_error(self.path)  # rewritten or continued: other items
+        self.manifest = write_tables(self.path, current, new, self._offsets, written_by)
+        self._shards = list(self.manifest["shards"])
+        self._stamp = manifest_stamp(self.path / MANIFEST)
         self._metadata = new
         logger.info(f"Wrote {len(table.columns)} column(s) into the metadata of {self.path}")
 
@@ -271,8 +310,12 @@ class SegmentStore:
         Returns
         -------
         epochs : list of mne.EpochsArray
-            Channels in store order; ``metadata`` one row per segment (the item columns
-            but ``channel``). A segment some of whose channels the query left out
+            Channels in store order; ``metadata`` one row per segment: the segment
+            columns (the built-in ones but ``channel``, the BIDS entities, the
+            ``metadata`` of :func:`~mne_specae.prepare_segments`) once, and every
+            other column (per-item columns such as each channel's embedding and
+            reconstruction error) once per channel, as ``<column>_<channel>``, e.g.
+            ``specae_000_Fp1``. A segment some of whose channels the query left out
             keeps the channels it has, only when every segment of that recording has
             the same ones (else an error names the recording).
         """
@@ -295,8 +338,7 @@ class SegmentStore:
             data = self[items.index.to_numpy()].reshape(len(onsets), len(channels),
                                                          self.n_times)
             info = mne.create_info(channels, self.sfreq, kind)
-            first = items.drop_duplicates("onset").sort_values("onset")
-            meta = first.drop(columns=["channel"]).reset_index(drop=True)
+            meta = epochs_metadata(items, channels, segment_columns(self.manifest))
             events = np.column_stack([np.round(onsets * self.sfreq).astype(int),
                                       np.zeros(len(onsets), int), np.ones(len(onsets), int)])
             out.append(mne.EpochsArray(data.astype(np.float64), info, events=events,
@@ -308,8 +350,10 @@ class SegmentStore:
 def read_segments(path):
     """Open a segment store written by :func:`~mne_specae.prepare_segments`.
 
-    Nothing is loaded: the metadata are read on first use, the waveforms as memory
-    maps, row by row as they are indexed.
+    Nothing is loaded: the metadata are read on first use, the waveforms row by row
+    as they are indexed. The manifest is checked first (every file it names inside
+    the store, counts, rate and length), each shard's header and size before its
+    first read.
 
     Parameters
     ----------
