@@ -24,9 +24,12 @@ import mne
 
 from . import __version__
 from .cli_types import add_identify_parser, check_model, load_model, read_failure
-from .cli_stores import add_prepare_parser
+from .cli_stores import add_prepare_parser, check_store_settings, embed_store, store_input
 from .embedding import metadata_table
 from .presets import RECOMMENDED
+
+#: Segment length (s) and rate (Hz) of train when neither the options nor a store say.
+DURATION, SFREQ = 5.0, 512.0
 
 
 def _progress(iterable, args, **kwargs):
@@ -99,16 +102,23 @@ def _train(args):
     if args.checkpoint and Path(args.checkpoint).exists() and not args.resume:
         raise FileExistsError(f"The checkpoint {args.checkpoint} exists: pass --resume to "
                               "continue that run, or delete it.")
-    epochs = _read_inputs(args, args.duration, args.sfreq, check_model(args))
+    store = store_input(args)
+    if store is not None:
+        check_store_settings(store, duration=args.duration, sfreq=args.sfreq)
+        data, what = store, f"the {len(store)} items of the store {store.path}"
+    else:
+        data = _read_inputs(args, args.duration or DURATION, args.sfreq or SFREQ,
+                            check_model(args))
+        what = (f"{sum(len(ep) for ep in data)} segments from {len(data)} "
+                "recording(s)")
     chosen = dict(max_epochs=args.max_epochs, batch_size=args.batch_size,
                   filters=args.filters, fmax=args.fmax)
     ae = SpecAE(**{k: v for k, v in chosen.items() if v is not None}, device=args.device,
                 random_state=args.seed, checkpoint=args.checkpoint, resume=args.resume,
                 verbose="warning" if args.quiet else "info")
-    ae.fit(epochs)
+    ae.fit(data)
     fname = ae.save(out, overwrite=args.overwrite)
-    n = sum(len(ep) for ep in epochs)
-    print(f"Trained on {n} segments from {len(epochs)} recording(s); best epoch "
+    print(f"Trained on {what}; best epoch "
           f"{ae.history_.best_epoch} (val loss {ae.history_.best_loss:.4f}); wrote {fname}")
     return 0
 
@@ -139,6 +149,13 @@ def _embed_targets(out, epochs, overwrite):
 
 
 def _embed(args):
+    store = store_input(args)
+    if store is not None:
+        return embed_store(args, store, lambda: load_model(args.model, device=args.device),
+                           check_new=_check_new)
+    if args.out is None:
+        raise ValueError("--out is required for recordings (a .csv table, an -epo.fif "
+                         "file or a folder); only a store can do without it.")
     out = Path(args.out)
     _check_new(out, args.overwrite, "output")
     ae = load_model(args.model, device=args.device)
@@ -176,7 +193,8 @@ def _demo(args):
 def _add_input_options(parser):
     parser.add_argument("files", nargs="+",
                         help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
-                             "WFDB .hea or bare record names, BioSPPy and UCI text)")
+                             "WFDB .hea/.mat or bare record names, BioSPPy and UCI text), "
+                             "or one segment store (the folder 'prepare' wrote)")
     parser.add_argument("--picks", default=None,
                         help="channels to use: names or types, comma-separated "
                              "(e.g. 'eeg' or 'Fz,Cz,Pz'); default: every ECG, EEG and EMG "
@@ -240,8 +258,10 @@ def build_parser():
                     "one model file.")
     _add_input_options(train)
     train.add_argument("--out", required=True, help="model file to write (*.specae)")
-    train.add_argument("--duration", type=float, default=5.0, help="segment length in s")
-    train.add_argument("--sfreq", type=float, default=512.0, help="sampling rate in Hz")
+    train.add_argument("--duration", type=float, default=None,
+                       help=f"segment length in s (default: {DURATION}) or a store's own")
+    train.add_argument("--sfreq", type=float, default=None,
+                       help=f"sampling rate in Hz (default: {SFREQ}) or a store's own")
     train.add_argument("--fmax", type=float, default=RECOMMENDED["fmax"],
                        help="highest frequency in Hz")
     train.add_argument("--max-epochs", type=int, default=RECOMMENDED["max_epochs"],
@@ -265,7 +285,9 @@ def build_parser():
     embed.add_argument("--model", required=True,
                        help="model file from 'train', or a pretrained encoder's name "
                             "('biosignals': the one shipped with the package)")
-    embed.add_argument("--out", required=True, help="table.csv, x-epo.fif or a folder")
+    embed.add_argument("--out", default=None,
+                       help="table.csv, x-epo.fif or a folder (required for recordings; a "
+                            "store gets the columns in its metadata, and --out: a .csv)")
     embed.add_argument("--device", default=None,
                        help="where to run (default: the model's device if present, else auto)")
     embed.set_defaults(func=_embed)

@@ -1,14 +1,87 @@
-"""Segment stores on the command line: ``mne-specae prepare``.
+"""Segment stores on the command line: ``mne-specae prepare``, and a store as the
+input of ``train`` and ``embed``.
 
 ``prepare`` cuts every recording of the given files and folders (a BIDS root too) into
 segments and writes them to a store (:func:`~mne_specae.prepare_segments`): in
 parallel with ``--n-jobs``, resumable (run the same command again after a crash), with
 unreadable files skipped and counted (``--strict`` stops instead).
+
+``train`` and ``embed`` take such a store (a folder with ``manifest.json``) in place
+of recordings: ``train`` fits on its items (streamed from disk), ``embed`` writes the
+embedding columns into the store's metadata (``--out table.csv``: also a table). The
+options that choose and cut recordings (``--picks``, ``--channel-types``, ...) were
+``prepare``'s business and are refused with a store.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import numpy as np
+
+#: Options of ``train``/``embed`` that only apply to recordings (prepare's settings).
+_RECORDING_OPTIONS = ("picks", "channel_types", "subject_pattern", "keep_unknown_units")
+
+
+def store_input(args):
+    """The segment store named by ``args.files``, or ``None`` when they are recordings.
+
+    A store is a folder with ``manifest.json``; it must come alone, without the
+    options that choose and cut recordings.
+    """
+    from .segment_store import MANIFEST, read_segments
+
+    stores = [p for p in args.files if (Path(p) / MANIFEST).is_file()]
+    if not stores:
+        return None
+    if len(args.files) > 1:
+        raise ValueError(f"{stores[0]} is a segment store: pass one store, or recordings "
+                         "(files and folders), not both.")
+    for option in _RECORDING_OPTIONS:
+        if getattr(args, option, None):
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} applies to recordings; the store {stores[0]} was cut "
+                             f"by 'mne-specae prepare' (prepare it again with {flag}).")
+    return read_segments(stores[0])
+
+
+def check_store_settings(store, *, duration=None, sfreq=None, what="--"):
+    """Refuse a segment length or rate that differs from the store's."""
+    for name, given, held in (("duration", duration, store.duration),
+                              ("sfreq", sfreq, store.sfreq)):
+        if given is not None and not np.isclose(given, held):
+            raise ValueError(
+                f"{store.path}: the store holds segments of {store.duration:g} s at "
+                f"{store.sfreq:g} Hz (set by prepare); {what}{name} {given:g} does not "
+                "match" + (": leave it out, or prepare another store." if what == "--"
+                           else "."))
+
+
+def embed_store(args, store, model, *, check_new):
+    """``embed`` of a store: embedding columns into its metadata (and ``--out``)."""
+    from .segment_store import read_segments
+
+    out = None
+    if args.out is not None:
+        out = Path(args.out)
+        if out.suffix != ".csv":
+            raise ValueError(f"with a store, --out is a .csv table (the embeddings also go "
+                             f"into the store's metadata); got {out}.")
+        check_new(out, args.overwrite, "output")
+    prefix = "specae_"
+    if any(str(c).startswith(prefix) for c in store.metadata.columns) and not args.overwrite:
+        raise FileExistsError(f"The store {store.path} already holds '{prefix}*' columns "
+                              "(an earlier embed); pass --overwrite to replace them.")
+    model = model()
+    check_store_settings(store, duration=model.n_times_ / model.sfreq_, sfreq=model.sfreq_,
+                         what="the model's ")
+    model.add_embeddings(store, prefix=prefix, verbose="warning" if args.quiet else None)
+    if out is not None:
+        read_segments(store.path).metadata.to_csv(out, index=False)
+    print(f"Embedded the {len(store)} items of the store {store.path}"
+          + (f"; wrote {out}" if out is not None else " (columns in its metadata)"))
+    return 0
 
 
 def _prepare(args):

@@ -1,0 +1,68 @@
+"""``mne-specae prepare`` and the other commands on segment stores (each test failed
+before its fix)."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mne_specae.cli import main
+
+TRAIN_TINY = ["--max-epochs", "1", "--filters", "4", "--quiet"]
+
+
+@pytest.fixture
+def tiny_store(tmp_path, data_path):
+    """A store of the BioSPPy ECG (15 s) and EMG (63.9 s): 3 + 12 items of 5 s."""
+    from mne_specae import prepare_segments
+
+    files = [data_path / "ecg/biosppy/ecg.txt", data_path / "emg/biosppy/emg_1.txt"]
+    store = prepare_segments(files, tmp_path / "store", verbose="error")
+    assert len(store) == 15
+    return store.path
+
+
+def test_train_and_embed_take_a_store(tiny_store, tmp_path, capsys):
+    """Before: "No recording in the folder store (looked for .edf, ...)" for both."""
+    from mne_specae import SpecAE, read_segments
+
+    model = tmp_path / "m.specae"
+    assert main(["train", str(tiny_store), "--out", str(model), *TRAIN_TINY]) == 0
+    assert f"Trained on the 15 items of the store {tiny_store}" in capsys.readouterr().out
+    est = SpecAE.load(model)
+    assert est.sfreq_ == 512.0 and est.n_times_ == 2560
+    # embed: the columns go into the store's metadata; --out (a .csv) is optional
+    assert main(["embed", str(tiny_store), "--model", str(model), "--quiet"]) == 0
+    assert f"Embedded the 15 items of the store {tiny_store}" in capsys.readouterr().out
+    meta = read_segments(tiny_store).metadata
+    n_features = len(est.get_feature_names_out())
+    assert meta.filter(regex=r"^specae_\d+$").shape == (15, n_features)
+    np.testing.assert_allclose(meta.filter(regex=r"^specae_\d+$").to_numpy(),
+                               est.transform(read_segments(tiny_store)), rtol=1e-5,
+                               atol=1e-6)
+    # again: the columns exist; replacing them needs --overwrite (checked first)
+    assert main(["embed", str(tiny_store), "--model", str(model), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds 'specae_*' columns" in err and "--overwrite" in err
+    table = tmp_path / "t.csv"
+    assert main(["embed", str(tiny_store), "--model", str(model), "--out", str(table),
+                 "--overwrite", "--quiet"]) == 0
+    frame = pd.read_csv(table)
+    assert len(frame) == 15 and {"channel", "signal_type", "specae_recon_error"} <= set(frame)
+    # what does not apply to a store is refused, with the reason
+    assert main(["embed", str(tiny_store), "--model", str(model), "--out",
+                 str(tmp_path / "x-epo.fif"), "--overwrite", "--quiet"]) == 2
+    assert "with a store, --out is a .csv table" in capsys.readouterr().err
+    assert main(["train", str(tiny_store), "--out", str(tmp_path / "n.specae"), "--picks",
+                 "eeg", *TRAIN_TINY]) == 2
+    assert "--picks applies to recordings" in capsys.readouterr().err
+    assert main(["train", str(tiny_store), "--out", str(tmp_path / "n.specae"),
+                 "--duration", "4", *TRAIN_TINY]) == 2
+    assert ("the store holds segments of 5 s at 512 Hz (set by prepare); --duration 4 "
+            "does not match") in capsys.readouterr().err
+    assert main(["train", str(tiny_store), str(tiny_store.parent / "t.csv"), "--out",
+                 str(tmp_path / "n.specae"), *TRAIN_TINY]) == 2
+    assert "one store, or recordings" in capsys.readouterr().err
+    assert not (tmp_path / "n.specae").exists()
