@@ -74,7 +74,7 @@ def representations(preset):
 
     return {
         "specae": SpecAE(**preset, verbose="warning"),
-        "specae_1d": SpecAE(**dict(preset, model="1d"), verbose="warning"),
+        "specae_1d": SpecAE(**dict(preset, model="1d", normalize="item"), verbose="warning"),
         "random_weights": RandomWeights("specae"),
         "pca_input": InputPCA(SpecAE(**preset)),
         "band_powers": BandPowers(),

@@ -53,7 +53,7 @@ print(pd.concat([ep.metadata for ep in epochs])["signal_type"].value_counts().to
 # Each gets its own copy of the Epochs, so each writes its own embedding and UMAP
 # columns into the metadata.
 models = {"2-D spectrogram": msa.SpecAE(**SETTINGS),
-          "1-D waveform": msa.SpecAE(**{**SETTINGS, "model": "1d"})}
+          "1-D waveform": msa.SpecAE(**{**SETTINGS, "model": "1d", "normalize": "item"})}
 copies, scores = {}, {}
 for name, ae in models.items():
     ae.fit(epochs)

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from mne.utils import _check_option, _validate_type, logger, warn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from . import _estimator_build as _build
 from . import finetune, inference
 from .checks import check_int, check_positive
 from .corruption import check_corruption
 from .docs import fill_doc
-from .input_stages import WaveformInput
 from .items import item_set
 from .logs import verbose_method
-from .models import ConvAutoencoder1d, ConvAutoencoder2d
 from .presets import RECOMMENDED as _R
-from .spectrogram import Spectrogram
 from .training import train_autoencoder
 
 
@@ -36,8 +33,10 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
     ----------
     model : ``"2d"`` | ``"1d"``
         ``"2d"``: :class:`~mne_specae.ConvAutoencoder2d` on spectrograms (the study);
-        ``"1d"``: :class:`~mne_specae.ConvAutoencoder1d` on standardised waveforms (the
-        study's planned comparison; spectrogram settings are then unused).
+        ``"1d"``: :class:`~mne_specae.ConvAutoencoder1d` on waveforms (the study's
+        planned comparison; spectrogram settings are then unused, and ``normalize``
+        applies to the waveform: see :class:`~mne_specae.input_stages.WaveformInput`;
+        ``"item"`` compares recordings in different units).
     %(picks_signal)s
     %(n_fft)s
     %(hop_length)s
@@ -176,45 +175,13 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         return self.model == "1d" or self.channel_mode == "separate"
 
     def _build_input_stage(self, sfreq):
-        if self.model == "1d":
-            return WaveformInput(normalize="item" if self.normalize else None)
-        return Spectrogram(
-            sfreq, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
-            window=tuple(self.window) if isinstance(self.window, list) else self.window,
-            fmin=self.fmin, fmax=self.fmax, freq_scale=self.freq_scale,
-            n_freqs=self.n_freqs, output=self.output, top_db=self.top_db,
-            normalize=self.normalize,
-            resize=None if self.resize is None else tuple(self.resize),
-            channel_mode=self.channel_mode, detrend=self.detrend, check_finite=False,
-        )
+        return _build.input_stage(self, sfreq)
 
     def _build_model(self, image_shape):
-        planes, *size = image_shape
-        cls = ConvAutoencoder1d if self.model == "1d" else ConvAutoencoder2d
-        kwargs = dict(in_channels=planes, n_layers=self.n_layers, filters=self.filters,
-                      activation=self.activation, norm=self.norm, bottleneck=self.bottleneck,
-                      input_size=tuple(size) if self.bottleneck is not None else None)
-        if self.kernel_size is not None:
-            kwargs["kernel_size"] = self.kernel_size
-        with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-            torch.manual_seed(self.random_state)
-            model = cls(**kwargs)
-        model.latent_shape(tuple(size))  # refuses depths the input size cannot take
-        return model
+        return _build.model(self, image_shape)
 
     def _fitted_channels(self, data):
-        """``ch_names_``: the ordered channels of the planes/stack modes, else all used."""
-        if not self._separate():
-            first = data.ch_names[0]
-            for names in data.ch_names[1:]:
-                if names != first:
-                    raise ValueError(
-                        f"channel_mode={self.channel_mode!r} needs the same channels, in "
-                        f"the same order, in every Epochs; got {first} and {names}. Pick "
-                        "them with picks=[...] or use channel_mode='separate'."
-                    )
-            return list(first)
-        return list(dict.fromkeys(ch for names in data.ch_names for ch in names))
+        return _build.fitted_channels(self, data)
 
     # -------------------------------------------------------------------- fit
     @verbose_method

@@ -243,3 +243,33 @@ def test_planes_mode(epochs_list):
         est.transform(epochs_list[0])
     with pytest.raises(ValueError, match="takes 4 channels"):
         est.transform(np.zeros((2, 3, 2560), np.float32))
+
+
+def test_waveform_model_honours_normalize(epochs_list, tmp_path):
+    """model="1d" z-scored every item whatever ``normalize`` said (get_params() said
+    "dataset", the default, while the input stage normalised per item)."""
+    kw = dict(n_layers=2, filters=4, kernel_size=5, max_epochs=1, batch_size=16,
+              pooling="mean", device="cpu", val_fraction=0.0)
+    epochs_list = [epochs_list[0], epochs_list[2]]  # ECG and EEG: volts of other scales
+    waves = np.concatenate([ep.get_data().reshape(-1, ep.get_data().shape[-1])
+                            for ep in epochs_list])
+    x64 = torch.as_tensor(waves)
+    for normalize in (None, "item", "dataset"):
+        est = SpecAE("1d", normalize=normalize, **kw).fit(epochs_list)
+        assert est.get_params()["normalize"] == normalize == est.input_stage_.normalize
+        seen = est.input_stage_.to_images(x64.float())[:, 0].double()
+        per_item_std = seen.std(dim=1, unbiased=False)
+        if normalize is None:
+            torch.testing.assert_close(seen, x64.float().double())
+        elif normalize == "item":
+            torch.testing.assert_close(per_item_std, torch.ones_like(per_item_std),
+                                       atol=1e-4, rtol=0)
+        else:  # one mean and std, fitted on the (here: all) training waveforms
+            mean, std = x64.mean(), x64.std(unbiased=False)
+            torch.testing.assert_close(seen, (x64 - mean) / std, atol=1e-3, rtol=1e-4)
+            assert abs(float(seen.mean())) < 1e-4 and abs(float(seen.std()) - 1) < 1e-3
+            assert per_item_std.max() / per_item_std.min() > 10  # scales kept apart
+            loaded = SpecAE.load(est.save(tmp_path / "wave.specae"))
+            assert loaded.input_stage_.normalize == "dataset"
+            np.testing.assert_array_equal(loaded.transform(epochs_list),
+                                          est.transform(epochs_list))
