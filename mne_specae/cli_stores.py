@@ -85,14 +85,23 @@ def embed_store(args, store, model, *, check_new):
 
 
 def _prepare(args):
+    import warnings
+
     from .preparation import prepare_segments
 
-    store = prepare_segments(
-        args.sources, args.out, duration=args.duration, sfreq=args.sfreq,
-        picks=args.picks.split(",") if args.picks else None, n_jobs=args.n_jobs,
-        subject=args.subject_pattern, overwrite=args.overwrite, strict=args.strict,
-        verbose="error" if args.quiet else None)
+    with warnings.catch_warnings():
+        # the run's summary is printed below, as a result: not as a warning
+        warnings.filterwarnings("ignore", message=r"prepare_segments: .* file\(s\) added")
+        store = prepare_segments(
+            args.sources, args.out, duration=args.duration, sfreq=args.sfreq,
+            picks=args.picks.split(",") if args.picks else None, n_jobs=args.n_jobs,
+            subject=args.subject_pattern, overwrite=args.overwrite, strict=args.strict,
+            verbose="error" if args.quiet else None)
     skipped = store.manifest.get("skipped", [])
+    if not len(store):
+        raise ValueError(f"no segment could be made: {len(skipped)} of "
+                         f"{len(skipped) + len(store.files)} file(s) skipped and the store "
+                         f"{store.path} holds no item (see the warnings above).")
     counts = store.metadata["signal_type"].value_counts().to_dict()
     print(f"{store.path}: {len(store)} items ({', '.join(f'{k} {v}' for k, v in counts.items())})"
           f" from {len(store.files)} file(s); {len(skipped)} skipped in this run",

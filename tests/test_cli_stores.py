@@ -66,3 +66,32 @@ def test_train_and_embed_take_a_store(tiny_store, tmp_path, capsys):
                  str(tmp_path / "n.specae"), *TRAIN_TINY]) == 2
     assert "one store, or recordings" in capsys.readouterr().err
     assert not (tmp_path / "n.specae").exists()
+
+
+def test_prepare_fails_when_nothing_could_be_read_and_reports_plainly(tmp_path, data_path,
+                                                                     capsys):
+    """Before: exit 0 with an empty store; the run's summary came as a warning."""
+    junk = tmp_path / "LICENSE.txt"
+    junk.write_text("Open Data Commons Attribution License\n")
+    store = tmp_path / "store"
+    with pytest.warns(RuntimeWarning, match=f"Skipped {junk}: ") as record:
+        assert main(["prepare", str(junk), "--out", str(store)]) == 2
+    assert not [w for w in record if "prepare_segments:" in str(w.message)]
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (
+        f"mne-specae prepare: error: no segment could be made: 1 of 1 file(s) skipped "
+        f"and the store {store} holds no item (see the warnings above).")
+    # some files read: exit 0, the summary on stdout and no summary warning
+    ecg = data_path / "ecg/biosppy/ecg.txt"
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert main(["prepare", str(ecg), str(junk), "--out", str(store)]) == 0
+    messages = [str(w.message) for w in record]
+    assert any(m.startswith(f"Skipped {junk}: ") for m in messages)
+    assert not [m for m in messages if "file(s) added" in m], messages
+    captured = capsys.readouterr()
+    assert captured.out.strip().splitlines()[-1] == (
+        f"{store}: 3 items (ecg 3) from 1 file(s); 1 skipped in this run")
+    assert "file(s) added" not in captured.err
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert len(manifest["shards"]) == 1
