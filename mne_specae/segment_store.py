@@ -170,6 +170,15 @@ class SegmentStore:
                 self._file(shard), self._shards[shard]["n_items"], self.n_times)
         return self._offsets_bytes[shard]
 
+    def shard_sha256(self):
+        """The sha256 of each shard's waveform file, in manifest order (their headers
+        and sizes checked first; one pass over the store)."""
+        from .io import file_sha256
+
+        self._check_current()
+        return [file_sha256(self._file(k)) for k in range(len(self._shards))
+                if self._layout(k) is not None]
+
     def memmap(self, shard):
         """The waveforms of one committed file as a read-only :func:`numpy.memmap`."""
         return self._array(shard)

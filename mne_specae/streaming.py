@@ -73,20 +73,28 @@ class StoreItems:
 
     def checksum(self):
         """What a checkpoint's fingerprint records of the data: the shape and a hash of
-        the committed files (their sha256 and item counts) and of the chosen items."""
+        the committed files (their sha256 and item counts), of the shards' samples
+        (the sha256 of each shard file: one pass over the store, so a shard changed
+        after preparation is another run) and of the chosen items."""
         digest = hashlib.sha256()
-        for shard in self.store.manifest["shards"]:
-            digest.update(f"{shard['checksum']}:{shard['n_items']};".encode())
+        for shard, content in zip(self.store.manifest["shards"], self.store.shard_sha256()):
+            digest.update(f"{shard['checksum']}:{shard['n_items']}:{content};".encode())
         digest.update(self.index.tobytes())
         return dict(shape=list(self.shape), dtype="float32", store=digest.hexdigest())
 
 
 class StreamSource(BatchSource):
-    """Batches of :class:`StoreItems` on the device, read a few batches ahead."""
+    """Batches of :class:`StoreItems` on the device, read a few batches ahead.
+
+    Batches are read on the host and moved to the training device whatever it is:
+    through pinned memory, asynchronously, on CUDA; with a plain copy on any other
+    accelerator (Apple's MPS, XPU, ...); left as they are on the CPU.
+    """
 
     def __init__(self, items, device, prefetch=PREFETCH):
-        self.device = device
-        self.cuda = device.type == "cuda"
+        self.device = torch.device(device)
+        self.cuda = self.device.type == "cuda"
+        self.on_host = self.device.type == "cpu"
         self.pinned = self.cuda
         self.data = items
         self.prefetch = int(prefetch)
@@ -101,7 +109,7 @@ class StreamSource(BatchSource):
         x = self.data[idx]
         if self.cuda:
             return x.pin_memory().to(self.device, non_blocking=True)
-        return x.to(self.device)
+        return x if self.on_host else x.to(self.device)
 
     def iterate(self, batches):
         """Yield the batches ``batches`` (index tensors) on the device, in order; a
@@ -123,22 +131,26 @@ class StreamSource(BatchSource):
                 ring[slot] = np.empty((n, self.data.shape[1]), dtype=np.float32)
             return ring[slot]
 
+        def hand_over(item):
+            """Put ``item`` in the queue unless the consumer left (``False`` then)."""
+            while not stop.is_set():
+                try:
+                    ready.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def read():
             try:
                 for k, idx in enumerate(batches):
                     x = self.data.read_into(idx, buffer(k, len(idx)))
                     if self.cuda:
                         x = x.pin_memory()
-                    while not stop.is_set():
-                        try:
-                            ready.put(("ok", x), timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
-                    if stop.is_set():
+                    if not hand_over(("ok", x)):
                         return
             except BaseException as err:  # handed to the consumer, raised there
-                ready.put(("error", err))
+                hand_over(("error", err))  # (dropped when the consumer has left)
 
         thread = threading.Thread(target=read, name="mne-specae-prefetch", daemon=True)
         thread.start()
@@ -147,7 +159,9 @@ class StreamSource(BatchSource):
                 status, x = ready.get()
                 if status == "error":
                     raise x
-                yield x.to(self.device, non_blocking=True) if self.cuda else x
+                # a copy leaves the ring buffer free for reuse on any device but CUDA
+                # (where pinned memory is copied asynchronously, RING batches ahead)
+                yield x if self.on_host else x.to(self.device, non_blocking=self.cuda)
         finally:
             stop.set()
             thread.join()
@@ -209,5 +223,16 @@ def add_store_embeddings(est, store, *, prefix, recon_error):
     new = pd.DataFrame(embeddings.astype(np.float64), columns=columns)
     if recon_error:
         new[f"{prefix}recon_error"] = errors
-    store.write_columns(new, replace_prefix=prefix)
+    store.write_columns(new, replace_prefix=prefix, written_by=_model_tag(est))
     return store
+
+
+def _model_tag(est):
+    """``"<class> <sha256 of the weights>"``: which model wrote a store's columns."""
+    digest = hashlib.sha256()
+    model = getattr(est, "model_", None)
+    for name, value in (model.state_dict().items() if model is not None else ()):
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
+                      .numpy().tobytes())
+    return f"{type(est).__name__} sha256 {digest.hexdigest()[:16]}"

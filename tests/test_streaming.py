@@ -1,5 +1,7 @@
 """Training and embedding from a segment store (mne_specae.streaming)."""
 
+import os
+import threading
 import time
 
 import numpy as np
@@ -49,7 +51,9 @@ def test_embeddings_of_a_store_are_those_of_each_channel(store, tmp_path):
     np.testing.assert_array_equal(est.transform(store), emb)
     # into the store's metadata, on disk; a narrower model leaves no stale column
     add_embeddings(store, est)
-    md = read_segments(store.path).metadata
+    opened = read_segments(store.path)
+    assert opened.manifest["tables"]["written_by"].startswith("SpecAE ")
+    md = opened.metadata
     assert f"specae_{est.n_features_out_ - 1:03d}" in md and "specae_recon_error" in md
     np.testing.assert_allclose(md["specae_000"], emb[:, 0], rtol=1e-6)
     narrow = SpecAE(**dict(SETTINGS, filters=4, max_epochs=1), verbose=False).fit(store)
@@ -90,6 +94,63 @@ def test_a_read_error_reaches_the_training_loop(store):
     source = StreamSource(Broken(store), torch.device("cpu"))
     with pytest.raises(OSError, match="disk gone"):
         list(source.iterate([torch.arange(4)]))
+
+
+def test_batches_go_to_any_non_cpu_device(store):
+    """MPS (or any accelerator but CUDA): batches reach the training device, unpinned."""
+    source = StreamSource(StoreItems(store), torch.device("meta"))
+    assert not source.pinned
+    batches = [torch.arange(4), torch.arange(4, 8)]
+    got = list(source.iterate(batches))
+    assert [x.device.type for x in got] == ["meta", "meta"]
+    assert [tuple(x.shape) for x in got] == [(4, store.n_times)] * 2
+    assert source.get(torch.arange(3)).device.type == "meta"
+
+
+def test_the_reader_ends_when_the_consumer_left_and_a_read_failed(store):
+    failed = threading.Event()
+
+    class FailsLater(StoreItems):
+        def read_into(self, idx, out):
+            if int(idx[0]) >= 3 * (PREFETCH + 1):  # after the queue is full
+                failed.set()
+                raise OSError("disk gone")
+            return super().read_into(idx, out)
+
+    source = StreamSource(FailsLater(store), torch.device("cpu"))
+    batches = [torch.arange(k * 3, k * 3 + 3) for k in range(PREFETCH + 4)]
+    stream = source.iterate(batches)
+    next(stream)  # the consumer takes one batch, then leaves
+    assert failed.wait(5)
+    time.sleep(0.2)  # the reader is now waiting to hand over its error
+    closer = threading.Thread(target=stream.close, daemon=True)
+    closer.start()
+    closer.join(3)
+    assert not closer.is_alive(), "the reader thread blocked after the consumer left"
+    assert not [t for t in threading.enumerate() if t.name == "mne-specae-prefetch"]
+
+
+def test_a_resume_is_refused_after_a_shard_changed(store, tmp_path):
+    import shutil
+
+    path = tmp_path / "copy"
+    shutil.copytree(store.path, path)
+    copy = read_segments(path)
+    settings = dict(SETTINGS, max_epochs=1)
+    ckpt = tmp_path / "run.ckpt"
+    SpecAE(**settings, checkpoint=ckpt, verbose=False).fit(copy)
+    before = StoreItems(copy).checksum()
+    shard = path / "shards" / f"{copy.manifest['shards'][1]['key']}.npy"
+    stat = shard.stat()
+    data = np.load(shard, mmap_mode="r+")
+    data[2, :10] *= 2  # same files, same counts, other samples
+    data.flush()
+    del data
+    os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert StoreItems(read_segments(path)).checksum() != before
+    with pytest.raises(ValueError, match="data"):
+        SpecAE(**settings, checkpoint=ckpt, resume=True, verbose=False).fit(
+            read_segments(path))
 
 
 def test_stores_take_separate_channels_and_no_picks(store):
