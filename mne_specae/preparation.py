@@ -10,6 +10,10 @@ atomically) as results arrive, in the order of the sources. So:
 * running again skips every file already committed (same path and sha256) and
   continues: nothing is duplicated, and the result equals an uninterrupted run;
 * ``n_jobs=1`` and ``n_jobs=2`` give the same store, item for item;
+* a file committed before whose content changed (same path, another sha256) has its
+  old items replaced by the new ones (logged);
+* one process prepares a store at a time (its ``prepare.lock`` holds the pid); a
+  killed preparation leaves no worker running (workers end when their parent dies);
 * a file that cannot be read is logged with its reason, counted and skipped
   (``strict=True``: an error).
 
@@ -33,22 +37,21 @@ import numpy as np
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose, warn
 
-from .checks import check_positive
+from ._store_writing import (LOCK, StoreLock, parent_token, sigterm_stops_workers,
+                             watch_parent, worker_options, write_atomic)
 from .io import file_sha256
 from .segment_store import ITEM_COLUMNS, MANIFEST, STORE_FORMAT, STORE_VERSION, SegmentStore
-from .sources import Skipped, find_recordings, segments_of_file, subject_of
+from .segments import check_segment_settings
+from .sources import (Skipped, find_recordings, recording_names, segments_of_file,
+                      signal_types, subject_of)
 
 _BIDS_ENTITIES = {"session": "ses", "task": "task", "run": "run", "acquisition": "acq"}
 _READ_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError)
 
 
 def _write_atomic_text(path, text):
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fid:
-        fid.write(text)
-        fid.flush()
-        os.fsync(fid.fileno())
-    os.replace(tmp, path)
+    """Write a text file atomically (the manifest's commit); see ``write_atomic``."""
+    write_atomic(path, lambda fid: fid.write(text))
 
 
 def _source_id(source):
@@ -92,34 +95,38 @@ def _items_table(epochs_list, source, extra):
     return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
 
 
-def _prepare_one(index, source, name, key, folder, settings, log_level):
+def _prepare_one(index, source, name, recording, key, folder, settings, log_level,
+                 parent):
     """Segment one source and write its shard (temporary name, then renamed), with the
-    caller's log level (joblib's worker processes do not inherit it).
+    caller's log level (joblib's worker processes do not inherit it). A worker process
+    ends when ``parent`` (the caller's ``parent_token()``) dies.
 
     Returns ``(index, "ok", n_items)``, ``(index, "empty", reason)`` or ``(index,
     "failed", reason)``; never raises for a file that cannot be read.
     """
+    watch_parent(parent)
     with mne.utils.use_log_level(log_level):
-        return (index, *_segment_and_write(source, name, key, folder, settings))
+        return (index, *_segment_and_write(source, name, recording, key, folder,
+                                           settings))
 
 
-def _segment_and_write(source, name, key, folder, settings):
+def _segment_and_write(source, name, recording, key, folder, settings):
     """The work of :func:`_prepare_one`; ``name`` is the source's name in the manifest
-    (and the ``source`` column)."""
+    (and the ``source`` column), ``recording`` a file's recording name."""
     duration, sfreq = settings["duration"], settings["sfreq"]
     try:
         if isinstance(source, mne.io.BaseRaw):
-            present = set(source.get_channel_types())
-            if settings["picks"] is None:
+            if settings["picks"] is None:  # a type whose channels are all bad: left out
                 epochs_list = [_raw_segments(source, duration, sfreq, kind)
-                               for kind in ("ecg", "eeg", "emg") if kind in present]
+                               for kind in signal_types(source)]
             else:
                 epochs_list = [_raw_segments(source, duration, sfreq, settings["picks"])]
             extra = {}
         else:
             epochs_list = segments_of_file(Path(source), duration=duration, sfreq=sfreq,
                                            picks=settings["picks"],
-                                           subject_pattern=settings["subject_pattern"])
+                                           subject_pattern=settings["subject_pattern"],
+                                           recording=recording)
             extra = _bids_columns(source)
     except _READ_ERRORS as err:
         return "failed", (str(err).splitlines()[0] if str(err) else type(err).__name__)
@@ -129,14 +136,8 @@ def _segment_and_write(source, name, key, folder, settings):
     extra.update(settings["metadata"] or {})
     data, table = _items_table(epochs_list, name, extra)
     shards = Path(folder) / "shards"
-    for suffix, write in ((".npy", lambda f: np.save(f, data)),
-                          (".csv", lambda f: table.to_csv(f, index=False))):
-        tmp = shards / f"{key}{suffix}.tmp"
-        with open(tmp, "wb" if suffix == ".npy" else "w") as fid:
-            write(fid)
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, shards / f"{key}{suffix}")
+    write_atomic(shards / f"{key}.npy", lambda f: np.save(f, data), mode="wb")
+    write_atomic(shards / f"{key}.csv", lambda f: table.to_csv(f, index=False))
     return "ok", len(data)
 
 
@@ -159,7 +160,8 @@ def _open_folder(path, settings, overwrite):
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{path} exists and is not a folder.")
     manifest_file = path / MANIFEST
-    if path.is_dir() and any(path.iterdir()) and not manifest_file.is_file():
+    if path.is_dir() and any(p.name != LOCK for p in path.iterdir()) \
+            and not manifest_file.is_file():
         raise FileExistsError(f"{path} is a folder that is not a segment store; choose an "
                               "empty or new folder.")
     if manifest_file.is_file() and overwrite:
@@ -200,11 +202,19 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
         Files (any format the package reads), folders (every recording inside,
         recursively; a BIDS root too: ``sub-``, ``ses-``, ``task-``, ``run-`` entities
         of the file names become metadata columns), Raw objects, or a list of them.
+        A file's ``recording`` is its path relative to the folder named, without
+        extensions (``s1/rest_raw`` for ``<folder>/s1/rest_raw.fif``), or, for a file
+        named directly, its file name without extensions (see
+        :func:`~mne_specae.sources.recording_names`); with several signal types,
+        ``-<type>`` is added. A Raw's is its ``info["description"]``.
     path : path-like
         The store folder (created; an existing store with the same settings is
-        continued, one with other settings refused).
+        continued, one with other settings refused). A file committed earlier whose
+        content changed has its items replaced. One process at a time: a second one
+        is refused while the first runs (the folder's ``prepare.lock``).
     duration, sfreq : float
-        Segment length (s) and rate (Hz), as :func:`~mne_specae.make_segments`.
+        Segment length (s) and rate (Hz), as :func:`~mne_specae.make_segments`;
+        checked before any file is read.
     picks : str | list | None
         Channels of every file (names or types); ``None``: every ECG, EEG and EMG
         channel that is not bad.
@@ -228,34 +238,61 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
         Also readable later with :func:`~mne_specae.read_segments`. Files skipped in
         this run are in ``store.manifest["skipped"]`` with their reasons.
     """
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
-
-    duration = check_positive(duration, "duration")
-    sfreq = check_positive(sfreq, "sfreq")
+    duration, sfreq, _ = check_segment_settings(duration, sfreq)  # once, before any file
     _validate_type(metadata, (dict, None), "metadata")
     sources = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not sources:
         raise ValueError("sources is empty: give files, folders or Raw objects.")
-    files = []
+    files, paths = [], []
     for src in sources:
         if isinstance(src, mne.io.BaseRaw):
             files.append(src)
         else:
             _validate_type(src, (str, os.PathLike), "sources", "path-like or mne.io.Raw")
+            paths.append(src)
             files += find_recordings([src])
+    names = recording_names([f for f in files if not isinstance(f, mne.io.BaseRaw)], paths)
     if subject is not None:
-        for f in files:  # a pattern that matches nothing is an error before any work
-            if not isinstance(f, mne.io.BaseRaw):
-                subject_of(f, subject)
+        for f in names:  # a pattern that matches nothing is an error before any work
+            subject_of(f, subject)
     settings = _settings(duration, sfreq, picks, subject, metadata)
     try:
         json.dumps(settings)
     except TypeError as err:
         raise TypeError(f"metadata and picks must be plain values (written to the "
                         f"store's manifest): {err}") from err
-    manifest = _open_folder(path, settings, overwrite)
     folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} exists and is not a folder.")
+    folder.mkdir(parents=True, exist_ok=True)
+    with StoreLock(folder), sigterm_stops_workers():
+        manifest = _open_folder(folder, settings, overwrite)
+        return _prepare(files, names, folder, manifest, settings, n_jobs, strict)
+
+
+def _drop_changed(manifest, rank, folder):
+    """Remove from the manifest (then from disk) the shards of sources of this run
+    whose content changed since they were committed (same name, another checksum)."""
+    names = {name for name, _ in rank}
+    changed = [s for s in manifest["shards"]
+               if s["source"] in names and (s["source"], s["checksum"]) not in rank]
+    if not changed:
+        return
+    manifest["shards"] = [s for s in manifest["shards"] if s not in changed]
+    _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+    for shard in changed:
+        logger.info(f"prepare_segments: {shard['source']} changed since it was prepared "
+                    f"(sha256 {shard['checksum'][:12]}...): its {shard['n_items']} old "
+                    "item(s) are replaced")
+        for suffix in (".npy", ".csv"):
+            (folder / "shards" / f"{shard['key']}{suffix}").unlink(missing_ok=True)
+
+
+def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
+    """The work of :func:`prepare_segments`, once the store is open and locked."""
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
     done = {(s["source"], s["checksum"]) for s in manifest["shards"]}
     todo, n_done, rank = [], 0, {}
     for src in files:
@@ -268,28 +305,37 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
             continue
         key = hashlib.sha256("\0".join(ident).encode()).hexdigest()[:20]
         todo.append((src, ident, key))
+    _drop_changed(manifest, rank, folder)
     logger.info(f"prepare_segments: {len(files)} source(s), {n_done} already in {folder}, "
                 f"{len(todo)} to prepare with n_jobs={n_jobs}")
     skipped = Skipped()
     # Results are committed as they complete (workers never wait for a slow file),
     # and the manifest is kept in the order of this call's sources, so the store does
     # not depend on n_jobs, on completion order, or on where an earlier run stopped.
-    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_prepare_one)(k, src, ident[0], key, folder, settings, logger.level)
+    parent = parent_token()  # workers end when this process dies
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered",
+                       **worker_options(parent))(
+        delayed(_prepare_one)(k, src, ident[0], None if isinstance(
+            src, mne.io.BaseRaw) else names[src], key, folder, settings, logger.level,
+            parent)
         for k, (src, ident, key) in enumerate(todo))
     bar = tqdm(results, total=len(todo), unit="file", desc="Preparing",
                disable=logger.level > 30 or not todo)  # shown unless verbose="error"
     n_items = 0
-    for k, status, value in bar:
-        src, ident, key = todo[k]
-        if status != "ok":
-            skipped.add(ident[0], value, strict=strict)
-            continue
-        manifest["shards"].append(dict(key=key, source=ident[0], checksum=ident[1],
-                                       n_items=int(value)))
-        manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]), -1))
-        _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
-        n_items += int(value)
+    try:
+        for k, status, value in bar:
+            src, ident, key = todo[k]
+            if status != "ok":
+                skipped.add(ident[0], value, strict=strict)
+                continue
+            manifest["shards"].append(dict(key=key, source=ident[0], checksum=ident[1],
+                                           n_items=int(value)))
+            manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]),
+                                                           -1))
+            _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+            n_items += int(value)
+    finally:  # an error or SIGTERM: joblib stops the workers still running
+        results.close()
     manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
     _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
     store = SegmentStore(folder)

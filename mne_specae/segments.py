@@ -22,6 +22,31 @@ BUILTIN_COLUMNS = ("signal_type", "subject", "recording", "onset", "sfreq_orig")
 _ON_NONFINITE = ("drop", "raise")
 
 
+def check_segment_settings(duration, sfreq, overlap=0.0):
+    """Check a segment length, rate and overlap once, before any recording is read.
+
+    Returns ``(duration, sfreq, overlap)`` as floats. Refused: non-positive or
+    non-finite values, an overlap outside ``[0, duration)``, and segments (or steps
+    between them) shorter than one sample at ``sfreq``.
+    """
+    duration = check_positive(duration, "duration")
+    sfreq = check_positive(sfreq, "sfreq")
+    _validate_type(overlap, Real, "overlap", "number")
+    if not 0 <= overlap < duration:
+        raise ValueError(
+            f"overlap must be >= 0 and shorter than duration ({duration} s), got {overlap}."
+        )
+    step = (duration - float(overlap)) * sfreq
+    if step < 1:
+        what = "duration * sfreq" if not overlap else "(duration - overlap) * sfreq"
+        raise ValueError(
+            f"{what} = {step:g} samples: a segment (and the step from one segment to "
+            f"the next) must hold at least one sample at {sfreq:g} Hz. Use a longer "
+            f"duration (at least {1 / sfreq + overlap:g} s) or a higher sfreq."
+        )
+    return duration, sfreq, float(overlap)
+
+
 def _check_metadata(metadata):
     """The caller's extra columns: no built-in name; constants or 1-D sequences."""
     _validate_type(metadata, (dict, None), "metadata", "dict or None")
@@ -231,13 +256,7 @@ def make_segments(
             "already segments: pass them to compute_spectrogram or SpecAE directly."
         )
     _validate_type(raw, BaseRaw, "raw", "mne.io.Raw")
-    duration = check_positive(duration, "duration")
-    sfreq = check_positive(sfreq, "sfreq")
-    _validate_type(overlap, Real, "overlap", "number")
-    if not 0 <= overlap < duration:
-        raise ValueError(
-            f"overlap must be >= 0 and shorter than duration ({duration} s), got {overlap}."
-        )
+    duration, sfreq, overlap = check_segment_settings(duration, sfreq, overlap)
     _check_option("on_nonfinite", on_nonfinite, _ON_NONFINITE)
     metadata = _check_metadata(metadata)
 

@@ -9,6 +9,7 @@ with a warning and counted, or an error naming the file in strict mode.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,55 @@ def find_recordings(paths):
     return list(dict.fromkeys(files))
 
 
+def _stem(path):
+    """A file's name without its extensions (``rest_raw`` for ``rest_raw.fif``)."""
+    return Path(path).name.split(".")[0]
+
+
+def _relative_name(path, folder):
+    """``path`` relative to ``folder``, without extensions, with ``/`` separators."""
+    relative = Path(path).relative_to(folder)
+    return (relative.parent / _stem(relative)).as_posix().removeprefix("./")
+
+
+def recording_names(files, paths):
+    """The recording name of each file: unique, and stable from run to run.
+
+    The rule: a file found in a folder of ``paths`` is named by its path relative to
+    that folder, without extensions (``s1/rest_raw`` for ``<folder>/s1/rest_raw.fif``,
+    ``rest_raw`` for ``<folder>/rest_raw.fif``); a file named directly by its file name
+    without extensions. Files that would still share a name (the same file name given
+    from two folders) are named by their paths relative to their common folder.
+
+    Parameters
+    ----------
+    files : list of pathlib.Path
+        What :func:`find_recordings` returned for ``paths``.
+    paths : list of path-like
+        The files and folders the user named.
+
+    Returns
+    -------
+    names : dict
+        ``{file: name}``, in the order of ``files``.
+    """
+    folders = [Path(p) for p in paths if Path(p).is_dir()]
+    names = {}
+    for fname in map(Path, files):
+        inside = [f for f in folders if fname.is_relative_to(f)]
+        # the innermost folder named: a folder inside another names its own files
+        names[fname] = (_relative_name(fname, max(inside, key=lambda f: len(f.parts)))
+                        if inside else _stem(fname))
+    by_name = {}
+    for fname, name in names.items():
+        by_name.setdefault(name, []).append(fname)
+    for same in (group for group in by_name.values() if len(group) > 1):
+        common = Path(os.path.commonpath([f.resolve().parent for f in same]))
+        for fname in same:
+            names[fname] = _relative_name(fname.resolve(), common)
+    return names
+
+
 def subject_of(path, pattern=None):
     """The subject of a recording file.
 
@@ -102,8 +152,23 @@ def subject_of(path, pattern=None):
     return f"sub-{bids[-1]}" if bids else None
 
 
+def signal_types(raw):
+    """The signal types (``ecg``, ``eeg``, ``emg``) of a Raw's channels that are not
+    bad, in :data:`~mne_specae.segments.SIGNAL_TYPES` order; a type whose channels are
+    all bad is left out (and logged), so that the good channels of the other types
+    are still segmented."""
+    bads = set(raw.info["bads"])
+    types = raw.get_channel_types()
+    good = {t for ch, t in zip(raw.ch_names, types) if ch not in bads}
+    for kind in SIGNAL_TYPES:
+        if kind in types and kind not in good:
+            logger.info(f"{raw.info.get('description') or 'Raw'}: every {kind} channel "
+                        "is bad; that type is left out")
+    return [t for t in SIGNAL_TYPES if t in good]
+
+
 def segments_of_file(path, *, duration, sfreq, picks=None, channel_types=None,
-                  subject_pattern=None, unknown_units="skip"):
+                     subject_pattern=None, unknown_units="skip", recording=None):
     """One recording file -> a list of Epochs, one per signal type it holds.
 
     Parameters
@@ -121,19 +186,22 @@ def segments_of_file(path, *, duration, sfreq, picks=None, channel_types=None,
         See :func:`subject_of`.
     unknown_units : str
         WFDB signals not in volts, see :func:`~mne_specae.datasets.read_wfdb`.
+    recording : str | None
+        The recording's name (see :func:`recording_names`); ``None``: the file name
+        without extensions. With several signal types, each gets ``-<type>``.
 
     Returns
     -------
     epochs : list of mne.Epochs
-        Empty when the file holds no ECG, EEG or EMG channel (after picks).
+        Empty when the file holds no ECG, EEG or EMG channel (after picks) that is
+        not bad.
     """
     raw = read_raw(path, unknown_units=unknown_units, verbose=False)
     check_channel_types(raw, path, channel_types=channel_types)
     if picks is not None:
         raw.pick(picks, exclude="bads")
-    present = raw.get_channel_types(unique=True)
-    types = [t for t in SIGNAL_TYPES if t in present]
-    stem = Path(path).name.split(".")[0]
+    types = signal_types(raw)
+    stem = _stem(path) if recording is None else str(recording)
     subject = subject_of(path, subject_pattern)
     out = []
     for kind in types:

@@ -175,6 +175,11 @@ def test_real_recordings(raw_by_name):
         ({"duration": 12.0}, ValueError, r"10\.000 s long, shorter than one segment of 12 s"),
         ({"picks": "eeg"}, ValueError, "No channel left after picks='eeg'"),
         ({"metadata": [1, 2]}, TypeError, "metadata must be an instance of dict"),
+        # segments shorter than one sample (MNE: "Event time samples were not unique")
+        ({"duration": 1e-3}, ValueError,
+         r"duration \* sfreq = 0\.512 samples: a segment .* at least one sample"),
+        ({"duration": 1.0, "overlap": 0.999}, ValueError,
+         r"\(duration - overlap\) \* sfreq = 0\.512 samples"),
     ],
 )
 def test_bad_input(kwargs, error, match, sine_raw):

@@ -1,0 +1,189 @@
+"""Writing a segment store safely: atomic files, one writer at a time, no orphans.
+
+Helpers of :func:`~mne_specae.prepare_segments`:
+
+* :func:`write_atomic` writes a file under a temporary name, syncs and renames it; a
+  failure names the file and removes the temporary;
+* :class:`StoreLock` is the store's ``prepare.lock`` (created with ``O_CREAT |
+  O_EXCL``, holding the writer's pid): a second process is refused with a clear
+  error, and a lock left by a process that no longer runs is taken over;
+* :func:`watch_parent` (in a worker; from its start with loky, see
+  :func:`worker_options`) ends a worker process whose parent died, so a killed
+  preparation leaves no worker running and writing shards;
+* :func:`sigterm_stops_workers` (in the parent) turns SIGTERM into ``SystemExit``, so
+  joblib terminates its workers and the lock is released.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from mne.utils import logger
+
+#: The lock file of a store being prepared.
+LOCK = "prepare.lock"
+_WATCHED = {}
+
+
+def write_atomic(path, write, mode="w"):
+    """Write ``path`` through ``write(fid)`` into ``<path>.tmp``, fsync, rename.
+
+    On failure the temporary file is removed and the error names ``path``.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, mode) as fid:
+            write(fid)
+            fid.flush()
+            os.fsync(fid.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise type(err)(err.errno, f"Could not write {path}: {err.strerror or err}") \
+            from err
+
+
+def _pid_alive(pid):
+    """Whether a process ``pid`` runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): os.kill said it exists
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+class StoreLock:
+    """``with StoreLock(folder):`` -- hold the store's lock file while preparing it.
+
+    Raises ``RuntimeError("another process (pid N) is preparing this store ...")``
+    when a running process holds it; a lock whose process is gone is stale, logged,
+    and taken over.
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.fname = self.folder / LOCK
+        self._held = False
+
+    def _holder(self):
+        """The pid written in the lock, ``None`` if none can be read."""
+        try:
+            return int(self.fname.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def __enter__(self):
+        for _ in range(3):
+            try:
+                fd = os.open(self.fname, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = self._holder()
+                try:
+                    age = time.time() - self.fname.stat().st_mtime
+                except FileNotFoundError:
+                    continue  # released meanwhile: try again
+                if (pid is not None and _pid_alive(pid)) or (pid is None and age < 10):
+                    raise RuntimeError(
+                        f"another process (pid {pid if pid is not None else 'unknown'}) "
+                        f"is preparing this store ({self.folder}). Wait for it to end; "
+                        f"if no such process runs, delete {self.fname}.") from None
+                logger.info(f"{self.folder}: removing a stale lock (pid {pid} is not "
+                            "running; an earlier preparation was killed)")
+                self.fname.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as fid:
+                fid.write(f"{os.getpid()}\n")
+            self._held = True
+            return self
+        raise RuntimeError(f"Could not take the lock {self.fname}: other processes keep "
+                           "taking it; run one preparation at a time.")
+
+    def __exit__(self, *exc):
+        if self._held and self._holder() == os.getpid():
+            self.fname.unlink(missing_ok=True)
+        self._held = False
+        return False
+
+
+def _watch(parent, interval):
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)  # the parent is gone: stop segmenting and writing shards for nobody
+
+
+def parent_token():
+    """Who the parent is, for :func:`watch_parent`: ``(host name, pid)``."""
+    return socket.gethostname(), os.getpid()
+
+
+def watch_parent(parent, interval=0.5):
+    """In a worker process started by ``parent`` (:func:`parent_token` of the calling
+    process): end the process as soon as its parent has died (a daemon thread polls
+    ``os.getppid()``); end it at once if the parent is already gone.
+
+    Does nothing in the parent itself (``n_jobs=1``, threads) or in a worker that is
+    not the parent's child (a Dask or Ray cluster, whose own machinery manages it).
+    """
+    host, pid = parent
+    if os.getpid() == pid or _WATCHED.get(os.getpid()) or host != socket.gethostname():
+        return
+    if os.getppid() != pid:
+        if not _pid_alive(pid):  # orphaned before it started: nobody wants the work
+            os._exit(1)
+        return
+    _WATCHED[os.getpid()] = True
+    threading.Thread(target=_watch, args=(pid, interval), daemon=True,
+                     name="mne-specae-parent-watch").start()
+
+
+def worker_options(parent):
+    """Extra :class:`joblib.Parallel` options: with joblib's default process backend
+    (loky), every worker watches its parent from its start (an idle worker too), not
+    only once it runs a task; other backends get none."""
+    try:
+        from joblib._parallel_backends import LokyBackend
+        from joblib.parallel import get_active_backend
+
+        backend = get_active_backend()[0]
+    except ImportError:  # pragma: no cover - joblib's private layout changed
+        return {}
+    if type(backend) is not LokyBackend:
+        return {}
+    return dict(initializer=watch_parent, initargs=(parent,))
+
+
+@contextmanager
+def sigterm_stops_workers():
+    """While preparing: SIGTERM raises ``SystemExit(143)`` in the main thread (instead
+    of ending the process on the spot), so that joblib terminates its workers and the
+    lock is released. Left alone when the application set its own SIGTERM handler, or
+    outside the main thread."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
