@@ -1,6 +1,7 @@
 """annotate_unusual: segments a calibrated model reconstructs badly, as annotations."""
 
 import copy
+import warnings
 
 import mne
 import numpy as np
@@ -127,7 +128,7 @@ def test_mixed_types_and_picks(model, raw_by_name, caplog):
     _, as_ecg = annotate_unusual(raw, model=model, picks="eeg", signal_type="ecg",
                                  return_scores=True)
     assert set(as_ecg["signal_type"]) == {"ecg"}
-    low = annotate_unusual(raw, model=model, threshold=1e-3)
+    low = annotate_unusual(raw, model=model, threshold=1e-3, bad_channel_fraction=1.0)
     assert len(low) >= len(annot)
 
 
@@ -164,9 +165,12 @@ def test_nan_channels(model, raw_by_name, caplog):
             caplog.at_level("INFO", logger="mne"):
         annot, scores = annotate_unusual(raw, model=model, return_scores=True, verbose=True)
     assert set(scores["channel"]) == {"MLII"}
-    assert sorted(scores["onset"]) == [t for t in range(0, 60, 5) if t != 10]
+    assert sorted(scores["onset"]) == list(range(0, 60, 5))
+    scored = scores[scores["z"].notna()]
+    assert sorted(scored["onset"]) == [t for t in range(0, 60, 5) if t != 10]
+    assert list(scores.loc[scores["nonfinite"], "onset"]) == [10]
     assert "1 of 11 segment(s) of 1 ecg channel(s) unusual" in caplog.text
-    assert "1 with NaN/Inf not scored" in caplog.text
+    assert "1 channel-segment(s) with NaN/Inf not scored (MLII: 1)" in caplog.text
     np.testing.assert_allclose(annot.onset, [40.0], atol=2e-3)
     raw._data[0] = np.nan
     with pytest.warns(RuntimeWarning, match="Skipping"), \
@@ -230,3 +234,126 @@ def test_the_pretrained_model_flags_flat_and_noisy_segments(raw_by_name, kind):
     assert hit["z"].item() > 5.0
     clean = scores[~np.isclose(scores["onset"], 20.0) | (scores["channel"] != "V1")]
     assert (clean["z"] < 5.0).all() and not clean["flat"].any()
+
+
+def _segment_slice(raw, start, length=5.0):
+    sfreq = raw.info["sfreq"]
+    return slice(int(round(start * sfreq)), int(round((start + length) * sfreq)))
+
+
+def test_flat_at_a_nonzero_level_is_flagged_at_the_recording_rate(model, raw_by_name):
+    """ECG at 360 Hz held at a non-zero level: resampling to 512 Hz leaves a ripple far
+    above 1e-13, so the flat check runs on the original samples."""
+    raw = _ecg(raw_by_name)
+    assert raw.info["sfreq"] == 360.0
+    for start, level in zip((5.0, 20.0, 35.0, 50.0), (1e-3, -2e-3, 0.5e-3, 3e-3)):
+        raw._data[1, _segment_slice(raw, start)] = level  # V1 held
+    annot, scores = annotate_unusual(raw, model=model, return_scores=True)
+    np.testing.assert_allclose(annot.onset, [5.0, 20.0, 35.0, 50.0], atol=2e-3)
+    assert [list(c) for c in annot.ch_names] == [["V1"]] * 4
+    v1 = scores[scores["channel"] == "V1"].set_index("onset")
+    assert v1["flat"].sum() == 4 and np.isinf(v1.loc[v1["flat"], "z"]).all()
+    assert not scores.loc[scores["channel"] == "MLII", "flat"].any()
+
+
+@pytest.mark.parametrize("sfreq", [500.0, 512.0])
+def test_a_clipped_segment_is_flagged_whatever_the_rate(model, raw_by_name, sfreq):
+    """99.5 % of one segment's samples at the rails of a clipped amplifier: flagged at
+    500 Hz (the eegmat rate) as at 512 Hz."""
+    raw = raw_by_name["eeg/eegmat/Subject00_1"].copy().pick(["Fz", "Pz"])
+    raw.crop(60.0, 120.0, include_tmax=False).set_annotations(None)
+    if sfreq != raw.info["sfreq"]:
+        raw.resample(sfreq, verbose=False)
+    span = _segment_slice(raw, 25.0)
+    x = 1000 * raw._data[0, span]
+    limit = np.quantile(np.abs(x), 0.004)
+    raw._data[0, span] = np.clip(x, -limit, limit)
+    assert np.mean(np.abs(raw._data[0, span]) == limit) >= 0.995
+    annot, scores = annotate_unusual(raw, model=model, return_scores=True)
+    np.testing.assert_allclose(annot.onset - raw.first_time, [25.0], atol=2e-3)
+    assert [list(c) for c in annot.ch_names] == [["Fz"]]
+    assert scores["flat"].sum() == 1
+
+
+def test_a_lead_with_nan_in_every_segment_leaves_the_others_scored(model, raw_by_name,
+                                                                   caplog):
+    """V1 has a short NaN gap in every segment: MLII is still scored (its flat segment
+    annotated), V1 is reported as not scored, in the log and in the scores."""
+    raw = _inject(_ecg(raw_by_name), 40.0, "flat", picks=["MLII"])
+    for start in range(0, 60, 5):
+        raw._data[1, int((start + 2.0) * 360) : int((start + 2.0) * 360) + 20] = np.nan
+    before = raw.get_data()
+    with pytest.warns(RuntimeWarning, match=r"V1.*NaN/Inf in every segment"), \
+            caplog.at_level("INFO", logger="mne"):
+        annot, scores = annotate_unusual(raw, model=model, return_scores=True,
+                                         verbose=True)
+    np.testing.assert_array_equal(raw.get_data(), before)
+    np.testing.assert_allclose(annot.onset, [40.0], atol=2e-3)
+    assert [list(c) for c in annot.ch_names] == [["MLII"]]
+    mlii, v1 = (scores[scores["channel"] == ch] for ch in ("MLII", "V1"))
+    assert len(mlii) == len(v1) == 12
+    assert not mlii["nonfinite"].any() and np.isfinite(mlii["z"]).sum() == 11
+    assert v1["nonfinite"].all() and v1["z"].isna().all() and not v1["unusual"].any()
+    assert "12 channel-segment(s) with NaN/Inf not scored (V1: 12)" in caplog.text
+
+
+def test_a_channel_deviating_throughout_is_a_bad_channel_candidate(model, raw_by_name):
+    """One EEG channel is noise for the whole recording: it is returned as a
+    bad-channel candidate (for info["bads"]) instead of annotating every segment for
+    every channel; a short artefact of a good channel is still annotated."""
+    eeg = raw_by_name["eeg/eegmat/Subject00_1"].copy().pick(["Fz", "Pz", "Cz"])
+    eeg.crop(60.0, 120.0, include_tmax=False)
+    data = eeg.get_data()
+    rng = np.random.default_rng(1)
+    data[2] = 50 * data[2].std() * rng.standard_normal(data.shape[1])  # Cz: noise
+    span = _segment_slice(eeg, 10.0)
+    data[0, span] = 50 * data[0].std() * rng.standard_normal(span.stop - span.start)
+    raw = mne.io.RawArray(data, eeg.info, verbose=False)
+    with pytest.warns(RuntimeWarning, match=r"bad-channel candidate.*\['Cz'\].*"
+                                            r"info\['bads'\]"):
+        annot, scores, bads = annotate_unusual(raw, model=model, return_scores=True,
+                                               return_bads=True)
+    assert bads == ["Cz"]
+    np.testing.assert_allclose(annot.onset, [10.0], atol=2e-3)
+    assert [list(c) for c in annot.ch_names] == [["Fz"]]
+    cz = scores[scores["channel"] == "Cz"]
+    assert cz["unusual"].mean() > 0.5 and cz["bad_channel"].all()
+    assert not scores.loc[scores["channel"] != "Cz", "bad_channel"].any()
+    # marked bad, the channel is left out and the clean segments are kept
+    raw.info["bads"] += bads
+    marked = raw.copy().set_annotations(raw.annotations + annot)
+    assert len(make_segments(marked)) == 11
+    # bad_channel_fraction=1 turns the candidates off: every segment is annotated
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        many, scores = annotate_unusual(raw, model=model, picks=["Fz", "Pz", "Cz"],
+                                        bad_channel_fraction=1.0, return_scores=True)
+    assert not any("candidate" in str(w.message) for w in record)
+    assert not scores["bad_channel"].any()
+    assert len(many) == scores.loc[scores["unusual"], "onset"].nunique() >= 11
+    assert all("Cz" in chs for chs in many.ch_names)
+    for bad in (0.0, 1.5, "half"):
+        with pytest.raises((ValueError, TypeError), match="bad_channel_fraction"):
+            annotate_unusual(raw, model=model, bad_channel_fraction=bad)
+
+
+def test_readme_idiom_keeps_existing_annotations_without_meas_date(model, raw_by_name):
+    """raw.set_annotations(raw.annotations + annotate_unusual(raw)) on a cropped Raw
+    (first_samp > 0) without a measurement date: the old annotation stays where it
+    was and the new one lands on its segment."""
+    raw = _ecg(raw_by_name, 10.0, 70.0)
+    raw.set_meas_date(None)
+    assert raw.first_samp > 0 and raw.info["meas_date"] is None
+    raw.set_annotations(mne.Annotations([12.0], [0.5], ["BAD_old"]))
+    _inject(raw, 30.0, "flat", picks=["V1"])
+    old = raw.annotations.onset.copy()
+    raw.set_annotations(raw.annotations + annotate_unusual(raw, model=model))
+    descriptions = list(raw.annotations.description)
+    assert sorted(descriptions) == ["BAD_old", "BAD_specae"]
+    onsets = dict(zip(descriptions, raw.annotations.onset - raw.first_time))
+    np.testing.assert_allclose(raw.annotations.onset[descriptions.index("BAD_old")], old)
+    assert onsets["BAD_old"] == pytest.approx(12.0)
+    assert onsets["BAD_specae"] == pytest.approx(30.0, abs=2e-3)
+    epochs = make_segments(raw, reject_by_annotation=True)
+    kept = np.round(epochs.metadata["onset"].to_numpy() - raw.first_time).astype(int)
+    assert list(kept) == [t for t in range(0, 60, 5) if t not in (10, 30)]
