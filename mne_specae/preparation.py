@@ -40,6 +40,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ._store_writing import (LOCK, StoreLock, parent_token, sigterm_stops_workers,
                              watch_parent, worker_options, write_atomic)
 from .io import file_sha256
+from .logs import collect_warnings, reemit_warnings
 from .segment_store import ITEM_COLUMNS, MANIFEST, STORE_FORMAT, STORE_VERSION, SegmentStore
 from .segments import check_segment_settings
 from .sources import (Skipped, find_recordings, recording_names, segments_of_file,
@@ -101,13 +102,16 @@ def _prepare_one(index, source, name, recording, key, folder, settings, log_leve
     caller's log level (joblib's worker processes do not inherit it). A worker process
     ends when ``parent`` (the caller's ``parent_token()``) dies.
 
-    Returns ``(index, "ok", n_items)``, ``(index, "empty", reason)`` or ``(index,
-    "failed", reason)``; never raises for a file that cannot be read.
+    Returns ``(index, "ok", n_items, caught)``, ``(index, "empty", reason, caught)`` or
+    ``(index, "failed", reason, caught)``, ``caught`` the warnings of the work, for the
+    caller to re-emit (:mod:`mne_specae.logs`); never raises for a file that cannot be
+    read.
     """
     watch_parent(parent)
     with mne.utils.use_log_level(log_level):
-        return (index, *_segment_and_write(source, name, recording, key, folder,
-                                           settings))
+        result, caught = collect_warnings(_segment_and_write, source, name, recording, key,
+                                          folder, settings)
+    return (index, *result, caught)
 
 
 def _segment_and_write(source, name, recording, key, folder, settings):
@@ -204,8 +208,8 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
         of the file names become metadata columns), Raw objects, or a list of them.
         A file's ``recording`` is its path relative to the folder named, without
         extensions (``s1/rest_raw`` for ``<folder>/s1/rest_raw.fif``), or, for a file
-        named directly, its file name without extensions (see
-        :func:`~mne_specae.sources.recording_names`); with several signal types,
+        named directly, its file name without extensions (two such files with one
+        name: their paths from their common folder); with several signal types,
         ``-<type>`` is added. A Raw's is its ``info["description"]``.
     path : path-like
         The store folder (created; an existing store with the same settings is
@@ -323,7 +327,8 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
                disable=logger.level > 30 or not todo)  # shown unless verbose="error"
     n_items = 0
     try:
-        for k, status, value in bar:
+        for k, status, value, caught in bar:
+            reemit_warnings(caught)  # formatted as the caller formats warnings
             src, ident, key = todo[k]
             if status != "ok":
                 skipped.add(ident[0], value, strict=strict)

@@ -95,3 +95,58 @@ def test_prepare_fails_when_nothing_could_be_read_and_reports_plainly(tmp_path, 
     assert "file(s) added" not in captured.err
     manifest = json.loads((store / "manifest.json").read_text())
     assert len(manifest["shards"]) == 1
+
+
+def test_collect_and_reemit_warnings(capsys):
+    """The helpers that carry a worker's warnings to its caller."""
+    from mne.utils import warn
+
+    from mne_specae.logs import collect_warnings, reemit_warnings
+
+    class Odd(UserWarning):
+        pass
+
+    def work(x):
+        warn(f"first {x}")
+        warnings.warn("second", DeprecationWarning)
+        warnings.warn("third", Odd)
+        return x + 1
+
+    with warnings.catch_warnings(record=True) as outside:
+        warnings.simplefilter("always")
+        result, caught = collect_warnings(work, 1)
+    assert result == 2 and not outside  # kept, not printed
+    assert caught == [("RuntimeWarning", "first 1"), ("DeprecationWarning", "second"),
+                      ("Odd", "third")]
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        reemit_warnings(caught)
+    assert [(w.category, str(w.message)) for w in again] == [
+        (RuntimeWarning, "first 1"), (DeprecationWarning, "second"),
+        (RuntimeWarning, "third")]
+
+
+def test_prepare_worker_warnings_reach_the_caller(tmp_path, capfd):
+    """Before: each worker printed its warnings itself, in Python's raw format
+    ('.../readers.py:114: RuntimeWarning: ...' and the source line), past the
+    command line's one-line format."""
+    wfdb = pytest.importorskip("wfdb")
+    folder = tmp_path / "records"
+    folder.mkdir()
+    t = np.arange(3600) / 360.0
+    for name in ("r1", "r2"):
+        wfdb.wrsamp(name, fs=360, units=["mV", "mV"], sig_name=["MLII", "Resp"],
+                    p_signal=np.stack([np.sin(2 * np.pi * t), np.cos(t)], 1),
+                    fmt=["16", "16"], adc_gain=[200.0, 200.0], baseline=[0, 0],
+                    write_dir=str(folder))
+    capfd.readouterr()
+    with pytest.warns(RuntimeWarning) as record:
+        assert main(["prepare", str(folder), "--out", str(tmp_path / "store"),
+                     "--n-jobs", "2"]) == 0
+    messages = sorted(str(w.message) for w in record if "does not say its type" in str(w))
+    assert messages == [
+        f"{folder / name}.hea: the name of signal(s) ['Resp'] does not say its type: "
+        "typed misc. Set it with ch_type=... (or --channel-types NAME=type)."
+        for name in ("r1", "r2")]
+    err = capfd.readouterr().err
+    assert "readers.py" not in err and "  warn(" not in err
