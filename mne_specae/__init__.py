@@ -2,7 +2,13 @@
 
 __version__ = "0.1.0.dev0"
 
+# before anything loads torch: OMP_WAIT_POLICY=PASSIVE unless set (mne_specae/_threads.py)
+from . import _threads
+
+_threads.init_from_environment()
+
 from . import datasets, presets
+from ._threads import set_num_threads
 from .devices import resolve_device
 from .segments import SIGNAL_TYPES, make_segments, select_evenly
 from .spectrogram import Spectrogram
@@ -50,6 +56,7 @@ __all__ = [
     "read_segments",
     "resolve_device",
     "select_evenly",
+    "set_num_threads",
     "summarize_scores",
     "viz",
 ]

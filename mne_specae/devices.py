@@ -1,4 +1,5 @@
-"""Where computations run: device choice, mixed precision, memory format, cuDNN.
+"""Where computations run: device choice, mixed precision, memory format, cuDNN,
+and the number of torch threads on the CPU (:func:`cpu_threads`, from ``_threads``).
 
 One place decides what ``device="auto"``, ``precision="auto"`` and
 ``channels_last="auto"`` mean, for the spectrograms, the training engine, inference
@@ -12,7 +13,14 @@ import contextlib
 import torch
 from mne.utils import _check_option, _validate_type
 
+from ._threads import cpu_threads, record_torch_default
+
 PRECISIONS = ("auto", "fp32", "bf16")
+__all__ = ["PRECISIONS", "available_device", "cpu_threads", "cudnn_autotune",
+           "resolve_device", "use_bf16", "use_channels_last"]
+
+# a different count at a later call means the user called torch.set_num_threads
+record_torch_default(torch.get_num_threads())
 
 
 def resolve_device(device="auto"):

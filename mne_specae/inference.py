@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from .devices import resolve_device, use_bf16, use_channels_last
+from .devices import cpu_threads, resolve_device, use_bf16, use_channels_last
 from .items import ItemSet, as_epochs_list, item_set
 from .logs import verbose_method
 
@@ -38,7 +38,8 @@ def run_batches(model, stage, items, fn, *, device, batch_size, precision="fp32"
         model.to(memory_format=torch.channels_last)
     outs = []
     try:
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16), \
+                cpu_threads(device):
             for start in range(0, len(items), batch_size):
                 images = stage.to_images(items[start : start + batch_size].to(device))
                 if last and images.ndim == 4:

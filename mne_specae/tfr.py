@@ -8,7 +8,7 @@ import torch
 from mne.utils import logger, verbose
 
 from .checks import check_int
-from .devices import resolve_device
+from .devices import cpu_threads, resolve_device
 from .spectrogram import Spectrogram
 
 
@@ -81,7 +81,7 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
 
     def run(batch):  # numpy (..., n_times) -> numpy (..., F, T)
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(dev)
-        with torch.no_grad():
+        with torch.no_grad(), cpu_threads(dev):  # threads for a busy CPU
             out = sg(x)
         if complex_out:
             out = torch.complex(out[..., 0, :, :], out[..., 1, :, :])

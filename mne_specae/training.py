@@ -34,7 +34,7 @@ from .batches import (EpochLosses, as_waveform_tensor, batch_slices,
 from .checkpoints import (CHECKPOINT_FORMAT, check_absent, cpu_state, make_fingerprint,
                           read_checkpoint, restore_run, save_run, tensor_indices)
 from .corruption import epoch_corruption
-from .devices import cudnn_autotune, resolve_device, use_bf16, use_channels_last
+from .devices import cpu_threads, cudnn_autotune, resolve_device, use_bf16, use_channels_last
 from .docs import fill_doc
 from .history import History
 from .splits import split_items
@@ -371,7 +371,7 @@ def train_autoencoder(
     try:
         if checks_finite:
             input_stage.check_finite = False  # as_waveform_tensor checked every sample
-        with cudnn_autotune(dev):
+        with cudnn_autotune(dev), cpu_threads(dev):  # threads for a busy CPU
             run = _train(model, data, kw, (rank, world, dev), (train_idx, val_idx),
                          (path, fingerprint), saved, labels)
     finally:
