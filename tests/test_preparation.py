@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from mne.utils import catch_logging
 
-from mne_specae import make_segments, prepare_segments, read_segments
+from mne_specae import make_segments, prepare_segments
 from mne_specae.sources import find_recordings, segments_of_file
 
 ROOT = Path(__file__).resolve().parents[1]
