@@ -22,7 +22,7 @@ its own. :func:`~mne_specae.identify_channel_types` and
 from __future__ import annotations
 
 import numpy as np
-from mne.utils import logger, verbose
+from mne.utils import logger, verbose, warn
 
 from .segments import SIGNAL_TYPES
 
@@ -98,6 +98,25 @@ class Calibration:
                 or self.centres.shape != (n_classes, n_features)):
             raise ValueError("Inconsistent calibration: the head's shapes do not match "
                              f"({n_classes} classes, {n_features} features).")
+        broken = self.nonfinite_fields()
+        if broken:
+            warn(f"This calibration holds non-finite values ({', '.join(broken)}): its "
+                 "answers cannot be trusted. identify_channel_types will call every "
+                 "channel 'unknown', and annotate_unusual refuses signal types whose "
+                 "error reference is not finite. Recalibrate the model: "
+                 "mne_specae.calibrate(model, labelled_epochs).")
+
+    def nonfinite_fields(self):
+        """Names of the fields that hold NaN or Inf (an empty list when all are
+        finite), e.g. ``["max_distance", "error_reference['ecg']"]``."""
+        broken = [name for name in ("mean", "scale", "coef", "intercept", "centres")
+                  if not np.isfinite(getattr(self, name)).all()]
+        broken += [f"error_reference[{kind!r}]"
+                   for kind, values in self.error_reference.items()
+                   if not np.isfinite(values).all()]
+        broken += [name for name in ("max_distance", "max_error_z")
+                   if not np.isfinite(getattr(self, name))]
+        return broken
 
     @property
     def n_features(self):

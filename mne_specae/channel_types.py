@@ -205,7 +205,10 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
     ``"unknown"`` is given to channels shorter than one window, flat, step-like,
     slow or tonal channels (before the model is asked), when the best class's
     probability is below ``min_probability``, and when the distance or the error
-    exceeds the thresholds calibrated on the training channels. The model card
+    exceeds the thresholds calibrated on the training channels, and to every channel
+    the model judged when its calibration holds NaN or Inf values (a damaged model
+    file: loading it warns; see :meth:`Calibration.nonfinite_fields
+    <mne_specae.Calibration.nonfinite_fields>`). The model card
     reports how often this is right on sources the head never saw.
     """
     from .pretrained import load_pretrained
@@ -259,6 +262,7 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
                               batch_size=model.batch_size_inference,
                               **model._run_settings())
         owners = np.concatenate(owners)
+    broken = calibration.nonfinite_fields()
     out = []
     for c, info in enumerate(rows):
         if info["reason"]:
@@ -272,7 +276,13 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
                    **info["stats"])
         row["distance"] = float(np.median(calibration.distance(feats)))
         row["error_z"] = float(np.median(calibration.error_z(errors, row["predicted"])))
-        if row["probability"] < min_probability:
+        judged = [row[key] for key in ("probability", "distance", "error_z")]
+        if broken or not np.isfinite(judged).all():
+            row["reason"] = ("the model's calibration is damaged: "
+                             + (f"{', '.join(broken)} not finite" if broken else
+                                "its scores of this channel are not finite")
+                             + "; recalibrate it with mne_specae.calibrate")
+        elif row["probability"] < min_probability:
             row["reason"] = (f"not sure: {row['predicted']} {row['probability']:.2f}, "
                              f"{row['second']} {row['second_probability']:.2f}")
         elif row["distance"] > calibration.max_distance:

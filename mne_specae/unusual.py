@@ -65,6 +65,13 @@ def _channel_groups(raw, picks, signal_type, calibration):
                 f"(channels {chs}); it knows {known}. Pick channels of those types, or "
                 "set signal_type=... to score them against one of them."
             )
+        if not np.isfinite(calibration.error_reference[reference]).all():
+            raise ValueError(
+                f"The model's error reference for {reference!r} is not finite "
+                f"({calibration.error_reference[reference]}): a damaged calibration "
+                f"cannot score channels {chs}. Recalibrate the model with "
+                "mne_specae.calibrate(model, training_epochs)."
+            )
     dead = [ch for ch, row in zip(names, raw.get_data(picks=names))
             if not np.isfinite(row).any()]
     if dead:

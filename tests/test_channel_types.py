@@ -157,3 +157,33 @@ def test_models_given_as_files_and_files_of_another_kind(raw_by_name, model, tmp
         identify_channel_types(raw, model=42, verbose=False)
     by_name = identify_channel_types(raw, model="biosignals", verbose=False)
     assert by_name["probability"].tolist() == table["probability"].tolist()
+
+
+def test_non_finite_calibration_thresholds_warn_and_give_unknown(model, tmp_path):
+    """A model file whose OOD thresholds are NaN: loading warns loudly, and white noise
+    comes out 'unknown' with a reason (a NaN comparison is False: it came out 'emg')."""
+    import copy
+
+    from mne_specae import SpecAE
+
+    damaged = copy.copy(model)
+    damaged.calibration_ = copy.copy(model.calibration_)
+    damaged.calibration_.max_distance = float("nan")
+    damaged.calibration_.max_error_z = float("nan")
+    fname = damaged.save(tmp_path / "nan.specae")
+    with pytest.warns(RuntimeWarning, match=r"non-finite.*max_distance, max_error_z.*"
+                                            r"calibrate"):
+        loaded = SpecAE.load(fname)
+    assert np.isnan(loaded.calibration_.max_distance)
+    rng = np.random.default_rng(1)
+    info = mne.create_info(["N1", "N2"], 512.0, "misc")
+    noise = mne.io.RawArray(1e-5 * rng.standard_normal((2, 512 * 30)), info,
+                            verbose=False)
+    table = identify_channel_types(noise, model=loaded, verbose=False)
+    assert (table["predicted"] == "unknown").all(), table[["predicted", "reason"]]
+    assert table["reason"].str.contains("not finite").all()
+    assert table["reason"].str.contains("max_distance").all()
+    # with finite thresholds that reason never appears (white noise lies near the
+    # shipped model's distance threshold: 3.6-3.7 against 3.57)
+    good = identify_channel_types(noise, model=model, verbose=False)
+    assert not good["reason"].str.contains("not finite").any()

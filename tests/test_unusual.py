@@ -357,3 +357,16 @@ def test_readme_idiom_keeps_existing_annotations_without_meas_date(model, raw_by
     epochs = make_segments(raw, reject_by_annotation=True)
     kept = np.round(epochs.metadata["onset"].to_numpy() - raw.first_time).astype(int)
     assert list(kept) == [t for t in range(0, 60, 5) if t not in (10, 30)]
+
+
+def test_a_non_finite_error_reference_is_refused(model, raw_by_name):
+    """A damaged calibration (NaN reference) would give NaN scores and no annotation
+    at all: refused with the type and the fix."""
+    damaged = copy.copy(model)
+    damaged.calibration_ = copy.copy(model.calibration_)
+    damaged.calibration_.error_reference = dict(model.calibration_.error_reference,
+                                                ecg=(float("nan"), 0.1))
+    with pytest.raises(ValueError, match=r"error reference for 'ecg' is not finite.*"
+                                         r"calibrate"):
+        annotate_unusual(_inject(_ecg(raw_by_name), 20.0, "flat"), model=damaged)
+    assert damaged.calibration_.nonfinite_fields() == ["error_reference['ecg']"]
