@@ -15,8 +15,11 @@ worse as ``BAD_specae`` :class:`mne.Annotations`, which MNE's plots, epoching an
 The score of one channel in one segment is a **robust z-score**: ``log10`` of its
 reconstruction error, minus the median of the training items of its signal type,
 divided by their spread (``1.4826 * MAD``). A segment is unusual when any channel
-scores above ``threshold`` (default 5), or when a channel is flat for half of it (its
-score is then infinite: a flat line is easy to reconstruct, but it is no signal).
+scores above ``threshold`` (default 5), or when a channel holds a level for half of it
+(flat at any level, or clipped at the rails; checked on the recording's own samples,
+before resampling; its score is then infinite: a flat line is easy to reconstruct,
+but it is no signal). A channel unusual in most segments is reported as a
+**bad-channel candidate** (for ``raw.info["bads"]``) instead of being annotated.
 
 Here: one minute of an eegmat recording (three EEG channels and the ECG lead of the
 same file), then copies with a flat channel, clipping and a broadband noise burst.
@@ -123,13 +126,17 @@ axes[1].legend(loc="upper right", fontsize="small")
 plt.show()
 
 # %%
-# Flat channels and the noise burst are flagged; clipping is not: the clipped
-# stretch keeps the rhythm and the spectral shape of the signal, so its spectrogram is
-# reconstructed nearly as well as a clean one (z about 3 for Cz, 2 for the ECG). The
-# score measures how unlike the training data a segment's spectrogram is, not how
-# large or distorted the waveform is. Lower ``threshold`` to catch more, at the price
-# of more clean segments flagged, or combine the annotations with amplitude-based ones
-# such as :func:`mne.preprocessing.annotate_amplitude`.
+# Flat channels, clipping and the noise burst are all flagged. Clipping is caught by
+# the held-level check, not by the model: amplified 20 times, the signal sits at the
+# rails for most of the segment, so most consecutive samples repeat exactly (checked
+# at the recording's own 500 Hz, before resampling would turn the held runs into a
+# ripple). The model alone would not see it: the clipped stretch keeps the rhythm and
+# the spectral shape of the signal, so its spectrogram is reconstructed nearly as well
+# as a clean one. The score measures how unlike the training data a segment's
+# spectrogram is, not how large or distorted the waveform is. Milder clipping (a few
+# percent of the samples) is not flagged: lower ``threshold`` to catch more, at the
+# price of more clean segments flagged, or combine the annotations with
+# amplitude-based ones such as :func:`mne.preprocessing.annotate_amplitude`.
 #
 # Use the annotations
 # -------------------
@@ -155,3 +162,21 @@ kept = msa.make_segments(bad, picks="ecg")
 n_segments = int(bad.n_times / bad.info["sfreq"] // 5.0)
 print(f"{len(kept)} of {n_segments} ECG segments kept, starting at (s): "
       f"{list((kept.metadata['onset'] - bad.first_time).round(1))}")
+
+# %%
+# A channel that is bad throughout
+# --------------------------------
+# A channel that deviates for the whole recording (here ``Fz`` replaced by broadband
+# noise; in practice a loose electrode, or temporal channels full of muscle activity)
+# would flag every segment, and every channel of those segments would be rejected.
+# Instead, a channel unusual in more than ``bad_channel_fraction`` (default half) of
+# its segments is a **bad-channel candidate**: a warning names it, ``return_bads=True``
+# returns it, and its segments are not annotated. Mark it bad and the other channels
+# keep their segments.
+noisy = inject(raw, "Fz", "noise", 0.0, 60.0)
+found, bads = msa.annotate_unusual(noisy, model=model, return_bads=True)
+print(f"bad-channel candidates: {bads}; annotated segments: {len(found)}")
+noisy.info["bads"] += bads
+noisy.set_annotations(noisy.annotations + found)
+kept = msa.make_segments(noisy, picks="eeg")
+print(f"{len(kept)} of {n_segments} EEG segments kept, channels {kept.ch_names}")
