@@ -23,6 +23,8 @@ from pathlib import Path
 import mne
 
 from . import __version__
+from ._cli_outputs import (check_file_out, check_folder_out, check_new, describe_written,
+                           embed_out_kind, embed_targets, write_csv)
 from .cli_types import add_identify_parser, check_model, load_model, read_failure
 from .cli_stores import add_prepare_parser, check_store_settings, embed_store, store_input
 from .embedding import metadata_table
@@ -36,20 +38,6 @@ def _progress(iterable, args, **kwargs):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, disable=args.quiet, file=sys.stderr, **kwargs)
-
-
-def _check_new(path, overwrite, what):
-    """Refuse an output that exists (before any work), unless ``--overwrite``."""
-    path = Path(path)
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(f"The {what} folder {path} exists and is not empty; pass "
-                              "--overwrite or choose another --out.")
-    if path.is_file() and not overwrite:
-        raise FileExistsError(f"The {what} {path} exists; pass --overwrite or choose "
-                              "another path.")
-    if not path.parent.exists():
-        raise FileNotFoundError(f"The folder of the {what} {path} does not exist.")
-    return path
 
 
 def _read_inputs(args, duration, sfreq, type_model=None):
@@ -98,7 +86,8 @@ def _read_inputs(args, duration, sfreq, type_model=None):
 def _train(args):
     from .estimator import SpecAE
 
-    out = _check_new(args.out, args.overwrite, "model file")
+    out = check_new(check_file_out(args.out, "train", "model file", "model.specae"),
+                    args.overwrite, "model file")
     if args.checkpoint and Path(args.checkpoint).exists() and not args.resume:
         raise FileExistsError(f"The checkpoint {args.checkpoint} exists: pass --resume to "
                               "continue that run, or delete it.")
@@ -123,55 +112,32 @@ def _train(args):
     return 0
 
 
-def _embed_targets(out, epochs, overwrite):
-    """Where each Epochs goes: one CSV, one -epo.fif per signal type, or a folder.
-
-    Checked before the long work: two Epochs bound for the same file, or an existing
-    file without ``--overwrite``, are errors.
-    """
-    if out.suffix == ".csv":
-        return {}
-    if out.name.endswith("-epo.fif"):
-        stem = out.name[: -len("-epo.fif")]
-        names = {id(ep): out if len(epochs) == 1 else out.with_name(
-            f"{stem}-{ep.metadata['signal_type'].iloc[0]}-epo.fif") for ep in epochs}
-    else:
-        names = {id(ep): out / (ep.metadata["recording"].iloc[0].replace("/", "_") + "-epo.fif")
-                 for ep in epochs}
-    if len(set(names.values())) < len(names):
-        raise ValueError(f"{len(epochs)} recordings do not fit in {out}: several would be "
-                         "written to one file. Pass a .csv file, or a folder (one -epo.fif "
-                         "per recording and signal type).")
-    for path in names.values():
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass --overwrite or choose another --out.")
-    return names
-
-
 def _embed(args):
     store = store_input(args)
     if store is not None:
         return embed_store(args, store, lambda: load_model(args.model, device=args.device),
-                           check_new=_check_new)
+                           check_new=check_new)
     if args.out is None:
         raise ValueError("--out is required for recordings (a .csv table, an -epo.fif "
                          "file or a folder); only a store can do without it.")
     out = Path(args.out)
-    _check_new(out, args.overwrite, "output")
+    kind = embed_out_kind(out)  # a name of the wrong kind is refused before any work
+    check_new(out, args.overwrite, "output")
     ae = load_model(args.model, device=args.device)
     duration = ae.n_times_ / ae.sfreq_
     epochs = _read_inputs(args, duration, ae.sfreq_, check_model(args, ae))
-    targets = _embed_targets(out, epochs, args.overwrite)  # before the long work
+    targets = embed_targets(out, epochs, args.overwrite)  # before the long work
     for ep in _progress(epochs, args, desc="Embedding", unit="recording"):
         ae.add_embeddings(ep, verbose="warning")
-    if out.suffix == ".csv":
-        metadata_table(epochs).to_csv(out, index=False)
+    if kind == "csv":
+        write_csv(metadata_table(epochs), out)
     else:
-        if not out.name.endswith("-epo.fif"):
+        if kind == "folder":
             out.mkdir(parents=True, exist_ok=True)
         for ep in epochs:
             ep.save(targets[id(ep)], overwrite=args.overwrite, verbose=False)
-    print(f"Embedded {sum(len(ep) for ep in epochs)} segments; wrote {out}")
+    print(f"Embedded {sum(len(ep) for ep in epochs)} segments; wrote "
+          f"{describe_written(out, targets)}")
     return 0
 
 
@@ -186,7 +152,8 @@ def _info(args):
 def _demo(args):
     from .demo import run_demo
 
-    _check_new(args.out, args.overwrite, "output")
+    check_new(check_folder_out(args.out, "demo writes several files into it"),
+              args.overwrite, "output")
     return run_demo(args)
 
 

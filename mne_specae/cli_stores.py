@@ -60,12 +60,13 @@ def check_store_settings(store, *, duration=None, sfreq=None, what="--"):
 
 def embed_store(args, store, model, *, check_new):
     """``embed`` of a store: embedding columns into its metadata (and ``--out``)."""
+    from ._cli_outputs import write_csv
     from .segment_store import read_segments
 
     out = None
     if args.out is not None:
         out = Path(args.out)
-        if out.suffix != ".csv":
+        if out.suffix.lower() != ".csv":
             raise ValueError(f"with a store, --out is a .csv table (the embeddings also go "
                              f"into the store's metadata); got {out}.")
         check_new(out, args.overwrite, "output")
@@ -78,7 +79,7 @@ def embed_store(args, store, model, *, check_new):
                          what="the model's ")
     model.add_embeddings(store, prefix=prefix, verbose="warning" if args.quiet else None)
     if out is not None:
-        read_segments(store.path).metadata.to_csv(out, index=False)
+        write_csv(read_segments(store.path).metadata, out)
     print(f"Embedded the {len(store)} items of the store {store.path}"
           + (f"; wrote {out}" if out is not None else " (columns in its metadata)"))
     return 0

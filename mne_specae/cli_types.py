@@ -165,10 +165,10 @@ def _identify_targets(args, files):
     """``{file: <out>/<name>-raw.fif}`` for ``--apply``, checked before any work."""
     if not args.apply:
         return {}
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file; with --apply it is the folder of "
-                                 "the corrected -raw.fif files.")
+    from ._cli_outputs import check_folder_out
+
+    out = check_folder_out(args.out, "with --apply it is the folder of the corrected "
+                                     "-raw.fif files")
     targets, owners = {}, {}
     for fname in files:
         target = out / f"{_stem(fname)}-raw.fif"

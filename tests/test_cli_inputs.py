@@ -83,3 +83,39 @@ def test_embed_and_identify_take_a_pretrained_name(tmp_path, data_path, capsys):
     err = capsys.readouterr().err
     assert err.strip() == ("mne-specae embed: error: --model biosignal: no such model file, "
                            "and not the name of a pretrained encoder (biosignals).")
+
+
+def test_embed_says_what_it_wrote_and_refuses_an_out_of_the_wrong_kind(tmp_path, data_path,
+                                                                       capsys):
+    """Before: --out s34-epo.fif printed 'wrote s34-epo.fif' but wrote s34-ecg-epo.fif and
+    s34-emg-epo.fif; --out x.txt silently created a folder x.txt."""
+    files = [str(data_path / "ecg/biosppy/ecg.txt"), str(data_path / "emg/biosppy/emg_1.txt")]
+    fif = tmp_path / "s34-epo.fif"
+    assert main(["embed", *files, "--model", "biosignals", "--out", str(fif), "--quiet"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == (f"Embedded 15 segments; wrote {tmp_path / 's34-ecg-epo.fif'}, "
+                   f"{tmp_path / 's34-emg-epo.fif'}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s34-ecg-epo.fif", "s34-emg-epo.fif"]
+    assert len(mne.read_epochs(tmp_path / "s34-emg-epo.fif", verbose=False)) == 12
+    folder = tmp_path / "many"
+    assert main(["embed", *files, "--model", "biosignals", "--out", str(folder),
+                 "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"Embedded 15 segments; wrote 2 file(s) in {folder}: ecg-epo.fif, emg_1-epo.fif")
+    # an --out that names a file of another kind: refused before any work, nothing made
+    for bad, hint in (("x.txt", "a .csv table, an -epo.fif file or a folder"),
+                      ("s34.fif", "name it s34-epo.fif")):
+        assert main(["embed", *files, "--model", "biosignals", "--out",
+                     str(tmp_path / bad)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"mne-specae embed: error: --out {tmp_path / bad}") and hint in err
+        assert not (tmp_path / bad).exists()
+    # and the reverse: a folder where a file is written, a file-like name for a folder
+    assert main(["train", files[0], "--out", str(folder), *TRAIN_TINY]) == 2
+    assert (f"--out {folder} is a folder; train writes one model file"
+            in capsys.readouterr().err)
+    assert main(["identify", files[0], "--apply", "--out", str(tmp_path / "fixed.fif"),
+                 "--quiet"]) == 2
+    assert ("--out " + str(tmp_path / "fixed.fif") + " looks like a file; with --apply it is "
+            "the folder") in capsys.readouterr().err
+    assert not (tmp_path / "fixed.fif").exists()
