@@ -11,18 +11,17 @@ epoching, plotting and :func:`~mne_specae.make_segments` honour.
 
 from __future__ import annotations
 
-import mne
 import numpy as np
 import pandas as pd
 from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
+from ._unusual_checks import (annotations_for, bad_channel_candidates,
+                              check_bad_channel_fraction, original_checks)
 from .calibration import channel_items
 from .checks import check_positive
 from .items import resolve_picks
 from .segments import SIGNAL_TYPES, make_segments
-from ._unusual_checks import (annotations_for, bad_channel_candidates,
-                              check_bad_channel_fraction, original_checks)
 
 #: Inset (s) of each annotation from its segment's edges: keeps floating-point
 #: rounding from making a span touch a neighbouring segment.
