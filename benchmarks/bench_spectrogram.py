@@ -21,6 +21,14 @@ of each type. Measured in the same run, best of ``--repeats``:
 Run: ``make bench``, or ``python benchmarks/bench_spectrogram.py [--device cuda]
 [--n-segments 400]`` with ``MNE_SPECAE_DATA`` pointing at the recordings.
 Targets on 2 CPU cores: (a)/(b) >= 1, (a)/(c) >= 10; on CUDA, (d)/(b) >= 100.
+
+``--busy``: the CPU on a quiet and on a busy machine, with and without the package's
+thread policy (``mne_specae/_threads.py``: ``OMP_WAIT_POLICY=PASSIVE`` at import and a
+thread count chosen from the free cores; "without" is ``MNE_SPECAE_THREADS=off``, torch's
+defaults). Each of the 4 runs is a fresh process (the wait policy is read when torch
+loads); "busy" runs beside one competing CPU-bound process (a Python loop, killed after
+the run and bounded by ``--busy-seconds`` in any case). Reported: (a)/(b) in the same
+conditions, and (a) against scipy on the quiet machine.
 """
 
 from __future__ import annotations
@@ -32,10 +40,15 @@ import sys
 import time
 
 
+import json
+import subprocess
+
 import mne
 import numpy as np
 import scipy
 import scipy.signal
+
+import mne_specae  # noqa: F401  (first: its thread policy applies before torch loads)
 import torch
 
 from mne_specae import (
@@ -122,7 +135,15 @@ def main(argv=None):
                         help="torch CPU threads (default: torch's own choice)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a target is missed")
+    parser.add_argument("--busy", action="store_true",
+                        help="CPU: quiet and busy machine, with and without the package's "
+                             "thread policy (4 fresh processes)")
+    parser.add_argument("--busy-seconds", type=float, default=300.0,
+                        help="upper bound on the competing process's life (default 300)")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.busy:
+        return busy_comparison(args, argv if argv is not None else sys.argv[1:])
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     mne.set_log_level("WARNING")
@@ -139,8 +160,8 @@ def main(argv=None):
         load = os.getloadavg()[0]
         busy = load > 0.75 * (os.cpu_count() or 1)
         print(f"load average (1 min) {load:.2f}"
-              + (": the machine was busy; other processes on the cores stall torch's "
-                 "threads, rerun when idle or compare with --threads 1" if busy else ""))
+              + (": the machine was busy (see --busy for what that costs, with and "
+                 "without the package's thread policy)" if busy else ""))
 
     x, kinds = real_segments(args.n_segments)
     n = len(x)
@@ -207,6 +228,14 @@ def main(argv=None):
               f"({seconds * 1e3:.2f} ms for {count})")
     print(f"    (a) vs (b): max |dB difference| {max_db_diff:.4f} dB on bins within 60 dB "
           "of each peak")
+    if args.json:
+        from mne_specae.devices import cpu_threads
+
+        with cpu_threads(device):
+            used = torch.get_num_threads()
+        print(json.dumps({"a": rate["a"], "b": rate["b"], "c": rate["c"], "d": rate["d"],
+                          "threads": used, "load": os.getloadavg()[0],
+                          "wait_policy": os.environ.get("OMP_WAIT_POLICY")}))
     print()
     checks = [("(a)/(b)", rate["a"] / rate["b"], 1.0, True),
               ("(a)/(c)", rate["a"] / rate["c"], 10.0, True),
@@ -220,6 +249,48 @@ def main(argv=None):
         ok &= value >= target or not applies
         print(f"{name} = {value:8.2f}   (target >= {target:g}: {verdict})")
     return 0 if ok or not args.strict else 1
+
+
+BUSY_LOOP = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\n" \
+    "while time.monotonic() < end:\n    pass\n"
+
+
+def busy_comparison(args, argv):
+    """Quiet and busy machine x package policy on and off, each run a fresh process."""
+    child_args = [a for a in argv if a not in ("--busy", "--json")] + ["--json"]
+    base_env = {k: v for k, v in os.environ.items()
+                if k not in ("OMP_WAIT_POLICY", "MNE_SPECAE_THREADS")}
+    policies = {"package policy": {}, "torch defaults": {"MNE_SPECAE_THREADS": "off"}}
+    results = {}
+    for condition in ("quiet", "busy"):
+        for name, extra in policies.items():
+            competitor = None
+            if condition == "busy":
+                competitor = subprocess.Popen([sys.executable, "-c", BUSY_LOOP,
+                                               str(args.busy_seconds)])
+            try:
+                proc = subprocess.run([sys.executable, __file__, *child_args],
+                                      env={**base_env, **extra}, capture_output=True,
+                                      text=True, check=False)
+            finally:
+                if competitor is not None:
+                    competitor.kill()
+                    competitor.wait()
+            if proc.returncode != 0:
+                print(proc.stdout + proc.stderr)
+                return proc.returncode
+            results[condition, name] = json.loads(
+                [line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+    scipy_quiet = max(r["b"] for (cond, _), r in results.items() if cond == "quiet")
+    print(f"CPU cores {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}"
+          f"; busy = beside one CPU-bound process; (a) compute_spectrogram, (b) scipy")
+    print(f"{'machine':<7} {'policy':<16} {'threads':>7} {'wait':>8} {'load':>5} "
+          f"{'(a) seg/s':>10} {'(b) seg/s':>10} {'(a)/(b)':>8} {'(a)/(b quiet)':>14}")
+    for (condition, name), r in results.items():
+        print(f"{condition:<7} {name:<16} {r['threads']:>7} {str(r['wait_policy']):>8} "
+              f"{r['load']:5.2f} {r['a']:10,.0f} {r['b']:10,.0f} {r['a'] / r['b']:8.2f} "
+              f"{r['a'] / scipy_quiet:14.2f}")
+    return 0
 
 
 if __name__ == "__main__":
