@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from mne.utils import _check_option
 
+from ._spectrogram_steps import check_output, detrend_waveforms
 from .checks import check_int, check_number, check_positive
 from .docs import fill_doc
 from .filterbanks import check_band, frequency_axis, one_sided_scale
@@ -32,18 +33,6 @@ NORMALIZATIONS = (None, "item", "dataset")
 CHANNEL_MODES = ("separate", "planes", "stack")
 DETRENDS = (None, "constant", "linear")
 SCALINGS = ("density", "spectrum")
-
-
-def _detrend(x, kind):
-    """Remove the mean (``"constant"``) or the least-squares line (``"linear"``) of each
-    waveform along the last axis (float32, any leading shape)."""
-    mean = x.mean(dim=-1, keepdim=True)
-    if kind == "constant":
-        return x - mean
-    n = x.shape[-1]
-    t = torch.arange(n, dtype=x.dtype, device=x.device) - (n - 1) / 2
-    slope = (x * t).sum(dim=-1, keepdim=True) / t.square().sum().clamp_min(1e-12)
-    return x - mean - slope * t
 
 
 @fill_doc
@@ -293,13 +282,13 @@ class Spectrogram(ImageAxes, InputStage):
     def forward(self, x):
         """Compute the spectrograms of ``x`` (``(..., n_times)``), see the class doc."""
         self._validate(x)
-        x = x.to(torch.float32)
+        given, x = x, x.to(torch.float32)
         lead, n_times = x.shape[:-1], x.shape[-1]
         # in place unless autograd needs the intermediates: on the CPU, fresh large
         # temporaries cost more than the arithmetic (page faults)
         inplace = not (torch.is_grad_enabled() and x.requires_grad)
         if self.detrend is not None:
-            x = _detrend(x, self.detrend)
+            x = detrend_waveforms(x, self.detrend)
         out = self._spectral(x.reshape(-1, n_times), inplace)
         out = out.reshape(*lead, *out.shape[1:])
         if self.channel_mode == "planes":  # (..., C, [2], F, T) -> (..., C*[2], F, T)
@@ -332,6 +321,8 @@ class Spectrogram(ImageAxes, InputStage):
                     f"rows, these have {out.shape[-2]}."
                 )
             out = (out - self.norm_mean) / self.norm_std
+        if self.check_finite:
+            check_output(out, given)
         return out
 
     def to_images(self, x):

@@ -575,3 +575,31 @@ def test_cuda_equals_cpu(segments, kwargs, atol):
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-3, atol=atol)
 
 
+
+
+def test_finite_input_too_large_for_float32(segments):
+    """Finite samples of 1e20 gave Inf/NaN images without an error (the power, ~1e40,
+    overflows float32)."""
+    x = segments["ecg"][:2, 0]  # two real ECG segments, in volts
+    for output, normalize in (("db", None), ("db", "item"), ("power", None),
+                              ("magnitude", "item")):
+        sg = Spectrogram(SFREQ, n_fft=256, output=output, normalize=normalize)
+        for dtype in (torch.float32, torch.float64):
+            with pytest.raises(ValueError, match=r"largest sample is 1\.3e\+20.*overflowed "
+                                                 r"float32.*Scale the data"):
+                sg(torch.as_tensor(x / np.abs(x).max() * 1.3e20, dtype=dtype))
+    # far beyond any physical unit in float64: float32 cannot even hold the samples
+    with pytest.raises(ValueError, match=r"largest sample is 1e\+200"):
+        Spectrogram(SFREQ, n_fft=256, output="db")(torch.full((2, N_TIMES), 1e200,
+                                                              dtype=torch.float64))
+    # large but representable: a finite image, the dB of the volts image shifted
+    # (scaled by powers of two: exactly the same power, 40 * 20 log10(2) dB higher)
+    micro = Spectrogram(SFREQ, n_fft=256, output="db")(_t(x * 2.0**20))
+    big = Spectrogram(SFREQ, n_fft=256, output="db")(_t(x * 2.0**60))
+    assert torch.isfinite(big).all() and float(big.max()) > 280  # power ~1e28
+    kept = micro > -250  # (bins of no power sit at amin's floor, -300 dB)
+    assert kept.float().mean() > 0.9
+    torch.testing.assert_close(big[kept], micro[kept] + 800 * np.log10(2), atol=1e-3, rtol=0)
+    # the training engine's stages (check_finite=False) are not checked per batch
+    off = Spectrogram(SFREQ, n_fft=256, output="db", normalize="item", check_finite=False)
+    assert not torch.isfinite(off(_t(x / np.abs(x).max() * 1e20))).all()
