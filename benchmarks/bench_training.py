@@ -60,9 +60,12 @@ import tempfile
 import time
 from pathlib import Path
 
-
 import numpy as np
-import torch
+
+# before torch: the package's thread policy (OMP_WAIT_POLICY=PASSIVE unless set, see
+# doc/performance.rst "A busy machine"); MNE_SPECAE_THREADS=off measures torch's defaults
+import mne_specae  # noqa: F401,E402
+import torch  # noqa: E402
 
 SFREQ = 512.0
 SECONDS_PER_RECORDING = 120.0  # at most this much of each recording (enough variety)
