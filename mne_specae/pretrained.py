@@ -111,6 +111,6 @@ def load_pretrained(name="biosignals", *, device=None, verbose=None):
                 f"is {found}, this version of mne-specae ships {expected}. Reinstall "
                 "mne-specae.")
         est = SpecAE.load(path, device=device)
-    logger.info(f"Loaded the pretrained encoder {name!r} ({PRETRAINED[name]['file']}, sha256 "
-                f"{found[:12]}...)")
+    logger.info(f"Loaded the pretrained encoder {name!r} ({PRETRAINED[name]['file']}, "
+                f"sha256 {found[:12]}...)")
     return est
