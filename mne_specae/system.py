@@ -42,9 +42,21 @@ def system_info(resolve_device):
     for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS"):
         lines.append(f"{var:<13} {os.environ.get(var, '(not set)')}")
     try:
-        folder = get_data_path()
-        found = (folder / "MANIFEST.tsv").is_file() or any(folder.glob("*/*"))
-        lines.append(f"data folder   {folder} ({'recordings found' if found else 'empty'})")
+        lines.append(f"data folder   {_data_folder(get_data_path())}")
     except Exception as err:
         lines.append(f"data folder   unknown ({err})")
     return "\n".join(lines)
+
+
+def _data_folder(folder):
+    """The data folder and how many registry recordings it holds (all files present)."""
+    from .datasets import EXTENDED_RECORDINGS, SAMPLE_RECORDINGS
+    from .datasets.sample import count_present
+
+    n_sample = len(SAMPLE_RECORDINGS)
+    if not folder.is_dir():
+        return f"{folder} (does not exist: 0 of {n_sample} sample recordings)"
+    n_extended = count_present(folder, EXTENDED_RECORDINGS)
+    return (f"{folder} ({count_present(folder)} of {n_sample} sample recordings present"
+            + (f"; {n_extended} of {len(EXTENDED_RECORDINGS)} extended" if n_extended
+               else "") + ")")

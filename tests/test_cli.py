@@ -349,3 +349,30 @@ def test_train_and_embed_warn_about_mistyped_channels(typing_model, mistyped, tm
                                               "pretrained encoder (The pretrained model")
     args = build_parser().parse_args(["train", str(mistyped), "--out", "x", "--quiet"])
     assert check_model(args) is None and capsys.readouterr().out == ""
+
+
+def test_info_counts_the_recordings_present(tmp_path, monkeypatch, data_path, capsys):
+    """Before: a folder left by a failed download was reported as 'recordings found'."""
+    from mne_specae.datasets import EXTENDED_RECORDINGS, SAMPLE_RECORDINGS
+
+    empty = tmp_path / "mne-specae"
+    (empty / "ecg" / "mitdb").mkdir(parents=True)  # what a failed download leaves
+    (empty / "ecg" / "mitdb" / "100.hea").write_text("100 2 360 650000\n")  # no .dat
+    monkeypatch.setenv("MNE_SPECAE_DATA", str(empty))
+    assert main(["info"]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("data folder")]
+    assert line == [f"data folder   {empty} (0 of {len(SAMPLE_RECORDINGS)} sample "
+                    "recordings present)"]
+    monkeypatch.setenv("MNE_SPECAE_DATA", str(data_path))
+    assert main(["info"]) == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("data folder")]
+    n_extended = sum(all((data_path / f.relpath).is_file() for f in rec.files)
+                     for rec in EXTENDED_RECORDINGS)
+    assert line == [f"data folder   {data_path} ({len(SAMPLE_RECORDINGS)} of "
+                    f"{len(SAMPLE_RECORDINGS)} sample recordings present"
+                    + (f"; {n_extended} of {len(EXTENDED_RECORDINGS)} extended" if n_extended
+                       else "") + ")"]
+    monkeypatch.setenv("MNE_SPECAE_DATA", str(tmp_path / "nowhere"))
+    assert main(["info"]) == 0
+    assert (f"data folder   {tmp_path / 'nowhere'} (does not exist: 0 of "
+            f"{len(SAMPLE_RECORDINGS)} sample recordings)") in capsys.readouterr().out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mne.utils import logger, verbose
 
 from .download import fetch_file, get_data_path
@@ -35,6 +37,13 @@ def read_recording(recording: Recording, folder, *, download=True):
     if recording.reader == "uci_txt":
         return read_uci_emg(paths[0], **kwargs)
     raise ValueError(f"Unknown reader {recording.reader!r} for {recording.name}")
+
+
+def count_present(folder, recordings=SAMPLE_RECORDINGS):
+    """How many of ``recordings`` have all their files in ``folder`` (checksums are
+    not verified: a quick look, e.g. for ``mne-specae info``)."""
+    folder = Path(folder)
+    return sum(all((folder / f.relpath).is_file() for f in rec.files) for rec in recordings)
 
 
 def _montage_1020():
