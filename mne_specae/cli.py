@@ -11,7 +11,8 @@ what a bug report needs. Every output path is checked before any data is read
 counted (``--strict``: an error); progress is shown unless ``--quiet``. While
 ``train`` and ``embed`` read, a channel whose type and signal disagree gets a
 one-line warning (``--no-check-types``: no check; see :mod:`mne_specae.cli_types`).
-Errors end with exit status 2 and a one-line reason that names the file.
+Errors end with exit status 2 and the reason, which names the file (its first line;
+later lines, e.g. what differs from a checkpoint, follow in full).
 """
 
 from __future__ import annotations
@@ -302,7 +303,8 @@ def main(argv=None):
         with mne.use_log_level(level):
             return args.func(args)
     except (ValueError, TypeError, OSError, KeyError, RuntimeError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        # the whole message: a reason's later lines (what differs, what to do) matter
+        reason = str(err).rstrip() if str(err) else type(err).__name__
         print(f"mne-specae {args.command}: error: {reason}", file=sys.stderr)
         return 2
     finally:

@@ -119,3 +119,27 @@ def test_embed_says_what_it_wrote_and_refuses_an_out_of_the_wrong_kind(tmp_path,
     assert ("--out " + str(tmp_path / "fixed.fif") + " looks like a file; with --apply it is "
             "the folder") in capsys.readouterr().err
     assert not (tmp_path / "fixed.fif").exists()
+
+
+@pytest.mark.filterwarnings("ignore:Only one group")
+def test_resume_with_another_run_prints_the_whole_reason(tmp_path, data_path, capsys):
+    """Before: the CLI printed only the first line: '... What differs (checkpoint -> this
+    call):' and then nothing."""
+    ecg = str(data_path / "ecg/biosppy/ecg.txt")
+    checkpoint = tmp_path / "run.ckpt"
+    assert main(["train", ecg, "--out", str(tmp_path / "a.specae"), "--checkpoint",
+                 str(checkpoint), *TRAIN_TINY]) == 0
+    assert checkpoint.is_file()
+    capsys.readouterr()
+    assert main(["train", ecg, "--out", str(tmp_path / "b.specae"), "--checkpoint",
+                 str(checkpoint), "--resume", "--max-epochs", "1", "--filters", "8",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"mne-specae train: error: {checkpoint} records another "
+                               "training run") and lines[0].endswith("this call):")
+    differences = [ln for ln in lines[1:] if ln.startswith("  ")]
+    assert differences and any("filters" in ln and "4" in ln and "8" in ln
+                               for ln in differences), err
+    assert "To continue the recorded run instead" in lines[-1]
+    assert not (tmp_path / "b.specae").exists()
