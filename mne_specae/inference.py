@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from ._store_checks import checked
 from .devices import cpu_threads, resolve_device, use_bf16, use_channels_last
 from .items import ItemSet, as_epochs_list, item_set
 from .logs import verbose_method
@@ -162,6 +163,7 @@ class EncoderMethods:
     def _encode(self, X, with_error):
         data = self._check_data(X)
         items, owner = data.items(self._separate())
+        items = checked(items)  # a store's reads, for NaN/Inf (Epochs are checked)
         values = encode_items(
             self.model_, self.input_stage_, items, pooling=self.pooling,
             with_error=with_error, device=self.device, batch_size=self.batch_size_inference,
@@ -220,7 +222,7 @@ class EncoderMethods:
             data, _, values = self._encode(X, False)
         else:
             data = self._check_data(X)
-            items, _ = data.items(self._separate())
+            items = checked(data.items(self._separate())[0])
             outs = run_batches(
                 self.model_, self.input_stage_, items, lambda m, images: m.encode(images),
                 device=self.device, batch_size=self.batch_size_inference,

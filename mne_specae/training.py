@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from mne.utils import logger, verbose, warn
 
+from ._store_checks import checked
 from .batches import (EpochLosses, as_waveform_tensor, batch_slices,
                       broadcast_buffers, distributed_context, epoch_items, epoch_order,
                       sum_over_ranks)
@@ -345,8 +346,9 @@ def train_autoencoder(
     (losses stay on the device until then: a step never waits for them): the best
     weights so far are restored (and checkpointed, ``stop_reason="nonfinite_loss"``)
     and a warning says so; before any epoch finished with a finite loss, a
-    :class:`FloatingPointError` is raised. The waveforms are checked for NaN/Inf once,
-    so the input stage's per-batch ``check_finite`` is off during the call; on CUDA,
+    :class:`FloatingPointError` is raised. The waveforms are checked for NaN/Inf once
+    (a store's as each batch is read, on the host), so the input stage's per-batch
+    ``check_finite`` is off during the call; on CUDA,
     ``torch.backends.cudnn.benchmark`` is on. Both are restored afterwards.
     """
     kw = {k: v for k, v in locals().items() if k not in ("model", "waveforms", "verbose")}
@@ -354,7 +356,9 @@ def train_autoencoder(
     path = None if checkpoint is None else Path(checkpoint)
     if not resume:
         check_absent(path)  # before any work
-    data = waveforms if isinstance(waveforms, StoreItems) else as_waveform_tensor(waveforms)
+    # every sample is checked for NaN/Inf: in memory here, from a store as it is read
+    data = checked(waveforms) if isinstance(waveforms, StoreItems) \
+        else as_waveform_tensor(waveforms)
     if data.shape[0] < 2:
         raise ValueError(f"Need at least 2 items to train, got {data.shape[0]}.")
     labels, train_idx, val_idx = split_items(groups, data.shape[0], val_fraction, seed)
@@ -370,7 +374,7 @@ def train_autoencoder(
     checks_finite = getattr(input_stage, "check_finite", False) is True
     try:
         if checks_finite:
-            input_stage.check_finite = False  # as_waveform_tensor checked every sample
+            input_stage.check_finite = False  # the data's own check sees every sample
         with cudnn_autotune(dev), cpu_threads(dev):  # threads for a busy CPU
             run = _train(model, data, kw, (rank, world, dev), (train_idx, val_idx),
                          (path, fingerprint), saved, labels)
