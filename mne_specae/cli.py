@@ -24,6 +24,7 @@ from pathlib import Path
 import mne
 
 from . import __version__
+from ._cli_args import positive_float, positive_int
 from ._cli_outputs import (check_file_out, check_folder_out, check_new, describe_written,
                            embed_out_kind, embed_targets, write_csv)
 from .cli_types import add_identify_parser, check_model, load_model, read_failure
@@ -207,15 +208,17 @@ def build_parser():
     demo.add_argument("--out", default="demo-out", help="output folder")
     demo.add_argument("--data", default=None,
                       help="data folder with the recordings (default: MNE_SPECAE_DATA)")
-    demo.add_argument("--duration", type=float, default=5.0, help="segment length in s")
-    demo.add_argument("--sfreq", type=float, default=512.0, help="sampling rate in Hz")
-    demo.add_argument("--per-recording", type=int, default=12,
+    demo.add_argument("--duration", type=positive_float, default=5.0,
+                      help="segment length in s")
+    demo.add_argument("--sfreq", type=positive_float, default=512.0,
+                      help="sampling rate in Hz")
+    demo.add_argument("--per-recording", type=positive_int, default=12,
                       help="segments kept per recording")
-    demo.add_argument("--max-channels", type=int, default=4,
+    demo.add_argument("--max-channels", type=positive_int, default=4,
                       help="channels kept per recording")
-    demo.add_argument("--max-epochs", type=int, default=RECOMMENDED["max_epochs"],
+    demo.add_argument("--max-epochs", type=positive_int, default=RECOMMENDED["max_epochs"],
                       help="training epochs")
-    demo.add_argument("--filters", type=int, default=RECOMMENDED["filters"],
+    demo.add_argument("--filters", type=positive_int, default=RECOMMENDED["filters"],
                       help="filters per layer (the study: 64)")
     demo.set_defaults(func=_demo)
 
@@ -226,17 +229,17 @@ def build_parser():
                     "one model file.")
     _add_input_options(train)
     train.add_argument("--out", required=True, help="model file to write (*.specae)")
-    train.add_argument("--duration", type=float, default=None,
+    train.add_argument("--duration", type=positive_float, default=None,
                        help=f"segment length in s (default: {DURATION}) or a store's own")
-    train.add_argument("--sfreq", type=float, default=None,
+    train.add_argument("--sfreq", type=positive_float, default=None,
                        help=f"sampling rate in Hz (default: {SFREQ}) or a store's own")
-    train.add_argument("--fmax", type=float, default=RECOMMENDED["fmax"],
+    train.add_argument("--fmax", type=positive_float, default=RECOMMENDED["fmax"],
                        help="highest frequency in Hz")
-    train.add_argument("--max-epochs", type=int, default=RECOMMENDED["max_epochs"],
+    train.add_argument("--max-epochs", type=positive_int, default=RECOMMENDED["max_epochs"],
                        help="training epochs")
-    train.add_argument("--batch-size", type=int, default=RECOMMENDED["batch_size"],
+    train.add_argument("--batch-size", type=positive_int, default=RECOMMENDED["batch_size"],
                        help="items per step")
-    train.add_argument("--filters", type=int, default=RECOMMENDED["filters"],
+    train.add_argument("--filters", type=positive_int, default=RECOMMENDED["filters"],
                        help="filters per layer")
     train.add_argument("--checkpoint", default=None, help="checkpoint file, written every epoch")
     train.add_argument("--resume", action="store_true",

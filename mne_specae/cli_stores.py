@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cli_args import n_jobs, positive_float
+
 #: Options of ``train``/``embed`` that only apply to recordings (prepare's settings).
 _RECORDING_OPTIONS = ("picks", "channel_types", "subject_pattern", "keep_unknown_units")
 
@@ -121,10 +123,12 @@ def add_prepare_parser(sub, fmt):
                     "skips the files already there.")
     prepare.add_argument("sources", nargs="+", help="files or folders")
     prepare.add_argument("--out", required=True, help="the store folder")
-    prepare.add_argument("--n-jobs", type=int, default=1,
+    prepare.add_argument("--n-jobs", type=n_jobs, default=1,
                          help="files prepared in parallel (-1: every core)")
-    prepare.add_argument("--duration", type=float, default=5.0, help="segment length in s")
-    prepare.add_argument("--sfreq", type=float, default=512.0, help="sampling rate in Hz")
+    prepare.add_argument("--duration", type=positive_float, default=5.0,
+                         help="segment length in s")
+    prepare.add_argument("--sfreq", type=positive_float, default=512.0,
+                         help="sampling rate in Hz")
     prepare.add_argument("--picks", default=None,
                          help="channels or types, comma-separated (default: ECG, EEG, EMG)")
     prepare.add_argument("--subject-pattern", default=None,

@@ -8,10 +8,11 @@ with the corrected types (``<name>-raw.fif``). A file that cannot be read, whate
 the reader raises, is skipped with a warning and counted, the later files are still
 processed, and the exit status is then 1 (``--strict``: stop at it, status 2).
 ``train`` and ``embed`` warn, one line per channel, when a channel's type (from its
-name, the file or ``--channel-types``) and its signal disagree, whenever a model with a signal-type head is at hand: the
-model of ``embed`` when it has one, the pretrained encoder for ``train``. Missing
-pretrained weights (a development tree) skip the check with one line; they never stop
-a job.
+name, the file or ``--channel-types``) and its signal disagree, whenever a model with
+a signal-type head is at hand: the model of ``embed`` when it has one, the pretrained
+encoder for ``train``. Missing pretrained weights (a development tree) skip the check
+with one line; they never stop a job. ``--model`` takes a model file or a pretrained
+encoder's name (:func:`load_model`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
+
+from ._cli_args import positive_int
 
 #: Windows per channel that the train/embed check looks at (a quick look).
 CHECK_SEGMENTS = 10
@@ -199,8 +202,6 @@ def identify(args):
     from .datasets.readers import read_raw
     from .sources import Skipped, find_recordings
 
-    if args.max_segments < 1:
-        raise ValueError(f"--max-segments must be >= 1, got {args.max_segments}.")
     files = find_recordings(args.files)
     targets = _identify_targets(args, files)  # before any work
     model = _load_identify_model(args)
@@ -263,7 +264,7 @@ def add_identify_parser(sub, formatter):
     parser.add_argument("--apply", action="store_true",
                         help="write <name>-raw.fif with the corrected channel types")
     parser.add_argument("--out", default=".", help="folder of the --apply files")
-    parser.add_argument("--max-segments", type=int, default=30,
+    parser.add_argument("--max-segments", type=positive_int, default=30,
                         help="windows per channel at most (evenly spread)")
     parser.add_argument("--device", default=None,
                         help="where to run (default: the model's device if present, else auto)")

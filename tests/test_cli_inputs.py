@@ -143,3 +143,41 @@ def test_resume_with_another_run_prints_the_whole_reason(tmp_path, data_path, ca
                                for ln in differences), err
     assert "To continue the recorded run instead" in lines[-1]
     assert not (tmp_path / "b.specae").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "{ecg}", "--out", "m.specae", "--duration", "-5"],
+     "argument --duration: must be a positive number, got '-5'"),
+    (["train", "{ecg}", "--out", "m.specae", "--sfreq", "nan"],
+     "argument --sfreq: must be a positive number, got 'nan'"),
+    (["train", "{ecg}", "--out", "m.specae", "--max-epochs", "0"],
+     "argument --max-epochs: must be a whole number >= 1, got '0'"),
+    (["train", "{ecg}", "--out", "m.specae", "--filters", "4.5"],
+     "argument --filters: must be a whole number >= 1, got '4.5'"),
+    (["prepare", "{ecg}", "--out", "store", "--duration", "five"],
+     "argument --duration: must be a positive number, got 'five'"),
+    (["prepare", "{ecg}", "--out", "store", "--n-jobs", "0"],
+     "argument --n-jobs: must be a whole number >= 1, or -1 (every core), got '0'"),
+    (["identify", "{ecg}", "--max-segments", "0"],
+     "argument --max-segments: must be a whole number >= 1, got '0'"),
+    (["demo", "--per-recording", "-1"],
+     "argument --per-recording: must be a whole number >= 1, got '-1'"),
+])
+def test_bad_numbers_are_refused_before_reading(argv, message, data_path, tmp_path,
+                                                monkeypatch, capsys):
+    """Before: a bad --duration was read as given and every file was then reported as
+    'cannot be read (...)', one warning per file."""
+    import mne_specae.sources
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a recording was read before the options were checked")
+
+    monkeypatch.setattr(mne_specae.sources, "segments_of_file", no_reading)
+    monkeypatch.chdir(tmp_path)
+    argv = [a.format(ecg=data_path / "ecg/biosppy/ecg.txt") for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == f"mne-specae {argv[0]}: error: {message}"
+    assert "cannot be read" not in err and not list(tmp_path.iterdir())
