@@ -2,17 +2,21 @@
 ``prepare`` and ``info``.
 
 ``demo`` runs the main job on the bundled sample recordings; ``train`` and ``embed``
-serve lab scripts and batch jobs on any recordings MNE (or this package) reads;
+serve lab scripts and batch jobs on any recordings MNE (or this package) reads, or on
+a segment store that ``prepare`` wrote (:mod:`mne_specae.cli_stores`); ``embed
+--model`` takes a model file or a pretrained encoder's name (``biosignals``);
 ``identify`` tells ECG, EEG and EMG channels apart from their signals and prints a
 table per file (``--apply`` writes copies with the corrected types); ``prepare`` cuts
-files and folders into a segment store on disk (:mod:`mne_specae.cli_stores`); ``info`` prints
-what a bug report needs. Every output path is checked before any data is read
-(``--overwrite`` governs them all); unreadable files are skipped with a warning and
-counted (``--strict``: an error); progress is shown unless ``--quiet``. While
-``train`` and ``embed`` read, a channel whose type and signal disagree gets a
-one-line warning (``--no-check-types``: no check; see :mod:`mne_specae.cli_types`).
-Errors end with exit status 2 and the reason, which names the file (its first line;
-later lines, e.g. what differs from a checkpoint, follow in full).
+files and folders into a segment store on disk; ``info`` prints what a bug report
+needs. Numbers are checked as the options are parsed, and every output path before
+any data is read (``--overwrite`` governs them all; an ``--out`` of the wrong kind, a
+``.txt`` where a table, an -epo.fif or a folder is written, is refused); unreadable
+files are skipped with a warning and counted (``--strict``: an error); progress is
+shown unless ``--quiet``. While ``train`` and ``embed`` read, a channel whose type and
+signal disagree gets a one-line warning (``--no-check-types``: no check; see
+:mod:`mne_specae.cli_types`). Errors end with exit status 2 and the reason, which
+names the file (its first line; later lines, e.g. what differs from a checkpoint,
+follow in full); ``identify`` ends with status 1 when it skipped a file.
 """
 
 from __future__ import annotations
@@ -226,7 +230,8 @@ def build_parser():
         "train", formatter_class=fmt, help="train a model on recordings",
         description="Read recordings (files or folders), cut segments of each ECG, EEG and "
                     "EMG signal type, train an autoencoder (presets.RECOMMENDED) and save "
-                    "one model file.")
+                    "one model file. A segment store ('prepare') trains on its items, "
+                    "streamed from disk.")
     _add_input_options(train)
     train.add_argument("--out", required=True, help="model file to write (*.specae)")
     train.add_argument("--duration", type=positive_float, default=None,
@@ -251,7 +256,9 @@ def build_parser():
         description="Segment recordings as the model was trained and write embeddings and "
                     "reconstruction errors: one .csv table (all recordings and signal "
                     "types), one -epo.fif file (one recording; one file per signal type "
-                    "when it holds several), or a folder of -epo.fif files.")
+                    "when it holds several), or a folder of -epo.fif files. A segment "
+                    "store ('prepare') gets the columns in its own metadata (--out: "
+                    "also a .csv table).")
     _add_input_options(embed)
     embed.add_argument("--model", required=True,
                        help="model file from 'train', or a pretrained encoder's name "
