@@ -1,6 +1,7 @@
 # The README's commands. Each target installs what it needs into $(VENV) first.
 #   make demo   the main job on the bundled real sample recordings
 #   make test   the test suite
+#   make lint   pre-commit's hooks on every file: ruff (lint, format), codespell, import-linter
 #   make bench  the benchmarks (prints ratios against references measured in the same run)
 #   make doc    the documentation, every example executed, into doc/_build/html
 #   make doc-test  open the built pages in headless Chromium (pages, figures, links)
@@ -22,7 +23,7 @@ export MPLBACKEND ?= Agg
 # of the cores; passive waiting keeps CPU training fast on shared machines.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install install-doc demo test bench doc doc-noplot doc-test clean
+.PHONY: install install-doc install-lint lint demo test bench doc doc-noplot doc-test clean
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,16 @@ $(VENV)/.installed-doc: $(VENV)/.installed pyproject.toml $(CONSTRAINTS)
 	touch $@
 
 install-doc: $(VENV)/.installed-doc
+
+$(VENV)/.installed-lint: $(VENV)/.installed pyproject.toml $(CONSTRAINTS)
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[test,lint]"
+	touch $@
+
+install-lint: $(VENV)/.installed-lint
+
+# The hooks are local (language: system): they run the tools of $(VENV), fetch nothing.
+lint: install-lint
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 demo: install
 	$(VENV)/bin/mne-specae demo --out $(OUT) --overwrite

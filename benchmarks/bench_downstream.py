@@ -70,7 +70,7 @@ SMOKE_SETTINGS = dict(filters=4, n_layers=2, max_epochs=1, patience=1, batch_siz
 def representations(preset):
     """The representations compared, built from the SpecAE settings ``preset``."""
     from mne_specae import SpecAE
-    from mne_specae.baselines import BandPowers, InputPCA, RandomWeights
+    from mne_specae.evaluation.baselines import BandPowers, InputPCA, RandomWeights
 
     return {
         "specae": SpecAE(**preset, verbose="warning"),
@@ -82,7 +82,7 @@ def representations(preset):
 
 
 def tasks(epochs_list, names=None):
-    from mne_specae.downstream import Task
+    from mne_specae.evaluation.downstream import Task
 
     return {name: Task(label, query) for name, (label, query) in TASKS_LABELS.items()
             if names is None or name in names}
@@ -92,7 +92,7 @@ def report_folds(epochs_list, n_splits, seed=0):
     """Folds over the ``role == "report"`` groups; the selection subjects never test."""
     import pandas as pd
 
-    from mne_specae.downstream import group_folds
+    from mne_specae.evaluation.downstream import group_folds
 
     md = pd.concat([ep.metadata for ep in epochs_list])
     report = md[md["role"] == "report"]
@@ -166,7 +166,7 @@ def reconstruction_figures(epochs_list, preset, folds, max_items, out):
     import matplotlib.pyplot as plt
 
     from mne_specae import SpecAE
-    from mne_specae.downstream import fit_subset
+    from mne_specae.evaluation.downstream import fit_subset
     from mne_specae.viz import plot_reconstruction
 
     held = {g for g, k in folds.items() if k == 0}

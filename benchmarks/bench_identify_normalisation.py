@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from downstream_data import load_downstream_epochs  # noqa: E402
 
 from mne_specae import SpecAE, presets, select_evenly  # noqa: E402
-from mne_specae.calibration import channel_items  # noqa: E402
+from mne_specae.estimator.calibration import channel_items  # noqa: E402
 
 
 def main(norm):

@@ -229,7 +229,7 @@ def main(argv=None):
     print(f"    (a) vs (b): max |dB difference| {max_db_diff:.4f} dB on bins within 60 dB "
           "of each peak")
     if args.json:
-        from mne_specae.devices import cpu_threads
+        from mne_specae.utils._devices import cpu_threads
 
         with cpu_threads(device):
             used = torch.get_num_threads()

@@ -51,7 +51,7 @@ def recording_files(extended):
 
 
 def _import_package():
-    import mne_specae.preparation  # noqa: F401  (what a worker imports)
+    import mne_specae.stores.preparation  # noqa: F401  (what a worker imports)
 
     return os.getpid()
 

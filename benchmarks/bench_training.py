@@ -3,7 +3,7 @@
 One item is one channel of one real 5 s segment at 512 Hz (2560 samples) from the
 bundled sample recordings (:func:`mne_specae.datasets.load_sample` +
 :func:`mne_specae.make_segments`: ECG, EEG and EMG), repeated to reach ``--n-items``.
-Two ways of training :class:`mne_specae.models.ConvAutoencoder2d` (the study's network
+Two ways of training :class:`mne_specae.nn.models.ConvAutoencoder2d` (the study's network
 by default: 4 x [Conv 3x3 64, ReLU, MaxPool 2], mirrored decoder) with Adam and MSE,
 measured in the same run, at the same precision and memory format (a fair race):
 
@@ -13,7 +13,7 @@ measured in the same run, at the same precision and memory format (a fair race):
     them (no DataLoader), ``model(x)``, ``mse_loss``, ``backward``, ``step``, with
     the engine's ``precision="auto"`` and ``channels_last="auto"`` (bf16 autocast and
     channels-last on CUDA, fp32 on the CPU) and cuDNN autotuning;
-(2) ``engine``: :func:`mne_specae.training.train_autoencoder` with the
+(2) ``engine``: :func:`mne_specae.training.loop.train_autoencoder` with the
     :class:`mne_specae.Spectrogram` input stage, which computes the images from the
     waveforms on the device at every step, ``val_fraction=0``.
 
@@ -123,7 +123,7 @@ def network_flops(filters, image_shape):
     counted on the meta device (nothing is computed)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from mne_specae.models import ConvAutoencoder2d
+    from mne_specae.nn.models import ConvAutoencoder2d
 
     with torch.device("meta"):
         model = ConvAutoencoder2d(filters=filters)
@@ -143,7 +143,7 @@ def peak_tflops(device):
 
 def engine_settings(device):
     """What ``precision="auto"`` and ``channels_last="auto"`` mean on ``device``."""
-    from mne_specae.devices import use_bf16, use_channels_last
+    from mne_specae.utils._devices import use_bf16, use_channels_last
 
     return use_bf16("auto", device), use_channels_last("auto", device)
 
@@ -183,7 +183,7 @@ def _memory_peak(device, start):
 def run_plain(waves, device, size, batch_size, epochs, filters, warmup_steps):
     """The eager loop on precomputed images, at the engine's precision and memory
     format; returns (samples/s, peak bytes, loss, notes)."""
-    from mne_specae.models import ConvAutoencoder2d
+    from mne_specae.nn.models import ConvAutoencoder2d
 
     bf16, channels_last = engine_settings(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -250,8 +250,8 @@ def _precision_notes(bf16, channels_last):
 
 
 def run_engine(waves, device, size, batch_size, epochs, filters, warmup_steps, compile):
-    from mne_specae.models import ConvAutoencoder2d
-    from mne_specae.training import train_autoencoder
+    from mne_specae.nn.models import ConvAutoencoder2d
+    from mne_specae.training.loop import train_autoencoder
 
     start = _memory_start(device)
     spec = make_spectrogram(size)
@@ -287,8 +287,8 @@ def _child(queue, method, data_file, device, size, args):
         if args["threads"]:
             torch.set_num_threads(args["threads"])
         torch.backends.cudnn.benchmark = True  # as the engine does on CUDA
-        import mne_specae.models  # noqa: F401  (imported before the memory baseline)
-        import mne_specae.training  # noqa: F401
+        import mne_specae.nn.models  # noqa: F401  (imported before the memory baseline)
+        import mne_specae.training.loop  # noqa: F401
 
         waves = np.load(data_file)[: args["n_items"]].copy()  # writable, contiguous
         device = torch.device(device)

@@ -58,7 +58,7 @@ def main(argv=None):
     import pandas as pd
 
     from mne_specae import SpecAE, compare_representations, summarize_scores
-    from mne_specae.baselines import RandomWeights
+    from mne_specae.evaluation.baselines import RandomWeights
     from mne_specae.presets import RECOMMENDED
 
     from bench_downstream import machine, tasks

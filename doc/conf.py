@@ -77,9 +77,9 @@ numpydoc_xref_aliases = {
     "RawTFRArray": "mne.time_frequency.RawTFRArray",
     "SpecAE": "mne_specae.SpecAE",
     "Spectrogram": "mne_specae.Spectrogram",
-    "History": "mne_specae.history.History",
-    "WaveformInput": "mne_specae.input_stages.WaveformInput",
-    "InputStage": "mne_specae.input_stages.InputStage",
+    "History": "mne_specae.training.History",
+    "WaveformInput": "mne_specae.nn.WaveformInput",
+    "InputStage": "mne_specae.nn.InputStage",
     "Recording": "mne_specae.datasets.Recording",
     "Source": "mne_specae.datasets.Source",
     "DataFile": "mne_specae.datasets.DataFile",
@@ -271,7 +271,7 @@ def fix_viewcode_backlinks(app, exception):
 
     viewcode keeps one module prefix per source file: models.py documents
     ConvAutoencoder2d as ``mne_specae.ConvAutoencoder2d`` and WaveformInput as
-    ``mne_specae.models.WaveformInput``, so the links to the latter pointed to
+    ``mne_specae.nn.WaveformInput``, so the links to the latter pointed to
     ``#mne_specae.WaveformInput``, an anchor that does not exist. Each such link is
     pointed at the anchor its page really has.
     """
@@ -359,8 +359,8 @@ DATA_DOCS = {
         "lower-limb EMG (13 subjects), as :class:`~mne_specae.datasets.Recording` "
         "entries that ``load_sample(extended=True)`` reads after the sample; for "
         "benchmarks, recipe selection and pretraining (:doc:`/data`)."),
-    "mne_specae.baselines.BANDS": (
-        "Frequency bands (Hz) of :class:`~mne_specae.baselines.BandPowers` per signal "
+    "mne_specae.evaluation.baselines.BANDS": (
+        "Frequency bands (Hz) of :class:`~mne_specae.evaluation.baselines.BandPowers` per signal "
         "type: ``{value}``."),
     "mne_specae.presets.RECOMMENDED": (
         "The defaults of :class:`~mne_specae.SpecAE`: a dict of its method settings "

@@ -1,32 +1,26 @@
 """mne-specae: learn features from biosignal spectrograms, the MNE way."""
 
-__version__ = "0.1.0.dev0"
+from ._version import __version__
 
 # before anything loads torch: OMP_WAIT_POLICY=PASSIVE unless set (mne_specae/_threads.py)
-from . import _threads
+from .utils import _threads
 
 _threads.init_from_environment()
 
-from . import datasets, presets
-from ._threads import set_num_threads
-from .devices import resolve_device
+from . import datasets, presets, viz
+from .utils._threads import set_num_threads
+from .utils._devices import resolve_device
 from .segments import SIGNAL_TYPES, make_segments, select_evenly
-from .spectrogram import Spectrogram
-from .tfr import compute_spectrogram
-from .inversion import griffin_lim
-from .models import ConvAutoencoder1d, ConvAutoencoder2d
-from .estimator import SpecAE
-from .embedding import add_embeddings, add_umap
-from .evaluation import evaluate_embeddings
-from .downstream import Task, compare_representations, summarize_scores
-from .calibration import Calibration, calibrate
-from .pretrained import load_pretrained
-from .channel_types import identify_channel_types
-from .segment_store import SegmentStore, read_segments
-from .preparation import prepare_segments
-from .unusual import annotate_unusual
-from . import baselines
-from . import viz
+from .spectral import Spectrogram, compute_spectrogram, griffin_lim
+from .nn import ConvAutoencoder1d, ConvAutoencoder2d
+from .estimator import Calibration, SpecAE, add_embeddings, add_umap, calibrate
+from .evaluation import Task, compare_representations, evaluate_embeddings, summarize_scores
+from .evaluation import baselines
+from .pretrained import annotate_unusual, identify_channel_types, load_pretrained
+from .stores import SegmentStore, prepare_segments, read_segments
+from . import _aliases
+
+_aliases.install(__name__)
 
 __all__ = [
     "Calibration",

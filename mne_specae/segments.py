@@ -12,7 +12,7 @@ import pandas as pd
 from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger, use_log_level, verbose
 
-from .checks import check_positive
+from .utils._checks import check_positive
 
 #: Channel types the package treats as signals (ECG and EMG are not MNE "data" channels).
 SIGNAL_TYPES = ("ecg", "eeg", "emg")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .embedding import epochs_list_of
+from .estimator.metadata import epochs_list_of
 
 
 def _figure(ax, **kwargs):
@@ -166,7 +166,7 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
 
 def _image_units(stage):
     """Colour-bar label of the network's input images (a fitted :class:`Spectrogram`)."""
-    from .tfr import units_of
+    from .spectral.tfr import units_of
 
     if stage.normalize is None:
         return units_of(stage)

@@ -43,7 +43,7 @@ import mne_specae
 from mne_specae import (SpecAE, calibrate, identify_channel_types, make_segments, presets,
                         select_evenly)
 from mne_specae.datasets import get_data_path, get_recording, load_sample
-from mne_specae.pretrained import PRETRAINED, file_sha256, pretrained_path
+from mne_specae.pretrained.loading import PRETRAINED, file_sha256, pretrained_path
 
 #: The shipped encoder's settings: the recommended preset, with each image normalised
 #: on its own (channels of unknown units and gains must be comparable), and 40 epochs
@@ -134,7 +134,7 @@ def evaluate_sources(est, recordings, calib_segments):
 
 def reconstructions(est, recordings, train, out=None):
     """R² of the reconstructions per source: training segments and the others."""
-    from mne_specae.evaluation import reconstruction_r2
+    from mne_specae.evaluation.probes import reconstruction_r2
 
     rows = []
     for (_, ep), tr in zip(recordings, train):

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from mne_specae import Spectrogram
-from mne_specae.models import ConvAutoencoder2d
-from mne_specae.training import train_autoencoder
+from mne_specae.nn.models import ConvAutoencoder2d
+from mne_specae.training.loop import train_autoencoder
 
 
 def build(seed=0):
@@ -45,7 +45,7 @@ def load_data(path):
     """``DATA.npz`` (waveforms, groups), or a segment store folder (streamed)."""
     if Path(path).is_dir():
         from mne_specae import read_segments
-        from mne_specae.streaming import StoreItems
+        from mne_specae.training.streaming import StoreItems
 
         store = read_segments(path)
         return StoreItems(store), store.metadata["subject"].to_numpy()

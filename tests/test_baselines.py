@@ -1,5 +1,5 @@
-"""The baselines of the downstream protocol (mne_specae.baselines: RandomWeights,
-BandPowers, InputPCA), its probes and held-out reconstruction R² (mne_specae.evaluation).
+"""The baselines of the downstream protocol (mne_specae.evaluation.baselines: RandomWeights,
+BandPowers, InputPCA), its probes and held-out reconstruction R² (mne_specae.evaluation.probes).
 """
 
 import mne
@@ -9,12 +9,12 @@ import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 
-import mne_specae.estimator as estimator_module
+import mne_specae.estimator.specae as estimator_module
 from downstream_helpers import (_as_list, _initial_weights, _metadata, _sine_epochs,
                                 load_real_epochs)
 from mne_specae import SpecAE
-from mne_specae.baselines import BANDS, BandPowers, InputPCA, RandomWeights
-from mne_specae.evaluation import PROBES, make_probe, reconstruction_r2
+from mne_specae.evaluation.baselines import BANDS, BandPowers, InputPCA, RandomWeights
+from mne_specae.evaluation.probes import PROBES, make_probe, reconstruction_r2
 from tiny import TINY, TINY_ONE_EPOCH, weights_of
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")

@@ -1,11 +1,11 @@
-"""The signal-type head and references of a model (mne_specae.calibration)."""
+"""The signal-type head and references of a model (mne_specae.estimator.calibration)."""
 
 import numpy as np
 import pytest
 from tiny import TINY
 
 from mne_specae import Calibration, SpecAE, calibrate, make_segments, select_evenly
-from mne_specae.calibration import robust_location
+from mne_specae.estimator.calibration import robust_location
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_calibrate_fits_a_head_that_separates_the_training_types(fitted, labelle
     assert cal.classes == ["ecg", "eeg", "emg"]
     assert cal.coef.shape == (3, fitted.n_features_out_) == (3, 16)
     assert cal.n_items == {"ecg": 12, "eeg": 18, "emg": 18}
-    from mne_specae.calibration import channel_items
+    from mne_specae.estimator.calibration import channel_items
 
     hits = []
     for ep, kind in zip(labelled, cal.classes):
@@ -111,7 +111,7 @@ def test_calibrate_with_two_signal_types_gives_a_working_head(fitted, labelled,
     import copy
 
     from mne_specae import identify_channel_types
-    from mne_specae.calibration import channel_items
+    from mne_specae.estimator.calibration import channel_items
 
     two = copy.copy(fitted)
     cal = calibrate(two, labelled[:2], verbose=False)

@@ -12,13 +12,13 @@ import torch.nn.functional as F
 from sklearn.base import clone
 
 from mne_specae import SpecAE, make_segments
-from mne_specae import training
-from mne_specae.checkpoints import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, callable_name,
+from mne_specae.training import loop as training
+from mne_specae.training.checkpoints import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, callable_name,
                                     data_checksum)
-from mne_specae.input_stages import WaveformInput
-from mne_specae.io import load_safely, save_atomic
-from mne_specae.models import ConvAutoencoder1d
-from mne_specae.splits import split_by_group
+from mne_specae.nn.input_stages import WaveformInput
+from mne_specae.utils._files import load_safely, save_atomic
+from mne_specae.nn.models import ConvAutoencoder1d
+from mne_specae.training.splits import split_by_group
 from tiny import (TINY, assert_same_weights, load_real_items, records_of, tiny_model, tiny_spec,
                   tiny_train, weights_of)
 
@@ -186,7 +186,7 @@ def test_resume_names_every_entry_that_differs(real_items, tmp_path):
         tiny_train(ConvAutoencoder1d(n_layers=2, filters=4), waves, **base,
                input_stage=WaveformInput(), resume=True)
     assert {"model", "input_stage"} <= _differing_entries(err)
-    assert "model: 'mne_specae.models.ConvAutoencoder2d' -> 'mne_specae.models." \
+    assert "model: 'mne_specae.nn.models.ConvAutoencoder2d' -> 'mne_specae.nn.models." \
            "ConvAutoencoder1d'" in str(err.value)
     assert (tmp_path / "run.pt").read_bytes() == content  # never touched
     # the same run resumes (it had ended: nothing is trained)

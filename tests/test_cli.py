@@ -9,7 +9,7 @@ import mne
 import pandas as pd
 import pytest
 
-from mne_specae.cli import main
+from mne_specae.cli._main import main
 
 
 def test_help_lists_the_commands(capsys):
@@ -109,7 +109,7 @@ def test_outputs_are_checked_before_any_work(tmp_path, data_path, monkeypatch, c
     """Before: an existing CSV was overwritten, and train --out existing trained fully."""
     import time
 
-    import mne_specae.sources
+    import mne_specae.stores._discovery
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the recordings were read before the outputs were checked")
@@ -117,7 +117,7 @@ def test_outputs_are_checked_before_any_work(tmp_path, data_path, monkeypatch, c
     model = tmp_path / "m.specae"
     model.write_bytes(b"precious")
     files = [str(data_path / "ecg/biosppy/ecg.txt")]
-    monkeypatch.setattr(mne_specae.sources, "segments_of_file", no_reading)
+    monkeypatch.setattr(mne_specae.stores._discovery, "segments_of_file", no_reading)
     start = time.perf_counter()
     assert main(["train", *files, "--out", str(model), *TRAIN_TINY]) == 2
     assert f"The model file {model} exists; pass --overwrite" in capsys.readouterr().err
@@ -314,7 +314,7 @@ def test_identify_checks_outputs_first_and_counts_unreadable_files(
 @pytest.mark.filterwarnings("ignore:Only one group")
 def test_train_and_embed_warn_about_mistyped_channels(typing_model, mistyped, tmp_path,
                                                       monkeypatch, capsys):
-    import mne_specae.pretrained
+    import mne_specae.pretrained.loading
 
     est, model_file = typing_model
     message = "channel X1 is typed eeg but its signal looks like ecg"
@@ -330,7 +330,7 @@ def test_train_and_embed_warn_about_mistyped_channels(typing_model, mistyped, tm
     assert not [w for w in record if message in str(w.message)]
     # train checks with the pretrained encoder: here a stand-in; when it is missing,
     # one line says the check is skipped and training goes on
-    monkeypatch.setattr(mne_specae.pretrained, "load_pretrained", lambda **kw: est)
+    monkeypatch.setattr(mne_specae.pretrained.loading, "load_pretrained", lambda **kw: est)
     with pytest.warns(RuntimeWarning, match=message):
         assert main(["train", str(mistyped), "--out", str(tmp_path / "m.specae"),
                      *TRAIN_TINY[:-1]]) == 0
@@ -338,10 +338,10 @@ def test_train_and_embed_warn_about_mistyped_channels(typing_model, mistyped, tm
     def missing(**kwargs):
         raise FileNotFoundError("The pretrained model 'biosignals' is missing")
 
-    monkeypatch.setattr(mne_specae.pretrained, "load_pretrained", missing)
+    monkeypatch.setattr(mne_specae.pretrained.loading, "load_pretrained", missing)
     capsys.readouterr()
-    from mne_specae.cli import build_parser
-    from mne_specae.cli_types import check_model
+    from mne_specae.cli._main import build_parser
+    from mne_specae.cli._identify import check_model
 
     args = build_parser().parse_args(["train", str(mistyped), "--out", "x.specae"])
     assert check_model(args) is None

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mne_specae.cli import main
+from mne_specae.cli._main import main
 
 TRAIN_TINY = ["--max-epochs", "1", "--filters", "4", "--quiet"]
 
@@ -167,12 +167,12 @@ def test_bad_numbers_are_refused_before_reading(argv, message, data_path, tmp_pa
                                                 monkeypatch, capsys):
     """Before: a bad --duration was read as given and every file was then reported as
     'cannot be read (...)', one warning per file."""
-    import mne_specae.sources
+    import mne_specae.stores._discovery
 
     def no_reading(*args, **kwargs):
         raise AssertionError("a recording was read before the options were checked")
 
-    monkeypatch.setattr(mne_specae.sources, "segments_of_file", no_reading)
+    monkeypatch.setattr(mne_specae.stores._discovery, "segments_of_file", no_reading)
     monkeypatch.chdir(tmp_path)
     argv = [a.format(ecg=data_path / "ecg/biosppy/ecg.txt") for a in argv]
     with pytest.raises(SystemExit) as exc:

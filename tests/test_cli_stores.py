@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mne_specae.cli import main
+from mne_specae.cli._main import main
 
 TRAIN_TINY = ["--max-epochs", "1", "--filters", "4", "--quiet"]
 
@@ -101,7 +101,7 @@ def test_collect_and_reemit_warnings(capsys):
     """The helpers that carry a worker's warnings to its caller."""
     from mne.utils import warn
 
-    from mne_specae.logs import collect_warnings, reemit_warnings
+    from mne_specae.utils._logs import collect_warnings, reemit_warnings
 
     class Odd(UserWarning):
         pass

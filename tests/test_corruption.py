@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 
 from mne_specae import SpecAE, Spectrogram, make_segments
-from mne_specae import training
-from mne_specae.corruption import corrupt
-from mne_specae.input_stages import WaveformInput
-from mne_specae.models import ConvAutoencoder1d
-from mne_specae.splits import split_by_group
+from mne_specae.training import loop as training
+from mne_specae.nn.corruption import corrupt
+from mne_specae.nn.input_stages import WaveformInput
+from mne_specae.nn.models import ConvAutoencoder1d
+from mne_specae.training.splits import split_by_group
 from tiny import (TINY_ONE_EPOCH, assert_same_weights, load_real_items, records_of, tiny_model,
                   tiny_spec, tiny_train, weights_of)
 
@@ -345,7 +345,7 @@ _DDP_SCRIPT = """
 import os, sys
 import numpy as np, torch
 from ddp_train_script import build, train_kwargs
-from mne_specae.training import train_autoencoder
+from mne_specae.training.loop import train_autoencoder
 
 loaded = np.load(sys.argv[1])
 spec, model = build(0)

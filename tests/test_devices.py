@@ -16,11 +16,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from mne_specae import SpecAE, Spectrogram, make_segments
-from mne_specae.devices import use_bf16
-from mne_specae.input_stages import build_input_stage
-from mne_specae.io import load_safely
-from mne_specae.splits import split_by_group
-from mne_specae.training import train_autoencoder
+from mne_specae.utils._devices import use_bf16
+from mne_specae.estimator._build import build_input_stage
+from mne_specae.utils._files import load_safely
+from mne_specae.training.splits import split_by_group
+from mne_specae.training.loop import train_autoencoder
 from tiny import ITEM_RECORDINGS, load_real_items, tiny_spec, tiny_model, tiny_train, assert_same_weights
 
 TESTS = Path(__file__).resolve().parent
@@ -213,7 +213,7 @@ def test_ddp_binds_the_gpu_before_the_process_group(monkeypatch):
     """NCCL binds a process group to the current GPU: set_device(LOCAL_RANK) first."""
     import torch.distributed as dist
 
-    from mne_specae.batches import distributed_context
+    from mne_specae.training._batches import distributed_context
 
     calls = []
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -229,7 +229,7 @@ def test_ddp_binds_the_gpu_before_the_process_group(monkeypatch):
 
 
 def test_cudnn_autotune_only_on_cuda_and_restored():
-    from mne_specae.devices import cudnn_autotune
+    from mne_specae.utils._devices import cudnn_autotune
 
     before = torch.backends.cudnn.benchmark
     with cudnn_autotune(torch.device("cpu")):
@@ -272,7 +272,7 @@ def test_bf16_channels_last_on_gpu(real_items):
 @pytest.mark.gpu
 @cuda
 def test_pinned_memory_path_matches_data_on_device(real_items, monkeypatch):
-    from mne_specae import batches
+    from mne_specae.training import _batches as batches
 
     sources = []
     original = batches.BatchSource.__init__

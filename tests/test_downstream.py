@@ -1,4 +1,4 @@
-"""The downstream protocol (mne_specae.downstream: group_folds, fit_subset,
+"""The downstream protocol (mne_specae.evaluation.downstream: group_folds, fit_subset,
 compare_representations, summarize_scores) and a smoke run of
 benchmarks/bench_downstream.py; the baselines, probes and reconstruction R² are tested in
 tests/test_baselines.py, the shared helpers are in tests/downstream_helpers.py.
@@ -26,9 +26,9 @@ from downstream_helpers import (CallLog, Constant, LabelOracle, Recorder, Record
                                 _initial_weights, _labelled_epochs, _metadata, _segment_ids,
                                 _sine_epochs, load_real_epochs)
 from mne_specae import SpecAE, Task, compare_representations, summarize_scores
-from mne_specae.baselines import BandPowers, InputPCA, RandomWeights
-from mne_specae.downstream import fit_subset, group_folds
-from mne_specae.evaluation import PROBES
+from mne_specae.evaluation.baselines import BandPowers, InputPCA, RandomWeights
+from mne_specae.evaluation.downstream import fit_subset, group_folds
+from mne_specae.evaluation.probes import PROBES
 from tiny import TINY, TINY_ONE_EPOCH
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from mne_specae import SpecAE, make_segments
-from mne_specae.io import MODEL_FORMAT
+from mne_specae.estimator._model_file import MODEL_FORMAT
 from tiny import TINY
 
 # a tiny network and small images: fast on 2 CPU cores

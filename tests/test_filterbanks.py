@@ -213,8 +213,8 @@ def test_band_mode_mean_is_a_density_flat_for_white_noise(freq_scale):
 def test_band_mode_config_round_trip_and_legacy_files():
     """band_mode is in the config (model files rebuild it) and model files of format 1
     (written when bands were always sums) load with ``"sum"``."""
-    from mne_specae.input_stages import build_input_stage
-    from mne_specae.io import _upgrade_from_v1
+    from mne_specae.estimator._build import build_input_stage
+    from mne_specae.estimator._model_file import _upgrade_from_v1
 
     sg = Spectrogram(SFREQ, freq_scale="log", n_freqs=16, band_mode="sum")
     config = sg.get_config()

@@ -66,12 +66,12 @@ def test_finetuning_starts_ahead_and_leaves_init_alone(init, epochs_list):
 
 
 def test_mismatches_are_named_before_training(init, epochs_list, monkeypatch):
-    import mne_specae.estimator
+    import mne_specae.estimator.specae
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started before init was checked")
 
-    monkeypatch.setattr(mne_specae.estimator, "train_autoencoder", no_training)
+    monkeypatch.setattr(mne_specae.estimator.specae, "train_autoencoder", no_training)
     other = SpecAE(**dict(TINY_ONE_EPOCH, filters=8, n_fft=32, activation="gelu"))
     with pytest.raises(ValueError, match="What differs") as exc:
         other.fit(epochs_list, init=init)

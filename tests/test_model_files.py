@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mne_specae import SpecAE, make_segments
-from mne_specae.io import MODEL_FORMAT_VERSION
+from mne_specae.estimator._model_file import MODEL_FORMAT_VERSION
 from tiny import TINY_ONE_EPOCH as TINY
 
 
@@ -78,14 +78,14 @@ def test_weights_that_do_not_fit_the_settings(model_file, tmp_path):
 
 
 def test_unwritable_place_is_named(segments, tmp_path, monkeypatch):
-    import mne_specae.io
+    import mne_specae.utils._files
 
     est = SpecAE(**TINY).fit(segments)
 
     def denied(path, *args, **kwargs):  # as a read-only folder does (root writes anywhere)
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(mne_specae.io, "open", denied, raising=False)
+    monkeypatch.setattr(mne_specae.utils._files, "open", denied, raising=False)
     with pytest.raises(PermissionError, match=rf"Cannot write {tmp_path}/m.specae: permission "
                                               "denied. Choose a writable location"):
         est.save(tmp_path / "m.specae")

@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mne_specae.models import (
+from mne_specae.nn.models import (
     ACTIVATIONS,
     ConvAutoencoder1d,
     ConvAutoencoder2d,
     build_model,
 )
-from mne_specae.input_stages import WaveformInput
+from mne_specae.nn.input_stages import WaveformInput
 
 
 def _layers(module, types):

@@ -4,9 +4,9 @@ import mne
 import numpy as np
 import pytest
 
-import mne_specae.estimator as estimator_module
+import mne_specae.estimator.specae as estimator_module
 from mne_specae import SpecAE, make_segments
-from mne_specae.splits import split_by_group
+from mne_specae.training.splits import split_by_group
 from tiny import TINY_ONE_EPOCH as TINY
 
 pytestmark = pytest.mark.filterwarnings("ignore:Only one group")
@@ -39,7 +39,7 @@ def _captured_training(monkeypatch):
     seen = {}
 
     def fake_train(model, items, **kwargs):
-        from mne_specae.history import History
+        from mne_specae.training.history import History
 
         seen.update(items=items.clone(), **kwargs)
         return History()

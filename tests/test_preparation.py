@@ -16,7 +16,7 @@ import pytest
 from mne.utils import catch_logging
 
 from mne_specae import make_segments, prepare_segments
-from mne_specae.sources import find_recordings, segments_of_file
+from mne_specae.stores._discovery import find_recordings, segments_of_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +81,7 @@ def test_same_file_name_in_two_folders_gives_two_recordings(sine_raw, tmp_path):
     assert len(epochs) == 3 and [len(ep) for ep in epochs] == [3, 3, 3]
     # the training split's groups (subject, else recording) are three as well
     assert set(md["subject"]) == {"unknown"}
-    from mne_specae.sources import recording_names
+    from mne_specae.stores._discovery import recording_names
 
     # files named directly: their file names, or paths from their common folder when
     # two share a name
@@ -149,7 +149,7 @@ def test_a_second_process_on_one_store_is_refused(sine_raw, tmp_path):
 
 def test_a_failed_write_names_the_file_and_leaves_no_temporary(sine_raw, tmp_path,
                                                                monkeypatch):
-    import mne_specae.preparation as prep
+    import mne_specae.stores.preparation as prep
 
     folder = tmp_path / "rec"
     _ecg_fif(folder / "a_raw.fif", 5.0, sine_raw)
@@ -181,7 +181,7 @@ def test_settings_are_checked_before_any_file(sine_raw, tmp_path):
 
 PREPARE_IN_PARALLEL = textwrap.dedent("""
     import sys
-    import mne_specae.preparation as prep
+    import mne_specae.stores.preparation as prep
     prep.prepare_segments(sys.argv[1:-1], sys.argv[-1], n_jobs=2, verbose=False)
 """)
 

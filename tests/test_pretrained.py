@@ -10,8 +10,8 @@ import torch
 
 import mne_specae
 from mne_specae import SpecAE, load_pretrained, make_segments
-from mne_specae.calibration import Calibration
-from mne_specae.pretrained import PRETRAINED, file_sha256, pretrained_path
+from mne_specae.estimator.calibration import Calibration
+from mne_specae.pretrained.loading import PRETRAINED, file_sha256, pretrained_path
 
 #: The only globals a plain tensors-and-settings pickle needs (what torch.save writes).
 SAFE_GLOBALS = {
@@ -83,7 +83,7 @@ def test_a_damaged_or_replaced_file_is_refused_before_it_is_opened(monkeypatch, 
     def fake_file(name):
         yield fake
 
-    monkeypatch.setattr(mne_specae.pretrained, "pretrained_file", fake_file)
+    monkeypatch.setattr(mne_specae.pretrained.loading, "pretrained_file", fake_file)
     with pytest.raises(ValueError, match="damaged or was replaced.*Reinstall"):
         load_pretrained()
     fake.unlink()
@@ -147,7 +147,7 @@ def test_load_pretrained_from_the_package_imported_from_a_zip(tmp_path):
         "est = mne_specae.load_pretrained(verbose=False)\n"
         "print('classes', est.calibration_.classes)\n"
         "try:\n"
-        "    mne_specae.pretrained.pretrained_path()\n"
+        "    mne_specae.pretrained.loading.pretrained_path()\n"
         "except RuntimeError as err:\n"
         "    print('path:', err)\n"
     )

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from mne_specae import make_segments, prepare_segments, read_segments
-from mne_specae.segment_store import ITEM_COLUMNS
+from mne_specae.stores.store import ITEM_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_running_again_adds_nothing_and_settings_must_match(reference, source_fo
 KILL_AFTER_TWO_COMMITS = textwrap.dedent("""
     import os, sys
     from pathlib import Path
-    import mne_specae.preparation as prep
+    import mne_specae.stores.preparation as prep
     commits = []
     original = prep._write_atomic_text
     def dying(path, text):
@@ -187,7 +187,7 @@ def test_raw_sources_bids_entities_and_extra_columns(raw_by_name, data_path, tmp
 
 
 def test_the_prepare_command(source_folder, tmp_path, capsys):
-    from mne_specae.cli import main
+    from mne_specae.cli._main import main
 
     out = tmp_path / "store"
     files = [str(source_folder / "ecg_biosppy_ecg.txt"), str(source_folder / "emg_biosppy_emg.txt")]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mne_specae.splits import split_by_group, split_items
+from mne_specae.training.splits import split_by_group, split_items
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Training and embedding from a segment store (mne_specae.streaming)."""
+"""Training and embedding from a segment store (mne_specae.training.streaming)."""
 
 import os
 import threading
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mne_specae import SpecAE, add_embeddings, prepare_segments, presets, read_segments
-from mne_specae.streaming import PREFETCH, StoreItems, StreamSource
+from mne_specae.training.streaming import PREFETCH, StoreItems, StreamSource
 
 SETTINGS = dict(presets.QUICK, filters=8, max_epochs=2, device="cpu", random_state=0)
 
@@ -189,7 +189,7 @@ def test_torchrun_processes_stream_their_items_of_a_store(store, tmp_path, isola
         from ddp_train_script import build, load_data, train_kwargs
     finally:
         sys.path.remove(str(tests))
-    from mne_specae.training import train_autoencoder
+    from mne_specae.training.loop import train_autoencoder
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from mne_specae import SpecAE, batches, inference, make_segments
-from mne_specae.splits import split_items
+from mne_specae import SpecAE, make_segments
+from mne_specae.estimator import _runner as inference
+from mne_specae.training import _batches as batches
+from mne_specae.training.splits import split_items
 from tiny import TINY_ONE_EPOCH, tiny_model, tiny_spec, tiny_train
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
@@ -66,7 +68,7 @@ def test_host_reads_do_not_grow_with_the_batches(host_reads, val_fraction):
     assert counts[0] == counts[1], counts
     # one read of the losses per pass: training, and validation when there is one
     passes = 2 * (2 if val_fraction else 1)
-    assert counts[0]["mne_specae.batches.total:cpu"] == passes
+    assert counts[0]["mne_specae.training._batches.total:cpu"] == passes
     # the detector sees per-batch reads (the spectrogram's own finiteness check)
     host_reads.clear()
     spec = tiny_spec()
@@ -175,7 +177,7 @@ def segments(raw_by_name):
 
 
 def test_specae_passes_the_engine_options(segments, monkeypatch, tmp_path):
-    import mne_specae.estimator as estimator
+    import mne_specae.estimator.specae as estimator
 
     seen, runs = [], []
     train = estimator.train_autoencoder

@@ -12,8 +12,9 @@ import pytest
 import torch
 
 import mne_specae
-from mne_specae import _threads, compute_spectrogram
-from mne_specae._threads import (
+from mne_specae import compute_spectrogram
+from mne_specae.utils import _threads
+from mne_specae.utils._threads import (
     choose_num_threads,
     cpu_threads,
     decay_own_load,
@@ -207,7 +208,7 @@ def test_compute_spectrogram_runs_with_the_chosen_count(policy, monkeypatch):
 @pytest.mark.usefixtures("isolated_torch_rng")
 def test_training_and_inference_run_with_the_chosen_count(policy, monkeypatch):
     from tiny import tiny_model, tiny_spec, tiny_train
-    from mne_specae.inference import run_batches
+    from mne_specae.estimator._runner import run_batches
 
     seen = []
     net = tiny_model()

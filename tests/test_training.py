@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from mne_specae import make_segments
-from mne_specae.history import History
-from mne_specae.input_stages import WaveformInput
-from mne_specae.models import ConvAutoencoder1d
-from mne_specae.splits import split_by_group
+from mne_specae.training.history import History
+from mne_specae.nn.input_stages import WaveformInput
+from mne_specae.nn.models import ConvAutoencoder1d
+from mne_specae.training.splits import split_by_group
 from tiny import assert_same_weights, records_of, tiny_model, tiny_spec, tiny_train, weights_of
 
 # 2 recordings (2 subjects) of each modality; 30 s of each = 6 segments of 5 s
@@ -174,7 +174,7 @@ def test_reproducible_with_a_seed(real_items):
 
 
 def test_each_epoch_has_its_own_seeded_order():
-    from mne_specae.batches import epoch_order
+    from mne_specae.training._batches import epoch_order
 
     train_idx = torch.arange(100, 160)
     orders = [epoch_order(train_idx, seed=0, epoch=e) for e in (1, 2, 3)]

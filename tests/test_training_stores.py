@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mne_specae import SpecAE, prepare_segments, read_segments
-from mne_specae.streaming import StoreItems
+from mne_specae.training.streaming import StoreItems
 from tiny import TINY_ONE_EPOCH, tiny_model, tiny_spec, tiny_train
 
 pytestmark = pytest.mark.usefixtures("isolated_torch_rng")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from mne_specae import make_segments, presets
-from mne_specae.calibration import calibrate
-from mne_specae.estimator import SpecAE
-from mne_specae.unusual import annotate_unusual
+from mne_specae.estimator.calibration import calibrate
+from mne_specae.estimator.specae import SpecAE
+from mne_specae.pretrained.unusual import annotate_unusual
 
 #: training recordings of the small model: 40 s of 2 subjects per type
 TRAIN = ["ecg/mitdb/100", "ecg/mitdb/113", "eeg/eegmat/Subject00_1", "eeg/eegmat/Subject02_1",
@@ -144,7 +144,7 @@ def test_misc_channel_needs_signal_type(model, raw_by_name):
 
 
 def test_default_model_is_the_pretrained_one(model, raw_by_name, monkeypatch):
-    import mne_specae.pretrained
+    import mne_specae.pretrained.loading
 
     calls = []
 
@@ -152,7 +152,7 @@ def test_default_model_is_the_pretrained_one(model, raw_by_name, monkeypatch):
         calls.append(1)
         return model
 
-    monkeypatch.setattr(mne_specae.pretrained, "load_pretrained", fake_load_pretrained)
+    monkeypatch.setattr(mne_specae.pretrained.loading, "load_pretrained", fake_load_pretrained)
     annot = annotate_unusual(_inject(_ecg(raw_by_name), 0.0, "flat"))
     assert calls == [1] and len(annot) == 1
 

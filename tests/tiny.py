@@ -5,8 +5,8 @@ import numpy as np
 import torch
 
 from mne_specae import Spectrogram, make_segments
-from mne_specae.models import ConvAutoencoder2d
-from mne_specae.training import train_autoencoder
+from mne_specae.nn.models import ConvAutoencoder2d
+from mne_specae.training.loop import train_autoencoder
 
 #: SpecAE settings of the tests: a linear axis from 0 Hz and mean pooling, so that
 #: bins and features can be counted.

@@ -8,7 +8,7 @@ from pathlib import Path
 import mne
 from mne.utils import logger
 
-from ..io import file_sha256
+from ..utils._files import file_sha256
 from .registry import DataFile
 
 DATA_ENV = "MNE_SPECAE_DATA"

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .checksums import EEGMAT_SHA256 as _EEGMAT_SHA256
-from .checksums import UCI_SHA256 as _UCI_SHA256  # fetchers.py imports it from here
+from .checksums import UCI_SHA256 as _UCI_SHA256
 
 PHYSIONET_CITATION = (
     "Goldberger AL, Amaral LAN, Glass L, Hausdorff JM, Ivanov PCh, Mark RG, Mietus JE, "

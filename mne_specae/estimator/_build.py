@@ -1,0 +1,70 @@
+"""How a :class:`~mne_specae.SpecAE` builds its parts: input stage, network, channels."""
+
+from __future__ import annotations
+
+import torch
+
+from ..nn.input_stages import WaveformInput
+from ..nn.models import ConvAutoencoder1d, ConvAutoencoder2d
+from ..spectral.spectrogram import Spectrogram
+
+
+def input_stage(est, sfreq):
+    """The input stage ``est`` describes, for data at ``sfreq``."""
+    if est.model == "1d":
+        return WaveformInput(normalize=est.normalize)
+    return Spectrogram(
+        sfreq, n_fft=est.n_fft, hop_length=est.hop_length, win_length=est.win_length,
+        window=tuple(est.window) if isinstance(est.window, list) else est.window,
+        fmin=est.fmin, fmax=est.fmax, freq_scale=est.freq_scale,
+        n_freqs=est.n_freqs, output=est.output, top_db=est.top_db,
+        normalize=est.normalize,
+        resize=None if est.resize is None else tuple(est.resize),
+        channel_mode=est.channel_mode, detrend=est.detrend, check_finite=False,
+    )
+
+
+def model(est, image_shape):
+    """The untrained network of ``est`` for items of ``image_shape``, seeded with
+    ``random_state`` (the caller's random state is left alone)."""
+    planes, *size = image_shape
+    cls = ConvAutoencoder1d if est.model == "1d" else ConvAutoencoder2d
+    kwargs = dict(in_channels=planes, n_layers=est.n_layers, filters=est.filters,
+                  activation=est.activation, norm=est.norm, bottleneck=est.bottleneck,
+                  input_size=tuple(size) if est.bottleneck is not None else None)
+    if est.kernel_size is not None:
+        kwargs["kernel_size"] = est.kernel_size
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        torch.manual_seed(est.random_state)
+        net = cls(**kwargs)
+    net.latent_shape(tuple(size))  # refuses depths the input size cannot take
+    return net
+
+
+def fitted_channels(est, data):
+    """``ch_names_``: the ordered channels of the planes/stack modes, else all used."""
+    if not est._separate():
+        first = data.ch_names[0]
+        for names in data.ch_names[1:]:
+            if names != first:
+                raise ValueError(
+                    f"channel_mode={est.channel_mode!r} needs the same channels, in "
+                    f"the same order, in every Epochs; got {first} and {names}. Pick "
+                    "them with picks=[...] or use channel_mode='separate'."
+                )
+        return list(first)
+    return list(dict.fromkeys(ch for names in data.ch_names for ch in names))
+
+
+def build_input_stage(name, config):
+    """Rebuild an input stage from its class name and :meth:`InputStage.get_config`."""
+    stages = {"Spectrogram": Spectrogram, "WaveformInput": WaveformInput}
+    if name not in stages:
+        raise ValueError(f"Unknown input stage {name!r}; known: {sorted(stages)}.")
+    config = dict(config)
+    for key in ("window", "resize"):  # JSON lists back to tuples
+        if isinstance(config.get(key), list):
+            config[key] = tuple(config[key])
+    if name == "Spectrogram":
+        config.setdefault("check_finite", False)
+    return stages[name](**config)

@@ -1,0 +1,207 @@
+"""The inference methods of :class:`~mne_specae.SpecAE` (embed, transform, encode,
+reconstruct, ...), as a mixin over the batch runner of :mod:`._runner`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ..training._store_checks import checked
+from ..utils._devices import cpu_threads, resolve_device, use_bf16, use_channels_last
+from ..utils._logs import verbose_method
+from ._items import ItemSet, as_epochs_list, item_set
+from ._runner import (
+    run_batches,
+    n_pooled_features,
+    encode_items,
+    per_epoch,
+    aggregate,
+    FEATURE_PREFIX,
+)
+from ._runner import CHANNEL_AGGREGATIONS, POOLINGS  # noqa: F401 (re-exported)
+
+
+class EncoderMethods:
+    """What a fitted :class:`~mne_specae.SpecAE` does with data (a mixin: it reads the
+    estimator's parameters and fitted attributes)."""
+
+    def _check_data(self, X):
+        check_is_fitted(self, "model_")
+        sfreq = self.sfreq if self.sfreq is not None else self.sfreq_
+        if self._separate():
+            data = item_set(X, sfreq, self.picks)
+        else:
+            data = ItemSet(X, sfreq, None if as_epochs_list(X) is None else self.picks,
+                           ch_names=None if as_epochs_list(X) is None else self.ch_names_)
+        if data.sfreq != self.sfreq_ or data.n_times != self.n_times_:
+            raise ValueError(
+                f"This model was trained on segments of {self.n_times_} samples at "
+                f"{self.sfreq_:g} Hz ({self.n_times_ / self.sfreq_:g} s); the data have "
+                f"{data.n_times} samples at {data.sfreq:g} Hz. Cut them with "
+                f"make_segments(raw, duration={self.n_times_ / self.sfreq_:g}, "
+                f"sfreq={self.sfreq_:g})."
+            )
+        if self.n_channels_ is not None and any(c != self.n_channels_ for c in data.n_channels):
+            raise ValueError(f"This model takes {self.n_channels_} channels per epoch "
+                             f"(channel_mode={self.channel_mode!r}); got {data.n_channels}.")
+        expected = self.n_features_out_ // n_pooled_features(
+            self.model_, self.pooling, self.bottleneck)
+        if (self.channel_agg == "concat" and self._separate()
+                and any(c != expected for c in data.n_channels)):
+            raise ValueError(f"channel_agg='concat': this model gives {expected} channels' "
+                             f"features per epoch; the data have {data.n_channels} channels.")
+        return data
+
+    def _run_settings(self):
+        """Precision and memory format of inference: those of training (on CUDA)."""
+        return dict(precision=getattr(self, "precision", "fp32"),
+                    channels_last=getattr(self, "channels_last", False))
+
+    def _items_per_epoch(self, data):
+        return data.n_channels if self._separate() else [1] * len(data.n_channels)
+
+    def _encode(self, X, with_error):
+        data = self._check_data(X)
+        items, owner = data.items(self._separate())
+        items = checked(items)  # a store's reads, for NaN/Inf (Epochs are checked)
+        values = encode_items(
+            self.model_, self.input_stage_, items, pooling=self.pooling,
+            with_error=with_error, device=self.device, batch_size=self.batch_size_inference,
+            **self._run_settings())
+        return data, owner, values
+
+    @verbose_method
+    def embed(self, X, *, recon_error=True, verbose=None):
+        """Embeddings and per-epoch reconstruction errors from one pass of the network.
+
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs | array
+            As for :meth:`fit`.
+        recon_error : bool
+            Also compute the reconstruction errors.
+        %(verbose)s
+
+        Returns
+        -------
+        embeddings : numpy.ndarray, shape (n_epochs, n_features)
+            As :meth:`transform`.
+        errors : numpy.ndarray, shape (n_epochs,) | None
+            As :meth:`reconstruction_error` (``None`` with ``recon_error=False``).
+        """
+        data, owner, values = self._encode(X, recon_error)
+        features = values[:, :-1] if recon_error else values
+        blocks = per_epoch(features, data.n_epochs, self._items_per_epoch(data))
+        embeddings = aggregate(blocks, self.channel_agg)
+        if not recon_error:
+            return embeddings, None
+        errors = np.bincount(owner, weights=values[:, -1]) / np.bincount(owner)
+        return embeddings, errors
+
+    @verbose_method
+    def encode(self, X, *, pooled=True, verbose=None):
+        """Encoder output per epoch and channel.
+
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs | array
+            As for :meth:`fit`.
+        pooled : bool
+            Pooled features (default) or the full convolutional latent (e.g.
+            64 x 30 x 40 for the study's 480 x 640 input: large).
+        %(verbose)s
+
+        Returns
+        -------
+        latent : numpy.ndarray | list of numpy.ndarray
+            ``(n_epochs, n_channels, n_features)`` (pooled) or ``(n_epochs,
+            n_channels, *latent_shape)``; ``n_channels`` is 1 in the planes and stack
+            modes. A list (one array per Epochs) for a list.
+        """
+        if pooled:
+            data, _, values = self._encode(X, False)
+        else:
+            data = self._check_data(X)
+            items = checked(data.items(self._separate())[0])
+            outs = run_batches(
+                self.model_, self.input_stage_, items, lambda m, images: m.encode(images),
+                device=self.device, batch_size=self.batch_size_inference,
+                **self._run_settings())
+            values = torch.cat(outs).numpy()
+        blocks = per_epoch(values, data.n_epochs, self._items_per_epoch(data))
+        return blocks if isinstance(X, (list, tuple)) else blocks[0]
+
+    @verbose_method
+    def reconstruction_error(self, X, verbose=None):
+        """Mean squared reconstruction error of each epoch (over channels and pixels).
+
+        High values flag segments unlike the training data (artefacts, other signal
+        types).
+
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs | array
+            As for :meth:`fit`.
+        %(verbose)s
+
+        Returns
+        -------
+        errors : numpy.ndarray, shape (n_epochs,)
+            In the squared units of the network's (normalised) input.
+        """
+        return self.embed(X, recon_error=True)[1]
+
+    def score(self, X, y=None):
+        """Negative mean reconstruction error (higher is better), for model selection.
+
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs | array
+            As for :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            ``-mean(reconstruction_error(X))``.
+        """
+        return -float(np.mean(self.reconstruction_error(X)))
+
+    @verbose_method
+    def reconstruct(self, X, *, return_input=False, verbose=None):
+        """Reconstructed spectrograms as MNE objects.
+
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs
+            Segments; arrays are not accepted (no channel info to keep).
+        return_input : bool
+            Also return the network's input spectrograms (same normalised units).
+        %(verbose)s
+
+        Returns
+        -------
+        reconstruction : mne.time_frequency.EpochsTFRArray | list
+            One per Epochs (a list for a list): ``(n_epochs, n_channels, height,
+            width)`` for the channels the model uses, with the input stage's
+            frequencies and frame times (after resize), in the normalised units the
+            network sees. For ``model="1d"``: :class:`mne.EpochsArray` of
+            reconstructed standardised waveforms.
+        inputs : same type
+            Only with ``return_input=True``.
+        """
+        from .reconstruction import reconstruct
+
+        return reconstruct(self, X, return_input=return_input)
+
+    def add_embeddings(self, epochs, *, prefix=FEATURE_PREFIX, recon_error=True, verbose=None):
+        """Write embeddings (and reconstruction errors) into ``epochs.metadata``.
+
+        See :func:`mne_specae.add_embeddings`.
+        """
+        from .metadata import add_embeddings
+
+        return add_embeddings(epochs, self, prefix=prefix, recon_error=recon_error,
+                              verbose=self.verbose if verbose is None else verbose)

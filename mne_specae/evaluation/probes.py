@@ -1,0 +1,199 @@
+"""How good are embeddings? Probes, and held-out-group classification against a PCA
+baseline (the full protocol over tasks and representations is
+:func:`mne_specae.compare_representations`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from mne.utils import logger, verbose
+
+from .baselines import input_images
+from ..estimator.metadata import embedding_columns, epochs_list_of, stack_columns
+
+
+#: The probes of :func:`make_probe`.
+PROBES = ("logistic", "knn")
+
+
+def make_probe(name, random_state=0, *, n_neighbors=5):
+    """A classifier that reads a label from features: the downstream probes.
+
+    Parameters
+    ----------
+    name : ``"logistic"`` | ``"knn"``
+        ``"logistic"``: standardised features, L2-regularised logistic regression
+        (``C=1``) with balanced class weights (a linear probe); ``"knn"``: standardised
+        features, ``n_neighbors``-nearest-neighbour vote.
+    random_state : int
+        Seed of the solver.
+    n_neighbors : int
+        Neighbours of the kNN probe.
+
+    Returns
+    -------
+    probe : sklearn.pipeline.Pipeline
+        Unfitted.
+    """
+    from mne.utils import _check_option
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    _check_option("probe", name, PROBES)
+    if name == "logistic":
+        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000,
+                                 random_state=random_state)
+    else:
+        clf = KNeighborsClassifier(n_neighbors=n_neighbors)
+    return make_pipeline(StandardScaler(), clf)
+
+
+def reconstruction_r2(estimator, epochs):
+    """R² of an autoencoder's reconstructions of its own (normalised) inputs.
+
+    ``1 - sum((output - input)²) / sum((input - mean)²)`` over all items, channels and
+    pixels (or samples) of ``epochs``, where ``mean`` is the mean of all those input
+    values (the usual R² of the flattened images): 1 is a perfect reconstruction, 0 no
+    better than one constant.
+
+    Parameters
+    ----------
+    estimator : SpecAE
+        Fitted.
+    epochs : mne.Epochs | list of mne.Epochs
+        Segments (held out from the estimator's training, for a held-out R²).
+
+    Returns
+    -------
+    r2 : float
+    """
+    outputs, inputs = estimator.reconstruct(epochs, return_input=True, verbose=False)
+    if not isinstance(outputs, list):
+        outputs, inputs = [outputs], [inputs]
+    x = np.concatenate([inp.get_data(picks="all").astype(np.float64).ravel()
+                        for inp in inputs])
+    y = np.concatenate([out.get_data(picks="all").astype(np.float64).ravel()
+                        for out in outputs])
+    sst = float(((x - x.mean()) ** 2).sum())
+    return 1.0 - float(((y - x) ** 2).sum()) / sst if sst > 0 else float("nan")
+
+
+def default_baseline_spectrogram(sfreq):
+    """The spectrogram of the PCA baseline when no estimator is given."""
+    from ..spectral.spectrogram import Spectrogram
+
+    return Spectrogram(sfreq, n_fft=256, hop_length=40, output="db", top_db=80.0,
+                       normalize="item", resize=(64, 64))
+
+
+@verbose
+def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix="specae_",
+                        estimator=None, baseline=True, baseline_components=(8, 16, 32, 64),
+                        n_neighbors=5, random_state=0, verbose=None):
+    """How well do embeddings separate a label, on held-out groups, against a baseline.
+
+    Computes, for the embedding columns and, in the same call, for a simple baseline
+    (PCA of the log-spectrograms; the best of several numbers of components, so that
+    the baseline is not handicapped by a poor choice):
+
+    * ``knn_balanced_accuracy``: balanced accuracy of a k-nearest-neighbour classifier
+      (standardised features) that predicts ``label`` for each group (subject) from
+      all other groups (leave-one-group-out);
+    * ``silhouette``: silhouette score of ``label`` in the standardised features.
+
+    Both representations are unsupervised and fitted on all the given epochs; only
+    the classifier is kept away from the held-out group.
+
+    Parameters
+    ----------
+    epochs : mne.Epochs | list of mne.Epochs
+        Epochs with embedding columns (see :func:`add_embeddings`) and the ``label``
+        and ``group`` metadata columns.
+    label : str
+        Metadata column to predict (e.g. ``"signal_type"``, ``"condition"``).
+    group : str
+        Metadata column of the groups held out together (e.g. ``"subject"``).
+    prefix : str
+        Prefix of the embedding columns.
+    estimator : SpecAE | None
+        When given, the baseline uses exactly its input spectrograms; else a default
+        dB spectrogram (0.5 s windows, 64 x 64 images, per-image z-score).
+    baseline : bool
+        Compute the PCA baseline.
+    baseline_components : tuple of int
+        Numbers of PCA components tried for the baseline; the one with the best kNN
+        accuracy is reported (its count in ``n_features``).
+    n_neighbors : int
+        Neighbours of the kNN classifier.
+    random_state : int
+        Seed of PCA and the silhouette's subsample.
+    %(verbose)s
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        One row per representation (``"specae"``, ``"pca_logspec"``), columns
+        ``knn_balanced_accuracy``, ``silhouette``, ``n_features``, ``n_epochs``,
+        ``n_groups``.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import balanced_accuracy_score, silhouette_score
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    epochs_list = epochs_list_of(epochs)
+    columns = embedding_columns(epochs_list, prefix)
+    for column in (label, group):
+        missing = [ep for ep in epochs_list if column not in ep.metadata]
+        if missing:
+            raise ValueError(f"The metadata has no column {column!r} (in {len(missing)} of "
+                             f"{len(epochs_list)} Epochs).")
+    md = pd.concat([ep.metadata[[label, group]] for ep in epochs_list], ignore_index=True)
+    y = md[label].astype(str).to_numpy()
+    groups = md[group].astype(str).to_numpy()
+    if len(np.unique(groups)) < 2:
+        raise ValueError(f"Need at least 2 distinct {group!r} values to hold groups out.")
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"Need at least 2 distinct {label!r} values to evaluate.")
+    def knn_accuracy(features):
+        knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=n_neighbors))
+        predicted = cross_val_predict(knn, features, y, groups=groups, cv=LeaveOneGroupOut())
+        return balanced_accuracy_score(y, predicted)
+
+    representations = {"specae": (stack_columns(epochs_list, columns), None)}
+    if baseline:
+        stage = getattr(estimator, "input_stage_", None)
+        if getattr(stage, "channel_mode", None) == "separate":
+            spectrogram = stage
+        else:
+            spectrogram = default_baseline_spectrogram(epochs_list[0].info["sfreq"])
+        logspec = input_images(epochs_list, spectrogram,
+                               picks=getattr(estimator, "picks", None))
+        limit = min(logspec.shape[0] - 1, logspec.shape[1])
+        candidates = sorted({min(int(k), limit) for k in baseline_components})
+        scores = {}
+        for n_comp in candidates:
+            pca = make_pipeline(StandardScaler(),
+                                PCA(n_components=n_comp, random_state=random_state))
+            features = pca.fit_transform(logspec)
+            scores[n_comp] = (knn_accuracy(features), features)
+        best = max(scores, key=lambda k: (scores[k][0], -k))
+        logger.info("PCA baseline, kNN accuracy by components: " + ", ".join(
+            f"{k}: {v[0]:.3f}" for k, v in scores.items()))
+        representations["pca_logspec"] = (scores[best][1], scores[best][0])
+
+    rows = {}
+    for name, (features, accuracy) in representations.items():
+        accuracy = knn_accuracy(features) if accuracy is None else accuracy
+        scaled = StandardScaler().fit_transform(features)
+        silhouette = silhouette_score(scaled, y, sample_size=min(len(y), 4000),
+                                      random_state=random_state)
+        rows[name] = dict(knn_balanced_accuracy=accuracy, silhouette=float(silhouette),
+                          n_features=features.shape[1], n_epochs=len(y),
+                          n_groups=len(np.unique(groups)))
+        logger.info(f"{name}: kNN balanced accuracy {accuracy:.3f}, silhouette {silhouette:.3f}")
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -1,0 +1,168 @@
+"""Input stages: what turns a batch of waveforms into the model's input, on the device.
+
+An autoencoder never sees waveforms directly: an input stage makes its input from
+them, per batch, on the device, so no image is ever stored. Two stages exist:
+:class:`~mne_specae.Spectrogram` (images for :class:`~mne_specae.ConvAutoencoder2d`)
+and :class:`WaveformInput` (standardised waveforms for
+:class:`~mne_specae.ConvAutoencoder1d`). Both implement :class:`InputStage`, the one
+interface the training engine, :class:`~mne_specae.SpecAE` and the model files use.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from mne.utils import _check_option
+from torch import nn
+
+
+class InputStage(nn.Module):
+    """The interface of an input stage (subclass it to add one).
+
+    Attributes
+    ----------
+    channel_mode : str
+        ``"separate"``: one item is one channel of one segment, ``(batch, n_times)``;
+        ``"planes"``/``"stack"``: one item is one segment, ``(batch, n_channels,
+        n_times)``.
+    needs_fitting : bool
+        Whether :meth:`fit_normalization` must run on the training data before use.
+    """
+
+    channel_mode = "separate"
+
+    @property
+    def needs_fitting(self):
+        return False
+
+    def get_config(self):
+        """Constructor arguments that rebuild this stage (JSON-serialisable)."""
+        raise NotImplementedError
+
+    def image_shape(self, n_times, n_channels=1):
+        """``(planes, *spatial)``: the model input of one item of ``n_times`` samples."""
+        raise NotImplementedError
+
+    def to_images(self, x):
+        """Waveform batch -> model input ``(batch, planes, *spatial)``."""
+        raise NotImplementedError
+
+    def fit_normalization(self, waveforms, batch_size=256):
+        """Fit statistics on the training waveforms (nothing to fit by default)."""
+        return self
+
+
+class WaveformInput(InputStage):
+    """Input stage of the 1-D model: waveforms -> ``(batch, channels, n_times)``.
+
+    Parameters
+    ----------
+    normalize : None | ``"item"`` | ``"dataset"``
+        ``"item"``: standardise each item (all its channels together) to mean 0, std 1
+        (recordings in different units become comparable, as the spectrogram's
+        per-item normalisation does for the 2-D model). ``"dataset"``: one mean and
+        std per input channel, fitted on the training waveforms
+        (:meth:`fit_normalization`) and saved with the model: items keep their
+        relative amplitudes (a recording in millivolts stays larger than one in
+        microvolts). ``None``: the waveforms as they are.
+    """
+
+    def __init__(self, normalize="item"):
+        super().__init__()
+        _check_option("normalize", normalize, (None, "item", "dataset"))
+        self.normalize = normalize
+        if normalize == "dataset":  # (older files, never "dataset", have no such keys)
+            self.register_buffer("norm_mean", torch.zeros(0))
+            self.register_buffer("norm_std", torch.zeros(0))
+
+    @property
+    def needs_fitting(self):
+        """Whether :meth:`fit_normalization` must see the training data first."""
+        return self.normalize == "dataset"
+
+    def get_config(self):
+        """Constructor arguments (JSON-serialisable)."""
+        return dict(normalize=self.normalize)
+
+    def forward(self, x):
+        """``(batch, n_times)`` or ``(batch, channels, n_times)`` -> 3-D float32."""
+        x = self._as_3d(x)
+        if self.normalize == "item":
+            mean = x.mean(dim=(1, 2), keepdim=True)
+            std = x.std(dim=(1, 2), keepdim=True, unbiased=False)
+            x = (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
+        elif self.normalize == "dataset":
+            if self.norm_mean.numel() == 0:
+                raise RuntimeError("normalize='dataset' needs statistics: call "
+                                   "fit_normalization(waveforms) first.")
+            if self.norm_mean.shape[0] != x.shape[1]:
+                raise ValueError(f"The dataset statistics were fitted for "
+                                 f"{self.norm_mean.shape[0]} channel(s), these items have "
+                                 f"{x.shape[1]}.")
+            x = (x - self.norm_mean[:, None]) / self.norm_std[:, None]
+        return x
+
+    @staticmethod
+    def _as_3d(x):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"WaveformInput expects a torch.Tensor, got {type(x).__name__}; "
+                            "use torch.as_tensor(array).")
+        x = x.to(torch.float32)
+        if x.ndim == 2:
+            x = x.unsqueeze(1)
+        if x.ndim != 3:
+            raise ValueError(f"Expected (batch, [channels,] n_times), got {tuple(x.shape)}.")
+        return x
+
+    @torch.no_grad()
+    def fit_normalization(self, waveforms, batch_size=256):
+        """Fit the mean and std of each input channel on the training waveforms.
+
+        Parameters
+        ----------
+        waveforms : torch.Tensor | array | StoreItems, shape (n_items, [n_channels,] n_times)
+            The training waveforms (read a batch at a time).
+        batch_size : int
+            Items per batch.
+
+        Returns
+        -------
+        self : WaveformInput
+        """
+        if not hasattr(waveforms, "shape") or isinstance(waveforms, np.ndarray):
+            waveforms = torch.as_tensor(waveforms)  # tensors and lazy rows: as they are
+        if self.normalize != "dataset":
+            return self
+        count, mean, m2 = 0, 0.0, 0.0  # float64 on the host (MPS has no float64)
+        for start in range(0, waveforms.shape[0], batch_size):
+            x = self._as_3d(waveforms[start : start + batch_size])
+            batch = x.double() if x.device.type == "cpu" else x
+            batch_mean = batch.mean(dim=(0, 2))
+            batch_m2 = (batch - batch_mean[:, None]).square().sum(dim=(0, 2))
+            n = x.shape[0] * x.shape[2]
+            batch_mean = batch_mean.cpu().numpy().astype(np.float64)
+            delta = batch_mean - mean  # Chan et al.'s pairwise update
+            mean = mean + delta * n / (count + n)
+            m2 = m2 + batch_m2.cpu().numpy().astype(np.float64) + delta**2 * count * n / (count + n)
+            count += n
+        if count == 0:
+            raise ValueError("fit_normalization needs at least one training waveform.")
+        std = np.sqrt(np.maximum(m2 / count, 0.0))
+        std = np.where(std > 0, std, 1.0)  # a flat channel: centred, not scaled
+        self.norm_mean = torch.as_tensor(mean, dtype=torch.float32)
+        self.norm_std = torch.as_tensor(std, dtype=torch.float32)
+        return self
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("norm_mean", "norm_std"):
+            if prefix + name in state_dict and hasattr(self, name):
+                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def to_images(self, x):
+        """The model input: :meth:`forward`."""
+        return self(x)
+
+    def image_shape(self, n_times, n_channels=1):
+        """Model input shape of one item: ``(n_channels, n_times)``."""
+        return (n_channels, n_times)

@@ -1,0 +1,367 @@
+"""From recordings to a segment store: :func:`prepare_segments`.
+
+Each source (a file, every recording of a folder, a BIDS root, or a Raw) goes through
+:func:`~mne_specae.make_segments` (same rules: bad channels, ``BAD_*`` annotations,
+NaN gaps) in a worker; the worker writes its items to a shard under a temporary name
+and renames it, and the calling process commits the shard to the manifest (rewritten
+atomically) as results arrive, in the order of the sources. So:
+
+* a crash loses at most the files being worked on, and leaves nothing half-visible;
+* running again skips every file already committed (same path and sha256) and
+  continues: nothing is duplicated, and the result equals an uninterrupted run;
+* ``n_jobs=1`` and ``n_jobs=2`` give the same store, item for item;
+* a file committed before whose content changed (same path, another sha256) has its
+  old items replaced by the new ones (logged);
+* one process prepares a store at a time (its ``prepare.lock`` holds the pid); a
+  killed preparation leaves no worker running (workers end when their parent dies);
+* a file that cannot be read is logged with its reason, counted and skipped
+  (``strict=True``: an error).
+
+Workers run through :mod:`joblib` with MNE's ``n_jobs`` convention, so any joblib
+backend runs them (``with joblib.parallel_config(backend="dask"): ...`` on a Dask
+cluster, or Ray's ``register_ray()``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+from pathlib import Path
+
+import mne
+import numpy as np
+import pandas as pd
+from mne.utils import _validate_type, logger, verbose, warn
+
+from ._writing import (
+    LOCK,
+    StoreLock,
+    parent_token,
+    sigterm_stops_workers,
+    watch_parent,
+    worker_options,
+    write_atomic,
+)
+from ..utils._files import file_sha256
+from ..utils._logs import collect_warnings, reemit_warnings
+from .store import ITEM_COLUMNS, MANIFEST, STORE_FORMAT, STORE_VERSION, SegmentStore
+from ..segments import check_segment_settings
+from ._discovery import (
+    Skipped,
+    find_recordings,
+    recording_names,
+    segments_of_file,
+    signal_types,
+    subject_of,
+)
+
+_BIDS_ENTITIES = {"session": "ses", "task": "task", "run": "run", "acquisition": "acq"}
+_READ_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError)
+
+
+def _write_atomic_text(path, text):
+    """Write a text file atomically (the manifest's commit); see ``write_atomic``."""
+    write_atomic(path, lambda fid: fid.write(text))
+
+
+def _source_id(source):
+    """``(name, checksum)`` of a file (its sha256) or a Raw (a hash of its data)."""
+    if isinstance(source, mne.io.BaseRaw):
+        digest = hashlib.sha256(np.ascontiguousarray(source.get_data()).tobytes())
+        digest.update(repr(source.ch_names).encode())
+        name = source.info.get("description") or source.filenames[0] or "Raw"
+        return str(name), digest.hexdigest()
+    return str(Path(source).resolve()), file_sha256(source)
+
+
+def _bids_columns(path):
+    """BIDS entities (session, task, run, acquisition) of a file name, if any."""
+    out = {}
+    for column, key in _BIDS_ENTITIES.items():
+        match = re.search(rf"(?:^|_){key}-([A-Za-z0-9]+)", Path(path).name)
+        if match:
+            out[column] = match.group(1)
+    return out
+
+
+def _items_table(epochs_list, source, extra):
+    """Waveforms ``(n_items, n_times)`` float32 and their metadata (item order:
+    epoch-major, channel-minor, as a SpecAE sees them)."""
+    blocks, tables = [], []
+    for ep in epochs_list:
+        data = ep.get_data(picks="all").astype(np.float32)
+        n_ep, n_ch = data.shape[:2]
+        blocks.append(data.reshape(n_ep * n_ch, -1))
+        md = ep.metadata.loc[ep.metadata.index.repeat(n_ch)].reset_index(drop=True)
+        md.insert(3, "channel", np.tile(ep.ch_names, n_ep))
+        tables.append(md)
+    table = pd.concat(tables, ignore_index=True)
+    table["source"] = source
+    for column, value in extra.items():
+        if column in ITEM_COLUMNS:
+            raise ValueError(f"metadata column {column!r} is built in; choose another name.")
+        table[column] = value
+    first = [c for c in ITEM_COLUMNS if c in table]
+    return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
+
+
+def _prepare_one(index, source, name, recording, key, folder, settings, log_level,
+                 parent):
+    """Segment one source and write its shard (temporary name, then renamed), with the
+    caller's log level (joblib's worker processes do not inherit it). A worker process
+    ends when ``parent`` (the caller's ``parent_token()``) dies.
+
+    Returns ``(index, "ok", n_items, caught)``, ``(index, "empty", reason, caught)`` or
+    ``(index, "failed", reason, caught)``, ``caught`` the warnings of the work, for the
+    caller to re-emit (:mod:`mne_specae.logs`); never raises for a file that cannot be
+    read.
+    """
+    watch_parent(parent)
+    with mne.utils.use_log_level(log_level):
+        result, caught = collect_warnings(_segment_and_write, source, name, recording, key,
+                                          folder, settings)
+    return (index, *result, caught)
+
+
+def _segment_and_write(source, name, recording, key, folder, settings):
+    """The work of :func:`_prepare_one`; ``name`` is the source's name in the manifest
+    (and the ``source`` column), ``recording`` a file's recording name."""
+    duration, sfreq = settings["duration"], settings["sfreq"]
+    try:
+        if isinstance(source, mne.io.BaseRaw):
+            if settings["picks"] is None:  # a type whose channels are all bad: left out
+                epochs_list = [_raw_segments(source, duration, sfreq, kind)
+                               for kind in signal_types(source)]
+            else:
+                epochs_list = [_raw_segments(source, duration, sfreq, settings["picks"])]
+            extra = {}
+        else:
+            epochs_list = segments_of_file(Path(source), duration=duration, sfreq=sfreq,
+                                           picks=settings["picks"],
+                                           subject_pattern=settings["subject_pattern"],
+                                           recording=recording)
+            extra = _bids_columns(source)
+    except _READ_ERRORS as err:
+        return "failed", (str(err).splitlines()[0] if str(err) else type(err).__name__)
+    epochs_list = [ep for ep in epochs_list if len(ep)]
+    if not epochs_list:
+        return "empty", "no ECG, EEG or EMG segment"
+    extra.update(settings["metadata"] or {})
+    data, table = _items_table(epochs_list, name, extra)
+    shards = Path(folder) / "shards"
+    write_atomic(shards / f"{key}.npy", lambda f: np.save(f, data), mode="wb")
+    write_atomic(shards / f"{key}.csv", lambda f: table.to_csv(f, index=False))
+    return "ok", len(data)
+
+
+def _raw_segments(raw, duration, sfreq, picks):
+    """:func:`~mne_specae.make_segments` of a Raw source, quietly."""
+    from ..segments import make_segments
+
+    return make_segments(raw, duration, sfreq, picks=picks, verbose=False)
+
+
+def _settings(duration, sfreq, picks, subject, metadata):
+    return dict(duration=float(duration), sfreq=float(sfreq),
+                picks=list(picks) if isinstance(picks, (list, tuple)) else picks,
+                subject_pattern=subject, metadata=metadata)
+
+
+def _open_folder(path, settings, overwrite):
+    """Create the store folder, or check that an existing store has our settings."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} exists and is not a folder.")
+    manifest_file = path / MANIFEST
+    if path.is_dir() and any(p.name != LOCK for p in path.iterdir()) \
+            and not manifest_file.is_file():
+        raise FileExistsError(f"{path} is a folder that is not a segment store; choose an "
+                              "empty or new folder.")
+    if manifest_file.is_file() and overwrite:
+        shutil.rmtree(path / "shards", ignore_errors=True)
+        manifest_file.unlink()
+    (path / "shards").mkdir(parents=True, exist_ok=True)
+    n_times = int(round(settings["duration"] * settings["sfreq"]))
+    if manifest_file.is_file():
+        manifest = json.loads(manifest_file.read_text())
+        old = manifest.get("settings", {})
+        differ = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in settings.items()
+                  if old.get(k) != v]
+        if differ:
+            raise ValueError(f"The store {path} was prepared with other settings ("
+                             f"{'; '.join(differ)}). Use another folder, or "
+                             "overwrite=True (--overwrite) to start it again.")
+        return manifest
+    from .._version import __version__
+
+    manifest = dict(format=STORE_FORMAT, version=STORE_VERSION, sfreq=settings["sfreq"],
+                    n_times=n_times, settings=settings, shards=[],
+                    versions={"mne_specae": __version__, "mne": mne.__version__,
+                              "numpy": np.__version__, "pandas": pd.__version__,
+                              "python": platform.python_version()})
+    _write_atomic_text(manifest_file, json.dumps(manifest, indent=1))
+    return manifest
+
+
+@verbose
+def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_jobs=1,
+                     subject=None, metadata=None, overwrite=False, strict=False,
+                     verbose=None):
+    """Cut recordings into segments and write them to a store on disk.
+
+    Parameters
+    ----------
+    sources : path-like | mne.io.Raw | list
+        Files (any format the package reads), folders (every recording inside,
+        recursively; a BIDS root too: ``sub-``, ``ses-``, ``task-``, ``run-`` entities
+        of the file names become metadata columns), Raw objects, or a list of them.
+        A file's ``recording`` is its path relative to the folder named, without
+        extensions (``s1/rest_raw`` for ``<folder>/s1/rest_raw.fif``), or, for a file
+        named directly, its file name without extensions (two such files with one
+        name: their paths from their common folder); with several signal types,
+        ``-<type>`` is added. A Raw's is its ``info["description"]``.
+    path : path-like
+        The store folder (created; an existing store with the same settings is
+        continued, one with other settings refused). A file committed earlier whose
+        content changed has its items replaced. One process at a time: a second one
+        is refused while the first runs (the folder's ``prepare.lock``).
+    duration, sfreq : float
+        Segment length (s) and rate (Hz), as :func:`~mne_specae.make_segments`;
+        checked before any file is read.
+    picks : str | list | None
+        Channels of every file (names or types); ``None``: every ECG, EEG and EMG
+        channel that is not bad.
+    n_jobs : int | None
+        Files segmented in parallel (joblib, MNE's convention: ``-1`` all cores).
+    subject : str | None
+        A regular expression whose group ``subject`` (or first group) in the file
+        name is the subject, e.g. ``r"(Subject\\d+)"``; ``None``: the BIDS ``sub-``
+        entity, else what the reader says (the record or file name).
+    metadata : dict | None
+        Extra columns with one value for every item.
+    overwrite : bool
+        Delete an existing store at ``path`` first.
+    strict : bool
+        Stop at the first file that cannot be read, instead of skipping it.
+    %(verbose)s
+
+    Returns
+    -------
+    store : SegmentStore
+        Also readable later with :func:`~mne_specae.read_segments`. Files skipped in
+        this run are in ``store.manifest["skipped"]`` with their reasons.
+    """
+    duration, sfreq, _ = check_segment_settings(duration, sfreq)  # once, before any file
+    _validate_type(metadata, (dict, None), "metadata")
+    sources = list(sources) if isinstance(sources, (list, tuple)) else [sources]
+    if not sources:
+        raise ValueError("sources is empty: give files, folders or Raw objects.")
+    files, paths = [], []
+    for src in sources:
+        if isinstance(src, mne.io.BaseRaw):
+            files.append(src)
+        else:
+            _validate_type(src, (str, os.PathLike), "sources", "path-like or mne.io.Raw")
+            paths.append(src)
+            files += find_recordings([src])
+    names = recording_names([f for f in files if not isinstance(f, mne.io.BaseRaw)], paths)
+    if subject is not None:
+        for f in names:  # a pattern that matches nothing is an error before any work
+            subject_of(f, subject)
+    settings = _settings(duration, sfreq, picks, subject, metadata)
+    try:
+        json.dumps(settings)
+    except TypeError as err:
+        raise TypeError(f"metadata and picks must be plain values (written to the "
+                        f"store's manifest): {err}") from err
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} exists and is not a folder.")
+    folder.mkdir(parents=True, exist_ok=True)
+    with StoreLock(folder), sigterm_stops_workers():
+        manifest = _open_folder(folder, settings, overwrite)
+        return _prepare(files, names, folder, manifest, settings, n_jobs, strict)
+
+
+def _drop_changed(manifest, rank, folder):
+    """Remove from the manifest (then from disk) the shards of sources of this run
+    whose content changed since they were committed (same name, another checksum)."""
+    names = {name for name, _ in rank}
+    changed = [s for s in manifest["shards"]
+               if s["source"] in names and (s["source"], s["checksum"]) not in rank]
+    if not changed:
+        return
+    manifest["shards"] = [s for s in manifest["shards"] if s not in changed]
+    _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+    for shard in changed:
+        logger.info(f"prepare_segments: {shard['source']} changed since it was prepared "
+                    f"(sha256 {shard['checksum'][:12]}...): its {shard['n_items']} old "
+                    "item(s) are replaced")
+        for suffix in (".npy", ".csv"):
+            (folder / "shards" / f"{shard['key']}{suffix}").unlink(missing_ok=True)
+
+
+def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
+    """The work of :func:`prepare_segments`, once the store is open and locked."""
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    done = {(s["source"], s["checksum"]) for s in manifest["shards"]}
+    todo, n_done, rank = [], 0, {}
+    for src in files:
+        ident = _source_id(src)
+        if ident in rank:  # the same file twice: once
+            continue
+        rank[ident] = len(rank)
+        if ident in done:
+            n_done += 1
+            continue
+        key = hashlib.sha256("\0".join(ident).encode()).hexdigest()[:20]
+        todo.append((src, ident, key))
+    _drop_changed(manifest, rank, folder)
+    logger.info(f"prepare_segments: {len(files)} source(s), {n_done} already in {folder}, "
+                f"{len(todo)} to prepare with n_jobs={n_jobs}")
+    skipped = Skipped()
+    # Results are committed as they complete (workers never wait for a slow file),
+    # and the manifest is kept in the order of this call's sources, so the store does
+    # not depend on n_jobs, on completion order, or on where an earlier run stopped.
+    parent = parent_token()  # workers end when this process dies
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered",
+                       **worker_options(parent))(
+        delayed(_prepare_one)(k, src, ident[0], None if isinstance(
+            src, mne.io.BaseRaw) else names[src], key, folder, settings, logger.level,
+            parent)
+        for k, (src, ident, key) in enumerate(todo))
+    bar = tqdm(results, total=len(todo), unit="file", desc="Preparing",
+               disable=logger.level > 30 or not todo)  # shown unless verbose="error"
+    n_items = 0
+    try:
+        for k, status, value, caught in bar:
+            reemit_warnings(caught)  # formatted as the caller formats warnings
+            src, ident, key = todo[k]
+            if status != "ok":
+                skipped.add(ident[0], value, strict=strict)
+                continue
+            manifest["shards"].append(dict(key=key, source=ident[0], checksum=ident[1],
+                                           n_items=int(value)))
+            manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]),
+                                                           -1))
+            _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+            n_items += int(value)
+    finally:  # an error or SIGTERM: joblib stops the workers still running
+        results.close()
+    manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
+    _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+    store = SegmentStore(folder)
+    message = (f"prepare_segments: {len(todo) - len(skipped.files)} file(s) added "
+               f"({n_items} items), {n_done} already there, {len(skipped.files)} "
+               f"skipped; the store holds {len(store)} items")
+    if skipped.files:
+        warn(message + ". " + skipped.summary())
+    else:
+        logger.info(message)
+    return store

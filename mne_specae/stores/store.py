@@ -1,0 +1,389 @@
+"""Segments on disk: :class:`SegmentStore` and :func:`read_segments`.
+
+A store is a folder written by :func:`~mne_specae.prepare_segments`::
+
+    store/
+      manifest.json        settings, package versions, one entry per committed file
+      shards/<key>.npy     float32 waveforms, one row per item (a channel of a segment)
+      shards/<key>.csv     the items' metadata, one row per item (same order); after
+                           write_columns: <key>.<version>.csv, named in the manifest
+
+Only what ``manifest.json`` lists exists for a reader: a shard is written under a
+temporary name, renamed, and then committed by rewriting the manifest (itself
+written to a temporary file and renamed), so a crash leaves nothing half-visible.
+Nothing the manifest says is trusted: file names must stay inside ``shards/``, and
+counts, rate and length are checked against the shard files before they are read
+(:mod:`mne_specae._store_manifest`). A store rewritten by another process while
+open is detected at the next read. Metadata keep their types (text stays text) and
+:meth:`SegmentStore.write_columns` commits all shards' tables at once
+(:mod:`mne_specae._store_tables`).
+The waveforms are plain ``.npy`` files: a store opens without loading anything, and a
+random batch reads only its rows, with ``os.preadv`` into the batch, so the
+process's memory does not grow with what it has read (the operating system's page
+cache keeps what is read often). ``.npy`` was chosen over zarr (a new dependency for
+the same layout) and compressed formats (decompressing a chunk to read one row of it):
+see ``benchmarks/bench_store.py`` for the measured read throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mne.utils import logger
+
+from ._manifest import (
+    StoreChangedError,
+    changed_error,
+    check_manifest,
+    check_shard_array,
+    manifest_stamp,
+    shard_file,
+    still_the_same,
+    view_of,
+)
+from ._tables import (
+    ITEM_COLUMNS,
+    TEXT_COLUMNS,
+    epochs_metadata,
+    read_table,
+    segment_columns,
+    write_tables,
+)
+
+__all__ = ["ITEM_COLUMNS", "TEXT_COLUMNS", "SegmentStore", "StoreChangedError",
+           "read_manifest", "read_segments"]
+
+STORE_FORMAT = "mne-specae-store"
+STORE_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def read_manifest(path):
+    """The manifest of a store folder (a dict), checked: format, version, rate and
+    length, and every shard entry (names inside the store, counts); a
+    :class:`ValueError` names the file and what is wrong."""
+    fname = Path(path) / MANIFEST
+    if not fname.is_file():
+        raise FileNotFoundError(f"{path} is not a segment store (no {MANIFEST}); create one "
+                                "with mne_specae.prepare_segments(sources, path).")
+    try:
+        manifest = json.loads(fname.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{fname} is damaged ({err}).") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+        raise ValueError(f"{fname} is not the manifest of an mne-specae segment store.")
+    if manifest.get("version", 0) > STORE_VERSION:
+        raise ValueError(f"{path} was written by a newer mne-specae (store version "
+                         f"{manifest['version']}); upgrade mne-specae.")
+    return check_manifest(manifest, Path(path), fname)
+
+
+class SegmentStore:
+    """Segments on disk, read lazily (see :func:`read_segments`).
+
+    Items are channels of segments (the unit a :class:`~mne_specae.SpecAE` with
+    ``channel_mode="separate"`` trains on), numbered ``0 .. len(store) - 1`` in the
+    order of :attr:`metadata`.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The store folder.
+    sfreq : float
+        Sampling rate of the segments (Hz).
+    n_times : int
+        Samples per segment.
+    manifest : dict
+        Settings, versions, and the committed files.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._stamp = manifest_stamp(self.path / MANIFEST)  # before reading: a change
+        self.manifest = read_manifest(self.path)          # in between is seen later
+        self._view = view_of(self.manifest)
+        self.sfreq = float(self.manifest["sfreq"])
+        self.n_times = int(self.manifest["n_times"])
+        self._shards = list(self.manifest["shards"])
+        counts = np.array([s["n_items"] for s in self._shards], dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(counts)])
+        self._arrays = {}
+        self._fds = {}
+        self._offsets_bytes = {}
+        self._metadata = None
+
+    def __len__(self):
+        return int(self._offsets[-1])
+
+    def __repr__(self):
+        return (f"<SegmentStore | {len(self)} items from {len(self._shards)} file(s), "
+                f"{self.n_times} samples at {self.sfreq:g} Hz, {self.path}>")
+
+    @property
+    def duration(self):
+        """Segment length in seconds."""
+        return self.n_times / self.sfreq
+
+    @property
+    def files(self):
+        """The committed source files (or Raw descriptions), in order."""
+        return [s["source"] for s in self._shards]
+
+    @property
+    def metadata(self):
+        """One row per item: ``subject``, ``recording``, ``onset``, ``channel``,
+        ``signal_type``, ``sfreq_orig``, ``source``, then the caller's columns
+        (a :class:`pandas.DataFrame`; read once, then cached)."""
+        if self._metadata is None:
+            self._check_current()
+            tables = [read_table(self.path, s, self.manifest, self.path / MANIFEST)
+                      for s in self._shards]
+            self._metadata = (pd.concat(tables, ignore_index=True) if tables
+                              else pd.DataFrame(columns=list(ITEM_COLUMNS)))
+        return self._metadata
+
+    def _check_current(self):
+        """Raise :class:`StoreChangedError` when the store was rewritten since it was
+        opened (one ``stat`` of the manifest when it was not)."""
+        stamp = manifest_stamp(self.path / MANIFEST)
+        if stamp == self._stamp:
+            return
+        try:
+            current = None if stamp is None else read_manifest(self.path)
+        except (OSError, ValueError):
+            current = None
+        if current is None or not still_the_same(self._view, current):
+            raise changed_error(self.path)
+        self._stamp = stamp
+        if self._metadata is None:  # tables another process wrote since: read those
+            now = {s["key"]: s for s in current["shards"]}
+            self._shards = [now[s["key"]] for s in self._shards]
+            self.manifest = dict(current, shards=list(self._shards))
+
+    def _file(self, shard):
+        return shard_file(self.path, f"{self._shards[shard]['key']}.npy",
+                          self.path / MANIFEST)
+
+    def _array(self, shard):
+        """A read-only memory map of a shard (for :meth:`memmap`)."""
+        if shard not in self._arrays:
+            self._layout(shard)
+            self._arrays[shard] = np.load(self._file(shard), mmap_mode="r")
+        return self._arrays[shard]
+
+    def _layout(self, shard):
+        """Byte offset of a shard's first row, after checking its ``.npy`` header and
+        size against the manifest."""
+        if shard not in self._offsets_bytes:
+            self._offsets_bytes[shard] = check_shard_array(
+                self._file(shard), self._shards[shard]["n_items"], self.n_times)
+        return self._offsets_bytes[shard]
+
+    def shard_sha256(self):
+        """The sha256 of each shard's waveform file, in manifest order (their headers
+        and sizes checked first; one pass over the store)."""
+        from ..utils._files import file_sha256
+
+        self._check_current()
+        return [file_sha256(self._file(k)) for k in range(len(self._shards))
+                if self._layout(k) is not None]
+
+    def memmap(self, shard):
+        """The waveforms of one committed file as a read-only :func:`numpy.memmap`."""
+        return self._array(shard)
+
+    def __getitem__(self, key):
+        """Waveforms of items: an int gives ``(n_times,)``, a slice, a list, an array of
+        ints or a boolean mask gives ``(n, n_times)`` float32 (read from disk)."""
+        n = len(self)
+        if isinstance(key, (int, np.integer)):
+            if not -n <= key < n:
+                raise IndexError(f"item {key} out of range for a store of {n} items")
+            return self._rows(np.array([key % n]))[0]
+        if isinstance(key, slice):
+            return self._rows(np.arange(n)[key])
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise IndexError(f"a boolean mask must have {n} values, got {idx.shape}")
+            idx = np.flatnonzero(idx)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise IndexError("index a store with an int, a slice, integer indices or a "
+                             "boolean mask")
+        if len(idx) and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"indices out of range for a store of {n} items")
+        return self._rows(idx % n if len(idx) else idx)
+
+    def read_into(self, idx, out):
+        """Read the items ``idx`` (ints, in range) into ``out``, a C-contiguous float32
+        array of shape ``(len(idx), n_times)`` (a reused buffer: no allocation)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if out.shape != (len(idx), self.n_times) or out.dtype != np.float32 \
+                or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous float32 array of shape "
+                             f"{(len(idx), self.n_times)}.")
+        return self._rows(idx, out)
+
+    def _rows(self, idx, out=None):
+        """Rows read with ``os.preadv`` straight into the output, in file order: no
+        memory map, so the process's resident memory does not grow with the rows read
+        (the operating system's page cache keeps what is read often)."""
+        if out is None:
+            out = np.empty((len(idx), self.n_times), dtype=np.float32)
+        if not len(idx):
+            return out
+        self._check_current()
+        row_bytes = self.n_times * 4
+        view = memoryview(out).cast("B")
+        shard = np.searchsorted(self._offsets, idx, side="right") - 1
+        local = idx - self._offsets[shard]
+        order = np.lexsort((local, shard))  # file order: shard, then row
+        starts = {int(s): (self._fd(int(s)), self._layout(int(s))) for s in np.unique(shard)}
+        for pos, s, row in zip(order.tolist(), shard[order].tolist(), local[order].tolist()):
+            fd, first = starts[s]
+            got = os.preadv(fd, [view[pos * row_bytes : (pos + 1) * row_bytes]],
+                            first + row * row_bytes)
+            if got != row_bytes:
+                raise ValueError(f"{self._file(s)}: shorter than its manifest says (it "
+                                 "was truncated while open); the store is damaged.")
+        return out
+
+    def _fd(self, shard):
+        if shard not in self._fds:
+            self._layout(shard)
+            self._fds[shard] = os.open(self._file(shard), os.O_RDONLY)
+        return self._fds[shard]
+
+    def close(self):
+        """Close the open shard files (reopened when read again)."""
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        self._arrays.clear()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+    def __getstate__(self):  # file descriptors do not cross processes
+        state = dict(self.__dict__)
+        state.update(_fds={}, _arrays={})
+        return state
+
+    def write_columns(self, table, *, replace_prefix=None, written_by=None):
+        """Add columns to :attr:`metadata`, on disk (e.g. embeddings).
+
+        All or nothing: every shard's new table is written under a new name and
+        synced, then all are committed at once by replacing the manifest (which
+        records the columns, their types and ``written_by``); the old tables are
+        removed after. A crash or an error leaves the old metadata whole, never a
+        mix of old and new columns.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            One row per item, in store order; its columns are added (replaced when they
+            exist).
+        replace_prefix : str | None
+            Also drop existing columns starting with this prefix (stale columns of an
+            earlier, wider embedding).
+        written_by : str | None
+            What wrote the columns (e.g. the model), recorded in the manifest
+            (``manifest["tables"]["written_by"]``).
+        """
+        self._check_current()
+        if len(table) != len(self):
+            raise ValueError(f"{len(table)} rows for a store of {len(self)} items.")
+        builtin = [c for c in table.columns if c in ITEM_COLUMNS]
+        if builtin:
+            raise ValueError(f"Cannot overwrite the built-in column(s) {builtin}.")
+        md = self.metadata
+        drop = [c for c in md.columns if c in table.columns or (
+            replace_prefix is not None and str(c).startswith(replace_prefix))]
+        new = pd.concat([md.drop(columns=drop).reset_index(drop=True),
+                         table.reset_index(drop=True)], axis=1)
+        for k in range(len(self._shards)):  # counts agree with the shard files
+            self._layout(k)
+        current = read_manifest(self.path)
+        if [(s["key"], s["n_items"]) for s in current["shards"]] != \
+                [(s["key"], s["n_items"]) for s in self._shards]:
+            raise changed_error(self.path)  # rewritten or continued: other items
+        self.manifest = write_tables(self.path, current, new, self._offsets, written_by)
+        self._shards = list(self.manifest["shards"])
+        self._stamp = manifest_stamp(self.path / MANIFEST)
+        self._metadata = new
+        logger.info(f"Wrote {len(table.columns)} column(s) into the metadata of {self.path}")
+
+    def to_epochs(self, query=None):
+        """A subset as MNE Epochs, one per recording and signal type.
+
+        Parameters
+        ----------
+        query : str | None
+            A :meth:`pandas.DataFrame.query` on :attr:`metadata`, e.g.
+            ``"signal_type == 'ecg' and subject == 'mitdb-100'"``; ``None``: all.
+
+        Returns
+        -------
+        epochs : list of mne.EpochsArray
+            Channels in store order; ``metadata`` one row per segment: the segment
+            columns (the built-in ones but ``channel``, the BIDS entities, the
+            ``metadata`` of :func:`~mne_specae.prepare_segments`) once, and every
+            other column (per-item columns such as each channel's embedding and
+            reconstruction error) once per channel, as ``<column>_<channel>``, e.g.
+            ``specae_000_Fp1``. A segment some of whose channels the query left out
+            keeps the channels it has, only when every segment of that recording has
+            the same ones (else an error names the recording).
+        """
+        import mne
+
+        md = self.metadata
+        chosen = md.query(query) if query else md
+        if len(chosen) == 0:
+            raise ValueError(f"No item matches {query!r}.")
+        out = []
+        for (recording, kind), items in chosen.groupby(["recording", "signal_type"],
+                                                       sort=False):
+            items = items.sort_values("onset", kind="stable")
+            channels = list(dict.fromkeys(items["channel"]))
+            per_onset = items.groupby("onset", sort=True)["channel"].apply(tuple)
+            if any(tuple(c) != tuple(channels) for c in per_onset):
+                raise ValueError(f"{recording}: the chosen items do not hold the same "
+                                 "channels for every segment; choose whole segments.")
+            onsets = per_onset.index.to_numpy()
+            data = self[items.index.to_numpy()].reshape(len(onsets), len(channels),
+                                                         self.n_times)
+            info = mne.create_info(channels, self.sfreq, kind)
+            meta = epochs_metadata(items, channels, segment_columns(self.manifest))
+            events = np.column_stack([np.round(onsets * self.sfreq).astype(int),
+                                      np.zeros(len(onsets), int), np.ones(len(onsets), int)])
+            out.append(mne.EpochsArray(data.astype(np.float64), info, events=events,
+                                       event_id={kind: 1}, metadata=meta, verbose=False))
+        logger.info(f"{len(chosen)} item(s) as {len(out)} Epochs")
+        return out
+
+
+def read_segments(path):
+    """Open a segment store written by :func:`~mne_specae.prepare_segments`.
+
+    Nothing is loaded: the metadata are read on first use, the waveforms row by row
+    as they are indexed. The manifest is checked first (every file it names inside
+    the store, counts, rate and length), each shard's header and size before its
+    first read.
+
+    Parameters
+    ----------
+    path : path-like
+        The store folder.
+
+    Returns
+    -------
+    store : SegmentStore
+    """
+    return SegmentStore(path)
