@@ -56,12 +56,11 @@ TASKS_LABELS = {
 REPRESENTATION_ORDER = ("specae", "specae_1d", "random_weights", "pca_input", "band_powers")
 
 MODES = {  # data and folds per mode
-    "full": dict(max_segments=8, mitdb100_segments=None, n_splits=5, seeds=(0, 1, 2),
-                 max_fit_items=1500),
-    "quick": dict(max_segments=4, mitdb100_segments=120, n_splits=3, seeds=(0,),
-                  max_fit_items=600),
-    "smoke": dict(max_segments=2, mitdb100_segments=24, n_splits=2, seeds=(0,),
-                  max_fit_items=200),
+    "full": dict(
+        max_segments=8, mitdb100_segments=None, n_splits=5, seeds=(0, 1, 2), max_fit_items=1500
+    ),
+    "quick": dict(max_segments=4, mitdb100_segments=120, n_splits=3, seeds=(0,), max_fit_items=600),
+    "smoke": dict(max_segments=2, mitdb100_segments=24, n_splits=2, seeds=(0,), max_fit_items=200),
 }
 #: Network and training of the smoke run (CI: checks the table, not the numbers).
 SMOKE_SETTINGS = dict(filters=4, n_layers=2, max_epochs=1, patience=1, batch_size=64)
@@ -84,8 +83,11 @@ def representations(preset):
 def tasks(epochs_list, names=None):
     from mne_specae.evaluation.downstream import Task
 
-    return {name: Task(label, query) for name, (label, query) in TASKS_LABELS.items()
-            if names is None or name in names}
+    return {
+        name: Task(label, query)
+        for name, (label, query) in TASKS_LABELS.items()
+        if names is None or name in names
+    }
 
 
 def report_folds(epochs_list, n_splits, seed=0):
@@ -121,20 +123,36 @@ def run(mode="quick", preset=None, out=None, verbose=True):
         keep = lambda s: not s.startswith(("eegmat", "uci")) or s in SMOKE_SUBJECTS  # noqa
     epochs_list = load_downstream_epochs(
         max_segments=settings["max_segments"],
-        mitdb100_segments=settings["mitdb100_segments"], subjects=keep)
+        mitdb100_segments=settings["mitdb100_segments"],
+        subjects=keep,
+    )
     loaded = time.perf_counter() - start
     if verbose:
         print(f"Data ({loaded:.0f} s to read and cut):")
         print(describe(epochs_list).to_string())
-    common = dict(seeds=settings["seeds"], standardize_by="subject",
-                  max_fit_items=settings["max_fit_items"], verbose="info" if verbose else False)
+    common = dict(
+        seeds=settings["seeds"],
+        standardize_by="subject",
+        max_fit_items=settings["max_fit_items"],
+        verbose="info" if verbose else False,
+    )
     folds = report_folds(epochs_list, settings["n_splits"])
     by_subject = compare_representations(
-        epochs_list, tasks(epochs_list), representations(preset), group="split",
-        folds=folds, **common)
+        epochs_list,
+        tasks(epochs_list),
+        representations(preset),
+        group="split",
+        folds=folds,
+        **common,
+    )
     by_source = compare_representations(
-        epochs_list, tasks(epochs_list, ["signal_type"]), representations(preset),
-        group="source", n_splits=None, **common)
+        epochs_list,
+        tasks(epochs_list, ["signal_type"]),
+        representations(preset),
+        group="source",
+        n_splits=None,
+        **common,
+    )
     by_source["task"] = "signal_type_leave_source_out"
     scores = pd.concat([by_subject, by_source], ignore_index=True)
     table = summarize_scores(scores)
@@ -151,13 +169,14 @@ def run(mode="quick", preset=None, out=None, verbose=True):
             pivot(table, probe).to_csv(out / f"table_{probe}.csv")
             wide = pivot(table, probe, standardized=True)
             wide.loc[[t for t in WITHIN_SUBJECT_TASKS if t in wide.index]].to_csv(
-                out / f"table_{probe}_subject_z.csv")
+                out / f"table_{probe}_subject_z.csv"
+            )
         fig = plot_table(table)
         fig.savefig(out / "table.png", dpi=110, bbox_inches="tight")
         reconstruction_figures(epochs_list, preset, folds, settings["max_fit_items"], out)
         (out / "run.txt").write_text(
-            f"mode: {mode}\nminutes: {seconds / 60:.1f}\nmachine: {machine()}\n"
-            f"preset: {preset}\n")
+            f"mode: {mode}\nminutes: {seconds / 60:.1f}\nmachine: {machine()}\npreset: {preset}\n"
+        )
     return scores, table
 
 
@@ -177,8 +196,11 @@ def reconstruction_figures(epochs_list, preset, folds, max_items, out):
     train = fit_subset([ep for ep in epochs_list if not is_held(ep)], max_items)
     estimator = SpecAE(**preset, verbose="warning").fit(train)
     for kind in ("ecg", "eeg", "emg"):
-        shown = [ep for ep in epochs_list if is_held(ep)
-                 and ep.metadata["signal_type"].iloc[0] == kind and len(ep) >= 2]
+        shown = [
+            ep
+            for ep in epochs_list
+            if is_held(ep) and ep.metadata["signal_type"].iloc[0] == kind and len(ep) >= 2
+        ]
         if shown:
             fig = plot_reconstruction(estimator, shown[0], n_examples=2, show=False)
             fig.suptitle(f"{kind.upper()}, held out: {shown[0].metadata['subject'].iloc[0]}")
@@ -186,34 +208,47 @@ def reconstruction_figures(epochs_list, preset, folds, max_items, out):
             plt.close(fig)
 
 
-SMOKE_SUBJECTS = ("eegmat-Subject00", "eegmat-Subject01", "eegmat-Subject10",
-                  "eegmat-Subject11", "uci-1A", "uci-1N", "uci-7A", "uci-6N", "uci-8N",
-                  "uci-9A")
+SMOKE_SUBJECTS = (
+    "eegmat-Subject00",
+    "eegmat-Subject01",
+    "eegmat-Subject10",
+    "eegmat-Subject11",
+    "uci-1A",
+    "uci-1N",
+    "uci-7A",
+    "uci-6N",
+    "uci-8N",
+    "uci-9A",
+)
 
 
 def machine():
     import torch
 
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU used")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), no GPU used"
+    )
 
 
 def pivot(table, probe="logistic", standardized=False):
     """Tasks x representations: 'mean ± std over seeds' of one probe."""
     sub = table[(table["probe"] == probe) & (table["standardized"] == standardized)]
-    cell = sub.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(sub["mean"],
-                                                                  sub["std_seeds"])])
+    cell = sub.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(sub["mean"], sub["std_seeds"])])
     wide = cell.pivot(index="task", columns="representation", values="cell")
     order = [r for r in REPRESENTATION_ORDER if r in wide.columns]
-    tasks_order = [t for t in (*TASKS_LABELS, "signal_type_leave_source_out")
-                   if t in wide.index]
+    tasks_order = [t for t in (*TASKS_LABELS, "signal_type_leave_source_out") if t in wide.index]
     return wide.loc[tasks_order, order]
 
 
 #: Tasks whose classes vary within a subject: only there is z-scoring features within
 #: each subject meaningful (elsewhere it removes the very differences to be found).
-WITHIN_SUBJECT_TASKS = ("eeg_rest_vs_arithmetic", "eeg_eyes_closed_vs_open",
-                        "emg_exercise", "ecg_beats")
+WITHIN_SUBJECT_TASKS = (
+    "eeg_rest_vs_arithmetic",
+    "eeg_eyes_closed_vs_open",
+    "emg_exercise",
+    "ecg_beats",
+)
 
 
 def print_table(table):
@@ -222,14 +257,22 @@ def print_table(table):
             wide = pivot(table, probe, standardized)
             if standardized:
                 wide = wide.loc[[t for t in WITHIN_SUBJECT_TASKS if t in wide.index]]
-            print(f"\nBalanced accuracy, {probe} probe"
-                  f"{', features z-scored within subject' if standardized else ''} "
-                  "(mean ± std over seeds; held-out subjects/sources/blocks):")
+            print(
+                f"\nBalanced accuracy, {probe} probe"
+                f"{', features z-scored within subject' if standardized else ''} "
+                "(mean ± std over seeds; held-out subjects/sources/blocks):"
+            )
             print(wide.to_string())
-    r2 = (table[table["task"] == "signal_type"].groupby("representation")["heldout_r2"]
-          .first().dropna())
-    print("\nHeld-out reconstruction R² of the normalised inputs (subject folds): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in r2.items()))
+    r2 = (
+        table[table["task"] == "signal_type"]
+        .groupby("representation")["heldout_r2"]
+        .first()
+        .dropna()
+    )
+    print(
+        "\nHeld-out reconstruction R² of the normalised inputs (subject folds): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in r2.items())
+    )
 
 
 def plot_table(table, probe="logistic"):
@@ -238,16 +281,24 @@ def plot_table(table, probe="logistic"):
 
     sub = table[(table["probe"] == probe) & (~table["standardized"])]
     reps = [r for r in REPRESENTATION_ORDER if r in set(sub["representation"])]
-    task_names = [t for t in (*TASKS_LABELS, "signal_type_leave_source_out")
-                  if t in set(sub["task"])]
+    task_names = [
+        t for t in (*TASKS_LABELS, "signal_type_leave_source_out") if t in set(sub["task"])
+    ]
     fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
     width = 0.8 / len(reps)
     for k, rep in enumerate(reps):
         rows = sub[sub["representation"] == rep].set_index("task").reindex(task_names)
-        ax.bar(np.arange(len(task_names)) + (k - (len(reps) - 1) / 2) * width, rows["mean"],
-               width, yerr=rows["std_seeds"], label=rep, capsize=2)
-    ax.set_xticks(np.arange(len(task_names)), [t.replace("_", "\n", 2) for t in task_names],
-                  fontsize=8)
+        ax.bar(
+            np.arange(len(task_names)) + (k - (len(reps) - 1) / 2) * width,
+            rows["mean"],
+            width,
+            yerr=rows["std_seeds"],
+            label=rep,
+            capsize=2,
+        )
+    ax.set_xticks(
+        np.arange(len(task_names)), [t.replace("_", "\n", 2) for t in task_names], fontsize=8
+    )
     ax.set_ylabel(f"balanced accuracy ({probe} probe)")
     ax.set_ylim(0, 1)
     ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
@@ -258,14 +309,24 @@ def plot_table(table, probe="logistic"):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true",
-                       help="fewer segments, 3 folds, one seed (< 10 min on 2 cores)")
-    group.add_argument("--smoke", action="store_true",
-                       help="a tiny run that checks the table (CI, < 2 min)")
-    parser.add_argument("--preset", default="recommended",
-                        help="name in mne_specae.presets.PRESETS (default: recommended)")
-    parser.add_argument("--out", default=None, help="folder for scores.csv, table.csv, "
-                        "table.png (default: none written)")
+    group.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer segments, 3 folds, one seed (< 10 min on 2 cores)",
+    )
+    group.add_argument(
+        "--smoke", action="store_true", help="a tiny run that checks the table (CI, < 2 min)"
+    )
+    parser.add_argument(
+        "--preset",
+        default="recommended",
+        help="name in mne_specae.presets.PRESETS (default: recommended)",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="folder for scores.csv, table.csv, table.png (default: none written)",
+    )
     args = parser.parse_args(argv)
     from mne_specae.presets import PRESETS
 

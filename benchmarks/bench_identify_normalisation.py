@@ -36,8 +36,7 @@ from mne_specae.estimator.calibration import channel_items  # noqa: E402
 
 def main(norm):
     epochs = load_downstream_epochs()
-    est = SpecAE(**dict(presets.RECOMMENDED, normalize=norm), random_state=0,
-                 verbose=False)
+    est = SpecAE(**dict(presets.RECOMMENDED, normalize=norm), random_state=0, verbose=False)
     est.fit([select_evenly(e, 24, 4) for e in epochs])
     feats, rows = [], []
     for ep in epochs:
@@ -46,30 +45,32 @@ def main(norm):
         md = ep.metadata
         for i, ch in enumerate(channels):
             k = i // per_epoch
-            rows.append((md["source"].iloc[k], md["signal_type"].iloc[k],
-                         f"{md['recording'].iloc[k]}:{ch}"))
+            rows.append(
+                (md["source"].iloc[k], md["signal_type"].iloc[k], f"{md['recording'].iloc[k]}:{ch}")
+            )
         feats.append(f)
     X = np.concatenate(feats)
     meta = pd.DataFrame(rows, columns=["source", "type", "channel"])
     per_channel = []
     for source in sorted(meta["source"].unique()):
         test = (meta["source"] == source).to_numpy()
-        clf = make_pipeline(StandardScaler(), LogisticRegression(
-            C=0.1, class_weight="balanced", max_iter=2000))
+        clf = make_pipeline(
+            StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000)
+        )
         clf.fit(X[~test], meta["type"][~test])
         proba = pd.DataFrame(clf.predict_proba(X[test]), columns=clf.classes_)
         proba["channel"] = meta["channel"][test].to_numpy()
         proba["type"] = meta["type"][test].to_numpy()
         accuracy = (clf.predict(X[test]) == meta["type"][test]).mean()
-        agg = proba.groupby("channel").agg(
-            {**{c: "mean" for c in clf.classes_}, "type": "first"})
+        agg = proba.groupby("channel").agg({**{c: "mean" for c in clf.classes_}, "type": "first"})
         agg["predicted"] = agg[list(clf.classes_)].idxmax(axis=1)
         per_channel.append(agg.assign(source=source))
         print(f"{norm}: held-out {source}: segment accuracy {accuracy:.3f}")
     table = pd.concat(per_channel)
     print(pd.crosstab([table["source"], table["type"]], table["predicted"]).to_string())
-    print(f"{norm}: {int((table['predicted'] == table['type']).sum())} of {len(table)} "
-          "channels right")
+    print(
+        f"{norm}: {int((table['predicted'] == table['type']).sum())} of {len(table)} channels right"
+    )
 
 
 if __name__ == "__main__":

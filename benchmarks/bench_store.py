@@ -86,8 +86,16 @@ def time_reads(read, n, batch_size, n_batches, rng):
 
 
 # ----------------------------------------------------------------- training
-TRAIN_SETTINGS = dict(filters=8, max_epochs=1, val_fraction=0.05, normalize="item",
-                      batch_size=64, device="cpu", random_state=0, verbose="error")
+TRAIN_SETTINGS = dict(
+    filters=8,
+    max_epochs=1,
+    val_fraction=0.05,
+    normalize="item",
+    batch_size=64,
+    device="cpu",
+    random_state=0,
+    verbose="error",
+)
 
 
 def repeat_store(base, n_items, path):
@@ -102,8 +110,7 @@ def repeat_store(base, n_items, path):
     while total < n_items:
         for shard in base.manifest["shards"]:
             key = f"{shard['key']}-r{copy}"
-            os.symlink(base.path / "shards" / f"{shard['key']}.npy",
-                       path / "shards" / f"{key}.npy")
+            os.symlink(base.path / "shards" / f"{shard['key']}.npy", path / "shards" / f"{key}.npy")
             md = pd.read_csv(base.path / "shards" / f"{shard['key']}.csv", dtype=str)
             md["recording"] += f"-r{copy}"
             md["subject"] += f"-r{copy}"
@@ -165,9 +172,14 @@ def _fit_child(queue, path, in_memory):
     est.fit(data)
     seconds = time.perf_counter() - t0
     peak = _peak_rss()
-    queue.put(dict(items=len(store), seconds=seconds,
-                   items_per_s=float(est.history_.to_frame()["samples_per_s"].iloc[0]),
-                   rss_growth_mb=peak - before))
+    queue.put(
+        dict(
+            items=len(store),
+            seconds=seconds,
+            items_per_s=float(est.history_.to_frame()["samples_per_s"].iloc[0]),
+            rss_growth_mb=peak - before,
+        )
+    )
 
 
 def time_fit(path, in_memory):
@@ -183,9 +195,11 @@ def time_fit(path, in_memory):
 
 
 def training(base, sizes, memory_sizes, tmp, repeats):
-    print(f"\nTraining from a store vs in memory (QUICK preset, {TRAIN_SETTINGS}), each "
-          "fit in a fresh process, store and memory alternating, median of "
-          f"{repeats}; peak RSS growth from before the data were opened:")
+    print(
+        f"\nTraining from a store vs in memory (QUICK preset, {TRAIN_SETTINGS}), each "
+        "fit in a fresh process, store and memory alternating, median of "
+        f"{repeats}; peak RSS growth from before the data were opened:"
+    )
     for n in sizes:
         path = tmp / f"store{n}"
         actual = repeat_store(base, n, path)
@@ -199,12 +213,16 @@ def training(base, sizes, memory_sizes, tmp, repeats):
             rates = [r["items_per_s"] for r in runs[mode]]
             speed[mode] = float(np.median(rates))
             rss = max(r["rss_growth_mb"] for r in runs[mode])
-            print(f"  {actual:7d} items, {'in memory' if mode else 'store    '}: "
-                  f"{speed[mode]:6.0f} items/s (runs: {', '.join(f'{v:.0f}' for v in rates)}),"
-                  f" peak RSS +{rss:6.0f} MB")
+            print(
+                f"  {actual:7d} items, {'in memory' if mode else 'store    '}: "
+                f"{speed[mode]:6.0f} items/s (runs: {', '.join(f'{v:.0f}' for v in rates)}),"
+                f" peak RSS +{rss:6.0f} MB"
+            )
         if True in speed:
-            print(f"  {actual:7d} items, store / in memory: {speed[False] / speed[True]:.2f}x "
-                  "(goal >= 0.9x)")
+            print(
+                f"  {actual:7d} items, store / in memory: {speed[False] / speed[True]:.2f}x "
+                "(goal >= 0.9x)"
+            )
         shutil.rmtree(path)
 
 
@@ -213,47 +231,68 @@ def main(argv=None):
     parser.add_argument("--extended", action="store_true")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=400)
-    parser.add_argument("--training", default="",
-                        help="store sizes (items, comma-separated) to train on, e.g. "
-                             "20000,100000,500000 (default: no training part)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="fits per size and mode (alternating; the median is shown)")
-    parser.add_argument("--in-memory-up-to", type=int, default=100_000,
-                        help="also train in memory for sizes up to this")
+    parser.add_argument(
+        "--training",
+        default="",
+        help="store sizes (items, comma-separated) to train on, e.g. "
+        "20000,100000,500000 (default: no training part)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="fits per size and mode (alternating; the median is shown)",
+    )
+    parser.add_argument(
+        "--in-memory-up-to",
+        type=int,
+        default=100_000,
+        help="also train in memory for sizes up to this",
+    )
     args = parser.parse_args(argv)
     import mne
 
     import mne_specae
 
-    print(f"mne-specae {mne_specae.__version__}, mne {mne.__version__}, numpy "
-          f"{np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPU "
-          f"core(s), {platform.machine()}")
+    print(
+        f"mne-specae {mne_specae.__version__}, mne {mne.__version__}, numpy "
+        f"{np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPU "
+        f"core(s), {platform.machine()}"
+    )
     files = recording_files(args.extended)
     tmp = Path(tempfile.mkdtemp(prefix="bench_store_"))
     try:
         print(f"\nPreparation: {len(files)} files")
         results = {}
-        print(f"  starting 2 worker processes and importing the package in them: "
-              f"{warm_workers(2):.1f} s (once per run; not in the times below)")
+        print(
+            f"  starting 2 worker processes and importing the package in them: "
+            f"{warm_workers(2):.1f} s (once per run; not in the times below)"
+        )
         for n_jobs in (1, 2):
             store, seconds = time_prepare(files, tmp / f"jobs{n_jobs}", n_jobs)
             results[n_jobs] = (store, seconds)
             skipped = len(store.manifest["skipped"])
-            print(f"  n_jobs={n_jobs}: {seconds:6.1f} s, "
-                  f"{(len(files) - skipped) / seconds:5.2f} files/s, "
-                  f"{len(store) / seconds:7.0f} items/s ({len(store)} items, {skipped} "
-                  "file(s) skipped)")
+            print(
+                f"  n_jobs={n_jobs}: {seconds:6.1f} s, "
+                f"{(len(files) - skipped) / seconds:5.2f} files/s, "
+                f"{len(store) / seconds:7.0f} items/s ({len(store)} items, {skipped} "
+                "file(s) skipped)"
+            )
         a, b = results[1][0], results[2][0]
         same = len(a) == len(b) and a.metadata.equals(b.metadata)
-        print(f"  n_jobs=2 / n_jobs=1: {results[1][1] / results[2][1]:.2f}x "
-              f"(goal >= 1.7x); same items: {same}")
+        print(
+            f"  n_jobs=2 / n_jobs=1: {results[1][1] / results[2][1]:.2f}x "
+            f"(goal >= 1.7x); same items: {same}"
+        )
 
         store = a
         n = len(store)
         in_memory = store[:]
         rng = np.random.default_rng(0)
-        print(f"\nReads: batches of {args.batch_size} of {n} items "
-              f"({in_memory.nbytes / 1e6:.0f} MB), {args.batches} batches")
+        print(
+            f"\nReads: batches of {args.batch_size} of {n} items "
+            f"({in_memory.nbytes / 1e6:.0f} MB), {args.batches} batches"
+        )
         mem = time_reads(lambda idx: in_memory[idx], n, args.batch_size, args.batches, rng)
         disk = time_reads(lambda idx: store[idx], n, args.batch_size, args.batches, rng)
         offsets = store._offsets
@@ -264,20 +303,24 @@ def main(argv=None):
 
         mapped = time_reads(via_memmap, n, args.batch_size, args.batches, rng)
         print(f"  random, in memory (reference): {mem:10.0f} items/s")
-        print(f"  random, store[idx] (pread)   : {disk:10.0f} items/s "
-              f"({disk / mem:.2f}x the reference)")
-        print(f"  random, memory maps          : {mapped:10.0f} items/s "
-              f"({mapped / mem:.2f}x; the mapped pages count in the process's memory)")
+        print(
+            f"  random, store[idx] (pread)   : {disk:10.0f} items/s "
+            f"({disk / mem:.2f}x the reference)"
+        )
+        print(
+            f"  random, memory maps          : {mapped:10.0f} items/s "
+            f"({mapped / mem:.2f}x; the mapped pages count in the process's memory)"
+        )
         seq = np.arange(n)
         t0 = time.perf_counter()
         for start in range(0, n, args.batch_size):
             store[seq[start : start + args.batch_size]]
-        print(f"  sequential, store            : {n / (time.perf_counter() - t0):10.0f} "
-              "items/s")
+        print(f"  sequential, store            : {n / (time.perf_counter() - t0):10.0f} items/s")
         if args.training:
             sizes = [int(v) for v in args.training.split(",")]
-            training(store, sizes, [v for v in sizes if v <= args.in_memory_up_to], tmp,
-                     args.repeats)
+            training(
+                store, sizes, [v for v in sizes if v <= args.in_memory_up_to], tmp, args.repeats
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

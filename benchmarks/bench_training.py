@@ -61,19 +61,24 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch  # noqa: E402
 
 # before torch: the package's thread policy (OMP_WAIT_POLICY=PASSIVE unless set, see
 # doc/performance.rst "A busy machine"); MNE_SPECAE_THREADS=off measures torch's defaults
 import mne_specae  # noqa: F401,E402
-import torch  # noqa: E402
 
 SFREQ = 512.0
 SECONDS_PER_RECORDING = 120.0  # at most this much of each recording (enough variety)
 STUDY_SIZE = (480, 640)
 #: Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from NVIDIA's data sheets;
 #: the first name that occurs in ``torch.cuda.get_device_name`` wins.
-PEAK_BF16_TFLOPS = {"H200": 989.4, "H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4,
-                    "A100": 312.0}
+PEAK_BF16_TFLOPS = {
+    "H200": 989.4,
+    "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "H100": 989.4,
+    "A100": 312.0,
+}
 
 
 # ------------------------------------------------------------------------ data
@@ -107,11 +112,25 @@ def make_spectrogram(size):
     from mne_specae import Spectrogram, presets
 
     if size == "native":
-        keys = ("n_fft", "hop_length", "win_length", "window", "fmin", "fmax", "freq_scale",
-                "n_freqs", "output", "top_db", "detrend", "normalize", "resize")
+        keys = (
+            "n_fft",
+            "hop_length",
+            "win_length",
+            "window",
+            "fmin",
+            "fmax",
+            "freq_scale",
+            "n_freqs",
+            "output",
+            "top_db",
+            "detrend",
+            "normalize",
+            "resize",
+        )
         return Spectrogram(SFREQ, **{k: presets.STUDY[k] for k in keys})
-    return Spectrogram(SFREQ, n_fft=128, hop_length=40, fmax=60.0, output="db",
-                       normalize="item", resize=size)
+    return Spectrogram(
+        SFREQ, n_fft=128, hop_length=40, fmax=60.0, output="db", normalize="item", resize=size
+    )
 
 
 def size_name(size):
@@ -202,8 +221,12 @@ def run_plain(waves, device, size, batch_size, epochs, filters, warmup_steps):
         if nbytes > 0.4 * free:
             where = "host (pinned)"
     store_device = device if where == "device" else torch.device("cpu")
-    images = torch.empty((n, *shape), dtype=torch.float32, device=store_device,
-                         pin_memory=where.startswith("host") and device.type == "cuda")
+    images = torch.empty(
+        (n, *shape),
+        dtype=torch.float32,
+        device=store_device,
+        pin_memory=where.startswith("host") and device.type == "cuda",
+    )
     with torch.no_grad():
         for i in range(0, n, 256):
             chunk = torch.as_tensor(waves[i : i + 256]).to(device)
@@ -241,8 +264,13 @@ def run_plain(waves, device, size, batch_size, epochs, filters, warmup_steps):
     _sync(device)
     seconds = time.perf_counter() - t0
     notes = f"{_precision_notes(bf16, channels_last)}, images on {where}"
-    return dict(samples_per_s=seen / seconds, peak=_memory_peak(device, start),
-                loss=float(total) / n, where=notes, seconds=seconds)
+    return dict(
+        samples_per_s=seen / seconds,
+        peak=_memory_peak(device, start),
+        loss=float(total) / n,
+        where=notes,
+        seconds=seconds,
+    )
 
 
 def _precision_notes(bf16, channels_last):
@@ -257,17 +285,23 @@ def run_engine(waves, device, size, batch_size, epochs, filters, warmup_steps, c
     spec = make_spectrogram(size)
     torch.manual_seed(0)
     model = ConvAutoencoder2d(filters=filters)
-    common = dict(input_stage=spec, val_fraction=0.0, batch_size=batch_size, lr=1e-3,
-                  device=device, progress=False, verbose="error", compile=compile)
+    common = dict(
+        input_stage=spec,
+        val_fraction=0.0,
+        batch_size=batch_size,
+        lr=1e-3,
+        device=device,
+        progress=False,
+        verbose="error",
+        compile=compile,
+    )
     if warmup_steps:
         n_warm = max(batch_size, min(len(waves), warmup_steps * batch_size))
         # on a throwaway copy: the timed run starts from the same weights as "plain"
-        train_autoencoder(copy.deepcopy(model), waves[:n_warm], max_epochs=1, patience=1,
-                          **common)
+        train_autoencoder(copy.deepcopy(model), waves[:n_warm], max_epochs=1, patience=1, **common)
     _sync(device)
     t0 = time.perf_counter()
-    history = train_autoencoder(model, waves, max_epochs=epochs, patience=epochs + 1,
-                                **common)
+    history = train_autoencoder(model, waves, max_epochs=epochs, patience=epochs + 1, **common)
     _sync(device)
     wall = time.perf_counter() - t0
     seen = sum(e["samples_per_s"] * e["seconds"] for e in history.epochs)
@@ -277,9 +311,13 @@ def run_engine(waves, device, size, batch_size, epochs, filters, warmup_steps, c
         notes += ", waveforms on device"
     if compile:
         notes += ", compiled, full batches"
-    return dict(samples_per_s=seen / seconds, peak=_memory_peak(device, start),
-                loss=history.epochs[-1]["train_loss"], seconds=seconds,
-                where=f"{notes}; whole call {wall:.2f} s")
+    return dict(
+        samples_per_s=seen / seconds,
+        peak=_memory_peak(device, start),
+        loss=history.epochs[-1]["train_loss"],
+        seconds=seconds,
+        where=f"{notes}; whole call {wall:.2f} s",
+    )
 
 
 def _child(queue, method, data_file, device, size, args):
@@ -292,8 +330,12 @@ def _child(queue, method, data_file, device, size, args):
 
         waves = np.load(data_file)[: args["n_items"]].copy()  # writable, contiguous
         device = torch.device(device)
-        kwargs = dict(batch_size=args["batch_size"], epochs=args["epochs"],
-                      filters=args["filters"], warmup_steps=args["warmup_steps"])
+        kwargs = dict(
+            batch_size=args["batch_size"],
+            epochs=args["epochs"],
+            filters=args["filters"],
+            warmup_steps=args["warmup_steps"],
+        )
         if method == "plain":
             result = run_plain(waves, device, size, **kwargs)
         else:
@@ -308,8 +350,7 @@ def _child(queue, method, data_file, device, size, args):
 def measure(method, data_file, device, size, args):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, method, data_file, str(device), size,
-                                            args))
+    proc = ctx.Process(target=_child, args=(queue, method, data_file, str(device), size, args))
     proc.start()
     status, result = queue.get()
     proc.join()
@@ -342,23 +383,40 @@ def _size(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--n-items", type=int, default=None,
-                        help="training items (channel-segments) per epoch (default: 4096 "
-                             "on CUDA, 512 elsewhere)")
-    parser.add_argument("--n-items-study", type=int, default=None,
-                        help="items for the 480x640 case (default: --n-items)")
+    parser.add_argument(
+        "--n-items",
+        type=int,
+        default=None,
+        help="training items (channel-segments) per epoch (default: 4096 on CUDA, 512 elsewhere)",
+    )
+    parser.add_argument(
+        "--n-items-study",
+        type=int,
+        default=None,
+        help="items for the 480x640 case (default: --n-items)",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--size", choices=("default", "study", "native", "both", "all"),
-                        default="both", help="both: study and default; all: the three")
-    parser.add_argument("--default-resize", type=_size, default=(32, 64),
-                        help="HEIGHTxWIDTH of the small default case (default 32x64)")
+    parser.add_argument(
+        "--size",
+        choices=("default", "study", "native", "both", "all"),
+        default="both",
+        help="both: study and default; all: the three",
+    )
+    parser.add_argument(
+        "--default-resize",
+        type=_size,
+        default=(32, 64),
+        help="HEIGHTxWIDTH of the small default case (default 32x64)",
+    )
     parser.add_argument("--filters", type=int, default=64)
     parser.add_argument("--warmup-steps", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch CPU threads (0: torch's default)")
-    parser.add_argument("--compile", action="store_true",
-                        help="train_autoencoder(compile=True) for the engine")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="train_autoencoder(compile=True) for the engine"
+    )
     args = parser.parse_args(argv)
 
     from mne_specae import resolve_device
@@ -367,30 +425,47 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     small = args.default_resize
-    sizes = {"default": [small], "study": [STUDY_SIZE], "native": ["native"],
-             "both": [STUDY_SIZE, small], "all": ["native", STUDY_SIZE, small]}[args.size]
+    sizes = {
+        "default": [small],
+        "study": [STUDY_SIZE],
+        "native": ["native"],
+        "both": [STUDY_SIZE, small],
+        "all": ["native", STUDY_SIZE, small],
+    }[args.size]
     n_default = args.n_items or (4096 if device.type == "cuda" else 512)
     n_study = args.n_items_study or n_default
     n_max = max(n_study if size != small else n_default for size in sizes)
     peak = peak_tflops(device)
 
-    print(f"torch {torch.__version__}, Python {platform.python_version()}, "
-          f"{_device_name(device)} ({device})")
-    print("memory: " + ("torch.cuda.max_memory_allocated (all tensors held during the run)"
-                        if device.type == "cuda" else
-                        "growth of the peak RSS (resource.getrusage) over the start of "
-                        "the measurement"))
-    print("TFLOP/s: the network's convolutions, forward and backward (FlopCounterMode); "
-          + (f"peak: {peak:g} TFLOP/s dense bf16" if peak else "peak: n/a"))
+    print(
+        f"torch {torch.__version__}, Python {platform.python_version()}, "
+        f"{_device_name(device)} ({device})"
+    )
+    print(
+        "memory: "
+        + (
+            "torch.cuda.max_memory_allocated (all tensors held during the run)"
+            if device.type == "cuda"
+            else "growth of the peak RSS (resource.getrusage) over the start of the measurement"
+        )
+    )
+    print(
+        "TFLOP/s: the network's convolutions, forward and backward (FlopCounterMode); "
+        + (f"peak: {peak:g} TFLOP/s dense bf16" if peak else "peak: n/a")
+    )
     t0 = time.perf_counter()
     waves, n_unique = real_items(n_max)
-    print(f"items: {n_max} channel-segments of 5 s at 512 Hz ({n_unique} distinct, "
-          f"repeated), read in {time.perf_counter() - t0:.1f} s; batch {args.batch_size}, "
-          f"{args.epochs} epoch(s), filters {args.filters}")
+    print(
+        f"items: {n_max} channel-segments of 5 s at 512 Hz ({n_unique} distinct, "
+        f"repeated), read in {time.perf_counter() - t0:.1f} s; batch {args.batch_size}, "
+        f"{args.epochs} epoch(s), filters {args.filters}"
+    )
 
-    header = (f"{'size':>8} {'method':>7} {'items':>6} {'items/s':>10} {'TFLOP/s':>8} "
-              f"{'% peak':>7} {'peak MiB':>9} {'loss':>7}  notes (loss: mean over the "
-              "last epoch)")
+    header = (
+        f"{'size':>8} {'method':>7} {'items':>6} {'items/s':>10} {'TFLOP/s':>8} "
+        f"{'% peak':>7} {'peak MiB':>9} {'loss':>7}  notes (loss: mean over the "
+        "last epoch)"
+    )
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
@@ -408,9 +483,12 @@ def main(argv=None):
                 results[method] = res
                 tflops = res["samples_per_s"] * flops / 1e12
                 share = f"{100 * tflops / peak:>6.1f}%" if peak else f"{'n/a':>7}"
-                print(f"{size_name(size):>8} {method:>7} {n:>6} {res['samples_per_s']:>10.1f} "
-                      f"{tflops:>8.3g} {share} {res['peak'] / 2**20:>9.1f} "
-                      f"{res['loss']:>7.4f}  {res['where']}", flush=True)
+                print(
+                    f"{size_name(size):>8} {method:>7} {n:>6} {res['samples_per_s']:>10.1f} "
+                    f"{tflops:>8.3g} {share} {res['peak'] / 2**20:>9.1f} "
+                    f"{res['loss']:>7.4f}  {res['where']}",
+                    flush=True,
+                )
             ratio = results["engine"]["samples_per_s"] / results["plain"]["samples_per_s"]
             print(f"{size_name(size):>8}  engine/plain = {ratio:.2f}x")
     return 0

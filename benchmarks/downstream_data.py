@@ -51,13 +51,13 @@ def _beat_labels(raw_fname, onsets, duration):
     labels = []
     for onset in onsets:
         inside = beats[(times >= onset) & (times < onset + duration)]
-        labels.append("non-normal" if np.isin(inside, NON_NORMAL_BEATS).any()
-                      else "normal")
+        labels.append("non-normal" if np.isin(inside, NON_NORMAL_BEATS).any() else "normal")
     return labels
 
 
-def load_downstream_epochs(*, max_segments=None, mitdb100_segments=None, duration=5.0,
-                           sfreq=512.0, subjects=None):
+def load_downstream_epochs(
+    *, max_segments=None, mitdb100_segments=None, duration=5.0, sfreq=512.0, subjects=None
+):
     """Labelled segments of every developer recording, one Epochs per recording.
 
     Parameters
@@ -96,16 +96,18 @@ def load_downstream_epochs(*, max_segments=None, mitdb100_segments=None, duratio
             md["split"] = md["subject"].replace(DUPLICATES)
             block = BLOCK_SECONDS.get(recording.subject)
             if block is not None:
-                md["split"] = [f"{recording.subject}-block{int(t // block)}"
-                               for t in md["onset"]]
+                md["split"] = [f"{recording.subject}-block{int(t // block)}" for t in md["onset"]]
             if recording.subject == "mitdb-100":
-                md["beats"] = _beat_labels(folder / recording.files[0].relpath, md["onset"],
-                                           duration)
+                md["beats"] = _beat_labels(
+                    folder / recording.files[0].relpath, md["onset"], duration
+                )
             md["role"] = np.where(md["subject"].isin(SELECT_SUBJECTS), "select", "report")
             epochs.metadata = md
             # one Epochs per held-out group (the time blocks of one recording)
-            out += [epochs[np.flatnonzero(md["split"].to_numpy() == g)]
-                    for g in dict.fromkeys(md["split"])]
+            out += [
+                epochs[np.flatnonzero(md["split"].to_numpy() == g)]
+                for g in dict.fromkeys(md["split"])
+            ]
     for column in ("condition", "exercise", "group", "beats"):  # present everywhere
         for ep in out:
             if column not in ep.metadata:
@@ -116,6 +118,9 @@ def load_downstream_epochs(*, max_segments=None, mitdb100_segments=None, duratio
 def describe(epochs_list):
     """Segments and subjects per source and signal type (a table to print)."""
     md = pd.concat([ep.metadata.assign(n_channels=len(ep.ch_names)) for ep in epochs_list])
-    return (md.groupby(["source", "signal_type"])
-            .agg(recordings=("recording", "nunique"), subjects=("subject", "nunique"),
-                 segments=("subject", "size"), channels=("n_channels", "max")))
+    return md.groupby(["source", "signal_type"]).agg(
+        recordings=("recording", "nunique"),
+        subjects=("subject", "nunique"),
+        segments=("subject", "size"),
+        channels=("n_channels", "max"),
+    )

@@ -56,12 +56,11 @@ def keep(subject):
 def main(argv=None):
     import mne
     import pandas as pd
+    from bench_downstream import machine, tasks
 
     from mne_specae import SpecAE, compare_representations, summarize_scores
     from mne_specae.evaluation.baselines import RandomWeights
     from mne_specae.presets import RECOMMENDED
-
-    from bench_downstream import machine, tasks
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer segments and items")
@@ -73,17 +72,24 @@ def main(argv=None):
     start = time.perf_counter()
     epochs_list = load_downstream_epochs(max_segments=4 if args.quick else 12, subjects=keep)
     print(describe(epochs_list).to_string())
-    reps = {name: SpecAE(**dict(RECOMMENDED, **CANDIDATES[name]), verbose="warning")
-            for name in args.candidates}
+    reps = {
+        name: SpecAE(**dict(RECOMMENDED, **CANDIDATES[name]), verbose="warning")
+        for name in args.candidates
+    }
     reps["random_weights"] = RandomWeights(args.candidates[0])
     scores = compare_representations(
-        epochs_list, tasks(epochs_list, SELECTION_TASKS), reps, group="split",
-        n_splits=args.n_splits, seeds=(0,), max_fit_items=600 if args.quick else 3000,
-        verbose="info")
+        epochs_list,
+        tasks(epochs_list, SELECTION_TASKS),
+        reps,
+        group="split",
+        n_splits=args.n_splits,
+        seeds=(0,),
+        max_fit_items=600 if args.quick else 3000,
+        verbose="info",
+    )
     table = summarize_scores(scores)
     plain = table[~table["standardized"]]
-    wide = plain.pivot_table(index="representation", columns=["task", "probe"],
-                             values="mean")
+    wide = plain.pivot_table(index="representation", columns=["task", "probe"], values="mean")
     wide["score"] = wide.mean(axis=1)
     wide = wide.sort_values("score", ascending=False)
     per_rep = scores[scores["fold"] >= 0].groupby("representation")
@@ -93,8 +99,10 @@ def main(argv=None):
     print(f"\nBalanced accuracy on held-out selection subjects ({args.n_splits} folds):")
     print(wide.round(3).to_string())
     best = wide.drop(index="random_weights").index[0]
-    print(f"\nChosen: {best} = {CANDIDATES[best]} "
-          f"({(time.perf_counter() - start) / 60:.1f} min on {machine()})")
+    print(
+        f"\nChosen: {best} = {CANDIDATES[best]} "
+        f"({(time.perf_counter() - start) / 60:.1f} min on {machine()})"
+    )
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,9 @@ if "MNE_SPECAE_DATA" not in os.environ:
         if (folder / "MANIFEST.tsv").is_file():
             os.environ["MNE_SPECAE_DATA"] = str(folder)
 
-import mne_specae  # noqa: E402
 from sphinx.util import logging as sphinx_logging  # noqa: E402
+
+import mne_specae  # noqa: E402
 
 logger = sphinx_logging.getLogger("mne_specae.doc")
 
@@ -53,8 +54,14 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
-                    "auto_examples/*.py", "auto_examples/*.zip"]
+exclude_patterns = [
+    "_build",
+    "Thumbs.db",
+    ".DS_Store",
+    "auto_examples/*.ipynb",
+    "auto_examples/*.py",
+    "auto_examples/*.zip",
+]
 templates_path = ["_templates"]
 default_role = "py:obj"
 pygments_style = "sphinx"
@@ -127,15 +134,16 @@ elif _mode in ("1", "on", "yes", "true"):
 else:
     _use_intersphinx = _online()
     _why = "the inventories cannot be fetched (offline build)"
-intersphinx_mapping = ({k: (v, None) for k, v in INTERSPHINX.items()}
-                       if _use_intersphinx else {})
+intersphinx_mapping = {k: (v, None) for k, v in INTERSPHINX.items()} if _use_intersphinx else {}
 # Parameter types link into the other projects' docs only when their inventories are
 # there (offline, numpydoc's "python:int" targets would show as such).
 numpydoc_xref_param_type = _use_intersphinx
 if not _use_intersphinx:
-    print(f"[mne-specae doc] intersphinx disabled: {_why}. Names of MNE, NumPy, SciPy, "
-          "matplotlib, scikit-learn and PyTorch render as plain text; they link when the "
-          "documentation is built online.")
+    print(
+        f"[mne-specae doc] intersphinx disabled: {_why}. Names of MNE, NumPy, SciPy, "
+        "matplotlib, scikit-learn and PyTorch render as plain text; they link when the "
+        "documentation is built online."
+    )
 
 # -- sphinx-gallery --------------------------------------------------------------------
 sphinx_gallery_conf = {
@@ -201,14 +209,19 @@ def write_data_sources(app):
         recs = [r for r in SAMPLE_RECORDINGS if r.source == key]
         title = src.name
         lines += [title, "-" * len(title), ""]
-        lines += [f"* **Key:** ``{key}``", f"* **Licence:** {src.licence}",
-                  f"* **Homepage:** {src.homepage}"]
+        lines += [
+            f"* **Key:** ``{key}``",
+            f"* **Licence:** {src.licence}",
+            f"* **Homepage:** {src.homepage}",
+        ]
         if recs:
             kinds = sorted({r.modality.upper() for r in recs})
             rates = sorted({f"{r.sfreq:g}" for r in recs})
-            lines.append(f"* **In the sample set:** {len(recs)} recording(s) "
-                         f"({', '.join(kinds)}; {', '.join(rates)} Hz), subjects "
-                         f"{', '.join(sorted({r.subject for r in recs}))}")
+            lines.append(
+                f"* **In the sample set:** {len(recs)} recording(s) "
+                f"({', '.join(kinds)}; {', '.join(rates)} Hz), subjects "
+                f"{', '.join(sorted({r.subject for r in recs}))}"
+            )
         else:
             lines.append("* **In the sample set:** none (full dataset through a fetcher)")
         lines += ["* **Cite:**", "", f"  {src.citation}", ""]
@@ -217,12 +230,19 @@ def write_data_sources(app):
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
 
-    rows = [(r.name, r.modality.upper(), r.subject, f"{r.sfreq:g}", r.units,
-             SOURCES[r.source].licence.split(" (")[0],
-             ", ".join(f"{k}={v}" for k, v in r.labels.items()) or "-")
-            for r in SAMPLE_RECORDINGS]
-    table = _rst_table(("recording", "type", "subject", "Hz", "units", "licence",
-                        "labels"), rows)
+    rows = [
+        (
+            r.name,
+            r.modality.upper(),
+            r.subject,
+            f"{r.sfreq:g}",
+            r.units,
+            SOURCES[r.source].licence.split(" (")[0],
+            ", ".join(f"{k}={v}" for k, v in r.labels.items()) or "-",
+        )
+        for r in SAMPLE_RECORDINGS
+    ]
+    table = _rst_table(("recording", "type", "subject", "Hz", "units", "licence", "labels"), rows)
     path = out / "sample_recordings.inc"
     if not path.exists() or path.read_text() != table + "\n":
         path.write_text(table + "\n")
@@ -235,8 +255,11 @@ def write_presets(app):
     lines = []
     for name in ("RECOMMENDED", "STUDY", "QUICK"):
         values = getattr(presets, name)
-        changed = values if name == "RECOMMENDED" else {
-            k: v for k, v in values.items() if v != presets.RECOMMENDED[k]}
+        changed = (
+            values
+            if name == "RECOMMENDED"
+            else {k: v for k, v in values.items() if v != presets.RECOMMENDED[k]}
+        )
         lines += [".. code-block:: python", ""]
         lines += [f"   {name} = dict(" + ("" if name == "RECOMMENDED" else "RECOMMENDED,")]
         lines += [f"       {key}={value!r}," for key, value in changed.items()]
@@ -258,10 +281,17 @@ def check_api_reference(app):
     wanted = [n for n in mne_specae.__all__]
     wanted += [n for n in datasets.__all__]
     wanted += [n for n in dir(viz) if n.startswith("plot_")]
-    wanted += ["train_autoencoder", "split_by_group", "History", "WaveformInput", "InputStage",
-               "RECOMMENDED", "STUDY", "QUICK"]
-    missing = [n for n in wanted
-               if not any(item == n or item.endswith("." + n) for item in listed)]
+    wanted += [
+        "train_autoencoder",
+        "split_by_group",
+        "History",
+        "WaveformInput",
+        "InputStage",
+        "RECOMMENDED",
+        "STUDY",
+        "QUICK",
+    ]
+    missing = [n for n in wanted if not any(item == n or item.endswith("." + n) for item in listed)]
     if missing:
         logger.warning(f"api.rst does not list these public names: {missing}")
 
@@ -330,8 +360,9 @@ def quiet_external_refs(app, env, node, contnode):
     if _use_intersphinx:
         return None
     target = node.get("reftarget", "")
-    if node.get("refdomain") == "std" and (target in _EXTERNAL_LABELS
-                                           or target.startswith(_EXTERNAL_PREFIXES)):
+    if node.get("refdomain") == "std" and (
+        target in _EXTERNAL_LABELS or target.startswith(_EXTERNAL_PREFIXES)
+    ):
         return contnode
     return None
 
@@ -343,38 +374,46 @@ DATA_DOCS = {
     "mne_specae.SIGNAL_TYPES": (
         "Channel types the package treats as signals: ``{value}``. "
         ":func:`~mne_specae.make_segments` keeps these channels (ECG and EMG are not "
-        "MNE \"data\" channels) and names each segment's ``signal_type`` after them."),
+        'MNE "data" channels) and names each segment\'s ``signal_type`` after them.'
+    ),
     "mne_specae.datasets.SOURCES": (
         "The public datasets the package reads: a dict of key (``'mitdb'``, "
         "``'eegmat'``, ``'uci_lower_limb'``, ``'biosppy'``, ``'eegbci'``, ``'emgdb'``) "
         "-> :class:`~mne_specae.datasets.Source` (name, licence, citation, homepage). "
-        ":func:`~mne_specae.datasets.citations` prints them; :doc:`/data` lists them."),
+        ":func:`~mne_specae.datasets.citations` prints them; :doc:`/data` lists them."
+    ),
     "mne_specae.datasets.SAMPLE_RECORDINGS": (
         "The bundled sample set: a tuple of one :class:`~mne_specae.datasets.Recording` "
         "per recording that :func:`~mne_specae.datasets.load_sample` reads (files, URLs, "
         "checksums, subject, channels, sampling rate, units, labels); :doc:`/data` "
-        "lists them."),
+        "lists them."
+    ),
     "mne_specae.datasets.EXTENDED_RECORDINGS": (
         "The extended set: more subjects of eegmat (Subject04-19) and of the UCI "
         "lower-limb EMG (13 subjects), as :class:`~mne_specae.datasets.Recording` "
         "entries that ``load_sample(extended=True)`` reads after the sample; for "
-        "benchmarks, recipe selection and pretraining (:doc:`/data`)."),
+        "benchmarks, recipe selection and pretraining (:doc:`/data`)."
+    ),
     "mne_specae.evaluation.baselines.BANDS": (
         "Frequency bands (Hz) of :class:`~mne_specae.evaluation.baselines.BandPowers` per signal "
-        "type: ``{value}``."),
+        "type: ``{value}``."
+    ),
     "mne_specae.presets.RECOMMENDED": (
         "The defaults of :class:`~mne_specae.SpecAE`: a dict of its method settings "
         "(input stage, network, training), chosen by the downstream benchmark "
         "(:doc:`/downstream`) for a CPU; "
-        "the values are listed in :ref:`presets`."),
+        "the values are listed in :ref:`presets`."
+    ),
     "mne_specae.presets.STUDY": (
         "The study's method: 480 x 640 dB spectrograms at native STFT resolution and its "
         "network (4 layers of 64 3 x 3 filters, 2 x 2 max-pooling, Adam, MSE, early "
-        "stopping). A GPU job: ``SpecAE(**presets.STUDY, device=\"cuda\")``. Values in "
-        ":ref:`presets`."),
+        'stopping). A GPU job: ``SpecAE(**presets.STUDY, device="cuda")``. Values in '
+        ":ref:`presets`."
+    ),
     "mne_specae.presets.QUICK": (
         "A first look on a laptop CPU: the recommended input stage with a smaller network "
-        "and fewer epochs. Values in :ref:`presets`."),
+        "and fewer epochs. Values in :ref:`presets`."
+    ),
 }
 
 
@@ -389,8 +428,10 @@ def public_bases(app, name, obj, options, bases):
     """Show torch.nn.Module instead of the private base class of the autoencoders."""
     import torch
 
-    bases[:] = [torch.nn.Module if b.__name__.startswith("_") and issubclass(b, torch.nn.Module)
-                else b for b in bases]
+    bases[:] = [
+        torch.nn.Module if b.__name__.startswith("_") and issubclass(b, torch.nn.Module) else b
+        for b in bases
+    ]
 
 
 def skip_member(app, what, name, obj, skip, options):

@@ -33,8 +33,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import mne_specae as msa
-from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import get_data_path, load_sample, read_wfdb_annotations
+from mne_specae.presets import RECOMMENDED
 
 mne.set_log_level("WARNING")
 
@@ -77,8 +77,9 @@ print(msa.datasets.citations(["mitdb"]))
 beats = read_wfdb_annotations(get_data_path() / "ecg/mitdb/100", verbose=False)
 print(beats)
 raw100.set_annotations(beats)
-raw100.plot(start=0.0, duration=10.0, scalings=dict(ecg=2e-3), show_scrollbars=False,
-            show_scalebars=False)
+raw100.plot(
+    start=0.0, duration=10.0, scalings=dict(ecg=2e-3), show_scrollbars=False, show_scalebars=False
+)
 
 # %%
 # Segments
@@ -103,8 +104,11 @@ normal = np.flatnonzero(md["rhythm"] == "normal")
 normal = normal[np.linspace(0, len(normal) - 1, len(abnormal)).round().astype(int)]
 ep100 = ep100[np.sort(np.r_[abnormal, normal])]
 print(ep100.metadata["rhythm"].value_counts().to_string())
-print(ep100.metadata.loc[ep100.metadata["rhythm"] == "abnormal",
-                         ["onset", "beats", "abnormal_codes"]].head(8).to_string())
+print(
+    ep100.metadata.loc[ep100.metadata["rhythm"] == "abnormal", ["onset", "beats", "abnormal_codes"]]
+    .head(8)
+    .to_string()
+)
 
 epochs = [ep100]
 for raw in raws[1:]:
@@ -124,18 +128,26 @@ for ep in epochs:
 # axis in Hz. Here the average power of the normal and the abnormal segments of record
 # 100, lead MLII, with the recommended window and frequency range.
 spec_kw = {  # the recommended spectrogram settings (window, frequency axis, detrending)
-    k: v for k, v in RECOMMENDED.items()
+    k: v
+    for k, v in RECOMMENDED.items()
     if k in inspect.signature(msa.Spectrogram).parameters
-    and k not in ("resize", "normalize", "output", "top_db")}
+    and k not in ("resize", "normalize", "output", "top_db")
+}
 tfr = msa.compute_spectrogram(ep100, picks="MLII", output="power", **spec_kw)
 print(tfr)
 averages = {rhythm: tfr[f"rhythm == '{rhythm}'"].average() for rhythm in ("normal", "abnormal")}
 vlim = db_limits(*averages.values())
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained", sharey=True)
 for ax, (rhythm, avg) in zip(axes, averages.items()):
-    msa.viz.plot_spectrogram(avg, picks="MLII", vlim=vlim, ax=ax, show=False,
-                             colorbar=rhythm == "abnormal",
-                             title=f"record 100, MLII: {rhythm} segments (n={avg.nave})")
+    msa.viz.plot_spectrogram(
+        avg,
+        picks="MLII",
+        vlim=vlim,
+        ax=ax,
+        show=False,
+        colorbar=rhythm == "abnormal",
+        title=f"record 100, MLII: {rhythm} segments (n={avg.nave})",
+    )
 
 # %%
 # Averages blur the beats; one segment shows them, each QRS complex a broadband
@@ -143,9 +155,15 @@ for ax, (rhythm, avg) in zip(axes, averages.items()):
 # early beat, closer to the one before.
 first = int(np.flatnonzero(ep100.metadata["rhythm"] == "abnormal")[0])
 single = tfr[first].average()
-msa.viz.plot_spectrogram(single, picks="MLII", vlim=db_limits(single), title=(
-    f"segment at {ep100.metadata['onset'].iloc[first]:.0f} s: beats "
-    f"{ep100.metadata['abnormal_codes'].iloc[first]} + normal"))
+msa.viz.plot_spectrogram(
+    single,
+    picks="MLII",
+    vlim=db_limits(single),
+    title=(
+        f"segment at {ep100.metadata['onset'].iloc[first]:.0f} s: beats "
+        f"{ep100.metadata['abnormal_codes'].iloc[first]} + normal"
+    ),
+)
 
 # %%
 # The autoencoder
@@ -155,9 +173,12 @@ msa.viz.plot_spectrogram(single, picks="MLII", vlim=db_limits(single), title=(
 # whole subjects; with four records, one of which holds most segments, that could
 # leave most of the data out of training. ``fit(groups=...)`` sets the groups:
 # here 5-minute stretches of each record.
-groups = np.concatenate([ep.metadata["recording"] + "@"
-                         + (ep.metadata["onset"] // 300).astype(int).astype(str)
-                         for ep in epochs])
+groups = np.concatenate(
+    [
+        ep.metadata["recording"] + "@" + (ep.metadata["onset"] // 300).astype(int).astype(str)
+        for ep in epochs
+    ]
+)
 ae = msa.SpecAE(**SETTINGS)
 ae.fit(epochs, groups=groups)
 print(ae.history_.to_frame().round(4).to_string(index=False))
@@ -172,10 +193,16 @@ msa.viz.plot_history(ae)
 # embeds, and in the study's 480 x 640 images (a 30 x 40 latent).
 height, width = ae.image_shape_[1:]
 latent = ae.model_.latent_shape((height, width))
-print(f"input image {height} x {width} -> latent {latent[0]} x {latent[1]} x {latent[2]} "
-      f"({latent[2]} time steps for 5 s)")
-msa.viz.plot_reconstruction(ae, ep100, idx=[first, int(np.flatnonzero(
-    ep100.metadata["rhythm"] == "normal")[0])], pick="MLII")
+print(
+    f"input image {height} x {width} -> latent {latent[0]} x {latent[1]} x {latent[2]} "
+    f"({latent[2]} time steps for 5 s)"
+)
+msa.viz.plot_reconstruction(
+    ae,
+    ep100,
+    idx=[first, int(np.flatnonzero(ep100.metadata["rhythm"] == "normal")[0])],
+    pick="MLII",
+)
 
 # %%
 # Where the embeddings put abnormal beats
@@ -186,8 +213,7 @@ msa.viz.plot_reconstruction(ae, ep100, idx=[first, int(np.flatnonzero(
 for ep in epochs:
     ae.add_embeddings(ep)
 msa.add_umap(epochs, n_neighbors=10, random_state=0)
-msa.viz.plot_embedding(epochs, hue="rhythm",
-                       title="Encoder features of MIT-BIH segments (UMAP)")
+msa.viz.plot_embedding(epochs, hue="rhythm", title="Encoder features of MIT-BIH segments (UMAP)")
 
 # %%
 # By record: the records differ more than normal and abnormal stretches within
@@ -199,15 +225,21 @@ msa.viz.plot_embedding(epochs, hue="subject", title="The same, by record")
 # 100, and how often a segment's nearest neighbours in embedding space (within
 # record 100) share its label.
 table = ep100.metadata
-print(table.groupby("rhythm")["specae_recon_error"].describe()[["count", "mean", "50%", "max"]]
-      .round(4).to_string())
+print(
+    table.groupby("rhythm")["specae_recon_error"]
+    .describe()[["count", "mean", "50%", "max"]]
+    .round(4)
+    .to_string()
+)
 
 features = table.filter(like="specae_").to_numpy()
 knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=5))
 cv = StratifiedKFold(5, shuffle=True, random_state=0)
 scores = cross_val_score(knn, features, table["rhythm"], cv=cv, scoring="balanced_accuracy")
-print(f"record 100, normal vs abnormal from the embedding (5-fold kNN): balanced accuracy "
-      f"{scores.mean():.2f} +- {scores.std():.2f} (chance 0.50)")
+print(
+    f"record 100, normal vs abnormal from the embedding (5-fold kNN): balanced accuracy "
+    f"{scores.mean():.2f} +- {scores.std():.2f} (chance 0.50)"
+)
 
 # %%
 # A segment with one premature beat among five or six normal ones differs little

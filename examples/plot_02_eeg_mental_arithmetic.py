@@ -30,16 +30,17 @@ import numpy as np
 from mne.time_frequency import AverageTFRArray
 
 import mne_specae as msa
-from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import get_recording, load_sample
+from mne_specae.presets import RECOMMENDED
 
 mne.set_log_level("WARNING")
 SETTINGS = {**RECOMMENDED, "max_epochs": 8}
 PER_RECORDING = 12
 AE_CHANNELS = ["F3", "F4", "Cz", "P3", "P4", "O1", "O2"]
 # 10-20 positions (MNE 1.13 renamed the template "standard_1020" to "colin27_1020")
-MONTAGE = ("colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages()
-           else "standard_1020")
+MONTAGE = (
+    "colin27_1020" if "colin27_1020" in mne.channels.get_builtin_montages() else "standard_1020"
+)
 print("SpecAE settings: mne_specae.presets.RECOMMENDED (* changed here)")
 for key, value in SETTINGS.items():
     print(f"  {key:<12} {value!r}{'  *' if RECOMMENDED.get(key) != value else ''}")
@@ -65,20 +66,25 @@ for key, value in SETTINGS.items():
 subjects = [f"eegmat-Subject0{k}" for k in range(4)]
 raws = load_sample(modalities="eeg", subjects=subjects)["eeg"]
 for raw in raws:
-    print(raw.info["description"], get_recording(raw.info["description"]).labels,
-          f"{raw.times[-1]:.0f} s, {len(raw.ch_names)} channels")
+    print(
+        raw.info["description"],
+        get_recording(raw.info["description"]).labels,
+        f"{raw.times[-1]:.0f} s, {len(raw.ch_names)} channels",
+    )
 
 
 epochs = []
 for raw in raws:
     raw.set_montage(MONTAGE)  # positions for topographic plots
-    ep = msa.make_segments(raw, duration=5.0, sfreq=512.0,
-                           metadata=get_recording(raw.info["description"]).labels)
+    ep = msa.make_segments(
+        raw, duration=5.0, sfreq=512.0, metadata=get_recording(raw.info["description"]).labels
+    )
     epochs.append(msa.select_evenly(ep, PER_RECORDING))
 # one Epochs of all recordings for the plots (without annotations: MNE does not
 # concatenate those of Epochs)
-all_epochs = mne.concatenate_epochs([ep.copy().set_annotations(None) for ep in epochs],
-                                    add_offset=True)
+all_epochs = mne.concatenate_epochs(
+    [ep.copy().set_annotations(None) for ep in epochs], add_offset=True
+)
 print(all_epochs)
 print(all_epochs.metadata.groupby(["subject", "condition"]).size().unstack().to_string())
 
@@ -92,19 +98,31 @@ print(all_epochs.metadata.groupby(["subject", "condition"]).size().unstack().to_
 # the head (:meth:`~mne.time_frequency.AverageTFR.plot_topo`; frequency, 1-40 Hz,
 # runs up each small image).
 spec_kw = {  # the recommended spectrogram settings (window, frequency axis, detrending)
-    k: v for k, v in RECOMMENDED.items()
+    k: v
+    for k, v in RECOMMENDED.items()
     if k in inspect.signature(msa.Spectrogram).parameters
-    and k not in ("resize", "normalize", "output", "top_db")}
-tfr = msa.compute_spectrogram(all_epochs, output="power",
-                              **{**spec_kw, "fmin": 1.0, "fmax": 40.0})
+    and k not in ("resize", "normalize", "output", "top_db")
+}
+tfr = msa.compute_spectrogram(all_epochs, output="power", **{**spec_kw, "fmin": 1.0, "fmax": 40.0})
 print(tfr)
 rest = tfr["condition == 'rest'"].average()
 task = tfr["condition == 'arithmetic'"].average()
 ratio = 10 * np.log10(task.data.mean(axis=-1) / rest.data.mean(axis=-1))  # (channels, freqs)
-change = AverageTFRArray(task.info, np.repeat(ratio[..., np.newaxis], 2, axis=-1),
-                         times=[0.0, 5.0], freqs=task.freqs, nave=task.nave)
-change.plot_topo(vmin=-4, vmax=4, cmap="RdBu_r", fig_facecolor="w", font_color="k",
-                 title="Arithmetic - rest (dB), 1-40 Hz, averaged over time")
+change = AverageTFRArray(
+    task.info,
+    np.repeat(ratio[..., np.newaxis], 2, axis=-1),
+    times=[0.0, 5.0],
+    freqs=task.freqs,
+    nave=task.nave,
+)
+change.plot_topo(
+    vmin=-4,
+    vmax=4,
+    cmap="RdBu_r",
+    fig_facecolor="w",
+    font_color="k",
+    title="Arithmetic - rest (dB), 1-40 Hz, averaged over time",
+)
 
 # %%
 # One channel, both conditions:
@@ -112,20 +130,29 @@ db = 10 * np.log10(np.r_[rest.get_data(picks="Pz").ravel(), task.get_data(picks=
 vlim = tuple(np.percentile(db, [1, 99.5]))
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained", sharey=True)
 for ax, avg, name in zip(axes, (rest, task), ("rest", "arithmetic")):
-    msa.viz.plot_spectrogram(avg, picks="Pz", vlim=vlim, ax=ax, show=False,
-                             colorbar=name == "arithmetic",
-                             title=f"Pz, {name} (n={avg.nave} segments)")
+    msa.viz.plot_spectrogram(
+        avg,
+        picks="Pz",
+        vlim=vlim,
+        ax=ax,
+        show=False,
+        colorbar=name == "arithmetic",
+        title=f"Pz, {name} (n={avg.nave} segments)",
+    )
 
 # %%
 # Alpha (8-13 Hz) power over the scalp, which usually drops when a task engages
 # the subject:
 fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2), layout="constrained")
-alpha = {name: 10 * np.log10(avg.copy().crop(fmin=8, fmax=13).data.mean(axis=(1, 2)))
-         for name, avg in (("rest", rest), ("arithmetic", task))}
+alpha = {
+    name: 10 * np.log10(avg.copy().crop(fmin=8, fmax=13).data.mean(axis=(1, 2)))
+    for name, avg in (("rest", rest), ("arithmetic", task))
+}
 vmax = max(a.max() for a in alpha.values())
 for ax, (name, values) in zip(axes, alpha.items()):
-    im, _ = mne.viz.plot_topomap(values, rest.info, axes=ax, show=False, cmap="viridis",
-                                 vlim=(vmax - 12, vmax))
+    im, _ = mne.viz.plot_topomap(
+        values, rest.info, axes=ax, show=False, cmap="viridis", vlim=(vmax - 12, vmax)
+    )
     ax.set_title(f"alpha power, {name}")
 fig.colorbar(im, ax=axes, label="dB re 1 V²/Hz", shrink=0.8)
 
@@ -149,10 +176,10 @@ for ep in ae_epochs:
     ae.add_embeddings(ep)
 msa.add_umap(ae_epochs, n_neighbors=10, random_state=0)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
-msa.viz.plot_embedding(ae_epochs, hue="condition", ax=axes[0], show=False,
-                       title="eegmat segments by condition")
-msa.viz.plot_embedding(ae_epochs, hue="subject", ax=axes[1], show=False,
-                       title="... and by subject")
+msa.viz.plot_embedding(
+    ae_epochs, hue="condition", ax=axes[0], show=False, title="eegmat segments by condition"
+)
+msa.viz.plot_embedding(ae_epochs, hue="subject", ax=axes[1], show=False, title="... and by subject")
 
 # %%
 # :func:`~mne_specae.evaluate_embeddings` predicts the condition of each subject's
@@ -162,8 +189,10 @@ msa.viz.plot_embedding(ae_epochs, hue="subject", ax=axes[1], show=False,
 scores = msa.evaluate_embeddings(ae_epochs, label="condition", group="subject", estimator=ae)
 print(scores.round(3).to_string())
 ours, base = scores["knn_balanced_accuracy"]
-print(f"Rest vs arithmetic: the autoencoder {'beats' if ours > base else 'does not beat'} "
-      f"the PCA baseline ({ours:.2f} vs {base:.2f}; chance 0.50).")
+print(
+    f"Rest vs arithmetic: the autoencoder {'beats' if ours > base else 'does not beat'} "
+    f"the PCA baseline ({ours:.2f} vs {base:.2f}; chance 0.50)."
+)
 
 # %%
 # **Plainly:** four subjects are too few to say which features are better; the

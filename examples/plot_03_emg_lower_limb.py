@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 import mne_specae as msa
-from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import get_recording, load_sample
+from mne_specae.presets import RECOMMENDED
 
 mne.set_log_level("WARNING")
 SETTINGS = {**RECOMMENDED, "max_epochs": 8}
@@ -61,8 +61,14 @@ raws = load_sample(modalities="emg", subjects=subjects)["emg"]
 rows = []
 for raw in raws:
     rec = get_recording(raw.info["description"])
-    rows.append(dict(recording=rec.name.split("/")[-1], subject=rec.subject, **rec.labels,
-                     seconds=round(raw.times[-1], 1)))
+    rows.append(
+        dict(
+            recording=rec.name.split("/")[-1],
+            subject=rec.subject,
+            **rec.labels,
+            seconds=round(raw.times[-1], 1),
+        )
+    )
 print(pd.DataFrame(rows).to_string(index=False))
 print(msa.datasets.citations(["uci_lower_limb"]))
 
@@ -70,8 +76,7 @@ print(msa.datasets.citations(["uci_lower_limb"]))
 # Ten seconds of gait of subject 3A: bursts of muscle activity come with each
 # step.
 gait = next(r for r in raws if r.info["description"].endswith("3Amar"))
-gait.plot(duration=10.0, scalings=dict(emg=2e-4), show_scrollbars=False,
-          show_scalebars=False)
+gait.plot(duration=10.0, scalings=dict(emg=2e-4), show_scrollbars=False, show_scalebars=False)
 
 
 # %%
@@ -82,8 +87,9 @@ for raw in raws:
     if raw.times[-1] < 5.0:
         print(f"skipped {raw.info['description']}: shorter than one 5 s segment")
         continue
-    ep = msa.make_segments(raw, duration=5.0, sfreq=512.0,
-                           metadata=get_recording(raw.info["description"]).labels)
+    ep = msa.make_segments(
+        raw, duration=5.0, sfreq=512.0, metadata=get_recording(raw.info["description"]).labels
+    )
     epochs.append(msa.select_evenly(ep, PER_RECORDING))
 table = pd.concat([ep.metadata for ep in epochs], ignore_index=True)
 print(table.groupby(["group", "exercise"]).size().unstack().to_string())
@@ -95,21 +101,34 @@ print(table.groupby(["group", "exercise"]).size().unstack().to_string())
 # spectrograms of one segment of each exercise, muscle VM, up to 250 Hz (the
 # autoencoder uses the recommended range, up to ``fmax``):
 spec_kw = {  # the recommended spectrogram settings (window, frequency axis, detrending)
-    k: v for k, v in RECOMMENDED.items()
+    k: v
+    for k, v in RECOMMENDED.items()
     if k in inspect.signature(msa.Spectrogram).parameters
-    and k not in ("resize", "normalize", "output", "top_db")}
+    and k not in ("resize", "normalize", "output", "top_db")
+}
 tfrs = {}
 for exercise in ("gait", "standing", "sitting"):
-    ep = next(e for e in epochs if e.metadata["exercise"].iloc[0] == exercise
-              and e.metadata["subject"].iloc[0] == "uci-3A")
-    tfrs[exercise] = msa.compute_spectrogram(ep[len(ep) // 2], picks="VM", output="power",
-                                             **{**spec_kw, "fmax": 250.0}).average()
+    ep = next(
+        e
+        for e in epochs
+        if e.metadata["exercise"].iloc[0] == exercise and e.metadata["subject"].iloc[0] == "uci-3A"
+    )
+    tfrs[exercise] = msa.compute_spectrogram(
+        ep[len(ep) // 2], picks="VM", output="power", **{**spec_kw, "fmax": 250.0}
+    ).average()
 db = 10 * np.log10(np.concatenate([t.data.ravel() for t in tfrs.values()]))
 vlim = tuple(np.percentile(db, [1, 99.5]))
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained", sharey=True)
 for ax, (exercise, avg) in zip(axes, tfrs.items()):
-    msa.viz.plot_spectrogram(avg, picks="VM", vlim=vlim, ax=ax, show=False,
-                             colorbar=exercise == "sitting", title=f"3A, {exercise}, VM")
+    msa.viz.plot_spectrogram(
+        avg,
+        picks="VM",
+        vlim=vlim,
+        ax=ax,
+        show=False,
+        colorbar=exercise == "sitting",
+        title=f"3A, {exercise}, VM",
+    )
 
 # %%
 # The autoencoder
@@ -147,8 +166,10 @@ for label in ("exercise", "group"):
     print(f"--- {label} (chance {1 / table[label].nunique():.2f})")
     print(scores.round(3).to_string())
     ours, base = scores["knn_balanced_accuracy"]
-    print(f"{label}: the autoencoder {'beats' if ours > base else 'does not beat'} the PCA "
-          f"baseline ({ours:.2f} vs {base:.2f})")
+    print(
+        f"{label}: the autoencoder {'beats' if ours > base else 'does not beat'} the PCA "
+        f"baseline ({ours:.2f} vs {base:.2f})"
+    )
 
 # %%
 # **Plainly:** with six subjects and a short training, read the numbers above as a

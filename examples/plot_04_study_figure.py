@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 
 import mne_specae as msa
-from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import load_sample_epochs
+from mne_specae.presets import RECOMMENDED
 
 mne.set_log_level("WARNING")
 SETTINGS = {**RECOMMENDED, "max_epochs": 12}
@@ -63,13 +63,20 @@ for key, value in SETTINGS.items():
 
 
 # every sample recording -> make_segments (with its labels) -> select_evenly
-epochs = load_sample_epochs(duration=5.0, sfreq=512.0, max_segments=PER_RECORDING,
-                            max_channels=MAX_CHANNELS)
+epochs = load_sample_epochs(
+    duration=5.0, sfreq=512.0, max_segments=PER_RECORDING, max_channels=MAX_CHANNELS
+)
 table = pd.concat([ep.metadata.assign(channels=len(ep.ch_names)) for ep in epochs])
-print(table.groupby("signal_type").agg(recordings=("recording", "nunique"),
-                                       subjects=("subject", "nunique"),
-                                       segments=("onset", "size"),
-                                       spectrograms=("channels", "sum")).to_string())
+print(
+    table.groupby("signal_type")
+    .agg(
+        recordings=("recording", "nunique"),
+        subjects=("subject", "nunique"),
+        segments=("onset", "size"),
+        spectrograms=("channels", "sum"),
+    )
+    .to_string()
+)
 
 # %%
 # Training
@@ -81,8 +88,10 @@ ae = msa.SpecAE(**SETTINGS)
 ae.fit(epochs)
 hist = ae.history_.to_frame()
 print(hist.round(4).to_string(index=False))
-print(f"kept epoch {ae.history_.best_epoch} ({ae.history_.stop_reason}); "
-      f"{hist['samples_per_s'].median():.0f} spectrograms/s on this machine")
+print(
+    f"kept epoch {ae.history_.best_epoch} ({ae.history_.stop_reason}); "
+    f"{hist['samples_per_s'].median():.0f} spectrograms/s on this machine"
+)
 msa.viz.plot_history(ae)
 
 # %%
@@ -101,15 +110,21 @@ for ep in epochs:
     ae.add_embeddings(ep)
 msa.add_umap(epochs, random_state=0)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
-msa.viz.plot_embedding(epochs, hue="signal_type", ax=axes[0], show=False,
-                       title="Encoder features of ECG, EEG and EMG (UMAP)")
+msa.viz.plot_embedding(
+    epochs,
+    hue="signal_type",
+    ax=axes[0],
+    show=False,
+    title="Encoder features of ECG, EEG and EMG (UMAP)",
+)
 source = pd.Series([r.split("/")[1] for r in table["recording"]]).to_numpy()
 start = 0
 for ep in epochs:  # the source dataset as a metadata column, to colour by
     ep.metadata = ep.metadata.assign(source=source[start : start + len(ep)])
     start += len(ep)
-msa.viz.plot_embedding(epochs, hue="source", ax=axes[1], show=False,
-                       title="... and by source dataset")
+msa.viz.plot_embedding(
+    epochs, hue="source", ax=axes[1], show=False, title="... and by source dataset"
+)
 
 # %%
 # Compare the two panels. Where one signal type splits into groups of different
@@ -133,9 +148,13 @@ print(scores.round(3).to_string())
 # %%
 # The reconstruction error flags segments unlike most of the training data:
 errors = np.concatenate([ep.metadata["specae_recon_error"] for ep in epochs])
-print(table.assign(specae_recon_error=errors)
-      .groupby("signal_type")["specae_recon_error"].describe()[["mean", "50%", "max"]].round(3)
-      .to_string())
+print(
+    table.assign(specae_recon_error=errors)
+    .groupby("signal_type")["specae_recon_error"]
+    .describe()[["mean", "50%", "max"]]
+    .round(3)
+    .to_string()
+)
 
 # %%
 # Without training: the pretrained encoder
@@ -151,12 +170,21 @@ for ep in pre_epochs:
     pretrained.add_embeddings(ep)
 msa.add_umap(pre_epochs, random_state=0)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
-msa.viz.plot_embedding(pre_epochs, hue="signal_type", ax=axes[0], show=False,
-                       title="Pretrained encoder, no training (UMAP)")
-msa.viz.plot_embedding(pre_epochs, hue="source", ax=axes[1], show=False,
-                       title="... and by source dataset")
-print(msa.evaluate_embeddings(pre_epochs, label="signal_type", group="subject",
-                              estimator=pretrained).round(3).to_string())
+msa.viz.plot_embedding(
+    pre_epochs,
+    hue="signal_type",
+    ax=axes[0],
+    show=False,
+    title="Pretrained encoder, no training (UMAP)",
+)
+msa.viz.plot_embedding(
+    pre_epochs, hue="source", ax=axes[1], show=False, title="... and by source dataset"
+)
+print(
+    msa.evaluate_embeddings(pre_epochs, label="signal_type", group="subject", estimator=pretrained)
+    .round(3)
+    .to_string()
+)
 
 # %%
 # Fine-tuning it
@@ -168,7 +196,14 @@ print(msa.evaluate_embeddings(pre_epochs, label="signal_type", group="subject",
 settings = {**pretrained.get_params(), "max_epochs": 3}
 tuned = msa.SpecAE(**settings).fit(epochs, init=pretrained)
 scratch = msa.SpecAE(**settings).fit(epochs)
-print(pd.DataFrame({
-    "from random weights": scratch.history_.to_frame()["val_loss"].to_numpy(),
-    "fine-tuned": tuned.history_.to_frame()["val_loss"].to_numpy(),
-}, index=pd.Index([1, 2, 3], name="epoch")).round(4).to_string())
+print(
+    pd.DataFrame(
+        {
+            "from random weights": scratch.history_.to_frame()["val_loss"].to_numpy(),
+            "fine-tuned": tuned.history_.to_frame()["val_loss"].to_numpy(),
+        },
+        index=pd.Index([1, 2, 3], name="epoch"),
+    )
+    .round(4)
+    .to_string()
+)

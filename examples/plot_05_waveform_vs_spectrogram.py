@@ -31,8 +31,8 @@ import mne
 import pandas as pd
 
 import mne_specae as msa
-from mne_specae.presets import RECOMMENDED
 from mne_specae.datasets import load_sample_epochs
+from mne_specae.presets import RECOMMENDED
 
 mne.set_log_level("WARNING")
 SETTINGS = {**RECOMMENDED, "max_epochs": 8}
@@ -43,8 +43,9 @@ for key, value in SETTINGS.items():
 
 
 # every sample recording -> make_segments (with its labels) -> select_evenly
-epochs = load_sample_epochs(duration=5.0, sfreq=512.0, max_segments=PER_RECORDING,
-                            max_channels=MAX_CHANNELS)
+epochs = load_sample_epochs(
+    duration=5.0, sfreq=512.0, max_segments=PER_RECORDING, max_channels=MAX_CHANNELS
+)
 print(pd.concat([ep.metadata for ep in epochs])["signal_type"].value_counts().to_string())
 
 # %%
@@ -52,8 +53,10 @@ print(pd.concat([ep.metadata for ep in epochs])["signal_type"].value_counts().to
 # ---------------------
 # Each gets its own copy of the Epochs, so each writes its own embedding and UMAP
 # columns into the metadata.
-models = {"2-D spectrogram": msa.SpecAE(**SETTINGS),
-          "1-D waveform": msa.SpecAE(**{**SETTINGS, "model": "1d", "normalize": "item"})}
+models = {
+    "2-D spectrogram": msa.SpecAE(**SETTINGS),
+    "1-D waveform": msa.SpecAE(**{**SETTINGS, "model": "1d", "normalize": "item"}),
+}
 copies, scores = {}, {}
 for name, ae in models.items():
     ae.fit(epochs)
@@ -62,10 +65,12 @@ for name, ae in models.items():
         ae.add_embeddings(ep)
     msa.add_umap(copies[name], random_state=0)
     hist = ae.history_.to_frame()
-    print(f"{name}: {type(ae.model_).__name__}, input {ae.image_shape_}, "
-          f"{sum(p.numel() for p in ae.model_.parameters()):,} weights, "
-          f"{len(hist)} epochs, {hist['samples_per_s'].median():.0f} items/s, "
-          f"best val loss {ae.history_.best_loss:.3f}")
+    print(
+        f"{name}: {type(ae.model_).__name__}, input {ae.image_shape_}, "
+        f"{sum(p.numel() for p in ae.model_.parameters()):,} weights, "
+        f"{len(hist)} epochs, {hist['samples_per_s'].median():.0f} items/s, "
+        f"best val loss {ae.history_.best_loss:.3f}"
+    )
 
 # %%
 # What the 1-D model reconstructs: one ECG, EEG and EMG segment, standardised
@@ -78,17 +83,19 @@ for ax, kind in zip(axes, ("ecg", "eeg", "emg")):
     n = int(ep.info["sfreq"])
     ax.plot(inputs.times[:n], inputs.get_data()[0, 0, :n], lw=1, label="input")
     ax.plot(recon.times[:n], recon.get_data()[0, 0, :n], lw=1, label="reconstruction")
-    ax.set(ylabel="z-score", title=f"{kind.upper()}: {ep.metadata['recording'].iloc[0]}, "
-           f"{ep.ch_names[0]}")
+    ax.set(
+        ylabel="z-score",
+        title=f"{kind.upper()}: {ep.metadata['recording'].iloc[0]}, {ep.ch_names[0]}",
+    )
 axes[0].legend(loc="upper right", frameon=False)
 axes[-1].set_xlabel("Time (s)")
 
 # %%
 # ... and the 2-D model, for comparison:
 ae2d = models["2-D spectrogram"]
-msa.viz.plot_reconstruction(ae2d, next(e for e in epochs
-                                       if e.metadata["signal_type"].iloc[0] == "ecg"),
-                            n_examples=1)
+msa.viz.plot_reconstruction(
+    ae2d, next(e for e in epochs if e.metadata["signal_type"].iloc[0] == "ecg"), n_examples=1
+)
 
 # %%
 # The two embeddings
@@ -103,19 +110,27 @@ for ax, (name, eps) in zip(axes, copies.items()):
 # spectrograms (the best of several numbers of components).
 rows = []
 for name, eps in copies.items():
-    scores = msa.evaluate_embeddings(eps, label="signal_type", group="subject",
-                                     estimator=models[name], baseline=name.startswith("2-D"))
+    scores = msa.evaluate_embeddings(
+        eps,
+        label="signal_type",
+        group="subject",
+        estimator=models[name],
+        baseline=name.startswith("2-D"),
+    )
     rows.append(scores.loc["specae"].rename(name))
     if "pca_logspec" in scores.index:
         baseline = scores.loc["pca_logspec"]
 rows.append(baseline.rename(f"PCA of log-spectrograms ({int(baseline['n_features'])})"))
 table = pd.DataFrame(rows)
-table[["n_features", "n_epochs", "n_groups"]] = table[["n_features", "n_epochs",
-                                                       "n_groups"]].astype(int)
+table[["n_features", "n_epochs", "n_groups"]] = table[
+    ["n_features", "n_epochs", "n_groups"]
+].astype(int)
 print(table.round(3).to_string())
 two_d, one_d = table["knn_balanced_accuracy"].iloc[:2]
-print(f"Signal type: the 2-D spectrogram model {'beats' if two_d > one_d else 'does not beat'} "
-      f"the 1-D waveform model ({two_d:.3f} vs {one_d:.3f}).")
+print(
+    f"Signal type: the 2-D spectrogram model {'beats' if two_d > one_d else 'does not beat'} "
+    f"the 1-D waveform model ({two_d:.3f} vs {one_d:.3f})."
+)
 
 # %%
 # Read these numbers with the settings in mind: a few segments per recording, a

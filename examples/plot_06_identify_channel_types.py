@@ -36,10 +36,16 @@ fname = get_data_path() / "eeg" / "eegmat" / "Subject00_1.edf"
 raw = mne.io.read_raw_edf(fname, infer_types=False, preload=True)
 raw.drop_channels([ch for ch in raw.ch_names if "A2-A1" in ch])
 t = raw.times
-extra = np.array([np.where((t % 3.0) < 0.05, 5.0, 0.0),           # trigger pulses
-                  2e-3 * np.sin(2 * np.pi * 0.1 * t)])             # slow drift
-raw.add_channels([mne.io.RawArray(extra, mne.create_info(["STI", "TEMP"], raw.info["sfreq"],
-                                                          "eeg"))], force_update_info=True)
+extra = np.array(
+    [
+        np.where((t % 3.0) < 0.05, 5.0, 0.0),  # trigger pulses
+        2e-3 * np.sin(2 * np.pi * 0.1 * t),
+    ]
+)  # slow drift
+raw.add_channels(
+    [mne.io.RawArray(extra, mne.create_info(["STI", "TEMP"], raw.info["sfreq"], "eeg"))],
+    force_update_info=True,
+)
 print(sorted(set(raw.get_channel_types())), len(raw.ch_names), "channels")
 
 # %%
@@ -49,8 +55,11 @@ print(sorted(set(raw.get_channel_types())), len(raw.ch_names), "channels")
 # windows of 5 s; ``second`` is the runner-up; ``reason`` says why a channel is
 # ``"unknown"``.
 table = msa.identify_channel_types(raw)
-print(table[["type", "predicted", "probability", "second", "n_segments", "reason"]]
-      .to_string(float_format="{:.2f}".format))
+print(
+    table[["type", "predicted", "probability", "second", "n_segments", "reason"]].to_string(
+        float_format="{:.2f}".format
+    )
+)
 
 # %%
 # Fix the file in one line
@@ -65,10 +74,8 @@ print(raw.get_channel_types(unique=True))
 # The ECG channel now drives MNE's heartbeat detection, and the cardiac field shows
 # in the EEG average around each R peak.
 ecg_channel = table.index[table["predicted"] == "ecg"][0]
-ecg_epochs = mne.preprocessing.create_ecg_epochs(raw, ch_name=ecg_channel, tmin=-0.3,
-                                                 tmax=0.5)
-print(f"{len(ecg_epochs)} heartbeats found on {ecg_channel!r} "
-      f"({raw.times[-1]:.0f} s of recording)")
+ecg_epochs = mne.preprocessing.create_ecg_epochs(raw, ch_name=ecg_channel, tmin=-0.3, tmax=0.5)
+print(f"{len(ecg_epochs)} heartbeats found on {ecg_channel!r} ({raw.times[-1]:.0f} s of recording)")
 evoked = ecg_epochs.average(picks=["eeg", "ecg"])
 fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True, layout="constrained")
 evoked.plot(picks="ecg", axes=axes[0], show=False, titles="ECG (identified)")

@@ -99,14 +99,17 @@ rows = []
 for channel in ("Cz", "ECG"):
     for kind in ("none", "flat", "clipping", "noise"):
         variant = raw if kind == "none" else inject(raw, channel, kind)
-        found, table = msa.annotate_unusual(variant, model=model, picks=[channel],
-                                            return_scores=True)
+        found, table = msa.annotate_unusual(
+            variant, model=model, picks=[channel], return_scores=True
+        )
         table["onset"] -= raw.first_time  # seconds from the start of the recording
         rows.append(table.assign(artefact=kind))
         z_hit = table.loc[np.isclose(table["onset"], START), "z"].item()
         hit = [f"{t - raw.first_time:g} s" for t in found.onset]
-        print(f"{channel:>3} {kind:<8}: z of the 20-25 s segment {z_hit:6.1f}, "
-              f"annotated: {', '.join(hit) or 'nothing'}")
+        print(
+            f"{channel:>3} {kind:<8}: z of the 20-25 s segment {z_hit:6.1f}, "
+            f"annotated: {', '.join(hit) or 'nothing'}"
+        )
 table = pd.concat(rows, ignore_index=True)
 
 # %%
@@ -115,12 +118,12 @@ table = pd.concat(rows, ignore_index=True)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", sharey=True)
 for ax, channel in zip(axes, ("Cz", "ECG")):
     for kind, part in table[table["channel"] == channel].groupby("artefact", sort=False):
-        ax.plot(part["onset"] + 2.5, np.minimum(part["z"], 12.0), "o-", ms=4, lw=1,
-                label=kind)
+        ax.plot(part["onset"] + 2.5, np.minimum(part["z"], 12.0), "o-", ms=4, lw=1, label=kind)
     ax.axvspan(START, STOP, color="0.85", zorder=0)
     ax.axhline(5.0, color="k", ls="--", lw=1, label="threshold")
-    ax.set(title=f"{channel}: one artefact from {START:g} to {STOP:g} s",
-           xlabel="segment centre (s)")
+    ax.set(
+        title=f"{channel}: one artefact from {START:g} to {STOP:g} s", xlabel="segment centre (s)"
+    )
 axes[0].set_ylabel("robust z of log10 reconstruction error")
 axes[1].legend(loc="upper right", fontsize="small")
 plt.show()
@@ -155,13 +158,16 @@ found = msa.annotate_unusual(bad, model=model)
 for onset, channels in zip(found.onset, found.ch_names):
     print(f"unusual: {onset - bad.first_time:g} s, channels {list(channels)}")
 bad.set_annotations(bad.annotations + found)
-bad.plot(duration=60.0, scalings=dict(eeg=50e-6, ecg=1e-3), show_scrollbars=False,
-         show_scalebars=False)
+bad.plot(
+    duration=60.0, scalings=dict(eeg=50e-6, ecg=1e-3), show_scrollbars=False, show_scalebars=False
+)
 
 kept = msa.make_segments(bad, picks="ecg")
 n_segments = int(bad.n_times / bad.info["sfreq"] // 5.0)
-print(f"{len(kept)} of {n_segments} ECG segments kept, starting at (s): "
-      f"{list((kept.metadata['onset'] - bad.first_time).round(1))}")
+print(
+    f"{len(kept)} of {n_segments} ECG segments kept, starting at (s): "
+    f"{list((kept.metadata['onset'] - bad.first_time).round(1))}"
+)
 
 # %%
 # A channel that is bad throughout

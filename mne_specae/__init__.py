@@ -7,18 +7,22 @@ from .utils import _threads
 
 _threads.init_from_environment()
 
-from . import datasets, presets, viz
-from .utils._threads import set_num_threads
-from .utils._devices import resolve_device
+from . import _aliases, datasets, presets, viz
+from .estimator import Calibration, SpecAE, add_embeddings, add_umap, calibrate
+from .evaluation import (
+    Task,
+    baselines,
+    compare_representations,
+    evaluate_embeddings,
+    summarize_scores,
+)
+from .nn import ConvAutoencoder1d, ConvAutoencoder2d
+from .pretrained import annotate_unusual, identify_channel_types, load_pretrained
 from .segments import SIGNAL_TYPES, make_segments, select_evenly
 from .spectral import Spectrogram, compute_spectrogram, griffin_lim
-from .nn import ConvAutoencoder1d, ConvAutoencoder2d
-from .estimator import Calibration, SpecAE, add_embeddings, add_umap, calibrate
-from .evaluation import Task, compare_representations, evaluate_embeddings, summarize_scores
-from .evaluation import baselines
-from .pretrained import annotate_unusual, identify_channel_types, load_pretrained
 from .stores import SegmentStore, prepare_segments, read_segments
-from . import _aliases
+from .utils._devices import resolve_device
+from .utils._threads import set_num_threads
 
 _aliases.install(__name__)
 

@@ -60,8 +60,10 @@ def _check_metadata(metadata):
         )
     for key, value in metadata.items():
         if not np.isscalar(value) and value is not None and np.ndim(value) != 1:
-            raise ValueError(f"metadata[{key!r}] must be a constant or one value per "
-                             f"segment, got an array of shape {np.shape(value)}.")
+            raise ValueError(
+                f"metadata[{key!r}] must be a constant or one value per "
+                f"segment, got an array of shape {np.shape(value)}."
+            )
     return metadata
 
 
@@ -283,8 +285,7 @@ def make_segments(
                 "on_nonfinite='drop' to drop the segments that contain them."
             )
         logger.info(f"{recording}: {n_bad} NaN/Inf sample(s) in {len(spans)} run(s)")
-        picked.apply_function(_bridge_nonfinite, picks="all", channel_wise=True,
-                              verbose=False)
+        picked.apply_function(_bridge_nonfinite, picks="all", channel_wise=True, verbose=False)
 
     if sfreq != sfreq_orig:
         if sfreq > sfreq_orig:
@@ -337,7 +338,9 @@ def make_segments(
             "onset": epochs.events[:, 0] / sfreq,
             "sfreq_orig": sfreq_orig,
         },
-        metadata, len(epochs), n_events - len(epochs),
+        metadata,
+        len(epochs),
+        n_events - len(epochs),
     )
     with use_log_level("warning"):  # MNE logs every metadata assignment
         epochs.metadata = table

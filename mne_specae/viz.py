@@ -27,8 +27,11 @@ def _hz_axis(ax, freqs, axis="y"):
     freqs = np.asarray(freqs, float)
     positive = freqs[freqs > 0]
     ratios = positive[1:] / positive[:-1] if len(positive) > 2 else np.array([1.0])
-    if len(positive) == len(freqs) and np.ptp(ratios) < 1e-3 * ratios.mean() and \
-            ratios.mean() > 1 + 1e-6:
+    if (
+        len(positive) == len(freqs)
+        and np.ptp(ratios) < 1e-3 * ratios.mean()
+        and ratios.mean() > 1 + 1e-6
+    ):
         target = ax.yaxis if axis == "y" else ax.xaxis
         (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
         target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -44,8 +47,18 @@ def _show(fig, show):
     return fig
 
 
-def plot_embedding(epochs, hue="signal_type", *, x="umap_0", y="umap_1", ax=None, s=12,
-                   alpha=0.8, title=None, show=True):
+def plot_embedding(
+    epochs,
+    hue="signal_type",
+    *,
+    x="umap_0",
+    y="umap_1",
+    ax=None,
+    s=12,
+    alpha=0.8,
+    title=None,
+    show=True,
+):
     """Scatter plot of two metadata columns (UMAP coordinates) coloured by another.
 
     Parameters
@@ -78,8 +91,10 @@ def plot_embedding(epochs, hue="signal_type", *, x="umap_0", y="umap_1", ax=None
     for ep in epochs_list:
         missing = [c for c in (x, y, hue) if ep.metadata is None or c not in ep.metadata]
         if missing:
-            raise ValueError(f"The metadata has no column(s) {missing}; run add_umap (for "
-                             "umap_*) and check the hue column.")
+            raise ValueError(
+                f"The metadata has no column(s) {missing}; run add_umap (for "
+                "umap_*) and check the hue column."
+            )
         frames.append(ep.metadata[[x, y, hue]])
     table = pd.concat(frames, ignore_index=True)
     fig, ax = _figure(ax, figsize=(6, 5), layout="constrained")
@@ -87,18 +102,27 @@ def plot_embedding(epochs, hue="signal_type", *, x="umap_0", y="umap_1", ax=None
     colors = plt.get_cmap("tab10" if len(values) <= 10 else "tab20")
     for k, value in enumerate(values):
         rows = table[hue].astype(str) == value
-        ax.scatter(table.loc[rows, x], table.loc[rows, y], s=s, alpha=alpha,
-                   color=colors(k % colors.N), label=f"{value} ({int(rows.sum())})",
-                   edgecolors="none")
-    ax.set(xlabel=x.replace("_", " ").upper() if x.startswith("umap") else x,
-           ylabel=y.replace("_", " ").upper() if y.startswith("umap") else y,
-           title=title or f"{len(table)} epochs")
+        ax.scatter(
+            table.loc[rows, x],
+            table.loc[rows, y],
+            s=s,
+            alpha=alpha,
+            color=colors(k % colors.N),
+            label=f"{value} ({int(rows.sum())})",
+            edgecolors="none",
+        )
+    ax.set(
+        xlabel=x.replace("_", " ").upper() if x.startswith("umap") else x,
+        ylabel=y.replace("_", " ").upper() if y.startswith("umap") else y,
+        title=title or f"{len(table)} epochs",
+    )
     ax.legend(title=hue, markerscale=2, frameon=False, loc="best")
     return _show(fig, show)
 
 
-def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cmap="magma",
-                        show=True):
+def plot_reconstruction(
+    estimator, epochs, *, idx=None, n_examples=3, pick=0, cmap="magma", show=True
+):
     """Input spectrograms next to their reconstructions (the study's Fig. 1).
 
     Parameters
@@ -138,8 +162,15 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
     recon, inputs = estimator.reconstruct(subset, return_input=True, verbose=False)
     freqs, times = inputs.freqs, inputs.times
     log_axis = estimator.freq_scale == "log"
-    fig, axes = plt.subplots(len(idx), 2, figsize=(8, 2.6 * len(idx)), squeeze=False,
-                             sharex=True, sharey=True, layout="constrained")
+    fig, axes = plt.subplots(
+        len(idx),
+        2,
+        figsize=(8, 2.6 * len(idx)),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+    )
     for row, i in enumerate(idx):
         pair = (inputs.data[row, 0], recon.data[row, 0])
         vmin = min(float(p.min()) for p in pair)
@@ -147,8 +178,16 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
         for col, (image, name) in enumerate(zip(pair, ("Input", "Reconstruction"))):
             ax = axes[row, col]
             # the rows' true frequencies (log or mel bands are not evenly spaced)
-            im = ax.pcolormesh(times, freqs, image, shading="nearest", cmap=cmap,
-                               vmin=vmin, vmax=vmax, rasterized=True)
+            im = ax.pcolormesh(
+                times,
+                freqs,
+                image,
+                shading="nearest",
+                cmap=cmap,
+                vmin=vmin,
+                vmax=vmax,
+                rasterized=True,
+            )
             if log_axis:  # plain numbers in Hz (2, 5, 10, 20, 50), not a lone "10"
                 _hz_axis(ax, freqs)
             label = ""
@@ -159,8 +198,7 @@ def plot_reconstruction(estimator, epochs, *, idx=None, n_examples=3, pick=0, cm
                 ax.set_ylabel("Frequency (Hz)")
             if row == len(idx) - 1:
                 ax.set_xlabel("Time (s)")
-        fig.colorbar(im, ax=axes[row, :], label=_image_units(estimator.input_stage_),
-                     shrink=0.9)
+        fig.colorbar(im, ax=axes[row, :], label=_image_units(estimator.input_stage_), shrink=0.9)
     return _show(fig, show)
 
 
@@ -171,9 +209,9 @@ def _image_units(stage):
     if stage.normalize is None:
         return units_of(stage)
     what = {"db": "power in dB", "power": "power", "magnitude": "magnitude"}.get(
-        stage.output, stage.output)
-    how = ("per image" if stage.normalize == "item"
-           else "per frequency, training statistics")
+        stage.output, stage.output
+    )
+    how = "per image" if stage.normalize == "item" else "per frequency, training statistics"
     return f"z-score of {what} ({how})"
 
 
@@ -204,8 +242,13 @@ def plot_history(history, *, ax=None, logy=True, show=True):
     if frame["val_loss"].notna().any():
         ax.plot(frame["epoch"], frame["val_loss"], "s-", label="validation")
     if history.best_epoch is not None:
-        ax.axvline(history.best_epoch, color="0.5", ls="--", lw=1,
-                   label=f"kept: epoch {history.best_epoch}")
+        ax.axvline(
+            history.best_epoch,
+            color="0.5",
+            ls="--",
+            lw=1,
+            label=f"kept: epoch {history.best_epoch}",
+        )
     ax.set(xlabel="Epoch", ylabel="Loss (MSE)", title=f"Training ({history.stop_reason})")
     if logy:
         ax.set_yscale("log")
@@ -213,8 +256,19 @@ def plot_history(history, *, ax=None, logy=True, show=True):
     return _show(fig, show)
 
 
-def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vlim=None,
-                     ax=None, title=None, colorbar=True, show=True):
+def plot_spectrogram(
+    tfr,
+    picks=None,
+    *,
+    dB=True,
+    units=None,
+    cmap="viridis",
+    vlim=None,
+    ax=None,
+    title=None,
+    colorbar=True,
+    show=True,
+):
     """One spectrogram, averaged over epochs and the picked channels, readable as is.
 
     Unlike ``tfr.average().plot()``, it takes ECG and EMG channels without extra
@@ -254,8 +308,10 @@ def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vl
     idx = _picks_to_idx(tfr.info, "all" if picks is None else picks, exclude=())
     data = np.asarray(tfr.data)
     if np.iscomplexobj(data):
-        raise ValueError("plot_spectrogram shows power: compute the spectrogram with "
-                         "output='power' (or 'magnitude').")
+        raise ValueError(
+            "plot_spectrogram shows power: compute the spectrogram with "
+            "output='power' (or 'magnitude')."
+        )
     n_epochs = data.shape[0] if data.ndim == 4 else None
     image = (data.mean(axis=0) if data.ndim == 4 else data)[idx].mean(axis=0)
     label = units or _units_of(tfr) or "Power"
@@ -268,13 +324,24 @@ def plot_spectrogram(tfr, picks=None, *, dB=True, units=None, cmap="viridis", vl
     if vlim is None:
         vlim = tuple(np.percentile(image, [1, 99.5]))
     fig, ax = _figure(ax, figsize=(7, 3.6), layout="constrained")
-    mesh = ax.pcolormesh(tfr.times, tfr.freqs, image, shading="nearest", cmap=cmap,
-                         vmin=vlim[0], vmax=vlim[1], rasterized=True)
+    mesh = ax.pcolormesh(
+        tfr.times,
+        tfr.freqs,
+        image,
+        shading="nearest",
+        cmap=cmap,
+        vmin=vlim[0],
+        vmax=vlim[1],
+        rasterized=True,
+    )
     _hz_axis(ax, tfr.freqs)
     names = [tfr.ch_names[i] for i in idx]
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    ax.set(xlabel="Time (s)", ylabel="Frequency (Hz)",
-           title=title or (f"{shown}" + (f", mean of {n_epochs} epochs" if n_epochs else "")))
+    ax.set(
+        xlabel="Time (s)",
+        ylabel="Frequency (Hz)",
+        title=title or (f"{shown}" + (f", mean of {n_epochs} epochs" if n_epochs else "")),
+    )
     if colorbar:
         fig.colorbar(mesh, ax=ax, label=label)
     return _show(fig, show)

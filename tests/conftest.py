@@ -89,15 +89,25 @@ def _global_state_unchanged():
     import torch
 
     def state():
-        return (mne.utils.logger.level, torch.random.get_rng_state(),
-                torch.get_num_threads(), torch.get_num_interop_threads())
+        return (
+            mne.utils.logger.level,
+            torch.random.get_rng_state(),
+            torch.get_num_threads(),
+            torch.get_num_interop_threads(),
+        )
 
     before = state()
     yield
     plt.close("all")
     after = state()
-    changed = [name for name, a, b in zip(
-        ("MNE log level", "torch random state", "torch threads", "torch interop threads"),
-        before, after) if not (torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b)]
+    changed = [
+        name
+        for name, a, b in zip(
+            ("MNE log level", "torch random state", "torch threads", "torch interop threads"),
+            before,
+            after,
+        )
+        if not (torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b)
+    ]
     if changed:
         pytest.fail(f"The test changed global state: {', '.join(changed)}.", pytrace=False)

@@ -29,8 +29,7 @@ from mne_specae.training.loop import train_autoencoder
 
 def build(seed=0):
     """The input stage and the (seeded) model used by the DDP test."""
-    spec = Spectrogram(512.0, n_fft=64, hop_length=64, fmax=60.0, output="db",
-                       normalize="item")
+    spec = Spectrogram(512.0, n_fft=64, hop_length=64, fmax=60.0, output="db", normalize="item")
     torch.manual_seed(seed)
     model = ConvAutoencoder2d(n_layers=2, filters=4)
     return spec, model
@@ -66,15 +65,30 @@ def main(argv=None):
     waveforms, groups = load_data(args.data)
     spec, model = build(args.seed)
     history = train_autoencoder(
-        model, waveforms, input_stage=spec, groups=groups,
-        max_epochs=args.max_epochs, batch_size=args.batch_size, seed=args.seed,
-        checkpoint=args.checkpoint, device="cpu", verbose="info", **train_kwargs())
+        model,
+        waveforms,
+        input_stage=spec,
+        groups=groups,
+        max_epochs=args.max_epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        checkpoint=args.checkpoint,
+        device="cpu",
+        verbose="info",
+        **train_kwargs(),
+    )
     rank = int(os.environ.get("RANK", "0"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(state=model.state_dict(), history=history.to_dict(),
-                    world_size=int(os.environ.get("WORLD_SIZE", "1")), rank=rank),
-               out / f"rank{rank}.pt")
+    torch.save(
+        dict(
+            state=model.state_dict(),
+            history=history.to_dict(),
+            world_size=int(os.environ.get("WORLD_SIZE", "1")),
+            rank=rank,
+        ),
+        out / f"rank{rank}.pt",
+    )
     return 0
 
 

@@ -7,13 +7,21 @@ import mne
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-
-from mne_specae import SpecAE
 from tiny import TINY_ONE_EPOCH, weights_of
 
+from mne_specae import SpecAE
+
 #: The sample subjects of the real-data tests: 4 eegmat (EEG + ECG lead), 4 UCI (EMG).
-SUBJECTS = ["eegmat-Subject00", "eegmat-Subject01", "eegmat-Subject02", "eegmat-Subject03",
-            "uci-3A", "uci-4A", "uci-8N", "uci-9N"]
+SUBJECTS = [
+    "eegmat-Subject00",
+    "eegmat-Subject01",
+    "eegmat-Subject02",
+    "eegmat-Subject03",
+    "uci-3A",
+    "uci-4A",
+    "uci-8N",
+    "uci-9N",
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -60,14 +68,19 @@ class Recorder(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         epochs_list = _as_list(X)
-        self.log.calls.append(dict(kind="fit", tag=self.tag, subjects=_subjects(epochs_list),
-                                   ids=_segment_ids(epochs_list)))
+        self.log.calls.append(
+            dict(
+                kind="fit",
+                tag=self.tag,
+                subjects=_subjects(epochs_list),
+                ids=_segment_ids(epochs_list),
+            )
+        )
         self.inner_ = clone(self.inner).fit(X)
         return self
 
     def transform(self, X):
-        self.log.calls.append(dict(kind="transform", tag=self.tag,
-                                   ids=_segment_ids(_as_list(X))))
+        self.log.calls.append(dict(kind="transform", tag=self.tag, ids=_segment_ids(_as_list(X))))
         return self.inner_.transform(X)
 
 
@@ -79,17 +92,29 @@ class RecordingSpecAE(SpecAE):
 
     def fit(self, X, y=None, groups=None, *, verbose=None):
         epochs_list = _as_list(X)
-        self.log.calls.append(dict(kind="fit", tag="specae", seed=self.random_state,
-                                   subjects=_subjects(epochs_list),
-                                   ids=_segment_ids(epochs_list)))
+        self.log.calls.append(
+            dict(
+                kind="fit",
+                tag="specae",
+                seed=self.random_state,
+                subjects=_subjects(epochs_list),
+                ids=_segment_ids(epochs_list),
+            )
+        )
         return super().fit(X, y, groups, verbose=verbose)
 
     def transform(self, X, verbose=None):
-        self.log.calls.append(dict(kind="transform", tag="specae", seed=self.random_state,
-                                   trained=self.history_ is not None,
-                                   weights=weights_of(self.model_),
-                                   image_shape=self.image_shape_,
-                                   ids=_segment_ids(_as_list(X))))
+        self.log.calls.append(
+            dict(
+                kind="transform",
+                tag="specae",
+                seed=self.random_state,
+                trained=self.history_ is not None,
+                weights=weights_of(self.model_),
+                image_shape=self.image_shape_,
+                ids=_segment_ids(_as_list(X)),
+            )
+        )
         return super().transform(X, verbose=verbose)
 
 
@@ -105,8 +130,9 @@ class LabelOracle(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        labels = np.concatenate([ep.metadata[self.column].astype(str).to_numpy()
-                                 for ep in _as_list(X)])
+        labels = np.concatenate(
+            [ep.metadata[self.column].astype(str).to_numpy() for ep in _as_list(X)]
+        )
         return (labels[:, None] == np.asarray(self.classes)[None]).astype(float)
 
 
@@ -133,8 +159,16 @@ def _labelled_epochs(n_subjects=6, labels=("a",) * 4 + ("b",) * 4, sfreq=128.0, 
     return out
 
 
-def _sine_epochs(freqs, sfreq=512.0, ch_type="eeg", n_epochs=3, duration=2.0, amplitude=1e-5,
-                 metadata=None, noise=0.0):
+def _sine_epochs(
+    freqs,
+    sfreq=512.0,
+    ch_type="eeg",
+    n_epochs=3,
+    duration=2.0,
+    amplitude=1e-5,
+    metadata=None,
+    noise=0.0,
+):
     """EpochsArray of sines: one channel per frequency in ``freqs`` (pure, or plus white
     noise of std ``noise * amplitude``)."""
     times = np.arange(int(round(duration * sfreq))) / sfreq
@@ -147,13 +181,11 @@ def _sine_epochs(freqs, sfreq=512.0, ch_type="eeg", n_epochs=3, duration=2.0, am
 
 def _initial_weights(seed, image_shape):
     """The weights a tiny SpecAE with this seed starts training from."""
-    return weights_of(SpecAE(**dict(TINY_ONE_EPOCH, random_state=seed))
-                      ._build_model(image_shape))
+    return weights_of(SpecAE(**dict(TINY_ONE_EPOCH, random_state=seed))._build_model(image_shape))
 
 
 def _metadata(epochs_list):
     return pd.concat([ep.metadata for ep in epochs_list], ignore_index=True)
-
 
 
 def load_real_epochs():
@@ -162,8 +194,9 @@ def load_real_epochs():
     ``real_epochs`` fixture of the test modules."""
     from mne_specae.datasets import load_sample_epochs
 
-    epochs_list = load_sample_epochs(subjects=SUBJECTS, max_segments=2, max_channels=1,
-                                     download=False, verbose=False)
+    epochs_list = load_sample_epochs(
+        subjects=SUBJECTS, max_segments=2, max_channels=1, download=False, verbose=False
+    )
     for ep in epochs_list:
         md = ep.metadata
         ep.metadata = md.assign(source=md["subject"].str.split("-").str[0])

@@ -41,8 +41,9 @@ def _t(x):
     return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
 
 
-def scipy_power(x, n_fft=256, hop=32, win_length=None, window="hann", center=False,
-                scaling="density"):
+def scipy_power(
+    x, n_fft=256, hop=32, win_length=None, window="hann", center=False, scaling="density"
+):
     """scipy.signal.spectrogram with the module's framing: (f, t, power (..., F, T)).
 
     ``center=True``: scipy on the signal reflect-padded by ``n_fft // 2`` each side.
@@ -55,8 +56,15 @@ def scipy_power(x, n_fft=256, hop=32, win_length=None, window="hann", center=Fal
         x = np.pad(x, pad, mode="reflect")
     left = (n_fft - win_length) // 2
     return scipy.signal.spectrogram(
-        x[..., left:], SFREQ, window=window, nperseg=win_length,
-        noverlap=win_length - hop, nfft=n_fft, detrend=False, scaling=scaling, mode="psd",
+        x[..., left:],
+        SFREQ,
+        window=window,
+        nperseg=win_length,
+        noverlap=win_length - hop,
+        nfft=n_fft,
+        detrend=False,
+        scaling=scaling,
+        mode="psd",
     )
 
 
@@ -104,10 +112,13 @@ def bilinear_align_corners(img, height, width):
     cols = np.linspace(0, img.shape[-1] - 1, width)
     flat = img.reshape(-1, *img.shape[-2:])
     tmp = np.stack([[np.interp(cols, np.arange(img.shape[-1]), r) for r in im] for im in flat])
-    out = np.stack([np.stack([np.interp(rows, np.arange(img.shape[-2]), c)
-                              for c in im.T], axis=1) for im in tmp])
+    out = np.stack(
+        [
+            np.stack([np.interp(rows, np.arange(img.shape[-2]), c) for c in im.T], axis=1)
+            for im in tmp
+        ]
+    )
     return out.reshape(*img.shape[:-2], height, width)
-
 
 
 def antialias_matrix(n_in, n_out):

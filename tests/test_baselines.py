@@ -7,15 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from downstream_helpers import _as_list, _initial_weights, _metadata, _sine_epochs, load_real_epochs
 from sklearn.exceptions import NotFittedError
+from tiny import TINY, TINY_ONE_EPOCH, weights_of
 
 import mne_specae.estimator.specae as estimator_module
-from downstream_helpers import (_as_list, _initial_weights, _metadata, _sine_epochs,
-                                load_real_epochs)
 from mne_specae import SpecAE
 from mne_specae.evaluation.baselines import BANDS, BandPowers, InputPCA, RandomWeights
 from mne_specae.evaluation.probes import PROBES, make_probe, reconstruction_r2
-from tiny import TINY, TINY_ONE_EPOCH, weights_of
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
@@ -71,8 +70,7 @@ def test_random_weights_from_fitted_are_the_initial_weights(real_epochs, monkeyp
     assert est.history_ is history
     assert untrained.model_ is not est.model_ and untrained.input_stage_ is not est.input_stage_
     for name in ("norm_mean", "norm_std"):  # the same (fitted) input stage
-        assert torch.equal(getattr(untrained.input_stage_, name),
-                           getattr(est.input_stage_, name))
+        assert torch.equal(getattr(untrained.input_stage_, name), getattr(est.input_stage_, name))
     a, b = est.transform(picked), untrained.transform(picked)
     assert a.shape == b.shape == (len(_metadata(picked)), est.n_features_out_)
     assert not np.allclose(a, b)
@@ -87,8 +85,7 @@ def test_band_powers_of_sines():
     bp = BandPowers().fit(eeg)
     assert bp.bands_ == BANDS["eeg"]  # "auto" from the channel type
     names = list(bp.get_feature_names_out())
-    assert names == ([f"logpow_{b}" for b in BANDS["eeg"]]
-                     + [f"relpow_{b}" for b in BANDS["eeg"]])
+    assert names == ([f"logpow_{b}" for b in BANDS["eeg"]] + [f"relpow_{b}" for b in BANDS["eeg"]])
     X = bp.transform(eeg)
     assert X.shape == (3, 10) and X.dtype == np.float64
     log_power, relative = X[:, :5], X[:, 5:]
@@ -96,9 +93,10 @@ def test_band_powers_of_sines():
     # all of the sine's power (A²/2) in the 10 Hz bin; the alpha band averages 5 bins
     np.testing.assert_allclose(log_power[:, 2], np.log10(1e-10 / 2 / 5), atol=0.01)
     assert (log_power[:, [0, 1, 3, 4]] < log_power[:, [2]] - 20).all()
-    np.testing.assert_allclose((10.0 ** relative).sum(axis=1), 1.0, rtol=1e-9)
-    np.testing.assert_allclose(relative, log_power - np.log10((10.0 ** log_power)
-                                                              .sum(axis=1, keepdims=True)))
+    np.testing.assert_allclose((10.0**relative).sum(axis=1), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(
+        relative, log_power - np.log10((10.0**log_power).sum(axis=1, keepdims=True))
+    )
     # EMG bands: a 100 Hz sine is in the bands on either side of 100 Hz
     emg = _sine_epochs([100.0], ch_type="emg")
     bp = BandPowers(bands="emg").fit(emg)
@@ -115,8 +113,12 @@ def test_band_powers_of_sines():
     assert BandPowers().fit([eeg, tagged]).bands_ == BANDS["mixed"]
     # a dict of bands, any names
     custom = BandPowers({"low": (5.0, 15.0), "high": (15.0, 40.0)}).fit(eeg)
-    assert list(custom.get_feature_names_out()) == ["logpow_low", "logpow_high",
-                                                    "relpow_low", "relpow_high"]
+    assert list(custom.get_feature_names_out()) == [
+        "logpow_low",
+        "logpow_high",
+        "relpow_low",
+        "relpow_high",
+    ]
     assert custom.transform(eeg)[0, 0] > custom.transform(eeg)[0, 1]
 
 
@@ -133,8 +135,11 @@ def test_band_powers_channels_averaged_and_picks():
 
 def test_band_powers_errors():
     eeg = _sine_epochs([10.0], sfreq=100.0)  # Nyquist 50 Hz
-    with pytest.raises(ValueError, match=r"Bands \['gamma'\] reach above the Nyquist "
-                                         r"frequency of the data \(50 Hz\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Bands \['gamma'\] reach above the Nyquist "
+        r"frequency of the data \(50 Hz\)",
+    ):
         BandPowers("mixed").fit(eeg)  # gamma: 30-60 Hz
     BandPowers("eeg").fit(eeg)  # gamma 30-45 Hz: fine
     emg = _sine_epochs([50.0], sfreq=250.0, ch_type="emg")
@@ -160,8 +165,9 @@ def test_band_powers_list_of_band_names_refused_clearly():
         BandPowers(["alpha"]).fit(_sine_epochs([10.0]))
 
 
-@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning",
-                            "ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.filterwarnings(
+    "ignore:Mean of empty slice:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning"
+)
 def test_band_powers_empty_band_is_refused_or_finite():
     eeg = _sine_epochs([10.0])
     bp = BandPowers({"narrow": (10.2, 10.6), "alpha": (8.0, 13.0)})
@@ -227,8 +233,9 @@ def test_input_pca_unfitted_estimator_uses_its_settings(real_epochs):
     assert not hasattr(est, "input_stage_")  # the estimator is not fitted by InputPCA
     # normalize="dataset" (the recommended settings): statistics of the fit data only
     assert est.normalize == "dataset" and pca.stage_.needs_fitting
-    waves = np.concatenate([ep.get_data().astype(np.float32).reshape(-1, len(ep.times))
-                            for ep in fit_part])
+    waves = np.concatenate(
+        [ep.get_data().astype(np.float32).reshape(-1, len(ep.times)) for ep in fit_part]
+    )
     stage = est._build_input_stage(512.0).fit_normalization(torch.from_numpy(waves))
     torch.testing.assert_close(pca.stage_.norm_mean, stage.norm_mean)
     torch.testing.assert_close(pca.stage_.norm_std, stage.norm_std)
@@ -264,8 +271,10 @@ class _FakeAutoencoder:
 
     def reconstruct(self, epochs, return_input=False, verbose=None):
         inputs = [ep.copy() for ep in _as_list(epochs)]
-        outputs = [mne.EpochsArray(self.make_output(ep.get_data()), ep.info, verbose=False)
-                   for ep in inputs]
+        outputs = [
+            mne.EpochsArray(self.make_output(ep.get_data()), ep.info, verbose=False)
+            for ep in inputs
+        ]
         if not isinstance(epochs, list):
             return outputs[0], inputs[0]
         return outputs, inputs
@@ -275,10 +284,12 @@ def test_reconstruction_r2_values():
     epochs_list = [_sine_epochs([10.0, 30.0], n_epochs=2), _sine_epochs([5.0], n_epochs=3)]
     x = np.concatenate([ep.get_data().ravel() for ep in epochs_list])
     assert reconstruction_r2(_FakeAutoencoder(lambda d: d), epochs_list) == 1.0
-    assert reconstruction_r2(_FakeAutoencoder(lambda d: np.full_like(d, x.mean())),
-                             epochs_list) == pytest.approx(0.0, abs=1e-12)
-    assert reconstruction_r2(_FakeAutoencoder(lambda d: 0.5 * d), epochs_list[0]) \
-        == pytest.approx(0.75, abs=1e-3)  # sines: mean ~0, 1 - 0.25
+    assert reconstruction_r2(
+        _FakeAutoencoder(lambda d: np.full_like(d, x.mean())), epochs_list
+    ) == pytest.approx(0.0, abs=1e-12)
+    assert reconstruction_r2(_FakeAutoencoder(lambda d: 0.5 * d), epochs_list[0]) == pytest.approx(
+        0.75, abs=1e-3
+    )  # sines: mean ~0, 1 - 0.25
     noise = np.random.default_rng(0).standard_normal
     noisy = _FakeAutoencoder(lambda d: d + 1e-6 * noise(d.shape))
     expected = 1 - (1e-12 * x.size) / ((x - x.mean()) ** 2).sum()  # about 0.98

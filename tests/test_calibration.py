@@ -20,8 +20,9 @@ def labelled(raw_by_name):
 
 @pytest.fixture(scope="module")
 def fitted(labelled):
-    est = SpecAE(**dict(TINY, filters=8, pooling="multiscale", max_epochs=3),
-                 verbose=False).fit(labelled)
+    est = SpecAE(**dict(TINY, filters=8, pooling="multiscale", max_epochs=3), verbose=False).fit(
+        labelled
+    )
     calibrate(est, labelled, verbose=False)
     return est
 
@@ -104,8 +105,7 @@ def test_robust_location_is_the_median_and_scaled_mad():
     assert robust_location(np.ones(5))[1] == 1e-6  # floored, never zero
 
 
-def test_calibrate_with_two_signal_types_gives_a_working_head(fitted, labelled,
-                                                             raw_by_name):
+def test_calibrate_with_two_signal_types_gives_a_working_head(fitted, labelled, raw_by_name):
     """EEG + ECG only (the common lab case): scikit-learn's binary coef_ has one row;
     the head must still give two probabilities that sum to 1 and the right labels."""
     import copy
@@ -135,8 +135,9 @@ def test_calibrate_with_two_signal_types_gives_a_working_head(fitted, labelled,
     np.testing.assert_array_equal(again.predict_proba(feats), cal.predict_proba(feats))
     # identify_channel_types with the 2-type model: each channel gets its type
     raw = raw_by_name["ecg/mitdb/100"].copy().crop(0, 60)
-    table = identify_channel_types(raw, model=two, max_segments=6, min_probability=0.5,
-                                   verbose=False)
+    table = identify_channel_types(
+        raw, model=two, max_segments=6, min_probability=0.5, verbose=False
+    )
     assert set(table["second"]) <= {"ecg", "eeg"}
     known = table[table["predicted"] != "unknown"]
     assert len(known) >= 1 and (known["predicted"] == "ecg").all()

@@ -9,8 +9,13 @@ from tiny import TINY
 
 from mne_specae import SpecAE, identify_channel_types, load_pretrained, make_segments
 
-RECORDINGS = ("ecg/mitdb/100", "eeg/eegmat/Subject00_1", "emg/uci_lower_limb/3Amar",
-              "ecg/biosppy/ecg", "emg/biosppy/emg")
+RECORDINGS = (
+    "ecg/mitdb/100",
+    "eeg/eegmat/Subject00_1",
+    "emg/uci_lower_limb/3Amar",
+    "ecg/biosppy/ecg",
+    "emg/biosppy/emg",
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +52,8 @@ def test_real_channels_typed_misc_are_all_identified(raw_by_name, model, name):
     with warnings.catch_warnings():  # MNE: "The unit ... has changed from NA to V"
         warnings.simplefilter("ignore", RuntimeWarning)
         fixed = scrambled.copy().set_channel_types(
-            table.query("predicted != 'unknown'")["predicted"].to_dict(), verbose=False)
+            table.query("predicted != 'unknown'")["predicted"].to_dict(), verbose=False
+        )
     assert fixed.get_channel_types() == raw.get_channel_types()
 
 
@@ -104,8 +110,11 @@ def test_epochs_are_identified_like_the_raw(raw_by_name, model):
 
 
 def test_short_recordings_give_unknown_with_a_warning(model):
-    raw = mne.io.RawArray(np.random.default_rng(0).normal(size=(2, 10)) * 1e-5,
-                          mne.create_info(2, 500.0, "eeg"), verbose=False)
+    raw = mne.io.RawArray(
+        np.random.default_rng(0).normal(size=(2, 10)) * 1e-5,
+        mne.create_info(2, 500.0, "eeg"),
+        verbose=False,
+    )
     with pytest.warns(RuntimeWarning, match="shorter .* than one 5 s window"):
         table = identify_channel_types(raw, model=model, verbose=False)
     assert (table["predicted"] == "unknown").all()
@@ -171,14 +180,16 @@ def test_non_finite_calibration_thresholds_warn_and_give_unknown(model, tmp_path
     damaged.calibration_.max_distance = float("nan")
     damaged.calibration_.max_error_z = float("nan")
     fname = damaged.save(tmp_path / "nan.specae")
-    with pytest.warns(RuntimeWarning, match=r"non-finite.*max_distance, max_error_z.*"
-                                            r"calibrate"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"non-finite.*max_distance, max_error_z.*"
+        r"calibrate",
+    ):
         loaded = SpecAE.load(fname)
     assert np.isnan(loaded.calibration_.max_distance)
     rng = np.random.default_rng(1)
     info = mne.create_info(["N1", "N2"], 512.0, "misc")
-    noise = mne.io.RawArray(1e-5 * rng.standard_normal((2, 512 * 30)), info,
-                            verbose=False)
+    noise = mne.io.RawArray(1e-5 * rng.standard_normal((2, 512 * 30)), info, verbose=False)
     table = identify_channel_types(noise, model=loaded, verbose=False)
     assert (table["predicted"] == "unknown").all(), table[["predicted", "reason"]]
     assert table["reason"].str.contains("not finite").all()

@@ -10,18 +10,29 @@ import pytest
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
+from tiny import (
+    TINY,
+    assert_same_weights,
+    load_real_items,
+    records_of,
+    tiny_model,
+    tiny_spec,
+    tiny_train,
+    weights_of,
+)
 
 from mne_specae import SpecAE, make_segments
-from mne_specae.training import loop as training
-from mne_specae.training.checkpoints import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, callable_name,
-                                    data_checksum)
 from mne_specae.nn.input_stages import WaveformInput
-from mne_specae.utils._files import load_safely, save_atomic
 from mne_specae.nn.models import ConvAutoencoder1d
+from mne_specae.training import loop as training
+from mne_specae.training.checkpoints import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    callable_name,
+    data_checksum,
+)
 from mne_specae.training.splits import split_by_group
-from tiny import (TINY, assert_same_weights, load_real_items, records_of, tiny_model, tiny_spec,
-                  tiny_train, weights_of)
-
+from mne_specae.utils._files import load_safely, save_atomic
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
@@ -34,6 +45,7 @@ def real_items(raw_by_name):
 @pytest.fixture(scope="module")
 def ecg_epochs(raw_by_name):
     """Two pairs of ECG recordings (2 subjects each) with the same number of segments."""
+
     def segments(names):
         return [make_segments(raw_by_name[f"ecg/mitdb/{n}"].copy().crop(0, 30)) for n in names]
 
@@ -53,8 +65,7 @@ class _Interrupted(Exception):
 # ------------------------------------------------------------- resume semantics
 def test_checkpoint_and_resume_equal_an_uninterrupted_run(real_items, tmp_path, monkeypatch):
     waves, groups = real_items
-    options = dict(groups=groups, val_fraction=0.25, scheduler="plateau", patience=10,
-                   max_epochs=4)
+    options = dict(groups=groups, val_fraction=0.25, scheduler="plateau", patience=10, max_epochs=4)
     full_model = tiny_model()
     full = tiny_train(full_model, waves, **options)
 
@@ -76,8 +87,17 @@ def test_checkpoint_and_resume_equal_an_uninterrupted_run(real_items, tmp_path, 
     assert saved["format"] == CHECKPOINT_FORMAT and saved["format_version"] == CHECKPOINT_VERSION
     assert saved["epoch"] == 2 and len(saved["history"]["epochs"]) == 2
     assert saved["history"]["stop_reason"] == ""  # not finished
-    assert set(saved) >= {"model", "optimizer", "scheduler", "input_stage", "best_state",
-                          "bad_epochs", "train_idx", "val_idx", "fingerprint"}
+    assert set(saved) >= {
+        "model",
+        "optimizer",
+        "scheduler",
+        "input_stage",
+        "best_state",
+        "bad_epochs",
+        "train_idx",
+        "val_idx",
+        "fingerprint",
+    }
     np.testing.assert_array_equal(saved["val_idx"].numpy(), split_by_group(groups, 0.25, 0)[1])
     fingerprint = saved["fingerprint"]
     assert fingerprint["max_epochs"] == 4 and fingerprint["seed"] == 0
@@ -88,7 +108,10 @@ def test_checkpoint_and_resume_equal_an_uninterrupted_run(real_items, tmp_path, 
     assert_same_weights(weights_of(resumed_model), weights_of(full_model))
     assert records_of(resumed) == records_of(full)
     assert (resumed.best_epoch, resumed.best_loss, resumed.stop_reason) == (
-        full.best_epoch, full.best_loss, full.stop_reason)
+        full.best_epoch,
+        full.best_loss,
+        full.stop_reason,
+    )
     assert torch.load(ckpt, weights_only=True)["epoch"] == 4
 
     # resuming a finished run trains no further and returns its best weights
@@ -107,8 +130,11 @@ def test_resume_false_refuses_an_existing_checkpoint(real_items, tmp_path):
     broken[0, 0] = np.nan  # refused before the data are even looked at
     model = tiny_model()
     before = weights_of(model)
-    with pytest.raises(FileExistsError, match="run.pt exists.*resume=True to continue.*delete "
-                                              "the file or choose another checkpoint path"):
+    with pytest.raises(
+        FileExistsError,
+        match="run.pt exists.*resume=True to continue.*delete "
+        "the file or choose another checkpoint path",
+    ):
         tiny_train(model, broken, groups=groups, max_epochs=1, checkpoint=ckpt)
     assert ckpt.read_bytes() == content
     assert_same_weights(weights_of(model), before)
@@ -120,10 +146,12 @@ def test_resume_without_a_checkpoint_file_starts_afresh(real_items, tmp_path):
     waves, groups = real_items
     fresh = tiny_model()
     with catch_logging() as log:
-        tiny_train(fresh, waves, groups=groups, checkpoint=tmp_path / "new.pt", resume=True,
-               verbose="info")
+        tiny_train(
+            fresh, waves, groups=groups, checkpoint=tmp_path / "new.pt", resume=True, verbose="info"
+        )
     assert f"No checkpoint at {tmp_path / 'new.pt'} yet: training from the start" in (
-        log.getvalue())
+        log.getvalue()
+    )
     plain = tiny_model()
     tiny_train(plain, waves, groups=groups)
     assert_same_weights(weights_of(fresh), weights_of(plain))
@@ -142,8 +170,10 @@ def test_resume_names_every_entry_that_differs(real_items, tmp_path):
     tiny_train(tiny_model(), waves, **base)
     content = (tmp_path / "run.pt").read_bytes()
     shuffled = np.roll(groups, 6)  # same labels and counts, other items per subject
-    seed_moves_split = any(not np.array_equal(a, b) for a, b in zip(
-        split_by_group(groups, 0.2, 0), split_by_group(groups, 0.2, 1)))
+    seed_moves_split = any(
+        not np.array_equal(a, b)
+        for a, b in zip(split_by_group(groups, 0.2, 0), split_by_group(groups, 0.2, 1))
+    )
     cases = [
         (dict(lr=1e-2), {"lr"}, "lr: 0.003 -> 0.01"),
         (dict(weight_decay=0.1), {"weight_decay"}, "weight_decay: 0.0 -> 0.1"),
@@ -161,10 +191,16 @@ def test_resume_names_every_entry_that_differs(real_items, tmp_path):
         (dict(seed=1), {"seed", "split"} if seed_moves_split else {"seed"}, "seed: 0 -> 1"),
         (dict(groups=shuffled), {"split"}, "split: '24 train / 12 val, sha256 "),
         (dict(waves=waves + 0.5), {"data.sum", "data.abs_sum", "data.rows"}, "data.rows: '"),
-        (dict(model=tiny_model(filters=8)), {"model_config.filters", "model_tensors"},
-         "model_config.filters: [4, 4] -> [8, 8]"),
-        (dict(input_stage=tiny_spec(fmax=50.0)), {"input_stage_config.fmax"},
-         "input_stage_config.fmax: 60.0 -> 50.0"),
+        (
+            dict(model=tiny_model(filters=8)),
+            {"model_config.filters", "model_tensors"},
+            "model_config.filters: [4, 4] -> [8, 8]",
+        ),
+        (
+            dict(input_stage=tiny_spec(fmax=50.0)),
+            {"input_stage_config.fmax"},
+            "input_stage_config.fmax: 60.0 -> 50.0",
+        ),
     ]
     for change, entries, line in cases:
         change = dict(change)
@@ -174,20 +210,35 @@ def test_resume_names_every_entry_that_differs(real_items, tmp_path):
             tiny_train(model, data, **{**base, **change}, resume=True)
         assert _differing_entries(err) == entries, change
         assert line in str(err.value), change
-        assert f"To start afresh, delete {tmp_path / 'run.pt'} or pass another checkpoint " \
-               "path." in str(err.value)
+        assert (
+            f"To start afresh, delete {tmp_path / 'run.pt'} or pass another checkpoint "
+            "path." in str(err.value)
+        )
     # all at once: every entry is named
     with pytest.raises(ValueError) as err:
-        tiny_train(tiny_model(), waves[:24], **{**base, "groups": groups[:24]}, lr=1e-2, seed=3,
-               resume=True)
+        tiny_train(
+            tiny_model(),
+            waves[:24],
+            **{**base, "groups": groups[:24]},
+            lr=1e-2,
+            seed=3,
+            resume=True,
+        )
     assert _differing_entries(err) >= {"lr", "seed", "split", "data.shape", "data.rows"}
     # other model and input stage classes
     with pytest.raises(ValueError) as err:
-        tiny_train(ConvAutoencoder1d(n_layers=2, filters=4), waves, **base,
-               input_stage=WaveformInput(), resume=True)
+        tiny_train(
+            ConvAutoencoder1d(n_layers=2, filters=4),
+            waves,
+            **base,
+            input_stage=WaveformInput(),
+            resume=True,
+        )
     assert {"model", "input_stage"} <= _differing_entries(err)
-    assert "model: 'mne_specae.nn.models.ConvAutoencoder2d' -> 'mne_specae.nn.models." \
-           "ConvAutoencoder1d'" in str(err.value)
+    assert (
+        "model: 'mne_specae.nn.models.ConvAutoencoder2d' -> 'mne_specae.nn.models."
+        "ConvAutoencoder1d'" in str(err.value)
+    )
     assert (tmp_path / "run.pt").read_bytes() == content  # never touched
     # the same run resumes (it had ended: nothing is trained)
     history = tiny_train(tiny_model(), waves, **base, resume=True)
@@ -203,8 +254,15 @@ def test_resume_refuses_a_longer_cosine_schedule(real_items, tmp_path):
     model = tiny_model(seed=3)
     before = weights_of(model)
     with pytest.raises(ValueError, match=r"records another training run(.|\n)*max_epochs: 2 -> 4"):
-        tiny_train(model, waves, groups=groups, scheduler="cosine", checkpoint=ckpt, max_epochs=4,
-               resume=True)
+        tiny_train(
+            model,
+            waves,
+            groups=groups,
+            scheduler="cosine",
+            checkpoint=ckpt,
+            max_epochs=4,
+            resume=True,
+        )
     assert_same_weights(weights_of(model), before)
 
 
@@ -227,32 +285,44 @@ def test_data_checksum_and_callable_names():
     assert callable_name(_custom_loss) == "test_checkpoints._custom_loss"
     assert callable_name(torch.optim.SGD) == "torch.optim.sgd.SGD"
     part = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9)
-    assert callable_name(part) == ("functools.partial(torch.optim.sgd.SGD, lr=0.1, "
-                                   "momentum=0.9)")
+    assert callable_name(part) == ("functools.partial(torch.optim.sgd.SGD, lr=0.1, momentum=0.9)")
     assert "0x" not in callable_name(lambda p: p) and "0x" not in callable_name(_Interrupted())
 
 
 def test_old_and_newer_checkpoint_formats(real_items, tmp_path):
     waves, groups = real_items
     model = tiny_model()
-    old = dict(format=CHECKPOINT_FORMAT, epoch=2, n_items=len(waves), seed=0,
-               model=model.state_dict(), optimizer={}, scheduler=None, best_state=None,
-               bad_epochs=0, history=dict(epochs=[], best_epoch=None, best_loss=1.0,
-                                          stop_reason=""),
-               train_idx=torch.arange(60), val_idx=torch.arange(60, 72))
+    old = dict(
+        format=CHECKPOINT_FORMAT,
+        epoch=2,
+        n_items=len(waves),
+        seed=0,
+        model=model.state_dict(),
+        optimizer={},
+        scheduler=None,
+        best_state=None,
+        bad_epochs=0,
+        history=dict(epochs=[], best_epoch=None, best_loss=1.0, stop_reason=""),
+        train_idx=torch.arange(60),
+        val_idx=torch.arange(60, 72),
+    )
     torch.save(old, tmp_path / "old.pt")
-    with pytest.raises(ValueError, match="old.pt was written by an older version of mne-specae"
-                                         ".*Delete it.*and train afresh"):
+    with pytest.raises(
+        ValueError,
+        match="old.pt was written by an older version of mne-specae.*Delete it.*and train afresh",
+    ):
         tiny_train(model, waves, groups=groups, checkpoint=tmp_path / "old.pt", resume=True)
-    newer = dict(old, format_version=CHECKPOINT_VERSION + 1, fingerprint={},
-                 package_version="9.0")
+    newer = dict(old, format_version=CHECKPOINT_VERSION + 1, fingerprint={}, package_version="9.0")
     torch.save(newer, tmp_path / "newer.pt")
     with pytest.raises(ValueError, match="written by mne-specae 9.0.*Upgrade mne-specae"):
         tiny_train(model, waves, groups=groups, checkpoint=tmp_path / "newer.pt", resume=True)
     damaged = dict(old, format_version=CHECKPOINT_VERSION, fingerprint="?")
     torch.save(damaged, tmp_path / "damaged.pt")
-    with pytest.raises(ValueError, match=r"damaged.pt is a damaged checkpoint \(missing or "
-                                         r"broken: \['input_stage'\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"damaged.pt is a damaged checkpoint \(missing or "
+        r"broken: \['input_stage'\]\)",
+    ):
         tiny_train(model, waves, groups=groups, checkpoint=tmp_path / "damaged.pt", resume=True)
 
 
@@ -330,8 +400,11 @@ def test_save_atomic_removes_orphaned_temporary_files(tmp_path, name):
     orphans = [tmp_path / f".{name}.{pid}.tmp" for pid in (999_999, 123)]
     for orphan in orphans:  # left behind by killed processes
         orphan.write_bytes(b"half a file")
-    unrelated = [tmp_path / ".other.pt.5.tmp", tmp_path / f"{name}.tmp",
-                 tmp_path / ".run1.pt.5.tmp"]  # a glob without escaping took this one
+    unrelated = [
+        tmp_path / ".other.pt.5.tmp",
+        tmp_path / f"{name}.tmp",
+        tmp_path / ".run1.pt.5.tmp",
+    ]  # a glob without escaping took this one
     for other in unrelated:
         other.write_bytes(b"not ours")
     save_atomic({"w": torch.arange(3)}, path)
@@ -401,8 +474,12 @@ def test_load_safely_damaged_and_missing(tmp_path):
     loaded = load_safely(good)
     assert torch.equal(loaded["w"], torch.arange(1000.0)) and loaded["n"] == [1, 2]
     raw = good.read_bytes()
-    cases = {"truncated.pt": raw[: len(raw) // 2], "empty.pt": b"",
-             "text.pt": b"hello world, not a model", "tail.pt": raw[:-30]}
+    cases = {
+        "truncated.pt": raw[: len(raw) // 2],
+        "empty.pt": b"",
+        "text.pt": b"hello world, not a model",
+        "tail.pt": raw[:-30],
+    }
     for name, content in cases.items():
         path = tmp_path / name
         path.write_bytes(content)

@@ -19,16 +19,25 @@ def _wfdb_mat_record(folder, monkeypatch):
 
     t = np.arange(7200) / 360.0
     signal = np.stack([np.sin(2 * np.pi * 3 * t), np.sin(2 * np.pi * 7 * t)], 1)
-    wfdb.wrsamp("a103", fs=360, units=["mV", "mV"], sig_name=["II", "V5"], p_signal=signal,
-                fmt=["16", "16"], adc_gain=[200.0, 200.0], baseline=[0, 0],
-                write_dir=str(folder))
+    wfdb.wrsamp(
+        "a103",
+        fs=360,
+        units=["mV", "mV"],
+        sig_name=["II", "V5"],
+        p_signal=signal,
+        fmt=["16", "16"],
+        adc_gain=[200.0, 200.0],
+        baseline=[0, 0],
+        write_dir=str(folder),
+    )
     monkeypatch.chdir(folder)
     wfdb_to_mat("a103")
     return folder / "a103m.mat"
 
 
 def test_identify_reads_wfdb_mat_and_goes_on_after_a_file_it_cannot_read(
-        tmp_path, data_path, monkeypatch, capsys):
+    tmp_path, data_path, monkeypatch, capsys
+):
     """Before: the .mat raised TypeError (MNE's FieldTrip reader), identify stopped with
     exit 2 and the later files were never processed."""
     import mne_specae.datasets.readers
@@ -55,8 +64,10 @@ def test_identify_reads_wfdb_mat_and_goes_on_after_a_file_it_cannot_read(
     captured = capsys.readouterr()
     assert f"{hea}: 2 channel(s)" in captured.out
     assert "Identified 2 channel(s) in 1 of 2 file(s)" in captured.out
-    assert ("Skipped 1 file(s): a103m.mat (cannot be read (TypeError: an unexpected "
-            "keyword argument 'verbose'))") in captured.err
+    assert (
+        "Skipped 1 file(s): a103m.mat (cannot be read (TypeError: an unexpected "
+        "keyword argument 'verbose'))"
+    ) in captured.err
     assert "mne-specae identify: 1 of 2 file(s) could not be used" in captured.err
     assert main(["identify", str(mat), str(hea), "--strict", "--quiet"]) == 2
     assert "--strict: stopping" in capsys.readouterr().err
@@ -68,8 +79,7 @@ def test_embed_and_identify_take_a_pretrained_name(tmp_path, data_path, capsys):
 
     ecg = data_path / "ecg/biosppy/ecg.txt"
     table = tmp_path / "t.csv"
-    assert main(["embed", str(ecg), "--model", "biosignals", "--out", str(table),
-                 "--quiet"]) == 0
+    assert main(["embed", str(ecg), "--model", "biosignals", "--out", str(table), "--quiet"]) == 0
     frame = pd.read_csv(table)
     n_features = len(load_pretrained(verbose=False).get_feature_names_out())
     assert len(frame) == 3  # 15 s in 5 s segments
@@ -78,46 +88,51 @@ def test_embed_and_identify_take_a_pretrained_name(tmp_path, data_path, capsys):
     assert main(["identify", str(ecg), "--model", "biosignals", "--max-segments", "2"]) == 0
     assert f"{ecg}: 1 channel(s)" in capsys.readouterr().out
     # neither a file nor a pretrained name: one line that says both
-    assert main(["embed", str(ecg), "--model", "biosignal", "--out",
-                 str(tmp_path / "u.csv")]) == 2
+    assert main(["embed", str(ecg), "--model", "biosignal", "--out", str(tmp_path / "u.csv")]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == ("mne-specae embed: error: --model biosignal: no such model file, "
-                           "and not the name of a pretrained encoder (biosignals).")
+    assert err.strip() == (
+        "mne-specae embed: error: --model biosignal: no such model file, "
+        "and not the name of a pretrained encoder (biosignals)."
+    )
 
 
-def test_embed_says_what_it_wrote_and_refuses_an_out_of_the_wrong_kind(tmp_path, data_path,
-                                                                       capsys):
+def test_embed_says_what_it_wrote_and_refuses_an_out_of_the_wrong_kind(tmp_path, data_path, capsys):
     """Before: --out s34-epo.fif printed 'wrote s34-epo.fif' but wrote s34-ecg-epo.fif and
     s34-emg-epo.fif; --out x.txt silently created a folder x.txt."""
     files = [str(data_path / "ecg/biosppy/ecg.txt"), str(data_path / "emg/biosppy/emg_1.txt")]
     fif = tmp_path / "s34-epo.fif"
     assert main(["embed", *files, "--model", "biosignals", "--out", str(fif), "--quiet"]) == 0
     out = capsys.readouterr().out.strip()
-    assert out == (f"Embedded 15 segments; wrote {tmp_path / 's34-ecg-epo.fif'}, "
-                   f"{tmp_path / 's34-emg-epo.fif'}")
+    assert out == (
+        f"Embedded 15 segments; wrote {tmp_path / 's34-ecg-epo.fif'}, "
+        f"{tmp_path / 's34-emg-epo.fif'}"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s34-ecg-epo.fif", "s34-emg-epo.fif"]
     assert len(mne.read_epochs(tmp_path / "s34-emg-epo.fif", verbose=False)) == 12
     folder = tmp_path / "many"
-    assert main(["embed", *files, "--model", "biosignals", "--out", str(folder),
-                 "--quiet"]) == 0
+    assert main(["embed", *files, "--model", "biosignals", "--out", str(folder), "--quiet"]) == 0
     assert capsys.readouterr().out.strip() == (
-        f"Embedded 15 segments; wrote 2 file(s) in {folder}: ecg-epo.fif, emg_1-epo.fif")
+        f"Embedded 15 segments; wrote 2 file(s) in {folder}: ecg-epo.fif, emg_1-epo.fif"
+    )
     # an --out that names a file of another kind: refused before any work, nothing made
-    for bad, hint in (("x.txt", "a .csv table, an -epo.fif file or a folder"),
-                      ("s34.fif", "name it s34-epo.fif")):
-        assert main(["embed", *files, "--model", "biosignals", "--out",
-                     str(tmp_path / bad)]) == 2
+    for bad, hint in (
+        ("x.txt", "a .csv table, an -epo.fif file or a folder"),
+        ("s34.fif", "name it s34-epo.fif"),
+    ):
+        assert main(["embed", *files, "--model", "biosignals", "--out", str(tmp_path / bad)]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"mne-specae embed: error: --out {tmp_path / bad}") and hint in err
         assert not (tmp_path / bad).exists()
     # and the reverse: a folder where a file is written, a file-like name for a folder
     assert main(["train", files[0], "--out", str(folder), *TRAIN_TINY]) == 2
-    assert (f"--out {folder} is a folder; train writes one model file"
-            in capsys.readouterr().err)
-    assert main(["identify", files[0], "--apply", "--out", str(tmp_path / "fixed.fif"),
-                 "--quiet"]) == 2
-    assert ("--out " + str(tmp_path / "fixed.fif") + " looks like a file; with --apply it is "
-            "the folder") in capsys.readouterr().err
+    assert f"--out {folder} is a folder; train writes one model file" in capsys.readouterr().err
+    assert (
+        main(["identify", files[0], "--apply", "--out", str(tmp_path / "fixed.fif"), "--quiet"])
+        == 2
+    )
+    assert (
+        "--out " + str(tmp_path / "fixed.fif") + " looks like a file; with --apply it is the folder"
+    ) in capsys.readouterr().err
     assert not (tmp_path / "fixed.fif").exists()
 
 
@@ -127,44 +142,94 @@ def test_resume_with_another_run_prints_the_whole_reason(tmp_path, data_path, ca
     call):' and then nothing."""
     ecg = str(data_path / "ecg/biosppy/ecg.txt")
     checkpoint = tmp_path / "run.ckpt"
-    assert main(["train", ecg, "--out", str(tmp_path / "a.specae"), "--checkpoint",
-                 str(checkpoint), *TRAIN_TINY]) == 0
+    assert (
+        main(
+            [
+                "train",
+                ecg,
+                "--out",
+                str(tmp_path / "a.specae"),
+                "--checkpoint",
+                str(checkpoint),
+                *TRAIN_TINY,
+            ]
+        )
+        == 0
+    )
     assert checkpoint.is_file()
     capsys.readouterr()
-    assert main(["train", ecg, "--out", str(tmp_path / "b.specae"), "--checkpoint",
-                 str(checkpoint), "--resume", "--max-epochs", "1", "--filters", "8",
-                 "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                ecg,
+                "--out",
+                str(tmp_path / "b.specae"),
+                "--checkpoint",
+                str(checkpoint),
+                "--resume",
+                "--max-epochs",
+                "1",
+                "--filters",
+                "8",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
-    assert lines[0].startswith(f"mne-specae train: error: {checkpoint} records another "
-                               "training run") and lines[0].endswith("this call):")
+    assert lines[0].startswith(
+        f"mne-specae train: error: {checkpoint} records another training run"
+    ) and lines[0].endswith("this call):")
     differences = [ln for ln in lines[1:] if ln.startswith("  ")]
-    assert differences and any("filters" in ln and "4" in ln and "8" in ln
-                               for ln in differences), err
+    assert differences and any("filters" in ln and "4" in ln and "8" in ln for ln in differences), (
+        err
+    )
     assert "To continue the recorded run instead" in lines[-1]
     assert not (tmp_path / "b.specae").exists()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "{ecg}", "--out", "m.specae", "--duration", "-5"],
-     "argument --duration: must be a positive number, got '-5'"),
-    (["train", "{ecg}", "--out", "m.specae", "--sfreq", "nan"],
-     "argument --sfreq: must be a positive number, got 'nan'"),
-    (["train", "{ecg}", "--out", "m.specae", "--max-epochs", "0"],
-     "argument --max-epochs: must be a whole number >= 1, got '0'"),
-    (["train", "{ecg}", "--out", "m.specae", "--filters", "4.5"],
-     "argument --filters: must be a whole number >= 1, got '4.5'"),
-    (["prepare", "{ecg}", "--out", "store", "--duration", "five"],
-     "argument --duration: must be a positive number, got 'five'"),
-    (["prepare", "{ecg}", "--out", "store", "--n-jobs", "0"],
-     "argument --n-jobs: must be a whole number >= 1, or -1 (every core), got '0'"),
-    (["identify", "{ecg}", "--max-segments", "0"],
-     "argument --max-segments: must be a whole number >= 1, got '0'"),
-    (["demo", "--per-recording", "-1"],
-     "argument --per-recording: must be a whole number >= 1, got '-1'"),
-])
-def test_bad_numbers_are_refused_before_reading(argv, message, data_path, tmp_path,
-                                                monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["train", "{ecg}", "--out", "m.specae", "--duration", "-5"],
+            "argument --duration: must be a positive number, got '-5'",
+        ),
+        (
+            ["train", "{ecg}", "--out", "m.specae", "--sfreq", "nan"],
+            "argument --sfreq: must be a positive number, got 'nan'",
+        ),
+        (
+            ["train", "{ecg}", "--out", "m.specae", "--max-epochs", "0"],
+            "argument --max-epochs: must be a whole number >= 1, got '0'",
+        ),
+        (
+            ["train", "{ecg}", "--out", "m.specae", "--filters", "4.5"],
+            "argument --filters: must be a whole number >= 1, got '4.5'",
+        ),
+        (
+            ["prepare", "{ecg}", "--out", "store", "--duration", "five"],
+            "argument --duration: must be a positive number, got 'five'",
+        ),
+        (
+            ["prepare", "{ecg}", "--out", "store", "--n-jobs", "0"],
+            "argument --n-jobs: must be a whole number >= 1, or -1 (every core), got '0'",
+        ),
+        (
+            ["identify", "{ecg}", "--max-segments", "0"],
+            "argument --max-segments: must be a whole number >= 1, got '0'",
+        ),
+        (
+            ["demo", "--per-recording", "-1"],
+            "argument --per-recording: must be a whole number >= 1, got '-1'",
+        ),
+    ],
+)
+def test_bad_numbers_are_refused_before_reading(
+    argv, message, data_path, tmp_path, monkeypatch, capsys
+):
     """Before: a bad --duration was read as given and every file was then reported as
     'cannot be read (...)', one warning per file."""
     import mne_specae.stores._discovery

@@ -39,37 +39,101 @@ def test_train_and_embed_take_a_store(tiny_store, tmp_path, capsys):
     meta = read_segments(tiny_store).metadata
     n_features = len(est.get_feature_names_out())
     assert meta.filter(regex=r"^specae_\d+$").shape == (15, n_features)
-    np.testing.assert_allclose(meta.filter(regex=r"^specae_\d+$").to_numpy(),
-                               est.transform(read_segments(tiny_store)), rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        meta.filter(regex=r"^specae_\d+$").to_numpy(),
+        est.transform(read_segments(tiny_store)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     # again: the columns exist; replacing them needs --overwrite (checked first)
     assert main(["embed", str(tiny_store), "--model", str(model), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "already holds 'specae_*' columns" in err and "--overwrite" in err
     table = tmp_path / "t.csv"
-    assert main(["embed", str(tiny_store), "--model", str(model), "--out", str(table),
-                 "--overwrite", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                str(tiny_store),
+                "--model",
+                str(model),
+                "--out",
+                str(table),
+                "--overwrite",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     frame = pd.read_csv(table)
     assert len(frame) == 15 and {"channel", "signal_type", "specae_recon_error"} <= set(frame)
     # what does not apply to a store is refused, with the reason
-    assert main(["embed", str(tiny_store), "--model", str(model), "--out",
-                 str(tmp_path / "x-epo.fif"), "--overwrite", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "embed",
+                str(tiny_store),
+                "--model",
+                str(model),
+                "--out",
+                str(tmp_path / "x-epo.fif"),
+                "--overwrite",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "with a store, --out is a .csv table" in capsys.readouterr().err
-    assert main(["train", str(tiny_store), "--out", str(tmp_path / "n.specae"), "--picks",
-                 "eeg", *TRAIN_TINY]) == 2
+    assert (
+        main(
+            [
+                "train",
+                str(tiny_store),
+                "--out",
+                str(tmp_path / "n.specae"),
+                "--picks",
+                "eeg",
+                *TRAIN_TINY,
+            ]
+        )
+        == 2
+    )
     assert "--picks applies to recordings" in capsys.readouterr().err
-    assert main(["train", str(tiny_store), "--out", str(tmp_path / "n.specae"),
-                 "--duration", "4", *TRAIN_TINY]) == 2
-    assert ("the store holds segments of 5 s at 512 Hz (set by prepare); --duration 4 "
-            "does not match") in capsys.readouterr().err
-    assert main(["train", str(tiny_store), str(tiny_store.parent / "t.csv"), "--out",
-                 str(tmp_path / "n.specae"), *TRAIN_TINY]) == 2
+    assert (
+        main(
+            [
+                "train",
+                str(tiny_store),
+                "--out",
+                str(tmp_path / "n.specae"),
+                "--duration",
+                "4",
+                *TRAIN_TINY,
+            ]
+        )
+        == 2
+    )
+    assert (
+        "the store holds segments of 5 s at 512 Hz (set by prepare); --duration 4 does not match"
+    ) in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                str(tiny_store),
+                str(tiny_store.parent / "t.csv"),
+                "--out",
+                str(tmp_path / "n.specae"),
+                *TRAIN_TINY,
+            ]
+        )
+        == 2
+    )
     assert "one store, or recordings" in capsys.readouterr().err
     assert not (tmp_path / "n.specae").exists()
 
 
-def test_prepare_fails_when_nothing_could_be_read_and_reports_plainly(tmp_path, data_path,
-                                                                     capsys):
+def test_prepare_fails_when_nothing_could_be_read_and_reports_plainly(tmp_path, data_path, capsys):
     """Before: exit 0 with an empty store; the run's summary came as a warning."""
     junk = tmp_path / "LICENSE.txt"
     junk.write_text("Open Data Commons Attribution License\n")
@@ -80,7 +144,8 @@ def test_prepare_fails_when_nothing_could_be_read_and_reports_plainly(tmp_path, 
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == (
         f"mne-specae prepare: error: no segment could be made: 1 of 1 file(s) skipped "
-        f"and the store {store} holds no item (see the warnings above).")
+        f"and the store {store} holds no item (see the warnings above)."
+    )
     # some files read: exit 0, the summary on stdout and no summary warning
     ecg = data_path / "ecg/biosppy/ecg.txt"
     with warnings.catch_warnings(record=True) as record:
@@ -91,7 +156,8 @@ def test_prepare_fails_when_nothing_could_be_read_and_reports_plainly(tmp_path, 
     assert not [m for m in messages if "file(s) added" in m], messages
     captured = capsys.readouterr()
     assert captured.out.strip().splitlines()[-1] == (
-        f"{store}: 3 items (ecg 3) from 1 file(s); 1 skipped in this run")
+        f"{store}: 3 items (ecg 3) from 1 file(s); 1 skipped in this run"
+    )
     assert "file(s) added" not in captured.err
     manifest = json.loads((store / "manifest.json").read_text())
     assert len(manifest["shards"]) == 1
@@ -116,14 +182,19 @@ def test_collect_and_reemit_warnings(capsys):
         warnings.simplefilter("always")
         result, caught = collect_warnings(work, 1)
     assert result == 2 and not outside  # kept, not printed
-    assert caught == [("RuntimeWarning", "first 1"), ("DeprecationWarning", "second"),
-                      ("Odd", "third")]
+    assert caught == [
+        ("RuntimeWarning", "first 1"),
+        ("DeprecationWarning", "second"),
+        ("Odd", "third"),
+    ]
     with warnings.catch_warnings(record=True) as again:
         warnings.simplefilter("always")
         reemit_warnings(caught)
     assert [(w.category, str(w.message)) for w in again] == [
-        (RuntimeWarning, "first 1"), (DeprecationWarning, "second"),
-        (RuntimeWarning, "third")]
+        (RuntimeWarning, "first 1"),
+        (DeprecationWarning, "second"),
+        (RuntimeWarning, "third"),
+    ]
 
 
 def test_prepare_worker_warnings_reach_the_caller(tmp_path, capfd):
@@ -135,18 +206,27 @@ def test_prepare_worker_warnings_reach_the_caller(tmp_path, capfd):
     folder.mkdir()
     t = np.arange(3600) / 360.0
     for name in ("r1", "r2"):
-        wfdb.wrsamp(name, fs=360, units=["mV", "mV"], sig_name=["MLII", "Resp"],
-                    p_signal=np.stack([np.sin(2 * np.pi * t), np.cos(t)], 1),
-                    fmt=["16", "16"], adc_gain=[200.0, 200.0], baseline=[0, 0],
-                    write_dir=str(folder))
+        wfdb.wrsamp(
+            name,
+            fs=360,
+            units=["mV", "mV"],
+            sig_name=["MLII", "Resp"],
+            p_signal=np.stack([np.sin(2 * np.pi * t), np.cos(t)], 1),
+            fmt=["16", "16"],
+            adc_gain=[200.0, 200.0],
+            baseline=[0, 0],
+            write_dir=str(folder),
+        )
     capfd.readouterr()
     with pytest.warns(RuntimeWarning) as record:
-        assert main(["prepare", str(folder), "--out", str(tmp_path / "store"),
-                     "--n-jobs", "2"]) == 0
+        assert (
+            main(["prepare", str(folder), "--out", str(tmp_path / "store"), "--n-jobs", "2"]) == 0
+        )
     messages = sorted(str(w.message) for w in record if "does not say its type" in str(w))
     assert messages == [
         f"{folder / name}.hea: the name of signal(s) ['Resp'] does not say its type: "
         "typed misc. Set it with ch_type=... (or --channel-types NAME=type)."
-        for name in ("r1", "r2")]
+        for name in ("r1", "r2")
+    ]
     err = capfd.readouterr().err
     assert "readers.py" not in err and "  warn(" not in err

@@ -16,15 +16,23 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny import (
+    TINY_ONE_EPOCH,
+    assert_same_weights,
+    load_real_items,
+    records_of,
+    tiny_model,
+    tiny_spec,
+    tiny_train,
+    weights_of,
+)
 
 from mne_specae import SpecAE, Spectrogram, make_segments
-from mne_specae.training import loop as training
 from mne_specae.nn.corruption import corrupt
 from mne_specae.nn.input_stages import WaveformInput
 from mne_specae.nn.models import ConvAutoencoder1d
+from mne_specae.training import loop as training
 from mne_specae.training.splits import split_by_group
-from tiny import (TINY_ONE_EPOCH, assert_same_weights, load_real_items, records_of, tiny_model,
-                  tiny_spec, tiny_train, weights_of)
 
 TESTS = Path(__file__).resolve().parent
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
@@ -38,8 +46,7 @@ def real_items(raw_by_name):
 @pytest.fixture(scope="module")
 def images(real_items):
     """dB spectrograms of the 72 real items, z-scored per item: (72, 1, 26, 81)."""
-    spec = Spectrogram(512.0, n_fft=128, hop_length=32, fmax=100.0, output="db",
-                       normalize="item")
+    spec = Spectrogram(512.0, n_fft=128, hop_length=32, fmax=100.0, output="db", normalize="item")
     with torch.no_grad():
         x = spec.to_images(torch.as_tensor(real_items[0]))
     assert x.shape == (72, 1, 26, 81) and bool((x != 0).all())
@@ -115,14 +122,16 @@ def test_noise_is_gaussian_of_noise_std_and_hidden_values_stay_zero(images):
 def test_same_seed_same_corruption(images):
     state = torch.random.get_rng_state()
     first = corrupt(images, mask_fraction=0.3, noise_std=0.1, generator=_gen(7))
-    assert torch.equal(first, corrupt(images, mask_fraction=0.3, noise_std=0.1,
-                                      generator=_gen(7)))
-    assert not torch.equal(first, corrupt(images, mask_fraction=0.3, noise_std=0.1,
-                                          generator=_gen(8)))
+    assert torch.equal(first, corrupt(images, mask_fraction=0.3, noise_std=0.1, generator=_gen(7)))
+    assert not torch.equal(
+        first, corrupt(images, mask_fraction=0.3, noise_std=0.1, generator=_gen(8))
+    )
     gen = _gen(7)
     corrupt(images, mask_fraction=0.3, generator=gen)
-    assert not torch.equal(corrupt(images, mask_fraction=0.3, generator=gen),
-                           corrupt(images, mask_fraction=0.3, generator=_gen(7)))
+    assert not torch.equal(
+        corrupt(images, mask_fraction=0.3, generator=gen),
+        corrupt(images, mask_fraction=0.3, generator=_gen(7)),
+    )
     assert torch.equal(torch.random.get_rng_state(), state)  # the global one is untouched
 
 
@@ -136,20 +145,26 @@ def test_waveforms_get_time_stripes_only(real_items):
 
 
 def test_corrupt_shape_error():
-    with pytest.raises(ValueError, match=r"x must be \(n_items, n_planes, n_freqs, n_frames\) "
-                                         r"or \(n_items, n_channels, n_times\), got shape"):
+    with pytest.raises(
+        ValueError,
+        match=r"x must be \(n_items, n_planes, n_freqs, n_frames\) "
+        r"or \(n_items, n_channels, n_times\), got shape",
+    ):
         corrupt(torch.ones(4, 100), mask_fraction=0.2)
 
 
-@pytest.mark.parametrize("name, value, error, match", [
-    ("mask_fraction", -0.1, ValueError, r"mask_fraction must be in \[0, 1\), got -0.1"),
-    ("mask_fraction", 1.0, ValueError, r"mask_fraction must be in \[0, 1\), got 1"),
-    ("mask_fraction", math.nan, ValueError, "mask_fraction must be a finite number"),
-    ("mask_fraction", "a", TypeError, "mask_fraction must be an instance of"),
-    ("noise_std", -0.1, ValueError, "noise_std must be >= 0, got -0.1"),
-    ("noise_std", math.inf, ValueError, "noise_std must be a finite number"),
-    ("noise_std", "a", TypeError, "noise_std must be an instance of"),
-])
+@pytest.mark.parametrize(
+    "name, value, error, match",
+    [
+        ("mask_fraction", -0.1, ValueError, r"mask_fraction must be in \[0, 1\), got -0.1"),
+        ("mask_fraction", 1.0, ValueError, r"mask_fraction must be in \[0, 1\), got 1"),
+        ("mask_fraction", math.nan, ValueError, "mask_fraction must be a finite number"),
+        ("mask_fraction", "a", TypeError, "mask_fraction must be an instance of"),
+        ("noise_std", -0.1, ValueError, "noise_std must be >= 0, got -0.1"),
+        ("noise_std", math.inf, ValueError, "noise_std must be a finite number"),
+        ("noise_std", "a", TypeError, "noise_std must be an instance of"),
+    ],
+)
 def test_bad_values_name_the_parameter(real_items, images, name, value, error, match):
     waves, _ = real_items
     with pytest.raises(error, match=match):
@@ -166,10 +181,13 @@ def test_bad_values_name_the_parameter(real_items, images, name, value, error, m
 def test_defaults_train_bit_identically_and_corruption_changes_the_weights(real_items):
     waves, groups = real_items
     runs = {}
-    for name, options in (("default", {}), ("zeros", dict(mask_fraction=0.0, noise_std=0.0)),
-                          ("masked", dict(mask_fraction=0.25)),
-                          ("masked again", dict(mask_fraction=0.25)),
-                          ("noisy", dict(noise_std=0.3))):
+    for name, options in (
+        ("default", {}),
+        ("zeros", dict(mask_fraction=0.0, noise_std=0.0)),
+        ("masked", dict(mask_fraction=0.25)),
+        ("masked again", dict(mask_fraction=0.25)),
+        ("noisy", dict(noise_std=0.3)),
+    ):
         model = tiny_model()
         state = torch.random.get_rng_state()
         history = tiny_train(model, waves, groups=groups, **options)
@@ -207,8 +225,9 @@ def test_training_sees_corrupted_inputs_and_the_loss_the_clean_ones(real_items):
         return F.mse_loss(out, target)
 
     model = _Recorder(tiny_model())
-    history = tiny_train(model, waves, groups=groups, val_fraction=0.25, max_epochs=1,
-                         mask_fraction=0.25, loss=loss)
+    history = tiny_train(
+        model, waves, groups=groups, val_fraction=0.25, max_epochs=1, mask_fraction=0.25, loss=loss
+    )
     assert len(model.calls) == len(targets) == 3 + 2  # 48 training items in 16s, 24 val
     spec = tiny_spec()
     _, val_idx = split_by_group(groups, 0.25, seed=0)
@@ -223,8 +242,9 @@ def test_training_sees_corrupted_inputs_and_the_loss_the_clean_ones(real_items):
             assert not bool((target == 0).any())  # the target is the clean image
         else:  # validation: the clean images, as input and target
             assert not bool(rows.any() or frames.any()) and torch.equal(seen, target)
-    assert torch.equal(torch.cat([t for (tr, _), t in zip(model.calls, targets) if not tr]),
-                       clean_val)
+    assert torch.equal(
+        torch.cat([t for (tr, _), t in zip(model.calls, targets) if not tr]), clean_val
+    )
     with torch.no_grad():
         expected = float(F.mse_loss(model.net(clean_val), clean_val))
     assert history.epochs[0]["val_loss"] == pytest.approx(expected, rel=1e-5)
@@ -236,8 +256,9 @@ def test_1d_model_with_masking_and_noise(real_items):
     for options in ({}, dict(mask_fraction=0.3, noise_std=0.1)):
         torch.manual_seed(0)
         model = ConvAutoencoder1d(n_layers=2, filters=8, kernel_size=9)
-        histories.append(tiny_train(model, waves, groups=groups, input_stage=WaveformInput(),
-                                    lr=5e-3, **options))
+        histories.append(
+            tiny_train(model, waves, groups=groups, input_stage=WaveformInput(), lr=5e-3, **options)
+        )
         weights.append(weights_of(model))
     assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
     _, val_idx = split_by_group(groups, 0.2, 0)
@@ -245,19 +266,26 @@ def test_1d_model_with_masking_and_noise(real_items):
         x = WaveformInput()(torch.as_tensor(waves[val_idx]))
         expected = float(F.mse_loss(model(x), x))
     history = histories[1]
-    assert history.epochs[history.best_epoch - 1]["val_loss"] == pytest.approx(expected,
-                                                                             rel=1e-5)
+    assert history.epochs[history.best_epoch - 1]["val_loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_channels_last_and_bf16_with_masking(real_items):
     """The masks do not depend on the memory format or the precision."""
     waves, groups = real_items
     histories = {}
-    for name, precision, channels_last in (("plain", "fp32", False),
-                                           ("channels_last", "fp32", True),
-                                           ("bf16", "bf16", True)):
-        histories[name] = tiny_train(tiny_model(), waves, groups=groups, mask_fraction=0.25,
-                                     precision=precision, channels_last=channels_last)
+    for name, precision, channels_last in (
+        ("plain", "fp32", False),
+        ("channels_last", "fp32", True),
+        ("bf16", "bf16", True),
+    ):
+        histories[name] = tiny_train(
+            tiny_model(),
+            waves,
+            groups=groups,
+            mask_fraction=0.25,
+            precision=precision,
+            channels_last=channels_last,
+        )
     for name, rel in (("channels_last", 1e-4), ("bf16", 0.05)):
         for a, b in zip(histories["plain"].epochs, histories[name].epochs):
             assert b["train_loss"] == pytest.approx(a["train_loss"], rel=rel), name
@@ -271,8 +299,7 @@ class _Interrupted(Exception):
 
 def test_resume_with_masking_equals_an_uninterrupted_run(real_items, tmp_path, monkeypatch):
     waves, groups = real_items
-    options = dict(groups=groups, max_epochs=3, patience=10, mask_fraction=0.25,
-                   noise_std=0.1)
+    options = dict(groups=groups, max_epochs=3, patience=10, mask_fraction=0.25, noise_std=0.1)
     full_model = tiny_model()
     full = tiny_train(full_model, waves, **options)
     save_run = training.save_run
@@ -288,8 +315,9 @@ def test_resume_with_masking_equals_an_uninterrupted_run(real_items, tmp_path, m
         tiny_train(tiny_model(), waves, checkpoint=ckpt, **options)
     monkeypatch.undo()
     with pytest.raises(ValueError, match=r"What differs(.|\n)*  mask_fraction: 0.25 -> 0.3\n"):
-        tiny_train(tiny_model(), waves, checkpoint=ckpt, resume=True,
-                   **{**options, "mask_fraction": 0.3})
+        tiny_train(
+            tiny_model(), waves, checkpoint=ckpt, resume=True, **{**options, "mask_fraction": 0.3}
+        )
     resumed_model = tiny_model(seed=5)  # the weights come from the checkpoint
     resumed = tiny_train(resumed_model, waves, checkpoint=ckpt, resume=True, **options)
     assert_same_weights(weights_of(resumed_model), weights_of(full_model))
@@ -306,12 +334,20 @@ def test_checkpoints_from_before_the_corruption_settings_resume(real_items, tmp_
     assert state["fingerprint"]["noise_std"] == 0.0
     del state["fingerprint"]["mask_fraction"], state["fingerprint"]["noise_std"]
     torch.save(state, ckpt)
-    history = tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt,
-                         resume=True)
+    history = tiny_train(
+        tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt, resume=True
+    )
     assert history.stop_reason == "max_epochs" and len(history.epochs) == 1
     with pytest.raises(ValueError, match=r"What differs(.|\n)*  noise_std: 0.0 -> 0.2\n"):
-        tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt,
-                   resume=True, noise_std=0.2)
+        tiny_train(
+            tiny_model(),
+            waves,
+            groups=groups,
+            max_epochs=1,
+            checkpoint=ckpt,
+            resume=True,
+            noise_std=0.2,
+        )
 
 
 # ---------------------------------------------------------------------- SpecAE
@@ -320,8 +356,10 @@ def test_specae_masking_fit_resume_save_and_old_files(ecg_epochs, tmp_path):
     est = SpecAE(**TINY_ONE_EPOCH, mask_fraction=0.25, noise_std=0.1, checkpoint=ckpt)
     est.fit(ecg_epochs)
     plain = SpecAE(**TINY_ONE_EPOCH).fit(ecg_epochs)
-    assert any(not torch.equal(a, b) for a, b in zip(est.model_.state_dict().values(),
-                                                     plain.model_.state_dict().values()))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(est.model_.state_dict().values(), plain.model_.state_dict().values())
+    )
     with pytest.raises(ValueError, match=r"What differs(.|\n)*  mask_fraction: 0.25 -> 0.0\n"):
         SpecAE(**TINY_ONE_EPOCH, noise_std=0.1, checkpoint=ckpt, resume=True).fit(ecg_epochs)
     # inference never corrupts: the same rows every time
@@ -369,11 +407,27 @@ def test_ddp_with_masking(real_items, tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, [
-        str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master-addr", "127.0.0.1", "--master-port", str(port),
-           str(tmp_path / "script.py"), str(tmp_path / "data.npz"), str(tmp_path)]
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH")])
+        ),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+        str(tmp_path / "script.py"),
+        str(tmp_path / "data.npz"),
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]

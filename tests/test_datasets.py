@@ -96,9 +96,7 @@ def test_uci_reader_values_match_the_text_file(data_path, raw_by_name):
 
 def test_biosppy_reader_removes_midscale_and_scales(data_path, raw_by_name):
     counts = np.loadtxt(data_path / "ecg/biosppy/ecg.txt", comments="#")
-    np.testing.assert_allclose(
-        raw_by_name["ecg/biosppy/ecg"].get_data()[0], (counts - 2048) * 1e-6
-    )
+    np.testing.assert_allclose(raw_by_name["ecg/biosppy/ecg"].get_data()[0], (counts - 2048) * 1e-6)
 
 
 def test_wfdb_reader_matches_the_format_212_decoding(data_path, raw_by_name):
@@ -118,7 +116,9 @@ def test_eegmat_labels_and_subjects():
     assert task.labels == {"condition": "arithmetic"}
     assert rest.subject == task.subject == get_recording("ecg/eegmat/Subject01_1").subject
     assert get_recording("emg/uci_lower_limb/8Npie").labels == {
-        "exercise": "standing", "group": "normal"}
+        "exercise": "standing",
+        "group": "normal",
+    }
     with pytest.raises(KeyError, match="No sample or extended recording"):
         get_recording("ecg/mitdb/999")
 
@@ -127,13 +127,15 @@ def test_load_sample_filters(data_path):
     raws = load_sample(modalities="emg", subjects=["uci-3A"])
     assert set(raws) == {"emg"}
     assert [r.info["description"] for r in raws["emg"]] == [
-        "emg/uci_lower_limb/3Amar", "emg/uci_lower_limb/3Apie", "emg/uci_lower_limb/3Asen"]
+        "emg/uci_lower_limb/3Amar",
+        "emg/uci_lower_limb/3Apie",
+        "emg/uci_lower_limb/3Asen",
+    ]
     with pytest.raises(ValueError, match="Unknown modalities"):
         load_sample(modalities=["eog"])
     with pytest.raises(ValueError, match="No sample recording of subject"):
         load_sample(subjects=["nobody"])
-    with pytest.raises(ValueError, match="'uci-11N'] are in the extended set: pass "
-                                         "extended=True"):
+    with pytest.raises(ValueError, match="'uci-11N'] are in the extended set: pass extended=True"):
         load_sample_epochs(subjects=["uci-3A", "uci-11N"])
 
 
@@ -161,7 +163,8 @@ def test_extended_set_is_opt_in_and_checksummed(extended_path):
         assert hashlib.sha256((extended_path / relpath).read_bytes()).hexdigest() == sha256
     epochs = load_sample_epochs(subjects="uci-11N", extended=True, max_segments=2)
     assert [(ep.metadata["recording"].iloc[0], len(ep)) for ep in epochs] == [
-        (f"emg/uci_lower_limb/11N{ex}", n) for ex, n in (("mar", 1), ("pie", 2), ("sen", 2))]
+        (f"emg/uci_lower_limb/11N{ex}", n) for ex, n in (("mar", 1), ("pie", 2), ("sen", 2))
+    ]
 
 
 def test_extended_set_subjects_and_values(extended_path):
@@ -172,14 +175,17 @@ def test_extended_set_subjects_and_values(extended_path):
     for name, raw in by_name.items():
         if "/biosppy/" not in name:
             labels.setdefault(raw.info["subject_info"]["his_id"], set()).add(
-                tuple(get_recording(name).labels.values()))
-            assert (10e-6 < _p99(raw) < 100e-6) if "eegmat" in name else (
-                3e-6 < _p99(raw) < 1e-3), name  # EEG about +-30 uV, EMG 3 uV - 1 mV
+                tuple(get_recording(name).labels.values())
+            )
+            assert (
+                (10e-6 < _p99(raw) < 100e-6) if "eegmat" in name else (3e-6 < _p99(raw) < 1e-3)
+            ), name  # EEG about +-30 uV, EMG 3 uV - 1 mV
     eegmat = [v for s, v in labels.items() if s.startswith("eegmat-")]
     assert len(eegmat) == 20 and all(v == {("rest",), ("arithmetic",)} for v in eegmat)
     uci = [sorted(v) for s, v in labels.items() if s.startswith("uci-")]
     assert len(uci) == 19 and {tuple(x[0] for x in v) for v in uci} == {
-        ("gait", "sitting", "standing")}
+        ("gait", "sitting", "standing")
+    }
     assert [v[0][1] for v in uci].count("normal") == 10  # and 9 with a knee abnormality
     # lengths as in the manifest; 1Nmar: the "7.5V" note after the samples is left out
     assert by_name["eeg/eegmat/Subject04_1"].n_times == 170 * 500
@@ -193,8 +199,15 @@ def test_extended_set_subjects_and_values(extended_path):
 
 def test_licences_and_citations_are_shown():
     text = citations()
-    for needle in ("ODC-By 1.0", "CC BY 4.0", "BSD-3-Clause", "Goldberger",
-                   "10.24432/C5ZW3P", "Zyma", "Moody"):
+    for needle in (
+        "ODC-By 1.0",
+        "CC BY 4.0",
+        "BSD-3-Clause",
+        "Goldberger",
+        "10.24432/C5ZW3P",
+        "Zyma",
+        "Moody",
+    ):
         assert needle in text
     assert "ODC-By" in load_sample.__doc__ and "CC BY 4.0" in load_sample.__doc__
     assert get_recording("ecg/mitdb/100").licence == "ODC-By 1.0"
@@ -289,8 +302,9 @@ def _physionet_mirror(root, data_path, record, corrupt=False):
     (folder / "SHA256SUMS.txt").write_text("\n".join(lines) + "\n")
 
 
-def test_fetch_mitdb_from_a_local_server(tmp_path, data_path, http_server, monkeypatch,
-                                         raw_by_name):
+def test_fetch_mitdb_from_a_local_server(
+    tmp_path, data_path, http_server, monkeypatch, raw_by_name
+):
     _physionet_mirror(tmp_path / "server", data_path, "100")
     monkeypatch.setenv("MNE_SPECAE_MIRROR", http_server(tmp_path / "server"))
     headers = fetch_mitdb(["100"], path=tmp_path / "cache")
@@ -329,8 +343,17 @@ def test_wfdb_gaps_become_nan(tmp_path):
     wfdb = pytest.importorskip("wfdb")
     signal = np.sin(np.linspace(0, 40 * np.pi, 3600))[:, None] * 1.5  # mV
     signal[1000:1100] = np.nan
-    wfdb.wrsamp("gap", fs=360, units=["mV"], sig_name=["MLII"], p_signal=signal,
-                fmt=["16"], adc_gain=[200.0], baseline=[0], write_dir=str(tmp_path))
+    wfdb.wrsamp(
+        "gap",
+        fs=360,
+        units=["mV"],
+        sig_name=["MLII"],
+        p_signal=signal,
+        fmt=["16"],
+        adc_gain=[200.0],
+        baseline=[0],
+        write_dir=str(tmp_path),
+    )
     raw = datasets.read_wfdb(tmp_path / "gap.hea")
     data = raw.get_data()[0]
     assert np.isnan(data[1000:1100]).all()
@@ -359,7 +382,8 @@ def test_read_wfdb_annotations_mitdb_100(data_path, raw_by_name):
     data = raw.get_data(picks="MLII")[0]
     beats = np.round(ann.onset[ann.description == "N"] * 360).astype(int)[:50]
     assert np.median(np.abs(data[beats] - np.median(data))) > 5 * np.median(
-        np.abs(data - np.median(data)))
+        np.abs(data - np.median(data))
+    )
 
 
 def test_read_wfdb_annotations_missing_file(tmp_path, data_path):
@@ -369,22 +393,29 @@ def test_read_wfdb_annotations_missing_file(tmp_path, data_path):
     wfdb = pytest.importorskip("wfdb")
     for ext in ("hea", "dat"):
         shutil.copy(data_path / f"ecg/mitdb/106.{ext}", tmp_path / f"106.{ext}")
-    wfdb.wrann("106", "test", np.array([100, 460, 820]), symbol=["N", "V", "N"],
-               write_dir=str(tmp_path))
+    wfdb.wrann(
+        "106", "test", np.array([100, 460, 820]), symbol=["N", "V", "N"], write_dir=str(tmp_path)
+    )
     ann = datasets.read_wfdb_annotations(tmp_path / "106", extension="test")
     np.testing.assert_allclose(ann.onset, np.array([100, 460, 820]) / 360)
     assert list(ann.description) == ["N", "V", "N"]
 
 
 def test_load_sample_epochs_labels_and_subsets():
-    epochs = load_sample_epochs(subjects=["uci-9N", "eegmat-Subject01"], max_segments=3,
-                                max_channels=2)
+    epochs = load_sample_epochs(
+        subjects=["uci-9N", "eegmat-Subject01"], max_segments=3, max_channels=2
+    )
     names = [ep.metadata["recording"].iloc[0] for ep in epochs]
     # 9Nmar (5.343 s) gives one segment; eegmat Subject01: ECG and EEG, rest and task
-    assert names == ["ecg/eegmat/Subject01_1", "ecg/eegmat/Subject01_2",
-                     "eeg/eegmat/Subject01_1", "eeg/eegmat/Subject01_2",
-                     "emg/uci_lower_limb/9Nmar", "emg/uci_lower_limb/9Npie",
-                     "emg/uci_lower_limb/9Nsen"]
+    assert names == [
+        "ecg/eegmat/Subject01_1",
+        "ecg/eegmat/Subject01_2",
+        "eeg/eegmat/Subject01_1",
+        "eeg/eegmat/Subject01_2",
+        "emg/uci_lower_limb/9Nmar",
+        "emg/uci_lower_limb/9Npie",
+        "emg/uci_lower_limb/9Nsen",
+    ]
     assert [len(ep) for ep in epochs] == [3, 3, 3, 3, 1, 3, 3]
     assert [len(ep.ch_names) for ep in epochs] == [1, 1, 2, 2, 2, 2, 2]
     assert list(epochs[2].metadata["condition"]) == ["rest"] * 3
@@ -392,17 +423,27 @@ def test_load_sample_epochs_labels_and_subsets():
     assert set(epochs[5].metadata["exercise"]) == {"standing"}
     assert set(epochs[6].metadata["group"]) == {"normal"}
     np.testing.assert_allclose(epochs[2].metadata["onset"], [0.0, 90.0, 175.0])  # 0, 18, 35 of 36
-    assert load_sample_epochs(subjects=["uci-9N"], duration=6.0)[0].metadata[
-        "recording"].iloc[0] == "emg/uci_lower_limb/9Npie"  # 9Nmar is shorter than 6 s
+    assert (
+        load_sample_epochs(subjects=["uci-9N"], duration=6.0)[0].metadata["recording"].iloc[0]
+        == "emg/uci_lower_limb/9Npie"
+    )  # 9Nmar is shorter than 6 s
 
 
 def _write_wfdb(folder, name, sig_names, units):
     wfdb = pytest.importorskip("wfdb")
     t = np.arange(3600) / 360.0
     signal = np.stack([np.sin(2 * np.pi * (3 + k) * t) for k in range(len(sig_names))], 1)
-    wfdb.wrsamp(name, fs=360, units=units, sig_name=sig_names, p_signal=signal,
-                fmt=["16"] * len(sig_names), adc_gain=[200.0] * len(sig_names),
-                baseline=[0] * len(sig_names), write_dir=str(folder))
+    wfdb.wrsamp(
+        name,
+        fs=360,
+        units=units,
+        sig_name=sig_names,
+        p_signal=signal,
+        fmt=["16"] * len(sig_names),
+        adc_gain=[200.0] * len(sig_names),
+        baseline=[0] * len(sig_names),
+        write_dir=str(folder),
+    )
     return folder / f"{name}.hea"
 
 
@@ -415,16 +456,22 @@ def test_wfdb_types_from_names_and_units(tmp_path):
     assert f"{header}: signal(s) ABP (NU) are not in volts: left out" in messages
     assert "the name of signal(s) ['Resp'] does not say its type: typed misc" in messages
     assert dict(zip(raw.ch_names, raw.get_channel_types())) == {
-        "MLII": "ecg", "EMG": "emg", "Resp": "misc"}
+        "MLII": "ecg",
+        "EMG": "emg",
+        "Resp": "misc",
+    }
     with pytest.warns(RuntimeWarning, match=r"ABP \(NU\) are not in volts: kept unscaled"):
         kept = datasets.read_wfdb(header, unknown_units="keep")
     assert kept.ch_names[-1] == "ABP" and kept.get_channel_types()[-1] == "misc"
-    np.testing.assert_allclose(kept.get_data(picks="ABP")[0][:90],
-                               np.sin(2 * np.pi * 6 * np.arange(90) / 360), atol=0.01)
+    np.testing.assert_allclose(
+        kept.get_data(picks="ABP")[0][:90], np.sin(2 * np.pi * 6 * np.arange(90) / 360), atol=0.01
+    )
     with pytest.raises(ValueError, match=r"rec.hea: signal\(s\) ABP \(NU\) are not in volts"):
         datasets.read_wfdb(header, unknown_units="raise")
-    assert datasets.read_wfdb(header, ch_type="ecg", unknown_units="skip").get_channel_types() \
+    assert (
+        datasets.read_wfdb(header, ch_type="ecg", unknown_units="skip").get_channel_types()
         == ["ecg"] * 3
+    )
 
 
 def test_read_raw_takes_a_bare_wfdb_record_name(tmp_path):
@@ -441,14 +488,29 @@ def test_channel_types_from_names():
         parse_channel_types,
     )
 
-    names = {"ECG": "ecg", "ECG ECG": "ecg", "MLII": "ecg", "V5": "ecg", "EMG": "emg",
-             "EMG submental": "emg", "EOG": "eog", "EEG Fpz-Cz": "eeg", "Fp1": "eeg",
-             "Cz": "eeg", "RF": None, "STI 014": None, "Resp": None}
+    names = {
+        "ECG": "ecg",
+        "ECG ECG": "ecg",
+        "MLII": "ecg",
+        "V5": "ecg",
+        "EMG": "emg",
+        "EMG submental": "emg",
+        "EOG": "eog",
+        "EEG Fpz-Cz": "eeg",
+        "Fp1": "eeg",
+        "Cz": "eeg",
+        "RF": None,
+        "STI 014": None,
+        "Resp": None,
+    }
     assert {n: channel_type_from_name(n) for n in names} == names
     info = mne.create_info(["ECG", "Fz", "EMG", "X"], 500.0, ["eeg", "eeg", "ecg", "eeg"])
     raw = mne.io.RawArray(np.zeros((4, 1000)), info, verbose=False)
-    with pytest.warns(RuntimeWarning, match=r"f.edf: channel type\(s\) corrected after the "
-                                            r"channel name: ECG \(eeg -> ecg\), EMG \(ecg -> emg\)"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"f.edf: channel type\(s\) corrected after the "
+        r"channel name: ECG \(eeg -> ecg\), EMG \(ecg -> emg\)",
+    ):
         check_channel_types(raw, "f.edf")
     assert raw.get_channel_types() == ["ecg", "eeg", "emg", "eeg"]
     check_channel_types(raw, "f.edf", channel_types={"X": "emg", "ECG": "misc"})
@@ -472,8 +534,7 @@ def _write_wfdb_mat(folder, monkeypatch):
     return folder / "a103m.mat"
 
 
-def test_read_raw_reads_a_wfdb_mat_record_and_refuses_other_mat_files(tmp_path,
-                                                                       monkeypatch):
+def test_read_raw_reads_a_wfdb_mat_record_and_refuses_other_mat_files(tmp_path, monkeypatch):
     """Before: read_raw('a103l.mat') went to MNE's FieldTrip reader and raised
     TypeError (unexpected keyword argument 'verbose')."""
     scipy_io = pytest.importorskip("scipy.io")
@@ -483,11 +544,15 @@ def test_read_raw_reads_a_wfdb_mat_record_and_refuses_other_mat_files(tmp_path,
         assert raw.ch_names == ["II", "V5"] and raw.get_channel_types() == ["ecg", "ecg"]
         assert raw.info["sfreq"] == 360.0 and raw.n_times == 3600
         t = np.arange(3600) / 360.0
-        np.testing.assert_allclose(raw.get_data()[1], 1e-3 * np.sin(2 * np.pi * 4 * t),
-                                   atol=1e-5)  # mV -> V
+        np.testing.assert_allclose(
+            raw.get_data()[1], 1e-3 * np.sin(2 * np.pi * 4 * t), atol=1e-5
+        )  # mV -> V
         assert raw.info["description"] == "a103m"
     other = tmp_path / "scores.mat"
     scipy_io.savemat(other, {"x": np.zeros((2, 10))})
-    with pytest.raises(ValueError, match=r"scores\.mat is not part of a WFDB record "
-                                         r"\(no scores\.hea beside it\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"scores\.mat is not part of a WFDB record "
+        r"\(no scores\.hea beside it\)",
+    ):
         read_raw(other)

@@ -12,16 +12,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny import (
+    ITEM_RECORDINGS,
+    assert_same_weights,
+    load_real_items,
+    tiny_model,
+    tiny_spec,
+    tiny_train,
+)
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from mne_specae import SpecAE, Spectrogram, make_segments
-from mne_specae.utils._devices import use_bf16
 from mne_specae.estimator._build import build_input_stage
-from mne_specae.utils._files import load_safely
-from mne_specae.training.splits import split_by_group
 from mne_specae.training.loop import train_autoencoder
-from tiny import ITEM_RECORDINGS, load_real_items, tiny_spec, tiny_model, tiny_train, assert_same_weights
+from mne_specae.training.splits import split_by_group
+from mne_specae.utils._devices import use_bf16
+from mne_specae.utils._files import load_safely
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -38,11 +45,17 @@ def real_items(raw_by_name):
 # -------------------------------------------------------------------- precision
 def test_use_bf16_needs_compute_capability_8(monkeypatch):
     capability = {}
-    monkeypatch.setattr(torch.cuda, "get_device_capability",
-                        lambda device=None: capability["value"])
+    monkeypatch.setattr(
+        torch.cuda, "get_device_capability", lambda device=None: capability["value"]
+    )
     gpu = torch.device("cuda")
-    for value, fast in [((6, 1), False), ((7, 5), False), ((8, 0), True), ((8, 9), True),
-                        ((9, 0), True)]:
+    for value, fast in [
+        ((6, 1), False),
+        ((7, 5), False),
+        ((8, 0), True),
+        ((8, 9), True),
+        ((9, 0), True),
+    ]:
         capability["value"] = value
         assert use_bf16("auto", gpu) is fast, value  # Turing (7.5) only emulates bf16
         assert use_bf16("bf16", gpu) is True
@@ -69,14 +82,20 @@ class _Float64Ops(TorchDispatchMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         self.n_ops += 1
-        inputs = [t for t in tree_leaves((args, kwargs))
-                  if isinstance(t, torch.Tensor) and t.dtype == torch.float64]
-        outputs = [t for t in tree_leaves(out)
-                   if isinstance(t, torch.Tensor) and t.dtype == torch.float64]
+        inputs = [
+            t
+            for t in tree_leaves((args, kwargs))
+            if isinstance(t, torch.Tensor) and t.dtype == torch.float64
+        ]
+        outputs = [
+            t for t in tree_leaves(out) if isinstance(t, torch.Tensor) and t.dtype == torch.float64
+        ]
         if func is torch.ops.aten.lift_fresh.default:
             return out  # host data wrapped as a tensor: what reads it is checked
-        converts = (func is torch.ops.aten._to_copy.default
-                    and kwargs.get("dtype") not in (None, torch.float64))
+        converts = func is torch.ops.aten._to_copy.default and kwargs.get("dtype") not in (
+            None,
+            torch.float64,
+        )
         if outputs or (inputs and not converts):
             self.found.append(str(func))
         return out
@@ -87,8 +106,14 @@ def test_training_makes_no_float64_tensor(real_items, tmp_path, scheduler):
     waves, groups = real_items
     spec = tiny_spec(normalize="dataset")
     with _Float64Ops() as ops:
-        history = tiny_train(tiny_model(), waves, groups=groups, input_stage=spec, scheduler=scheduler,
-                         checkpoint=tmp_path / "run.pt")
+        history = tiny_train(
+            tiny_model(),
+            waves,
+            groups=groups,
+            input_stage=spec,
+            scheduler=scheduler,
+            checkpoint=tmp_path / "run.pt",
+        )
     assert ops.n_ops > 1000  # the mode saw the training
     assert len(history.epochs) == 2 and math.isfinite(history.epochs[-1]["val_loss"])
     assert ops.found == []
@@ -97,8 +122,13 @@ def test_training_makes_no_float64_tensor(real_items, tmp_path, scheduler):
         total = torch.zeros((), dtype=torch.float64)
         total += torch.ones(()).double()
         float(torch.tensor([1.0, 2.0], dtype=torch.float64)[0])
-    assert ops.found == ["aten.zeros.default", "aten._to_copy.default", "aten.add_.Tensor",
-                         "aten.select.int", "aten._local_scalar_dense.default"]
+    assert ops.found == [
+        "aten.zeros.default",
+        "aten._to_copy.default",
+        "aten.add_.Tensor",
+        "aten.select.int",
+        "aten._local_scalar_dense.default",
+    ]
 
 
 # ------------------------------------------------------- dataset statistics
@@ -111,8 +141,14 @@ def test_dataset_statistics_come_from_the_training_items(real_items, tmp_path, m
     waves, groups = real_items
     train_idx, val_idx = split_by_group(groups, 0.2, seed=0)
     spec = tiny_spec(normalize="dataset")
-    tiny_train(tiny_model(), waves, groups=groups, input_stage=spec, max_epochs=1,
-           checkpoint=tmp_path / "run.pt")
+    tiny_train(
+        tiny_model(),
+        waves,
+        groups=groups,
+        input_stage=spec,
+        max_epochs=1,
+        checkpoint=tmp_path / "run.pt",
+    )
     mean, std = _statistics(spec, waves[train_idx])
     torch.testing.assert_close(spec.norm_mean, mean, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(spec.norm_std, std, rtol=1e-5, atol=1e-5)
@@ -121,20 +157,43 @@ def test_dataset_statistics_come_from_the_training_items(real_items, tmp_path, m
     # a resumed run takes the statistics from the checkpoint (no refit)
     monkeypatch.setattr(Spectrogram, "fit_normalization", lambda *a, **k: 1 / 0)
     again = tiny_spec(normalize="dataset")
-    tiny_train(tiny_model(), waves, groups=groups, input_stage=again, max_epochs=1,
-           checkpoint=tmp_path / "run.pt", resume=True)
+    tiny_train(
+        tiny_model(),
+        waves,
+        groups=groups,
+        input_stage=again,
+        max_epochs=1,
+        checkpoint=tmp_path / "run.pt",
+        resume=True,
+    )
     assert torch.equal(again.norm_mean, spec.norm_mean)
     assert torch.equal(again.norm_std, spec.norm_std)
 
 
 def test_specae_dataset_statistics_come_from_the_training_items(raw_by_name):
-    epochs = [make_segments(raw_by_name[n].copy().crop(0, 30)) for n in ITEM_RECORDINGS[:2] + ITEM_RECORDINGS[4:]]
+    epochs = [
+        make_segments(raw_by_name[n].copy().crop(0, 30))
+        for n in ITEM_RECORDINGS[:2] + ITEM_RECORDINGS[4:]
+    ]
     X = np.concatenate([ep.get_data()[:, :2] for ep in epochs]).astype(np.float32)
     subjects = np.concatenate([ep.metadata["subject"].to_numpy() for ep in epochs])
-    est = SpecAE(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear",
-                 n_freqs=None, resize=(16, 16), n_layers=2, filters=4, pooling="mean",
-                 max_epochs=1, batch_size=16, device="cpu", normalize="dataset",
-                 sfreq=epochs[0].info["sfreq"]).fit(X, groups=subjects)
+    est = SpecAE(
+        n_fft=64,
+        hop_length=64,
+        fmin=0.0,
+        fmax=60.0,
+        freq_scale="linear",
+        n_freqs=None,
+        resize=(16, 16),
+        n_layers=2,
+        filters=4,
+        pooling="mean",
+        max_epochs=1,
+        batch_size=16,
+        device="cpu",
+        normalize="dataset",
+        sfreq=epochs[0].info["sfreq"],
+    ).fit(X, groups=subjects)
     items = X.reshape(-1, X.shape[-1])  # one channel of one segment, epoch by epoch
     train_idx, _ = split_by_group(np.repeat(subjects, 2), est.val_fraction, est.random_state)
     mean, std = _statistics(est.input_stage_, items[train_idx])
@@ -164,13 +223,34 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
     np.savez(data, waveforms=waves, groups=groups.astype(str))
     out, ckpt_dir = tmp_path / "out", tmp_path / "ckpt"
     ckpt_dir.mkdir()
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), str(TESTS),
-                                                        os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-           str(TESTS / "ddp_train_script.py"), str(data), str(out), str(ckpt_dir / "run.pt"),
-           "--max-epochs", "3", "--batch-size", "8", "--seed", "0"]
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(ROOT), str(TESTS), os.environ.get("PYTHONPATH")])
+        ),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(_free_port()),
+        str(TESTS / "ddp_train_script.py"),
+        str(data),
+        str(out),
+        str(ckpt_dir / "run.pt"),
+        "--max-epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--seed",
+        "0",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
@@ -180,9 +260,18 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
     assert_same_weights(ranks[0]["state"], ranks[1]["state"])  # DDP keeps ranks in sync
 
     spec, model = build(0)
-    single = train_autoencoder(model, waves, input_stage=spec, groups=groups, max_epochs=3,
-                               batch_size=8, seed=0, device="cpu", verbose=False,
-                               **train_kwargs())
+    single = train_autoencoder(
+        model,
+        waves,
+        input_stage=spec,
+        groups=groups,
+        max_epochs=3,
+        batch_size=8,
+        seed=0,
+        device="cpu",
+        verbose=False,
+        **train_kwargs(),
+    )
     # 48 training items = 6 steps of 8 per epoch, 24 validation items (2 subjects).
     # Observed: max |difference| of the weights about 1e-7 after 18 Adam steps (only
     # summation order differs); one wrong batch or unscaled gradient would move the
@@ -196,8 +285,9 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-5)
     n_train = len(split_by_group(groups, 0.25, 0)[0])
     assert n_train == 48
-    np.testing.assert_allclose([e["samples_per_s"] * e["seconds"] for e in ddp_epochs],
-                               n_train, rtol=1e-9)  # both ranks' items are counted
+    np.testing.assert_allclose(
+        [e["samples_per_s"] * e["seconds"] for e in ddp_epochs], n_train, rtol=1e-9
+    )  # both ranks' items are counted
 
     # only rank 0 wrote the checkpoint (no temporary file of another rank) and logged
     assert os.listdir(ckpt_dir) == ["run.pt"]
@@ -252,10 +342,24 @@ def test_cudnn_autotune_only_on_cuda_and_restored():
 def test_bf16_channels_last_on_gpu(real_items):
     waves, groups = real_items
     fp32, fast = tiny_model(), tiny_model()
-    h32 = tiny_train(fp32, waves, groups=groups, device="cuda", precision="fp32",
-                 channels_last=False, max_epochs=3)
-    hbf = tiny_train(fast, waves, groups=groups, device="cuda", precision="bf16",
-                 channels_last=True, max_epochs=3)
+    h32 = tiny_train(
+        fp32,
+        waves,
+        groups=groups,
+        device="cuda",
+        precision="fp32",
+        channels_last=False,
+        max_epochs=3,
+    )
+    hbf = tiny_train(
+        fast,
+        waves,
+        groups=groups,
+        device="cuda",
+        precision="bf16",
+        channels_last=True,
+        max_epochs=3,
+    )
     assert next(fast.parameters()).is_cuda
     assert fast.encoder[4].weight.is_contiguous(memory_format=torch.channels_last)
     assert all(p.dtype == torch.float32 for p in fast.parameters())
@@ -286,9 +390,19 @@ def test_pinned_memory_path_matches_data_on_device(real_items, monkeypatch):
     states, histories = [], []
     for on_device in (True, False):
         model = tiny_model()
-        histories.append(tiny_train(model, waves, groups=groups, device="cuda", precision="fp32",
-                                channels_last=False, data_on_device=on_device, max_epochs=2,
-                                batch_size=8))
+        histories.append(
+            tiny_train(
+                model,
+                waves,
+                groups=groups,
+                device="cuda",
+                precision="fp32",
+                channels_last=False,
+                data_on_device=on_device,
+                max_epochs=2,
+                batch_size=8,
+            )
+        )
         states.append({k: v.cpu() for k, v in model.state_dict().items()})
     assert not sources[0].pinned and sources[0].data.is_cuda
     assert sources[1].pinned and sources[1].data.is_pinned()
@@ -298,4 +412,3 @@ def test_pinned_memory_path_matches_data_on_device(real_items, monkeypatch):
     for a, b in zip(*[h.epochs for h in histories]):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
         assert b["val_loss"] == pytest.approx(a["val_loss"], rel=1e-4)
-

@@ -22,8 +22,8 @@ import shutil
 import tempfile
 import threading
 from functools import partial
-from pathlib import Path
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
@@ -35,8 +35,13 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--no-first-run",
 )
 PAGE_TIMEOUT = 60  # s to load one page
@@ -128,20 +133,23 @@ def _wait_for_images(browser):
     """Wait until every <img> has finished loading (or failed), up to 30 s."""
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script(
-        "return Array.from(document.images).every(img => img.complete)"))
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return Array.from(document.images).every(img => img.complete)")
+    )
 
 
 def _images(browser):
     return browser.execute_script(
         "return Array.from(document.images).map(img => "
         "({src: img.currentSrc || img.src, width: img.naturalWidth, "
-        "cls: img.className}))")
+        "cls: img.className}))"
+    )
 
 
 def _internal_links(browser, site):
     hrefs = browser.execute_script(
-        "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+        "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
+    )
     links = set()
     for href in hrefs:
         url, _ = urldefrag(href)
@@ -162,9 +170,16 @@ def test_index_loads_and_links_to_every_section(site, browser):
     title = _open(browser, site + "index.html")
     assert "mne-specae" in title
     links = _internal_links(browser, site)
-    for page in ("install.html", "quickstart.html", "auto_examples/index.html",
-                 "method.html", "api.html", "data.html", "performance.html",
-                 "changelog.html"):
+    for page in (
+        "install.html",
+        "quickstart.html",
+        "auto_examples/index.html",
+        "method.html",
+        "api.html",
+        "data.html",
+        "performance.html",
+        "changelog.html",
+    ):
         assert site + page in links, f"index.html has no link to {page}"
     _wait_for_images(browser)
     broken = [img["src"] for img in _images(browser) if img["width"] == 0]
@@ -178,13 +193,15 @@ def test_gallery_pages_show_their_figures(site, browser):
     _wait_for_images(browser)
     thumbs = [img for img in _images(browser) if "_images/sphx_glr_" in img["src"]]
     assert len(thumbs) >= len(pages), f"gallery index shows {len(thumbs)} thumbnails"
-    assert all(img["width"] > 0 for img in thumbs), [i["src"] for i in thumbs
-                                                     if i["width"] == 0]
+    assert all(img["width"] > 0 for img in thumbs), [i["src"] for i in thumbs if i["width"] == 0]
     for page in pages:
         _open(browser, site + page)
         _wait_for_images(browser)
-        figures = [img for img in _images(browser)
-                   if "sphx-glr-single-img" in img["cls"] or "sphx-glr-multi-img" in img["cls"]]
+        figures = [
+            img
+            for img in _images(browser)
+            if "sphx-glr-single-img" in img["cls"] or "sphx-glr-multi-img" in img["cls"]
+        ]
         assert figures, f"{page}: no figure"
         empty = [img["src"] for img in figures if img["width"] == 0]
         assert not empty, f"{page}: figures that did not load: {empty}"
@@ -195,8 +212,14 @@ def test_gallery_pages_show_their_figures(site, browser):
 
 def test_no_broken_internal_link(site, browser):
     """Every link inside the site, from the index, the API page and each example."""
-    start = ["index.html", "api.html", "auto_examples/index.html", "data.html",
-             "method.html", *_example_pages()]
+    start = [
+        "index.html",
+        "api.html",
+        "auto_examples/index.html",
+        "data.html",
+        "method.html",
+        *_example_pages(),
+    ]
     links, seen = set(), set()
     for page in start:
         _open(browser, site + page)
@@ -267,8 +290,9 @@ def test_every_page_of_the_site_has_working_internal_links(site):
                 if unquote(fragment) not in ids:
                     missing_anchor.append(f"{page.relative_to(HTML)} -> {ref}")
     assert not broken, f"{len(broken)} broken internal links: {broken[:20]}"
-    assert not missing_anchor, (f"{len(missing_anchor)} links to missing anchors: "
-                                f"{missing_anchor[:20]}")
+    assert not missing_anchor, (
+        f"{len(missing_anchor)} links to missing anchors: {missing_anchor[:20]}"
+    )
     assert len(checked) > 100, f"only {len(checked)} distinct internal URLs"
 
 
@@ -278,18 +302,32 @@ def test_api_reference_lists_every_public_name(site, browser):
 
     _open(browser, site + "api.html")
     links = {urljoin(site, url) for url in _internal_links(browser, site)}
-    names = [f"mne_specae.{n}" for n in mne_specae.__all__
-             if n not in ("datasets", "viz", "presets", "baselines")]
+    names = [
+        f"mne_specae.{n}"
+        for n in mne_specae.__all__
+        if n not in ("datasets", "viz", "presets", "baselines")
+    ]
     names += [f"mne_specae.datasets.{n}" for n in datasets.__all__]
-    names += [f"mne_specae.viz.{n}" for n in ("plot_embedding", "plot_reconstruction",
-                                              "plot_spectrogram", "plot_history")]
-    names += ["mne_specae.training.loop.train_autoencoder", "mne_specae.training.splits.split_by_group",
-              "mne_specae.training.history.History", "mne_specae.nn.input_stages.WaveformInput",
-              "mne_specae.nn.input_stages.InputStage", "mne_specae.presets.RECOMMENDED",
-              "mne_specae.presets.STUDY", "mne_specae.presets.QUICK",
-              "mne_specae.evaluation.baselines.BandPowers", "mne_specae.evaluation.baselines.InputPCA",
-              "mne_specae.evaluation.baselines.RandomWeights", "mne_specae.evaluation.probes.make_probe",
-              "mne_specae.evaluation.probes.reconstruction_r2", "mne_specae.evaluation.downstream.group_folds"]
+    names += [
+        f"mne_specae.viz.{n}"
+        for n in ("plot_embedding", "plot_reconstruction", "plot_spectrogram", "plot_history")
+    ]
+    names += [
+        "mne_specae.training.loop.train_autoencoder",
+        "mne_specae.training.splits.split_by_group",
+        "mne_specae.training.history.History",
+        "mne_specae.nn.input_stages.WaveformInput",
+        "mne_specae.nn.input_stages.InputStage",
+        "mne_specae.presets.RECOMMENDED",
+        "mne_specae.presets.STUDY",
+        "mne_specae.presets.QUICK",
+        "mne_specae.evaluation.baselines.BandPowers",
+        "mne_specae.evaluation.baselines.InputPCA",
+        "mne_specae.evaluation.baselines.RandomWeights",
+        "mne_specae.evaluation.probes.make_probe",
+        "mne_specae.evaluation.probes.reconstruction_r2",
+        "mne_specae.evaluation.downstream.group_folds",
+    ]
     missing = [n for n in names if f"{site}generated/{n}.html" not in links]
     assert not missing, f"api.html does not link to: {missing}"
 
@@ -301,7 +339,8 @@ def test_gallery_has_no_stray_outputs(site, browser):
         _open(browser, site + page)
         outputs = browser.execute_script(
             "return Array.from(document.querySelectorAll('div.highlight-none pre, "
-            "div.sphx-glr-script-out pre')).map(e => e.innerText)")
+            "div.sphx-glr-script-out pre')).map(e => e.innerText)"
+        )
         found = [m.group(0) for text in outputs for m in stray.finditer(text)]
         assert not found, f"{page}: stray outputs {found[:5]}"
 
@@ -317,7 +356,8 @@ def test_reconstructions_are_readable_at_page_width(site, browser, tmp_path):
     shown = browser.execute_script(
         "return Array.from(document.images).filter(img => img.src.includes('sphx_glr_plot_04'))"
         ".map(img => ({src: img.src, shown: img.getBoundingClientRect().width, "
-        "natural: img.naturalWidth}))")
+        "natural: img.naturalWidth}))"
+    )
     wide = [img for img in shown if img["natural"] >= 700]
     assert len(wide) >= 3, shown  # one reconstruction figure per signal type
     for img in wide:
@@ -341,6 +381,7 @@ def test_landing_page_shows_a_figure_and_hides_the_design_notes(site, browser):
     assert figures and figures[0]["width"] > 300, _images(browser)
     nav = browser.execute_script(
         "return Array.from(document.querySelectorAll('nav a, .bd-header a'))"
-        ".map(a => a.innerText.trim().toLowerCase())")
+        ".map(a => a.innerText.trim().toLowerCase())"
+    )
     assert not any("design" in label for label in nav), nav
     assert _status(site + "design.html") == 200  # still there, linked from the method page

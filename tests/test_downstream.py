@@ -20,24 +20,36 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from downstream_helpers import (
+    CallLog,
+    Constant,
+    LabelOracle,
+    Recorder,
+    RecordingSpecAE,
+    _initial_weights,
+    _labelled_epochs,
+    _metadata,
+    _segment_ids,
+    _sine_epochs,
+    load_real_epochs,
+)
 from sklearn.base import clone
+from tiny import TINY, TINY_ONE_EPOCH
 
-from downstream_helpers import (CallLog, Constant, LabelOracle, Recorder, RecordingSpecAE,
-                                _initial_weights, _labelled_epochs, _metadata, _segment_ids,
-                                _sine_epochs, load_real_epochs)
 from mne_specae import SpecAE, Task, compare_representations, summarize_scores
 from mne_specae.evaluation.baselines import BandPowers, InputPCA, RandomWeights
 from mne_specae.evaluation.downstream import fit_subset, group_folds
 from mne_specae.evaluation.probes import PROBES
-from tiny import TINY, TINY_ONE_EPOCH
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_downstream.py"
 
-TASKS = {"signal_type": Task("signal_type"),
-         "eeg_condition": Task("condition", "signal_type == 'eeg'"),
-         "emg_exercise": Task("exercise", "signal_type == 'emg'")}
+TASKS = {
+    "signal_type": Task("signal_type"),
+    "eeg_condition": Task("condition", "signal_type == 'eeg'"),
+    "emg_exercise": Task("exercise", "signal_type == 'emg'"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +62,11 @@ def real_epochs():
 # ------------------------------------------------------------------------ group_folds
 def test_group_folds_whole_groups_strata_spread():
     rng = np.random.default_rng(0)
-    group_strata = {**{f"a{k}": "A" for k in range(7)}, **{f"b{k}": "B" for k in range(5)},
-                    "c0": "C"}
+    group_strata = {
+        **{f"a{k}": "A" for k in range(7)},
+        **{f"b{k}": "B" for k in range(5)},
+        "c0": "C",
+    }
     groups = rng.permutation(np.repeat(list(group_strata), 3))  # 3 rows per group
     strata = [group_strata[g] for g in groups]
     folds = group_folds(groups, 3, strata=strata, seed=1)
@@ -64,8 +79,9 @@ def test_group_folds_whole_groups_strata_spread():
         assert len(set(row_fold[groups == g])) == 1
     # each stratum dealt over the folds in turn: at most one group apart
     for stratum in "AB":
-        counts = np.bincount([folds[g] for g, s in group_strata.items() if s == stratum],
-                             minlength=3)
+        counts = np.bincount(
+            [folds[g] for g, s in group_strata.items() if s == stratum], minlength=3
+        )
         assert counts.min() >= 1 and counts.max() - counts.min() <= 1, (stratum, counts)
     sizes = np.bincount(list(folds.values()), minlength=3)
     assert sizes.max() - sizes.min() <= 1 and sizes.sum() == 13
@@ -93,12 +109,19 @@ def test_group_folds_leave_one_group_out_and_seed():
 
 # ------------------------------------------------------------------------- fit_subset
 def test_fit_subset_shares_items_by_signal_type():
-    eeg_long = _sine_epochs([10, 12], n_epochs=10, duration=1.0,
-                            metadata=pd.DataFrame(dict(signal_type=["eeg"] * 10)))
-    eeg_short = _sine_epochs([10, 12], n_epochs=4, duration=1.0,
-                             metadata=pd.DataFrame(dict(signal_type=["eeg"] * 4)))
-    emg = _sine_epochs([100], ch_type="emg", n_epochs=6, duration=1.0,
-                       metadata=pd.DataFrame(dict(signal_type=["emg"] * 6)))
+    eeg_long = _sine_epochs(
+        [10, 12], n_epochs=10, duration=1.0, metadata=pd.DataFrame(dict(signal_type=["eeg"] * 10))
+    )
+    eeg_short = _sine_epochs(
+        [10, 12], n_epochs=4, duration=1.0, metadata=pd.DataFrame(dict(signal_type=["eeg"] * 4))
+    )
+    emg = _sine_epochs(
+        [100],
+        ch_type="emg",
+        n_epochs=6,
+        duration=1.0,
+        metadata=pd.DataFrame(dict(signal_type=["emg"] * 6)),
+    )
     epochs_list = [eeg_long, eeg_short, emg]
     assert fit_subset(epochs_list, None) is epochs_list
     # 12 items: 6 per type; EEG has 28 items (share 6/28), EMG 6 (all kept)
@@ -119,13 +142,19 @@ def test_compare_representations_never_fits_on_held_out_groups(real_epochs):
     RecordingSpecAE.log = log
     try:
         scores = compare_representations(
-            real_epochs, TASKS,
-            {"specae": RecordingSpecAE(**dict(TINY_ONE_EPOCH, random_state=9)),  # seed: 0
-             "random": RandomWeights("specae"),
-             "bands": BandPowers(),
-             "rec_bands": Recorder(BandPowers(), log, "rec_bands"),
-             "rec_pca": Recorder(InputPCA(SpecAE(**TINY), n_components=3), log, "rec_pca")},
-            n_splits=2, standardize_by="subject", verbose=False)
+            real_epochs,
+            TASKS,
+            {
+                "specae": RecordingSpecAE(**dict(TINY_ONE_EPOCH, random_state=9)),  # seed: 0
+                "random": RandomWeights("specae"),
+                "bands": BandPowers(),
+                "rec_bands": Recorder(BandPowers(), log, "rec_bands"),
+                "rec_pca": Recorder(InputPCA(SpecAE(**TINY), n_components=3), log, "rec_pca"),
+            },
+            n_splits=2,
+            standardize_by="subject",
+            verbose=False,
+        )
     finally:
         RecordingSpecAE.log = None
     md = _metadata(real_epochs)
@@ -154,8 +183,9 @@ def test_compare_representations_never_fits_on_held_out_groups(real_epochs):
             assert call["ids"] == fits[0]["ids"]  # the same training segments for all
         rows = per_fold[per_fold["fold"] == fold]
         for task_name, task in TASKS.items():
-            mask = (np.ones(len(md), bool) if task.query is None
-                    else md.eval(task.query).to_numpy(bool))
+            mask = (
+                np.ones(len(md), bool) if task.query is None else md.eval(task.query).to_numpy(bool)
+            )
             in_fold = mask & np.isin(subjects, sorted(held))
             task_rows = rows[rows["task"] == task_name]
             assert len(task_rows) == len(reps) * 2 * 2
@@ -164,8 +194,9 @@ def test_compare_representations_never_fits_on_held_out_groups(real_epochs):
             # every representation scored on the same held-out segments
             assert set(task_rows["n_test"]) == {in_fold.sum()}
             assert set(task_rows["n_train"]) == {(mask & ~in_fold).sum()}
-        assert rows.loc[rows["task"] == "signal_type", "test_groups"].iloc[0].split() \
-            == sorted(held)
+        assert rows.loc[rows["task"] == "signal_type", "test_groups"].iloc[0].split() == sorted(
+            held
+        )
     # transform: all segments, in order, for every representation and fold
     transforms = log.of("transform")
     assert len(transforms) == 2 * 4  # specae, its random copy, rec_bands, rec_pca
@@ -179,8 +210,10 @@ def test_compare_representations_never_fits_on_held_out_groups(real_epochs):
         assert untrained["weights"].keys() == trained["weights"].keys() == start.keys()
         for key, value in start.items():
             assert torch.equal(untrained["weights"][key], value), key
-        assert any(not torch.equal(trained["weights"][k], untrained["weights"][k])
-                   for k in trained["weights"])
+        assert any(
+            not torch.equal(trained["weights"][k], untrained["weights"][k])
+            for k in trained["weights"]
+        )
 
     # scores
     assert scores["balanced_accuracy"].between(0.0, 1.0).all()
@@ -189,19 +222,25 @@ def test_compare_representations_never_fits_on_held_out_groups(real_epochs):
     assert len(pooled) == len(TASKS) * len(reps) * 2 * 2
     assert set(pooled["test_groups"]) == {"all"}
     for task_name, task in TASKS.items():
-        mask = (np.ones(len(md), bool) if task.query is None
-                else md.eval(task.query).to_numpy(bool))
+        mask = np.ones(len(md), bool) if task.query is None else md.eval(task.query).to_numpy(bool)
         # each task segment held out exactly once over the folds
         assert set(pooled.loc[pooled["task"] == task_name, "n_test"]) == {mask.sum()}
     r2 = per_fold.groupby("representation")["heldout_r2"]
-    assert np.isfinite(per_fold.loc[per_fold["representation"].isin(["specae", "random"]),
-                                    "heldout_r2"]).all()
+    assert np.isfinite(
+        per_fold.loc[per_fold["representation"].isin(["specae", "random"]), "heldout_r2"]
+    ).all()
     assert (r2.max()[["specae", "random"]] <= 1.0).all()
-    assert per_fold.loc[per_fold["representation"].isin(["bands", "rec_bands", "rec_pca"]),
-                        "heldout_r2"].isna().all()
+    assert (
+        per_fold.loc[
+            per_fold["representation"].isin(["bands", "rec_bands", "rec_pca"]), "heldout_r2"
+        ]
+        .isna()
+        .all()
+    )
     # the R² of one fold and representation is the same in every task's row
-    assert (per_fold.groupby(["fold", "representation"])["heldout_r2"]
-            .nunique(dropna=False) == 1).all()
+    assert (
+        per_fold.groupby(["fold", "representation"])["heldout_r2"].nunique(dropna=False) == 1
+    ).all()
     assert (per_fold.loc[per_fold["representation"] == "random", "fit_seconds"] == 0).all()
     assert (per_fold.loc[per_fold["representation"] == "specae", "fit_seconds"] > 0).all()
 
@@ -210,12 +249,25 @@ def test_compare_representations_folds_argument_keeps_groups_in_training(real_ep
     """Groups at -1 (or not in ``folds``) always train and are never held out; the
     folds are the same for every seed; max_fit_items limits what is fitted on."""
     log = CallLog()
-    folds = {"eegmat-Subject00": -1, "uci-3A": -1, "eegmat-Subject01": 0, "uci-4A": 0,
-             "eegmat-Subject02": 1, "eegmat-Subject03": 1, "uci-8N": 1}  # uci-9N missing
+    folds = {
+        "eegmat-Subject00": -1,
+        "uci-3A": -1,
+        "eegmat-Subject01": 0,
+        "uci-4A": 0,
+        "eegmat-Subject02": 1,
+        "eegmat-Subject03": 1,
+        "uci-8N": 1,
+    }  # uci-9N missing
     always = {"eegmat-Subject00", "uci-3A", "uci-9N"}
     scores = compare_representations(
-        real_epochs, TASKS, {"rec": Recorder(BandPowers(), log, "rec")}, folds=folds,
-        seeds=(0, 1), probes=("knn",), verbose=False)
+        real_epochs,
+        TASKS,
+        {"rec": Recorder(BandPowers(), log, "rec")},
+        folds=folds,
+        seeds=(0, 1),
+        probes=("knn",),
+        verbose=False,
+    )
     held = [set(g.split()) for g in scores.loc[scores["fold"] >= 0, "test_groups"]]
     assert held and all(g.isdisjoint(always) for g in held)
     signal = scores[(scores["task"] == "signal_type") & (scores["fold"] >= 0)]
@@ -234,9 +286,15 @@ def test_compare_representations_folds_argument_keeps_groups_in_training(real_ep
     assert len(pooled) == 2 and set(pooled["n_test"]) == {(~md["subject"].isin(always)).sum()}
     # max_fit_items: fewer segments, all from the training subjects
     log = CallLog()
-    compare_representations(real_epochs, {"signal_type": TASKS["signal_type"]},
-                            {"rec": Recorder(BandPowers(), log, "rec")}, folds=folds,
-                            probes=("logistic",), max_fit_items=9, verbose=False)
+    compare_representations(
+        real_epochs,
+        {"signal_type": TASKS["signal_type"]},
+        {"rec": Recorder(BandPowers(), log, "rec")},
+        folds=folds,
+        probes=("logistic",),
+        max_fit_items=9,
+        verbose=False,
+    )
     for fold, call in enumerate(log.of("fit")):
         train = ~md["subject"].isin({g for g, f in folds.items() if f == fold}).to_numpy()
         n_recordings = md.loc[train, "recording"].nunique()
@@ -251,8 +309,14 @@ def test_label_oracle_scores_one_and_constant_scores_half(n_splits):
     epochs_list = _labelled_epochs()
     task = {"ab": Task("label")}
     scores = compare_representations(
-        epochs_list, task, {"oracle": LabelOracle(), "constant": Constant()},
-        n_splits=n_splits, strata=None, standardize_by="subject", verbose=False)
+        epochs_list,
+        task,
+        {"oracle": LabelOracle(), "constant": Constant()},
+        n_splits=n_splits,
+        strata=None,
+        standardize_by="subject",
+        verbose=False,
+    )
     n_folds = 2 if n_splits == 2 else 6
     assert set(scores["fold"]) == set(range(-1, n_folds))
     oracle = scores[scores["representation"] == "oracle"]
@@ -272,11 +336,17 @@ def test_balanced_not_plain_accuracy():
     """6 a, 2 b per subject: a constant prediction is right for 75 % or 25 % of the
     epochs, but its balanced accuracy is 0.5."""
     epochs_list = _labelled_epochs(labels=("a",) * 6 + ("b",) * 2)
-    scores = compare_representations(epochs_list, {"ab": Task("label")},
-                                     {"constant": Constant(), "oracle": LabelOracle()},
-                                     n_splits=3, strata=None, verbose=False)
+    scores = compare_representations(
+        epochs_list,
+        {"ab": Task("label")},
+        {"constant": Constant(), "oracle": LabelOracle()},
+        n_splits=3,
+        strata=None,
+        verbose=False,
+    )
     np.testing.assert_allclose(
-        scores.loc[scores["representation"] == "constant", "balanced_accuracy"], 0.5)
+        scores.loc[scores["representation"] == "constant", "balanced_accuracy"], 0.5
+    )
     assert (scores.loc[scores["representation"] == "oracle", "balanced_accuracy"] == 1.0).all()
 
 
@@ -287,9 +357,13 @@ def test_task_query_and_three_classes():
     for ep in epochs_list:
         ep.metadata = ep.metadata.assign(keep=ep.metadata["label"] != "z")
     scores = compare_representations(
-        epochs_list, {"abc": Task("label", "keep")},
+        epochs_list,
+        {"abc": Task("label", "keep")},
         {"oracle": LabelOracle(classes=("a", "b", "c")), "half": LabelOracle(classes=("a",))},
-        n_splits=2, strata=None, verbose=False)
+        n_splits=2,
+        strata=None,
+        verbose=False,
+    )
     pooled = scores[scores["fold"] == -1].set_index(["representation", "probe"])
     assert set(pooled["n_test"]) == {36}  # the z epochs are not in the task
     assert (pooled.loc["oracle", "balanced_accuracy"] == 1.0).all()
@@ -305,18 +379,24 @@ def test_compare_representations_errors():
     with pytest.raises(ValueError, match="no column 'nope'"):
         compare_representations(epochs_list, {"bad": Task("nope")}, reps, verbose=False)
     with pytest.raises(ValueError, match="'only_a' selects fewer than 2 classes of 'label'"):
-        compare_representations(epochs_list, {"only_a": Task("label", "label == 'a'")}, reps,
-                                verbose=False)
+        compare_representations(
+            epochs_list, {"only_a": Task("label", "label == 'a'")}, reps, verbose=False
+        )
     with pytest.raises(ValueError, match="'one' selects fewer than 2 'subject' groups"):
-        compare_representations(epochs_list, {"one": Task("label", "subject == 's0'")}, reps,
-                                verbose=False)
+        compare_representations(
+            epochs_list, {"one": Task("label", "subject == 's0'")}, reps, verbose=False
+        )
     with pytest.raises(ValueError, match="'random' copies 'specae', which is not a SpecAE"):
-        compare_representations(epochs_list, task, {"random": RandomWeights("specae"),
-                                                    **reps}, verbose=False)
+        compare_representations(
+            epochs_list, task, {"random": RandomWeights("specae"), **reps}, verbose=False
+        )
     with pytest.raises(ValueError, match="'r2' copies 'r1', which is not a SpecAE"):
-        compare_representations(epochs_list, task, {"r2": RandomWeights("r1"),
-                                                    "r1": RandomWeights("bands"), **reps},
-                                verbose=False)
+        compare_representations(
+            epochs_list,
+            task,
+            {"r2": RandomWeights("r1"), "r1": RandomWeights("bands"), **reps},
+            verbose=False,
+        )
     two = mne.concatenate_epochs(epochs_list[:2], verbose=False)
     with pytest.raises(ValueError, match="1 Epochs hold several 'subject' groups"):
         compare_representations([two, epochs_list[2]], task, reps, verbose=False)
@@ -335,8 +415,7 @@ def test_compare_representations_errors():
     with pytest.raises(ValueError, match="No 'subject' group of the data is in a fold"):
         compare_representations(epochs_list, task, reps, folds={"s0": -1}, verbose=False)
     with pytest.raises(ValueError, match=r"Folds \[1\] hold no group"):
-        compare_representations(epochs_list, task, reps, folds={"s0": 0, "s1": 2},
-                                verbose=False)
+        compare_representations(epochs_list, task, reps, folds={"s0": 0, "s1": 2}, verbose=False)
     with pytest.raises(TypeError, match="mne.Epochs"):
         compare_representations(np.zeros((4, 1, 128)), task, reps, verbose=False)
     with pytest.raises(TypeError, match="source"):
@@ -348,18 +427,27 @@ def test_compare_representations_errors():
 def test_random_weights_of_a_baseline_is_refused_before_any_fit():
     log = CallLog()
     with pytest.raises(ValueError, match="'random' copies 'bands'"):
-        compare_representations(_labelled_epochs(n_subjects=4), {"ab": Task("label")},
-                                {"bands": Recorder(BandPowers(), log, "bands"),
-                                 "random": RandomWeights("bands")}, n_splits=2, strata=None,
-                                verbose=False)
+        compare_representations(
+            _labelled_epochs(n_subjects=4),
+            {"ab": Task("label")},
+            {"bands": Recorder(BandPowers(), log, "bands"), "random": RandomWeights("bands")},
+            n_splits=2,
+            strata=None,
+            verbose=False,
+        )
     assert log.calls == []
 
 
 def test_knn_probe_with_fewer_than_five_training_epochs():
     # 2 epochs per subject, 2 folds of 2 subjects: 4 training epochs per fold
-    scores = compare_representations(_labelled_epochs(n_subjects=4, labels=("a", "b")),
-                                     {"ab": Task("label")}, {"oracle": LabelOracle()},
-                                     n_splits=2, strata=None, verbose=False)
+    scores = compare_representations(
+        _labelled_epochs(n_subjects=4, labels=("a", "b")),
+        {"ab": Task("label")},
+        {"oracle": LabelOracle()},
+        n_splits=2,
+        strata=None,
+        verbose=False,
+    )
     assert (scores["balanced_accuracy"] == 1.0).all()
 
 
@@ -368,9 +456,14 @@ def test_task_with_missing_labels_is_refused_or_skips_them():
     for ep in epochs_list[3:]:  # half the subjects have no label
         ep.metadata = ep.metadata.assign(label=np.nan)
     try:
-        scores = compare_representations(epochs_list, {"ab": Task("label")},
-                                         {"oracle": LabelOracle()}, n_splits=2, strata=None,
-                                         verbose=False)
+        scores = compare_representations(
+            epochs_list,
+            {"ab": Task("label")},
+            {"oracle": LabelOracle()},
+            n_splits=2,
+            strata=None,
+            verbose=False,
+        )
     except ValueError as err:
         assert "'label'" in str(err)
     else:  # or the unlabelled epochs are not in the task
@@ -387,36 +480,65 @@ def test_summarize_scores_by_hand():
                 for probe in ("logistic", "knn"):
                     for std in (False, True):
                         for fold in (0, 1):
-                            rows.append(dict(seed=seed, fold=fold, task=task,
-                                             representation=rep, probe=probe,
-                                             standardized=std,
-                                             balanced_accuracy=rng.uniform(),
-                                             n_train=10, n_test=4 + fold,
-                                             test_groups=f"g{fold}", fit_seconds=1.0,
-                                             heldout_r2=r2 + 0.1 * fold + seed))
-                        rows.append(dict(seed=seed, fold=-1, task=task, representation=rep,
-                                         probe=probe, standardized=std,
-                                         balanced_accuracy=rng.uniform(), n_train=np.nan,
-                                         n_test=9, test_groups="all", fit_seconds=np.nan,
-                                         heldout_r2=np.nan))
+                            rows.append(
+                                dict(
+                                    seed=seed,
+                                    fold=fold,
+                                    task=task,
+                                    representation=rep,
+                                    probe=probe,
+                                    standardized=std,
+                                    balanced_accuracy=rng.uniform(),
+                                    n_train=10,
+                                    n_test=4 + fold,
+                                    test_groups=f"g{fold}",
+                                    fit_seconds=1.0,
+                                    heldout_r2=r2 + 0.1 * fold + seed,
+                                )
+                            )
+                        rows.append(
+                            dict(
+                                seed=seed,
+                                fold=-1,
+                                task=task,
+                                representation=rep,
+                                probe=probe,
+                                standardized=std,
+                                balanced_accuracy=rng.uniform(),
+                                n_train=np.nan,
+                                n_test=9,
+                                test_groups="all",
+                                fit_seconds=np.nan,
+                                heldout_r2=np.nan,
+                            )
+                        )
     scores = pd.DataFrame(rows).sample(frac=1.0, random_state=0)  # any order
     table = summarize_scores(scores)
     assert len(table) == 2 * 2 * 2 * 2
     assert not table.duplicated(["task", "representation", "probe", "standardized"]).any()
-    assert {"mean", "std_seeds", "fold_mean", "std_folds", "n_seeds", "n_folds", "n_test",
-            "heldout_r2"} <= set(table.columns)
+    assert {
+        "mean",
+        "std_seeds",
+        "fold_mean",
+        "std_folds",
+        "n_seeds",
+        "n_folds",
+        "n_test",
+        "heldout_r2",
+    } <= set(table.columns)
     for _, row in table.iterrows():
-        same = ((scores["task"] == row["task"])
-                & (scores["representation"] == row["representation"])
-                & (scores["probe"] == row["probe"])
-                & (scores["standardized"] == row["standardized"]))
+        same = (
+            (scores["task"] == row["task"])
+            & (scores["representation"] == row["representation"])
+            & (scores["probe"] == row["probe"])
+            & (scores["standardized"] == row["standardized"])
+        )
         pooled = scores[same & (scores["fold"] == -1)].sort_values("seed")
         folds = scores[same & (scores["fold"] >= 0)]
         by_seed = pooled["balanced_accuracy"].to_numpy()
         assert len(by_seed) == 3
         assert row["mean"] == pytest.approx(by_seed.sum() / 3)
-        assert row["std_seeds"] == pytest.approx(np.sqrt(((by_seed - by_seed.mean()) ** 2)
-                                                         .mean()))
+        assert row["std_seeds"] == pytest.approx(np.sqrt(((by_seed - by_seed.mean()) ** 2).mean()))
         assert row["fold_mean"] == pytest.approx(folds["balanced_accuracy"].mean())
         assert row["std_folds"] == pytest.approx(folds["balanced_accuracy"].std(ddof=0))
         assert row["n_seeds"] == 3 and row["n_folds"] == 2 and row["n_test"] == 9
@@ -456,10 +578,14 @@ def test_bench_downstream_smoke(smoke_run):
     assert set(table["representation"]) == set(bench.REPRESENTATION_ORDER)
     assert len(bench.REPRESENTATION_ORDER) == 5
     assert set(table["probe"]) == set(PROBES)
-    combos = set(zip(table["task"], table["representation"], table["probe"],
-                     table["standardized"]))
-    expected = {(t, r, p, s) for t in tasks for r in bench.REPRESENTATION_ORDER
-                for p in PROBES for s in (False, True)}
+    combos = set(zip(table["task"], table["representation"], table["probe"], table["standardized"]))
+    expected = {
+        (t, r, p, s)
+        for t in tasks
+        for r in bench.REPRESENTATION_ORDER
+        for p in PROBES
+        for s in (False, True)
+    }
     assert combos == expected and len(table) == len(expected)
     assert table["mean"].between(0, 1).all()
     assert (table["n_seeds"] == 1).all()

@@ -5,20 +5,28 @@ import mne
 import numpy as np
 import pandas as pd
 import pytest
+from tiny import TINY
 
 from mne_specae import SpecAE, add_embeddings, add_umap, evaluate_embeddings, make_segments
 from mne_specae.viz import plot_embedding, plot_history, plot_reconstruction
-from tiny import TINY
 
 matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="module")
 def epochs_list(raw_by_name):
-    names = ["ecg/mitdb/100", "ecg/mitdb/113", "eeg/eegmat/Subject00_1",
-             "eeg/eegmat/Subject02_1", "emg/uci_lower_limb/4Amar", "emg/uci_lower_limb/5Amar"]
-    return [make_segments(raw_by_name[n].copy().crop(0, 40),
-                          picks=["Fz", "Pz"] if "eeg" in n else None) for n in names]
+    names = [
+        "ecg/mitdb/100",
+        "ecg/mitdb/113",
+        "eeg/eegmat/Subject00_1",
+        "eeg/eegmat/Subject02_1",
+        "emg/uci_lower_limb/4Amar",
+        "emg/uci_lower_limb/5Amar",
+    ]
+    return [
+        make_segments(raw_by_name[n].copy().crop(0, 40), picks=["Fz", "Pz"] if "eeg" in n else None)
+        for n in names
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +41,29 @@ def test_add_embeddings_in_place_and_round_trip(fitted, epochs_list, tmp_path):
     assert out is ep
     columns = list(ep.metadata.columns)
     assert columns[: len(before)] == before
-    assert columns[len(before):] == ["specae_000", "specae_001", "specae_002", "specae_003",
-                                     "specae_recon_error"]
+    assert columns[len(before) :] == [
+        "specae_000",
+        "specae_001",
+        "specae_002",
+        "specae_003",
+        "specae_recon_error",
+    ]
     md = ep.metadata
-    np.testing.assert_allclose(md[columns[len(before):-1]].to_numpy(), fitted.transform(ep),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        md[columns[len(before) : -1]].to_numpy(), fitted.transform(ep), rtol=1e-6
+    )
     np.testing.assert_allclose(md["specae_recon_error"], fitted.reconstruction_error(ep), rtol=1e-6)
     assert (md["specae_recon_error"] > 0).all() and md["specae_000"].dtype == np.float64
     # survives epochs.save() -> mne.read_epochs()
     fname = tmp_path / "emb-epo.fif"
     ep.save(fname)
     back = mne.read_epochs(fname, verbose=False)
-    pd.testing.assert_frame_equal(back.metadata.reset_index(drop=True),
-                                  md.reset_index(drop=True), check_exact=False, rtol=1e-7)
+    pd.testing.assert_frame_equal(
+        back.metadata.reset_index(drop=True),
+        md.reset_index(drop=True),
+        check_exact=False,
+        rtol=1e-7,
+    )
     # a second call replaces the columns instead of duplicating them
     fitted.add_embeddings(ep, recon_error=False)
     assert list(ep.metadata.columns).count("specae_000") == 1
@@ -97,8 +115,9 @@ def test_add_umap_across_epochs_is_reproducible(fitted, epochs_list):
     add_umap(second, n_neighbors=5, random_state=3)
     for a, b in zip(first, second):
         assert {"umap_0", "umap_1"} <= set(a.metadata.columns)
-        np.testing.assert_allclose(a.metadata[["umap_0", "umap_1"]],
-                                   b.metadata[["umap_0", "umap_1"]])
+        np.testing.assert_allclose(
+            a.metadata[["umap_0", "umap_1"]], b.metadata[["umap_0", "umap_1"]]
+        )
     assert reducer.embedding_.shape == (sum(len(e) for e in first), 2)
     with pytest.raises(ValueError, match="run add_embeddings"):
         add_umap([epochs_list[0]])
@@ -119,9 +138,14 @@ def test_evaluate_embeddings_scores(fitted, epochs_list):
     # embeddings that encode the label exactly must score 1.0; random ones near chance
     rng = np.random.default_rng(0)
     codes = {"ecg": [1.0, 0.0, 0.0], "eeg": [0.0, 1.0, 0.0], "emg": [0.0, 0.0, 1.0]}
-    perfect = [_with_columns(ep, np.array([codes[t] for t in ep.metadata.signal_type])
-                             + 0.01 * rng.normal(size=(len(ep), 3)))
-               for ep in epochs_list]
+    perfect = [
+        _with_columns(
+            ep,
+            np.array([codes[t] for t in ep.metadata.signal_type])
+            + 0.01 * rng.normal(size=(len(ep), 3)),
+        )
+        for ep in epochs_list
+    ]
     scores = evaluate_embeddings(perfect, "signal_type", estimator=fitted)
     assert list(scores.index) == ["specae", "pca_logspec"]
     assert scores.loc["specae", "knn_balanced_accuracy"] == 1.0
@@ -133,12 +157,16 @@ def test_evaluate_embeddings_scores(fitted, epochs_list):
     scores = evaluate_embeddings(noise, "signal_type", baseline=False)
     assert list(scores.index) == ["specae"]
     # the baseline reports its best size: never worse than any single size tried
-    single = {k: evaluate_embeddings(perfect, "signal_type", estimator=fitted,
-                                     baseline_components=(k,)) for k in (8, 32)}
-    best = evaluate_embeddings(perfect, "signal_type", estimator=fitted,
-                               baseline_components=(8, 32))
+    single = {
+        k: evaluate_embeddings(perfect, "signal_type", estimator=fitted, baseline_components=(k,))
+        for k in (8, 32)
+    }
+    best = evaluate_embeddings(
+        perfect, "signal_type", estimator=fitted, baseline_components=(8, 32)
+    )
     assert best.loc["pca_logspec", "knn_balanced_accuracy"] == max(
-        s.loc["pca_logspec", "knn_balanced_accuracy"] for s in single.values())
+        s.loc["pca_logspec", "knn_balanced_accuracy"] for s in single.values()
+    )
     assert list(scores.index) == ["specae"]
     assert scores.loc["specae", "knn_balanced_accuracy"] < 0.7
     assert abs(scores.loc["specae", "silhouette"]) < 0.2
@@ -166,7 +194,9 @@ def test_plot_embedding(fitted, epochs_list):
     assert labels == ["ecg (16)", "eeg (16)", "emg (16)"]
     assert ax.get_legend().get_title().get_text() == "signal_type"
     assert sum(len(c.get_offsets()) for c in ax.collections) == 48
-    fig = plot_embedding(embedded, hue="subject", x="specae_000", y="specae_recon_error", show=False)
+    fig = plot_embedding(
+        embedded, hue="subject", x="specae_000", y="specae_recon_error", show=False
+    )
     assert fig.axes[0].get_xlabel() == "specae_000"
     assert len(fig.axes[0].get_legend().get_texts()) == 6
     with pytest.raises(ValueError, match="no column"):
@@ -203,6 +233,5 @@ def test_plot_reconstruction_and_history(fitted, epochs_list):
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend[:2] == ["training", "validation"]
     assert legend[2] == f"kept: epoch {fitted.history_.best_epoch}"
-    np.testing.assert_allclose(ax.lines[0].get_ydata(),
-                               fitted.history_.to_frame()["train_loss"])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), fitted.history_.to_frame()["train_loss"])
     matplotlib.pyplot.close("all")

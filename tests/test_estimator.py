@@ -8,10 +8,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from tiny import TINY
 
 from mne_specae import SpecAE, make_segments
 from mne_specae.estimator._model_file import MODEL_FORMAT
-from tiny import TINY
 
 # a tiny network and small images: fast on 2 CPU cores
 
@@ -19,10 +19,14 @@ from tiny import TINY
 @pytest.fixture(scope="module")
 def epochs_list(raw_by_name):
     """Real segments: 2 subjects per modality, different channel counts."""
-    spec = [("ecg/mitdb/100", 40, None), ("ecg/mitdb/106", 40, None),
-            ("eeg/eegmat/Subject00_1", 30, ["Fz", "Cz", "Pz"]),
-            ("eeg/eegmat/Subject01_1", 30, ["Fz", "Cz", "Pz"]),
-            ("emg/uci_lower_limb/3Amar", 30, None), ("emg/uci_lower_limb/4Amar", 30, None)]
+    spec = [
+        ("ecg/mitdb/100", 40, None),
+        ("ecg/mitdb/106", 40, None),
+        ("eeg/eegmat/Subject00_1", 30, ["Fz", "Cz", "Pz"]),
+        ("eeg/eegmat/Subject01_1", 30, ["Fz", "Cz", "Pz"]),
+        ("emg/uci_lower_limb/3Amar", 30, None),
+        ("emg/uci_lower_limb/4Amar", 30, None),
+    ]
     out = []
     for name, seconds, picks in spec:
         raw = raw_by_name[name].copy().crop(0, seconds)
@@ -54,16 +58,16 @@ def test_fit_transform_shapes_on_three_modalities(fitted, epochs_list):
     assert np.isfinite(emb).all()
     assert fitted.n_features_out_ == 4 and fitted.image_shape_ == (1, 16, 16)
     # a list gives the rows of each Epochs in order
-    np.testing.assert_allclose(fitted.transform(epochs_list[2]), emb[16:22], rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(fitted.transform(epochs_list[2]), emb[16:22], rtol=1e-5, atol=1e-6)
     # channel mean: the embedding of an epoch is the mean of its channels' embeddings
     per_channel = fitted.encode(epochs_list[2])
     assert per_channel.shape == (6, 3, 4)
     np.testing.assert_allclose(per_channel.mean(axis=1), emb[16:22], rtol=1e-5, atol=1e-6)
     latent = fitted.encode(epochs_list[0], pooled=False)
     assert latent.shape == (8, 2, 4, 4, 4)  # 16x16 image, 2 poolings -> 4x4
-    np.testing.assert_allclose(latent.mean(axis=(3, 4)), fitted.encode(epochs_list[0]),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        latent.mean(axis=(3, 4)), fitted.encode(epochs_list[0]), rtol=1e-5, atol=1e-6
+    )
     # ECG, EEG and EMG do not all embed to the same point
     assert np.ptp(emb, axis=0).max() > 0
     hist = fitted.history_.to_frame()
@@ -91,8 +95,11 @@ def test_channel_concat_and_pooling_options(epochs_list):
     emb = est.transform(same)
     assert emb.shape == (12, 4 * 8)  # 4 channels x (mean and max of 4 filters)
     assert est.n_features_out_ == emb.shape[1] == len(est.get_feature_names_out())
-    with pytest.raises(ValueError, match=r"concat': this model gives 4 channels' features "
-                                         r"per epoch; the data have \[2, 4\] channels"):
+    with pytest.raises(
+        ValueError,
+        match=r"concat': this model gives 4 channels' features "
+        r"per epoch; the data have \[2, 4\] channels",
+    ):
         est.transform([epochs_list[0], epochs_list[4]])
 
 
@@ -119,7 +126,9 @@ def test_reconstruct_and_errors(fitted, epochs_list):
     assert recon.data.dtype == np.float32
     assert recon.freqs[0] == 0.0 and recon.freqs[-1] == pytest.approx(56.0)  # 8 Hz bins
     # 41 frames shrunk to 16 columns: each column centred on the 41/16 frames it averages
-    assert len(recon.times) == 16 and recon.times[0] == pytest.approx((0.5 * 41 / 16 - 0.5) * 64 / 512)
+    assert len(recon.times) == 16 and recon.times[0] == pytest.approx(
+        (0.5 * 41 / 16 - 0.5) * 64 / 512
+    )
     np.testing.assert_allclose(recon.times, fitted.input_stage_.image_times(2560))
     assert recon.ch_names == ep.ch_names
     assert recon.metadata["onset"].tolist() == ep.metadata["onset"].tolist()
@@ -128,8 +137,7 @@ def test_reconstruct_and_errors(fitted, epochs_list):
     waves = torch.from_numpy(ep.get_data(picks="all").astype(np.float32))
     with torch.no_grad():
         images = fitted.input_stage_.to_images(waves.reshape(-1, waves.shape[-1]))
-    np.testing.assert_allclose(inputs.data, images.reshape(inputs.data.shape).numpy(),
-                               atol=1e-5)
+    np.testing.assert_allclose(inputs.data, images.reshape(inputs.data.shape).numpy(), atol=1e-5)
     assert fitted.normalize == "dataset" and fitted.input_stage_.norm_std.numel() == 16
     errors = fitted.reconstruction_error(ep)
     expected = ((recon.data - inputs.data) ** 2).mean(axis=(1, 2, 3))
@@ -144,8 +152,11 @@ def test_reconstruct_and_errors(fitted, epochs_list):
 def test_arrays_and_pipeline_after_mne_transformers(epochs_list):
     X = np.concatenate([ep.get_data(picks=[0]) for ep in epochs_list])  # (n, 1, 2560)
     y = np.concatenate([ep.metadata["signal_type"].to_numpy() for ep in epochs_list])
-    pipe = make_pipeline(mne.decoding.Scaler(scalings="mean"),
-                         SpecAE(sfreq=512.0, **TINY), LogisticRegression(max_iter=500))
+    pipe = make_pipeline(
+        mne.decoding.Scaler(scalings="mean"),
+        SpecAE(sfreq=512.0, **TINY),
+        LogisticRegression(max_iter=500),
+    )
     pipe.fit(X, y)
     predicted = pipe.predict(X)
     assert predicted.shape == y.shape and set(predicted) <= set(y)
@@ -163,8 +174,9 @@ def test_save_load_gives_identical_embeddings(fitted, epochs_list, tmp_path):
     loaded = SpecAE.load(fname)
     assert loaded.get_params() == fitted.get_params()
     np.testing.assert_array_equal(loaded.transform(epochs_list), fitted.transform(epochs_list))
-    np.testing.assert_array_equal(loaded.reconstruction_error(epochs_list[1]),
-                                  fitted.reconstruction_error(epochs_list[1]))
+    np.testing.assert_array_equal(
+        loaded.reconstruction_error(epochs_list[1]), fitted.reconstruction_error(epochs_list[1])
+    )
     assert loaded.history_.to_dict() == fitted.history_.to_dict()
     with pytest.raises(FileExistsError, match="overwrite=True"):
         fitted.save(fname)
@@ -186,8 +198,11 @@ def test_load_refuses_bad_files(fitted, tmp_path):
 
 def test_data_that_does_not_match_the_model(fitted, raw_by_name):
     raw = raw_by_name["ecg/mitdb/100"].copy().crop(0, 30)
-    with pytest.raises(ValueError, match=r"trained on segments of 2560 samples at 512 Hz.*"
-                                         r"make_segments\(raw, duration=5, sfreq=512\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"trained on segments of 2560 samples at 512 Hz.*"
+        r"make_segments\(raw, duration=5, sfreq=512\)",
+    ):
         fitted.transform(make_segments(raw, sfreq=256.0))
     with pytest.raises(ValueError, match="1024 samples at 512 Hz"):
         fitted.transform(make_segments(raw, duration=2.0))
@@ -207,8 +222,11 @@ def test_bad_input(fitted, epochs_list):
     resampled = epochs_list[0].copy().resample(256.0)
     with pytest.raises(ValueError, match="share one sampling rate"):
         SpecAE(**TINY).fit([epochs_list[1], resampled])
-    for key, value, match in [("model", "3d", "Invalid value for the 'model' parameter"), ("pooling", "median", "pooling"),
-                              ("channel_agg", "sum", "channel_agg")]:
+    for key, value, match in [
+        ("model", "3d", "Invalid value for the 'model' parameter"),
+        ("pooling", "median", "pooling"),
+        ("channel_agg", "sum", "channel_agg"),
+    ]:
         with pytest.raises(ValueError, match=match):
             SpecAE(**dict(TINY, **{key: value})).fit(epochs_list[:1])
     with pytest.raises(ValueError, match="channel_mode='planes' needs the same channels"):
@@ -223,8 +241,16 @@ def test_empty_band_shortcut_warning(raw_by_name):
 
 
 def test_waveform_model(epochs_list):
-    est = SpecAE("1d", n_layers=2, filters=4, kernel_size=5, max_epochs=1, batch_size=16,
-                 pooling="mean", device="cpu").fit(epochs_list)
+    est = SpecAE(
+        "1d",
+        n_layers=2,
+        filters=4,
+        kernel_size=5,
+        max_epochs=1,
+        batch_size=16,
+        pooling="mean",
+        device="cpu",
+    ).fit(epochs_list)
     emb = est.transform(epochs_list)
     assert emb.shape == (40, 4)
     recon = est.reconstruct(epochs_list[4])
@@ -238,8 +264,11 @@ def test_planes_mode(epochs_list):
     est = SpecAE(**dict(TINY, channel_mode="planes", max_epochs=1)).fit(same)
     assert est.image_shape_ == (4, 16, 16) and est.model_.in_channels == 4
     assert est.transform(same).shape == (12, 4)
-    with pytest.raises(ValueError, match=r"takes the channels \['RF', 'BF', 'VM', 'ST'\] \(in "
-                                         r"that order\); the Epochs lack \['RF', 'BF', 'VM', 'ST'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"takes the channels \['RF', 'BF', 'VM', 'ST'\] \(in "
+        r"that order\); the Epochs lack \['RF', 'BF', 'VM', 'ST'\]",
+    ):
         est.transform(epochs_list[0])
     with pytest.raises(ValueError, match="takes 4 channels"):
         est.transform(np.zeros((2, 3, 2560), np.float32))
@@ -248,11 +277,20 @@ def test_planes_mode(epochs_list):
 def test_waveform_model_honours_normalize(epochs_list, tmp_path):
     """model="1d" z-scored every item whatever ``normalize`` said (get_params() said
     "dataset", the default, while the input stage normalised per item)."""
-    kw = dict(n_layers=2, filters=4, kernel_size=5, max_epochs=1, batch_size=16,
-              pooling="mean", device="cpu", val_fraction=0.0)
+    kw = dict(
+        n_layers=2,
+        filters=4,
+        kernel_size=5,
+        max_epochs=1,
+        batch_size=16,
+        pooling="mean",
+        device="cpu",
+        val_fraction=0.0,
+    )
     epochs_list = [epochs_list[0], epochs_list[2]]  # ECG and EEG: volts of other scales
-    waves = np.concatenate([ep.get_data().reshape(-1, ep.get_data().shape[-1])
-                            for ep in epochs_list])
+    waves = np.concatenate(
+        [ep.get_data().reshape(-1, ep.get_data().shape[-1]) for ep in epochs_list]
+    )
     x64 = torch.as_tensor(waves)
     for normalize in (None, "item", "dataset"):
         est = SpecAE("1d", normalize=normalize, **kw).fit(epochs_list)
@@ -262,8 +300,9 @@ def test_waveform_model_honours_normalize(epochs_list, tmp_path):
         if normalize is None:
             torch.testing.assert_close(seen, x64.float().double())
         elif normalize == "item":
-            torch.testing.assert_close(per_item_std, torch.ones_like(per_item_std),
-                                       atol=1e-4, rtol=0)
+            torch.testing.assert_close(
+                per_item_std, torch.ones_like(per_item_std), atol=1e-4, rtol=0
+            )
         else:  # one mean and std, fitted on the (here: all) training waveforms
             mean, std = x64.mean(), x64.std(unbiased=False)
             torch.testing.assert_close(seen, (x64 - mean) / std, atol=1e-3, rtol=1e-4)
@@ -271,5 +310,4 @@ def test_waveform_model_honours_normalize(epochs_list, tmp_path):
             assert per_item_std.max() / per_item_std.min() > 10  # scales kept apart
             loaded = SpecAE.load(est.save(tmp_path / "wave.specae"))
             assert loaded.input_stage_.normalize == "dataset"
-            np.testing.assert_array_equal(loaded.transform(epochs_list),
-                                          est.transform(epochs_list))
+            np.testing.assert_array_equal(loaded.transform(epochs_list), est.transform(epochs_list))

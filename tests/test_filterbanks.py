@@ -53,8 +53,16 @@ def test_mel_equals_htk_triangles(segments, fmin, fmax, n_mels, band_mode):
     """``"sum"``: torchaudio's triangles (peak 1) as they are; ``"mean"``: the same
     triangles divided by their sums (a weighted average of the bins)."""
     x = np.concatenate([segments["ecg"][0], segments["eeg"][0, :2], segments["emg"][0, :2]])
-    kw = dict(n_fft=256, hop_length=32, center=False, freq_scale="mel", fmin=fmin,
-              fmax=fmax, n_freqs=n_mels, band_mode=band_mode)
+    kw = dict(
+        n_fft=256,
+        hop_length=32,
+        center=False,
+        freq_scale="mel",
+        fmin=fmin,
+        fmax=fmax,
+        n_freqs=n_mels,
+        band_mode=band_mode,
+    )
     sg = Spectrogram(SFREQ, **kw)
     bin_freqs = np.fft.rfftfreq(256, 1 / SFREQ)
     f_pts = htk_hz(np.linspace(htk_mel(fmin), htk_mel(fmax), n_mels + 2))
@@ -80,13 +88,29 @@ def test_mel_equals_htk_triangles(segments, fmin, fmax, n_mels, band_mode):
 def test_mel_filterbank_equals_torchaudio():
     torchaudio = pytest.importorskip("torchaudio")
     for fmin, fmax, n_mels in [(0.0, 256.0, 64), (20.0, 200.0, 48)]:
-        fb = torchaudio.functional.melscale_fbanks(
-            n_freqs=129, f_min=fmin, f_max=fmax, n_mels=n_mels, sample_rate=int(SFREQ),
-            norm=None, mel_scale="htk",
-        ).numpy().T
+        fb = (
+            torchaudio.functional.melscale_fbanks(
+                n_freqs=129,
+                f_min=fmin,
+                f_max=fmax,
+                n_mels=n_mels,
+                sample_rate=int(SFREQ),
+                norm=None,
+                mel_scale="htk",
+            )
+            .numpy()
+            .T
+        )
         for band_mode, expected in (("sum", fb), ("mean", fb / fb.sum(1, keepdims=True))):
-            sg = Spectrogram(SFREQ, n_fft=256, freq_scale="mel", fmin=fmin, fmax=fmax,
-                             n_freqs=n_mels, band_mode=band_mode)
+            sg = Spectrogram(
+                SFREQ,
+                n_fft=256,
+                freq_scale="mel",
+                fmin=fmin,
+                fmax=fmax,
+                n_freqs=n_mels,
+                band_mode=band_mode,
+            )
             np.testing.assert_allclose(sg.filterbank.numpy(), expected, atol=1e-6)
 
 
@@ -118,10 +142,12 @@ def test_log_axis_triangles_and_interpolation(segments):
     fb, fb_mean = sg.filterbank.numpy(), mean.filterbank.numpy()
     triangles = torchaudio_triangles(bin_freqs, edges).T
     np.testing.assert_allclose(fb[wide], triangles[wide], atol=1e-6)
-    np.testing.assert_allclose(fb_mean[wide], triangles[wide] / triangles[wide].sum(
-        axis=1, keepdims=True), atol=1e-6)
-    hats = np.stack([np.interp(bin_freqs, [c - spacing, c, c + spacing], [0, 1, 0])
-                     for c in centre[narrow]])
+    np.testing.assert_allclose(
+        fb_mean[wide], triangles[wide] / triangles[wide].sum(axis=1, keepdims=True), atol=1e-6
+    )
+    hats = np.stack(
+        [np.interp(bin_freqs, [c - spacing, c, c + spacing], [0, 1, 0]) for c in centre[narrow]]
+    )
     np.testing.assert_allclose(fb[narrow], hats, atol=1e-6)
     np.testing.assert_allclose(fb_mean[narrow], hats, atol=1e-6)
     np.testing.assert_allclose(fb[narrow].sum(axis=1), 1.0, atol=1e-6)
@@ -129,8 +155,9 @@ def test_log_axis_triangles_and_interpolation(segments):
     # on the real signals
     _, _, p = scipy_power(x)
     out, out_mean = sg(_t(x)).numpy(), mean(_t(x)).numpy()
-    interpolated = np.stack([[np.interp(centre[narrow], bin_freqs, frame)
-                              for frame in item.T] for item in p]).transpose(0, 2, 1)
+    interpolated = np.stack(
+        [[np.interp(centre[narrow], bin_freqs, frame) for frame in item.T] for item in p]
+    ).transpose(0, 2, 1)
     assert_rel_close(out[:, narrow], interpolated)
     assert_rel_close(out_mean[:, narrow], interpolated)
     assert_rel_close(out[:, wide], np.einsum("mf,...ft->...mt", triangles[wide], p))
@@ -189,8 +216,7 @@ def test_band_mode_mean_is_a_density_flat_for_white_noise(freq_scale):
     sigma = 2e-5  # V
     x = torch.as_tensor(sigma * rng.standard_normal((240, N_TIMES)), dtype=torch.float32)
     density = 2 * sigma**2 / SFREQ
-    kw = dict(n_fft=256, hop_length=64, freq_scale=freq_scale, fmin=2.0, fmax=200.0,
-              n_freqs=32)
+    kw = dict(n_fft=256, hop_length=64, freq_scale=freq_scale, fmin=2.0, fmax=200.0, n_freqs=32)
     level = {}
     for band_mode in ("mean", "sum"):
         sg = Spectrogram(SFREQ, band_mode=band_mode, **kw)
@@ -241,8 +267,9 @@ def test_resize_enlarging_matches_bilinear_align_corners(segments):
     assert out.shape == (2, 200, 150)
     for r, c in [(0, 0), (0, -1), (-1, 0), (-1, -1)]:
         np.testing.assert_allclose(out[:, r, c], plain[:, r, c], rtol=1e-6)
-    np.testing.assert_allclose(out, bilinear_align_corners(plain.astype(np.float64), 200, 150),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        out, bilinear_align_corners(plain.astype(np.float64), 200, 150), atol=1e-3
+    )
     np.testing.assert_allclose(sg.image_freqs(), np.linspace(0, 256, 200))
     np.testing.assert_allclose(sg.image_times(N_TIMES), np.linspace(0, 80 * 32 / SFREQ, 150))
 
@@ -267,8 +294,9 @@ def test_resize_shrinking_averages_the_power(segments):
     np.testing.assert_allclose(mixed, expected, atol=1e-3)
     # magnitude: the root of the average power (RMS), not the average magnitude
     mag = Spectrogram(SFREQ, output="magnitude", resize=(40, 30), **kw)(x).numpy()
-    np.testing.assert_allclose(mag, np.sqrt(antialias_shrink(power, 40, 30)), rtol=1e-4,
-                               atol=1e-6 * mag.max())
+    np.testing.assert_allclose(
+        mag, np.sqrt(antialias_shrink(power, 40, 30)), rtol=1e-4, atol=1e-6 * mag.max()
+    )
 
 
 def test_shrinking_keeps_the_energy_of_a_tone_wherever_it_falls():
@@ -331,8 +359,7 @@ def test_resize_keeps_a_linear_ramp_linear():
     out = Spectrogram(SFREQ, resize=(20, 150), **kwargs)(_t(x)).numpy().astype(np.float64)
     assert out.shape == (20, 150)
     np.testing.assert_allclose(np.diff(out, axis=-1), step * 72 / 149, atol=2e-3)
-    np.testing.assert_allclose(out[[0, -1]][:, [0, -1]], plain[[0, -1]][:, [0, -1]],
-                               atol=1e-4)
+    np.testing.assert_allclose(out[[0, -1]][:, [0, -1]], plain[[0, -1]][:, [0, -1]], atol=1e-4)
     small = Spectrogram(SFREQ, resize=(20, 36), **kwargs)
     out = small(_t(x)).numpy().astype(np.float64)
     frames = (small.image_times(N_TIMES) - sg.times(N_TIMES)[0]) * SFREQ / 32

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from tiny import TINY, TINY_ONE_EPOCH, assert_same_weights, weights_of
 
 from mne_specae import SpecAE, make_segments
-from tiny import TINY, TINY_ONE_EPOCH, assert_same_weights, weights_of
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -18,13 +18,21 @@ def epochs_list(data_path):
     from mne_specae.datasets import get_recording
     from mne_specae.datasets.sample import read_recording
 
-    spec = [("ecg/mitdb/100", 40, None), ("ecg/mitdb/106", 40, None),
-            ("eeg/eegmat/Subject00_1", 30, ["Fz", "Cz", "Pz"]),
-            ("eeg/eegmat/Subject01_1", 30, ["Fz", "Cz", "Pz"]),
-            ("emg/uci_lower_limb/3Amar", 30, None), ("emg/uci_lower_limb/4Amar", 30, None)]
-    return [make_segments(read_recording(get_recording(name), data_path, download=False)
-                          .crop(0, seconds), picks=picks)
-            for name, seconds, picks in spec]
+    spec = [
+        ("ecg/mitdb/100", 40, None),
+        ("ecg/mitdb/106", 40, None),
+        ("eeg/eegmat/Subject00_1", 30, ["Fz", "Cz", "Pz"]),
+        ("eeg/eegmat/Subject01_1", 30, ["Fz", "Cz", "Pz"]),
+        ("emg/uci_lower_limb/3Amar", 30, None),
+        ("emg/uci_lower_limb/4Amar", 30, None),
+    ]
+    return [
+        make_segments(
+            read_recording(get_recording(name), data_path, download=False).crop(0, seconds),
+            picks=picks,
+        )
+        for name, seconds, picks in spec
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +84,12 @@ def test_mismatches_are_named_before_training(init, epochs_list, monkeypatch):
     with pytest.raises(ValueError, match="What differs") as exc:
         other.fit(epochs_list, init=init)
     text = str(exc.value)
-    for expected in ("filters: [4, 4] -> [8, 8]", "n_fft: 64 -> 32",
-                     "activation: 'relu' -> 'gelu'", "clone(init)"):
+    for expected in (
+        "filters: [4, 4] -> [8, 8]",
+        "n_fft: 64 -> 32",
+        "activation: 'relu' -> 'gelu'",
+        "clone(init)",
+    ):
         assert expected in text, (expected, text)
     assert "lr" not in text.split("What differs")[1].split("Set the")[0]
     # the data: another sampling rate and segment length (arrays, 4 s at 256 Hz)
@@ -91,8 +103,9 @@ def test_mismatches_are_named_before_training(init, epochs_list, monkeypatch):
         SpecAE(**dict(TINY_ONE_EPOCH, model="1d")).fit(epochs_list, init=init)
     # training settings may differ: only the (stubbed) training is reached
     with pytest.raises(AssertionError, match="training started"):
-        SpecAE(**dict(TINY_ONE_EPOCH, lr=1e-2, batch_size=8, patience=1,
-                      mask_fraction=0.2)).fit(epochs_list, init=init)
+        SpecAE(**dict(TINY_ONE_EPOCH, lr=1e-2, batch_size=8, patience=1, mask_fraction=0.2)).fit(
+            epochs_list, init=init
+        )
 
 
 def test_init_must_be_a_fitted_specae(init, epochs_list, tmp_path):
@@ -101,8 +114,7 @@ def test_init_must_be_a_fitted_specae(init, epochs_list, tmp_path):
     with pytest.raises(TypeError, match="init must be an instance of"):
         SpecAE(**TINY_ONE_EPOCH).fit(epochs_list, init=init.model_)
     with pytest.raises(ValueError, match="init cannot be combined with checkpoint"):
-        SpecAE(**dict(TINY_ONE_EPOCH, checkpoint=tmp_path / "run.ckpt")).fit(
-            epochs_list, init=init)
+        SpecAE(**dict(TINY_ONE_EPOCH, checkpoint=tmp_path / "run.ckpt")).fit(epochs_list, init=init)
     assert not (tmp_path / "run.ckpt").exists()
 
 

@@ -3,16 +3,18 @@
 import numpy as np
 import pytest
 import torch
+from tiny import TINY_ONE_EPOCH as TINY
 
 from mne_specae import SpecAE, make_segments
 from mne_specae.estimator._model_file import MODEL_FORMAT_VERSION
-from tiny import TINY_ONE_EPOCH as TINY
 
 
 @pytest.fixture(scope="module")
 def segments(raw_by_name):
-    return [make_segments(raw_by_name[name].copy().crop(0, 20))
-            for name in ("ecg/mitdb/100", "ecg/mitdb/106")]
+    return [
+        make_segments(raw_by_name[name].copy().crop(0, 20))
+        for name in ("ecg/mitdb/100", "ecg/mitdb/106")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,11 @@ def _tampered(model_file, tmp_path, change):
 
 def test_missing_key(model_file, tmp_path):
     path = _tampered(model_file, tmp_path, lambda s: s.pop("model_state"))
-    with pytest.raises(ValueError, match=r"tampered.specae: damaged model file, missing "
-                                         r"\['model_state'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"tampered.specae: damaged model file, missing "
+        r"\['model_state'\]",
+    ):
         SpecAE.load(path)
 
 
@@ -40,22 +45,29 @@ def test_unknown_parameter_from_a_newer_version(model_file, tmp_path):
         state["params"]["warp_drive"] = True
         state["package_version"] = "9.0"
 
-    with pytest.raises(ValueError, match=r"tampered.specae has parameter\(s\) \['warp_drive'\] "
-                                         r".*written by mne-specae 9.0.*Upgrade"):
+    with pytest.raises(
+        ValueError,
+        match=r"tampered.specae has parameter\(s\) \['warp_drive'\] "
+        r".*written by mne-specae 9.0.*Upgrade",
+    ):
         SpecAE.load(_tampered(model_file, tmp_path, newer))
 
 
 @pytest.mark.parametrize("version", ["2", 2.0, True, None, -1])
 def test_format_version_of_the_wrong_type(model_file, tmp_path, version):
     path = _tampered(model_file, tmp_path, lambda s: s.update(format_version=version))
-    with pytest.raises(ValueError, match=r"tampered.specae: damaged model file "
-                                         r"\(format_version .* is not a positive int\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"tampered.specae: damaged model file "
+        r"\(format_version .* is not a positive int\)",
+    ):
         SpecAE.load(path)
 
 
 def test_newer_format_asks_for_an_upgrade(model_file, tmp_path):
-    path = _tampered(model_file, tmp_path,
-                     lambda s: s.update(format_version=MODEL_FORMAT_VERSION + 1))
+    path = _tampered(
+        model_file, tmp_path, lambda s: s.update(format_version=MODEL_FORMAT_VERSION + 1)
+    )
     with pytest.raises(ValueError, match="Upgrade mne-specae"):
         SpecAE.load(path)
 
@@ -65,14 +77,16 @@ def test_non_finite_weights(model_file, tmp_path):
         key = next(k for k, v in state["model_state"].items() if v.is_floating_point())
         state["model_state"][key] = state["model_state"][key].clone().fill_(float("nan"))
 
-    with pytest.raises(ValueError, match=r"the weights hold NaN/Inf values \(model_state"
-                                         r"\['encoder.0.weight'\]\).*Retrain"):
+    with pytest.raises(
+        ValueError,
+        match=r"the weights hold NaN/Inf values \(model_state"
+        r"\['encoder.0.weight'\]\).*Retrain",
+    ):
         SpecAE.load(_tampered(model_file, tmp_path, poison))
 
 
 def test_weights_that_do_not_fit_the_settings(model_file, tmp_path):
-    path = _tampered(model_file, tmp_path,
-                     lambda s: s["model_config"].update(filters=[8, 8]))
+    path = _tampered(model_file, tmp_path, lambda s: s["model_config"].update(filters=[8, 8]))
     with pytest.raises(ValueError, match="tampered.specae: the file is inconsistent"):
         SpecAE.load(path)
 
@@ -86,8 +100,11 @@ def test_unwritable_place_is_named(segments, tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(mne_specae.utils._files, "open", denied, raising=False)
-    with pytest.raises(PermissionError, match=rf"Cannot write {tmp_path}/m.specae: permission "
-                                              "denied. Choose a writable location"):
+    with pytest.raises(
+        PermissionError,
+        match=rf"Cannot write {tmp_path}/m.specae: permission "
+        "denied. Choose a writable location",
+    ):
         est.save(tmp_path / "m.specae")
     assert not (tmp_path / "m.specae").exists()
 
@@ -107,8 +124,9 @@ def test_model_saved_on_a_gpu_runs_on_a_cpu(segments, tmp_path):
     path = est.save(tmp_path / "gpu.specae")
     loaded = SpecAE.load(path)
     assert loaded.device == "auto"
-    np.testing.assert_allclose(loaded.transform(segments),
-                               est.set_params(device="cpu").transform(segments), rtol=1e-6)
+    np.testing.assert_allclose(
+        loaded.transform(segments), est.set_params(device="cpu").transform(segments), rtol=1e-6
+    )
     assert SpecAE.load(path, device="cpu").device == "cpu"
 
 
@@ -148,5 +166,6 @@ def test_old_files_with_run_settings_load_without_them(model_file, tmp_path):
     def old(state):
         state["params"]["checkpoint"] = "/home/someone/run.ckpt"
         state["params"]["resume"] = True
+
     loaded = SpecAE.load(_tampered(model_file, tmp_path, old))
     assert loaded.checkpoint is None and loaded.resume is False

@@ -10,13 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mne_specae.nn.models import (
-    ACTIVATIONS,
-    ConvAutoencoder1d,
-    ConvAutoencoder2d,
-    build_model,
-)
 from mne_specae.nn.input_stages import WaveformInput
+from mne_specae.nn.models import ACTIVATIONS, ConvAutoencoder1d, ConvAutoencoder2d, build_model
 
 
 def _layers(module, types):
@@ -41,14 +36,14 @@ def test_defaults_are_the_study_network():
     assert [type(m) for m in enc] == [nn.Conv2d, nn.ReLU, nn.MaxPool2d] * 4
     convs = enc[0::3]
     assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 64)] + [(64, 64)] * 3
-    assert all(c.kernel_size == (3, 3) and c.padding == (1, 1) and c.stride == (1, 1)
-               for c in convs)
+    assert all(
+        c.kernel_size == (3, 3) and c.padding == (1, 1) and c.stride == (1, 1) for c in convs
+    )
     assert all(p.kernel_size == 2 for p in enc[2::3])
     # decoder: 4 x [ConvTranspose2d 3x3 64, ReLU, Upsample x2], then Conv2d -> 1 plane
     assert [type(m) for m in dec] == [nn.ConvTranspose2d, nn.ReLU, nn.Upsample] * 4 + [nn.Conv2d]
     deconvs = dec[0:12:3]
-    assert all((d.in_channels, d.out_channels, d.kernel_size) == (64, 64, (3, 3))
-               for d in deconvs)
+    assert all((d.in_channels, d.out_channels, d.kernel_size) == (64, 64, (3, 3)) for d in deconvs)
     assert all(u.scale_factor == 2 and u.mode == "nearest" for u in dec[2:12:3])
     assert (dec[-1].in_channels, dec[-1].out_channels, dec[-1].kernel_size) == (64, 1, (3, 3))
     # no dense bottleneck, no normalisation
@@ -100,8 +95,9 @@ def test_padding_is_zeros_at_the_bottom_right_and_cropped_from_the_top_left():
         manual = model.decoder(model.encoder(F.pad(x, (0, 36 - w, 0, 20 - h))))
         assert manual.shape == (2, 1, 20, 36)
         torch.testing.assert_close(out, manual[..., :h, :w], rtol=0, atol=0)
-        torch.testing.assert_close(model.encode(x), model.encoder(F.pad(x, (0, 3, 0, 3))),
-                                   rtol=0, atol=0)
+        torch.testing.assert_close(
+            model.encode(x), model.encoder(F.pad(x, (0, 3, 0, 3))), rtol=0, atol=0
+        )
         # anything else (reflect padding, centred crop) would give different numbers
         other = model.decoder(model.encoder(F.pad(x, (0, 3, 0, 3), mode="replicate")))
         assert not torch.allclose(out, other[..., :h, :w])
@@ -130,25 +126,35 @@ def test_loss_gradient_reaches_only_the_real_input():
 
 
 # ------------------------------------------------------------- depth against input size
-@pytest.mark.parametrize("cls, kwargs, size, padded, depth", [
-    (ConvAutoencoder2d, dict(n_layers=10), (16, 32), (1024, 1024), 4),
-    (ConvAutoencoder2d, dict(n_layers=3), (7, 64), (8, 64), 2),
-    (ConvAutoencoder2d, dict(n_layers=2, pool_size=3), (8, 30), (9, 36), 1),
-    (ConvAutoencoder1d, dict(n_layers=6, kernel_size=5), (2560,), (4096,), 5),
-    (ConvAutoencoder1d, dict(n_layers=2, kernel_size=5), (15,), (16,), 1),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, size, padded, depth",
+    [
+        (ConvAutoencoder2d, dict(n_layers=10), (16, 32), (1024, 1024), 4),
+        (ConvAutoencoder2d, dict(n_layers=3), (7, 64), (8, 64), 2),
+        (ConvAutoencoder2d, dict(n_layers=2, pool_size=3), (8, 30), (9, 36), 1),
+        (ConvAutoencoder1d, dict(n_layers=6, kernel_size=5), (2560,), (4096,), 5),
+        (ConvAutoencoder1d, dict(n_layers=2, kernel_size=5), (15,), (16,), 1),
+    ],
+)
 def test_depth_the_input_size_cannot_take_is_refused(cls, kwargs, size, padded, depth):
     """Inputs are zero-padded to a multiple of pool_size ** n_layers; a size below that
     multiple on any axis is refused (the padding would exceed the input: n_layers=10
     turned a 16 x 32 image into 1024 x 1024 zeros, 2048x the pixels, without a word),
     naming the input size, the padded size and the largest depth that fits."""
     model = cls(filters=4, **kwargs).eval()
-    match = (rf"an input of size {re.escape(str(size))} would be zero-padded to "
-             rf"{re.escape(str(padded))}\. Use n_layers <= {depth} for this size")
+    match = (
+        rf"an input of size {re.escape(str(size))} would be zero-padded to "
+        rf"{re.escape(str(padded))}\. Use n_layers <= {depth} for this size"
+    )
     x = torch.zeros(1, 1, *size)
-    for call in (lambda: model.latent_shape(size), lambda: model.padded_size(size),
-                 lambda: model.check_input_size(size), lambda: model(x),
-                 lambda: model.encode(x), lambda: model.encode_blocks(x)):
+    for call in (
+        lambda: model.latent_shape(size),
+        lambda: model.padded_size(size),
+        lambda: model.check_input_size(size),
+        lambda: model(x),
+        lambda: model.encode(x),
+        lambda: model.encode_blocks(x),
+    ):
         with pytest.raises(ValueError, match=match):
             call()
     fits = cls(filters=4, **{**kwargs, "n_layers": depth}).eval()
@@ -162,11 +168,17 @@ def test_depth_the_input_size_cannot_take_is_refused(cls, kwargs, size, padded, 
 
 def test_input_shorter_than_one_pooling_window_is_refused():
     model = _tiny2d()
-    with pytest.raises(ValueError, match=r"size \(1, 1\) would be zero-padded to \(4, 4\)\. "
-                                         r"No depth fits an axis shorter than pool_size=2"):
+    with pytest.raises(
+        ValueError,
+        match=r"size \(1, 1\) would be zero-padded to \(4, 4\)\. "
+        r"No depth fits an axis shorter than pool_size=2",
+    ):
         model(torch.zeros(1, 1, 1, 1))
-    with pytest.raises(ValueError, match=r"size \(3, 40\) would be zero-padded to \(4, 40\)"
-                                         r"\. Use n_layers <= 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"size \(3, 40\) would be zero-padded to \(4, 40\)"
+        r"\. Use n_layers <= 1",
+    ):
         model.latent_shape((3, 40))
     with pytest.raises(ValueError, match="Expected a spatial size of 2 positive int"):
         model.check_input_size((8,))
@@ -180,8 +192,11 @@ def test_specae_fit_refuses_a_depth_too_deep_for_its_images_before_training(raw_
     epochs = make_segments(raw_by_name["ecg/mitdb/100"].copy().crop(0, 30))
     est = SpecAE(n_layers=10, resize=(16, 32), device="cpu")
     start = time.perf_counter()
-    with pytest.raises(ValueError, match=r"an input of size \(16, 32\) would be "
-                                         r"zero-padded to \(1024, 1024\)\. Use n_layers <= 4"):
+    with pytest.raises(
+        ValueError,
+        match=r"an input of size \(16, 32\) would be "
+        r"zero-padded to \(1024, 1024\)\. Use n_layers <= 4",
+    ):
         est.fit(epochs)
     assert time.perf_counter() - start < 20
     assert not hasattr(est, "model_")
@@ -211,9 +226,15 @@ def test_n_layers_filters_kernel_size():
         assert model(torch.randn(1, 1, 10, 19)).shape == (1, 1, 10, 19)
 
 
-@pytest.mark.parametrize("norm, layer", [
-    (None, None), ("batch", nn.BatchNorm2d), ("instance", nn.InstanceNorm2d),
-    ("group", nn.GroupNorm)])
+@pytest.mark.parametrize(
+    "norm, layer",
+    [
+        (None, None),
+        ("batch", nn.BatchNorm2d),
+        ("instance", nn.InstanceNorm2d),
+        ("group", nn.GroupNorm),
+    ],
+)
 def test_norms(norm, layer):
     model = ConvAutoencoder2d(n_layers=2, filters=[4, 6], norm=norm)
     norms = _layers(model, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm))
@@ -275,13 +296,26 @@ def test_dense_bottleneck():
         pinned(torch.randn(1, 1, 8, 12))
 
 
-@pytest.mark.parametrize("cls, kwargs, size", [
-    (ConvAutoencoder2d, dict(n_layers=2, filters=[3, 5], norm="group", activation="elu"), (9, 14)),
-    (ConvAutoencoder2d, dict(n_layers=2, filters=4, bottleneck=7, input_size=(9, 14),
-                             norm="batch"), (9, 14)),
-    (ConvAutoencoder1d, dict(n_layers=2, filters=4, kernel_size=5, bottleneck=6,
-                             input_size=100, in_channels=2), (100,)),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, size",
+    [
+        (
+            ConvAutoencoder2d,
+            dict(n_layers=2, filters=[3, 5], norm="group", activation="elu"),
+            (9, 14),
+        ),
+        (
+            ConvAutoencoder2d,
+            dict(n_layers=2, filters=4, bottleneck=7, input_size=(9, 14), norm="batch"),
+            (9, 14),
+        ),
+        (
+            ConvAutoencoder1d,
+            dict(n_layers=2, filters=4, kernel_size=5, bottleneck=6, input_size=100, in_channels=2),
+            (100,),
+        ),
+    ],
+)
 def test_get_config_and_build_model_round_trip(cls, kwargs, size):
     torch.manual_seed(1)
     model = cls(**kwargs)
@@ -307,8 +341,7 @@ def test_conv_autoencoder_1d_defaults_and_shapes():
     torch.manual_seed(0)
     model = ConvAutoencoder1d().eval()
     convs = [m for m in model.encoder if isinstance(m, nn.Conv1d)]
-    assert len(convs) == 4 and all(c.out_channels == 64 and c.kernel_size == (9,)
-                                   for c in convs)
+    assert len(convs) == 4 and all(c.out_channels == 64 and c.kernel_size == (9,) for c in convs)
     assert all(p.kernel_size == 4 for p in _layers(model.encoder, nn.MaxPool1d))
     assert model.multiple == 256
     assert model.latent_shape(2560) == (64, 10)
@@ -396,22 +429,25 @@ def test_input_errors():
         one_d([[0.0] * 10])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(kernel_size=4), "kernel_size must be an odd int"),
-    (dict(kernel_size=0), "kernel_size must be an odd int"),
-    (dict(kernel_size=-3), "kernel_size must be an odd int"),
-    (dict(kernel_size=3.0), "kernel_size must be an odd int"),
-    (dict(n_layers=0), "n_layers must be an int >= 1"),
-    (dict(activation="swish"), "activation must be one of"),
-    (dict(norm="layer"), "norm must be one of"),
-    (dict(filters=[4, 8, 16]), "filters has 3 entries for 2 layers"),
-    (dict(filters=[4]), "filters has 1 entries for 2 layers"),
-    (dict(filters=0), "filters must be >= 1"),
-    (dict(bottleneck=16), "needs input_size"),
-    (dict(bottleneck=16, input_size=(8,)), "input_size must have 2 entries"),
-    (dict(in_channels=0), "in_channels must be an int >= 1"),
-    (dict(pool_size=1), "pool_size must be an int >= 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(kernel_size=4), "kernel_size must be an odd int"),
+        (dict(kernel_size=0), "kernel_size must be an odd int"),
+        (dict(kernel_size=-3), "kernel_size must be an odd int"),
+        (dict(kernel_size=3.0), "kernel_size must be an odd int"),
+        (dict(n_layers=0), "n_layers must be an int >= 1"),
+        (dict(activation="swish"), "activation must be one of"),
+        (dict(norm="layer"), "norm must be one of"),
+        (dict(filters=[4, 8, 16]), "filters has 3 entries for 2 layers"),
+        (dict(filters=[4]), "filters has 1 entries for 2 layers"),
+        (dict(filters=0), "filters must be >= 1"),
+        (dict(bottleneck=16), "needs input_size"),
+        (dict(bottleneck=16, input_size=(8,)), "input_size must have 2 entries"),
+        (dict(in_channels=0), "in_channels must be an int >= 1"),
+        (dict(pool_size=1), "pool_size must be an int >= 2"),
+    ],
+)
 def test_constructor_errors(kwargs, match):
     kwargs = {"n_layers": 2, "filters": 4, **kwargs}
     with pytest.raises(ValueError, match=match):

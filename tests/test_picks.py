@@ -3,11 +3,11 @@
 import mne
 import numpy as np
 import pytest
+from tiny import TINY_ONE_EPOCH as TINY
 
 import mne_specae.estimator.specae as estimator_module
 from mne_specae import SpecAE, make_segments
 from mne_specae.training.splits import split_by_group
-from tiny import TINY_ONE_EPOCH as TINY
 
 pytestmark = pytest.mark.filterwarnings("ignore:Only one group")
 
@@ -71,8 +71,11 @@ def test_bad_channel_fit_and_transform_end_to_end(mixed_epochs):
 
 def test_picks_parameter(mixed_epochs, monkeypatch):
     seen = _captured_training(monkeypatch)
-    assert SpecAE(**TINY, picks="eeg").fit(mixed_epochs).ch_names_ == ["Fz", "Pz",
-                                                                       mixed_epochs.ch_names[3]]
+    assert SpecAE(**TINY, picks="eeg").fit(mixed_epochs).ch_names_ == [
+        "Fz",
+        "Pz",
+        mixed_epochs.ch_names[3],
+    ]
     # a bad channel named explicitly is used (MNE's rule)
     est = SpecAE(**TINY, picks=["Cz", "Fz"]).fit(mixed_epochs)
     assert est.ch_names_ == ["Cz", "Fz"] and seen["items"].shape[0] == 2 * len(mixed_epochs)

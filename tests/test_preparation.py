@@ -31,6 +31,7 @@ def _ecg_fif(fname, freq, sine_raw, duration=15.0):
 
 # -- item: a type whose channels are all bad does not drop the good ones -----------------
 
+
 @pytest.fixture(scope="module")
 def eeg_with_bad_ecg(data_path, tmp_path_factory):
     """eegmat Subject00_2 (19 EEG channels, A2-A1 and an ECG lead), 20 s, with its only
@@ -69,6 +70,7 @@ def test_all_bad_channels_of_one_type_keep_the_other_types(eeg_with_bad_ecg, tmp
 
 # -- item: files with one name in different folders are different recordings ------------
 
+
 def test_same_file_name_in_two_folders_gives_two_recordings(sine_raw, tmp_path):
     root = tmp_path / "study"
     _ecg_fif(root / "s1" / "rest_raw.fif", 5.0, sine_raw)
@@ -85,16 +87,20 @@ def test_same_file_name_in_two_folders_gives_two_recordings(sine_raw, tmp_path):
 
     # files named directly: their file names, or paths from their common folder when
     # two share a name
-    files = find_recordings([root / "s1" / "rest_raw.fif", root / "s2" / "rest_raw.fif",
-                             root / "top_raw.fif"])
+    files = find_recordings(
+        [root / "s1" / "rest_raw.fif", root / "s2" / "rest_raw.fif", root / "top_raw.fif"]
+    )
     names = recording_names(files, [str(f) for f in files])
     assert list(names.values()) == ["s1/rest_raw", "s2/rest_raw", "top_raw"]
     assert recording_names(find_recordings([root]), [root]) == {
         root / "s1" / "rest_raw.fif": "s1/rest_raw",
-        root / "s2" / "rest_raw.fif": "s2/rest_raw", root / "top_raw.fif": "top_raw"}
+        root / "s2" / "rest_raw.fif": "s2/rest_raw",
+        root / "top_raw.fif": "top_raw",
+    }
 
 
 # -- item: joblib is declared ---------------------------------------------------------
+
 
 def test_joblib_with_generator_unordered_is_declared():
     tomllib = pytest.importorskip("tomllib")
@@ -103,6 +109,7 @@ def test_joblib_with_generator_unordered_is_declared():
 
 
 # -- item: an edited source file replaces its old version ------------------------------
+
 
 def test_an_edited_file_replaces_its_old_version(sine_raw, tmp_path):
     folder = tmp_path / "rec"
@@ -126,6 +133,7 @@ def test_an_edited_file_replaces_its_old_version(sine_raw, tmp_path):
 
 # -- item: one process at a time; a failed write names its file ------------------------
 
+
 def test_a_second_process_on_one_store_is_refused(sine_raw, tmp_path):
     folder = tmp_path / "rec"
     _ecg_fif(folder / "a_raw.fif", 5.0, sine_raw)
@@ -134,8 +142,11 @@ def test_a_second_process_on_one_store_is_refused(sine_raw, tmp_path):
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (path / "prepare.lock").write_text(f"{other.pid}\n")
-        with pytest.raises(RuntimeError, match=rf"another process \(pid {other.pid}\) is "
-                                               "preparing this store"):
+        with pytest.raises(
+            RuntimeError,
+            match=rf"another process \(pid {other.pid}\) is "
+            "preparing this store",
+        ):
             prepare_segments(folder, path, verbose=False)
     finally:
         other.kill()
@@ -147,8 +158,7 @@ def test_a_second_process_on_one_store_is_refused(sine_raw, tmp_path):
     assert not (path / "prepare.lock").exists()
 
 
-def test_a_failed_write_names_the_file_and_leaves_no_temporary(sine_raw, tmp_path,
-                                                               monkeypatch):
+def test_a_failed_write_names_the_file_and_leaves_no_temporary(sine_raw, tmp_path, monkeypatch):
     import mne_specae.stores.preparation as prep
 
     folder = tmp_path / "rec"
@@ -166,6 +176,7 @@ def test_a_failed_write_names_the_file_and_leaves_no_temporary(sine_raw, tmp_pat
 
 
 # -- item: impossible settings are refused once, before any file -----------------------
+
 
 def test_settings_are_checked_before_any_file(sine_raw, tmp_path):
     folder = tmp_path / "rec"
@@ -208,11 +219,15 @@ def _alive(pid):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_killing_a_parallel_preparation_ends_its_workers(signum, data_path, tmp_path):
     files = [str(data_path / f"ecg/mitdb/{r}.hea") for r in (100, 106, 113, 121)] + [
-        str(data_path / f"eeg/eegmat/Subject0{s}_1.edf") for s in range(4)]
+        str(data_path / f"eeg/eegmat/Subject0{s}_1.edf") for s in range(4)
+    ]
     script = tmp_path / "prepare.py"
     script.write_text(PREPARE_IN_PARALLEL)
-    proc = subprocess.Popen([sys.executable, str(script), *files, str(tmp_path / "store")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *files, str(tmp_path / "store")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     manifest_file = tmp_path / "store" / "manifest.json"
     workers, deadline = set(), time.monotonic() + 120
     try:

@@ -15,8 +15,13 @@ from mne_specae.pretrained.loading import PRETRAINED, file_sha256, pretrained_pa
 
 #: The only globals a plain tensors-and-settings pickle needs (what torch.save writes).
 SAFE_GLOBALS = {
-    "torch._utils _rebuild_tensor_v2", "collections OrderedDict", "torch FloatStorage",
-    "torch LongStorage", "torch IntStorage", "torch BoolStorage", "torch DoubleStorage",
+    "torch._utils _rebuild_tensor_v2",
+    "collections OrderedDict",
+    "torch FloatStorage",
+    "torch LongStorage",
+    "torch IntStorage",
+    "torch BoolStorage",
+    "torch DoubleStorage",
     "torch._utils _rebuild_parameter",
 }
 
@@ -62,8 +67,7 @@ def test_load_pretrained_gives_a_fitted_calibrated_model(tmp_path):
     assert est.normalize == "item"
     # save / load round trip keeps weights and head
     again = SpecAE.load(est.save(tmp_path / "copy.specae"))
-    for (k, a), (_, b) in zip(est.model_.state_dict().items(),
-                              again.model_.state_dict().items()):
+    for (k, a), (_, b) in zip(est.model_.state_dict().items(), again.model_.state_dict().items()):
         assert torch.equal(a, b), k
     np.testing.assert_array_equal(est.calibration_.coef, again.calibration_.coef)
 
@@ -79,6 +83,7 @@ def test_load_pretrained_embeds_real_segments(raw_by_name):
 def test_a_damaged_or_replaced_file_is_refused_before_it_is_opened(monkeypatch, tmp_path):
     fake = tmp_path / "biosignals.specae"
     fake.write_bytes(pretrained_path().read_bytes()[:-10])
+
     @contextlib.contextmanager
     def fake_file(name):
         yield fake
@@ -151,8 +156,13 @@ def test_load_pretrained_from_the_package_imported_from_a_zip(tmp_path):
         "except RuntimeError as err:\n"
         "    print('path:', err)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(archive)], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(archive)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "classes ['ecg', 'eeg', 'emg']" in done.stdout
     assert "path: mne-specae is imported from an archive" in done.stdout

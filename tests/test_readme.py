@@ -49,8 +49,9 @@ def test_readme_spectrogram_figure_is_labelled(raw_by_name):
     import mne_specae as msa
 
     eeg = msa.make_segments(raw_by_name["eeg/eegmat/Subject00_1"].copy().crop(0, 20))
-    tfr = msa.compute_spectrogram(eeg, n_fft=512, hop_length=64, fmin=2.0, fmax=45.0,
-                                  freq_scale="log", n_freqs=40)
+    tfr = msa.compute_spectrogram(
+        eeg, n_fft=512, hop_length=64, fmin=2.0, fmax=45.0, freq_scale="log", n_freqs=40
+    )
     fig = msa.viz.plot_spectrogram(tfr, picks="Pz", show=False)
     assert tfr.info["temp"]["mne_specae_units"] == "Power (V²/Hz)"
     assert eeg.info.get("temp") is None  # recorded on the TFR's copy of the info only

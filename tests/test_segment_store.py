@@ -21,9 +21,13 @@ def source_folder(data_path, tmp_path_factory):
     """Five real recordings in one folder: BioSPPy ECG and EMG, a UCI EMG file, and an
     eegmat EDF (19 EEG channels and an ECG lead)."""
     folder = tmp_path_factory.mktemp("recordings")
-    for rel in ("ecg/biosppy/ecg.txt", "eeg/eegmat/Subject00_2.edf",
-                "emg/biosppy/emg.txt", "emg/biosppy/emg_1.txt",
-                "emg/uci_lower_limb/3Apie.txt"):
+    for rel in (
+        "ecg/biosppy/ecg.txt",
+        "eeg/eegmat/Subject00_2.edf",
+        "emg/biosppy/emg.txt",
+        "emg/biosppy/emg_1.txt",
+        "emg/uci_lower_limb/3Apie.txt",
+    ):
         shutil.copy(data_path / rel, folder / rel.replace("/", "_"))
     return folder
 
@@ -66,8 +70,9 @@ def test_a_store_holds_exactly_the_segments_of_make_segments(reference, source_f
 
 def test_indexing_and_to_epochs(reference):
     n = len(reference)
-    np.testing.assert_array_equal(reference[[3, 0, 3]], np.stack(
-        [reference[3], reference[0], reference[3]]))
+    np.testing.assert_array_equal(
+        reference[[3, 0, 3]], np.stack([reference[3], reference[0], reference[3]])
+    )
     mask = np.zeros(n, bool)
     mask[[1, n - 1]] = True
     np.testing.assert_array_equal(reference[mask], reference[[1, n - 1]])
@@ -86,7 +91,9 @@ def test_indexing_and_to_epochs(reference):
     with pytest.raises(ValueError, match="No item matches"):
         reference.to_epochs("subject == 'nobody'")
     with pytest.raises(ValueError, match="same channels for every segment"):
-        reference.to_epochs("recording == 'emg_uci_lower_limb_3Apie' and (channel != 'RF' or onset > 5)")
+        reference.to_epochs(
+            "recording == 'emg_uci_lower_limb_3Apie' and (channel != 'RF' or onset > 5)"
+        )
 
 
 def test_two_jobs_give_the_same_store(reference, source_folder, tmp_path):
@@ -94,16 +101,14 @@ def test_two_jobs_give_the_same_store(reference, source_folder, tmp_path):
     _same_store(store, reference)
 
 
-def test_running_again_adds_nothing_and_settings_must_match(reference, source_folder,
-                                                            tmp_path):
+def test_running_again_adds_nothing_and_settings_must_match(reference, source_folder, tmp_path):
     path = tmp_path / "store"
     shutil.copytree(reference.path, path)
     again = prepare_segments(source_folder, path, verbose=False)
     _same_store(again, reference)
     with pytest.raises(ValueError, match=r"other settings \(duration: 5.0 -> 2.0\)"):
         prepare_segments(source_folder, path, duration=2.0, verbose=False)
-    fresh = prepare_segments(source_folder, path, duration=2.0, overwrite=True,
-                             verbose=False)
+    fresh = prepare_segments(source_folder, path, duration=2.0, overwrite=True, verbose=False)
     assert fresh.n_times == 1024
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
@@ -131,14 +136,15 @@ KILL_AFTER_TWO_COMMITS = textwrap.dedent("""
 """)
 
 
-def test_a_killed_preparation_resumes_to_the_same_store(reference, source_folder,
-                                                        tmp_path):
+def test_a_killed_preparation_resumes_to_the_same_store(reference, source_folder, tmp_path):
     path = tmp_path / "killed"
     script = tmp_path / "kill.py"
     script.write_text(KILL_AFTER_TWO_COMMITS)
-    proc = subprocess.run([sys.executable, str(script), str(source_folder), str(path)],
-                          env={**os.environ, "MNE_SPECAE_DATA": os.environ.get(
-                              "MNE_SPECAE_DATA", "")}, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(source_folder), str(path)],
+        env={**os.environ, "MNE_SPECAE_DATA": os.environ.get("MNE_SPECAE_DATA", "")},
+        capture_output=True,
+    )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
     partial = read_segments(path)
     assert len(partial.files) == 2  # only what was committed is visible
@@ -166,8 +172,9 @@ def test_raw_sources_bids_entities_and_extra_columns(raw_by_name, data_path, tmp
     shutil.copy(data_path / "eeg/eegmat/Subject00_2.edf", bids / "sub-07_ses-2_task-rest_eeg.edf")
     raw = raw_by_name["ecg/biosppy/ecg"]
     before = raw.get_data().copy()
-    store = prepare_segments([tmp_path / "bids", raw], tmp_path / "store",
-                             metadata={"site": "lab-a"}, verbose=False)
+    store = prepare_segments(
+        [tmp_path / "bids", raw], tmp_path / "store", metadata={"site": "lab-a"}, verbose=False
+    )
     md = store.metadata
     eeg = md[md["signal_type"] == "eeg"]
     assert set(eeg["subject"]) == {"sub-07"}
@@ -198,8 +205,10 @@ def test_the_prepare_command(source_folder, tmp_path, capsys):
     assert len(store) == 23 and len(store.files) == 2
     assert main(["prepare", *files, "--out", str(out), "--duration", "2", "--quiet"]) == 2
     assert "other settings (duration: 5.0 -> 2.0)" in capsys.readouterr().err
-    assert main(["prepare", *files, "--out", str(out), "--duration", "2", "--quiet",
-                 "--overwrite"]) == 0
+    assert (
+        main(["prepare", *files, "--out", str(out), "--duration", "2", "--quiet", "--overwrite"])
+        == 0
+    )
     assert read_segments(out).n_times == 1024
 
 
@@ -208,6 +217,5 @@ def test_any_joblib_backend_runs_the_preparation(reference, source_folder, tmp_p
     import joblib
 
     with joblib.parallel_config(backend="threading"):
-        store = prepare_segments(source_folder, tmp_path / "threads", n_jobs=2,
-                                 verbose=False)
+        store = prepare_segments(source_folder, tmp_path / "threads", n_jobs=2, verbose=False)
     _same_store(store, reference)

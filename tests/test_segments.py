@@ -35,8 +35,15 @@ def test_metadata_columns_and_values(sine_raw):
     raw.info["description"] = "session-a"
     epochs = make_segments(raw, metadata={"condition": "rest", "trial": 3})
     meta = epochs.metadata
-    assert list(meta.columns) == ["signal_type", "subject", "recording", "onset",
-                                  "sfreq_orig", "condition", "trial"]
+    assert list(meta.columns) == [
+        "signal_type",
+        "subject",
+        "recording",
+        "onset",
+        "sfreq_orig",
+        "condition",
+        "trial",
+    ]
     assert len(meta) == 4  # floor(23 / 5)
     assert (meta.signal_type == "emg").all() and (meta.subject == "s01").all()
     assert (meta.recording == "session-a").all() and (meta.condition == "rest").all()
@@ -131,8 +138,9 @@ def test_all_segments_dropped_is_an_error(sine_raw):
 
 
 def test_mixed_types_error_says_how_to_pick(raw_by_name, data_path):
-    raw = mne.io.read_raw_edf(data_path / "eeg/eegmat/Subject00_2.edf", infer_types=True,
-                              preload=True)
+    raw = mne.io.read_raw_edf(
+        data_path / "eeg/eegmat/Subject00_2.edf", infer_types=True, preload=True
+    )
     raw.drop_channels(["A2-A1"])
     with pytest.raises(ValueError, match=r"mixes signal types \(ecg: 1 channel\(s\), eeg: 19"):
         make_segments(raw)
@@ -147,8 +155,7 @@ def test_real_recordings(raw_by_name):
     ecg = make_segments(raw_by_name["ecg/mitdb/100"])
     assert len(ecg) == 361 and ecg.ch_names == ["MLII", "V5"]
     assert set(ecg.metadata.subject) == {"mitdb-100"}
-    eeg = make_segments(raw_by_name["eeg/eegmat/Subject01_1"],
-                        metadata={"condition": "rest"})
+    eeg = make_segments(raw_by_name["eeg/eegmat/Subject01_1"], metadata={"condition": "rest"})
     assert eeg.get_data().shape == (36, 19, 2560)
     assert 5e-6 < np.percentile(np.abs(eeg.get_data()), 99) < 100e-6
     emg = make_segments(raw_by_name["emg/uci_lower_limb/9Nmar"])  # 5.343 s: one segment
@@ -164,22 +171,36 @@ def test_real_recordings(raw_by_name):
         ({"sfreq": "512"}, TypeError, "sfreq must be an instance of number"),
         ({"overlap": 5.0}, ValueError, "overlap must be >= 0 and shorter than duration"),
         ({"on_nonfinite": "ignore"}, ValueError, "Invalid value for the 'on_nonfinite'"),
-        ({"metadata": {"subject": "S1"}}, ValueError,
-         r"metadata names built-in column\(s\) \['subject'\].*Use subject=\.\.\."),
-        ({"metadata": {"onset": 0.0, "x": 1}}, ValueError,
-         r"built-in column\(s\) \['onset'\]"),
-        ({"metadata": {"label": [1, 2, 3]}}, ValueError,
-         r"metadata\['label'\] has 3 values for 2 segments \(0 dropped\)"),
-        ({"metadata": {"label": np.zeros((2, 2))}}, ValueError,
-         r"metadata\['label'\] must be a constant or one value per segment"),
+        (
+            {"metadata": {"subject": "S1"}},
+            ValueError,
+            r"metadata names built-in column\(s\) \['subject'\].*Use subject=\.\.\.",
+        ),
+        ({"metadata": {"onset": 0.0, "x": 1}}, ValueError, r"built-in column\(s\) \['onset'\]"),
+        (
+            {"metadata": {"label": [1, 2, 3]}},
+            ValueError,
+            r"metadata\['label'\] has 3 values for 2 segments \(0 dropped\)",
+        ),
+        (
+            {"metadata": {"label": np.zeros((2, 2))}},
+            ValueError,
+            r"metadata\['label'\] must be a constant or one value per segment",
+        ),
         ({"duration": 12.0}, ValueError, r"10\.000 s long, shorter than one segment of 12 s"),
         ({"picks": "eeg"}, ValueError, "No channel left after picks='eeg'"),
         ({"metadata": [1, 2]}, TypeError, "metadata must be an instance of dict"),
         # segments shorter than one sample (MNE: "Event time samples were not unique")
-        ({"duration": 1e-3}, ValueError,
-         r"duration \* sfreq = 0\.512 samples: a segment .* at least one sample"),
-        ({"duration": 1.0, "overlap": 0.999}, ValueError,
-         r"\(duration - overlap\) \* sfreq = 0\.512 samples"),
+        (
+            {"duration": 1e-3},
+            ValueError,
+            r"duration \* sfreq = 0\.512 samples: a segment .* at least one sample",
+        ),
+        (
+            {"duration": 1.0, "overlap": 0.999},
+            ValueError,
+            r"\(duration - overlap\) \* sfreq = 0\.512 samples",
+        ),
     ],
 )
 def test_bad_input(kwargs, error, match, sine_raw):
@@ -199,8 +220,11 @@ def test_channel_nan_throughout_is_named(sine_raw):
     raw = sine_raw(10.0, 512.0, 20.0, ch_type="eeg", n_channels=3)
     raw._data[1] = np.nan
     raw._data[2, 100:200] = np.nan  # a gap, which alone would just drop a segment
-    with pytest.raises(ValueError, match=r"Channel\(s\) \['EEG01'\] hold no finite sample.*"
-                                         r"raw.info\['bads'\] \+= \['EEG01'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Channel\(s\) \['EEG01'\] hold no finite sample.*"
+        r"raw.info\['bads'\] \+= \['EEG01'\]",
+    ):
         make_segments(raw)
     raw.info["bads"] = ["EEG01"]
     epochs = make_segments(raw)
@@ -227,8 +251,7 @@ def test_select_evenly(raw_by_name):
     subset = select_evenly(epochs, 4, 3)
     np.testing.assert_allclose(subset.metadata.onset, [0.0, 20.0, 35.0, 55.0])
     assert subset.ch_names == ["Fp1", "C4", "Pz"]  # first, middle, last of 19
-    np.testing.assert_array_equal(subset.get_data(picks="Pz")[1],
-                                  epochs.get_data(picks="Pz")[4])
+    np.testing.assert_array_equal(subset.get_data(picks="Pz")[1], epochs.get_data(picks="Pz")[4])
     assert len(epochs) == 12 and len(epochs.ch_names) == 19  # input unchanged
     same = select_evenly(epochs)
     assert same is not epochs and len(same) == 12 and len(same.ch_names) == 19

@@ -9,15 +9,17 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from tiny import TINY_ONE_EPOCH as TINY
 
 from mne_specae import SpecAE, make_segments, presets
-from tiny import TINY_ONE_EPOCH as TINY
 
 
 @pytest.fixture(scope="module")
 def two_subjects(raw_by_name):
-    return [make_segments(raw_by_name[name].copy().crop(0, 30))
-            for name in ("ecg/mitdb/100", "ecg/mitdb/106")]
+    return [
+        make_segments(raw_by_name[name].copy().crop(0, 30))
+        for name in ("ecg/mitdb/100", "ecg/mitdb/106")
+    ]
 
 
 def test_feature_names_and_pandas_output(two_subjects):
@@ -81,8 +83,9 @@ def test_defaults_are_the_recommended_preset():
 def test_every_parameter_documented_with_type_and_default():
     doc = SpecAE.__doc__
     for name, param in inspect.signature(SpecAE).parameters.items():
-        line = next((ln.strip() for ln in doc.splitlines()
-                     if ln.strip().startswith(f"{name} : ")), None)
+        line = next(
+            (ln.strip() for ln in doc.splitlines() if ln.strip().startswith(f"{name} : ")), None
+        )
         assert line is not None, name
         assert line.endswith(f"default={param.default!r}"), line
 
@@ -91,8 +94,22 @@ def test_study_preset_is_native_resolution():
     """480 x 640 images of 5 s at 512 Hz without upsampling the STFT."""
     from mne_specae import Spectrogram
 
-    sg = Spectrogram(512.0, **{k: presets.STUDY[k] for k in (
-        "n_fft", "hop_length", "fmin", "fmax", "freq_scale", "n_freqs", "output", "top_db")})
+    sg = Spectrogram(
+        512.0,
+        **{
+            k: presets.STUDY[k]
+            for k in (
+                "n_fft",
+                "hop_length",
+                "fmin",
+                "fmax",
+                "freq_scale",
+                "n_freqs",
+                "output",
+                "top_db",
+            )
+        },
+    )
     height, width = sg.output_shape(2560)
     assert height == 480 and width in (640, 641)
     assert np.isclose(sg.freqs[-1], 256.0)

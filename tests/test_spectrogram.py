@@ -81,9 +81,15 @@ def test_windows_and_framing_equal_scipy(segments, kwargs):
     sg = Spectrogram(SFREQ, **kwargs)
     out = sg(_t(x)).numpy()
     win = kwargs.get("win_length") or kwargs["n_fft"]
-    f, t, p = scipy_power(x, kwargs["n_fft"], kwargs["hop_length"], win,
-                          kwargs.get("window", "hann"), kwargs["center"],
-                          kwargs.get("scaling", "density"))
+    f, t, p = scipy_power(
+        x,
+        kwargs["n_fft"],
+        kwargs["hop_length"],
+        win,
+        kwargs.get("window", "hann"),
+        kwargs["center"],
+        kwargs.get("scaling", "density"),
+    )
     n_frames = out.shape[-1]
     assert p.shape[-1] >= n_frames  # scipy needs only win_length samples per frame
     if win == kwargs["n_fft"]:
@@ -132,12 +138,14 @@ def test_window_and_scaling_change_the_result(segments):
         (dict(window_seconds=1.0, overlap_seconds=0.5), (4, N_TIMES), (4, 257, 11)),
         (dict(channel_mode="planes"), (2, 3, N_TIMES), (2, 3, 129, 81)),
         (dict(channel_mode="planes", output="complex"), (2, 3, N_TIMES), (2, 6, 129, 81)),
-        (dict(channel_mode="planes", resize=(64, 96), output="db"), (2, 3, N_TIMES),
-         (2, 3, 64, 96)),
+        (
+            dict(channel_mode="planes", resize=(64, 96), output="db"),
+            (2, 3, N_TIMES),
+            (2, 3, 64, 96),
+        ),
         (dict(channel_mode="stack"), (2, 3, N_TIMES), (2, 387, 81)),
         (dict(channel_mode="stack", output="complex"), (2, 3, N_TIMES), (2, 2, 387, 81)),
-        (dict(channel_mode="stack", freq_scale="mel", n_freqs=40), (2, 3, N_TIMES),
-         (2, 120, 81)),
+        (dict(channel_mode="stack", freq_scale="mel", n_freqs=40), (2, 3, N_TIMES), (2, 120, 81)),
         (dict(channel_mode="stack", resize=(64, 96)), (2, 3, N_TIMES), (2, 64, 96)),
     ],
 )
@@ -169,14 +177,20 @@ def test_output_shapes(segments, kwargs, in_shape, expected):
         (dict(channel_mode="planes"), (2, 4, N_TIMES), (2, 4, 129, 81)),
         (dict(channel_mode="planes", output="complex"), (2, 4, N_TIMES), (2, 8, 129, 81)),
         (dict(channel_mode="stack", fmax=64.0), (2, 4, N_TIMES), (2, 1, 132, 81)),
-        (dict(channel_mode="stack", output="complex", resize=(32, 40)), (2, 4, N_TIMES),
-         (2, 2, 32, 40)),
+        (
+            dict(channel_mode="stack", output="complex", resize=(32, 40)),
+            (2, 4, N_TIMES),
+            (2, 2, 32, 40),
+        ),
     ],
 )
 def test_image_shape_and_to_images(segments, kwargs, in_shape, expected):
     sg = Spectrogram(SFREQ, n_fft=256, hop_length=32, **kwargs)
-    x = _t(segments["emg"][: in_shape[0], : (in_shape[1] if len(in_shape) == 3 else 1)]
-           .reshape(in_shape))
+    x = _t(
+        segments["emg"][: in_shape[0], : (in_shape[1] if len(in_shape) == 3 else 1)].reshape(
+            in_shape
+        )
+    )
     images = sg.to_images(x)
     assert tuple(images.shape) == expected
     n_channels = in_shape[1] if len(in_shape) == 3 else 1
@@ -190,8 +204,13 @@ def test_image_shape_and_to_images(segments, kwargs, in_shape, expected):
 @pytest.mark.parametrize("freq_scale", ["linear", "mel"])
 def test_autograd_path_equals_inference_path(segments, output, freq_scale):
     """Without autograd the module works in place; with it, the same numbers and a gradient."""
-    kw = dict(n_fft=256, hop_length=32, output=output, freq_scale=freq_scale,
-              ref=1e-10 if output == "db" else 1.0)
+    kw = dict(
+        n_fft=256,
+        hop_length=32,
+        output=output,
+        freq_scale=freq_scale,
+        ref=1e-10 if output == "db" else 1.0,
+    )
     if freq_scale == "mel":
         kw["n_freqs"] = 40
     sg = Spectrogram(SFREQ, **kw)
@@ -203,8 +222,7 @@ def test_autograd_path_equals_inference_path(segments, output, freq_scale):
         warnings.simplefilter("error")  # e.g. "Converting a tensor with requires_grad=True"
         slow = sg(leaf)
     assert slow.requires_grad
-    torch.testing.assert_close(slow.detach(), fast, rtol=1e-5,
-                               atol=1e-5 * float(fast.abs().max()))
+    torch.testing.assert_close(slow.detach(), fast, rtol=1e-5, atol=1e-5 * float(fast.abs().max()))
     slow.mean().backward()
     assert leaf.grad is not None and torch.isfinite(leaf.grad).all()
     assert float(leaf.grad.abs().max()) > 0
@@ -237,8 +255,7 @@ def test_top_db_clips_each_item_on_its_own(segments):
     quiet = segments["ecg"][0, 1]
     loud = segments["ecg"][1, 1] + 1.0 * np.sin(2 * np.pi * 100.0 * np.arange(N_TIMES) / SFREQ)
     top_db = 40.0
-    sg = Spectrogram(SFREQ, n_fft=256, hop_length=32, output="db", top_db=top_db,
-                     amin=1e-20)
+    sg = Spectrogram(SFREQ, n_fft=256, hop_length=32, output="db", top_db=top_db, amin=1e-20)
     together = sg(_t(np.stack([quiet, loud]))).numpy()
     alone = sg(_t(quiet[None])).numpy()
     np.testing.assert_array_equal(together[0], alone[0])
@@ -268,8 +285,7 @@ def test_item_normalization_separate_and_independent(segments):
     # equals the z-score of the plain dB image, each channel on its own
     plain = Spectrogram(SFREQ, n_fft=256, hop_length=32, output="db")(_t(x)).numpy()
     plain = plain.astype(np.float64)
-    z = (plain - plain.mean(axis=(-2, -1), keepdims=True)) / plain.std(axis=(-2, -1),
-                                                                          keepdims=True)
+    z = (plain - plain.mean(axis=(-2, -1), keepdims=True)) / plain.std(axis=(-2, -1), keepdims=True)
     np.testing.assert_allclose(out, z, atol=1e-4)
     # an item's image does not depend on the rest of the batch
     other = x.copy()
@@ -284,8 +300,9 @@ def test_item_normalization_planes_over_all_planes(segments):
     # ECG leads MLII and V5, 10x apart in amplitude: planes keep their relative level
     x = segments["ecg"][:3].copy()
     x[:, 1] *= 10.0
-    sg = Spectrogram(SFREQ, n_fft=256, hop_length=32, output="power", normalize="item",
-                     channel_mode="planes")
+    sg = Spectrogram(
+        SFREQ, n_fft=256, hop_length=32, output="power", normalize="item", channel_mode="planes"
+    )
     out = sg(_t(x)).numpy().astype(np.float64)
     assert out.shape == (3, 2, 129, 81)
     np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0.0, atol=1e-5)
@@ -297,11 +314,15 @@ def test_item_normalization_planes_over_all_planes(segments):
 
 def test_dataset_normalization_fit_state_dict_and_errors(segments):
     x = segments["eeg"][:, :5].reshape(-1, N_TIMES)  # 30 channel-segments
-    kwargs = dict(n_fft=256, hop_length=32, output="db", freq_scale="mel", n_freqs=48,
-                  normalize="dataset")
+    kwargs = dict(
+        n_fft=256, hop_length=32, output="db", freq_scale="mel", n_freqs=48, normalize="dataset"
+    )
     sg = Spectrogram(SFREQ, **kwargs)
-    with pytest.raises(RuntimeError, match=r"normalize='dataset' needs statistics: call "
-                                           r"fit_normalization"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"normalize='dataset' needs statistics: call "
+        r"fit_normalization",
+    ):
         sg(_t(x[:2]))
     assert sg.fit_normalization(x, batch_size=7) is sg  # several batches, numpy input
     assert sg.norm_mean.shape == sg.norm_std.shape == (48, 1)
@@ -345,8 +366,7 @@ def test_planes_and_stack_equal_separate(segments):
             torch.testing.assert_close(planes, sep, rtol=0, atol=0)
             expected = torch.cat([sep[:, c] for c in range(4)], dim=-2)  # (3, 4F, T)
         torch.testing.assert_close(stack, expected, rtol=0, atol=0)
-        np.testing.assert_array_equal(stack[..., 129:258, :].numpy(),
-                                      sep[:, 1].numpy())
+        np.testing.assert_array_equal(stack[..., 129:258, :].numpy(), sep[:, 1].numpy())
 
 
 def test_top_db_in_planes_mode_is_per_item(segments):
@@ -379,8 +399,7 @@ def test_complex_planes_are_scaled_real_and_imaginary(segments):
     np.testing.assert_allclose(z[0], expected.real, atol=1e-4 * scale)
     np.testing.assert_allclose(z[1], expected.imag, atol=1e-4 * scale)
     power = Spectrogram(SFREQ, n_fft=n_fft, hop_length=hop, center=False)(_t(x)).numpy()
-    np.testing.assert_allclose(z[0] ** 2 + z[1] ** 2, power, rtol=1e-4,
-                               atol=1e-6 * power.max())
+    np.testing.assert_allclose(z[0] ** 2 + z[1] ** 2, power, rtol=1e-4, atol=1e-6 * power.max())
     _, _, p = scipy_power(x)
     assert_rel_close(z[0] ** 2 + z[1] ** 2, p)
 
@@ -388,10 +407,13 @@ def test_complex_planes_are_scaled_real_and_imaginary(segments):
 # ------------------------------------------------------------------ 9. back to time
 def test_inverse_reconstructs_real_ecg(segments):
     x = segments["ecg"][2]  # MLII and V5
-    for kwargs in (dict(), dict(hop_length=64), dict(n_fft=255, hop_length=50),
-                   dict(win_length=200, window="hamming")):
-        sg = Spectrogram(SFREQ, **{"n_fft": 256, "hop_length": 32, **kwargs},
-                         output="complex")
+    for kwargs in (
+        dict(),
+        dict(hop_length=64),
+        dict(n_fft=255, hop_length=50),
+        dict(win_length=200, window="hamming"),
+    ):
+        sg = Spectrogram(SFREQ, **{"n_fft": 256, "hop_length": 32, **kwargs}, output="complex")
         y = sg.inverse(sg(_t(x)), N_TIMES).numpy()
         assert y.shape == x.shape and y.dtype == np.float32
         snr = 10 * np.log10(np.sum(x**2) / np.sum((x - y) ** 2))
@@ -403,8 +425,7 @@ def test_inverse_reconstructs_real_ecg(segments):
     freqs = np.fft.rfftfreq(N_TIMES, 1 / SFREQ)
     assert spec_y[:, freqs > 50].max() < 1e-3 * spec_x.max()
     low = (freqs > 1) & (freqs < 35)
-    np.testing.assert_allclose(spec_y[:, low], spec_x[:, low], rtol=0.05,
-                               atol=1e-3 * spec_x.max())
+    np.testing.assert_allclose(spec_y[:, low], spec_x[:, low], rtol=0.05, atol=1e-3 * spec_x.max())
     with pytest.raises(ValueError, match="inverse needs output='complex'"):
         Spectrogram(SFREQ, output="power").inverse(sg(_t(x)), N_TIMES)
 
@@ -433,8 +454,7 @@ def test_griffin_lim_converges_on_real_ecg(segments):
     final = float(torch.linalg.vector_norm(rebuilt - target) / torch.linalg.vector_norm(target))
     assert final < 0.35 and final == pytest.approx(conv[-1], rel=0.2)
     # momentum accelerates: classic GL after the same 100 iterations is worse
-    _, classic = griffin_lim(spec, sg, N_TIMES, n_iter=100, momentum=0.0,
-                             return_convergence=True)
+    _, classic = griffin_lim(spec, sg, N_TIMES, n_iter=100, momentum=0.0, return_convergence=True)
     assert conv[99] < classic[99]
 
 
@@ -450,14 +470,14 @@ def test_griffin_lim_from_power_magnitude_and_db(segments):
         assert conv[-1] < conv[0]
     for output in ("magnitude", "db"):
         np.testing.assert_allclose(results[output][1], results["power"][1], rtol=1e-3)
-        np.testing.assert_allclose(results[output][0], results["power"][0],
-                                   atol=1e-3 * np.abs(results["power"][0]).max())
+        np.testing.assert_allclose(
+            results[output][0], results["power"][0], atol=1e-3 * np.abs(results["power"][0]).max()
+        )
     # batches keep their leading shape
     sg = Spectrogram(SFREQ, output="power", **common)
     y = griffin_lim(sg(_t(segments["ecg"][:2])), sg, N_TIMES, n_iter=3)
     assert y.shape == (2, 2, N_TIMES)
-    with pytest.raises(ValueError, match="invert complex ones exactly with "
-                                         "Spectrogram.inverse"):
+    with pytest.raises(ValueError, match="invert complex ones exactly with Spectrogram.inverse"):
         griffin_lim(torch.zeros(2, 129, 81), Spectrogram(SFREQ, output="complex"), N_TIMES)
     with pytest.raises(ValueError, match="griffin_lim needs a linear frequency axis"):
         griffin_lim(torch.zeros(64, 81), Spectrogram(SFREQ, freq_scale="mel"), N_TIMES)
@@ -472,8 +492,9 @@ def test_detrend_removes_offset_and_line(segments):
     scale = float(x.std())
     offset = x + 5 * scale
     ramp = offset + 3 * scale * torch.linspace(-1, 1, n)
-    kw = dict(n_fft=256, hop_length=64, output="db", fmin=2.0, fmax=60.0, freq_scale="log",
-              n_freqs=16)
+    kw = dict(
+        n_fft=256, hop_length=64, output="db", fmin=2.0, fmax=60.0, freq_scale="log", n_freqs=16
+    )
     plain = Spectrogram(SFREQ, **kw)
     demeaned = plain(x - x.mean(-1, keepdim=True))
     const = Spectrogram(SFREQ, detrend="constant", **kw)
@@ -488,8 +509,7 @@ def test_detrend_removes_offset_and_line(segments):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(fmax=300.0), ValueError,
-         r"fmax=300 Hz is above the Nyquist frequency \(256 Hz\)"),
+        (dict(fmax=300.0), ValueError, r"fmax=300 Hz is above the Nyquist frequency \(256 Hz\)"),
         (dict(hop_length=0), ValueError, "hop_length must be an int >= 1, got 0"),
         (dict(hop_length=-1), ValueError, "hop_length must be an int >= 1, got -1"),
         (dict(hop_length=2.5), TypeError, "hop_length must be an int"),
@@ -515,14 +535,20 @@ def test_bad_parameters(kwargs, error, match):
 def test_bad_input(segments):
     x = segments["ecg"][0, 0]
     sg = Spectrogram(SFREQ, n_fft=256)
-    with pytest.raises(ValueError, match=r"n_fft \(4096\) is longer than the segment "
-                                         r"\(2560 samples\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"n_fft \(4096\) is longer than the segment "
+        r"\(2560 samples\)",
+    ):
         Spectrogram(SFREQ, n_fft=4096)(_t(x))
     with pytest.raises(ValueError, match=r"n_fft \(4096\) is longer"):
         Spectrogram(SFREQ, n_fft=4096).output_shape(N_TIMES)
     for mode in ("planes", "stack"):
-        with pytest.raises(ValueError, match=rf"\(\.\.\., n_channels, n_times\) for "
-                                             rf"channel_mode='{mode}', got shape \(2560,\)"):
+        with pytest.raises(
+            ValueError,
+            match=rf"\(\.\.\., n_channels, n_times\) for "
+            rf"channel_mode='{mode}', got shape \(2560,\)",
+        ):
             Spectrogram(SFREQ, channel_mode=mode)(_t(x))
         with pytest.raises(ValueError, match=f"channel_mode='{mode}' needs n_channels"):
             Spectrogram(SFREQ, channel_mode=mode).output_shape(N_TIMES)
@@ -543,7 +569,6 @@ def test_bad_input(segments):
         sg(torch.complex(_t(x), _t(x)))
 
 
-
 # --------------------------------------------------------------------------- 12. GPU
 @pytest.mark.gpu
 @needs_cuda
@@ -554,8 +579,7 @@ def test_bad_input(segments):
         (dict(), None),
         (dict(output="db", top_db=80.0, fmax=100.0), 0.05),
         (dict(output="complex", center=False), None),
-        (dict(freq_scale="mel", n_freqs=48, output="db", top_db=80.0, normalize="item"),
-         0.01),
+        (dict(freq_scale="mel", n_freqs=48, output="db", top_db=80.0, normalize="item"), 0.01),
         (dict(freq_scale="log", output="magnitude", resize=(96, 128)), None),
         (dict(output="db", top_db=80.0, resize=(40, 30)), 0.05),  # antialiased shrink
         (dict(output="power", resize=(200, 30)), None),  # rows enlarged, frames shrunk
@@ -575,23 +599,24 @@ def test_cuda_equals_cpu(segments, kwargs, atol):
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-3, atol=atol)
 
 
-
-
 def test_finite_input_too_large_for_float32(segments):
     """Finite samples of 1e20 gave Inf/NaN images without an error (the power, ~1e40,
     overflows float32)."""
     x = segments["ecg"][:2, 0]  # two real ECG segments, in volts
-    for output, normalize in (("db", None), ("db", "item"), ("power", None),
-                              ("magnitude", "item")):
+    for output, normalize in (("db", None), ("db", "item"), ("power", None), ("magnitude", "item")):
         sg = Spectrogram(SFREQ, n_fft=256, output=output, normalize=normalize)
         for dtype in (torch.float32, torch.float64):
-            with pytest.raises(ValueError, match=r"largest sample is 1\.3e\+20.*overflowed "
-                                                 r"float32.*Scale the data"):
+            with pytest.raises(
+                ValueError,
+                match=r"largest sample is 1\.3e\+20.*overflowed "
+                r"float32.*Scale the data",
+            ):
                 sg(torch.as_tensor(x / np.abs(x).max() * 1.3e20, dtype=dtype))
     # far beyond any physical unit in float64: float32 cannot even hold the samples
     with pytest.raises(ValueError, match=r"largest sample is 1e\+200"):
-        Spectrogram(SFREQ, n_fft=256, output="db")(torch.full((2, N_TIMES), 1e200,
-                                                              dtype=torch.float64))
+        Spectrogram(SFREQ, n_fft=256, output="db")(
+            torch.full((2, N_TIMES), 1e200, dtype=torch.float64)
+        )
     # large but representable: a finite image, the dB of the volts image shifted
     # (scaled by powers of two: exactly the same power, 40 * 20 log10(2) dB higher)
     micro = Spectrogram(SFREQ, n_fft=256, output="db")(_t(x * 2.0**20))

@@ -12,8 +12,14 @@ def real_items(raw_by_name):
     12 items, as the training tests use them."""
     from mne_specae import make_segments
 
-    names = ["ecg/mitdb/100", "ecg/mitdb/106", "eeg/eegmat/Subject00_1",
-             "eeg/eegmat/Subject01_1", "emg/uci_lower_limb/3Amar", "emg/uci_lower_limb/4Amar"]
+    names = [
+        "ecg/mitdb/100",
+        "ecg/mitdb/106",
+        "eeg/eegmat/Subject00_1",
+        "eeg/eegmat/Subject01_1",
+        "emg/uci_lower_limb/3Amar",
+        "emg/uci_lower_limb/4Amar",
+    ]
     groups = []
     for name in names:
         epochs = make_segments(raw_by_name[name].copy().crop(0.0, 30.0))
@@ -106,8 +112,7 @@ def _reference_split_by_group(labels, val_fraction, seed):
     val_groups, count = [], 0
     while count < target and len(val_groups) < len(unique) - 1:
         need = target - count
-        pick = next((g for g in remaining if sizes[g] <= 2 * need),
-                    min(remaining, key=sizes.get))
+        pick = next((g for g in remaining if sizes[g] <= 2 * need), min(remaining, key=sizes.get))
         remaining.remove(pick)
         val_groups.append(pick)
         count += sizes[pick]

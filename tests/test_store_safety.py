@@ -18,8 +18,7 @@ def small_store(data_path, tmp_path_factory):
     """A real store of two files: BioSPPy ECG (1 channel) and a UCI EMG file (4
     channels), 3 shards' worth of checks in seconds."""
     files = [data_path / "ecg/biosppy/ecg.txt", data_path / "emg/uci_lower_limb/3Apie.txt"]
-    return prepare_segments(files, tmp_path_factory.mktemp("safety") / "store",
-                            verbose=False)
+    return prepare_segments(files, tmp_path_factory.mktemp("safety") / "store", verbose=False)
 
 
 @pytest.fixture
@@ -71,26 +70,33 @@ def test_a_table_name_outside_the_store_is_refused(store_copy):
 def test_counts_sfreq_and_shapes_are_checked_against_the_shards(store_copy, small_store):
     first, second = _shard(store_copy, 0), _shard(store_copy, 1)
     # an undercounted shard: its rows would shift the next shard's metadata
-    _edit_manifest(store_copy, lambda m: m["shards"][0].update(
-        n_items=first["n_items"] - 1))
+    _edit_manifest(store_copy, lambda m: m["shards"][0].update(n_items=first["n_items"] - 1))
     store = read_segments(store_copy)
-    with pytest.raises(ValueError, match=rf"{first['key']}.npy.*{first['n_items']} items.*"
-                                         rf"manifest says {first['n_items'] - 1}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{first['key']}.npy.*{first['n_items']} items.*"
+        rf"manifest says {first['n_items'] - 1}",
+    ):
         store[:]
-    with pytest.raises(ValueError, match=rf"{first['key']}.csv.*{first['n_items']} rows.*"
-                                         rf"manifest says {first['n_items'] - 1}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{first['key']}.csv.*{first['n_items']} rows.*"
+        rf"manifest says {first['n_items'] - 1}",
+    ):
         store.metadata
     # a changed rate: the shards hold 5 s at 512 Hz
     _edit_manifest(store_copy, lambda m: m["shards"][0].update(n_items=first["n_items"]))
     _edit_manifest(store_copy, lambda m: m.update(sfreq=256.0))
     with pytest.raises(ValueError, match=r"sfreq 256.*512"):
         read_segments(store_copy)
-    _edit_manifest(store_copy, lambda m: m.update(sfreq=256.0, settings=dict(
-        m["settings"], sfreq=256.0)))
+    _edit_manifest(
+        store_copy, lambda m: m.update(sfreq=256.0, settings=dict(m["settings"], sfreq=256.0))
+    )
     with pytest.raises(ValueError, match=r"n_times 2560.*5 s at 256 Hz"):
         read_segments(store_copy)
-    _edit_manifest(store_copy, lambda m: m.update(sfreq=512.0, settings=dict(
-        m["settings"], sfreq=512.0)))
+    _edit_manifest(
+        store_copy, lambda m: m.update(sfreq=512.0, settings=dict(m["settings"], sfreq=512.0))
+    )
     for bad, what in ((-3, "n_items"), ("7", "n_items")):
         saved = _edit_manifest(store_copy, lambda m: m["shards"][1].update(n_items=bad))
         with pytest.raises(ValueError, match=what):
@@ -124,20 +130,21 @@ def test_a_damaged_shard_or_table_names_the_file(store_copy):
 def test_to_epochs_keeps_every_channels_item_columns(store_copy):
     store = read_segments(store_copy)
     n = len(store)
-    store.write_columns(pd.DataFrame({"score": np.arange(n) * 1.5, "tag": [f"i{k}" for k in
-                                                                           range(n)]}))
-    emg, = store.to_epochs("signal_type == 'emg'")
+    store.write_columns(
+        pd.DataFrame({"score": np.arange(n) * 1.5, "tag": [f"i{k}" for k in range(n)]})
+    )
+    (emg,) = store.to_epochs("signal_type == 'emg'")
     md = store.metadata
     rows = md[md["signal_type"] == "emg"]
     assert emg.ch_names == ["RF", "BF", "VM", "ST"]
     for j, ch in enumerate(emg.ch_names):
-        np.testing.assert_array_equal(emg.metadata[f"score_{ch}"],
-                                      rows["score"].to_numpy()[j::4])
+        np.testing.assert_array_equal(emg.metadata[f"score_{ch}"], rows["score"].to_numpy()[j::4])
         assert list(emg.metadata[f"tag_{ch}"]) == list(rows["tag"].to_numpy()[j::4])
     assert "score" not in emg.metadata and "tag" not in emg.metadata
     # segment columns stay single
     assert {"subject", "recording", "onset", "signal_type", "sfreq_orig", "source"} <= set(
-        emg.metadata.columns)
+        emg.metadata.columns
+    )
 
 
 def test_write_columns_is_all_or_nothing(store_copy, monkeypatch):
@@ -157,8 +164,7 @@ def test_write_columns_is_all_or_nothing(store_copy, monkeypatch):
 
     monkeypatch.setattr(os, "replace", failing)
     with pytest.raises(OSError, match=r"No space left.*\.csv"):
-        store.write_columns(pd.DataFrame({"specae_000": np.full(n, 2.0)}),
-                            written_by="model B")
+        store.write_columns(pd.DataFrame({"specae_000": np.full(n, 2.0)}), written_by="model B")
     monkeypatch.setattr(os, "replace", real)
     after = read_segments(store_copy)
     pd.testing.assert_frame_equal(after.metadata, before)  # model A everywhere, no mix
@@ -184,24 +190,34 @@ def test_a_table_that_does_not_match_the_manifest_is_detected(store_copy):
 
 
 def test_text_and_numbers_come_back_exactly(data_path, tmp_path):
-    store = prepare_segments(data_path / "ecg/biosppy/ecg.txt", tmp_path / "store",
-                             metadata={"code": "007", "flag": "True", "amount": "1e3",
-                                       "n": 3, "ok": True, "w": 0.1},
-                             verbose=False)
+    store = prepare_segments(
+        data_path / "ecg/biosppy/ecg.txt",
+        tmp_path / "store",
+        metadata={"code": "007", "flag": "True", "amount": "1e3", "n": 3, "ok": True, "w": 0.1},
+        verbose=False,
+    )
     md = read_segments(store.path).metadata
     assert list(md["code"]) == ["007"] * 3 and list(md["flag"]) == ["True"] * 3
     assert list(md["amount"]) == ["1e3"] * 3
     assert md["n"].dtype == np.int64 and md["ok"].dtype == bool and md["w"].dtype == float
     n = len(store)
     exact = np.array([0.1 + 0.2, 1 / 3, np.pi * 1e-300])[:n]
-    store.write_columns(pd.DataFrame({"label": ["007", "True", "1e3"][:n], "x": exact,
-                                      "k": np.arange(n) * 10 ** 15, "b": [True, False, True][:n],
-                                      "none": [" 01", "NA", "null"][:n]}))
+    store.write_columns(
+        pd.DataFrame(
+            {
+                "label": ["007", "True", "1e3"][:n],
+                "x": exact,
+                "k": np.arange(n) * 10**15,
+                "b": [True, False, True][:n],
+                "none": [" 01", "NA", "null"][:n],
+            }
+        )
+    )
     md = read_segments(store.path).metadata
     assert list(md["label"]) == ["007", "True", "1e3"][:n]
     assert list(md["none"]) == [" 01", "NA", "null"][:n]
     np.testing.assert_array_equal(md["x"].to_numpy(), exact)
-    assert md["k"].dtype == np.int64 and list(md["k"]) == list(np.arange(n) * 10 ** 15)
+    assert md["k"].dtype == np.int64 and list(md["k"]) == list(np.arange(n) * 10**15)
     assert md["b"].dtype == bool and list(md["b"]) == [True, False, True][:n]
 
 

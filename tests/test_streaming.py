@@ -17,9 +17,13 @@ SETTINGS = dict(presets.QUICK, filters=8, max_epochs=2, device="cpu", random_sta
 @pytest.fixture(scope="module")
 def store(data_path, tmp_path_factory):
     """Real segments on disk: BioSPPy ECG and EMG, two UCI EMG files (75 items)."""
-    files = [data_path / "ecg/biosppy/ecg.txt", data_path / "emg/biosppy/emg.txt",
-             data_path / "emg/biosppy/emg_1.txt", data_path / "emg/uci_lower_limb/3Apie.txt",
-             data_path / "emg/uci_lower_limb/4Asen.txt"]
+    files = [
+        data_path / "ecg/biosppy/ecg.txt",
+        data_path / "emg/biosppy/emg.txt",
+        data_path / "emg/biosppy/emg_1.txt",
+        data_path / "emg/uci_lower_limb/3Apie.txt",
+        data_path / "emg/uci_lower_limb/4Asen.txt",
+    ]
     return prepare_segments(files, tmp_path_factory.mktemp("s") / "store", verbose=False)
 
 
@@ -35,8 +39,11 @@ def test_a_store_trains_to_the_same_weights_as_the_same_data_in_memory(store, no
     a, b = _weights(from_store), _weights(in_memory)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
-    np.testing.assert_allclose(from_store.history_.to_frame()["val_loss"],
-                               in_memory.history_.to_frame()["val_loss"], rtol=1e-5)
+    np.testing.assert_allclose(
+        from_store.history_.to_frame()["val_loss"],
+        in_memory.history_.to_frame()["val_loss"],
+        rtol=1e-5,
+    )
     if normalize == "item":  # same batches, same order: bit for bit
         assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -45,8 +52,9 @@ def test_embeddings_of_a_store_are_those_of_each_channel(store, tmp_path):
     est = SpecAE(**SETTINGS, verbose=False).fit(store)
     emb, err = est.embed(store)
     assert emb.shape == (len(store), est.n_features_out_) and err.shape == (len(store),)
-    per_channel = np.concatenate([est.encode(ep).reshape(-1, est.n_features_out_)
-                                  for ep in store.to_epochs()])
+    per_channel = np.concatenate(
+        [est.encode(ep).reshape(-1, est.n_features_out_) for ep in store.to_epochs()]
+    )
     np.testing.assert_allclose(emb, per_channel, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(est.transform(store), emb)
     # into the store's metadata, on disk; a narrower model leaves no stale column
@@ -149,8 +157,7 @@ def test_a_resume_is_refused_after_a_shard_changed(store, tmp_path):
     os.utime(shard, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert StoreItems(read_segments(path)).checksum() != before
     with pytest.raises(ValueError, match="data"):
-        SpecAE(**settings, checkpoint=ckpt, resume=True, verbose=False).fit(
-            read_segments(path))
+        SpecAE(**settings, checkpoint=ckpt, resume=True, verbose=False).fit(read_segments(path))
 
 
 def test_stores_take_separate_channels_and_no_picks(store):
@@ -164,12 +171,10 @@ def test_checkpoints_record_the_store(store, tmp_path):
     ckpt = tmp_path / "run.ckpt"
     whole = SpecAE(**SETTINGS, checkpoint=ckpt, verbose=False).fit(store)
     again = SpecAE(**SETTINGS, checkpoint=ckpt, resume=True, verbose=False).fit(store)
-    for (k, a), (_, b) in zip(whole.model_.state_dict().items(),
-                              again.model_.state_dict().items()):
+    for (k, a), (_, b) in zip(whole.model_.state_dict().items(), again.model_.state_dict().items()):
         assert torch.equal(a, b), k
     # another store (one file fewer) is another run: refused, naming the data
-    smaller = prepare_segments([f for f in store.files[:-1]], tmp_path / "smaller",
-                               verbose=False)
+    smaller = prepare_segments([f for f in store.files[:-1]], tmp_path / "smaller", verbose=False)
     with pytest.raises(ValueError, match="data"):
         SpecAE(**SETTINGS, checkpoint=ckpt, resume=True, verbose=False).fit(smaller)
 
@@ -194,20 +199,51 @@ def test_torchrun_processes_stream_their_items_of_a_store(store, tmp_path, isola
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
-        filter(None, [str(tests.parent), str(tests), os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master-addr", "127.0.0.1", "--master-port", str(port),
-           str(tests / "ddp_train_script.py"), str(store.path), str(tmp_path / "out"),
-           str(tmp_path / "run.pt"), "--max-epochs", "2", "--batch-size", "8"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env,
-                          cwd=tests.parent)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [str(tests.parent), str(tests), os.environ.get("PYTHONPATH")])
+        ),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+        str(tests / "ddp_train_script.py"),
+        str(store.path),
+        str(tmp_path / "out"),
+        str(tmp_path / "run.pt"),
+        "--max-epochs",
+        "2",
+        "--batch-size",
+        "8",
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tests.parent
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     ranks = [torch.load(tmp_path / "out" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     spec, model = build(0)
     items, groups = load_data(store.path)
-    train_autoencoder(model, items, input_stage=spec, groups=groups, max_epochs=2,
-                      batch_size=8, seed=0, device="cpu", verbose=False, **train_kwargs())
+    train_autoencoder(
+        model,
+        items,
+        input_stage=spec,
+        groups=groups,
+        max_epochs=2,
+        batch_size=8,
+        seed=0,
+        device="cpu",
+        verbose=False,
+        **train_kwargs(),
+    )
     for key, value in model.state_dict().items():
         torch.testing.assert_close(ranks[0]["state"][key], value, rtol=0, atol=1e-5)
         torch.testing.assert_close(ranks[1]["state"][key], value, rtol=0, atol=1e-5)

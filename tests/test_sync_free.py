@@ -12,12 +12,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from tiny import TINY_ONE_EPOCH, tiny_model, tiny_spec, tiny_train
 
 from mne_specae import SpecAE, make_segments
 from mne_specae.estimator import _runner as inference
 from mne_specae.training import _batches as batches
 from mne_specae.training.splits import split_items
-from tiny import TINY_ONE_EPOCH, tiny_model, tiny_spec, tiny_train
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
@@ -60,8 +60,14 @@ def test_host_reads_do_not_grow_with_the_batches(host_reads, val_fraction):
         spec = tiny_spec()
         assert spec.check_finite  # its per-batch check would read every batch
         host_reads.clear()
-        history = tiny_train(tiny_model(), _noise(n_items), input_stage=spec,
-                             val_fraction=val_fraction, max_epochs=2, mask_fraction=0.2)
+        history = tiny_train(
+            tiny_model(),
+            _noise(n_items),
+            input_stage=spec,
+            val_fraction=val_fraction,
+            max_epochs=2,
+            mask_fraction=0.2,
+        )
         assert len(history.epochs) == 2 and np.isfinite(history.epochs[-1]["train_loss"])
         assert spec.check_finite  # restored after the call
         counts.append(dict(host_reads))
@@ -78,8 +84,9 @@ def test_host_reads_do_not_grow_with_the_batches(host_reads, val_fraction):
 
 
 def test_progress_bar_shows_the_running_loss(capsys):
-    history = tiny_train(tiny_model(), _noise(16 * 21), val_fraction=0, max_epochs=1,
-                         progress=True, verbose="info")
+    history = tiny_train(
+        tiny_model(), _noise(16 * 21), val_fraction=0, max_epochs=1, progress=True, verbose="info"
+    )
     assert np.isfinite(history.epochs[0]["train_loss"])
     assert "loss=" in capsys.readouterr().err  # set after batch 20
 
@@ -116,8 +123,7 @@ def test_drop_last_trains_full_batches(batch_sizes, drop_last):
     _, train_idx, val_idx = split_items(None, 72, 0.25, 0)
     n_train, n_val = len(train_idx), len(val_idx)
     assert (n_train, n_val) == (54, 18)
-    history = tiny_train(tiny_model(), waves, val_fraction=0.25, max_epochs=2,
-                         drop_last=drop_last)
+    history = tiny_train(tiny_model(), waves, val_fraction=0.25, max_epochs=2, drop_last=drop_last)
     train = [n for grad, n in batch_sizes if grad]
     val = [n for grad, n in batch_sizes if not grad]
     if drop_last:
@@ -126,8 +132,9 @@ def test_drop_last_trains_full_batches(batch_sizes, drop_last):
         assert train == [16, 16, 16, 6] * 2
     assert sum(val) == 2 * n_val  # validation always sees every item
     trained = n_train // 16 * 16 if drop_last else n_train
-    np.testing.assert_allclose([e["samples_per_s"] * e["seconds"] for e in history.epochs],
-                               trained, rtol=1e-9)
+    np.testing.assert_allclose(
+        [e["samples_per_s"] * e["seconds"] for e in history.epochs], trained, rtol=1e-9
+    )
 
 
 class _Counting(torch.nn.Module):
@@ -144,10 +151,12 @@ class _Counting(torch.nn.Module):
 
 def test_compile_trains_full_batches_and_validates_uncompiled(monkeypatch):
     compiled = []
-    monkeypatch.setattr(torch, "compile", lambda module, **kw: compiled.append(
-        _Counting(module)) or compiled[-1])
-    history = tiny_train(tiny_model(), _noise(72), val_fraction=0.25, max_epochs=2,
-                         compile=True)  # drop_last="auto": on
+    monkeypatch.setattr(
+        torch, "compile", lambda module, **kw: compiled.append(_Counting(module)) or compiled[-1]
+    )
+    history = tiny_train(
+        tiny_model(), _noise(72), val_fraction=0.25, max_epochs=2, compile=True
+    )  # drop_last="auto": on
     assert len(compiled) == 1 and len(history.epochs) == 2
     assert compiled[0].calls == [(True, 16)] * 6  # 3 full batches of 54 items, 2 epochs
 
@@ -165,15 +174,16 @@ def test_drop_last_errors_and_fingerprint(tmp_path):
     ckpt = tmp_path / "run.pt"
     tiny_train(tiny_model(), waves, max_epochs=1, checkpoint=ckpt)
     with pytest.raises(ValueError, match="drop_last: False -> True"):
-        tiny_train(tiny_model(), waves, max_epochs=1, checkpoint=ckpt, resume=True,
-                   drop_last=True)
+        tiny_train(tiny_model(), waves, max_epochs=1, checkpoint=ckpt, resume=True, drop_last=True)
 
 
 # ------------------------------------------------------------------- SpecAE
 @pytest.fixture(scope="module")
 def segments(raw_by_name):
-    return [make_segments(raw_by_name[name].copy().crop(0, 20))
-            for name in ("ecg/mitdb/100", "ecg/mitdb/106")]
+    return [
+        make_segments(raw_by_name[name].copy().crop(0, 20))
+        for name in ("ecg/mitdb/100", "ecg/mitdb/106")
+    ]
 
 
 def test_specae_passes_the_engine_options(segments, monkeypatch, tmp_path):
@@ -181,19 +191,25 @@ def test_specae_passes_the_engine_options(segments, monkeypatch, tmp_path):
 
     seen, runs = [], []
     train = estimator.train_autoencoder
-    monkeypatch.setattr(estimator, "train_autoencoder",
-                        lambda *a, **kw: seen.append(kw) or train(*a, **kw))
-    monkeypatch.setattr(inference, "run_batches", lambda *a, _run=inference.run_batches, **kw:
-                        runs.append(kw) or _run(*a, **kw))
+    monkeypatch.setattr(
+        estimator, "train_autoencoder", lambda *a, **kw: seen.append(kw) or train(*a, **kw)
+    )
+    monkeypatch.setattr(
+        inference,
+        "run_batches",
+        lambda *a, _run=inference.run_batches, **kw: runs.append(kw) or _run(*a, **kw),
+    )
     est = SpecAE(**TINY_ONE_EPOCH, precision="fp32", channels_last=True).fit(segments)
     assert {k: seen[0][k] for k in ("precision", "channels_last", "compile")} == dict(
-        precision="fp32", channels_last=True, compile=False)
+        precision="fp32", channels_last=True, compile=False
+    )
     # trained in the channels-last format (asked for explicitly, so on the CPU too)
     assert est.model_.encoder[4].weight.is_contiguous(memory_format=torch.channels_last)
     # inference is asked for the training's settings (applied on CUDA only)
     embeddings = est.transform(segments)
     assert {k: runs[-1][k] for k in ("precision", "channels_last")} == dict(
-        precision="fp32", channels_last=True)
+        precision="fp32", channels_last=True
+    )
     # a model file keeps them; files written before they existed load with defaults
     path = est.save(tmp_path / "m.specae")
     loaded = SpecAE.load(path)
@@ -212,9 +228,18 @@ def test_inference_settings_change_nothing_on_the_cpu(segments):
     items, _ = est._check_data(segments).items(True)
     outs = {}
     for precision, last in (("fp32", False), ("bf16", True)):
-        outs[precision] = torch.cat(inference.run_batches(
-            est.model_, est.input_stage_, items, lambda m, images: m(images), device="cpu",
-            batch_size=5, precision=precision, channels_last=last))
+        outs[precision] = torch.cat(
+            inference.run_batches(
+                est.model_,
+                est.input_stage_,
+                items,
+                lambda m, images: m(images),
+                device="cpu",
+                batch_size=5,
+                precision=precision,
+                channels_last=last,
+            )
+        )
         assert outs[precision].dtype == torch.float32
     assert torch.equal(outs["fp32"], outs["bf16"])
 
@@ -260,9 +285,18 @@ def test_cuda_training_autotunes_and_infers_like_it_trains(segments):
     items, _ = est._check_data(segments).items(True)
     outs = {}
     for precision, last in (("fp32", False), ("bf16", True)):
-        outs[precision] = torch.cat(inference.run_batches(
-            est.model_, est.input_stage_, items, lambda m, images: m(images), device="cuda",
-            batch_size=5, precision=precision, channels_last=last))
+        outs[precision] = torch.cat(
+            inference.run_batches(
+                est.model_,
+                est.input_stage_,
+                items,
+                lambda m, images: m(images),
+                device="cuda",
+                batch_size=5,
+                precision=precision,
+                channels_last=last,
+            )
+        )
     assert outs["bf16"].dtype == torch.float32
     assert not torch.equal(outs["fp32"], outs["bf16"])  # bf16 was used
     torch.testing.assert_close(outs["bf16"], outs["fp32"], rtol=0.05, atol=0.05)

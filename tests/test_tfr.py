@@ -71,8 +71,9 @@ def test_compute_spectrogram_epochs_tfr(ecg_epochs):
 def test_compute_spectrogram_plot_and_save(ecg_epochs, tmp_path):
     import matplotlib.pyplot as plt
 
-    tfr = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, output="power",
-                              fmax=60.0, device="cpu")
+    tfr = compute_spectrogram(
+        ecg_epochs, n_fft=256, hop_length=64, output="power", fmax=60.0, device="cpu"
+    )
     figs = tfr[0].plot(picks=[0], dB=True, show=False)
     assert isinstance(figs, list) and len(figs) == 1
     assert all(isinstance(fig, plt.Figure) for fig in figs)
@@ -94,18 +95,16 @@ def test_compute_spectrogram_plot_and_save(ecg_epochs, tmp_path):
 
 def test_compute_spectrogram_complex_and_picks(ecg_epochs):
     power = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, device="cpu")
-    cplx = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, output="complex",
-                               device="cpu")
+    cplx = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, output="complex", device="cpu")
     assert cplx.data.dtype == np.complex64 and cplx.data.shape == power.data.shape
-    np.testing.assert_allclose(np.abs(cplx.data) ** 2, power.data, rtol=1e-4,
-                               atol=1e-6 * power.data.max())
-    v5 = compute_spectrogram(ecg_epochs, picks=["V5"], n_fft=256, hop_length=64,
-                             device="cpu")
+    np.testing.assert_allclose(
+        np.abs(cplx.data) ** 2, power.data, rtol=1e-4, atol=1e-6 * power.data.max()
+    )
+    v5 = compute_spectrogram(ecg_epochs, picks=["V5"], n_fft=256, hop_length=64, device="cpu")
     assert v5.ch_names == ["V5"]
     np.testing.assert_array_equal(v5.data[:, 0], power.data[:, 1])
     # batches of any size give the same numbers
-    small = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, batch_size=3,
-                                device="cpu")
+    small = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, batch_size=3, device="cpu")
     np.testing.assert_array_equal(small.data, power.data)
 
 
@@ -113,14 +112,18 @@ def test_compute_spectrogram_default_picks_and_tmin(raw_by_name):
     ecg = raw_by_name["ecg/mitdb/100"].get_data(start=0, stop=360 * 20)
     emg = raw_by_name["emg/uci_lower_limb/3Amar"].copy().crop(0, 19.999).resample(360.0)
     emg = emg.get_data()[:2, : ecg.shape[1]]
-    info = mne.create_info(["MLII", "V5", "RF", "BF", "STI", "MISC"], 360.0,
-                           ["ecg", "ecg", "emg", "emg", "stim", "misc"])
+    info = mne.create_info(
+        ["MLII", "V5", "RF", "BF", "STI", "MISC"],
+        360.0,
+        ["ecg", "ecg", "emg", "emg", "stim", "misc"],
+    )
     data = np.concatenate([ecg, emg, np.zeros((1, ecg.shape[1])), ecg[:1]])
     raw = mne.io.RawArray(data, info, verbose=False)
     raw.info["bads"] = ["V5"]
     events = mne.make_fixed_length_events(raw, duration=4.0)[1:]
-    epochs = mne.Epochs(raw, events, tmin=-0.5, tmax=2.5, baseline=None, preload=True,
-                        verbose=False)
+    epochs = mne.Epochs(
+        raw, events, tmin=-0.5, tmax=2.5, baseline=None, preload=True, verbose=False
+    )
     tfr = compute_spectrogram(epochs, n_fft=128, hop_length=36, device="cpu")
     assert tfr.ch_names == ["MLII", "RF", "BF"]  # ECG and EMG, not bad, stim or misc
     n_times = len(epochs.times)  # 1081
@@ -129,7 +132,12 @@ def test_compute_spectrogram_default_picks_and_tmin(raw_by_name):
     np.testing.assert_allclose(tfr.freqs, np.arange(65) * 360.0 / 128)
     _, _, p = scipy.signal.spectrogram(
         np.pad(epochs.get_data(picks=["RF"])[:, 0], [(0, 0), (64, 64)], mode="reflect"),
-        360.0, window="hann", nperseg=128, noverlap=128 - 36, detrend=False)
+        360.0,
+        window="hann",
+        nperseg=128,
+        noverlap=128 - 36,
+        detrend=False,
+    )
     assert_rel_close(tfr.data[:, 1], p[..., :n_frames])
     with_bad = compute_spectrogram(epochs, picks=["V5", "MISC"], n_fft=128, device="cpu")
     assert with_bad.ch_names == ["V5", "MISC"]
@@ -172,16 +180,21 @@ def test_compute_spectrogram_picks_follow_mne_rules():
     assert chosen(picks=[1, 6]) == ["Cz", "EMG"]
     # the same channels as MNE's own time-frequency transform
     for picks in ("eeg", ["Cz", "Fz"]):
-        mne_tfr = epochs.compute_tfr("morlet", freqs=[40.0], n_cycles=3, picks=picks,
-                                     verbose=False)
+        mne_tfr = epochs.compute_tfr("morlet", freqs=[40.0], n_cycles=3, picks=picks, verbose=False)
         assert chosen(picks=picks) == mne_tfr.ch_names
     # nothing left: the error names the channel types and the bad ones
-    only_bad = mne.EpochsArray(data[None, [1, 3, 4]], mne.create_info(
-        ["Cz", "EOG", "STI"], sfreq, ["eeg", "eog", "stim"]), verbose=False)
+    only_bad = mne.EpochsArray(
+        data[None, [1, 3, 4]],
+        mne.create_info(["Cz", "EOG", "STI"], sfreq, ["eeg", "eog", "stim"]),
+        verbose=False,
+    )
     only_bad.info["bads"] = ["Cz"]
-    with pytest.raises(ValueError, match=r"No ECG, EEG, EMG or other data channel that "
-                                         r"is not bad \(channel types: \['eeg', 'eog', "
-                                         r"'stim'\], bads: \['Cz'\]\).*pass picks"):
+    with pytest.raises(
+        ValueError,
+        match=r"No ECG, EEG, EMG or other data channel that "
+        r"is not bad \(channel types: \['eeg', 'eog', "
+        r"'stim'\], bads: \['Cz'\]\).*pass picks",
+    ):
         compute_spectrogram(only_bad, device="cpu")
 
 
@@ -190,8 +203,9 @@ def test_compute_spectrogram_raw(raw_by_name):
     tfr = compute_spectrogram(raw, n_fft=256, hop_length=90, center=False, device="cpu")
     assert isinstance(tfr, mne.time_frequency.RawTFRArray)
     assert tfr.data.dtype == np.float32 and tfr.method == "stft"
-    f, t, p = scipy.signal.spectrogram(raw.get_data(), 360.0, window="hann", nperseg=256,
-                                       noverlap=256 - 90, detrend=False)
+    f, t, p = scipy.signal.spectrogram(
+        raw.get_data(), 360.0, window="hann", nperseg=256, noverlap=256 - 90, detrend=False
+    )
     assert tfr.data.shape == p.shape
     assert_rel_close(tfr.data, p)
     np.testing.assert_allclose(tfr.freqs, f)
@@ -204,23 +218,43 @@ def test_compute_spectrogram_resize_and_mel(ecg_epochs):
     its first and last values (align_corners=True), a shrunk axis is averaged, each
     sample at the centre of the n / size samples it covers (the code before gave the
     align_corners values, np.linspace(0, 256, 60), for the shrunk rows too)."""
-    tfr = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, resize=(60, 90),
-                              device="cpu")
+    tfr = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, resize=(60, 90), device="cpu")
     assert tfr.data.shape == (11, 2, 60, 90)
     np.testing.assert_allclose(tfr.freqs, 2.0 * ((np.arange(60) + 0.5) * 129 / 60 - 0.5))
     np.testing.assert_allclose(tfr.times, np.linspace(0, 40 * 64 / SFREQ, 90), atol=1e-9)
-    mel = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, freq_scale="mel",
-                              n_freqs=40, fmin=1.0, fmax=100.0, output="db", device="cpu")
+    mel = compute_spectrogram(
+        ecg_epochs,
+        n_fft=256,
+        hop_length=64,
+        freq_scale="mel",
+        n_freqs=40,
+        fmin=1.0,
+        fmax=100.0,
+        output="db",
+        device="cpu",
+    )
     assert mel.data.shape == (11, 2, 40, 41)
-    np.testing.assert_allclose(mel.freqs,
-                               htk_hz(np.linspace(htk_mel(1.0), htk_mel(100.0), 42))[1:-1])
-    both = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, freq_scale="mel",
-                               n_freqs=40, fmin=1.0, fmax=100.0, resize=(80, 20), device="cpu")
+    np.testing.assert_allclose(
+        mel.freqs, htk_hz(np.linspace(htk_mel(1.0), htk_mel(100.0), 42))[1:-1]
+    )
+    both = compute_spectrogram(
+        ecg_epochs,
+        n_fft=256,
+        hop_length=64,
+        freq_scale="mel",
+        n_freqs=40,
+        fmin=1.0,
+        fmax=100.0,
+        resize=(80, 20),
+        device="cpu",
+    )
     assert both.data.shape == (11, 2, 80, 20) and len(both.freqs) == 80
     assert both.freqs[0] == pytest.approx(mel.freqs[0]) and both.freqs[-1] == pytest.approx(
-        mel.freqs[-1])
-    np.testing.assert_allclose(both.freqs, np.interp(np.linspace(0, 39, 80), np.arange(40),
-                                                     mel.freqs))
+        mel.freqs[-1]
+    )
+    np.testing.assert_allclose(
+        both.freqs, np.interp(np.linspace(0, 39, 80), np.arange(40), mel.freqs)
+    )
     frames = (np.arange(20) + 0.5) * 41 / 20 - 0.5
     np.testing.assert_allclose(both.times, frames * 64 / SFREQ, atol=1e-9)
 
@@ -251,17 +285,17 @@ def test_resolve_device_without_cuda(sine_raw):
         assert resolve_device("auto") == torch.device("cpu")
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
-    with pytest.raises(TypeError, match="device must be an instance of str or torch.device, got <class 'int'>"):
+    with pytest.raises(
+        TypeError, match="device must be an instance of str or torch.device, got <class 'int'>"
+    ):
         resolve_device(0)
 
 
 @pytest.mark.gpu
 @needs_cuda
 def test_cuda_compute_spectrogram_inverse_griffin_lim_and_fit(ecg_epochs, segments):
-    cpu = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, output="db",
-                              device="cpu")
-    gpu = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, output="db",
-                              device="cuda")
+    cpu = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, output="db", device="cpu")
+    gpu = compute_spectrogram(ecg_epochs, n_fft=256, hop_length=64, output="db", device="cuda")
     assert gpu.data.dtype == np.float32
     strong = cpu.data >= cpu.data.max(axis=(-2, -1), keepdims=True) - 60
     np.testing.assert_allclose(gpu.data[strong], cpu.data[strong], atol=0.02)
@@ -275,18 +309,19 @@ def test_cuda_compute_spectrogram_inverse_griffin_lim_and_fit(ecg_epochs, segmen
     y = y.cpu().numpy()
     assert 10 * np.log10(np.sum(x**2) / np.sum((x - y) ** 2)) >= 60
     sgp = Spectrogram(SFREQ, n_fft=256, hop_length=32).to("cuda")
-    _, conv_gpu = griffin_lim(sgp(_t(x[0]).cuda()), sgp, N_TIMES, n_iter=100,
-                              return_convergence=True)
+    _, conv_gpu = griffin_lim(
+        sgp(_t(x[0]).cuda()), sgp, N_TIMES, n_iter=100, return_convergence=True
+    )
     assert conv_gpu[-1] < 0.35 and conv_gpu[-1] < conv_gpu[4] < conv_gpu[0]
     waves = segments["eeg"][:, :4].reshape(-1, N_TIMES)
     kw = dict(n_fft=256, hop_length=32, output="db", top_db=80.0, normalize="dataset")
     on_gpu = Spectrogram(SFREQ, **kw).to("cuda").fit_normalization(waves, batch_size=5)
     on_cpu = Spectrogram(SFREQ, **kw).fit_normalization(waves, batch_size=5)
     assert on_gpu.norm_mean.device.type == "cuda"
-    np.testing.assert_allclose(on_gpu.norm_mean.cpu().numpy(), on_cpu.norm_mean.numpy(),
-                               atol=0.05)
-    np.testing.assert_allclose(on_gpu.norm_std.cpu().numpy(), on_cpu.norm_std.numpy(),
-                               rtol=1e-2, atol=1e-3)
+    np.testing.assert_allclose(on_gpu.norm_mean.cpu().numpy(), on_cpu.norm_mean.numpy(), atol=0.05)
+    np.testing.assert_allclose(
+        on_gpu.norm_std.cpu().numpy(), on_cpu.norm_std.numpy(), rtol=1e-2, atol=1e-3
+    )
     images = on_gpu(_t(waves).cuda())
     assert images.device.type == "cuda"
     torch.testing.assert_close(images.cpu(), on_cpu(_t(waves)), rtol=0, atol=0.02)

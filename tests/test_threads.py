@@ -47,15 +47,18 @@ def policy(monkeypatch):
 
 
 # ------------------------------------------------------------------ the chooser
-@pytest.mark.parametrize("cores, others, n_max, expected", [
-    (2, 0.0, None, 2),    # idle machine: all cores
-    (2, 0.3, None, 2),    # a little background load: still both
-    (2, 1.0, None, 1),    # one core busy
-    (2, 3.0, None, 1),    # oversubscribed: one thread, never zero
-    (16, 3.2, None, 13),
-    (16, 0.0, 8, 8),      # never more than torch's own count
-    (1, 0.0, None, 1),
-])
+@pytest.mark.parametrize(
+    "cores, others, n_max, expected",
+    [
+        (2, 0.0, None, 2),  # idle machine: all cores
+        (2, 0.3, None, 2),  # a little background load: still both
+        (2, 1.0, None, 1),  # one core busy
+        (2, 3.0, None, 1),  # oversubscribed: one thread, never zero
+        (16, 3.2, None, 13),
+        (16, 0.0, 8, 8),  # never more than torch's own count
+        (1, 0.0, None, 1),
+    ],
+)
 def test_choose_num_threads(cores, others, n_max, expected):
     assert choose_num_threads(cores, others, n_max=n_max) == expected
 
@@ -63,8 +66,7 @@ def test_choose_num_threads(cores, others, n_max, expected):
 def test_load_of_others_subtracts_own_share_and_scales_to_our_cores():
     # load 3 on 2 cores, none of it ours -> 3 others -> 1 thread
     assert load_of_others(2, load=3.0, own=0.0, running=0, host_cpus=2) == 3.0
-    assert choose_num_threads(2, load_of_others(2, load=3.0, own=0.0, running=0,
-                                                host_cpus=2)) == 1
+    assert choose_num_threads(2, load_of_others(2, load=3.0, own=0.0, running=0, host_cpus=2)) == 1
     # our own 2 threads made the load of 2: nobody else -> keep 2 threads
     assert load_of_others(2, load=2.0, own=1.95, running=0, host_cpus=2) == pytest.approx(0.05)
     # a competitor that just started shows up in the running count, not yet in the load
@@ -109,12 +111,19 @@ def test_set_wait_policy_decisions():
 
 
 def _import_in_fresh_python(code, **env_vars):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OMP_WAIT_POLICY", "MNE_SPECAE_THREADS", "OMP_DISPLAY_ENV")}
-    env.update(env_vars, OMP_DISPLAY_ENV="VERBOSE",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=120, cwd=ROOT)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_WAIT_POLICY", "MNE_SPECAE_THREADS", "OMP_DISPLAY_ENV")
+    }
+    env.update(
+        env_vars,
+        OMP_DISPLAY_ENV="VERBOSE",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout, proc.stderr
 
@@ -123,8 +132,10 @@ def _import_in_fresh_python(code, **env_vars):
 def test_import_makes_torch_openmp_wait_passively():
     """libgomp prints its settings as it loads (OMP_DISPLAY_ENV): after
     ``import mne_specae`` torch's runtime does not spin (GOMP_SPINCOUNT 0)."""
-    code = ("import os, mne_specae, torch; torch.ones(4).sum(); "
-            "print(os.environ.get('OMP_WAIT_POLICY'))")
+    code = (
+        "import os, mne_specae, torch; torch.ones(4).sum(); "
+        "print(os.environ.get('OMP_WAIT_POLICY'))"
+    )
     out, err = _import_in_fresh_python(code)
     assert out.strip() == "PASSIVE"
     spin = [line.split("=")[1].strip() for line in err.splitlines() if "GOMP_SPINCOUNT" in line]
@@ -133,7 +144,8 @@ def test_import_makes_torch_openmp_wait_passively():
     assert spin[-1] == "'0'"  # torch's libgomp, loaded last (scikit-learn may bring its own)
     # torch imported first: the environment is not touched (and the threads spin)
     out, err = _import_in_fresh_python(
-        "import os, torch, mne_specae; print(os.environ.get('OMP_WAIT_POLICY'))")
+        "import os, torch, mne_specae; print(os.environ.get('OMP_WAIT_POLICY'))"
+    )
     assert out.strip() == "None"
     assert "GOMP_SPINCOUNT = '0'" not in err
 
@@ -208,6 +220,7 @@ def test_compute_spectrogram_runs_with_the_chosen_count(policy, monkeypatch):
 @pytest.mark.usefixtures("isolated_torch_rng")
 def test_training_and_inference_run_with_the_chosen_count(policy, monkeypatch):
     from tiny import tiny_model, tiny_spec, tiny_train
+
     from mne_specae.estimator._runner import run_batches
 
     seen = []

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from tiny import assert_same_weights, records_of, tiny_model, tiny_spec, tiny_train, weights_of
 
 from mne_specae import make_segments
-from mne_specae.training.history import History
 from mne_specae.nn.input_stages import WaveformInput
 from mne_specae.nn.models import ConvAutoencoder1d
+from mne_specae.training.history import History
 from mne_specae.training.splits import split_by_group
-from tiny import assert_same_weights, records_of, tiny_model, tiny_spec, tiny_train, weights_of
 
 # 2 recordings (2 subjects) of each modality; 30 s of each = 6 segments of 5 s
 NAMES = [
@@ -85,8 +85,14 @@ def test_loss_decreases_and_history(real_items):
     model = tiny_model(filters=8)
     history = tiny_train(model, waves, groups=groups, max_epochs=4, lr=5e-3)
     frame = history.to_frame()
-    assert list(frame.columns) == ["epoch", "train_loss", "val_loss", "seconds",
-                                   "samples_per_s", "lr"]
+    assert list(frame.columns) == [
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "seconds",
+        "samples_per_s",
+        "lr",
+    ]
     assert frame["epoch"].tolist() == [1, 2, 3, 4]
     assert np.isfinite(frame[["train_loss", "val_loss"]].to_numpy()).all()
     # item-normalised images: predicting 0 costs 1; training must do clearly better
@@ -131,8 +137,9 @@ def test_early_stopping_restores_the_best_weights(real_items, tmp_path):
     # with min_delta huge, only the first epoch counts as an improvement: training
     # must stop after 1 + patience epochs and keep the weights of epoch 1
     model = tiny_model()
-    history = tiny_train(model, waves, groups=groups, max_epochs=10, patience=2, min_delta=1e9,
-                     checkpoint=ckpt)
+    history = tiny_train(
+        model, waves, groups=groups, max_epochs=10, patience=2, min_delta=1e9, checkpoint=ckpt
+    )
     assert [e["epoch"] for e in history.epochs] == [1, 2, 3]
     assert history.best_epoch == 1
     assert history.best_loss == history.epochs[0]["val_loss"]
@@ -147,13 +154,23 @@ def test_early_stopping_restores_the_best_weights(real_items, tmp_path):
     assert _differs(saved["model"], weights_of(model))
     # resuming a run that stopped early trains no further and keeps the best weights
     resumed_model = tiny_model(seed=5)
-    resumed = tiny_train(resumed_model, waves, groups=groups, max_epochs=10, patience=2,
-                     min_delta=1e9, checkpoint=ckpt, resume=True)
+    resumed = tiny_train(
+        resumed_model,
+        waves,
+        groups=groups,
+        max_epochs=10,
+        patience=2,
+        min_delta=1e9,
+        checkpoint=ckpt,
+        resume=True,
+    )
     assert [e["epoch"] for e in resumed.epochs] == [1, 2, 3]
     assert resumed.stop_reason == "early_stopping"
     assert_same_weights(weights_of(resumed_model), weights_of(reference))
     # a long patience runs to max_epochs
-    history = tiny_train(tiny_model(), waves, groups=groups, max_epochs=3, patience=5, min_delta=1e9)
+    history = tiny_train(
+        tiny_model(), waves, groups=groups, max_epochs=3, patience=5, min_delta=1e9
+    )
     assert history.stop_reason == "max_epochs" and len(history.epochs) == 3
 
 
@@ -193,8 +210,9 @@ def test_nonfinite_loss_stops_and_restores(real_items, tmp_path, value):
     ckpt = tmp_path / "ckpt.pt"
     model = tiny_model()
     with pytest.warns(RuntimeWarning, match="NaN/Inf in epoch 3.*weights of epoch 2"):
-        history = tiny_train(model, waves, val_fraction=0, max_epochs=6,
-                         loss=_LossFrom(11, value), checkpoint=ckpt)
+        history = tiny_train(
+            model, waves, val_fraction=0, max_epochs=6, loss=_LossFrom(11, value), checkpoint=ckpt
+        )
     assert history.stop_reason == "nonfinite_loss"
     assert [e["epoch"] for e in history.epochs] == [1, 2]
     assert history.best_epoch == 2
@@ -236,10 +254,17 @@ def test_nonfinite_validation_loss_stops_and_restores(real_items, tmp_path):
     assert per_epoch == 2
     ckpt = tmp_path / "ckpt.pt"
     model = tiny_model()
-    with pytest.warns(RuntimeWarning, match="validation loss became NaN/Inf in epoch 3.*"
-                                            "weights of epoch 2"):
-        history = tiny_train(model, waves, groups=groups, max_epochs=6,
-                         loss=_NanValidationFrom(2 * per_epoch + 1), checkpoint=ckpt)
+    with pytest.warns(
+        RuntimeWarning, match="validation loss became NaN/Inf in epoch 3.*weights of epoch 2"
+    ):
+        history = tiny_train(
+            model,
+            waves,
+            groups=groups,
+            max_epochs=6,
+            loss=_NanValidationFrom(2 * per_epoch + 1),
+            checkpoint=ckpt,
+        )
     assert history.stop_reason == "nonfinite_loss"
     assert [e["epoch"] for e in history.epochs] == [1, 2, 3]
     assert all(math.isfinite(e["train_loss"]) for e in history.epochs)
@@ -254,8 +279,15 @@ def test_nonfinite_validation_loss_stops_and_restores(real_items, tmp_path):
     assert_same_weights(saved["best_state"], weights_of(reference))
     # that run ended: resuming it returns its result without training
     resumed_model = tiny_model(seed=5)
-    resumed = tiny_train(resumed_model, waves, groups=groups, max_epochs=6,
-                     loss=_NanValidationFrom(10**9), checkpoint=ckpt, resume=True)
+    resumed = tiny_train(
+        resumed_model,
+        waves,
+        groups=groups,
+        max_epochs=6,
+        loss=_NanValidationFrom(10**9),
+        checkpoint=ckpt,
+        resume=True,
+    )
     assert resumed.stop_reason == "nonfinite_loss" and len(resumed.epochs) == 3
     assert_same_weights(weights_of(resumed_model), weights_of(reference))
 
@@ -281,11 +313,15 @@ def test_nonfinite_validation_loss_in_the_first_epoch_raises(real_items):
     marked[val_idx, 0] = 123.0  # only validation items (whole subjects) are broken
     model = tiny_model()
     before = weights_of(model)
-    with pytest.raises(FloatingPointError, match="validation loss became NaN/Inf in epoch 1, "
-                                                 "before any epoch finished.*validation "
-                                                 "recordings"):
+    with pytest.raises(
+        FloatingPointError,
+        match="validation loss became NaN/Inf in epoch 1, "
+        "before any epoch finished.*validation "
+        "recordings",
+    ):
         tiny_train(model, marked, groups=groups, input_stage=_NanForMarked(123.0))
     assert _differs(before, weights_of(model))  # the training epoch ran: its loss was finite
+
 
 # --------------------------------------------------------------------- options
 def test_optimizers(real_items):
@@ -311,14 +347,21 @@ def test_optimizers(real_items):
     assert _differs(before, weights_of(model))
 
 
-@pytest.mark.parametrize("scheduler, expected", [
-    ("cosine", [1e-3, 7.5e-4, 2.5e-4]),
-    (lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
-     [1e-3, 5e-4, 2.5e-4]),
-])
+@pytest.mark.parametrize(
+    "scheduler, expected",
+    [
+        ("cosine", [1e-3, 7.5e-4, 2.5e-4]),
+        (
+            lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+            [1e-3, 5e-4, 2.5e-4],
+        ),
+    ],
+)
 def test_schedulers(real_items, scheduler, expected):
     waves, groups = real_items
-    history = tiny_train(tiny_model(), waves, groups=groups, lr=1e-3, max_epochs=3, scheduler=scheduler)
+    history = tiny_train(
+        tiny_model(), waves, groups=groups, lr=1e-3, max_epochs=3, scheduler=scheduler
+    )
     np.testing.assert_allclose([e["lr"] for e in history.epochs], expected, rtol=1e-12)
 
 
@@ -328,8 +371,16 @@ def test_plateau_scheduler_halves_the_lr(real_items):
     def constant(out, target):  # no gradient, constant loss: a plateau
         return (out * 0.0).mean() + 1.0
 
-    history = tiny_train(tiny_model(), waves, groups=groups, lr=1e-3, max_epochs=10, patience=3,
-                     scheduler="plateau", loss=constant)
+    history = tiny_train(
+        tiny_model(),
+        waves,
+        groups=groups,
+        lr=1e-3,
+        max_epochs=10,
+        patience=3,
+        scheduler="plateau",
+        loss=constant,
+    )
     # plateau patience = patience // 2 = 1: the lr halves after the 3rd epoch;
     # early stopping (3 epochs without improvement) ends training after the 4th
     assert [e["lr"] for e in history.epochs] == [1e-3, 1e-3, 1e-3, 5e-4]
@@ -345,8 +396,16 @@ def test_plateau_scheduler_halves_the_lr(real_items):
             return (out * 0.0).mean() + 1.0
         return (out * 0.0).mean() + 1.0 / (1 + sum(not c for c in calls))
 
-    history = tiny_train(tiny_model(), waves, groups=groups, lr=1e-3, max_epochs=5, patience=3,
-                     scheduler="plateau", loss=flat_train_improving_val)
+    history = tiny_train(
+        tiny_model(),
+        waves,
+        groups=groups,
+        lr=1e-3,
+        max_epochs=5,
+        patience=3,
+        scheduler="plateau",
+        loss=flat_train_improving_val,
+    )
     assert [e["lr"] for e in history.epochs] == [1e-3] * 5
     assert all(e["train_loss"] == 1.0 for e in history.epochs)
     assert np.all(np.diff([e["val_loss"] for e in history.epochs]) < 0)
@@ -385,8 +444,9 @@ def test_multichannel_items_as_planes(real_items_3d):
     assert waves.shape == (36, 2, 2560)
     spec = tiny_spec(channel_mode="planes")
     model = tiny_model(in_channels=2)
-    history = tiny_train(model, waves, groups=groups, input_stage=spec, val_fraction=0.25,
-                     batch_size=8, max_epochs=2)
+    history = tiny_train(
+        model, waves, groups=groups, input_stage=spec, val_fraction=0.25, batch_size=8, max_epochs=2
+    )
     _, val_idx = split_by_group(groups, 0.25, 0)
     with torch.no_grad():
         images = spec.to_images(torch.as_tensor(waves[val_idx]))
@@ -407,35 +467,41 @@ def test_bf16_autocast_on_cpu(real_items):
 
 
 # ---------------------------------------------------------------------- errors
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(max_epochs=0), "max_epochs must be an int >= 1"),
-    (dict(batch_size=0), "batch_size must be an int >= 1"),
-    (dict(patience=0), "patience must be an int >= 1"),
-    (dict(lr=0.0), "lr must be > 0"),
-    (dict(lr=math.nan), "lr must be a finite number"),
-    (dict(weight_decay=-1.0), "weight_decay must be >= 0"),
-    (dict(min_delta=-0.1), "min_delta must be >= 0"),
-    (dict(precision="fp16"), "Invalid value for the 'precision' parameter"),
-    (dict(optimizer="sgd"), "optimizer must be 'adam', 'adamw' or a callable"),
-    (dict(scheduler="step"), "scheduler must be None, 'cosine', 'plateau' or a callable"),
-    (dict(loss="huber"), "loss must be 'mse', 'l1' or a callable"),
-    (dict(resume=True), "resume=True needs a checkpoint path"),
-    (dict(groups=np.arange(71)), "groups has 71 labels for 72 items"),
-    (dict(val_fraction=1.0), "val_fraction must be in"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(max_epochs=0), "max_epochs must be an int >= 1"),
+        (dict(batch_size=0), "batch_size must be an int >= 1"),
+        (dict(patience=0), "patience must be an int >= 1"),
+        (dict(lr=0.0), "lr must be > 0"),
+        (dict(lr=math.nan), "lr must be a finite number"),
+        (dict(weight_decay=-1.0), "weight_decay must be >= 0"),
+        (dict(min_delta=-0.1), "min_delta must be >= 0"),
+        (dict(precision="fp16"), "Invalid value for the 'precision' parameter"),
+        (dict(optimizer="sgd"), "optimizer must be 'adam', 'adamw' or a callable"),
+        (dict(scheduler="step"), "scheduler must be None, 'cosine', 'plateau' or a callable"),
+        (dict(loss="huber"), "loss must be 'mse', 'l1' or a callable"),
+        (dict(resume=True), "resume=True needs a checkpoint path"),
+        (dict(groups=np.arange(71)), "groups has 71 labels for 72 items"),
+        (dict(val_fraction=1.0), "val_fraction must be in"),
+    ],
+)
 def test_argument_errors(real_items, kwargs, match):
     waves, _ = real_items
     with pytest.raises(ValueError, match=match):
         tiny_train(tiny_model(), waves, **kwargs)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(max_epochs=2.0), "max_epochs must be an int"),
-    (dict(batch_size=None), "batch_size must be an int"),
-    (dict(patience=True), "patience must be an int"),
-    (dict(lr="fast"), "lr must be an instance of number"),
-    (dict(resume="yes"), "resume must be an instance of bool"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(max_epochs=2.0), "max_epochs must be an int"),
+        (dict(batch_size=None), "batch_size must be an int"),
+        (dict(patience=True), "patience must be an int"),
+        (dict(lr="fast"), "lr must be an instance of number"),
+        (dict(resume="yes"), "resume must be an instance of bool"),
+    ],
+)
 def test_argument_type_errors(real_items, kwargs, match):
     waves, _ = real_items
     with pytest.raises(TypeError, match=match):
@@ -463,5 +529,3 @@ def test_cuda_without_a_gpu(real_items):
     waves, _ = real_items
     with pytest.raises(RuntimeError, match="sees no CUDA GPU"):
         tiny_train(tiny_model(), waves, device="cuda")
-
-

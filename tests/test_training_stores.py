@@ -5,10 +5,10 @@ import shutil
 
 import numpy as np
 import pytest
+from tiny import TINY_ONE_EPOCH, tiny_model, tiny_spec, tiny_train
 
 from mne_specae import SpecAE, prepare_segments, read_segments
 from mne_specae.training.streaming import StoreItems
-from tiny import TINY_ONE_EPOCH, tiny_model, tiny_spec, tiny_train
 
 pytestmark = pytest.mark.usefixtures("isolated_torch_rng")
 
@@ -26,8 +26,11 @@ def _damaged_copy(store, tmp_path, item, value):
     path = tmp_path / "damaged"
     shutil.copytree(store.path, path)
     copy = read_segments(path)
-    shard = int(np.searchsorted(np.cumsum([s["n_items"] for s in copy.manifest["shards"]]),
-                                item, side="right"))
+    shard = int(
+        np.searchsorted(
+            np.cumsum([s["n_items"] for s in copy.manifest["shards"]]), item, side="right"
+        )
+    )
     first = sum(s["n_items"] for s in copy.manifest["shards"][:shard])
     npy = path / "shards" / f"{copy.manifest['shards'][shard]['key']}.npy"
     rows = np.load(npy, mmap_mode="r+")
@@ -45,18 +48,27 @@ def test_a_store_with_a_non_finite_item_is_refused(clean_store, tmp_path, normal
     store = _damaged_copy(clean_store, tmp_path, item, value)
     assert not np.isfinite(store[item]).all() and np.isfinite(store[: n - 3]).all()
     est = SpecAE(**dict(TINY_ONE_EPOCH, normalize=normalize, val_fraction=0.0))
-    with pytest.raises(ValueError, match=rf"store .*damaged holds NaN/Inf samples in "
-                                         rf"item\(s\) \[{item}\].*prepare"):
+    with pytest.raises(
+        ValueError,
+        match=rf"store .*damaged holds NaN/Inf samples in "
+        rf"item\(s\) \[{item}\].*prepare",
+    ):
         est.fit(store)
     assert not hasattr(est, "model_")
     # the engine on the store's items, with a validation set: the same error
     with pytest.raises(ValueError, match=rf"NaN/Inf samples in item\(s\) \[{item}\]"):
-        tiny_train(tiny_model(), StoreItems(store), max_epochs=1,
-                   input_stage=tiny_spec(normalize=normalize), val_fraction=0.3)
+        tiny_train(
+            tiny_model(),
+            StoreItems(store),
+            max_epochs=1,
+            input_stage=tiny_spec(normalize=normalize),
+            val_fraction=0.3,
+        )
     # the clean store trains, and its stage keeps its own check afterwards
     stage = tiny_spec(normalize=normalize)
-    history = tiny_train(tiny_model(), StoreItems(clean_store), max_epochs=1,
-                         input_stage=stage, val_fraction=0.3)
+    history = tiny_train(
+        tiny_model(), StoreItems(clean_store), max_epochs=1, input_stage=stage, val_fraction=0.3
+    )
     assert history.stop_reason == "max_epochs" and stage.check_finite is True
 
 

@@ -20,8 +20,12 @@ def test_note_in_the_goniometer_column_after_the_samples(tmp_path):
     """1Nmar.txt ends with a row holding '7.5V' in the goniometer column: the reader
     failed on it (pandas could not parse the note as a float)."""
     fname = tmp_path / "1Nmar.txt"
-    rows = ["0.1\t0.2\t0.3\t0.4\t57.6", "0.5\t0.6\t0.7\t0.8\t", "0.9\t1.0\t1.1\t1.2\t",
-            "\t\t\t\t7.5V"]
+    rows = [
+        "0.1\t0.2\t0.3\t0.4\t57.6",
+        "0.5\t0.6\t0.7\t0.8\t",
+        "0.9\t1.0\t1.1\t1.2\t",
+        "\t\t\t\t7.5V",
+    ]
     fname.write_text(HEADER + "\r\n".join(rows) + "\r\n", encoding="latin-1")
     raw = read_uci_emg(fname)
     assert raw.ch_names == ["RF", "BF", "VM", "ST"]

@@ -13,19 +13,29 @@ from mne_specae.estimator.specae import SpecAE
 from mne_specae.pretrained.unusual import annotate_unusual
 
 #: training recordings of the small model: 40 s of 2 subjects per type
-TRAIN = ["ecg/mitdb/100", "ecg/mitdb/113", "eeg/eegmat/Subject00_1", "eeg/eegmat/Subject02_1",
-         "emg/uci_lower_limb/4Amar", "emg/uci_lower_limb/5Amar"]
+TRAIN = [
+    "ecg/mitdb/100",
+    "ecg/mitdb/113",
+    "eeg/eegmat/Subject00_1",
+    "eeg/eegmat/Subject02_1",
+    "emg/uci_lower_limb/4Amar",
+    "emg/uci_lower_limb/5Amar",
+]
 
 
 @pytest.fixture(scope="module")
 def model(raw_by_name, one_thread):
     """A small SpecAE (the recommended input stage, 8 filters) trained and calibrated
     on 8 segments of each training recording: about 2 s on 2 CPU cores."""
-    epochs = [make_segments(raw_by_name[n].copy().crop(0, 40),
-                            picks=["Fz", "Pz"] if n.startswith("eeg") else None)
-              for n in TRAIN]
-    est = SpecAE(**{**presets.QUICK, "filters": 8, "max_epochs": 3, "device": "cpu",
-                    "random_state": 0}).fit(epochs)
+    epochs = [
+        make_segments(
+            raw_by_name[n].copy().crop(0, 40), picks=["Fz", "Pz"] if n.startswith("eeg") else None
+        )
+        for n in TRAIN
+    ]
+    est = SpecAE(
+        **{**presets.QUICK, "filters": 8, "max_epochs": 3, "device": "cpu", "random_state": 0}
+    ).fit(epochs)
     calibrate(est, epochs, verbose=False)
     return est
 
@@ -75,14 +85,13 @@ def test_annotations_line_up_after_crop_and_reject(model, raw_by_name):
     """A measurement date, a crop at a non-round time (first_samp > 0, a 360 -> 512 Hz
     grid that does not line up), an existing annotation: the flagged span is the
     artefact's segment, and make_segments then drops exactly that segment."""
-    raw = raw_by_name["ecg/mitdb/106"].copy().set_meas_date(1e9).crop(7.3, 67.3,
-                                                                      include_tmax=False)
+    raw = raw_by_name["ecg/mitdb/106"].copy().set_meas_date(1e9).crop(7.3, 67.3, include_tmax=False)
     assert raw.first_samp > 0
-    raw.set_annotations(mne.Annotations([raw.first_time + 51.0], [0.1], ["mark"],
-                                        orig_time=raw.info["meas_date"]))
+    raw.set_annotations(
+        mne.Annotations([raw.first_time + 51.0], [0.1], ["mark"], orig_time=raw.info["meas_date"])
+    )
     _inject(raw, 35.0, "flat", picks=["V1"])
-    annot, scores = annotate_unusual(raw, model=model, description="BAD_odd",
-                                     return_scores=True)
+    annot, scores = annotate_unusual(raw, model=model, description="BAD_odd", return_scores=True)
     assert annot.orig_time == raw.info["meas_date"]
     np.testing.assert_allclose(annot.onset, [raw.first_time + 35.0], atol=2e-3)
     assert [list(c) for c in annot.ch_names] == [["V1"]]
@@ -99,8 +108,16 @@ def test_annotations_line_up_after_crop_and_reject(model, raw_by_name):
     assert list(kept) == [t for t in range(0, 60, 5) if t != 35]
     # ... and at the recording's own rate too
     events = mne.make_fixed_length_events(marked, duration=5.0, first_samp=True)
-    native = mne.Epochs(marked, events, tmin=0, tmax=5.0 - 1 / 360, baseline=None,
-                        reject_by_annotation=True, preload=True, verbose=False)
+    native = mne.Epochs(
+        marked,
+        events,
+        tmin=0,
+        tmax=5.0 - 1 / 360,
+        baseline=None,
+        reject_by_annotation=True,
+        preload=True,
+        verbose=False,
+    )
     assert len(native) == 11 and native.drop_log[7] == ("BAD_odd",)
 
 
@@ -116,7 +133,10 @@ def test_mixed_types_and_picks(model, raw_by_name, caplog):
         annot, scores = annotate_unusual(raw, model=model, return_scores=True, verbose=True)
     assert set(scores["channel"]) == {"Fz", "Pz", "ECG"}  # the bad channel is left out
     assert dict(scores.groupby("channel")["signal_type"].first()) == {
-        "Fz": "eeg", "Pz": "eeg", "ECG": "ecg"}
+        "Fz": "eeg",
+        "Pz": "eeg",
+        "ECG": "ecg",
+    }
     np.testing.assert_allclose(annot.onset, [raw.first_time + 10.0], atol=2e-3)
     assert [list(c) for c in annot.ch_names] == [["ECG"]]
     assert "1 of 12 segment(s) of 1 ecg channel(s) unusual" in caplog.text
@@ -125,8 +145,9 @@ def test_mixed_types_and_picks(model, raw_by_name, caplog):
     _, scores = annotate_unusual(raw, model=model, picks=["Cz"], return_scores=True)
     assert set(scores["channel"]) == {"Cz"}
     # a lower threshold flags more; signal_type scores every channel against one reference
-    _, as_ecg = annotate_unusual(raw, model=model, picks="eeg", signal_type="ecg",
-                                 return_scores=True)
+    _, as_ecg = annotate_unusual(
+        raw, model=model, picks="eeg", signal_type="ecg", return_scores=True
+    )
     assert set(as_ecg["signal_type"]) == {"ecg"}
     low = annotate_unusual(raw, model=model, threshold=1e-3, bad_channel_fraction=1.0)
     assert len(low) >= len(annot)
@@ -135,8 +156,11 @@ def test_mixed_types_and_picks(model, raw_by_name, caplog):
 def test_misc_channel_needs_signal_type(model, raw_by_name):
     raw = _ecg(raw_by_name)
     raw.set_channel_types({"V1": "misc"}, on_unit_change="ignore")
-    with pytest.raises(ValueError, match=r"no error reference for 'misc'.*knows \['ecg', "
-                                         r"'eeg', 'emg'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"no error reference for 'misc'.*knows \['ecg', "
+        r"'eeg', 'emg'\]",
+    ):
         annotate_unusual(raw, model=model, picks=["V1"])
     _inject(raw, 5.0, "flat", picks=["V1"])
     annot = annotate_unusual(raw, model=model, picks=["V1"], signal_type="ecg")
@@ -161,8 +185,10 @@ def test_nan_channels(model, raw_by_name, caplog):
     raw = _inject(_ecg(raw_by_name), 40.0, "flat", picks=["MLII"])
     raw._data[0, 3600:3700] = np.nan  # a gap at 10 s: that segment is not scored
     raw._data[1] = np.nan  # V1: no finite sample
-    with pytest.warns(RuntimeWarning, match=r"Skipping channel\(s\) \['V1'\]"), \
-            caplog.at_level("INFO", logger="mne"):
+    with (
+        pytest.warns(RuntimeWarning, match=r"Skipping channel\(s\) \['V1'\]"),
+        caplog.at_level("INFO", logger="mne"),
+    ):
         annot, scores = annotate_unusual(raw, model=model, return_scores=True, verbose=True)
     assert set(scores["channel"]) == {"MLII"}
     assert sorted(scores["onset"]) == list(range(0, 60, 5))
@@ -173,8 +199,10 @@ def test_nan_channels(model, raw_by_name, caplog):
     assert "1 channel-segment(s) with NaN/Inf not scored (MLII: 1)" in caplog.text
     np.testing.assert_allclose(annot.onset, [40.0], atol=2e-3)
     raw._data[0] = np.nan
-    with pytest.warns(RuntimeWarning, match="Skipping"), \
-            pytest.raises(ValueError, match="no finite sample: nothing to score"):
+    with (
+        pytest.warns(RuntimeWarning, match="Skipping"),
+        pytest.raises(ValueError, match="no finite sample: nothing to score"),
+    ):
         annotate_unusual(raw, model=model)
 
 
@@ -182,8 +210,11 @@ def test_errors(model, raw_by_name):
     raw = _ecg(raw_by_name)
     bare = copy.copy(model)
     bare.calibration_ = None
-    with pytest.raises(ValueError, match=r"calibrate\(model, training_epochs\).*"
-                                         r"load_pretrained\(\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"calibrate\(model, training_epochs\).*"
+        r"load_pretrained\(\)",
+    ):
         annotate_unusual(raw, model=bare)
     del bare.calibration_
     with pytest.raises(ValueError, match="no calibration"):
@@ -192,7 +223,8 @@ def test_errors(model, raw_by_name):
     partial = copy.copy(model)
     partial.calibration_ = copy.copy(model.calibration_)
     partial.calibration_.error_reference = {
-        k: v for k, v in model.calibration_.error_reference.items() if k != "emg"}
+        k: v for k, v in model.calibration_.error_reference.items() if k != "emg"
+    }
     emg = raw_by_name["emg/uci_lower_limb/3Amar"].copy()
     with pytest.raises(ValueError, match=r"'emg'.*knows \['ecg', 'eeg'\]"):
         annotate_unusual(emg, model=partial)
@@ -224,8 +256,7 @@ def test_the_pretrained_model_flags_flat_and_noisy_segments(raw_by_name, kind):
     from mne_specae import load_pretrained
 
     raw = _inject(_ecg(raw_by_name), 20.0, kind, picks=["V1"])
-    annot, scores = annotate_unusual(raw, model=load_pretrained(verbose=False),
-                                     return_scores=True)
+    annot, scores = annotate_unusual(raw, model=load_pretrained(verbose=False), return_scores=True)
     np.testing.assert_allclose(annot.onset, [20.0], atol=2e-3)
     assert [list(ch) for ch in annot.ch_names] == [["V1"]]
     hit = scores[(scores["channel"] == "V1") & np.isclose(scores["onset"], 20.0)]
@@ -275,18 +306,18 @@ def test_a_clipped_segment_is_flagged_whatever_the_rate(model, raw_by_name, sfre
     assert scores["flat"].sum() == 1
 
 
-def test_a_lead_with_nan_in_every_segment_leaves_the_others_scored(model, raw_by_name,
-                                                                   caplog):
+def test_a_lead_with_nan_in_every_segment_leaves_the_others_scored(model, raw_by_name, caplog):
     """V1 has a short NaN gap in every segment: MLII is still scored (its flat segment
     annotated), V1 is reported as not scored, in the log and in the scores."""
     raw = _inject(_ecg(raw_by_name), 40.0, "flat", picks=["MLII"])
     for start in range(0, 60, 5):
         raw._data[1, int((start + 2.0) * 360) : int((start + 2.0) * 360) + 20] = np.nan
     before = raw.get_data()
-    with pytest.warns(RuntimeWarning, match=r"V1.*NaN/Inf in every segment"), \
-            caplog.at_level("INFO", logger="mne"):
-        annot, scores = annotate_unusual(raw, model=model, return_scores=True,
-                                         verbose=True)
+    with (
+        pytest.warns(RuntimeWarning, match=r"V1.*NaN/Inf in every segment"),
+        caplog.at_level("INFO", logger="mne"),
+    ):
+        annot, scores = annotate_unusual(raw, model=model, return_scores=True, verbose=True)
     np.testing.assert_array_equal(raw.get_data(), before)
     np.testing.assert_allclose(annot.onset, [40.0], atol=2e-3)
     assert [list(c) for c in annot.ch_names] == [["MLII"]]
@@ -309,10 +340,14 @@ def test_a_channel_deviating_throughout_is_a_bad_channel_candidate(model, raw_by
     span = _segment_slice(eeg, 10.0)
     data[0, span] = 50 * data[0].std() * rng.standard_normal(span.stop - span.start)
     raw = mne.io.RawArray(data, eeg.info, verbose=False)
-    with pytest.warns(RuntimeWarning, match=r"bad-channel candidate.*\['Cz'\].*"
-                                            r"info\['bads'\]"):
-        annot, scores, bads = annotate_unusual(raw, model=model, return_scores=True,
-                                               return_bads=True)
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"bad-channel candidate.*\['Cz'\].*"
+        r"info\['bads'\]",
+    ):
+        annot, scores, bads = annotate_unusual(
+            raw, model=model, return_scores=True, return_bads=True
+        )
     assert bads == ["Cz"]
     np.testing.assert_allclose(annot.onset, [10.0], atol=2e-3)
     assert [list(c) for c in annot.ch_names] == [["Fz"]]
@@ -326,8 +361,9 @@ def test_a_channel_deviating_throughout_is_a_bad_channel_candidate(model, raw_by
     # bad_channel_fraction=1 turns the candidates off: every segment is annotated
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
-        many, scores = annotate_unusual(raw, model=model, picks=["Fz", "Pz", "Cz"],
-                                        bad_channel_fraction=1.0, return_scores=True)
+        many, scores = annotate_unusual(
+            raw, model=model, picks=["Fz", "Pz", "Cz"], bad_channel_fraction=1.0, return_scores=True
+        )
     assert not any("candidate" in str(w.message) for w in record)
     assert not scores["bad_channel"].any()
     assert len(many) == scores.loc[scores["unusual"], "onset"].nunique() >= 11
@@ -364,9 +400,13 @@ def test_a_non_finite_error_reference_is_refused(model, raw_by_name):
     at all: refused with the type and the fix."""
     damaged = copy.copy(model)
     damaged.calibration_ = copy.copy(model.calibration_)
-    damaged.calibration_.error_reference = dict(model.calibration_.error_reference,
-                                                ecg=(float("nan"), 0.1))
-    with pytest.raises(ValueError, match=r"error reference for 'ecg' is not finite.*"
-                                         r"calibrate"):
+    damaged.calibration_.error_reference = dict(
+        model.calibration_.error_reference, ecg=(float("nan"), 0.1)
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"error reference for 'ecg' is not finite.*"
+        r"calibrate",
+    ):
         annotate_unusual(_inject(_ecg(raw_by_name), 20.0, "flat"), model=damaged)
     assert damaged.calibration_.nonfinite_fields() == ["error_reference['ecg']"]

@@ -10,17 +10,41 @@ from mne_specae.training.loop import train_autoencoder
 
 #: SpecAE settings of the tests: a linear axis from 0 Hz and mean pooling, so that
 #: bins and features can be counted.
-TINY = dict(n_fft=64, hop_length=64, fmin=0.0, fmax=60.0, freq_scale="linear", n_freqs=None,
-            top_db=80.0, detrend=None, resize=(16, 16), n_layers=2, filters=4, pooling="mean",
-            max_epochs=2, batch_size=16, device="cpu", random_state=0)
+TINY = dict(
+    n_fft=64,
+    hop_length=64,
+    fmin=0.0,
+    fmax=60.0,
+    freq_scale="linear",
+    n_freqs=None,
+    top_db=80.0,
+    detrend=None,
+    resize=(16, 16),
+    n_layers=2,
+    filters=4,
+    pooling="mean",
+    max_epochs=2,
+    batch_size=16,
+    device="cpu",
+    random_state=0,
+)
 TINY_ONE_EPOCH = dict(TINY, max_epochs=1)
 RECORD_KEYS = ("epoch", "train_loss", "val_loss", "lr")
 
 
 def tiny_spec(**kwargs):
     """A small dB spectrogram input stage, z-scored per item."""
-    return Spectrogram(512.0, **{"n_fft": 64, "hop_length": 64, "fmax": 60.0, "output": "db",
-                                 "normalize": "item", **kwargs})
+    return Spectrogram(
+        512.0,
+        **{
+            "n_fft": 64,
+            "hop_length": 64,
+            "fmax": 60.0,
+            "output": "db",
+            "normalize": "item",
+            **kwargs,
+        },
+    )
 
 
 def tiny_model(seed=0, **kwargs):
@@ -32,8 +56,15 @@ def tiny_model(seed=0, **kwargs):
 
 def tiny_train(net, waves, **kwargs):
     """train_autoencoder with the tests' small settings (overridable)."""
-    options = dict(input_stage=tiny_spec(), max_epochs=2, batch_size=16, lr=3e-3, device="cpu",
-                   progress=False, verbose=False)
+    options = dict(
+        input_stage=tiny_spec(),
+        max_epochs=2,
+        batch_size=16,
+        lr=3e-3,
+        device="cpu",
+        progress=False,
+        verbose=False,
+    )
     options.update(kwargs)
     return train_autoencoder(net, waves, **options)
 
@@ -55,9 +86,14 @@ def records_of(history):
 
 
 #: 2 recordings (2 subjects) of each modality; 30 s of each = 6 segments of 5 s
-ITEM_RECORDINGS = ["ecg/mitdb/100", "ecg/mitdb/106", "eeg/eegmat/Subject00_1",
-                   "eeg/eegmat/Subject01_1", "emg/uci_lower_limb/3Amar",
-                   "emg/uci_lower_limb/4Amar"]
+ITEM_RECORDINGS = [
+    "ecg/mitdb/100",
+    "ecg/mitdb/106",
+    "eeg/eegmat/Subject00_1",
+    "eeg/eegmat/Subject01_1",
+    "emg/uci_lower_limb/3Amar",
+    "emg/uci_lower_limb/4Amar",
+]
 
 
 def load_real_items(raw_by_name):

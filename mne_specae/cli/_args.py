@@ -38,5 +38,6 @@ def n_jobs(text):
         value = 0
     if value < 1 and value != -1:
         raise argparse.ArgumentTypeError(
-            f"must be a whole number >= 1, or -1 (every core), got {text!r}")
+            f"must be a whole number >= 1, or -1 (every core), got {text!r}"
+        )
     return value

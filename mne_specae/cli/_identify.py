@@ -81,7 +81,8 @@ def load_model(spec, *, device=None):
             return load_pretrained(spec, device=device, verbose=False)
         raise FileNotFoundError(
             f"--model {spec}: no such model file, and not the name of a pretrained "
-            f"encoder ({', '.join(sorted(PRETRAINED))}).")
+            f"encoder ({', '.join(sorted(PRETRAINED))})."
+        )
     return SpecAE.load(spec, device=device)
 
 
@@ -94,15 +95,18 @@ def _load_identify_model(args):
             raise ValueError(
                 f"{args.model} has no signal-type head (calibration_): fit one with "
                 "mne_specae.calibrate(model, labelled_epochs) and save the model again, "
-                "or leave out --model to use the pretrained encoder.")
+                "or leave out --model to use the pretrained encoder."
+            )
         return model
     from ..pretrained.loading import load_pretrained
 
     try:
         return load_pretrained(device=args.device, verbose=False)
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"{_first_line(err)} Or pass --model FILE: a model file "
-                                "with a signal-type head (mne_specae.calibrate).") from err
+        raise FileNotFoundError(
+            f"{_first_line(err)} Or pass --model FILE: a model file "
+            "with a signal-type head (mne_specae.calibrate)."
+        ) from err
 
 
 def check_model(args, model=None):
@@ -122,8 +126,10 @@ def check_model(args, model=None):
         return load_pretrained(verbose=False)
     except (FileNotFoundError, ValueError, OSError) as err:
         if not args.quiet:
-            print(f"Channel-type check skipped: no usable pretrained encoder "
-                  f"({_first_line(err).rstrip('.')}). --no-check-types turns it off.")
+            print(
+                f"Channel-type check skipped: no usable pretrained encoder "
+                f"({_first_line(err).rstrip('.')}). --no-check-types turns it off."
+            )
         return None
 
 
@@ -150,16 +156,19 @@ def warn_type_mismatches(fname, epochs, model, *, quiet):
             continue  # the model would see an empty band: no reliable answer
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            table = identify_channel_types(ep, model=model, max_segments=CHECK_SEGMENTS,
-                                           verbose=False)
+            table = identify_channel_types(
+                ep, model=model, max_segments=CHECK_SEGMENTS, verbose=False
+            )
         for ch, row in table.iterrows():
             if row["predicted"] not in (UNKNOWN, row["type"]):
                 found.append((ch, row["type"], row["predicted"], row["probability"]))
     if not quiet:
         for ch, kind, predicted, proba in found:
-            warn(f"{fname}: channel {ch} is typed {kind} but its signal looks like "
-                 f"{predicted} (probability {proba:.2f}); if it is, pass --channel-types "
-                 f"{ch}={predicted}")
+            warn(
+                f"{fname}: channel {ch} is typed {kind} but its signal looks like "
+                f"{predicted} (probability {proba:.2f}); if it is, pass --channel-types "
+                f"{ch}={predicted}"
+            )
     return found
 
 
@@ -170,20 +179,21 @@ def _identify_targets(args, files):
         return {}
     from ._outputs import check_folder_out
 
-    out = check_folder_out(args.out, "with --apply it is the folder of the corrected "
-                                     "-raw.fif files")
+    out = check_folder_out(
+        args.out, "with --apply it is the folder of the corrected -raw.fif files"
+    )
     targets, owners = {}, {}
     for fname in files:
         target = out / f"{_stem(fname)}-raw.fif"
         if target.resolve() == Path(fname).resolve():
-            raise ValueError(f"--apply would write over the input {fname}; choose another "
-                             "--out.")
+            raise ValueError(f"--apply would write over the input {fname}; choose another --out.")
         if target in owners:
-            raise ValueError(f"{owners[target]} and {fname} would both be written to "
-                             f"{target}; pass them in separate runs with different --out.")
+            raise ValueError(
+                f"{owners[target]} and {fname} would both be written to "
+                f"{target}; pass them in separate runs with different --out."
+            )
         if target.exists() and not args.overwrite:
-            raise FileExistsError(f"{target} exists; pass --overwrite or choose another "
-                                  "--out.")
+            raise FileExistsError(f"{target} exists; pass --overwrite or choose another --out.")
         targets[fname], owners[target] = target, fname
     return targets
 
@@ -198,8 +208,8 @@ def format_table(table):
 
 def identify(args):
     """``mne-specae identify``: one table per file; ``--apply`` writes corrected copies."""
-    from ..pretrained.channel_types import UNKNOWN, identify_channel_types
     from ..datasets.readers import read_raw
+    from ..pretrained.channel_types import UNKNOWN, identify_channel_types
     from ..stores._discovery import Skipped, find_recordings
 
     files = find_recordings(args.files)
@@ -217,30 +227,41 @@ def identify(args):
             continue
         print(f"{fname}: {len(table)} channel(s)\n{format_table(table)}\n")
         n_channels += len(table)
-        fixes = {ch: row["predicted"] for ch, row in table.iterrows()
-                 if row["predicted"] not in (UNKNOWN, row["type"])}
+        fixes = {
+            ch: row["predicted"]
+            for ch, row in table.iterrows()
+            if row["predicted"] not in (UNKNOWN, row["type"])
+        }
         n_changed += len(fixes)
         if args.apply:
             if fixes:
                 raw.set_channel_types(fixes, verbose=False)
             targets[fname].parent.mkdir(parents=True, exist_ok=True)
             raw.save(targets[fname], overwrite=args.overwrite, verbose=False)
-            listed = ", ".join(f"{ch} {table.at[ch, 'type']} -> {kind}"
-                               for ch, kind in fixes.items())
-            print(f"Wrote {targets[fname]} ({len(fixes)} type(s) changed"
-                  + (f": {listed})" if fixes else ")"))
+            listed = ", ".join(
+                f"{ch} {table.at[ch, 'type']} -> {kind}" for ch, kind in fixes.items()
+            )
+            print(
+                f"Wrote {targets[fname]} ({len(fixes)} type(s) changed"
+                + (f": {listed})" if fixes else ")")
+            )
     if skipped.files and not args.quiet:
         print(skipped.summary(), file=sys.stderr)
     n_read = len(files) - len(skipped.files)
     if not n_read:
         raise ValueError(f"None of the {len(files)} file(s) could be read.")
     if not args.quiet:
-        print(f"Identified {n_channels} channel(s) in {n_read} of {len(files)} file(s); "
-              f"{n_changed} predicted type(s) differ from the file's"
-              + ("" if args.apply or not n_changed else " (--apply writes corrected copies)"))
+        print(
+            f"Identified {n_channels} channel(s) in {n_read} of {len(files)} file(s); "
+            f"{n_changed} predicted type(s) differ from the file's"
+            + ("" if args.apply or not n_changed else " (--apply writes corrected copies)")
+        )
     if skipped.files:  # the others were processed; the exit status still says so
-        print(f"mne-specae identify: {len(skipped.files)} of {len(files)} file(s) could not "
-              "be used (exit status 1)", file=sys.stderr)
+        print(
+            f"mne-specae identify: {len(skipped.files)} of {len(files)} file(s) could not "
+            "be used (exit status 1)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -248,27 +269,46 @@ def identify(args):
 def add_identify_parser(sub, formatter):
     """The ``identify`` sub-command's options."""
     parser = sub.add_parser(
-        "identify", formatter_class=formatter,
+        "identify",
+        formatter_class=formatter,
         help="tell ECG, EEG and EMG channels apart from their signals",
         description="Read recordings with all their channels, tell ECG, EEG and EMG "
-                    "channels apart from the signals (mne_specae.identify_channel_types) "
-                    "and print one table per file; with --apply, write a copy of each "
-                    "with the predicted types (<name>-raw.fif; channels predicted "
-                    "'unknown' keep theirs).")
-    parser.add_argument("files", nargs="+",
-                        help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
-                             "WFDB .hea or bare record names, BioSPPy and UCI text)")
-    parser.add_argument("--model", default=None,
-                        help="model file with a signal-type head (mne_specae.calibrate), "
-                             "or a pretrained name; default: the pretrained encoder")
-    parser.add_argument("--apply", action="store_true",
-                        help="write <name>-raw.fif with the corrected channel types")
+        "channels apart from the signals (mne_specae.identify_channel_types) "
+        "and print one table per file; with --apply, write a copy of each "
+        "with the predicted types (<name>-raw.fif; channels predicted "
+        "'unknown' keep theirs).",
+    )
+    parser.add_argument(
+        "files",
+        nargs="+",
+        help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
+        "WFDB .hea or bare record names, BioSPPy and UCI text)",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="model file with a signal-type head (mne_specae.calibrate), "
+        "or a pretrained name; default: the pretrained encoder",
+    )
+    parser.add_argument(
+        "--apply", action="store_true", help="write <name>-raw.fif with the corrected channel types"
+    )
     parser.add_argument("--out", default=".", help="folder of the --apply files")
-    parser.add_argument("--max-segments", type=positive_int, default=30,
-                        help="windows per channel at most (evenly spread)")
-    parser.add_argument("--device", default=None,
-                        help="where to run (default: the model's device if present, else auto)")
-    parser.add_argument("--strict", action="store_true",
-                        help="stop at a file that cannot be read instead of skipping it")
+    parser.add_argument(
+        "--max-segments",
+        type=positive_int,
+        default=30,
+        help="windows per channel at most (evenly spread)",
+    )
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="where to run (default: the model's device if present, else auto)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at a file that cannot be read instead of skipping it",
+    )
     parser.set_defaults(func=identify)
     return parser

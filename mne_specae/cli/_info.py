@@ -6,8 +6,18 @@ import os
 import platform
 import sys
 
-_PACKAGES = ("mne", "torch", "numpy", "scipy", "sklearn", "pandas", "matplotlib", "umap",
-             "wfdb", "tqdm")
+_PACKAGES = (
+    "mne",
+    "torch",
+    "numpy",
+    "scipy",
+    "sklearn",
+    "pandas",
+    "matplotlib",
+    "umap",
+    "wfdb",
+    "tqdm",
+)
 
 
 def system_info(resolve_device):
@@ -19,9 +29,11 @@ def system_info(resolve_device):
     from .._version import __version__
     from ..datasets import get_data_path
 
-    lines = [f"mne-specae    {__version__}",
-             f"Python        {platform.python_version()} ({sys.executable})",
-             f"Platform      {platform.platform()}"]
+    lines = [
+        f"mne-specae    {__version__}",
+        f"Python        {platform.python_version()} ({sys.executable})",
+        f"Platform      {platform.platform()}",
+    ]
     for name in _PACKAGES:
         try:
             version = getattr(import_module(name), "__version__", "?")
@@ -32,13 +44,16 @@ def system_info(resolve_device):
     if torch.cuda.is_available():
         for k in range(torch.cuda.device_count()):
             major, minor = torch.cuda.get_device_capability(k)
-            lines.append(f"  cuda:{k}      {torch.cuda.get_device_name(k)} "
-                         f"(compute capability {major}.{minor})")
+            lines.append(
+                f"  cuda:{k}      {torch.cuda.get_device_name(k)} "
+                f"(compute capability {major}.{minor})"
+            )
     else:
         lines.append("CUDA          not available")
     lines.append(f"CPU cores     {os.cpu_count()}")
-    lines.append(f"torch threads {torch.get_num_threads()} (interop "
-                 f"{torch.get_num_interop_threads()})")
+    lines.append(
+        f"torch threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})"
+    )
     for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS"):
         lines.append(f"{var:<13} {os.environ.get(var, '(not set)')}")
     try:
@@ -57,6 +72,8 @@ def _data_folder(folder):
     if not folder.is_dir():
         return f"{folder} (does not exist: 0 of {n_sample} sample recordings)"
     n_extended = count_present(folder, EXTENDED_RECORDINGS)
-    return (f"{folder} ({count_present(folder)} of {n_sample} sample recordings present"
-            + (f"; {n_extended} of {len(EXTENDED_RECORDINGS)} extended" if n_extended
-               else "") + ")")
+    return (
+        f"{folder} ({count_present(folder)} of {n_sample} sample recordings present"
+        + (f"; {n_extended} of {len(EXTENDED_RECORDINGS)} extended" if n_extended else "")
+        + ")"
+    )

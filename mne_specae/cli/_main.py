@@ -28,7 +28,10 @@ from pathlib import Path
 import mne
 
 from .._version import __version__
+from ..estimator.metadata import metadata_table
+from ..presets import RECOMMENDED
 from ._args import positive_float, positive_int
+from ._identify import add_identify_parser, check_model, load_model, read_failure
 from ._outputs import (
     check_file_out,
     check_folder_out,
@@ -38,10 +41,7 @@ from ._outputs import (
     embed_targets,
     write_csv,
 )
-from ._identify import add_identify_parser, check_model, load_model, read_failure
 from ._prepare import add_prepare_parser, check_store_settings, embed_store, store_input
-from ..estimator.metadata import metadata_table
-from ..presets import RECOMMENDED
 
 #: Segment length (s) and rate (Hz) of train when neither the options nor a store say.
 DURATION, SFREQ = 5.0, 512.0
@@ -59,9 +59,9 @@ def _read_inputs(args, duration, sfreq, type_model=None):
     With ``type_model`` (a model with a calibration), channels whose type and signal
     disagree are warned about, file by file.
     """
-    from ._identify import warn_type_mismatches
     from ..datasets.channels import parse_channel_types
     from ..stores._discovery import Skipped, find_recordings, segments_of_file
+    from ._identify import warn_type_mismatches
 
     files = find_recordings(args.files)
     channel_types = parse_channel_types(args.channel_types) if args.channel_types else None
@@ -70,16 +70,23 @@ def _read_inputs(args, duration, sfreq, type_model=None):
     for fname in _progress(files, args, desc="Reading", unit="file"):
         try:
             found = segments_of_file(
-                fname, duration=duration, sfreq=sfreq, picks=picks,
-                channel_types=channel_types, subject_pattern=args.subject_pattern,
-                unknown_units="keep" if args.keep_unknown_units else "skip")
+                fname,
+                duration=duration,
+                sfreq=sfreq,
+                picks=picks,
+                channel_types=channel_types,
+                subject_pattern=args.subject_pattern,
+                unknown_units="keep" if args.keep_unknown_units else "skip",
+            )
         except Exception as err:  # any reader's failure: this file only (--strict: stop)
-            skipped.add(fname, f"cannot be read ({read_failure(err, fname)})",
-                        strict=args.strict)
+            skipped.add(fname, f"cannot be read ({read_failure(err, fname)})", strict=args.strict)
             continue
         if not found:
-            skipped.add(fname, "no ECG, EEG or EMG channel" + (
-                f" after --picks {args.picks}" if picks else ""), strict=args.strict)
+            skipped.add(
+                fname,
+                "no ECG, EEG or EMG channel" + (f" after --picks {args.picks}" if picks else ""),
+                strict=args.strict,
+            )
         if found and type_model is not None:
             warn_type_mismatches(fname, found, type_model, quiet=args.quiet)
         epochs += found
@@ -89,50 +96,69 @@ def _read_inputs(args, duration, sfreq, type_model=None):
         raise ValueError(f"None of the {len(files)} file(s) gave ECG, EEG or EMG segments.")
     subjects = {s for ep in epochs for s in ep.metadata["subject"]}
     if not args.quiet:
-        print(f"Read {len(files) - len(skipped.files)} of {len(files)} file(s): "
-              f"{sum(len(ep) for ep in epochs)} segments, {len(subjects)} subject(s)"
-              + ("" if args.subject_pattern or len(subjects) < len(files) else
-                 " (one per file: set --subject-pattern if several files are one person)"))
+        print(
+            f"Read {len(files) - len(skipped.files)} of {len(files)} file(s): "
+            f"{sum(len(ep) for ep in epochs)} segments, {len(subjects)} subject(s)"
+            + (
+                ""
+                if args.subject_pattern or len(subjects) < len(files)
+                else " (one per file: set --subject-pattern if several files are one person)"
+            )
+        )
     return epochs
 
 
 def _train(args):
     from ..estimator.specae import SpecAE
 
-    out = check_new(check_file_out(args.out, "train", "model file", "model.specae"),
-                    args.overwrite, "model file")
+    out = check_new(
+        check_file_out(args.out, "train", "model file", "model.specae"),
+        args.overwrite,
+        "model file",
+    )
     if args.checkpoint and Path(args.checkpoint).exists() and not args.resume:
-        raise FileExistsError(f"The checkpoint {args.checkpoint} exists: pass --resume to "
-                              "continue that run, or delete it.")
+        raise FileExistsError(
+            f"The checkpoint {args.checkpoint} exists: pass --resume to "
+            "continue that run, or delete it."
+        )
     store = store_input(args)
     if store is not None:
         check_store_settings(store, duration=args.duration, sfreq=args.sfreq)
         data, what = store, f"the {len(store)} items of the store {store.path}"
     else:
-        data = _read_inputs(args, args.duration or DURATION, args.sfreq or SFREQ,
-                            check_model(args))
-        what = (f"{sum(len(ep) for ep in data)} segments from {len(data)} "
-                "recording(s)")
-    chosen = dict(max_epochs=args.max_epochs, batch_size=args.batch_size,
-                  filters=args.filters, fmax=args.fmax)
-    ae = SpecAE(**{k: v for k, v in chosen.items() if v is not None}, device=args.device,
-                random_state=args.seed, checkpoint=args.checkpoint, resume=args.resume,
-                verbose="warning" if args.quiet else "info")
+        data = _read_inputs(args, args.duration or DURATION, args.sfreq or SFREQ, check_model(args))
+        what = f"{sum(len(ep) for ep in data)} segments from {len(data)} recording(s)"
+    chosen = dict(
+        max_epochs=args.max_epochs, batch_size=args.batch_size, filters=args.filters, fmax=args.fmax
+    )
+    ae = SpecAE(
+        **{k: v for k, v in chosen.items() if v is not None},
+        device=args.device,
+        random_state=args.seed,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        verbose="warning" if args.quiet else "info",
+    )
     ae.fit(data)
     fname = ae.save(out, overwrite=args.overwrite)
-    print(f"Trained on {what}; best epoch "
-          f"{ae.history_.best_epoch} (val loss {ae.history_.best_loss:.4f}); wrote {fname}")
+    print(
+        f"Trained on {what}; best epoch "
+        f"{ae.history_.best_epoch} (val loss {ae.history_.best_loss:.4f}); wrote {fname}"
+    )
     return 0
 
 
 def _embed(args):
     store = store_input(args)
     if store is not None:
-        return embed_store(args, store, lambda: load_model(args.model, device=args.device),
-                           check_new=check_new)
+        return embed_store(
+            args, store, lambda: load_model(args.model, device=args.device), check_new=check_new
+        )
     if args.out is None:
-        raise ValueError("--out is required for recordings (a .csv table, an -epo.fif "
-                         "file or a folder); only a store can do without it.")
+        raise ValueError(
+            "--out is required for recordings (a .csv table, an -epo.fif "
+            "file or a folder); only a store can do without it."
+        )
     out = Path(args.out)
     kind = embed_out_kind(out)  # a name of the wrong kind is refused before any work
     check_new(out, args.overwrite, "output")
@@ -149,8 +175,9 @@ def _embed(args):
             out.mkdir(parents=True, exist_ok=True)
         for ep in epochs:
             ep.save(targets[id(ep)], overwrite=args.overwrite, verbose=False)
-    print(f"Embedded {sum(len(ep) for ep in epochs)} segments; wrote "
-          f"{describe_written(out, targets)}")
+    print(
+        f"Embedded {sum(len(ep) for ep in epochs)} segments; wrote {describe_written(out, targets)}"
+    )
     return 0
 
 
@@ -165,32 +192,52 @@ def _info(args):
 def _demo(args):
     from ._demo import run_demo
 
-    check_new(check_folder_out(args.out, "demo writes several files into it"),
-              args.overwrite, "output")
+    check_new(
+        check_folder_out(args.out, "demo writes several files into it"), args.overwrite, "output"
+    )
     return run_demo(args)
 
 
 def _add_input_options(parser):
-    parser.add_argument("files", nargs="+",
-                        help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
-                             "WFDB .hea/.mat or bare record names, BioSPPy and UCI text), "
-                             "or one segment store (the folder 'prepare' wrote)")
-    parser.add_argument("--picks", default=None,
-                        help="channels to use: names or types, comma-separated "
-                             "(e.g. 'eeg' or 'Fz,Cz,Pz'); default: every ECG, EEG and EMG "
-                             "channel not marked bad")
-    parser.add_argument("--channel-types", default=None, metavar="NAME=type,...",
-                        help="set or correct channel types, e.g. 'ECG=ecg,EMG1=emg' "
-                             "(types that names contradict are corrected with a warning)")
-    parser.add_argument("--subject-pattern", default=None, metavar="REGEX",
-                        help="regular expression on the file name whose group is the "
-                             r"subject, e.g. '(Subject\d+)' for Subject00_1.edf; default: "
-                             "the BIDS 'sub-' entity, else the reader's (record or file name)")
-    parser.add_argument("--keep-unknown-units", action="store_true",
-                        help="keep WFDB signals that are not in volts (as misc channels) "
-                             "instead of skipping them")
-    parser.add_argument("--strict", action="store_true",
-                        help="stop at a file that cannot be read instead of skipping it")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
+        "WFDB .hea/.mat or bare record names, BioSPPy and UCI text), "
+        "or one segment store (the folder 'prepare' wrote)",
+    )
+    parser.add_argument(
+        "--picks",
+        default=None,
+        help="channels to use: names or types, comma-separated "
+        "(e.g. 'eeg' or 'Fz,Cz,Pz'); default: every ECG, EEG and EMG "
+        "channel not marked bad",
+    )
+    parser.add_argument(
+        "--channel-types",
+        default=None,
+        metavar="NAME=type,...",
+        help="set or correct channel types, e.g. 'ECG=ecg,EMG1=emg' "
+        "(types that names contradict are corrected with a warning)",
+    )
+    parser.add_argument(
+        "--subject-pattern",
+        default=None,
+        metavar="REGEX",
+        help="regular expression on the file name whose group is the "
+        r"subject, e.g. '(Subject\d+)' for Subject00_1.edf; default: "
+        "the BIDS 'sub-' entity, else the reader's (record or file name)",
+    )
+    parser.add_argument(
+        "--keep-unknown-units",
+        action="store_true",
+        help="keep WFDB signals that are not in volts (as misc channels) instead of skipping them",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at a file that cannot be read instead of skipping it",
+    )
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -205,101 +252,149 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser():
     fmt = _Formatter
     parser = argparse.ArgumentParser(
-        prog="mne-specae", formatter_class=fmt,
-        description="Learn features from ECG, EEG and EMG spectrograms (MNE-Python).")
+        prog="mne-specae",
+        formatter_class=fmt,
+        description="Learn features from ECG, EEG and EMG spectrograms (MNE-Python).",
+    )
     parser.add_argument("--version", action="version", version=f"mne-specae {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser(
-        "demo", formatter_class=fmt, help="the main job on the bundled sample recordings",
+        "demo",
+        formatter_class=fmt,
+        help="the main job on the bundled sample recordings",
         description="Segments, spectrograms, autoencoder training, embeddings, UMAP and "
-                    "evaluation on the sample recordings (about a minute on 2 CPU cores). "
-                    "Writes umap.png, reconstruction_*.png, history.png, embeddings.csv "
-                    "and model.specae.")
+        "evaluation on the sample recordings (about a minute on 2 CPU cores). "
+        "Writes umap.png, reconstruction_*.png, history.png, embeddings.csv "
+        "and model.specae.",
+    )
     demo.add_argument("--out", default="demo-out", help="output folder")
-    demo.add_argument("--data", default=None,
-                      help="data folder with the recordings (default: MNE_SPECAE_DATA)")
-    demo.add_argument("--duration", type=positive_float, default=5.0,
-                      help="segment length in s")
-    demo.add_argument("--sfreq", type=positive_float, default=512.0,
-                      help="sampling rate in Hz")
-    demo.add_argument("--per-recording", type=positive_int, default=12,
-                      help="segments kept per recording")
-    demo.add_argument("--max-channels", type=positive_int, default=4,
-                      help="channels kept per recording")
-    demo.add_argument("--max-epochs", type=positive_int, default=RECOMMENDED["max_epochs"],
-                      help="training epochs")
-    demo.add_argument("--filters", type=positive_int, default=RECOMMENDED["filters"],
-                      help="filters per layer (the study: 64)")
+    demo.add_argument(
+        "--data", default=None, help="data folder with the recordings (default: MNE_SPECAE_DATA)"
+    )
+    demo.add_argument("--duration", type=positive_float, default=5.0, help="segment length in s")
+    demo.add_argument("--sfreq", type=positive_float, default=512.0, help="sampling rate in Hz")
+    demo.add_argument(
+        "--per-recording", type=positive_int, default=12, help="segments kept per recording"
+    )
+    demo.add_argument(
+        "--max-channels", type=positive_int, default=4, help="channels kept per recording"
+    )
+    demo.add_argument(
+        "--max-epochs", type=positive_int, default=RECOMMENDED["max_epochs"], help="training epochs"
+    )
+    demo.add_argument(
+        "--filters",
+        type=positive_int,
+        default=RECOMMENDED["filters"],
+        help="filters per layer (the study: 64)",
+    )
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser(
-        "train", formatter_class=fmt, help="train a model on recordings",
+        "train",
+        formatter_class=fmt,
+        help="train a model on recordings",
         description="Read recordings (files or folders), cut segments of each ECG, EEG and "
-                    "EMG signal type, train an autoencoder (presets.RECOMMENDED) and save "
-                    "one model file. A segment store ('prepare') trains on its items, "
-                    "streamed from disk.")
+        "EMG signal type, train an autoencoder (presets.RECOMMENDED) and save "
+        "one model file. A segment store ('prepare') trains on its items, "
+        "streamed from disk.",
+    )
     _add_input_options(train)
     train.add_argument("--out", required=True, help="model file to write (*.specae)")
-    train.add_argument("--duration", type=positive_float, default=None,
-                       help=f"segment length in s (default: {DURATION}) or a store's own")
-    train.add_argument("--sfreq", type=positive_float, default=None,
-                       help=f"sampling rate in Hz (default: {SFREQ}) or a store's own")
-    train.add_argument("--fmax", type=positive_float, default=RECOMMENDED["fmax"],
-                       help="highest frequency in Hz")
-    train.add_argument("--max-epochs", type=positive_int, default=RECOMMENDED["max_epochs"],
-                       help="training epochs")
-    train.add_argument("--batch-size", type=positive_int, default=RECOMMENDED["batch_size"],
-                       help="items per step")
-    train.add_argument("--filters", type=positive_int, default=RECOMMENDED["filters"],
-                       help="filters per layer")
+    train.add_argument(
+        "--duration",
+        type=positive_float,
+        default=None,
+        help=f"segment length in s (default: {DURATION}) or a store's own",
+    )
+    train.add_argument(
+        "--sfreq",
+        type=positive_float,
+        default=None,
+        help=f"sampling rate in Hz (default: {SFREQ}) or a store's own",
+    )
+    train.add_argument(
+        "--fmax", type=positive_float, default=RECOMMENDED["fmax"], help="highest frequency in Hz"
+    )
+    train.add_argument(
+        "--max-epochs", type=positive_int, default=RECOMMENDED["max_epochs"], help="training epochs"
+    )
+    train.add_argument(
+        "--batch-size", type=positive_int, default=RECOMMENDED["batch_size"], help="items per step"
+    )
+    train.add_argument(
+        "--filters", type=positive_int, default=RECOMMENDED["filters"], help="filters per layer"
+    )
     train.add_argument("--checkpoint", default=None, help="checkpoint file, written every epoch")
-    train.add_argument("--resume", action="store_true",
-                       help="continue the run recorded in --checkpoint")
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run recorded in --checkpoint"
+    )
     train.set_defaults(func=_train)
 
     embed = sub.add_parser(
-        "embed", formatter_class=fmt, help="embeddings of recordings with a trained model",
+        "embed",
+        formatter_class=fmt,
+        help="embeddings of recordings with a trained model",
         description="Segment recordings as the model was trained and write embeddings and "
-                    "reconstruction errors: one .csv table (all recordings and signal "
-                    "types), one -epo.fif file (one recording; one file per signal type "
-                    "when it holds several), or a folder of -epo.fif files. A segment "
-                    "store ('prepare') gets the columns in its own metadata (--out: "
-                    "also a .csv table).")
+        "reconstruction errors: one .csv table (all recordings and signal "
+        "types), one -epo.fif file (one recording; one file per signal type "
+        "when it holds several), or a folder of -epo.fif files. A segment "
+        "store ('prepare') gets the columns in its own metadata (--out: "
+        "also a .csv table).",
+    )
     _add_input_options(embed)
-    embed.add_argument("--model", required=True,
-                       help="model file from 'train', or a pretrained encoder's name "
-                            "('biosignals': the one shipped with the package)")
-    embed.add_argument("--out", default=None,
-                       help="table.csv, x-epo.fif or a folder (required for recordings; a "
-                            "store gets the columns in its metadata, and --out: a .csv)")
-    embed.add_argument("--device", default=None,
-                       help="where to run (default: the model's device if present, else auto)")
+    embed.add_argument(
+        "--model",
+        required=True,
+        help="model file from 'train', or a pretrained encoder's name "
+        "('biosignals': the one shipped with the package)",
+    )
+    embed.add_argument(
+        "--out",
+        default=None,
+        help="table.csv, x-epo.fif or a folder (required for recordings; a "
+        "store gets the columns in its metadata, and --out: a .csv)",
+    )
+    embed.add_argument(
+        "--device",
+        default=None,
+        help="where to run (default: the model's device if present, else auto)",
+    )
     embed.set_defaults(func=_embed)
 
     identify = add_identify_parser(sub, fmt)
     prepare = add_prepare_parser(sub, fmt)
 
     for command in (train, embed):
-        command.add_argument("--check-types", action=argparse.BooleanOptionalAction,
-                             default=True,
-                             help="warn when a channel's type and its signal disagree "
-                                  "(train: the pretrained encoder; embed: --model, when it "
-                                  "has a signal-type head)")
+        command.add_argument(
+            "--check-types",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="warn when a channel's type and its signal disagree "
+            "(train: the pretrained encoder; embed: --model, when it "
+            "has a signal-type head)",
+        )
 
-    info = sub.add_parser("info", formatter_class=fmt,
-                          help="versions, devices, threads and data folder (for bug reports)")
+    info = sub.add_parser(
+        "info",
+        formatter_class=fmt,
+        help="versions, devices, threads and data folder (for bug reports)",
+    )
     info.set_defaults(func=_info)
 
     for command in (demo, train, embed, identify, prepare):
-        command.add_argument("--overwrite", action="store_true",
-                             help="replace existing outputs")
+        command.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     for command in (demo, train):
         command.add_argument("--seed", type=int, default=0, help="random seed")
         command.add_argument("--device", default="auto", help="auto, cpu, cuda, mps, ...")
     for command in sub.choices.values():
-        command.add_argument("--quiet", "-q", action="store_true",
-                             help="no progress, only warnings, errors and results")
+        command.add_argument(
+            "--quiet",
+            "-q",
+            action="store_true",
+            help="no progress, only warnings, errors and results",
+        )
         command.add_argument("--verbose", action="store_true", help="log details (MNE's INFO)")
     return parser
 

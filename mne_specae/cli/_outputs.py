@@ -9,9 +9,30 @@ import os
 from pathlib import Path
 
 #: Suffixes that make an ``--out`` look like a file (never taken as a folder name).
-FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".fif", ".gz", ".specae", ".png",
-                 ".pdf", ".svg", ".npy", ".npz", ".edf", ".bdf", ".mat", ".h5", ".hdf5",
-                 ".pkl", ".pt", ".xlsx", ".parquet", ".zip")
+FILE_SUFFIXES = (
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".json",
+    ".fif",
+    ".gz",
+    ".specae",
+    ".png",
+    ".pdf",
+    ".svg",
+    ".npy",
+    ".npz",
+    ".edf",
+    ".bdf",
+    ".mat",
+    ".h5",
+    ".hdf5",
+    ".pkl",
+    ".pt",
+    ".xlsx",
+    ".parquet",
+    ".zip",
+)
 EPOCHS_SUFFIX = "-epo.fif"
 
 
@@ -19,11 +40,12 @@ def check_new(path, overwrite, what):
     """Refuse an output that exists (before any work), unless ``--overwrite``."""
     path = Path(path)
     if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise FileExistsError(f"The {what} folder {path} exists and is not empty; pass "
-                              "--overwrite or choose another --out.")
+        raise FileExistsError(
+            f"The {what} folder {path} exists and is not empty; pass "
+            "--overwrite or choose another --out."
+        )
     if path.is_file() and not overwrite:
-        raise FileExistsError(f"The {what} {path} exists; pass --overwrite or choose "
-                              "another path.")
+        raise FileExistsError(f"The {what} {path} exists; pass --overwrite or choose another path.")
     if not path.parent.exists():
         raise FileNotFoundError(f"The folder of the {what} {path} does not exist.")
     return path
@@ -39,8 +61,9 @@ def check_folder_out(out, what):
     if out.is_file():
         raise NotADirectoryError(f"--out {out} is a file; {what}.")
     if out.suffix.lower() in FILE_SUFFIXES and not out.is_dir():
-        raise ValueError(f"--out {out} looks like a file; {what}: give a folder name "
-                         "(without a file suffix).")
+        raise ValueError(
+            f"--out {out} looks like a file; {what}: give a folder name (without a file suffix)."
+        )
     return out
 
 
@@ -48,8 +71,10 @@ def check_file_out(out, command, what, example):
     """Refuse an ``--out`` that is a folder where one file is written."""
     if Path(out).is_dir() or str(out).endswith(("/", os.sep)):
         out = Path(out)
-        raise IsADirectoryError(f"--out {out} is a folder; {command} writes one {what}: "
-                                f"give a file name (e.g. {out / example}).")
+        raise IsADirectoryError(
+            f"--out {out} is a folder; {command} writes one {what}: "
+            f"give a file name (e.g. {out / example})."
+        )
     return Path(out)
 
 
@@ -62,12 +87,16 @@ def embed_out_kind(out):
     if out.name.endswith(EPOCHS_SUFFIX):
         return "epochs"
     if out.suffix.lower() == ".fif":
-        raise ValueError(f"--out {out}: MNE's Epochs files end in {EPOCHS_SUFFIX}: name it "
-                         f"{out.name[:-4]}{EPOCHS_SUFFIX}.")
+        raise ValueError(
+            f"--out {out}: MNE's Epochs files end in {EPOCHS_SUFFIX}: name it "
+            f"{out.name[:-4]}{EPOCHS_SUFFIX}."
+        )
     if out.suffix.lower() in FILE_SUFFIXES or out.is_file():
-        raise ValueError(f"--out {out} names a {out.suffix or 'plain'} file; embed writes a "
-                         ".csv table, an -epo.fif file or a folder (a name without a file "
-                         "suffix).")
+        raise ValueError(
+            f"--out {out} names a {out.suffix or 'plain'} file; embed writes a "
+            ".csv table, an -epo.fif file or a folder (a name without a file "
+            "suffix)."
+        )
     return "folder"
 
 
@@ -83,15 +112,23 @@ def embed_targets(out, epochs, overwrite):
         return {}
     if kind == "epochs":
         stem = out.name[: -len(EPOCHS_SUFFIX)]
-        names = {id(ep): out if len(epochs) == 1 else out.with_name(
-            f"{stem}-{ep.metadata['signal_type'].iloc[0]}{EPOCHS_SUFFIX}") for ep in epochs}
+        names = {
+            id(ep): out
+            if len(epochs) == 1
+            else out.with_name(f"{stem}-{ep.metadata['signal_type'].iloc[0]}{EPOCHS_SUFFIX}")
+            for ep in epochs
+        }
     else:
-        names = {id(ep): out / (ep.metadata["recording"].iloc[0].replace("/", "_")
-                                + EPOCHS_SUFFIX) for ep in epochs}
+        names = {
+            id(ep): out / (ep.metadata["recording"].iloc[0].replace("/", "_") + EPOCHS_SUFFIX)
+            for ep in epochs
+        }
     if len(set(names.values())) < len(names):
-        raise ValueError(f"{len(epochs)} recordings do not fit in {out}: several would be "
-                         "written to one file. Pass a .csv file, or a folder (one -epo.fif "
-                         "per recording and signal type).")
+        raise ValueError(
+            f"{len(epochs)} recordings do not fit in {out}: several would be "
+            "written to one file. Pass a .csv file, or a folder (one -epo.fif "
+            "per recording and signal type)."
+        )
     for path in names.values():
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass --overwrite or choose another --out.")
@@ -104,8 +141,7 @@ def describe_written(out, targets):
         return str(out)
     paths = list(dict.fromkeys(targets.values()))
     if embed_out_kind(out) == "folder":
-        return (f"{len(paths)} file(s) in {out}: "
-                + ", ".join(sorted(p.name for p in paths)))
+        return f"{len(paths)} file(s) in {out}: " + ", ".join(sorted(p.name for p in paths))
     return ", ".join(str(p) for p in paths)
 
 

@@ -38,52 +38,65 @@ def store_input(args):
     if not stores:
         return None
     if len(args.files) > 1:
-        raise ValueError(f"{stores[0]} is a segment store: pass one store, or recordings "
-                         "(files and folders), not both.")
+        raise ValueError(
+            f"{stores[0]} is a segment store: pass one store, or recordings "
+            "(files and folders), not both."
+        )
     for option in _RECORDING_OPTIONS:
         if getattr(args, option, None):
             flag = "--" + option.replace("_", "-")
-            raise ValueError(f"{flag} applies to recordings; the store {stores[0]} was cut "
-                             f"by 'mne-specae prepare' (prepare it again with {flag}).")
+            raise ValueError(
+                f"{flag} applies to recordings; the store {stores[0]} was cut "
+                f"by 'mne-specae prepare' (prepare it again with {flag})."
+            )
     return read_segments(stores[0])
 
 
 def check_store_settings(store, *, duration=None, sfreq=None, what="--"):
     """Refuse a segment length or rate that differs from the store's."""
-    for name, given, held in (("duration", duration, store.duration),
-                              ("sfreq", sfreq, store.sfreq)):
+    for name, given, held in (
+        ("duration", duration, store.duration),
+        ("sfreq", sfreq, store.sfreq),
+    ):
         if given is not None and not np.isclose(given, held):
             raise ValueError(
                 f"{store.path}: the store holds segments of {store.duration:g} s at "
                 f"{store.sfreq:g} Hz (set by prepare); {what}{name} {given:g} does not "
-                "match" + (": leave it out, or prepare another store." if what == "--"
-                           else "."))
+                "match" + (": leave it out, or prepare another store." if what == "--" else ".")
+            )
 
 
 def embed_store(args, store, model, *, check_new):
     """``embed`` of a store: embedding columns into its metadata (and ``--out``)."""
-    from ._outputs import write_csv
     from ..stores.store import read_segments
+    from ._outputs import write_csv
 
     out = None
     if args.out is not None:
         out = Path(args.out)
         if out.suffix.lower() != ".csv":
-            raise ValueError(f"with a store, --out is a .csv table (the embeddings also go "
-                             f"into the store's metadata); got {out}.")
+            raise ValueError(
+                f"with a store, --out is a .csv table (the embeddings also go "
+                f"into the store's metadata); got {out}."
+            )
         check_new(out, args.overwrite, "output")
     prefix = "specae_"
     if any(str(c).startswith(prefix) for c in store.metadata.columns) and not args.overwrite:
-        raise FileExistsError(f"The store {store.path} already holds '{prefix}*' columns "
-                              "(an earlier embed); pass --overwrite to replace them.")
+        raise FileExistsError(
+            f"The store {store.path} already holds '{prefix}*' columns "
+            "(an earlier embed); pass --overwrite to replace them."
+        )
     model = model()
-    check_store_settings(store, duration=model.n_times_ / model.sfreq_, sfreq=model.sfreq_,
-                         what="the model's ")
+    check_store_settings(
+        store, duration=model.n_times_ / model.sfreq_, sfreq=model.sfreq_, what="the model's "
+    )
     model.add_embeddings(store, prefix=prefix, verbose="warning" if args.quiet else None)
     if out is not None:
         write_csv(read_segments(store.path).metadata, out)
-    print(f"Embedded the {len(store)} items of the store {store.path}"
-          + (f"; wrote {out}" if out is not None else " (columns in its metadata)"))
+    print(
+        f"Embedded the {len(store)} items of the store {store.path}"
+        + (f"; wrote {out}" if out is not None else " (columns in its metadata)")
+    )
     return 0
 
 
@@ -96,45 +109,65 @@ def _prepare(args):
         # the run's summary is printed below, as a result: not as a warning
         warnings.filterwarnings("ignore", message=r"prepare_segments: .* file\(s\) added")
         store = prepare_segments(
-            args.sources, args.out, duration=args.duration, sfreq=args.sfreq,
-            picks=args.picks.split(",") if args.picks else None, n_jobs=args.n_jobs,
-            subject=args.subject_pattern, overwrite=args.overwrite, strict=args.strict,
-            verbose="error" if args.quiet else None)
+            args.sources,
+            args.out,
+            duration=args.duration,
+            sfreq=args.sfreq,
+            picks=args.picks.split(",") if args.picks else None,
+            n_jobs=args.n_jobs,
+            subject=args.subject_pattern,
+            overwrite=args.overwrite,
+            strict=args.strict,
+            verbose="error" if args.quiet else None,
+        )
     skipped = store.manifest.get("skipped", [])
     if not len(store):
-        raise ValueError(f"no segment could be made: {len(skipped)} of "
-                         f"{len(skipped) + len(store.files)} file(s) skipped and the store "
-                         f"{store.path} holds no item (see the warnings above).")
+        raise ValueError(
+            f"no segment could be made: {len(skipped)} of "
+            f"{len(skipped) + len(store.files)} file(s) skipped and the store "
+            f"{store.path} holds no item (see the warnings above)."
+        )
     counts = store.metadata["signal_type"].value_counts().to_dict()
-    print(f"{store.path}: {len(store)} items ({', '.join(f'{k} {v}' for k, v in counts.items())})"
-          f" from {len(store.files)} file(s); {len(skipped)} skipped in this run",
-          file=sys.stdout)
+    print(
+        f"{store.path}: {len(store)} items ({', '.join(f'{k} {v}' for k, v in counts.items())})"
+        f" from {len(store.files)} file(s); {len(skipped)} skipped in this run",
+        file=sys.stdout,
+    )
     return 0
 
 
 def add_prepare_parser(sub, fmt):
     """The ``prepare`` subcommand (returns its parser)."""
     prepare = sub.add_parser(
-        "prepare", formatter_class=fmt, help="cut recordings into a segment store on disk",
+        "prepare",
+        formatter_class=fmt,
+        help="cut recordings into a segment store on disk",
         description="Cut every ECG, EEG and EMG recording of the given files and folders "
-                    "(any format the package reads; a BIDS root too) into segments and "
-                    "write them to a segment store (mne_specae.read_segments opens it). "
-                    "Running the same command again continues an interrupted run and "
-                    "skips the files already there.")
+        "(any format the package reads; a BIDS root too) into segments and "
+        "write them to a segment store (mne_specae.read_segments opens it). "
+        "Running the same command again continues an interrupted run and "
+        "skips the files already there.",
+    )
     prepare.add_argument("sources", nargs="+", help="files or folders")
     prepare.add_argument("--out", required=True, help="the store folder")
-    prepare.add_argument("--n-jobs", type=n_jobs, default=1,
-                         help="files prepared in parallel (-1: every core)")
-    prepare.add_argument("--duration", type=positive_float, default=5.0,
-                         help="segment length in s")
-    prepare.add_argument("--sfreq", type=positive_float, default=512.0,
-                         help="sampling rate in Hz")
-    prepare.add_argument("--picks", default=None,
-                         help="channels or types, comma-separated (default: ECG, EEG, EMG)")
-    prepare.add_argument("--subject-pattern", default=None,
-                         help="regular expression whose first group in a file name is the "
-                              "subject (default: the BIDS sub- entity or the file)")
-    prepare.add_argument("--strict", action="store_true",
-                         help="stop at a file that cannot be read instead of skipping it")
+    prepare.add_argument(
+        "--n-jobs", type=n_jobs, default=1, help="files prepared in parallel (-1: every core)"
+    )
+    prepare.add_argument("--duration", type=positive_float, default=5.0, help="segment length in s")
+    prepare.add_argument("--sfreq", type=positive_float, default=512.0, help="sampling rate in Hz")
+    prepare.add_argument(
+        "--picks", default=None, help="channels or types, comma-separated (default: ECG, EEG, EMG)"
+    )
+    prepare.add_argument(
+        "--subject-pattern",
+        default=None,
+        help="regular expression whose first group in a file name is the "
+        "subject (default: the BIDS sub- entity or the file)",
+    )
+    prepare.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at a file that cannot be read instead of skipping it",
+    )
     prepare.set_defaults(func=_prepare)
     return prepare

@@ -15,15 +15,20 @@ from mne.utils import logger, warn
 
 # Lead names of the standard and Holter ECG (MIT-BIH: MLII, V1..V6; 12-lead: I, II,
 # III, aVR, aVL, aVF), and names that say what they are.
-_ECG = re.compile(r"^(ECG|EKG)|(^|[^A-Z])(ECG|EKG)([^A-Z]|$)|^(ML)?(I|II|III)$|^A?V[RLF]$|"
-                  r"^V[1-6]$|^MLII$|^CM[1-6]$|^D[1-3]$", re.IGNORECASE)
+_ECG = re.compile(
+    r"^(ECG|EKG)|(^|[^A-Z])(ECG|EKG)([^A-Z]|$)|^(ML)?(I|II|III)$|^A?V[RLF]$|"
+    r"^V[1-6]$|^MLII$|^CM[1-6]$|^D[1-3]$",
+    re.IGNORECASE,
+)
 _EMG = re.compile(r"(^|[^A-Z])EMG([^A-Z]|$)|^EMG", re.IGNORECASE)
 _EOG = re.compile(r"(^|[^A-Z])EOG([^A-Z]|$)|^EOG|^(H|V)EOG", re.IGNORECASE)
 _EEG = re.compile(r"(^|[^A-Z])EEG([^A-Z]|$)|^EEG", re.IGNORECASE)
 # 10-20 / 10-10 electrode names (Fp1, Cz, T3, PO7, ...), possibly a bipolar pair
-_ELECTRODE = re.compile(r"^(N|Fp|AF|F|FT|FC|T|C|TP|CP|P|PO|O|I|A|M)(z|\d{1,2})"
-                        r"(-(N|Fp|AF|F|FT|FC|T|C|TP|CP|P|PO|O|I|A|M)(z|\d{1,2}))?$",
-                        re.IGNORECASE)
+_ELECTRODE = re.compile(
+    r"^(N|Fp|AF|F|FT|FC|T|C|TP|CP|P|PO|O|I|A|M)(z|\d{1,2})"
+    r"(-(N|Fp|AF|F|FT|FC|T|C|TP|CP|P|PO|O|I|A|M)(z|\d{1,2}))?$",
+    re.IGNORECASE,
+)
 
 
 def channel_type_from_name(name):
@@ -72,8 +77,9 @@ def check_channel_types(raw, fname, *, channel_types=None):
     chosen = dict(channel_types or {})
     unknown = sorted(set(chosen) - set(raw.ch_names))
     if unknown:
-        raise ValueError(f"{fname}: no channel(s) {unknown} to set a type for; the file has "
-                         f"{raw.ch_names}.")
+        raise ValueError(
+            f"{fname}: no channel(s) {unknown} to set a type for; the file has {raw.ch_names}."
+        )
     current = dict(zip(raw.ch_names, raw.get_channel_types()))
     fixes = {}
     for ch, kind in current.items():
@@ -85,8 +91,10 @@ def check_channel_types(raw, fname, *, channel_types=None):
         fixes[ch] = named
     if fixes:
         listed = ", ".join(f"{ch} ({current[ch]} -> {kind})" for ch, kind in fixes.items())
-        warn(f"{fname}: channel type(s) corrected after the channel name: {listed}. Set "
-             "them yourself with channel_types / --channel-types NAME=type.")
+        warn(
+            f"{fname}: channel type(s) corrected after the channel name: {listed}. Set "
+            "them yourself with channel_types / --channel-types NAME=type."
+        )
     if chosen:
         logger.info(f"{fname}: channel types set by the caller: {chosen}")
     fixes.update(chosen)

@@ -15,14 +15,7 @@ from pathlib import Path
 from mne.utils import logger, verbose
 
 from .download import fetch_file, get_data_path
-from .registry import (
-    _UCI_SHA256,
-    EEGMAT_SUBJECTS,
-    MITDB_RECORDS,
-    UCI_EXERCISES,
-    DataFile,
-    uci_file,
-)
+from .registry import _UCI_SHA256, EEGMAT_SUBJECTS, MITDB_RECORDS, UCI_EXERCISES, DataFile, uci_file
 
 PHYSIONET = "https://physionet.org/files/{db}/1.0.0/"
 
@@ -32,8 +25,9 @@ def _physionet(db, names, path, download):
     folder = get_data_path(path)
     base = PHYSIONET.format(db=db)
     prefix = f"physionet/{db}/1.0.0/"
-    sums_path = fetch_file(DataFile(prefix + "SHA256SUMS.txt", base + "SHA256SUMS.txt"),
-                           folder, download=download)
+    sums_path = fetch_file(
+        DataFile(prefix + "SHA256SUMS.txt", base + "SHA256SUMS.txt"), folder, download=download
+    )
     sums = {}
     for line in Path(sums_path).read_text().splitlines():
         parts = line.split()
@@ -46,8 +40,9 @@ def _physionet(db, names, path, download):
                 f"{name} is not listed in PhysioNet's {db} SHA256SUMS.txt ({sums_path}); "
                 "check the record or subject names."
             )
-        paths.append(fetch_file(DataFile(prefix + name, base + name, sums[name]), folder,
-                                download=download))
+        paths.append(
+            fetch_file(DataFile(prefix + name, base + name, sums[name]), folder, download=download)
+        )
     return paths
 
 
@@ -144,8 +139,9 @@ def fetch_physionet_emg(path=None, *, download=True, verbose=None):
         The ``.hea`` files; read them with ``read_raw(fname, ch_type="emg")``.
     """
     stems = ("emg_healthy", "emg_myopathy", "emg_neuropathy")
-    paths = _physionet("emgdb", [f"{s}.{ext}" for s in stems for ext in ("hea", "dat")],
-                       path, download)
+    paths = _physionet(
+        "emgdb", [f"{s}.{ext}" for s in stems for ext in ("hea", "dat")], path, download
+    )
     return [p for p in paths if p.suffix == ".hea"]
 
 
@@ -176,8 +172,9 @@ def fetch_uci_lower_limb_emg(subjects=None, path=None, *, download=True, verbose
     known = sorted({name[:-7] for name in _UCI_SHA256}, key=lambda s: (s[-1], int(s[:-1])))
     subjects = _as_list(subjects, known, "subjects")
     folder = get_data_path(path)
-    names = [f"{s}{ex}.txt" for s in subjects for ex in UCI_EXERCISES
-             if f"{s}{ex}.txt" in _UCI_SHA256]
+    names = [
+        f"{s}{ex}.txt" for s in subjects for ex in UCI_EXERCISES if f"{s}{ex}.txt" in _UCI_SHA256
+    ]
     return [fetch_file(uci_file(name), folder, download=download) for name in names]
 
 

@@ -35,14 +35,20 @@ def _describe(raw, *, subject=None, recording=None):
 
 def _check_ch_type(ch_type):
     if ch_type not in _SIGNAL_TYPES:
-        raise ValueError(
-            f"ch_type must be one of {_SIGNAL_TYPES}, got {ch_type!r}."
-        )
+        raise ValueError(f"ch_type must be one of {_SIGNAL_TYPES}, got {ch_type!r}.")
 
 
 @verbose
-def read_wfdb(fname, *, channels=None, ch_type=None, subject=None, recording=None,
-              unknown_units="skip", verbose=None):
+def read_wfdb(
+    fname,
+    *,
+    channels=None,
+    ch_type=None,
+    subject=None,
+    recording=None,
+    unknown_units="skip",
+    verbose=None,
+):
     """Read a WFDB record (``.hea`` + signal files) into a Raw in volts.
 
     Parameters
@@ -97,32 +103,43 @@ def read_wfdb(fname, *, channels=None, ch_type=None, subject=None, recording=Non
     if odd:
         where = f"{record_path.with_suffix('.hea')}: signal(s) {', '.join(odd)}"
         if unknown_units == "raise":
-            raise ValueError(f"{where} are not in volts (V, mV, uV, nV). Pass "
-                             "unknown_units='skip' or 'keep'.")
+            raise ValueError(
+                f"{where} are not in volts (V, mV, uV, nV). Pass unknown_units='skip' or 'keep'."
+            )
         if unknown_units == "skip":
-            warn(f"{where} are not in volts: left out (unknown_units='keep' keeps them as "
-                 "misc channels).")
+            warn(
+                f"{where} are not in volts: left out (unknown_units='keep' keeps them as "
+                "misc channels)."
+            )
             keep = ~np.isnan(scale)
             if not keep.any():
                 raise ValueError(f"{where}: no signal in volts is left.")
         else:
             warn(f"{where} are not in volts: kept unscaled as misc channels.")
-    types = ["misc" if np.isnan(factor) else ch_type or channel_type_from_name(name) or "misc"
-             for name, factor in zip(names, scale)]
+    types = [
+        "misc" if np.isnan(factor) else ch_type or channel_type_from_name(name) or "misc"
+        for name, factor in zip(names, scale)
+    ]
     untyped = [n for n, t, f in zip(names, types, scale) if t == "misc" and not np.isnan(f)]
     if untyped:
-        warn(f"{record_path.with_suffix('.hea')}: the name of signal(s) {untyped} does not say "
-             "its type: typed misc. Set it with ch_type=... (or --channel-types NAME=type).")
+        warn(
+            f"{record_path.with_suffix('.hea')}: the name of signal(s) {untyped} does not say "
+            "its type: typed misc. Set it with ch_type=... (or --channel-types NAME=type)."
+        )
     scale = np.where(np.isnan(scale), 1.0, scale)
     data = (rec.p_signal * scale).T[keep]  # (n_channels, n_times), NaN where WFDB had gaps
     n_nan = int(np.isnan(data).sum())
     if n_nan:
         logger.info(f"{record_path.name}: {n_nan} samples marked invalid by WFDB (NaN)")
-    info = mne.create_info([n for n, k in zip(names, keep) if k], float(rec.fs),
-                           ch_types=[t for t, k in zip(types, keep) if k])
+    info = mne.create_info(
+        [n for n, k in zip(names, keep) if k],
+        float(rec.fs),
+        ch_types=[t for t, k in zip(types, keep) if k],
+    )
     raw = mne.io.RawArray(data, info, verbose=False)
-    return _describe(raw, subject=subject or record_path.name,
-                     recording=recording or record_path.name)
+    return _describe(
+        raw, subject=subject or record_path.name, recording=recording or record_path.name
+    )
 
 
 def _unit_to_volts(unit, strict=True):
@@ -137,8 +154,7 @@ def _unit_to_volts(unit, strict=True):
 
 
 @verbose
-def read_edf(fname, *, channels=None, ch_type=None, subject=None, recording=None,
-             verbose=None):
+def read_edf(fname, *, channels=None, ch_type=None, subject=None, recording=None, verbose=None):
     """Read an EDF/EDF+ file through MNE, keeping some channels.
 
     Parameters
@@ -186,8 +202,9 @@ def _text_header(fname):
 
 
 @verbose
-def read_biosppy_txt(fname, *, ch_type=None, adc_bits=None, subject=None, recording=None,
-                     verbose=None):
+def read_biosppy_txt(
+    fname, *, ch_type=None, adc_bits=None, subject=None, recording=None, verbose=None
+):
     """Read a BioSPPy/OpenSignals "Simple Text Format" file (one sample per line).
 
     The values are uncalibrated ADC counts: the ADC mid-scale ``2**(adc_bits - 1)``
@@ -223,8 +240,10 @@ def read_biosppy_txt(fname, *, ch_type=None, adc_bits=None, subject=None, record
     ch_type = ch_type or label.lower()
     _check_ch_type(ch_type)
     if adc_bits is None:
-        adc_bits = int(fields["Resolution"]) if "Resolution" in fields else (
-            BIOSPPY_ADC_BITS.get(fname.stem)
+        adc_bits = (
+            int(fields["Resolution"])
+            if "Resolution" in fields
+            else (BIOSPPY_ADC_BITS.get(fname.stem))
         )
     if adc_bits is None:
         raise ValueError(f"{fname.name}: unknown ADC resolution; pass adc_bits.")
@@ -266,8 +285,15 @@ def read_uci_emg(fname, *, subject=None, recording=None, verbose=None):
     ]
     # Only the EMG columns, as text: some files end with a note (e.g. "7.5V") in the
     # goniometer column after the declared samples.
-    table = pd.read_csv(fname, sep="\t", skiprows=len(header), header=None,
-                        encoding="latin-1", dtype=str, usecols=range(len(UCI_CHANNELS)))
+    table = pd.read_csv(
+        fname,
+        sep="\t",
+        skiprows=len(header),
+        header=None,
+        encoding="latin-1",
+        dtype=str,
+        usecols=range(len(UCI_CHANNELS)),
+    )
     emg = table.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
     if counts:
         n_declared = min(counts)
@@ -284,8 +310,7 @@ def read_uci_emg(fname, *, subject=None, recording=None, verbose=None):
     raw = mne.io.RawArray(emg.T * 1e-3, info, verbose=False)
     match = re.match(r"(\d+)([AN])", fname.stem)
     default_subject = f"uci-{match.group(1)}{match.group(2)}" if match else fname.stem
-    return _describe(raw, subject=subject or default_subject,
-                     recording=recording or fname.stem)
+    return _describe(raw, subject=subject or default_subject, recording=recording or fname.stem)
 
 
 @verbose
@@ -331,12 +356,15 @@ def read_wfdb_annotations(fname, *, extension="atr", verbose=None):
     if fs is None:
         header = record_path.with_suffix(".hea")
         if not header.is_file():
-            raise ValueError(f"{ann_file.name} gives no sampling rate and there is no "
-                             f"{header.name} to read it from.")
+            raise ValueError(
+                f"{ann_file.name} gives no sampling rate and there is no "
+                f"{header.name} to read it from."
+            )
         fs = wfdb.rdheader(str(record_path)).fs
     notes = ann.aux_note if ann.aux_note is not None else [""] * len(ann.symbol)
-    descriptions = [sym + (note.rstrip("\x00").strip() if note else "")
-                    for sym, note in zip(ann.symbol, notes)]
+    descriptions = [
+        sym + (note.rstrip("\x00").strip() if note else "") for sym, note in zip(ann.symbol, notes)
+    ]
     onsets = np.asarray(ann.sample, dtype=np.float64) / float(fs)
     logger.info(f"{ann_file.name}: {len(onsets)} annotations at {fs:g} Hz")
     return mne.Annotations(onsets, np.zeros(len(onsets)), descriptions, orig_time=None)
@@ -369,8 +397,9 @@ def read_raw(fname, *, ch_type=None, unknown_units="skip", verbose=None):
     fname = Path(fname)
     if not fname.exists() and not fname.with_suffix(".hea").exists():
         raise FileNotFoundError(f"No such recording: {fname}")
-    if (fname.suffix in _WFDB_SUFFIXES or not fname.exists()) and \
-            fname.with_suffix(".hea").is_file():  # a header, a signal file or a bare record name
+    if (fname.suffix in _WFDB_SUFFIXES or not fname.exists()) and fname.with_suffix(
+        ".hea"
+    ).is_file():  # a header, a signal file or a bare record name
         return read_wfdb(fname, ch_type=ch_type, unknown_units=unknown_units)
     if fname.suffix.lower() == ".mat":  # MNE would try FieldTrip, which needs more arguments
         raise ValueError(

@@ -263,9 +263,7 @@ def uci_file(fname):
     """DataFile of one text file of the UCI lower-limb EMG set (e.g. ``"3Amar.txt"``)."""
     group = fname[: -len(".txt")][-4]
     return DataFile(
-        f"emg/uci_lower_limb/{fname}",
-        _UCI_RAW + f"{group}_TXT/{fname}",
-        _UCI_SHA256[fname],
+        f"emg/uci_lower_limb/{fname}", _UCI_RAW + f"{group}_TXT/{fname}", _UCI_SHA256[fname]
     )
 
 
@@ -350,8 +348,21 @@ SAMPLE_RECORDINGS: tuple[Recording, ...] = (
 # for independent evaluation: never add them here. In the public files, 1Npie/2Npie
 # and 1Nsen/2Nsen hold the same samples (only the file name in the header differs):
 # keep 1N and 2N on the same side of a split.
-_UCI_EXTENDED_SUBJECTS = ("1A", "2A", "7A", "8A", "9A", "10A",
-                          "1N", "2N", "3N", "4N", "5N", "6N", "11N")
+_UCI_EXTENDED_SUBJECTS = (
+    "1A",
+    "2A",
+    "7A",
+    "8A",
+    "9A",
+    "10A",
+    "1N",
+    "2N",
+    "3N",
+    "4N",
+    "5N",
+    "6N",
+    "11N",
+)
 _EEGMAT_EXTENDED = _eegmat_stems(range(4, 20))
 
 #: The extended set: more subjects of eegmat (Subject04-19) and of the UCI lower-limb

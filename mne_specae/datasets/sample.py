@@ -8,13 +8,7 @@ from mne.utils import logger, verbose
 
 from .download import fetch_file, get_data_path
 from .readers import read_biosppy_txt, read_edf, read_uci_emg, read_wfdb
-from .registry import (
-    EXTENDED_RECORDINGS,
-    SAMPLE_RECORDINGS,
-    SOURCES,
-    Recording,
-    get_recording,
-)
+from .registry import EXTENDED_RECORDINGS, SAMPLE_RECORDINGS, SOURCES, Recording, get_recording
 
 MODALITIES = ("ecg", "eeg", "emg")
 
@@ -24,11 +18,11 @@ def read_recording(recording: Recording, folder, *, download=True):
     paths = [fetch_file(file, folder, download=download) for file in recording.files]
     kwargs = dict(subject=recording.subject, recording=recording.name, verbose=False)
     if recording.reader == "wfdb":
-        return read_wfdb(paths[0], channels=recording.channels, ch_type=recording.modality,
-                         **kwargs)
+        return read_wfdb(
+            paths[0], channels=recording.channels, ch_type=recording.modality, **kwargs
+        )
     if recording.reader == "edf":
-        raw = read_edf(paths[0], channels=recording.channels, ch_type=recording.modality,
-                       **kwargs)
+        raw = read_edf(paths[0], channels=recording.channels, ch_type=recording.modality, **kwargs)
         if recording.modality == "eeg":  # eegmat: 19 electrodes of the 10-20 system
             raw.set_montage(_montage_1020(), verbose=False)
         return raw
@@ -52,12 +46,14 @@ def _montage_1020():
 
     builtin = mne.channels.get_builtin_montages()
     return mne.channels.make_standard_montage(
-        "colin27_1020" if "colin27_1020" in builtin else "standard_1020")
+        "colin27_1020" if "colin27_1020" in builtin else "standard_1020"
+    )
 
 
 @verbose
-def load_sample(path=None, *, modalities=None, subjects=None, extended=False,
-                download=True, verbose=None):
+def load_sample(
+    path=None, *, modalities=None, subjects=None, extended=False, download=True, verbose=None
+):
     """Load the sample recordings: real ECG, EEG and EMG from public datasets.
 
     42 recordings from 4 public sources, read from the data folder and downloaded
@@ -169,8 +165,9 @@ def _check_subjects(subjects, recordings, available, extended, modalities):
     if not missing:
         return
     which = "sample or extended" if extended else "sample"
-    extended_only = sorted(set(missing) & {
-        r.subject for r in EXTENDED_RECORDINGS if r.modality in modalities})
+    extended_only = sorted(
+        set(missing) & {r.subject for r in EXTENDED_RECORDINGS if r.modality in modalities}
+    )
     if extended_only and not extended:
         hint = f"{extended_only} are in the extended set: pass extended=True to load them"
     else:
@@ -179,9 +176,20 @@ def _check_subjects(subjects, recordings, available, extended, modalities):
 
 
 @verbose
-def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
-                       subjects=None, extended=False, max_segments=None, max_channels=None,
-                       balance=False, download=True, verbose=None):
+def load_sample_epochs(
+    path=None,
+    *,
+    duration=5.0,
+    sfreq=512.0,
+    modalities=None,
+    subjects=None,
+    extended=False,
+    max_segments=None,
+    max_channels=None,
+    balance=False,
+    download=True,
+    verbose=None,
+):
     """The sample recordings cut into segments, with their labels in the metadata.
 
     :func:`load_sample` followed by :func:`~mne_specae.make_segments` on every
@@ -220,8 +228,9 @@ def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
     """
     from ..segments import make_segments, select_evenly
 
-    raws = load_sample(path, modalities=modalities, subjects=subjects, extended=extended,
-                       download=download)
+    raws = load_sample(
+        path, modalities=modalities, subjects=subjects, extended=extended, download=download
+    )
     epochs, skipped = [], []
     for modality_raws in raws.values():
         for raw in modality_raws:
@@ -229,14 +238,16 @@ def load_sample_epochs(path=None, *, duration=5.0, sfreq=512.0, modalities=None,
             if raw.n_times / raw.info["sfreq"] < duration:
                 skipped.append(name)
                 continue
-            segments = make_segments(raw, duration, sfreq, verbose=False,
-                                     metadata=get_recording(name).labels)
+            segments = make_segments(
+                raw, duration, sfreq, verbose=False, metadata=get_recording(name).labels
+            )
             epochs.append(select_evenly(segments, max_segments, max_channels))
-    logger.info(f"Cut {len(epochs)} recordings into {sum(len(e) for e in epochs)} segments "
-                f"of {duration:g} s at {sfreq:g} Hz")
+    logger.info(
+        f"Cut {len(epochs)} recordings into {sum(len(e) for e in epochs)} segments "
+        f"of {duration:g} s at {sfreq:g} Hz"
+    )
     if skipped:
-        logger.info(f"Left out {len(skipped)} recording(s) shorter than {duration:g} s: "
-                    f"{skipped}")
+        logger.info(f"Left out {len(skipped)} recording(s) shorter than {duration:g} s: {skipped}")
     return _balanced(epochs) if balance else epochs
 
 

@@ -14,13 +14,22 @@ def input_stage(est, sfreq):
     if est.model == "1d":
         return WaveformInput(normalize=est.normalize)
     return Spectrogram(
-        sfreq, n_fft=est.n_fft, hop_length=est.hop_length, win_length=est.win_length,
+        sfreq,
+        n_fft=est.n_fft,
+        hop_length=est.hop_length,
+        win_length=est.win_length,
         window=tuple(est.window) if isinstance(est.window, list) else est.window,
-        fmin=est.fmin, fmax=est.fmax, freq_scale=est.freq_scale,
-        n_freqs=est.n_freqs, output=est.output, top_db=est.top_db,
+        fmin=est.fmin,
+        fmax=est.fmax,
+        freq_scale=est.freq_scale,
+        n_freqs=est.n_freqs,
+        output=est.output,
+        top_db=est.top_db,
         normalize=est.normalize,
         resize=None if est.resize is None else tuple(est.resize),
-        channel_mode=est.channel_mode, detrend=est.detrend, check_finite=False,
+        channel_mode=est.channel_mode,
+        detrend=est.detrend,
+        check_finite=False,
     )
 
 
@@ -29,9 +38,15 @@ def model(est, image_shape):
     ``random_state`` (the caller's random state is left alone)."""
     planes, *size = image_shape
     cls = ConvAutoencoder1d if est.model == "1d" else ConvAutoencoder2d
-    kwargs = dict(in_channels=planes, n_layers=est.n_layers, filters=est.filters,
-                  activation=est.activation, norm=est.norm, bottleneck=est.bottleneck,
-                  input_size=tuple(size) if est.bottleneck is not None else None)
+    kwargs = dict(
+        in_channels=planes,
+        n_layers=est.n_layers,
+        filters=est.filters,
+        activation=est.activation,
+        norm=est.norm,
+        bottleneck=est.bottleneck,
+        input_size=tuple(size) if est.bottleneck is not None else None,
+    )
     if est.kernel_size is not None:
         kwargs["kernel_size"] = est.kernel_size
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone

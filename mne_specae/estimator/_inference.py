@@ -8,18 +8,18 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ..training._store_checks import checked
-from ..utils._devices import cpu_threads, resolve_device, use_bf16, use_channels_last
 from ..utils._logs import verbose_method
 from ._items import ItemSet, as_epochs_list, item_set
-from ._runner import (
-    run_batches,
-    n_pooled_features,
-    encode_items,
-    per_epoch,
-    aggregate,
+from ._runner import (  # noqa: F401 (re-exported)
+    CHANNEL_AGGREGATIONS,
     FEATURE_PREFIX,
+    POOLINGS,
+    aggregate,
+    encode_items,
+    n_pooled_features,
+    per_epoch,
+    run_batches,
 )
-from ._runner import CHANNEL_AGGREGATIONS, POOLINGS  # noqa: F401 (re-exported)
 
 
 class EncoderMethods:
@@ -32,8 +32,12 @@ class EncoderMethods:
         if self._separate():
             data = item_set(X, sfreq, self.picks)
         else:
-            data = ItemSet(X, sfreq, None if as_epochs_list(X) is None else self.picks,
-                           ch_names=None if as_epochs_list(X) is None else self.ch_names_)
+            data = ItemSet(
+                X,
+                sfreq,
+                None if as_epochs_list(X) is None else self.picks,
+                ch_names=None if as_epochs_list(X) is None else self.ch_names_,
+            )
         if data.sfreq != self.sfreq_ or data.n_times != self.n_times_:
             raise ValueError(
                 f"This model was trained on segments of {self.n_times_} samples at "
@@ -43,20 +47,30 @@ class EncoderMethods:
                 f"sfreq={self.sfreq_:g})."
             )
         if self.n_channels_ is not None and any(c != self.n_channels_ for c in data.n_channels):
-            raise ValueError(f"This model takes {self.n_channels_} channels per epoch "
-                             f"(channel_mode={self.channel_mode!r}); got {data.n_channels}.")
+            raise ValueError(
+                f"This model takes {self.n_channels_} channels per epoch "
+                f"(channel_mode={self.channel_mode!r}); got {data.n_channels}."
+            )
         expected = self.n_features_out_ // n_pooled_features(
-            self.model_, self.pooling, self.bottleneck)
-        if (self.channel_agg == "concat" and self._separate()
-                and any(c != expected for c in data.n_channels)):
-            raise ValueError(f"channel_agg='concat': this model gives {expected} channels' "
-                             f"features per epoch; the data have {data.n_channels} channels.")
+            self.model_, self.pooling, self.bottleneck
+        )
+        if (
+            self.channel_agg == "concat"
+            and self._separate()
+            and any(c != expected for c in data.n_channels)
+        ):
+            raise ValueError(
+                f"channel_agg='concat': this model gives {expected} channels' "
+                f"features per epoch; the data have {data.n_channels} channels."
+            )
         return data
 
     def _run_settings(self):
         """Precision and memory format of inference: those of training (on CUDA)."""
-        return dict(precision=getattr(self, "precision", "fp32"),
-                    channels_last=getattr(self, "channels_last", False))
+        return dict(
+            precision=getattr(self, "precision", "fp32"),
+            channels_last=getattr(self, "channels_last", False),
+        )
 
     def _items_per_epoch(self, data):
         return data.n_channels if self._separate() else [1] * len(data.n_channels)
@@ -66,9 +80,15 @@ class EncoderMethods:
         items, owner = data.items(self._separate())
         items = checked(items)  # a store's reads, for NaN/Inf (Epochs are checked)
         values = encode_items(
-            self.model_, self.input_stage_, items, pooling=self.pooling,
-            with_error=with_error, device=self.device, batch_size=self.batch_size_inference,
-            **self._run_settings())
+            self.model_,
+            self.input_stage_,
+            items,
+            pooling=self.pooling,
+            with_error=with_error,
+            device=self.device,
+            batch_size=self.batch_size_inference,
+            **self._run_settings(),
+        )
         return data, owner, values
 
     @verbose_method
@@ -125,9 +145,14 @@ class EncoderMethods:
             data = self._check_data(X)
             items = checked(data.items(self._separate())[0])
             outs = run_batches(
-                self.model_, self.input_stage_, items, lambda m, images: m.encode(images),
-                device=self.device, batch_size=self.batch_size_inference,
-                **self._run_settings())
+                self.model_,
+                self.input_stage_,
+                items,
+                lambda m, images: m.encode(images),
+                device=self.device,
+                batch_size=self.batch_size_inference,
+                **self._run_settings(),
+            )
             values = torch.cat(outs).numpy()
         blocks = per_epoch(values, data.n_epochs, self._items_per_epoch(data))
         return blocks if isinstance(X, (list, tuple)) else blocks[0]
@@ -203,5 +228,10 @@ class EncoderMethods:
         """
         from .metadata import add_embeddings
 
-        return add_embeddings(epochs, self, prefix=prefix, recon_error=recon_error,
-                              verbose=self.verbose if verbose is None else verbose)
+        return add_embeddings(
+            epochs,
+            self,
+            prefix=prefix,
+            recon_error=recon_error,
+            verbose=self.verbose if verbose is None else verbose,
+        )

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from mne.utils import _validate_type, logger
 
-from ..utils._checks import check_positive
 from ..segments import SIGNAL_TYPES
+from ..utils._checks import check_positive
 
 
 def as_epochs_list(X):
@@ -131,20 +131,27 @@ class ItemSet:
     def _from_array(self, X, sfreq, picks):
         if isinstance(X, (list, tuple)) and len(X) == 0:
             raise ValueError("X is an empty list.")
-        _validate_type(X, (np.ndarray, torch.Tensor), "X",
-                       "mne.Epochs, a list of Epochs, or an array (n_epochs, n_channels, "
-                       "n_times)")
+        _validate_type(
+            X,
+            (np.ndarray, torch.Tensor),
+            "X",
+            "mne.Epochs, a list of Epochs, or an array (n_epochs, n_channels, n_times)",
+        )
         if X.ndim != 3:
-            raise ValueError(f"An array X must be (n_epochs, n_channels, n_times), got "
-                             f"shape {tuple(X.shape)}.")
-        if (X.is_complex() if isinstance(X, torch.Tensor) else np.iscomplexobj(X)):
-            raise TypeError(f"X holds complex values (dtype {X.dtype}); SpecAE takes real "
-                            "waveforms.")
+            raise ValueError(
+                f"An array X must be (n_epochs, n_channels, n_times), got shape {tuple(X.shape)}."
+            )
+        if X.is_complex() if isinstance(X, torch.Tensor) else np.iscomplexobj(X):
+            raise TypeError(
+                f"X holds complex values (dtype {X.dtype}); SpecAE takes real waveforms."
+            )
         if sfreq is None:
             raise ValueError("X is an array: set SpecAE(sfreq=...) to its sampling rate.")
         if picks is not None:
-            raise ValueError("picks selects channels of Epochs by name or type; an array "
-                             "has neither: index it instead (X[:, channels]).")
+            raise ValueError(
+                "picks selects channels of Epochs by name or type; an array "
+                "has neither: index it instead (X[:, channels])."
+            )
         if len(X) == 0:
             raise ValueError("X holds no epoch.")
         self.array = X
@@ -180,8 +187,7 @@ class ItemSet:
             )
         per_epoch = self.n_channels if separate else [1] * len(self.n_channels)
         n_items = sum(e * c for e, c in zip(self.n_epochs, per_epoch))
-        shape = ((n_items, self.n_times) if separate
-                 else (n_items, self.n_channels[0], self.n_times))
+        shape = (n_items, self.n_times) if separate else (n_items, self.n_channels[0], self.n_times)
         items = torch.empty(shape, dtype=torch.float32)
         owner = np.empty(n_items, dtype=np.int64)
         row = epoch0 = 0
@@ -189,8 +195,9 @@ class ItemSet:
             n_ep, n_ch = block.shape[:2]
             flat = block.reshape(-1, self.n_times) if separate else block
             items[row : row + len(flat)] = torch.from_numpy(flat)
-            owner[row : row + len(flat)] = epoch0 + np.repeat(np.arange(n_ep),
-                                                              n_ch if separate else 1)
+            owner[row : row + len(flat)] = epoch0 + np.repeat(
+                np.arange(n_ep), n_ch if separate else 1
+            )
             row += len(flat)
             epoch0 += n_ep
         if row != n_items:  # a reader returned other channels than were counted
@@ -211,9 +218,11 @@ class ItemSet:
         if groups is not None:
             groups = np.asarray(groups)
             if groups.ndim != 1 or len(groups) != n:
-                raise ValueError(f"groups must hold one label per epoch: {n} epochs, got "
-                                 f"{groups.shape[0] if groups.ndim else 'a scalar'} "
-                                 f"label(s) (shape {groups.shape}).")
+                raise ValueError(
+                    f"groups must hold one label per epoch: {n} epochs, got "
+                    f"{groups.shape[0] if groups.ndim else 'a scalar'} "
+                    f"label(s) (shape {groups.shape})."
+                )
             return groups
         if self.epochs is None:
             return np.arange(n)
@@ -232,6 +241,9 @@ class ItemSet:
         """Half the lowest original sampling rate (``sfreq_orig`` metadata), or None."""
         if self.epochs is None:
             return None
-        rates = [e.metadata["sfreq_orig"].min() for e in self.epochs
-                 if e.metadata is not None and "sfreq_orig" in e.metadata]
+        rates = [
+            e.metadata["sfreq_orig"].min()
+            for e in self.epochs
+            if e.metadata is not None and "sfreq_orig" in e.metadata
+        ]
         return min(rates) / 2 if rates else None

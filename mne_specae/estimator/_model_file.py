@@ -22,13 +22,20 @@ MODEL_FORMAT_VERSION = 2
 #: files (a machine path in a shared file; a loaded model's fit would find the old
 #: run's checkpoint), dropped from older files that hold them.
 RUN_PARAMS = ("checkpoint", "resume")
-_MODEL_KEYS = ("format", "format_version", "package_version", "params", "model_class",
-               "model_config", "model_state", "input_stage_class", "input_stage_config",
-               "input_stage_state", "history", "fitted")
-
-
-
-
+_MODEL_KEYS = (
+    "format",
+    "format_version",
+    "package_version",
+    "params",
+    "model_class",
+    "model_config",
+    "model_state",
+    "input_stage_class",
+    "input_stage_config",
+    "input_stage_state",
+    "history",
+    "fitted",
+)
 
 
 # ----------------------------------------------------------------- model files
@@ -39,12 +46,17 @@ def write_model(est, fname, *, overwrite=False):
     fname = Path(fname)
     if fname.exists() and not overwrite:
         raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
-    params = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, os.PathLike)
-                  else v) for k, v in est.get_params().items() if k not in RUN_PARAMS}
+    params = {
+        k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, os.PathLike) else v)
+        for k, v in est.get_params().items()
+        if k not in RUN_PARAMS
+    }
     for key, value in params.items():
         if callable(value):
-            raise ValueError(f"Cannot save the callable parameter {key}={value!r}: "
-                             "model files hold plain settings only.")
+            raise ValueError(
+                f"Cannot save the callable parameter {key}={value!r}: "
+                "model files hold plain settings only."
+            )
     state = dict(
         format=MODEL_FORMAT,
         format_version=MODEL_FORMAT_VERSION,
@@ -59,9 +71,14 @@ def write_model(est, fname, *, overwrite=False):
         input_stage_config=est.input_stage_.get_config(),
         input_stage_state={k: v.cpu() for k, v in est.input_stage_.state_dict().items()},
         history=est.history_.to_dict(),
-        fitted=dict(sfreq=est.sfreq_, n_times=est.n_times_, n_channels=est.n_channels_,
-                    ch_names=list(est.ch_names_), image_shape=list(est.image_shape_),
-                    n_features_out=est.n_features_out_),
+        fitted=dict(
+            sfreq=est.sfreq_,
+            n_times=est.n_times_,
+            n_channels=est.n_channels_,
+            ch_names=list(est.ch_names_),
+            image_shape=list(est.image_shape_),
+            n_features_out=est.n_features_out_,
+        ),
     )
     calibration = getattr(est, "calibration_", None)
     if calibration is not None:  # optional: older readers ignore the key
@@ -86,12 +103,12 @@ def read_model(fname, known_params):
     """
     state = load_safely(fname, what="mne-specae model file")
     if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{fname} is not an mne-specae model file (no "
-                         f"'{MODEL_FORMAT}' header).")
+        raise ValueError(f"{fname} is not an mne-specae model file (no '{MODEL_FORMAT}' header).")
     version = state.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"{fname}: damaged model file (format_version {version!r} is not a "
-                         "positive int).")
+        raise ValueError(
+            f"{fname}: damaged model file (format_version {version!r} is not a positive int)."
+        )
     if version > MODEL_FORMAT_VERSION:
         raise ValueError(
             f"{fname} was written by mne-specae {state.get('package_version', '?')} (model "
@@ -115,19 +132,21 @@ def read_model(fname, known_params):
     for part in ("model_state", "input_stage_state"):
         for key, value in state[part].items():
             if not isinstance(value, torch.Tensor):
-                raise ValueError(f"{fname}: damaged model file ({part}[{key!r}] is not a "
-                                 "tensor).")
+                raise ValueError(f"{fname}: damaged model file ({part}[{key!r}] is not a tensor).")
             if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-                raise ValueError(f"{fname}: the weights hold NaN/Inf values ({part}[{key!r}]); "
-                                 "the model cannot be used. Retrain it.")
+                raise ValueError(
+                    f"{fname}: the weights hold NaN/Inf values ({part}[{key!r}]); "
+                    "the model cannot be used. Retrain it."
+                )
     return state
 
 
 def _upgrade_from_v1(state):
     """Format 1 (0.1.0.dev0 before picks): fill the keys format 2 added."""
     params = state.get("params", {})
-    state.setdefault("input_stage_class",
-                     "WaveformInput" if params.get("model") == "1d" else "Spectrogram")
+    state.setdefault(
+        "input_stage_class", "WaveformInput" if params.get("model") == "1d" else "Spectrogram"
+    )
     fitted = state.get("fitted", {})
     fitted.setdefault("ch_names", [])
     stage_config = state.get("input_stage_config", {})
@@ -174,8 +193,9 @@ def load_estimator(cls, fname, device=None):
             est.calibration_ = Calibration.from_dict(state["calibration"])
     except (RuntimeError, KeyError, TypeError, ValueError) as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{fname}: the file is inconsistent (settings and weights do not "
-                         f"match): {detail}") from err
+        raise ValueError(
+            f"{fname}: the file is inconsistent (settings and weights do not match): {detail}"
+        ) from err
     est.model_ = model.eval()
     est.input_stage_ = stage.eval()
     return est

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
-from ..training._store_checks import checked
 from ..utils._devices import cpu_threads, resolve_device, use_bf16, use_channels_last
-from ._items import ItemSet, as_epochs_list, item_set
-from ..utils._logs import verbose_method
 
 FEATURE_PREFIX = "specae_"
 
@@ -19,8 +15,9 @@ POOLINGS = ("mean", "max", "meanmax", "multiscale")
 CHANNEL_AGGREGATIONS = ("mean", "concat")
 
 
-def run_batches(model, stage, items, fn, *, device, batch_size, precision="fp32",
-                channels_last=False):
+def run_batches(
+    model, stage, items, fn, *, device, batch_size, precision="fp32", channels_last=False
+):
     """Apply ``fn(model, images)`` to items in batches on the device; CPU tensors out.
 
     The model and the input stage go to the device for the call and back to the CPU
@@ -39,8 +36,11 @@ def run_batches(model, stage, items, fn, *, device, batch_size, precision="fp32"
         model.to(memory_format=torch.channels_last)
     outs = []
     try:
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16), \
-                cpu_threads(device):
+        with (
+            torch.no_grad(),
+            torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
+            cpu_threads(device),
+        ):
             for start in range(0, len(items), batch_size):
                 images = stage.to_images(items[start : start + batch_size].to(device))
                 if last and images.ndim == 4:
@@ -73,8 +73,18 @@ def n_pooled_features(model, pooling, bottleneck):
     return model.filters[-1] * (2 if pooling == "meanmax" else 1)
 
 
-def encode_items(model, stage, items, *, pooling, with_error, device, batch_size,
-                 precision="fp32", channels_last=False):
+def encode_items(
+    model,
+    stage,
+    items,
+    *,
+    pooling,
+    with_error,
+    device,
+    batch_size,
+    precision="fp32",
+    channels_last=False,
+):
     """Pooled features of every item (and its reconstruction error, last column);
     ``precision`` and ``channels_last`` as for :func:`run_batches`."""
 
@@ -92,8 +102,16 @@ def encode_items(model, stage, items, *, pooling, with_error, device, batch_size
         error = (rec.float() - images.float()).square().flatten(1).mean(1, keepdim=True)
         return torch.cat([features.float(), error], dim=1)
 
-    outs = run_batches(model, stage, items, fn, device=device, batch_size=batch_size,
-                       precision=precision, channels_last=channels_last)
+    outs = run_batches(
+        model,
+        stage,
+        items,
+        fn,
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        channels_last=channels_last,
+    )
     return torch.cat(outs).numpy()
 
 
@@ -116,6 +134,8 @@ def aggregate(blocks, channel_agg):
         return np.concatenate([b.mean(axis=1) for b in blocks]).astype(np.float32)
     counts = {b.shape[1] for b in blocks}
     if len(counts) > 1:
-        raise ValueError("channel_agg='concat' needs the same number of channels in "
-                         f"every Epochs, got {sorted(counts)}.")
+        raise ValueError(
+            "channel_agg='concat' needs the same number of channels in "
+            f"every Epochs, got {sorted(counts)}."
+        )
     return np.concatenate([b.reshape(len(b), -1) for b in blocks]).astype(np.float32)

@@ -79,43 +79,69 @@ class Calibration:
         Training items per class.
     """
 
-    def __init__(self, classes, mean, scale, coef, intercept, centres, error_reference,
-                 max_distance, max_error_z, n_items):
+    def __init__(
+        self,
+        classes,
+        mean,
+        scale,
+        coef,
+        intercept,
+        centres,
+        error_reference,
+        max_distance,
+        max_error_z,
+        n_items,
+    ):
         self.classes = [str(c) for c in classes]
         self.mean = np.asarray(mean, np.float64)
         self.scale = np.asarray(scale, np.float64)
         self.coef = np.asarray(coef, np.float64)
         self.intercept = np.asarray(intercept, np.float64)
         self.centres = np.asarray(centres, np.float64)
-        self.error_reference = {str(k): (float(v[0]), float(v[1]))
-                                for k, v in error_reference.items()}
+        self.error_reference = {
+            str(k): (float(v[0]), float(v[1])) for k, v in error_reference.items()
+        }
         self.max_distance = float(max_distance)
         self.max_error_z = float(max_error_z)
         self.n_items = {str(k): int(v) for k, v in n_items.items()}
         n_classes, n_features = self.coef.shape
-        if (len(self.classes) != n_classes or self.mean.shape != (n_features,)
-                or self.scale.shape != (n_features,) or self.intercept.shape != (n_classes,)
-                or self.centres.shape != (n_classes, n_features)):
-            raise ValueError("Inconsistent calibration: the head's shapes do not match "
-                             f"({n_classes} classes, {n_features} features).")
+        if (
+            len(self.classes) != n_classes
+            or self.mean.shape != (n_features,)
+            or self.scale.shape != (n_features,)
+            or self.intercept.shape != (n_classes,)
+            or self.centres.shape != (n_classes, n_features)
+        ):
+            raise ValueError(
+                "Inconsistent calibration: the head's shapes do not match "
+                f"({n_classes} classes, {n_features} features)."
+            )
         broken = self.nonfinite_fields()
         if broken:
-            warn(f"This calibration holds non-finite values ({', '.join(broken)}): its "
-                 "answers cannot be trusted. identify_channel_types will call every "
-                 "channel 'unknown', and annotate_unusual refuses signal types whose "
-                 "error reference is not finite. Recalibrate the model: "
-                 "mne_specae.calibrate(model, labelled_epochs).")
+            warn(
+                f"This calibration holds non-finite values ({', '.join(broken)}): its "
+                "answers cannot be trusted. identify_channel_types will call every "
+                "channel 'unknown', and annotate_unusual refuses signal types whose "
+                "error reference is not finite. Recalibrate the model: "
+                "mne_specae.calibrate(model, labelled_epochs)."
+            )
 
     def nonfinite_fields(self):
         """Names of the fields that hold NaN or Inf (an empty list when all are
         finite), e.g. ``["max_distance", "error_reference['ecg']"]``."""
-        broken = [name for name in ("mean", "scale", "coef", "intercept", "centres")
-                  if not np.isfinite(getattr(self, name)).all()]
-        broken += [f"error_reference[{kind!r}]"
-                   for kind, values in self.error_reference.items()
-                   if not np.isfinite(values).all()]
-        broken += [name for name in ("max_distance", "max_error_z")
-                   if not np.isfinite(getattr(self, name))]
+        broken = [
+            name
+            for name in ("mean", "scale", "coef", "intercept", "centres")
+            if not np.isfinite(getattr(self, name)).all()
+        ]
+        broken += [
+            f"error_reference[{kind!r}]"
+            for kind, values in self.error_reference.items()
+            if not np.isfinite(values).all()
+        ]
+        broken += [
+            name for name in ("max_distance", "max_error_z") if not np.isfinite(getattr(self, name))
+        ]
         return broken
 
     @property
@@ -130,9 +156,11 @@ class Calibration:
     def _standardize(self, features):
         features = np.asarray(features, np.float64)
         if features.ndim != 2 or features.shape[1] != self.n_features:
-            raise ValueError(f"Expected embeddings with {self.n_features} features, got "
-                             f"shape {features.shape}: the calibration belongs to another "
-                             "model.")
+            raise ValueError(
+                f"Expected embeddings with {self.n_features} features, got "
+                f"shape {features.shape}: the calibration belongs to another "
+                "model."
+            )
         return (features - self.mean) / self.scale
 
     def predict_proba(self, features):
@@ -149,8 +177,10 @@ class Calibration:
     def error_z(self, errors, signal_type):
         """Robust z-score of ``log10(errors)`` against the references of a type."""
         if signal_type not in self.error_reference:
-            raise ValueError(f"No error reference for {signal_type!r}; this calibration "
-                             f"knows {sorted(self.error_reference)}.")
+            raise ValueError(
+                f"No error reference for {signal_type!r}; this calibration "
+                f"knows {sorted(self.error_reference)}."
+            )
         median, spread = self.error_reference[signal_type]
         log_err = np.log10(np.maximum(np.asarray(errors, np.float64), 1e-12))
         return (log_err - median) / spread
@@ -159,11 +189,16 @@ class Calibration:
     def to_dict(self):
         """Plain Python types only (for model files read with ``weights_only=True``)."""
         return dict(
-            version=CALIBRATION_VERSION, classes=list(self.classes),
-            mean=self.mean.tolist(), scale=self.scale.tolist(), coef=self.coef.tolist(),
-            intercept=self.intercept.tolist(), centres=self.centres.tolist(),
+            version=CALIBRATION_VERSION,
+            classes=list(self.classes),
+            mean=self.mean.tolist(),
+            scale=self.scale.tolist(),
+            coef=self.coef.tolist(),
+            intercept=self.intercept.tolist(),
+            centres=self.centres.tolist(),
             error_reference={k: list(v) for k, v in self.error_reference.items()},
-            max_distance=self.max_distance, max_error_z=self.max_error_z,
+            max_distance=self.max_distance,
+            max_error_z=self.max_error_z,
             n_items=dict(self.n_items),
         )
 
@@ -174,10 +209,22 @@ class Calibration:
             raise ValueError(f"A calibration is a dict, got {type(state).__name__}.")
         version = state.get("version")
         if version != CALIBRATION_VERSION:
-            raise ValueError(f"Calibration version {version!r}: this version of "
-                             f"mne-specae reads version {CALIBRATION_VERSION}.")
-        keys = ("classes", "mean", "scale", "coef", "intercept", "centres",
-                "error_reference", "max_distance", "max_error_z", "n_items")
+            raise ValueError(
+                f"Calibration version {version!r}: this version of "
+                f"mne-specae reads version {CALIBRATION_VERSION}."
+            )
+        keys = (
+            "classes",
+            "mean",
+            "scale",
+            "coef",
+            "intercept",
+            "centres",
+            "error_reference",
+            "max_distance",
+            "max_error_z",
+            "n_items",
+        )
         missing = [k for k in keys if k not in state]
         if missing:
             raise ValueError(f"Damaged calibration: missing {missing}.")
@@ -195,8 +242,9 @@ def channel_items(est, epochs):
         The channel name of each item (items are epoch-major).
     """
     data, _, values = est._encode(epochs, True)
-    names = [np.tile(np.asarray(chs, dtype=str), n_ep)
-             for chs, n_ep in zip(data.ch_names, data.n_epochs)]
+    names = [
+        np.tile(np.asarray(chs, dtype=str), n_ep) for chs, n_ep in zip(data.ch_names, data.n_epochs)
+    ]
     return values[:, :-1], values[:, -1], np.concatenate(names)
 
 
@@ -253,11 +301,14 @@ def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
 
     epochs_list = as_epochs_list(epochs)
     if epochs_list is None:
-        raise TypeError("calibrate needs labelled mne.Epochs (or a list of them), got "
-                        f"{type(epochs).__name__}.")
+        raise TypeError(
+            f"calibrate needs labelled mne.Epochs (or a list of them), got {type(epochs).__name__}."
+        )
     if est.channel_mode != "separate":
-        raise ValueError("calibrate needs a model that embeds each channel on its own "
-                         f"(channel_mode='separate'), not {est.channel_mode!r}.")
+        raise ValueError(
+            "calibrate needs a model that embeds each channel on its own "
+            f"(channel_mode='separate'), not {est.channel_mode!r}."
+        )
     feats, errs, labels, channel_ids = [], [], [], []
     for k, ep in enumerate(epochs_list):
         if ep.metadata is None or label not in ep.metadata:
@@ -267,11 +318,15 @@ def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
         values = np.repeat(ep.metadata[label].astype(str).to_numpy(), per_epoch)
         unknown = sorted(set(values) - set(SIGNAL_TYPES))
         if unknown:
-            raise ValueError(f"Epochs {k}: '{label}' holds {unknown}; the head learns "
-                             f"{list(SIGNAL_TYPES)}.")
-        recording = np.repeat(ep.metadata["recording"].astype(str).to_numpy()
-                              if "recording" in ep.metadata else np.full(len(ep), str(k)),
-                              per_epoch)
+            raise ValueError(
+                f"Epochs {k}: '{label}' holds {unknown}; the head learns {list(SIGNAL_TYPES)}."
+            )
+        recording = np.repeat(
+            ep.metadata["recording"].astype(str).to_numpy()
+            if "recording" in ep.metadata
+            else np.full(len(ep), str(k)),
+            per_epoch,
+        )
         feats.append(f)
         errs.append(e)
         labels.append(values)
@@ -291,9 +346,18 @@ def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
     centres = np.stack([Z[y == c].mean(axis=0) for c in classes])
     log_err = np.log10(np.maximum(err, 1e-12))
     reference = {c: robust_location(log_err[y == c]) for c in classes}
-    cal = Calibration(classes, mean, scale, coef, intercept,
-                      centres, reference, max_distance=1.0, max_error_z=1.0,
-                      n_items={c: int((y == c).sum()) for c in classes})
+    cal = Calibration(
+        classes,
+        mean,
+        scale,
+        coef,
+        intercept,
+        centres,
+        reference,
+        max_distance=1.0,
+        max_error_z=1.0,
+        n_items={c: int((y == c).sum()) for c in classes},
+    )
     # thresholds from the training channels, aggregated like identify_channel_types
     distance = cal.distance(X)
     dists, zs = [], []
@@ -303,7 +367,9 @@ def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
         zs.append(np.median(cal.error_z(err[sel], y[sel][0])))
     cal.max_distance = OOD_MARGIN * float(np.quantile(dists, OOD_QUANTILE))
     cal.max_error_z = OOD_MARGIN * max(float(np.quantile(zs, OOD_QUANTILE)), 1.0)
-    logger.info(f"Calibrated on {len(y)} items of {len(dists)} channels ({cal.n_items}); "
-                f"max distance {cal.max_distance:.3g}, max error z {cal.max_error_z:.3g}")
+    logger.info(
+        f"Calibrated on {len(y)} items of {len(dists)} channels ({cal.n_items}); "
+        f"max distance {cal.max_distance:.3g}, max error z {cal.max_error_z:.3g}"
+    )
     est.calibration_ = cal
     return cal

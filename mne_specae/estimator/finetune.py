@@ -41,9 +41,12 @@ def validate_init(est, init):
         The model to start from.
     """
     _validate_type(init, type(est), "init", f"{type(est).__name__} (fitted) or None")
-    check_is_fitted(init, ("model_", "input_stage_", "sfreq_", "n_times_"),
-                    msg="init must be a fitted SpecAE (call fit, SpecAE.load or "
-                        "load_pretrained first); got an unfitted %(name)s.")
+    check_is_fitted(
+        init,
+        ("model_", "input_stage_", "sfreq_", "n_times_"),
+        msg="init must be a fitted SpecAE (call fit, SpecAE.load or "
+        "load_pretrained first); got an unfitted %(name)s.",
+    )
     if est.checkpoint is not None:
         raise ValueError(
             "init cannot be combined with checkpoint: a checkpoint's fingerprint does not "
@@ -76,10 +79,15 @@ def network_config(est, image_shape):
     except (TypeError, ValueError):
         filters = est.filters  # invalid: the model's own check says why later
     return dict(
-        in_channels=planes, n_layers=est.n_layers, filters=filters,
-        kernel_size=(defaults["kernel_size"].default if est.kernel_size is None
-                     else est.kernel_size),
-        pool_size=defaults["pool_size"].default, activation=est.activation, norm=est.norm,
+        in_channels=planes,
+        n_layers=est.n_layers,
+        filters=filters,
+        kernel_size=(
+            defaults["kernel_size"].default if est.kernel_size is None else est.kernel_size
+        ),
+        pool_size=defaults["pool_size"].default,
+        activation=est.activation,
+        norm=est.norm,
         bottleneck=est.bottleneck,
         input_size=list(size) if est.bottleneck is not None else None,
     )
@@ -132,8 +140,9 @@ def check_init(est, init, stage, image_shape, n_times, sfreq):
     input; the :class:`ValueError` names every difference (init -> this fit)."""
     differences = init_differences(est, init, stage, image_shape, n_times)
     if not math.isclose(float(init.sfreq_), float(sfreq), rel_tol=1e-9):
-        differences.insert(0, f"sfreq: {float(init.sfreq_):g} -> {float(sfreq):g} "
-                              f"({_HINTS['sfreq']})")
+        differences.insert(
+            0, f"sfreq: {float(init.sfreq_):g} -> {float(sfreq):g} ({_HINTS['sfreq']})"
+        )
     if differences:
         listed = "\n  ".join(differences)
         raise ValueError(

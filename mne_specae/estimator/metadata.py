@@ -29,16 +29,21 @@ def columns_with_prefix(epochs_list, prefix, *, exclude=()):
     columns = None
     for ep in epochs_list:
         md = ep.metadata
-        found = [] if md is None else [c for c in md.columns
-                                       if str(c).startswith(prefix) and c not in exclude]
+        found = (
+            []
+            if md is None
+            else [c for c in md.columns if str(c).startswith(prefix) and c not in exclude]
+        )
         if not found:
             raise ValueError(
                 f"No '{prefix}*' columns in the metadata of {ep!r}: run "
                 "add_embeddings(epochs, estimator) (or estimator.add_embeddings) first."
             )
         if columns is not None and found != columns:
-            raise ValueError(f"The Epochs have different '{prefix}*' columns: embeddings of "
-                             "different models cannot be pooled.")
+            raise ValueError(
+                f"The Epochs have different '{prefix}*' columns: embeddings of "
+                "different models cannot be pooled."
+            )
         columns = found
     return columns
 
@@ -50,8 +55,9 @@ def embedding_columns(epochs_list, prefix):
 
 def metadata_table(epochs_list):
     """The metadata of all Epochs as one table, with each Epochs' channel count."""
-    return pd.concat([ep.metadata.assign(n_channels=len(ep.ch_names)) for ep in epochs_list],
-                     ignore_index=True)
+    return pd.concat(
+        [ep.metadata.assign(n_channels=len(ep.ch_names)) for ep in epochs_list], ignore_index=True
+    )
 
 
 def stack_columns(epochs_list, columns):
@@ -61,8 +67,11 @@ def stack_columns(epochs_list, columns):
 
 def replace_columns(epochs, new, prefix):
     """Set ``epochs.metadata`` to its columns without ``prefix*``, plus ``new``."""
-    md = (epochs.metadata.copy() if epochs.metadata is not None
-          else pd.DataFrame(index=np.arange(len(epochs))))
+    md = (
+        epochs.metadata.copy()
+        if epochs.metadata is not None
+        else pd.DataFrame(index=np.arange(len(epochs)))
+    )
     stale = [c for c in md.columns if str(c).startswith(prefix)]
     if stale:
         logger.info(f"Replacing {len(stale)} existing '{prefix}*' column(s)")
@@ -117,15 +126,27 @@ def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, ver
         if recon_error:
             new[f"{prefix}recon_error"] = errors
         replace_columns(ep, new, prefix)
-    logger.info(f"Added {embeddings.shape[1]} embedding columns"
-                f"{' and the reconstruction error' if recon_error else ''} to the metadata "
-                f"of {sum(len(ep) for ep in epochs_list)} epochs")
+    logger.info(
+        f"Added {embeddings.shape[1]} embedding columns"
+        f"{' and the reconstruction error' if recon_error else ''} to the metadata "
+        f"of {sum(len(ep) for ep in epochs_list)} epochs"
+    )
     return epochs
 
 
 @verbose
-def add_umap(epochs, *, prefix="specae_", n_components=2, n_neighbors=15, min_dist=0.1,
-             metric="euclidean", random_state=0, return_reducer=False, verbose=None):
+def add_umap(
+    epochs,
+    *,
+    prefix="specae_",
+    n_components=2,
+    n_neighbors=15,
+    min_dist=0.1,
+    metric="euclidean",
+    random_state=0,
+    return_reducer=False,
+    verbose=None,
+):
     """Fit one UMAP across all given Epochs and write its coordinates into the metadata.
 
     The columns are ``umap_0``, ``umap_1`` (one per component).
@@ -165,18 +186,28 @@ def add_umap(epochs, *, prefix="specae_", n_components=2, n_neighbors=15, min_di
     columns = embedding_columns(epochs_list, prefix)
     features = stack_columns(epochs_list, columns)
     if len(features) <= n_neighbors:
-        raise ValueError(f"UMAP needs more epochs ({len(features)}) than n_neighbors "
-                         f"({n_neighbors}); lower n_neighbors.")
-    reducer = umap.UMAP(n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist,
-                        metric=metric, random_state=random_state,
-                        n_jobs=1 if random_state is not None else -1)
+        raise ValueError(
+            f"UMAP needs more epochs ({len(features)}) than n_neighbors "
+            f"({n_neighbors}); lower n_neighbors."
+        )
+    reducer = umap.UMAP(
+        n_components=n_components,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        metric=metric,
+        random_state=random_state,
+        n_jobs=1 if random_state is not None else -1,
+    )
     coords = reducer.fit_transform(features)
     row = 0
     for ep in epochs_list:
-        new = pd.DataFrame(coords[row : row + len(ep)].astype(np.float64),
-                           columns=[f"{UMAP_PREFIX}{k}" for k in range(n_components)])
+        new = pd.DataFrame(
+            coords[row : row + len(ep)].astype(np.float64),
+            columns=[f"{UMAP_PREFIX}{k}" for k in range(n_components)],
+        )
         replace_columns(ep, new, UMAP_PREFIX)
         row += len(ep)
-    logger.info(f"UMAP of {len(features)} epochs x {len(columns)} features -> "
-                f"{n_components} columns")
+    logger.info(
+        f"UMAP of {len(features)} epochs x {len(columns)} features -> {n_components} columns"
+    )
     return (epochs, reducer) if return_reducer else epochs

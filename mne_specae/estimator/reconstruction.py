@@ -14,17 +14,24 @@ def reconstruct(est, X, *, return_input=False):
     """See :meth:`mne_specae.SpecAE.reconstruct`."""
     epochs_list = as_epochs_list(X)
     if epochs_list is None:
-        raise TypeError("reconstruct takes mne.Epochs or a list of them (arrays have "
-                        "no channel info to build MNE objects from).")
+        raise TypeError(
+            "reconstruct takes mne.Epochs or a list of them (arrays have "
+            "no channel info to build MNE objects from)."
+        )
     if est.model == "2d" and (est.channel_mode != "separate" or est.output == "complex"):
-        raise ValueError("reconstruct needs channel_mode='separate' and a real output "
-                         "(one image per channel).")
+        raise ValueError(
+            "reconstruct needs channel_mode='separate' and a real output (one image per channel)."
+        )
     data = est._check_data(epochs_list)
     items, _ = data.items(True)
     pairs = inference.run_batches(
-        est.model_, est.input_stage_, items,
+        est.model_,
+        est.input_stage_,
+        items,
         lambda model, images: torch.stack([images, model(images)]),
-        device=est.device, batch_size=est.batch_size_inference)
+        device=est.device,
+        batch_size=est.batch_size_inference,
+    )
     inputs, recon = torch.cat(pairs, dim=1).numpy()  # each (n_items, 1, *spatial)
     results = ([], [])
     row = 0
@@ -43,14 +50,16 @@ def reconstruct(est, X, *, return_input=False):
 def _as_mne(est, epochs, picks, block):
     from mne.time_frequency import EpochsTFRArray
 
-    common = dict(events=epochs.events.copy(), event_id=dict(epochs.event_id),
-                  selection=epochs.selection.copy(), drop_log=epochs.drop_log,
-                  metadata=None if epochs.metadata is None else epochs.metadata.copy())
+    common = dict(
+        events=epochs.events.copy(),
+        event_id=dict(epochs.event_id),
+        selection=epochs.selection.copy(),
+        drop_log=epochs.drop_log,
+        metadata=None if epochs.metadata is None else epochs.metadata.copy(),
+    )
     info = mne.pick_info(epochs.info, picks)
     if est.model == "1d":
-        return mne.EpochsArray(block, info, tmin=epochs.tmin, verbose=False,
-                               **common)
+        return mne.EpochsArray(block, info, tmin=epochs.tmin, verbose=False, **common)
     stage = est.input_stage_
     freqs, times = stage.image_freqs(), stage.image_times(est.n_times_, tmin=epochs.tmin)
-    return EpochsTFRArray(info, block.astype(np.float32), times, freqs,
-                          method="stft", **common)
+    return EpochsTFRArray(info, block.astype(np.float32), times, freqs, method="stft", **common)

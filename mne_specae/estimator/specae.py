@@ -7,16 +7,15 @@ from mne.utils import _check_option, _validate_type, logger, warn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from . import _build
-from . import finetune
-from . import _inference as inference
-from ..utils._checks import check_int, check_positive
 from ..nn.corruption import check_corruption
-from ..utils._docs import fill_doc
-from ._items import item_set
-from ..utils._logs import verbose_method
 from ..presets import RECOMMENDED as _R
 from ..training.loop import train_autoencoder
+from ..utils._checks import check_int, check_positive
+from ..utils._docs import fill_doc
+from ..utils._logs import verbose_method
+from . import _build, finetune
+from . import _inference as inference
+from ._items import item_set
 
 
 @fill_doc
@@ -224,8 +223,10 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         data = item_set(X, self.sfreq, self.picks)
         ch_names = self._fitted_channels(data)
         if self.channel_agg == "concat" and self._separate() and len(set(data.n_channels)) > 1:
-            raise ValueError("channel_agg='concat' needs the same number of channels in "
-                             f"every Epochs, got {sorted(set(data.n_channels))}.")
+            raise ValueError(
+                "channel_agg='concat' needs the same number of channels in "
+                f"every Epochs, got {sorted(set(data.n_channels))}."
+            )
         stage = self._build_input_stage(data.sfreq)
         nyquist = data.lowest_nyquist()
         if self.model == "2d" and nyquist is not None and stage.fmax > nyquist + 1e-6:
@@ -249,13 +250,25 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             f"(input {tuple(image_shape)}, latent {model.latent_shape(image_shape[1:])})"
         )
         history = train_autoencoder(
-            model, items, input_stage=stage, groups=epoch_groups[owner],
-            val_fraction=self.val_fraction, max_epochs=self.max_epochs,
-            batch_size=self.batch_size, lr=self.lr, scheduler=self.scheduler,
-            patience=self.patience, mask_fraction=self.mask_fraction,
-            noise_std=self.noise_std, device=self.device, precision=self.precision,
-            channels_last=self.channels_last, compile=self.compile, seed=self.random_state,
-            checkpoint=self.checkpoint, resume=self.resume,
+            model,
+            items,
+            input_stage=stage,
+            groups=epoch_groups[owner],
+            val_fraction=self.val_fraction,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            scheduler=self.scheduler,
+            patience=self.patience,
+            mask_fraction=self.mask_fraction,
+            noise_std=self.noise_std,
+            device=self.device,
+            precision=self.precision,
+            channels_last=self.channels_last,
+            compile=self.compile,
+            seed=self.random_state,
+            checkpoint=self.checkpoint,
+            resume=self.resume,
         )
         self.__dict__.pop("calibration_", None)  # it belonged to the previous weights
         self.model_ = model.cpu().eval()
@@ -306,8 +319,10 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         names : numpy.ndarray of str
         """
         check_is_fitted(self, "n_features_out_")
-        return np.array([f"{inference.FEATURE_PREFIX}{i:03d}"
-                         for i in range(self.n_features_out_)], dtype=object)
+        return np.array(
+            [f"{inference.FEATURE_PREFIX}{i:03d}" for i in range(self.n_features_out_)],
+            dtype=object,
+        )
 
     # ------------------------------------------------------------ save / load
     def save(self, fname, *, overwrite=False):

@@ -6,7 +6,17 @@ from .downstream import Task, compare_representations, fit_subset, group_folds, 
 from .probes import PROBES, evaluate_embeddings, make_probe, reconstruction_r2
 
 __all__ = [
-    "BANDS", "BandPowers", "InputPCA", "PROBES", "RandomWeights", "Task",
-    "compare_representations", "evaluate_embeddings", "fit_subset", "group_folds",
-    "make_probe", "reconstruction_r2", "summarize_scores",
+    "BANDS",
+    "BandPowers",
+    "InputPCA",
+    "PROBES",
+    "RandomWeights",
+    "Task",
+    "compare_representations",
+    "evaluate_embeddings",
+    "fit_subset",
+    "group_folds",
+    "make_probe",
+    "reconstruction_r2",
+    "summarize_scores",
 ]

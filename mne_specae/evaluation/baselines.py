@@ -23,22 +23,34 @@ from mne.utils import _validate_type
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..estimator.metadata import epochs_list_of
 from ..estimator._items import resolve_picks
+from ..estimator.metadata import epochs_list_of
 
 #: Bands (Hz) of :class:`BandPowers` per signal type; ``"mixed"`` is used when the
 #: Epochs hold more than one signal type: bands below 60 Hz, the Nyquist frequency of
 #: the slowest sample recording (the 125 Hz BioSPPy EEG), so that no empty band marks
 #: a source.
 BANDS = {
-    "eeg": dict(delta=(1.0, 4.0), theta=(4.0, 8.0), alpha=(8.0, 13.0), beta=(13.0, 30.0),
-                gamma=(30.0, 45.0)),
-    "emg": dict(emg_10_30=(10.0, 30.0), emg_30_60=(30.0, 60.0), emg_60_100=(60.0, 100.0),
-                emg_100_150=(100.0, 150.0), emg_150_250=(150.0, 250.0)),
-    "ecg": dict(ecg_0_3=(0.5, 3.0), ecg_3_8=(3.0, 8.0), ecg_8_15=(8.0, 15.0),
-                ecg_15_30=(15.0, 30.0), ecg_30_60=(30.0, 60.0)),
-    "mixed": dict(delta=(1.0, 4.0), theta=(4.0, 8.0), alpha=(8.0, 13.0), beta=(13.0, 30.0),
-                  gamma=(30.0, 60.0)),
+    "eeg": dict(
+        delta=(1.0, 4.0), theta=(4.0, 8.0), alpha=(8.0, 13.0), beta=(13.0, 30.0), gamma=(30.0, 45.0)
+    ),
+    "emg": dict(
+        emg_10_30=(10.0, 30.0),
+        emg_30_60=(30.0, 60.0),
+        emg_60_100=(60.0, 100.0),
+        emg_100_150=(100.0, 150.0),
+        emg_150_250=(150.0, 250.0),
+    ),
+    "ecg": dict(
+        ecg_0_3=(0.5, 3.0),
+        ecg_3_8=(3.0, 8.0),
+        ecg_8_15=(8.0, 15.0),
+        ecg_15_30=(15.0, 30.0),
+        ecg_30_60=(30.0, 60.0),
+    ),
+    "mixed": dict(
+        delta=(1.0, 4.0), theta=(4.0, 8.0), alpha=(8.0, 13.0), beta=(13.0, 30.0), gamma=(30.0, 60.0)
+    ),
 }
 
 
@@ -89,12 +101,15 @@ class BandPowers(TransformerMixin, BaseEstimator):
         else:
             bands = None
         if bands is None:
-            raise ValueError(f"bands must be 'auto', one of {sorted(BANDS)} or a dict of "
-                             f"name: (fmin, fmax); got {self.bands!r}.")
+            raise ValueError(
+                f"bands must be 'auto', one of {sorted(BANDS)} or a dict of "
+                f"name: (fmin, fmax); got {self.bands!r}."
+            )
         for name, edges in bands.items():
             if len(edges) != 2 or not 0 <= edges[0] < edges[1]:
-                raise ValueError(f"Band {name!r} must be (fmin, fmax) with 0 <= fmin < fmax, "
-                                 f"got {edges!r}.")
+                raise ValueError(
+                    f"Band {name!r} must be (fmin, fmax) with 0 <= fmin < fmax, got {edges!r}."
+                )
         return dict(bands)
 
     def fit(self, X, y=None):
@@ -104,8 +119,10 @@ class BandPowers(TransformerMixin, BaseEstimator):
         nyquist = min(ep.info["sfreq"] for ep in epochs_list) / 2
         above = [name for name, (_, fmax) in bands.items() if fmax > nyquist]
         if above:
-            raise ValueError(f"Bands {above} reach above the Nyquist frequency of the data "
-                             f"({nyquist:g} Hz): choose lower bands or resample.")
+            raise ValueError(
+                f"Bands {above} reach above the Nyquist frequency of the data "
+                f"({nyquist:g} Hz): choose lower bands or resample."
+            )
         self.bands_ = bands
         return self
 
@@ -116,29 +133,46 @@ class BandPowers(TransformerMixin, BaseEstimator):
         for ep in epochs_list_of(X):
             n_fft = min(len(ep.times), int(round(ep.info["sfreq"])))
             spectrum = ep.compute_psd(
-                method="welch", picks=resolve_picks(ep.info, self.picks), n_fft=n_fft,
-                n_overlap=n_fft // 2, fmin=0.0, fmax=max(f for _, f in self.bands_.values()),
-                verbose=False)
+                method="welch",
+                picks=resolve_picks(ep.info, self.picks),
+                n_fft=n_fft,
+                n_overlap=n_fft // 2,
+                fmin=0.0,
+                fmax=max(f for _, f in self.bands_.values()),
+                verbose=False,
+            )
             psd, freqs = spectrum.get_data(picks="all", return_freqs=True)
-            empty = [name for name, (lo, hi) in self.bands_.items()
-                     if not ((freqs >= lo) & (freqs < hi)).any()]
+            empty = [
+                name
+                for name, (lo, hi) in self.bands_.items()
+                if not ((freqs >= lo) & (freqs < hi)).any()
+            ]
             if empty:
                 raise ValueError(
                     f"Bands {empty} hold no frequency of the Welch PSD (resolution "
-                    f"{freqs[1] - freqs[0]:g} Hz with {n_fft}-sample windows): widen them.")
-            powers = np.stack([psd[..., (freqs >= lo) & (freqs < hi)].mean(axis=-1)
-                               for lo, hi in self.bands_.values()], axis=-1)
+                    f"{freqs[1] - freqs[0]:g} Hz with {n_fft}-sample windows): widen them."
+                )
+            powers = np.stack(
+                [
+                    psd[..., (freqs >= lo) & (freqs < hi)].mean(axis=-1)
+                    for lo, hi in self.bands_.values()
+                ],
+                axis=-1,
+            )
             powers = np.maximum(powers, np.finfo(np.float64).tiny)
             relative = powers / powers.sum(axis=-1, keepdims=True)
-            rows.append(np.concatenate([np.log10(powers), np.log10(relative)], axis=-1)
-                        .mean(axis=1))
+            rows.append(
+                np.concatenate([np.log10(powers), np.log10(relative)], axis=-1).mean(axis=1)
+            )
         return np.concatenate(rows)
 
     def get_feature_names_out(self, input_features=None):
         """``logpow_<band>`` then ``relpow_<band>``."""
         check_is_fitted(self, "bands_")
-        return np.array([f"logpow_{b}" for b in self.bands_]
-                        + [f"relpow_{b}" for b in self.bands_], dtype=object)
+        return np.array(
+            [f"logpow_{b}" for b in self.bands_] + [f"relpow_{b}" for b in self.bands_],
+            dtype=object,
+        )
 
 
 def input_images(epochs_list, stage, picks=None, batch_size=256):
@@ -152,8 +186,9 @@ def input_images(epochs_list, stage, picks=None, batch_size=256):
             data = ep.get_data(picks=resolve_picks(ep.info, picks)).astype(np.float32)
             n_ep, n_ch, n_times = data.shape
             flat = torch.from_numpy(data.reshape(-1, n_times))
-            images = torch.cat([stage.to_images(flat[i:i + batch_size])
-                                for i in range(0, len(flat), batch_size)])
+            images = torch.cat(
+                [stage.to_images(flat[i : i + batch_size]) for i in range(0, len(flat), batch_size)]
+            )
             rows.append(images.reshape(n_ep, n_ch, -1).mean(dim=1).numpy())
     return np.concatenate(rows)
 
@@ -192,11 +227,10 @@ class InputPCA(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Build the input stage, compute the training images and fit the PCA."""
+        import torch
         from sklearn.decomposition import PCA
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-
-        import torch
 
         from ..estimator.specae import SpecAE
 
@@ -212,17 +246,24 @@ class InputPCA(TransformerMixin, BaseEstimator):
             stage.channel_mode = "separate"
         self.stage_ = stage.cpu().eval()
         if getattr(self.stage_, "needs_fitting", False) and stage is not getattr(
-                estimator, "input_stage_", None):
+            estimator, "input_stage_", None
+        ):
             # e.g. normalize="dataset": statistics of the training channels, as SpecAE.fit
             self.stage_ = copy.deepcopy(self.stage_)
-            waves = np.concatenate([
-                ep.get_data(picks=resolve_picks(ep.info, self.picks_)).astype(np.float32)
-                .reshape(-1, len(ep.times)) for ep in epochs_list])
+            waves = np.concatenate(
+                [
+                    ep.get_data(picks=resolve_picks(ep.info, self.picks_))
+                    .astype(np.float32)
+                    .reshape(-1, len(ep.times))
+                    for ep in epochs_list
+                ]
+            )
             self.stage_.fit_normalization(torch.from_numpy(waves), batch_size=self.batch_size)
         images = self._images(epochs_list)
         n_components = max(1, min(int(self.n_components), len(images) - 1, images.shape[1]))
         self.pipeline_ = make_pipeline(
-            StandardScaler(), PCA(n_components=n_components, random_state=self.random_state))
+            StandardScaler(), PCA(n_components=n_components, random_state=self.random_state)
+        )
         self.pipeline_.fit(images)
         return self
 

@@ -21,12 +21,11 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 from sklearn.base import clone
 
-from .baselines import RandomWeights
-from ..utils._checks import check_int
 from ..estimator.metadata import epochs_list_of, metadata_table
-from .probes import PROBES, make_probe, reconstruction_r2
 from ..segments import select_evenly
-
+from ..utils._checks import check_int
+from .baselines import RandomWeights
+from .probes import PROBES, make_probe, reconstruction_r2
 
 #: Neighbours of the kNN probe (never more than the smallest class of a fold's training
 #: epochs).
@@ -140,21 +139,25 @@ def _check_inputs(epochs_list, tasks, representations, group):
 
     for name, rep in representations.items():
         if isinstance(rep, RandomWeights) and not isinstance(
-                representations.get(rep.source), SpecAE):
-            raise ValueError(f"Representation {name!r} copies {rep.source!r}, which is not a "
-                             f"SpecAE of this call ({sorted(representations)}): "
-                             "RandomWeights re-initialises a SpecAE's network.")
+            representations.get(rep.source), SpecAE
+        ):
+            raise ValueError(
+                f"Representation {name!r} copies {rep.source!r}, which is not a "
+                f"SpecAE of this call ({sorted(representations)}): "
+                "RandomWeights re-initialises a SpecAE's network."
+            )
     masks = {}
     for name, task in tasks.items():
         _validate_type(task, Task, f"tasks[{name!r}]")
         if task.label not in md:
             raise ValueError(f"Task {name!r}: the metadata has no column {task.label!r}.")
-        mask = (np.ones(len(md), bool) if task.query is None
-                else md.eval(task.query).to_numpy(bool))
+        mask = np.ones(len(md), bool) if task.query is None else md.eval(task.query).to_numpy(bool)
         unlabelled = mask & md[task.label].isna().to_numpy()
         if unlabelled.any():
-            logger.info(f"Task {name!r}: {unlabelled.sum()} of {mask.sum()} epochs have no "
-                        f"{task.label!r} value and are not part of the task")
+            logger.info(
+                f"Task {name!r}: {unlabelled.sum()} of {mask.sum()} epochs have no "
+                f"{task.label!r} value and are not part of the task"
+            )
             mask &= ~unlabelled
         if len(np.unique(md.loc[mask, task.label].astype(str))) < 2:
             raise ValueError(f"Task {name!r} selects fewer than 2 classes of {task.label!r}.")
@@ -165,10 +168,21 @@ def _check_inputs(epochs_list, tasks, representations, group):
 
 
 @verbose
-def compare_representations(epochs, tasks, representations, *, group="subject",
-                            n_splits=5, strata="source", folds=None, seeds=(0,),
-                            probes=PROBES, standardize_by=None, max_fit_items=None,
-                            verbose=None):
+def compare_representations(
+    epochs,
+    tasks,
+    representations,
+    *,
+    group="subject",
+    n_splits=5,
+    strata="source",
+    folds=None,
+    seeds=(0,),
+    probes=PROBES,
+    standardize_by=None,
+    max_fit_items=None,
+    verbose=None,
+):
     """Score representations on classification tasks, on groups none of them saw.
 
     For each seed and each fold of the groups (:func:`group_folds`): every
@@ -231,24 +245,31 @@ def compare_representations(epochs, tasks, representations, *, group="subject",
         make_probe(probe)
     groups = md[group].astype(str).to_numpy()
     strata_values = md[strata].to_numpy() if strata is not None and strata in md else None
-    fold_of = (group_folds(groups, n_splits, strata=strata_values) if folds is None
-               else {str(g): int(k) for g, k in folds.items()})
+    fold_of = (
+        group_folds(groups, n_splits, strata=strata_values)
+        if folds is None
+        else {str(g): int(k) for g, k in folds.items()}
+    )
     row_fold = np.array([fold_of.get(g, -1) for g in groups])
     if row_fold.max() < 0:
         raise ValueError(f"No {group!r} group of the data is in a fold to hold out.")
     row_of_epochs = np.repeat(np.arange(len(epochs_list)), [len(ep) for ep in epochs_list])
     mixed = [k for k in range(len(epochs_list)) if len(set(groups[row_of_epochs == k])) > 1]
     if mixed:
-        raise ValueError(f"{len(mixed)} Epochs hold several {group!r} groups (the first: "
-                         f"{epochs_list[mixed[0]]!r}): give one Epochs per recording and "
-                         "group, so that a representation is fitted on whole groups.")
+        raise ValueError(
+            f"{len(mixed)} Epochs hold several {group!r} groups (the first: "
+            f"{epochs_list[mixed[0]]!r}): give one Epochs per recording and "
+            "group, so that a representation is fitted on whole groups."
+        )
     n_folds = row_fold.max() + 1
     empty = sorted(set(range(n_folds)) - set(row_fold.tolist()))
     if empty:
         raise ValueError(f"Folds {empty} hold no group of the data.")
-    logger.info(f"{len(md)} epochs, {len(np.unique(groups))} {group} groups in {n_folds} "
-                f"folds; {len(tasks)} tasks x {len(representations)} representations x "
-                f"{len(probes)} probes x {len(seeds)} seeds")
+    logger.info(
+        f"{len(md)} epochs, {len(np.unique(groups))} {group} groups in {n_folds} "
+        f"folds; {len(tasks)} tasks x {len(representations)} representations x "
+        f"{len(probes)} probes x {len(seeds)} seeds"
+    )
     variants = [False] + ([True] if standardize_by is not None else [])
     rows, pooled = [], {}
     for seed in seeds:
@@ -256,7 +277,8 @@ def compare_representations(epochs, tasks, representations, *, group="subject",
             test = row_fold == fold
             train_epochs = fit_subset(
                 [ep for k, ep in enumerate(epochs_list) if not test[row_of_epochs == k][0]],
-                max_fit_items)
+                max_fit_items,
+            )
             fitted, seconds = {}, {}
             for name, rep in representations.items():
                 if isinstance(rep, RandomWeights):
@@ -266,19 +288,26 @@ def compare_representations(epochs, tasks, representations, *, group="subject",
                 seconds[name] = time.perf_counter() - start
             for name, rep in representations.items():
                 if isinstance(rep, RandomWeights):
-                    fitted[name], seconds[name] = RandomWeights.from_fitted(
-                        fitted[rep.source]), 0.0
+                    fitted[name], seconds[name] = RandomWeights.from_fitted(fitted[rep.source]), 0.0
             held_out = sorted(set(groups[test]))
-            logger.info(f"seed {seed}, fold {fold + 1}/{n_folds} (held out: "
-                        f"{', '.join(held_out[:4])}{' ...' if len(held_out) > 4 else ''})")
+            logger.info(
+                f"seed {seed}, fold {fold + 1}/{n_folds} (held out: "
+                f"{', '.join(held_out[:4])}{' ...' if len(held_out) > 4 else ''})"
+            )
             held_epochs = [ep for k, ep in enumerate(epochs_list) if test[row_of_epochs == k][0]]
             for name, model in fitted.items():
                 features = np.asarray(model.transform(epochs_list), dtype=np.float64)
-                r2 = (reconstruction_r2(model, held_epochs) if hasattr(model, "reconstruct")
-                      else np.nan)
+                r2 = (
+                    reconstruction_r2(model, held_epochs)
+                    if hasattr(model, "reconstruct")
+                    else np.nan
+                )
                 for standardized in variants:
-                    feats = (_standardize_within(features, md[standardize_by].astype(str)
-                                                 .to_numpy()) if standardized else features)
+                    feats = (
+                        _standardize_within(features, md[standardize_by].astype(str).to_numpy())
+                        if standardized
+                        else features
+                    )
                     for task_name, task in tasks.items():
                         mask = masks[task_name]
                         y = md[task.label].astype(str).to_numpy()
@@ -287,26 +316,47 @@ def compare_representations(epochs, tasks, representations, *, group="subject",
                             continue
                         for probe in probes:
                             smallest = int(np.unique(y[train], return_counts=True)[1].min())
-                            clf = make_probe(probe, seed, n_neighbors=min(
-                                N_NEIGHBORS, smallest)).fit(feats[train], y[train])
+                            clf = make_probe(
+                                probe, seed, n_neighbors=min(N_NEIGHBORS, smallest)
+                            ).fit(feats[train], y[train])
                             predicted = clf.predict(feats[held])
                             key = (seed, task_name, name, probe, standardized)
                             pooled.setdefault(key, []).append((y[held], predicted))
-                            rows.append(dict(
-                                seed=seed, fold=fold, task=task_name, representation=name,
-                                probe=probe, standardized=standardized,
-                                balanced_accuracy=_balanced_accuracy(y[held], predicted),
-                                n_train=int(train.sum()), n_test=int(held.sum()),
-                                test_groups=" ".join(sorted(set(groups[held]))),
-                                fit_seconds=seconds[name], heldout_r2=r2))
+                            rows.append(
+                                dict(
+                                    seed=seed,
+                                    fold=fold,
+                                    task=task_name,
+                                    representation=name,
+                                    probe=probe,
+                                    standardized=standardized,
+                                    balanced_accuracy=_balanced_accuracy(y[held], predicted),
+                                    n_train=int(train.sum()),
+                                    n_test=int(held.sum()),
+                                    test_groups=" ".join(sorted(set(groups[held]))),
+                                    fit_seconds=seconds[name],
+                                    heldout_r2=r2,
+                                )
+                            )
     for (seed, task_name, name, probe, standardized), parts in pooled.items():
         y_true = np.concatenate([p[0] for p in parts])
         y_pred = np.concatenate([p[1] for p in parts])
-        rows.append(dict(seed=seed, fold=-1, task=task_name, representation=name, probe=probe,
-                         standardized=standardized,
-                         balanced_accuracy=_balanced_accuracy(y_true, y_pred),
-                         n_train=np.nan, n_test=len(y_true), test_groups="all",
-                         fit_seconds=np.nan, heldout_r2=np.nan))
+        rows.append(
+            dict(
+                seed=seed,
+                fold=-1,
+                task=task_name,
+                representation=name,
+                probe=probe,
+                standardized=standardized,
+                balanced_accuracy=_balanced_accuracy(y_true, y_pred),
+                n_train=np.nan,
+                n_test=len(y_true),
+                test_groups="all",
+                fit_seconds=np.nan,
+                heldout_r2=np.nan,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -338,14 +388,16 @@ def summarize_scores(scores):
     keys = ["task", "representation", "probe", "standardized"]
     pooled = scores[scores["fold"] == -1].groupby(keys)
     folds = scores[scores["fold"] >= 0].groupby(keys)
-    table = pd.DataFrame({
-        "mean": pooled["balanced_accuracy"].mean(),
-        "std_seeds": pooled["balanced_accuracy"].std(ddof=0),
-        "fold_mean": folds["balanced_accuracy"].mean(),
-        "std_folds": folds["balanced_accuracy"].std(ddof=0),
-        "n_seeds": pooled["seed"].nunique(),
-        "n_folds": folds["fold"].nunique(),
-        "n_test": pooled["n_test"].first(),
-        "heldout_r2": folds["heldout_r2"].mean(),
-    })
+    table = pd.DataFrame(
+        {
+            "mean": pooled["balanced_accuracy"].mean(),
+            "std_seeds": pooled["balanced_accuracy"].std(ddof=0),
+            "fold_mean": folds["balanced_accuracy"].mean(),
+            "std_folds": folds["balanced_accuracy"].std(ddof=0),
+            "n_seeds": pooled["seed"].nunique(),
+            "n_folds": folds["fold"].nunique(),
+            "n_test": pooled["n_test"].first(),
+            "heldout_r2": folds["heldout_r2"].mean(),
+        }
+    )
     return table.reset_index()

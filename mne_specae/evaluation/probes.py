@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger, verbose
 
-from .baselines import input_images
 from ..estimator.metadata import embedding_columns, epochs_list_of, stack_columns
-
+from .baselines import input_images
 
 #: The probes of :func:`make_probe`.
 PROBES = ("logistic", "knn")
@@ -43,8 +42,9 @@ def make_probe(name, random_state=0, *, n_neighbors=5):
 
     _check_option("probe", name, PROBES)
     if name == "logistic":
-        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000,
-                                 random_state=random_state)
+        clf = LogisticRegression(
+            C=1.0, class_weight="balanced", max_iter=2000, random_state=random_state
+        )
     else:
         clf = KNeighborsClassifier(n_neighbors=n_neighbors)
     return make_pipeline(StandardScaler(), clf)
@@ -72,10 +72,8 @@ def reconstruction_r2(estimator, epochs):
     outputs, inputs = estimator.reconstruct(epochs, return_input=True, verbose=False)
     if not isinstance(outputs, list):
         outputs, inputs = [outputs], [inputs]
-    x = np.concatenate([inp.get_data(picks="all").astype(np.float64).ravel()
-                        for inp in inputs])
-    y = np.concatenate([out.get_data(picks="all").astype(np.float64).ravel()
-                        for out in outputs])
+    x = np.concatenate([inp.get_data(picks="all").astype(np.float64).ravel() for inp in inputs])
+    y = np.concatenate([out.get_data(picks="all").astype(np.float64).ravel() for out in outputs])
     sst = float(((x - x.mean()) ** 2).sum())
     return 1.0 - float(((y - x) ** 2).sum()) / sst if sst > 0 else float("nan")
 
@@ -84,14 +82,25 @@ def default_baseline_spectrogram(sfreq):
     """The spectrogram of the PCA baseline when no estimator is given."""
     from ..spectral.spectrogram import Spectrogram
 
-    return Spectrogram(sfreq, n_fft=256, hop_length=40, output="db", top_db=80.0,
-                       normalize="item", resize=(64, 64))
+    return Spectrogram(
+        sfreq, n_fft=256, hop_length=40, output="db", top_db=80.0, normalize="item", resize=(64, 64)
+    )
 
 
 @verbose
-def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix="specae_",
-                        estimator=None, baseline=True, baseline_components=(8, 16, 32, 64),
-                        n_neighbors=5, random_state=0, verbose=None):
+def evaluate_embeddings(
+    epochs,
+    label="signal_type",
+    *,
+    group="subject",
+    prefix="specae_",
+    estimator=None,
+    baseline=True,
+    baseline_components=(8, 16, 32, 64),
+    n_neighbors=5,
+    random_state=0,
+    verbose=None,
+):
     """How well do embeddings separate a label, on held-out groups, against a baseline.
 
     Computes, for the embedding columns and, in the same call, for a simple baseline
@@ -150,8 +159,10 @@ def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix=
     for column in (label, group):
         missing = [ep for ep in epochs_list if column not in ep.metadata]
         if missing:
-            raise ValueError(f"The metadata has no column {column!r} (in {len(missing)} of "
-                             f"{len(epochs_list)} Epochs).")
+            raise ValueError(
+                f"The metadata has no column {column!r} (in {len(missing)} of "
+                f"{len(epochs_list)} Epochs)."
+            )
     md = pd.concat([ep.metadata[[label, group]] for ep in epochs_list], ignore_index=True)
     y = md[label].astype(str).to_numpy()
     groups = md[group].astype(str).to_numpy()
@@ -159,6 +170,7 @@ def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix=
         raise ValueError(f"Need at least 2 distinct {group!r} values to hold groups out.")
     if len(np.unique(y)) < 2:
         raise ValueError(f"Need at least 2 distinct {label!r} values to evaluate.")
+
     def knn_accuracy(features):
         knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=n_neighbors))
         predicted = cross_val_predict(knn, features, y, groups=groups, cv=LeaveOneGroupOut())
@@ -171,29 +183,36 @@ def evaluate_embeddings(epochs, label="signal_type", *, group="subject", prefix=
             spectrogram = stage
         else:
             spectrogram = default_baseline_spectrogram(epochs_list[0].info["sfreq"])
-        logspec = input_images(epochs_list, spectrogram,
-                               picks=getattr(estimator, "picks", None))
+        logspec = input_images(epochs_list, spectrogram, picks=getattr(estimator, "picks", None))
         limit = min(logspec.shape[0] - 1, logspec.shape[1])
         candidates = sorted({min(int(k), limit) for k in baseline_components})
         scores = {}
         for n_comp in candidates:
-            pca = make_pipeline(StandardScaler(),
-                                PCA(n_components=n_comp, random_state=random_state))
+            pca = make_pipeline(
+                StandardScaler(), PCA(n_components=n_comp, random_state=random_state)
+            )
             features = pca.fit_transform(logspec)
             scores[n_comp] = (knn_accuracy(features), features)
         best = max(scores, key=lambda k: (scores[k][0], -k))
-        logger.info("PCA baseline, kNN accuracy by components: " + ", ".join(
-            f"{k}: {v[0]:.3f}" for k, v in scores.items()))
+        logger.info(
+            "PCA baseline, kNN accuracy by components: "
+            + ", ".join(f"{k}: {v[0]:.3f}" for k, v in scores.items())
+        )
         representations["pca_logspec"] = (scores[best][1], scores[best][0])
 
     rows = {}
     for name, (features, accuracy) in representations.items():
         accuracy = knn_accuracy(features) if accuracy is None else accuracy
         scaled = StandardScaler().fit_transform(features)
-        silhouette = silhouette_score(scaled, y, sample_size=min(len(y), 4000),
-                                      random_state=random_state)
-        rows[name] = dict(knn_balanced_accuracy=accuracy, silhouette=float(silhouette),
-                          n_features=features.shape[1], n_epochs=len(y),
-                          n_groups=len(np.unique(groups)))
+        silhouette = silhouette_score(
+            scaled, y, sample_size=min(len(y), 4000), random_state=random_state
+        )
+        rows[name] = dict(
+            knn_balanced_accuracy=accuracy,
+            silhouette=float(silhouette),
+            n_features=features.shape[1],
+            n_epochs=len(y),
+            n_groups=len(np.unique(groups)),
+        )
         logger.info(f"{name}: kNN balanced accuracy {accuracy:.3f}, silhouette {silhouette:.3f}")
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -25,8 +25,10 @@ _N_STRIPES = 2  # contiguous stripes per axis
 
 def check_corruption(mask_fraction, noise_std):
     """``(mask_fraction, noise_std)`` as floats, checked: ``[0, 1)`` and ``>= 0``."""
-    return (check_fraction(mask_fraction, "mask_fraction"),
-            check_number(noise_std, "noise_std", minimum=0))
+    return (
+        check_fraction(mask_fraction, "mask_fraction"),
+        check_number(noise_std, "noise_std", minimum=0),
+    )
 
 
 def epoch_corruption(kw, epoch, rank, device):
@@ -42,8 +44,9 @@ def epoch_corruption(kw, epoch, rank, device):
     state = np.random.SeedSequence([int(kw["seed"]), int(epoch), int(rank), 0x5EC])
     seed = int(state.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
     generator = torch.Generator(device=device).manual_seed(seed)
-    return functools.partial(corrupt, mask_fraction=kw["mask_fraction"],
-                             noise_std=kw["noise_std"], generator=generator)
+    return functools.partial(
+        corrupt, mask_fraction=kw["mask_fraction"], noise_std=kw["noise_std"], generator=generator
+    )
 
 
 def _stripes(n_items, length, fraction, generator, device):
@@ -98,8 +101,10 @@ def corrupt(x, *, mask_fraction=0.0, noise_std=0.0, generator=None):
     """
     mask_fraction, noise_std = check_corruption(mask_fraction, noise_std)
     if x.ndim not in (3, 4):
-        raise ValueError("x must be (n_items, n_planes, n_freqs, n_frames) or (n_items, "
-                         f"n_channels, n_times), got shape {tuple(x.shape)}.")
+        raise ValueError(
+            "x must be (n_items, n_planes, n_freqs, n_frames) or (n_items, "
+            f"n_channels, n_times), got shape {tuple(x.shape)}."
+        )
     out = x.clone()
     if noise_std:
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)

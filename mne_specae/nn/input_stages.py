@@ -93,20 +93,25 @@ class WaveformInput(InputStage):
             x = (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
         elif self.normalize == "dataset":
             if self.norm_mean.numel() == 0:
-                raise RuntimeError("normalize='dataset' needs statistics: call "
-                                   "fit_normalization(waveforms) first.")
+                raise RuntimeError(
+                    "normalize='dataset' needs statistics: call fit_normalization(waveforms) first."
+                )
             if self.norm_mean.shape[0] != x.shape[1]:
-                raise ValueError(f"The dataset statistics were fitted for "
-                                 f"{self.norm_mean.shape[0]} channel(s), these items have "
-                                 f"{x.shape[1]}.")
+                raise ValueError(
+                    f"The dataset statistics were fitted for "
+                    f"{self.norm_mean.shape[0]} channel(s), these items have "
+                    f"{x.shape[1]}."
+                )
             x = (x - self.norm_mean[:, None]) / self.norm_std[:, None]
         return x
 
     @staticmethod
     def _as_3d(x):
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"WaveformInput expects a torch.Tensor, got {type(x).__name__}; "
-                            "use torch.as_tensor(array).")
+            raise TypeError(
+                f"WaveformInput expects a torch.Tensor, got {type(x).__name__}; "
+                "use torch.as_tensor(array)."
+            )
         x = x.to(torch.float32)
         if x.ndim == 2:
             x = x.unsqueeze(1)

@@ -65,8 +65,18 @@ class _ConvAutoencoder(nn.Module):
 
     dim = 2
 
-    def __init__(self, in_channels, n_layers, filters, kernel_size, pool_size, activation,
-                 norm, bottleneck, input_size):
+    def __init__(
+        self,
+        in_channels,
+        n_layers,
+        filters,
+        kernel_size,
+        pool_size,
+        activation,
+        norm,
+        bottleneck,
+        input_size,
+    ):
         super().__init__()
         _check_common(n_layers, kernel_size, activation, norm)
         if not isinstance(in_channels, Integral) or in_channels < 1:
@@ -81,8 +91,13 @@ class _ConvAutoencoder(nn.Module):
         self.activation = activation
         self.norm = norm
         self.bottleneck = None if bottleneck is None else int(bottleneck)
-        self.input_size = None if input_size is None else tuple(int(s) for s in (
-            (input_size,) if isinstance(input_size, Integral) else input_size))
+        self.input_size = (
+            None
+            if input_size is None
+            else tuple(
+                int(s) for s in ((input_size,) if isinstance(input_size, Integral) else input_size)
+            )
+        )
         if self.input_size is not None and len(self.input_size) != self.dim:
             raise ValueError(f"input_size must have {self.dim} entries, got {input_size!r}.")
         if self.bottleneck is not None and self.input_size is None:
@@ -96,8 +111,12 @@ class _ConvAutoencoder(nn.Module):
 
         layers, previous = [], self.in_channels
         for n_out in self.filters:
-            layers += [conv(previous, n_out, self.kernel_size, padding=pad),
-                       _norm_layer(norm, n_out, self.dim), act(), pool(self.pool_size)]
+            layers += [
+                conv(previous, n_out, self.kernel_size, padding=pad),
+                _norm_layer(norm, n_out, self.dim),
+                act(),
+                pool(self.pool_size),
+            ]
             previous = n_out
         self.encoder = nn.Sequential(*layers)
 
@@ -105,17 +124,21 @@ class _ConvAutoencoder(nn.Module):
             latent = self.latent_shape(self.input_size)
             n_flat = math.prod(latent)
             self.to_code = nn.Sequential(nn.Flatten(), nn.Linear(n_flat, self.bottleneck))
-            self.from_code = nn.Sequential(nn.Linear(self.bottleneck, n_flat), act(),
-                                           nn.Unflatten(1, latent))
+            self.from_code = nn.Sequential(
+                nn.Linear(self.bottleneck, n_flat), act(), nn.Unflatten(1, latent)
+            )
         else:
             self.to_code = self.from_code = None
 
         mode = "nearest"
         layers = []
         for n_out in reversed(self.filters):
-            layers += [deconv(previous, n_out, self.kernel_size, padding=pad),
-                       _norm_layer(norm, n_out, self.dim), act(),
-                       nn.Upsample(scale_factor=self.pool_size, mode=mode)]
+            layers += [
+                deconv(previous, n_out, self.kernel_size, padding=pad),
+                _norm_layer(norm, n_out, self.dim),
+                act(),
+                nn.Upsample(scale_factor=self.pool_size, mode=mode),
+            ]
             previous = n_out
         layers.append(conv(previous, self.in_channels, self.kernel_size, padding=pad))
         self.decoder = nn.Sequential(*layers)
@@ -155,17 +178,21 @@ class _ConvAutoencoder(nn.Module):
         """
         size = (size,) if isinstance(size, Integral) else tuple(int(s) for s in size)
         if len(size) != self.dim or any(s < 1 for s in size):
-            raise ValueError(f"Expected a spatial size of {self.dim} positive int(s), got "
-                             f"{size!r}.")
+            raise ValueError(
+                f"Expected a spatial size of {self.dim} positive int(s), got {size!r}."
+            )
         if min(size) >= self.multiple:
             return size
         padded = tuple(-(-s // self.multiple) * self.multiple for s in size)
         depth = 0  # the largest depth whose multiple fits the smallest axis
         while self.pool_size ** (depth + 1) <= min(size):
             depth += 1
-        fix = (f"Use n_layers <= {depth} for this size, or a larger input (e.g. resize)."
-               if depth >= 1 else f"No depth fits an axis shorter than pool_size="
-               f"{self.pool_size}: use a larger input (e.g. resize) or a smaller pool_size.")
+        fix = (
+            f"Use n_layers <= {depth} for this size, or a larger input (e.g. resize)."
+            if depth >= 1
+            else f"No depth fits an axis shorter than pool_size="
+            f"{self.pool_size}: use a larger input (e.g. resize) or a smaller pool_size."
+        )
         raise ValueError(
             f"n_layers={self.n_layers} with pool_size={self.pool_size} needs inputs of at "
             f"least {self.multiple} on every axis (pool_size ** n_layers); an input of "
@@ -180,9 +207,14 @@ class _ConvAutoencoder(nn.Module):
     def get_config(self):
         """Constructor arguments that rebuild this model (JSON-serialisable)."""
         return dict(
-            in_channels=self.in_channels, n_layers=self.n_layers, filters=list(self.filters),
-            kernel_size=self.kernel_size, pool_size=self.pool_size,
-            activation=self.activation, norm=self.norm, bottleneck=self.bottleneck,
+            in_channels=self.in_channels,
+            n_layers=self.n_layers,
+            filters=list(self.filters),
+            kernel_size=self.kernel_size,
+            pool_size=self.pool_size,
+            activation=self.activation,
+            norm=self.norm,
+            bottleneck=self.bottleneck,
             input_size=None if self.input_size is None else list(self.input_size),
         )
 
@@ -191,14 +223,18 @@ class _ConvAutoencoder(nn.Module):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"Expected a torch.Tensor, got {type(x).__name__}.")
         if x.ndim != self.dim + 2 or x.shape[1] != self.in_channels:
-            what = "(batch, channels, n_times)" if self.dim == 1 else "(batch, planes, height, width)"
+            what = (
+                "(batch, channels, n_times)" if self.dim == 1 else "(batch, planes, height, width)"
+            )
             raise ValueError(
                 f"Expected input {what} with {self.in_channels} channel(s), got shape "
                 f"{tuple(x.shape)}."
             )
         if self.input_size is not None and tuple(x.shape[2:]) != self.input_size:
-            raise ValueError(f"This model was built for inputs of size {self.input_size} "
-                             f"(dense bottleneck), got {tuple(x.shape[2:])}.")
+            raise ValueError(
+                f"This model was built for inputs of size {self.input_size} "
+                f"(dense bottleneck), got {tuple(x.shape[2:])}."
+            )
 
     def _pad(self, x):
         size = tuple(x.shape[2:])
@@ -280,10 +316,29 @@ class ConvAutoencoder2d(_ConvAutoencoder):
 
     dim = 2
 
-    def __init__(self, in_channels=1, n_layers=4, filters=64, kernel_size=3, pool_size=2,
-                 activation="relu", norm=None, bottleneck=None, input_size=None):
-        super().__init__(in_channels, n_layers, filters, kernel_size, pool_size, activation,
-                         norm, bottleneck, input_size)
+    def __init__(
+        self,
+        in_channels=1,
+        n_layers=4,
+        filters=64,
+        kernel_size=3,
+        pool_size=2,
+        activation="relu",
+        norm=None,
+        bottleneck=None,
+        input_size=None,
+    ):
+        super().__init__(
+            in_channels,
+            n_layers,
+            filters,
+            kernel_size,
+            pool_size,
+            activation,
+            norm,
+            bottleneck,
+            input_size,
+        )
 
 
 class ConvAutoencoder1d(_ConvAutoencoder):
@@ -311,10 +366,29 @@ class ConvAutoencoder1d(_ConvAutoencoder):
 
     dim = 1
 
-    def __init__(self, in_channels=1, n_layers=4, filters=64, kernel_size=9, pool_size=4,
-                 activation="relu", norm=None, bottleneck=None, input_size=None):
-        super().__init__(in_channels, n_layers, filters, kernel_size, pool_size, activation,
-                         norm, bottleneck, input_size)
+    def __init__(
+        self,
+        in_channels=1,
+        n_layers=4,
+        filters=64,
+        kernel_size=9,
+        pool_size=4,
+        activation="relu",
+        norm=None,
+        bottleneck=None,
+        input_size=None,
+    ):
+        super().__init__(
+            in_channels,
+            n_layers,
+            filters,
+            kernel_size,
+            pool_size,
+            activation,
+            norm,
+            bottleneck,
+            input_size,
+        )
 
 
 MODELS = {"ConvAutoencoder2d": ConvAutoencoder2d, "ConvAutoencoder1d": ConvAutoencoder1d}

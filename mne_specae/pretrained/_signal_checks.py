@@ -105,8 +105,13 @@ def check_channel(windows, sfreq):
         ``flat_fraction``, ``held_fraction``, ``level_fraction``, ``fast_fraction``,
         ``tone_fraction`` (``nan`` where a check was not reached).
     """
-    stats = dict(flat_fraction=np.nan, held_fraction=np.nan, level_fraction=np.nan,
-                 fast_fraction=np.nan, tone_fraction=np.nan)
+    stats = dict(
+        flat_fraction=np.nan,
+        held_fraction=np.nan,
+        level_fraction=np.nan,
+        fast_fraction=np.nan,
+        tone_fraction=np.nan,
+    )
     if len(windows) == 0:
         return "no finite segment", stats
     std = windows.std(axis=1)

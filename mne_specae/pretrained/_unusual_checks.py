@@ -58,8 +58,10 @@ def check_bad_channel_fraction(value):
     """``bad_channel_fraction`` as a float in ``(0, 1]``."""
     value = check_number(value, "bad_channel_fraction")
     if not 0 < value <= 1:
-        raise ValueError(f"bad_channel_fraction must be in (0, 1] (1 turns bad-channel "
-                         f"candidates off), got {value:g}.")
+        raise ValueError(
+            f"bad_channel_fraction must be in (0, 1] (1 turns bad-channel "
+            f"candidates off), got {value:g}."
+        )
     return value
 
 
@@ -89,19 +91,29 @@ class _AnnotationsOfRaw(mne.Annotations):
     def __radd__(self, other):
         if other is not self._raw_annotations or other.orig_time is not None:
             return NotImplemented
-        out = mne.Annotations(other.onset - self._raw_first_time, other.duration,
-                              other.description, orig_time=None, ch_names=other.ch_names,
-                              extras=other.extras)
-        out += mne.Annotations(self.onset, self.duration, self.description,
-                               orig_time=None, ch_names=self.ch_names)
+        out = mne.Annotations(
+            other.onset - self._raw_first_time,
+            other.duration,
+            other.description,
+            orig_time=None,
+            ch_names=other.ch_names,
+            extras=other.extras,
+        )
+        out += mne.Annotations(
+            self.onset, self.duration, self.description, orig_time=None, ch_names=self.ch_names
+        )
         return out
 
 
 def annotations_for(raw, onsets, durations, description, ch_names):
     """The returned Annotations, in the frame of ``raw`` (see annotate_unusual)."""
-    kwargs = dict(onset=onsets, duration=durations,
-                  description=[description] * len(onsets),
-                  orig_time=raw.info["meas_date"], ch_names=ch_names if onsets else None)
+    kwargs = dict(
+        onset=onsets,
+        duration=durations,
+        description=[description] * len(onsets),
+        orig_time=raw.info["meas_date"],
+        ch_names=ch_names if onsets else None,
+    )
     if raw.info["meas_date"] is not None or raw.first_samp == 0:
         return mne.Annotations(**kwargs)
     annotations = _AnnotationsOfRaw(**kwargs)

@@ -20,8 +20,8 @@ import pandas as pd
 import torch
 from mne.utils import _validate_type, logger, verbose, warn
 
-from ..utils._checks import check_int, check_fraction
 from ..estimator._inference import encode_items
+from ..utils._checks import check_fraction, check_int
 from ._signal_checks import check_channel
 
 UNKNOWN = "unknown"
@@ -37,8 +37,7 @@ def _picked(info, picks):
     if left:
         logger.info(f"Left out {len(left)} bad channel(s): {left}")
     if len(idx) == 0:
-        raise ValueError(f"No channel to identify for picks={picks!r} (bads: "
-                         f"{info['bads']}).")
+        raise ValueError(f"No channel to identify for picks={picks!r} (bads: {info['bads']}).")
     return np.asarray(idx, int)
 
 
@@ -51,8 +50,7 @@ def _starts(n_windows, max_segments):
 def _resample(x, sfreq, target):
     if sfreq == target:
         return x
-    return mne.filter.resample(x, up=target, down=sfreq, method="polyphase",
-                               axis=-1, verbose=False)
+    return mne.filter.resample(x, up=target, down=sfreq, method="polyphase", axis=-1, verbose=False)
 
 
 def _fill_nonfinite(x):
@@ -126,8 +124,12 @@ def resolve_model(model, load_pretrained):
 
     if model is None:
         return load_pretrained(verbose=False)
-    _validate_type(model, (SpecAE, str, os.PathLike), "model",
-                   "a fitted SpecAE, a pretrained name, a .specae file or None")
+    _validate_type(
+        model,
+        (SpecAE, str, os.PathLike),
+        "model",
+        "a fitted SpecAE, a pretrained name, a .specae file or None",
+    )
     if isinstance(model, SpecAE):
         check_is_fitted(model, "model_")
         return model
@@ -136,25 +138,40 @@ def resolve_model(model, load_pretrained):
     if not Path(model).is_file():
         raise FileNotFoundError(
             f"model={str(model)!r} is neither a model file nor a pretrained name "
-            f"({', '.join(sorted(PRETRAINED))}).")
+            f"({', '.join(sorted(PRETRAINED))})."
+        )
     return SpecAE.load(model)
 
 
 def _row(name, ch_type, n_segments, reason, classes, proba=None, **extra):
-    row = dict(channel=name, type=ch_type, predicted=UNKNOWN, probability=np.nan,
-               second="", second_probability=np.nan, n_segments=int(n_segments),
-               reason=reason, distance=np.nan, error_z=np.nan)
+    row = dict(
+        channel=name,
+        type=ch_type,
+        predicted=UNKNOWN,
+        probability=np.nan,
+        second="",
+        second_probability=np.nan,
+        n_segments=int(n_segments),
+        reason=reason,
+        distance=np.nan,
+        error_z=np.nan,
+    )
     if proba is not None:
         order = np.argsort(proba)[::-1]
-        row.update(predicted=classes[order[0]], probability=float(proba[order[0]]),
-                   second=classes[order[1]], second_probability=float(proba[order[1]]))
+        row.update(
+            predicted=classes[order[0]],
+            probability=float(proba[order[0]]),
+            second=classes[order[1]],
+            second_probability=float(proba[order[1]]),
+        )
     row.update(extra)
     return row
 
 
 @verbose
-def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
-                           min_probability=0.7, verbose=None):
+def identify_channel_types(
+    inst, *, picks="all", model=None, max_segments=30, min_probability=0.7, verbose=None
+):
     """Tell ECG, EEG and EMG channels apart from their signals, whatever their type.
 
     The current channel types are ignored. Each channel is cut into windows of the
@@ -217,9 +234,11 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
     model = resolve_model(model, load_pretrained)
     calibration = getattr(model, "calibration_", None)
     if calibration is None:
-        raise ValueError("This model has no signal-type head (calibration_). Fit one with "
-                         "mne_specae.calibrate(model, labelled_epochs), or use "
-                         "model=None for the pretrained encoder.")
+        raise ValueError(
+            "This model has no signal-type head (calibration_). Fit one with "
+            "mne_specae.calibrate(model, labelled_epochs), or use "
+            "model=None for the pretrained encoder."
+        )
     if isinstance(max_segments, bool) or not isinstance(max_segments, Integral):
         raise TypeError(f"max_segments must be an int, got {max_segments!r}.")
     max_segments = check_int(max_segments, "max_segments")
@@ -232,65 +251,91 @@ def identify_channel_types(inst, *, picks="all", model=None, max_segments=30,
     classes = calibration.classes
     fmax = getattr(model.input_stage_, "fmax", None)
     if fmax is not None and sfreq / 2 < fmax:
-        warn(f"The data are sampled at {sfreq:g} Hz: nothing above {sfreq / 2:g} Hz, but "
-             f"the model's input reaches {fmax:g} Hz and it was trained on recordings that "
-             "have that band (EMG has most of its power above 20 Hz). The predictions are "
-             "less reliable; check them.")
+        warn(
+            f"The data are sampled at {sfreq:g} Hz: nothing above {sfreq / 2:g} Hz, but "
+            f"the model's input reaches {fmax:g} Hz and it was trained on recordings that "
+            "have that band (EMG has most of its power above 20 Hz). The predictions are "
+            "less reliable; check them."
+        )
     reader = _raw_windows if isinstance(inst, mne.io.BaseRaw) else _epochs_windows
     orig, res = reader(inst, idx, duration, target, max_segments)
     if not orig:
-        length = (inst.n_times if isinstance(inst, mne.io.BaseRaw) else len(inst.times))
-        warn(f"The data are shorter ({length / sfreq:.3g} s) than one {duration:g} s "
-             "window: no channel can be identified.")
-        return _table([_row(n, t, 0, f"shorter than one {duration:g} s window", classes)
-                       for n, t in zip(names, types)])
+        length = inst.n_times if isinstance(inst, mne.io.BaseRaw) else len(inst.times)
+        warn(
+            f"The data are shorter ({length / sfreq:.3g} s) than one {duration:g} s "
+            "window: no channel can be identified."
+        )
+        return _table(
+            [
+                _row(n, t, 0, f"shorter than one {duration:g} s window", classes)
+                for n, t in zip(names, types)
+            ]
+        )
     orig, res = np.stack(orig), np.stack(res)  # (n_windows, n_ch, n)
     rows, items, owners = [], [], []
     for c, (name, ch_type) in enumerate(zip(names, types)):
         ok = np.isfinite(orig[:, c]).all(axis=1)
         reason, stats = check_channel(orig[ok, c], sfreq)
-        rows.append(dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason,
-                         stats=stats))
+        rows.append(dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats))
         if not reason:
             items.append(res[ok, c])
             owners.append(np.full(int(ok.sum()), c))
     values = None
     if items:
         X = torch.from_numpy(np.concatenate(items).astype(np.float32))
-        values = encode_items(model.model_, model.input_stage_, X, pooling=model.pooling,
-                              with_error=True, device=model.device,
-                              batch_size=model.batch_size_inference,
-                              **model._run_settings())
+        values = encode_items(
+            model.model_,
+            model.input_stage_,
+            X,
+            pooling=model.pooling,
+            with_error=True,
+            device=model.device,
+            batch_size=model.batch_size_inference,
+            **model._run_settings(),
+        )
         owners = np.concatenate(owners)
     broken = calibration.nonfinite_fields()
     out = []
     for c, info in enumerate(rows):
         if info["reason"]:
-            out.append(_row(info["name"], info["type"], info["n"], info["reason"], classes,
-                            **info["stats"]))
+            out.append(
+                _row(
+                    info["name"], info["type"], info["n"], info["reason"], classes, **info["stats"]
+                )
+            )
             continue
         sel = owners == c
         feats, errors = values[sel, :-1], values[sel, -1]
         proba = calibration.predict_proba(feats).mean(axis=0)
-        row = _row(info["name"], info["type"], info["n"], "", classes, proba,
-                   **info["stats"])
+        row = _row(info["name"], info["type"], info["n"], "", classes, proba, **info["stats"])
         row["distance"] = float(np.median(calibration.distance(feats)))
         row["error_z"] = float(np.median(calibration.error_z(errors, row["predicted"])))
         judged = [row[key] for key in ("probability", "distance", "error_z")]
         if broken or not np.isfinite(judged).all():
-            row["reason"] = ("the model's calibration is damaged: "
-                             + (f"{', '.join(broken)} not finite" if broken else
-                                "its scores of this channel are not finite")
-                             + "; recalibrate it with mne_specae.calibrate")
+            row["reason"] = (
+                "the model's calibration is damaged: "
+                + (
+                    f"{', '.join(broken)} not finite"
+                    if broken
+                    else "its scores of this channel are not finite"
+                )
+                + "; recalibrate it with mne_specae.calibrate"
+            )
         elif row["probability"] < min_probability:
-            row["reason"] = (f"not sure: {row['predicted']} {row['probability']:.2f}, "
-                             f"{row['second']} {row['second_probability']:.2f}")
+            row["reason"] = (
+                f"not sure: {row['predicted']} {row['probability']:.2f}, "
+                f"{row['second']} {row['second_probability']:.2f}"
+            )
         elif row["distance"] > calibration.max_distance:
-            row["reason"] = (f"unlike the training data (embedding distance "
-                             f"{row['distance']:.2f} > {calibration.max_distance:.2f})")
+            row["reason"] = (
+                f"unlike the training data (embedding distance "
+                f"{row['distance']:.2f} > {calibration.max_distance:.2f})"
+            )
         elif row["error_z"] > calibration.max_error_z:
-            row["reason"] = (f"unlike the training data (reconstruction error z "
-                             f"{row['error_z']:.1f} > {calibration.max_error_z:.1f})")
+            row["reason"] = (
+                f"unlike the training data (reconstruction error z "
+                f"{row['error_z']:.1f} > {calibration.max_error_z:.1f})"
+            )
         if row["reason"]:
             row["predicted"] = UNKNOWN
         out.append(row)

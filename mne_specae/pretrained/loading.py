@@ -28,7 +28,7 @@ PRETRAINED = {
             "on every recording of the developers' sample and extended sets: MIT-BIH "
             "Arrhythmia ECG, eegmat EEG and ECG, UCI lower-limb EMG, BioSPPy examples."
         ),
-    ),
+    )
 }
 
 
@@ -68,7 +68,8 @@ def pretrained_path(name="biosignals"):
         raise RuntimeError(
             f"mne-specae is imported from an archive ({type(ref).__name__}): the file "
             f"{PRETRAINED[name]['file']!r} has no lasting path. Use `with "
-            "mne_specae.pretrained.pretrained_file(name) as path:` to read it.")
+            "mne_specae.pretrained.pretrained_file(name) as path:` to read it."
+        )
     return ref
 
 
@@ -102,15 +103,19 @@ def load_pretrained(name="biosignals", *, device=None, verbose=None):
         if not path.is_file():
             raise FileNotFoundError(
                 f"The pretrained model {name!r} is missing from this installation "
-                f"({path}). Reinstall mne-specae.")
+                f"({path}). Reinstall mne-specae."
+            )
         expected = PRETRAINED[name]["sha256"]
         found = file_sha256(path)
         if found != expected:
             raise ValueError(
                 f"The pretrained model file {path} is damaged or was replaced: its sha256 "
                 f"is {found}, this version of mne-specae ships {expected}. Reinstall "
-                "mne-specae.")
+                "mne-specae."
+            )
         est = SpecAE.load(path, device=device)
-    logger.info(f"Loaded the pretrained encoder {name!r} ({PRETRAINED[name]['file']}, "
-                f"sha256 {found[:12]}...)")
+    logger.info(
+        f"Loaded the pretrained encoder {name!r} ({PRETRAINED[name]['file']}, "
+        f"sha256 {found[:12]}...)"
+    )
     return est

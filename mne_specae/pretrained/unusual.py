@@ -16,16 +16,16 @@ import pandas as pd
 from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
+from ..estimator._items import resolve_picks
+from ..estimator.calibration import channel_items
+from ..segments import SIGNAL_TYPES, make_segments
+from ..utils._checks import check_positive
 from ._unusual_checks import (
     annotations_for,
     bad_channel_candidates,
     check_bad_channel_fraction,
     original_checks,
 )
-from ..estimator.calibration import channel_items
-from ..utils._checks import check_positive
-from ..estimator._items import resolve_picks
-from ..segments import SIGNAL_TYPES, make_segments
 
 #: Inset (s) of each annotation from its segment's edges: keeps floating-point
 #: rounding from making a span touch a neighbouring segment.
@@ -75,15 +75,15 @@ def _channel_groups(raw, picks, signal_type, calibration):
                 f"cannot score channels {chs}. Recalibrate the model with "
                 "mne_specae.calibrate(model, training_epochs)."
             )
-    dead = [ch for ch, row in zip(names, raw.get_data(picks=names))
-            if not np.isfinite(row).any()]
+    dead = [ch for ch, row in zip(names, raw.get_data(picks=names)) if not np.isfinite(row).any()]
     if dead:
         warn(f"Skipping channel(s) {dead}: no finite sample (NaN/Inf throughout).")
         groups = {k: [c for c in chs if c not in dead] for k, chs in groups.items()}
         groups = {k: chs for k, chs in groups.items() if chs}
         if not groups:
-            raise ValueError(f"Every picked channel ({names}) holds no finite sample: "
-                             "nothing to score.")
+            raise ValueError(
+                f"Every picked channel ({names}) holds no finite sample: nothing to score."
+            )
     return groups
 
 
@@ -91,19 +91,26 @@ def _score_group(raw, model, calibration, kind, names, reference, duration):
     """Robust z-scores of channels of one type scored together: ``(k, z, delta)``,
     the segment index of each epoch, ``z`` of shape ``(n_epochs, len(names))`` and
     the offset of the model-rate grid from ``k * duration`` (s)."""
-    epochs = make_segments(raw, duration=duration, sfreq=model.sfreq_, picks=names,
-                           reject_by_annotation=False, verbose="warning")
+    epochs = make_segments(
+        raw,
+        duration=duration,
+        sfreq=model.sfreq_,
+        picks=names,
+        reject_by_annotation=False,
+        verbose="warning",
+    )
     epochs.info["bads"] = []  # named bad channels are scored like the others
     if kind not in SIGNAL_TYPES:  # e.g. misc channels scored with signal_type=...
-        epochs.set_channel_types(dict.fromkeys(epochs.ch_names, reference),
-                                 on_unit_change="ignore")
+        epochs.set_channel_types(dict.fromkeys(epochs.ch_names, reference), on_unit_change="ignore")
     _, errors, channels = channel_items(model, epochs)
     n_epochs = len(epochs)
     order = list(channels[: len(channels) // n_epochs])
     missing = [ch for ch in names if ch not in order]
     if missing:
-        raise ValueError(f"The model does not take channel(s) {missing} (its picks="
-                         f"{model.picks!r}); annotate_unusual scores every picked channel.")
+        raise ValueError(
+            f"The model does not take channel(s) {missing} (its picks="
+            f"{model.picks!r}); annotate_unusual scores every picked channel."
+        )
     z = calibration.error_z(errors, reference).reshape(n_epochs, len(order))
     z = z[:, [order.index(ch) for ch in names]]
     since_first = epochs.metadata["onset"].to_numpy() - raw.first_time
@@ -127,8 +134,9 @@ def _score_type(raw, model, calibration, kind, names, reference, duration):
         if not nonfinite[:, c].all():
             patterns.setdefault(nonfinite[:, c].tobytes(), []).append(c)
     for cols in patterns.values():
-        k, zz, delta = _score_group(raw, model, calibration, kind,
-                                    [names[c] for c in cols], reference, duration)
+        k, zz, delta = _score_group(
+            raw, model, calibration, kind, [names[c] for c in cols], reference, duration
+        )
         inside = (k >= 0) & (k < n_seg)
         z[np.ix_(k[inside], cols)] = zz[inside]
         deltas.append(delta)
@@ -136,15 +144,17 @@ def _score_type(raw, model, calibration, kind, names, reference, duration):
     # clipped at the rails) is easy to reconstruct (a near-constant image) but no
     # signal: unusual whatever its error. Checked at the recording's own rate.
     z[held & ~nonfinite] = np.inf
-    table = pd.DataFrame({
-        "k": np.repeat(np.arange(n_seg), len(names)),
-        "channel": np.tile(names, n_seg),
-        "ch_type": kind,
-        "signal_type": reference,
-        "z": z.ravel(),
-        "flat": held.ravel(),
-        "nonfinite": nonfinite.ravel(),
-    })
+    table = pd.DataFrame(
+        {
+            "k": np.repeat(np.arange(n_seg), len(names)),
+            "channel": np.tile(names, n_seg),
+            "ch_type": kind,
+            "signal_type": reference,
+            "z": z.ravel(),
+            "flat": held.ravel(),
+            "nonfinite": nonfinite.ravel(),
+        }
+    )
     return table, deltas
 
 
@@ -157,23 +167,40 @@ def _log_type(table, kind, n_names, threshold, reference):
     skipped = ""
     if len(unscored):
         per_channel = unscored.groupby("channel", sort=False).size()
-        skipped = (f"; {len(unscored)} channel-segment(s) with NaN/Inf not scored ("
-                   + ", ".join(f"{ch}: {n}" for ch, n in per_channel.items()) + ")")
+        skipped = (
+            f"; {len(unscored)} channel-segment(s) with NaN/Inf not scored ("
+            + ", ".join(f"{ch}: {n}" for ch, n in per_channel.items())
+            + ")"
+        )
         n_total = table["k"].nunique()
         never = [ch for ch, n in per_channel.items() if n == n_total]
         if never:
-            warn(f"annotate_unusual: channel(s) {never} have NaN/Inf in every segment: "
-                 "not scored (their rows in the scores have z NaN, nonfinite True). "
-                 "Interpolate the gaps, or mark them bad.")
-    logger.info(f"annotate_unusual: {n_bad} of {n_seg} segment(s) of {n_names} "
-                f"{kind} channel(s) unusual (robust z > {threshold:g}, "
-                f"{reference} reference){skipped}")
+            warn(
+                f"annotate_unusual: channel(s) {never} have NaN/Inf in every segment: "
+                "not scored (their rows in the scores have z NaN, nonfinite True). "
+                "Interpolate the gaps, or mark them bad."
+            )
+    logger.info(
+        f"annotate_unusual: {n_bad} of {n_seg} segment(s) of {n_names} "
+        f"{kind} channel(s) unusual (robust z > {threshold:g}, "
+        f"{reference} reference){skipped}"
+    )
 
 
 @verbose
-def annotate_unusual(raw, *, model=None, picks=None, threshold=5.0, description="BAD_specae",
-                     signal_type=None, bad_channel_fraction=0.5, return_scores=False,
-                     return_bads=False, verbose=None):
+def annotate_unusual(
+    raw,
+    *,
+    model=None,
+    picks=None,
+    threshold=5.0,
+    description="BAD_specae",
+    signal_type=None,
+    bad_channel_fraction=0.5,
+    return_scores=False,
+    return_bads=False,
+    verbose=None,
+):
     """Annotate the segments of a recording that a model finds unusual.
 
     The recording (a copy: ``raw`` is never changed) is cut into the model's segments
@@ -279,14 +306,17 @@ def annotate_unusual(raw, *, model=None, picks=None, threshold=5.0, description=
     duration = model.n_times_ / model.sfreq_
     length = raw.n_times / raw.info["sfreq"]
     if length < duration:
-        raise ValueError(f"The recording is {length:.3f} s long, shorter than one segment "
-                         f"of the model ({duration:g} s): nothing to score.")
+        raise ValueError(
+            f"The recording is {length:.3f} s long, shorter than one segment "
+            f"of the model ({duration:g} s): nothing to score."
+        )
     groups = _channel_groups(raw, picks, signal_type, calibration)
 
     tables, deltas = [], []
     for kind, names in groups.items():
-        table, delta = _score_type(raw, model, calibration, kind, names,
-                                   signal_type or kind, duration)
+        table, delta = _score_type(
+            raw, model, calibration, kind, names, signal_type or kind, duration
+        )
         tables.append(table)
         deltas.extend(delta)
     scores = pd.concat(tables, ignore_index=True)
@@ -295,14 +325,17 @@ def annotate_unusual(raw, *, model=None, picks=None, threshold=5.0, description=
     scores["bad_channel"] = scores["channel"].isin(bads)
     scores["annotated"] = scores["unusual"] & ~scores["bad_channel"]
     for table, (kind, names) in zip(
-            (scores[scores["ch_type"] == kind] for kind in groups), groups.items()):
+        (scores[scores["ch_type"] == kind] for kind in groups), groups.items()
+    ):
         _log_type(table, kind, len(names), threshold, signal_type or kind)
     if bads:
         shares = ", ".join(f"{ch}: {share[ch]:.0%}" for ch in bads)
-        warn(f"annotate_unusual: bad-channel candidate(s) {bads}: unusual in most "
-             f"segments ({shares} > bad_channel_fraction={bad_channel_fraction:g}), so "
-             "their segments are not annotated. Check them and mark them bad: "
-             f"raw.info['bads'] += {bads}")
+        warn(
+            f"annotate_unusual: bad-channel candidate(s) {bads}: unusual in most "
+            f"segments ({shares} > bad_channel_fraction={bad_channel_fraction:g}), so "
+            "their segments are not annotated. Check them and mark them bad: "
+            f"raw.info['bads'] += {bads}"
+        )
 
     # segment k starts k * duration after the first sample at the recording's rate,
     # and delta later at the model's (make_segments rounded the first sample)
@@ -318,8 +351,6 @@ def annotate_unusual(raw, *, model=None, picks=None, threshold=5.0, description=
     for onset, rows in flagged.groupby("onset", sort=True):
         onsets.append(onset + start)
         ch_names.append(sorted(set(rows["channel"]), key=order.get))
-    annotations = annotations_for(raw, onsets, [length] * len(onsets), description,
-                                  ch_names)
-    out = (annotations,) + ((scores,) if return_scores else ()) + (
-        (bads,) if return_bads else ())
+    annotations = annotations_for(raw, onsets, [length] * len(onsets), description, ch_names)
+    out = (annotations,) + ((scores,) if return_scores else ()) + ((bads,) if return_bads else ())
     return out[0] if len(out) == 1 else out

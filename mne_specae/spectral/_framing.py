@@ -15,11 +15,14 @@ def framing(sfreq, n_fft, hop_length, win_length, window_seconds, overlap_second
     if window_seconds is not None:
         window_seconds = check_positive(window_seconds, "window_seconds")
         win_length = max(2, int(round(window_seconds * sfreq)))
-        overlap = check_number(0.0 if overlap_seconds is None else overlap_seconds,
-                               "overlap_seconds", minimum=0)
+        overlap = check_number(
+            0.0 if overlap_seconds is None else overlap_seconds, "overlap_seconds", minimum=0
+        )
         if overlap >= window_seconds:
-            raise ValueError(f"overlap_seconds must be >= 0 and < window_seconds "
-                             f"({window_seconds}), got {overlap_seconds!r}.")
+            raise ValueError(
+                f"overlap_seconds must be >= 0 and < window_seconds "
+                f"({window_seconds}), got {overlap_seconds!r}."
+            )
         hop_length = max(1, win_length - int(round(overlap * sfreq)))
         n_fft = max(n_fft, win_length)
     elif overlap_seconds is not None:
@@ -78,8 +81,13 @@ def shrink(x, size):
     target = tuple(min(s, t) for s, t in zip(shape[-2:], size))
     if target == tuple(shape[-2:]):
         return x
-    out = F.interpolate(x.reshape(-1, 1, *shape[-2:]), size=target, mode="bilinear",
-                        align_corners=False, antialias=True)
+    out = F.interpolate(
+        x.reshape(-1, 1, *shape[-2:]),
+        size=target,
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )
     return out.reshape(*shape[:-2], *target)
 
 
@@ -89,8 +97,9 @@ def enlarge(x, size):
     shape = x.shape
     if tuple(shape[-2:]) == tuple(size):
         return x
-    out = F.interpolate(x.reshape(-1, 1, *shape[-2:]), size=tuple(size), mode="bilinear",
-                        align_corners=True)
+    out = F.interpolate(
+        x.reshape(-1, 1, *shape[-2:]), size=tuple(size), mode="bilinear", align_corners=True
+    )
     return out.reshape(*shape[:-2], *size)
 
 
@@ -173,9 +182,11 @@ class ImageAxes:
         if self.resize is None:
             return self.freqs
         if self.channel_mode == "stack":
-            raise ValueError("Rows stacked from several channels and resized together "
-                             "have no one frequency axis; use channel_mode='separate' "
-                             "or 'planes', or resize=None.")
+            raise ValueError(
+                "Rows stacked from several channels and resized together "
+                "have no one frequency axis; use channel_mode='separate' "
+                "or 'planes', or resize=None."
+            )
         return resize_axis_values(self._freqs, self.resize[0])
 
     def image_times(self, n_times, tmin=0.0):

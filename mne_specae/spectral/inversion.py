@@ -13,8 +13,9 @@ def _full_complex(sg, z):
     """Scaled complex planes (..., 2, F, T) -> unscaled full-band STFT (B, n_bins, T)."""
     z = torch.as_tensor(z, dtype=torch.float32, device=sg.window.device)
     if z.ndim < 3 or z.shape[-3] != 2:
-        raise ValueError(f"Expected complex planes (..., 2, n_freqs, n_frames), got "
-                         f"shape {tuple(z.shape)}.")
+        raise ValueError(
+            f"Expected complex planes (..., 2, n_freqs, n_frames), got shape {tuple(z.shape)}."
+        )
     spec = torch.complex(z[..., 0, :, :], z[..., 1, :, :])
     lo, hi = sg._bins
     lead = spec.shape[:-2]
@@ -27,17 +28,26 @@ def _full_complex(sg, z):
 def inverse_stft(sg, z, length):
     """Waveforms from the complex output of ``sg`` (see :meth:`Spectrogram.inverse`)."""
     if sg.output != "complex" or sg.resize is not None or sg.normalize is not None:
-        raise ValueError("inverse needs output='complex' without resize or normalize; "
-                         "use griffin_lim for magnitude or power spectrograms.")
+        raise ValueError(
+            "inverse needs output='complex' without resize or normalize; "
+            "use griffin_lim for magnitude or power spectrograms."
+        )
     full, lead = _full_complex(sg, z)
-    x = torch.istft(full, n_fft=sg.n_fft, hop_length=sg.hop_length,
-                    win_length=sg.win_length, window=sg.window, center=sg.center,
-                    length=length)
+    x = torch.istft(
+        full,
+        n_fft=sg.n_fft,
+        hop_length=sg.hop_length,
+        win_length=sg.win_length,
+        window=sg.window,
+        center=sg.center,
+        length=length,
+    )
     return x.reshape(*lead, length)
 
 
-def griffin_lim(spec, spectrogram, length, *, n_iter=64, momentum=0.99, seed=0,
-                return_convergence=False):
+def griffin_lim(
+    spec, spectrogram, length, *, n_iter=64, momentum=0.99, seed=0, return_convergence=False
+):
     """Waveforms whose spectrogram magnitude matches ``spec`` (fast Griffin-Lim).
 
     Alternating projections with momentum (Perraudin et al., 2013), all in torch, on
@@ -70,8 +80,10 @@ def griffin_lim(spec, spectrogram, length, *, n_iter=64, momentum=0.99, seed=0,
     """
     sg = spectrogram
     if sg.freq_scale != "linear" or sg.resize is not None or sg.normalize is not None:
-        raise ValueError("griffin_lim needs a linear frequency axis without resize or "
-                         "normalisation (those are not invertible).")
+        raise ValueError(
+            "griffin_lim needs a linear frequency axis without resize or "
+            "normalisation (those are not invertible)."
+        )
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
     check_int(n_iter, "n_iter")
@@ -83,17 +95,27 @@ def griffin_lim(spec, spectrogram, length, *, n_iter=64, momentum=0.99, seed=0,
     elif sg.output == "db":
         mag = 10.0 ** ((spec + 10.0 * math.log10(sg.ref)) / 20.0)
     else:
-        raise ValueError("griffin_lim takes power, magnitude or dB spectrograms; invert "
-                         "complex ones exactly with Spectrogram.inverse.")
+        raise ValueError(
+            "griffin_lim takes power, magnitude or dB spectrograms; invert "
+            "complex ones exactly with Spectrogram.inverse."
+        )
     lead = mag.shape[:-2]
     mag = mag.reshape(-1, *mag.shape[-2:])
     lo, hi = sg._bins
     scale = sg.bin_scale[lo:hi, None]
     target = mag / scale  # magnitude of the unscaled STFT
-    full = torch.zeros((target.shape[0], sg.n_fft // 2 + 1, target.shape[-1]),
-                       dtype=torch.complex64, device=target.device)
-    stft_kw = dict(n_fft=sg.n_fft, hop_length=sg.hop_length, win_length=sg.win_length,
-                   window=sg.window, center=sg.center)
+    full = torch.zeros(
+        (target.shape[0], sg.n_fft // 2 + 1, target.shape[-1]),
+        dtype=torch.complex64,
+        device=target.device,
+    )
+    stft_kw = dict(
+        n_fft=sg.n_fft,
+        hop_length=sg.hop_length,
+        win_length=sg.win_length,
+        window=sg.window,
+        center=sg.center,
+    )
     gen = torch.Generator(device="cpu").manual_seed(seed)
     phase = torch.rand(target.shape, generator=gen).to(target.device) * 2 * math.pi
     angles = torch.polar(torch.ones_like(target), phase)

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from mne.utils import _check_option
 
-from ._steps import check_output, detrend_waveforms
+from ..nn.input_stages import InputStage
 from ..utils._checks import check_int, check_number, check_positive
 from ..utils._docs import fill_doc
-from .filterbanks import check_band, frequency_axis, one_sided_scale
 from ._framing import ImageAxes, enlarge, framing, shrink, window_array
-from ..nn.input_stages import InputStage
+from ._steps import check_output, detrend_waveforms
+from .filterbanks import check_band, frequency_axis, one_sided_scale
 
 OUTPUTS = ("power", "magnitude", "db", "complex")
 FREQ_SCALES = ("linear", "log", "mel")
@@ -139,13 +139,15 @@ class Spectrogram(ImageAxes, InputStage):
         super().__init__()
         self.sfreq = check_positive(sfreq, "sfreq")
         self.n_fft, self.win_length, self.hop_length = framing(
-            self.sfreq, n_fft, hop_length, win_length, window_seconds, overlap_seconds)
+            self.sfreq, n_fft, hop_length, win_length, window_seconds, overlap_seconds
+        )
         self.center = bool(center)
         self.pad_mode = pad_mode
         self.window_name = window
         self._window_np = window_array(window, self.win_length)
-        self.register_buffer("window", torch.as_tensor(self._window_np, dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer(
+            "window", torch.as_tensor(self._window_np, dtype=torch.float32), persistent=False
+        )
         self.freq_scale = _check_option("freq_scale", freq_scale, FREQ_SCALES)
         self.band_mode = _check_option("band_mode", band_mode, BAND_MODES)
         self.output = _check_option("output", output, OUTPUTS)
@@ -158,8 +160,10 @@ class Spectrogram(ImageAxes, InputStage):
         self.ref = check_positive(ref, "ref")
         self.check_finite = bool(check_finite)
         if self.output == "complex" and self.freq_scale != "linear":
-            raise ValueError("output='complex' needs freq_scale='linear' (mel/log bands of "
-                             "complex values have no meaning).")
+            raise ValueError(
+                "output='complex' needs freq_scale='linear' (mel/log bands of "
+                "complex values have no meaning)."
+            )
         if resize is not None:
             if len(resize) != 2:
                 raise ValueError(f"resize must be (height, width), got {resize!r}.")
@@ -174,14 +178,17 @@ class Spectrogram(ImageAxes, InputStage):
         self.fmin, self.fmax = check_band(self.sfreq, fmin, fmax)
         factor = one_sided_scale(self._window_np, self.sfreq, self.n_fft, self.scaling)
         # complex output is scaled by sqrt(factor): its squared modulus is the power
-        self.register_buffer("bin_scale", torch.as_tensor(np.sqrt(factor), dtype=torch.float32),
-                             persistent=False)
-        self._bins, self._freqs, weights = frequency_axis(
-            self.n_fft, self.sfreq, self.fmin, self.fmax, self.freq_scale, n_freqs,
-            self.band_mode)
         self.register_buffer(
-            "filterbank", torch.empty(0) if weights is None
-            else torch.as_tensor(weights, dtype=torch.float32), persistent=False)
+            "bin_scale", torch.as_tensor(np.sqrt(factor), dtype=torch.float32), persistent=False
+        )
+        self._bins, self._freqs, weights = frequency_axis(
+            self.n_fft, self.sfreq, self.fmin, self.fmax, self.freq_scale, n_freqs, self.band_mode
+        )
+        self.register_buffer(
+            "filterbank",
+            torch.empty(0) if weights is None else torch.as_tensor(weights, dtype=torch.float32),
+            persistent=False,
+        )
         self.n_freqs = len(self._freqs)
 
     @property
@@ -194,15 +201,27 @@ class Spectrogram(ImageAxes, InputStage):
         """Constructor arguments that rebuild this module (JSON-serialisable)."""
         window = list(self.window_name) if isinstance(self.window_name, tuple) else self.window_name
         return dict(
-            sfreq=self.sfreq, n_fft=self.n_fft, hop_length=self.hop_length,
-            win_length=self.win_length, window=window, center=self.center,
-            pad_mode=self.pad_mode, fmin=self.fmin, fmax=self.fmax,
+            sfreq=self.sfreq,
+            n_fft=self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=window,
+            center=self.center,
+            pad_mode=self.pad_mode,
+            fmin=self.fmin,
+            fmax=self.fmax,
             freq_scale=self.freq_scale,
             n_freqs=None if self.freq_scale == "linear" else self.n_freqs,
-            band_mode=self.band_mode, output=self.output, scaling=self.scaling,
-            top_db=self.top_db, amin=self.amin, ref=self.ref, normalize=self.normalize,
+            band_mode=self.band_mode,
+            output=self.output,
+            scaling=self.scaling,
+            top_db=self.top_db,
+            amin=self.amin,
+            ref=self.ref,
+            normalize=self.normalize,
             resize=None if self.resize is None else list(self.resize),
-            channel_mode=self.channel_mode, detrend=self.detrend,
+            channel_mode=self.channel_mode,
+            detrend=self.detrend,
         )
 
     def extra_repr(self):
@@ -211,15 +230,19 @@ class Spectrogram(ImageAxes, InputStage):
     # -------------------------------------------------------------------- compute
     def _validate(self, x):
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"Spectrogram expects a torch.Tensor, got {type(x).__name__}; "
-                            "use torch.as_tensor(array).")
+            raise TypeError(
+                f"Spectrogram expects a torch.Tensor, got {type(x).__name__}; "
+                "use torch.as_tensor(array)."
+            )
         min_ndim = 1 if self.channel_mode == "separate" else 2
         if x.ndim < min_ndim:
             raise ValueError(
                 f"Expected a tensor of shape {'(..., n_times)' if min_ndim == 1 else '(..., n_channels, n_times)'}"
                 f" for channel_mode={self.channel_mode!r}, got shape {tuple(x.shape)}."
             )
-        if x.is_complex() or not (x.is_floating_point() or x.dtype in (torch.int16, torch.int32, torch.int64)):
+        if x.is_complex() or not (
+            x.is_floating_point() or x.dtype in (torch.int16, torch.int32, torch.int64)
+        ):
             raise TypeError(f"Spectrogram expects real samples, got dtype {x.dtype}.")
         self._check_length(x.shape[-1])
         # one reduction: a NaN/Inf sample makes the sum NaN/Inf (counted only then,
@@ -313,8 +336,9 @@ class Spectrogram(ImageAxes, InputStage):
             out = (out - mean) / torch.where(std > 0, std, torch.ones_like(std))
         elif self.normalize == "dataset":
             if self.norm_mean.numel() == 0:
-                raise RuntimeError("normalize='dataset' needs statistics: call "
-                                   "fit_normalization(waveforms) first.")
+                raise RuntimeError(
+                    "normalize='dataset' needs statistics: call fit_normalization(waveforms) first."
+                )
             if self.norm_mean.shape[0] != out.shape[-2]:
                 raise ValueError(
                     f"The dataset statistics were fitted for images of {self.norm_mean.shape[0]} "
@@ -369,7 +393,11 @@ class Spectrogram(ImageAxes, InputStage):
                 n, batch_mean = rows.shape[0], batch_mean.cpu().numpy().astype(np.float64)
                 delta = batch_mean - mean  # Chan et al.'s pairwise update
                 mean = mean + delta * n / (count + n)
-                m2 = m2 + batch_m2.cpu().numpy().astype(np.float64) + delta**2 * count * n / (count + n)
+                m2 = (
+                    m2
+                    + batch_m2.cpu().numpy().astype(np.float64)
+                    + delta**2 * count * n / (count + n)
+                )
                 count += n
         finally:
             self.normalize = mode

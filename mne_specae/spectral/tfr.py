@@ -13,8 +13,7 @@ from .spectrogram import Spectrogram
 
 
 @verbose
-def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verbose=None,
-                        **kwargs):
+def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verbose=None, **kwargs):
     """Spectrograms of Epochs or Raw as MNE time-frequency objects.
 
     Parameters
@@ -61,8 +60,10 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
             "For arrays, use Spectrogram(sfreq)(torch.as_tensor(x))."
         )
     if kwargs.get("channel_mode", "separate") != "separate":
-        raise ValueError("compute_spectrogram returns one spectrogram per channel: "
-                         "channel_mode must be 'separate'.")
+        raise ValueError(
+            "compute_spectrogram returns one spectrogram per channel: "
+            "channel_mode must be 'separate'."
+        )
     if "sfreq" in kwargs:
         raise TypeError("sfreq comes from inst.info['sfreq']; do not pass it.")
     batch_size = check_int(batch_size, "batch_size")
@@ -91,8 +92,9 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
 
     if isinstance(inst, mne.io.BaseRaw):
         data = np.empty((len(idx), *shape[-2:]), dtype)
-        for row, ch in enumerate(tqdm(idx, desc="Spectrogram", unit="channel",
-                                      disable=len(idx) < 8 or logger.level > 20)):
+        for row, ch in enumerate(
+            tqdm(idx, desc="Spectrogram", unit="channel", disable=len(idx) < 8 or logger.level > 20)
+        ):
             data[row] = run(inst.get_data(picks=[ch]))[0]
         return RawTFRArray(_with_units(info, sg), data, times, freqs, method="stft")
 
@@ -100,16 +102,25 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
     per_batch = max(1, batch_size // len(idx))
     data = np.empty((n_epochs, len(idx), *shape[-2:]), dtype)
     starts = range(0, n_epochs, per_batch)
-    for start in tqdm(starts, desc="Spectrogram", unit="batch",
-                      disable=len(starts) < 8 or logger.level > 20):
+    for start in tqdm(
+        starts, desc="Spectrogram", unit="batch", disable=len(starts) < 8 or logger.level > 20
+    ):
         stop = min(start + per_batch, n_epochs)
         data[start:stop] = run(inst.get_data(picks=idx, item=slice(start, stop)))
-    logger.info(f"Spectrograms of {n_epochs} epochs x {len(idx)} channels: "
-                f"{data.shape[-2]} freqs x {data.shape[-1]} frames ({sg.output}) on {dev}")
+    logger.info(
+        f"Spectrograms of {n_epochs} epochs x {len(idx)} channels: "
+        f"{data.shape[-2]} freqs x {data.shape[-1]} frames ({sg.output}) on {dev}"
+    )
     return EpochsTFRArray(
-        _with_units(info, sg), data, times, freqs, method="stft",
-        events=inst.events.copy(), event_id=dict(inst.event_id),
-        selection=inst.selection.copy(), drop_log=inst.drop_log,
+        _with_units(info, sg),
+        data,
+        times,
+        freqs,
+        method="stft",
+        events=inst.events.copy(),
+        event_id=dict(inst.event_id),
+        selection=inst.selection.copy(),
+        drop_log=inst.drop_log,
         metadata=None if inst.metadata is None else inst.metadata.copy(),
     )
 
@@ -141,10 +152,12 @@ def units_of(sg):
     density = sg.scaling == "density"
     power = "V²/Hz" if density else "V²"
     band = " (band sum)" if sg.freq_scale != "linear" and sg.band_mode == "sum" else ""
-    return {"power": f"Power{band} ({power})",
-            "magnitude": f"Magnitude{band} ({'V/√Hz' if density else 'V'})",
-            "db": f"Power{band} (dB re 1 {power})",
-            "complex": f"STFT ({'V/√Hz' if density else 'V'})"}[sg.output]
+    return {
+        "power": f"Power{band} ({power})",
+        "magnitude": f"Magnitude{band} ({'V/√Hz' if density else 'V'})",
+        "db": f"Power{band} (dB re 1 {power})",
+        "complex": f"STFT ({'V/√Hz' if density else 'V'})",
+    }[sg.output]
 
 
 def _with_units(info, sg):

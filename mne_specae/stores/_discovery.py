@@ -21,8 +21,18 @@ from ..datasets.readers import read_raw
 from ..segments import SIGNAL_TYPES, make_segments
 
 #: Suffixes of the files a folder is searched for.
-RECORDING_SUFFIXES = (".edf", ".bdf", ".fif", ".hea", ".txt", ".vhdr", ".set", ".gdf",
-                      ".cnt", ".mff")
+RECORDING_SUFFIXES = (
+    ".edf",
+    ".bdf",
+    ".fif",
+    ".hea",
+    ".txt",
+    ".vhdr",
+    ".set",
+    ".gdf",
+    ".cnt",
+    ".mff",
+)
 _BIDS_ENTITY = re.compile(r"(?:^|[_/\\])sub-([A-Za-z0-9]+)")
 
 
@@ -44,8 +54,9 @@ class Skipped:
         """One line for the end of a run ('' when nothing was skipped)."""
         if not self.files:
             return ""
-        return (f"Skipped {len(self.files)} file(s): "
-                + "; ".join(f"{p.name} ({r})" for p, r in self.files))
+        return f"Skipped {len(self.files)} file(s): " + "; ".join(
+            f"{p.name} ({r})" for p, r in self.files
+        )
 
 
 def find_recordings(paths):
@@ -65,15 +76,21 @@ def find_recordings(paths):
     files = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file()
-                           and p.suffix.lower() in RECORDING_SUFFIXES)
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in RECORDING_SUFFIXES
+            )
             if not found:
-                raise ValueError(f"No recording in the folder {path} (looked for "
-                                 f"{', '.join(RECORDING_SUFFIXES)}).")
+                raise ValueError(
+                    f"No recording in the folder {path} (looked for "
+                    f"{', '.join(RECORDING_SUFFIXES)})."
+                )
             files += found
         elif path.is_file():
-            files.append(path.with_suffix(".hea") if path.suffix == ".dat"
-                         and path.with_suffix(".hea").is_file() else path)
+            files.append(
+                path.with_suffix(".hea")
+                if path.suffix == ".dat" and path.with_suffix(".hea").is_file()
+                else path
+            )
         elif path.with_suffix(".hea").is_file():
             files.append(path.with_suffix(".hea"))
         else:
@@ -118,8 +135,11 @@ def recording_names(files, paths):
     for fname in map(Path, files):
         inside = [f for f in folders if fname.is_relative_to(f)]
         # the innermost folder named: a folder inside another names its own files
-        names[fname] = (_relative_name(fname, max(inside, key=lambda f: len(f.parts)))
-                        if inside else _stem(fname))
+        names[fname] = (
+            _relative_name(fname, max(inside, key=lambda f: len(f.parts)))
+            if inside
+            else _stem(fname)
+        )
     by_name = {}
     for fname, name in names.items():
         by_name.setdefault(name, []).append(fname)
@@ -143,8 +163,7 @@ def subject_of(path, pattern=None):
     if pattern is not None:
         match = re.search(pattern, path.name)
         if match is None:
-            raise ValueError(f"{path}: --subject-pattern {pattern!r} does not match the file "
-                             "name.")
+            raise ValueError(f"{path}: --subject-pattern {pattern!r} does not match the file name.")
         if "subject" in match.re.groupindex:
             return match.group("subject")
         return match.group(1) if match.re.groups else match.group(0)
@@ -162,13 +181,24 @@ def signal_types(raw):
     good = {t for ch, t in zip(raw.ch_names, types) if ch not in bads}
     for kind in SIGNAL_TYPES:
         if kind in types and kind not in good:
-            logger.info(f"{raw.info.get('description') or 'Raw'}: every {kind} channel "
-                        "is bad; that type is left out")
+            logger.info(
+                f"{raw.info.get('description') or 'Raw'}: every {kind} channel "
+                "is bad; that type is left out"
+            )
     return [t for t in SIGNAL_TYPES if t in good]
 
 
-def segments_of_file(path, *, duration, sfreq, picks=None, channel_types=None,
-                     subject_pattern=None, unknown_units="skip", recording=None):
+def segments_of_file(
+    path,
+    *,
+    duration,
+    sfreq,
+    picks=None,
+    channel_types=None,
+    subject_pattern=None,
+    unknown_units="skip",
+    recording=None,
+):
     """One recording file -> a list of Epochs, one per signal type it holds.
 
     Parameters
@@ -205,9 +235,17 @@ def segments_of_file(path, *, duration, sfreq, picks=None, channel_types=None,
     subject = subject_of(path, subject_pattern)
     out = []
     for kind in types:
-        out.append(make_segments(raw, duration, sfreq, picks=kind, subject=subject,
-                                 recording=stem if len(types) == 1 else f"{stem}-{kind}",
-                                 verbose=False))
+        out.append(
+            make_segments(
+                raw,
+                duration,
+                sfreq,
+                picks=kind,
+                subject=subject,
+                recording=stem if len(types) == 1 else f"{stem}-{kind}",
+                verbose=False,
+            )
+        )
     if types:
         logger.info(f"{path}: {sum(len(e) for e in out)} segment(s) of {', '.join(types)}")
     return out

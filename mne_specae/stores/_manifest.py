@@ -40,27 +40,35 @@ def shard_file(root, name, fname, what="shard key"):
     """``<root>/shards/<name>``, refused unless it is a plain name whose resolved path
     lies inside ``<root>/shards`` (``fname``: the manifest, for the message)."""
     if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name:
-        raise ValueError(f"{fname}: the {what} {name!r} is not a plain file name inside "
-                         f"the store (it would read or write outside {root}); the "
-                         f"manifest is damaged or was edited: {_REDO}.")
+        raise ValueError(
+            f"{fname}: the {what} {name!r} is not a plain file name inside "
+            f"the store (it would read or write outside {root}); the "
+            f"manifest is damaged or was edited: {_REDO}."
+        )
     folder = (Path(root) / "shards").resolve()
     path = (folder / name).resolve()
     if path.parent != folder:
-        raise ValueError(f"{fname}: the {what} {name!r} leads outside the store folder "
-                         f"{root}; refused. {_REDO[0].upper()}{_REDO[1:]}.")
+        raise ValueError(
+            f"{fname}: the {what} {name!r} leads outside the store folder "
+            f"{root}; refused. {_REDO[0].upper()}{_REDO[1:]}."
+        )
     return path
 
 
 def check_manifest(manifest, root, fname):
     """Check a manifest's rate, length, settings and shard entries (names, counts);
     raise a :class:`ValueError` naming ``fname`` and what is wrong."""
+
     def fail(message):
-        raise ValueError(f"{fname}: {message}; the manifest is damaged or was edited: "
-                         f"{_REDO}.")
+        raise ValueError(f"{fname}: {message}; the manifest is damaged or was edited: {_REDO}.")
 
     sfreq, n_times = manifest.get("sfreq"), manifest.get("n_times")
-    if isinstance(sfreq, bool) or not isinstance(sfreq, (int, float)) \
-            or not math.isfinite(sfreq) or sfreq <= 0:
+    if (
+        isinstance(sfreq, bool)
+        or not isinstance(sfreq, (int, float))
+        or not math.isfinite(sfreq)
+        or sfreq <= 0
+    ):
         fail(f"sfreq {sfreq!r} is not a positive rate")
     if not _is_count(n_times) or n_times == 0:
         fail(f"n_times {n_times!r} is not a positive number of samples")
@@ -68,8 +76,10 @@ def check_manifest(manifest, root, fname):
     if not isinstance(settings, dict):
         fail("settings is not a mapping")
     if "sfreq" in settings and settings["sfreq"] != sfreq:
-        fail(f"sfreq {sfreq:g} differs from the sfreq {settings['sfreq']!r} the store "
-             "was prepared with")
+        fail(
+            f"sfreq {sfreq:g} differs from the sfreq {settings['sfreq']!r} the store "
+            "was prepared with"
+        )
     duration = settings.get("duration")
     if isinstance(duration, (int, float)) and int(round(duration * sfreq)) != n_times:
         fail(f"n_times {n_times} is not {duration:g} s at {sfreq:g} Hz")
@@ -96,6 +106,7 @@ def check_manifest(manifest, root, fname):
 def check_shard_array(fname, n_items, n_times):
     """The byte offset of the first row of the shard ``fname``, after checking its
     ``.npy`` header (float32, C order, ``(n_items, n_times)``) and its size."""
+
     def fail(message):
         raise ValueError(f"{fname}: {message}; the store is damaged: {_REDO}.")
 
@@ -127,8 +138,11 @@ def check_shard_array(fname, n_items, n_times):
 def view_of(manifest):
     """What a reader's rows depend on: the generation (if any), the settings and
     each shard's checksum and count, by key."""
-    return (manifest.get("generation"), json.dumps(manifest.get("settings"), sort_keys=True),
-            {s["key"]: (s.get("checksum"), s["n_items"]) for s in manifest["shards"]})
+    return (
+        manifest.get("generation"),
+        json.dumps(manifest.get("settings"), sort_keys=True),
+        {s["key"]: (s.get("checksum"), s["n_items"]) for s in manifest["shards"]},
+    )
 
 
 def manifest_stamp(fname):
@@ -146,15 +160,20 @@ def still_the_same(opened, current):
     shards with the same checksum and count (new shards may have been added)."""
     generation, settings, shards = opened
     now_generation, now_settings, now_shards = view_of(current)
-    return (generation == now_generation and settings == now_settings
-            and all(now_shards.get(key) == value for key, value in shards.items()))
+    return (
+        generation == now_generation
+        and settings == now_settings
+        and all(now_shards.get(key) == value for key, value in shards.items())
+    )
 
 
 def changed_error(path):
-    return StoreChangedError(f"The store {path} was rewritten since it was opened; open it "
-                             "again (read_segments). It was prepared again (e.g. with "
-                             "overwrite=True) by this or another process, so its rows no "
-                             "longer match the metadata read before.")
+    return StoreChangedError(
+        f"The store {path} was rewritten since it was opened; open it "
+        "again (read_segments). It was prepared again (e.g. with "
+        "overwrite=True) by this or another process, so its rows no "
+        "longer match the metadata read before."
+    )
 
 
 def fsync_folder(folder):
@@ -185,9 +204,9 @@ def write_manifest(fname, manifest):
             os.fsync(fid.fileno())
         os.replace(tmp, fname)
     except OSError as err:
-        raise OSError(err.errno, f"{err.strerror or err} (writing {fname}; it is "
-                      "unchanged)") from err
+        raise OSError(
+            err.errno, f"{err.strerror or err} (writing {fname}; it is unchanged)"
+        ) from err
     finally:
         tmp.unlink(missing_ok=True)
     fsync_folder(fname.parent)
-

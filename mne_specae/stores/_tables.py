@@ -27,17 +27,28 @@ import pandas as pd
 from ._manifest import fsync_folder, shard_file, write_manifest
 
 #: Metadata columns every store has (the caller's columns come after).
-ITEM_COLUMNS = ("subject", "recording", "onset", "channel", "signal_type", "sfreq_orig",
-                "source")
+ITEM_COLUMNS = ("subject", "recording", "onset", "channel", "signal_type", "sfreq_orig", "source")
 #: Columns read as text (labels like run "01" or subject "007" keep their zeros).
-TEXT_COLUMNS = ("subject", "recording", "channel", "signal_type", "source", "session",
-                "task", "run", "acquisition")
+TEXT_COLUMNS = (
+    "subject",
+    "recording",
+    "channel",
+    "signal_type",
+    "source",
+    "session",
+    "task",
+    "run",
+    "acquisition",
+)
 #: The BIDS entity columns of a store (one value per segment).
 BIDS_COLUMNS = ("session", "task", "run", "acquisition")
 _TYPES = {"str": str, "int64": np.int64, "float64": np.float64, "bool": bool}
 #: Numbers parsed exactly (pandas 3.1 does it by default and deprecates the option).
-_EXACT = ({} if tuple(int(v) for v in pd.__version__.split(".")[:2]) >= (3, 1)
-          else {"float_precision": "round_trip"})
+_EXACT = (
+    {}
+    if tuple(int(v) for v in pd.__version__.split(".")[:2]) >= (3, 1)
+    else {"float_precision": "round_trip"}
+)
 
 
 def column_type(series):
@@ -71,8 +82,7 @@ def segment_columns(manifest):
     """Columns with one value per segment (the same for all its channels): the
     built-in ones but ``channel``, the BIDS entities, the settings' ``metadata``."""
     extra = manifest.get("settings", {}).get("metadata") or {}
-    return ({c for c in ITEM_COLUMNS if c != "channel"} | set(BIDS_COLUMNS)
-            | {str(k) for k in extra})
+    return {c for c in ITEM_COLUMNS if c != "channel"} | set(BIDS_COLUMNS) | {str(k) for k in extra}
 
 
 def table_name(shard):
@@ -86,28 +96,38 @@ def read_table(root, shard, manifest, fname):
     path = shard_file(root, table_name(shard), fname, what="table")
     types = column_types(manifest)
     tables = manifest.get("tables", {})
-    expected = (list(tables["columns"]) if tables.get("version") and
-                shard.get("table") == f"{shard['key']}.{tables['version']}.csv" else None)
+    expected = (
+        list(tables["columns"])
+        if tables.get("version") and shard.get("table") == f"{shard['key']}.{tables['version']}.csv"
+        else None
+    )
     redo = "the store is damaged: prepare it again (overwrite=True)"
     try:
         header = list(pd.read_csv(path, nrows=0).columns)
-        table = pd.read_csv(path, keep_default_na=False, na_values=[""],
-                            **_EXACT,
-                            dtype={c: _TYPES[types[c]] for c in header if c in types})
+        table = pd.read_csv(
+            path,
+            keep_default_na=False,
+            na_values=[""],
+            **_EXACT,
+            dtype={c: _TYPES[types[c]] for c in header if c in types},
+        )
     except FileNotFoundError:
-        raise ValueError(f"{path}: the metadata table of shard {shard['key']} is missing; "
-                         f"{redo}.") from None
+        raise ValueError(
+            f"{path}: the metadata table of shard {shard['key']} is missing; {redo}."
+        ) from None
     except (ValueError, UnicodeDecodeError, OverflowError, pd.errors.ParserError) as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{path}: the metadata table cannot be read ({detail}); "
-                         f"{redo}.") from err
+        raise ValueError(f"{path}: the metadata table cannot be read ({detail}); {redo}.") from err
     if expected is not None and header != expected:
-        raise ValueError(f"{path}: the columns {header} do not match the manifest "
-                         f"({expected}): a partial or foreign write; {redo}, or write the "
-                         "columns again (add_embeddings).")
+        raise ValueError(
+            f"{path}: the columns {header} do not match the manifest "
+            f"({expected}): a partial or foreign write; {redo}, or write the "
+            "columns again (add_embeddings)."
+        )
     if len(table) != shard["n_items"]:
-        raise ValueError(f"{path}: {len(table)} rows, the manifest says {shard['n_items']} "
-                         f"items; {redo}.")
+        raise ValueError(
+            f"{path}: {len(table)} rows, the manifest says {shard['n_items']} items; {redo}."
+        )
     return table
 
 
@@ -134,11 +154,17 @@ def write_tables(root, manifest, table, offsets, written_by):
                     os.fsync(fid.fileno())
                 os.replace(tmp, final)
             except OSError as err:
-                raise OSError(err.errno, f"{err.strerror or err} (writing {final}; the "
-                              "store keeps its previous metadata)") from err
+                raise OSError(
+                    err.errno,
+                    f"{err.strerror or err} (writing {final}; the "
+                    "store keeps its previous metadata)",
+                ) from err
             shard["table"] = name
-        new["tables"] = dict(version=version, written_by=written_by,
-                             columns={c: column_type(table[c]) for c in table.columns})
+        new["tables"] = dict(
+            version=version,
+            written_by=written_by,
+            columns={c: column_type(table[c]) for c in table.columns},
+        )
         fsync_folder(root / "shards")
         write_manifest(fname, new)
     except BaseException:

@@ -49,8 +49,7 @@ def write_atomic(path, write, mode="w"):
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
-        raise type(err)(err.errno, f"Could not write {path}: {err.strerror or err}") \
-            from err
+        raise type(err)(err.errno, f"Could not write {path}: {err.strerror or err}") from err
 
 
 def _pid_alive(pid):
@@ -102,17 +101,22 @@ class StoreLock:
                     raise RuntimeError(
                         f"another process (pid {pid if pid is not None else 'unknown'}) "
                         f"is preparing this store ({self.folder}). Wait for it to end; "
-                        f"if no such process runs, delete {self.fname}.") from None
-                logger.info(f"{self.folder}: removing a stale lock (pid {pid} is not "
-                            "running; an earlier preparation was killed)")
+                        f"if no such process runs, delete {self.fname}."
+                    ) from None
+                logger.info(
+                    f"{self.folder}: removing a stale lock (pid {pid} is not "
+                    "running; an earlier preparation was killed)"
+                )
                 self.fname.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as fid:
                 fid.write(f"{os.getpid()}\n")
             self._held = True
             return self
-        raise RuntimeError(f"Could not take the lock {self.fname}: other processes keep "
-                           "taking it; run one preparation at a time.")
+        raise RuntimeError(
+            f"Could not take the lock {self.fname}: other processes keep "
+            "taking it; run one preparation at a time."
+        )
 
     def __exit__(self, *exc):
         if self._held and self._holder() == os.getpid():
@@ -148,8 +152,9 @@ def watch_parent(parent, interval=0.5):
             os._exit(1)
         return
     _WATCHED[os.getpid()] = True
-    threading.Thread(target=_watch, args=(pid, interval), daemon=True,
-                     name="mne-specae-parent-watch").start()
+    threading.Thread(
+        target=_watch, args=(pid, interval), daemon=True, name="mne-specae-parent-watch"
+    ).start()
 
 
 def worker_options(parent):
@@ -174,8 +179,10 @@ def sigterm_stops_workers():
     of ending the process on the spot), so that joblib terminates its workers and the
     lock is released. Left alone when the application set its own SIGTERM handler, or
     outside the main thread."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
 

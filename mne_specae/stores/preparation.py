@@ -37,6 +37,17 @@ import numpy as np
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose, warn
 
+from ..segments import check_segment_settings
+from ..utils._files import file_sha256
+from ..utils._logs import collect_warnings, reemit_warnings
+from ._discovery import (
+    Skipped,
+    find_recordings,
+    recording_names,
+    segments_of_file,
+    signal_types,
+    subject_of,
+)
 from ._writing import (
     LOCK,
     StoreLock,
@@ -46,18 +57,7 @@ from ._writing import (
     worker_options,
     write_atomic,
 )
-from ..utils._files import file_sha256
-from ..utils._logs import collect_warnings, reemit_warnings
 from .store import ITEM_COLUMNS, MANIFEST, STORE_FORMAT, STORE_VERSION, SegmentStore
-from ..segments import check_segment_settings
-from ._discovery import (
-    Skipped,
-    find_recordings,
-    recording_names,
-    segments_of_file,
-    signal_types,
-    subject_of,
-)
 
 _BIDS_ENTITIES = {"session": "ses", "task": "task", "run": "run", "acquisition": "acq"}
 _READ_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError)
@@ -109,8 +109,7 @@ def _items_table(epochs_list, source, extra):
     return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
 
 
-def _prepare_one(index, source, name, recording, key, folder, settings, log_level,
-                 parent):
+def _prepare_one(index, source, name, recording, key, folder, settings, log_level, parent):
     """Segment one source and write its shard (temporary name, then renamed), with the
     caller's log level (joblib's worker processes do not inherit it). A worker process
     ends when ``parent`` (the caller's ``parent_token()``) dies.
@@ -122,8 +121,9 @@ def _prepare_one(index, source, name, recording, key, folder, settings, log_leve
     """
     watch_parent(parent)
     with mne.utils.use_log_level(log_level):
-        result, caught = collect_warnings(_segment_and_write, source, name, recording, key,
-                                          folder, settings)
+        result, caught = collect_warnings(
+            _segment_and_write, source, name, recording, key, folder, settings
+        )
     return (index, *result, caught)
 
 
@@ -134,16 +134,21 @@ def _segment_and_write(source, name, recording, key, folder, settings):
     try:
         if isinstance(source, mne.io.BaseRaw):
             if settings["picks"] is None:  # a type whose channels are all bad: left out
-                epochs_list = [_raw_segments(source, duration, sfreq, kind)
-                               for kind in signal_types(source)]
+                epochs_list = [
+                    _raw_segments(source, duration, sfreq, kind) for kind in signal_types(source)
+                ]
             else:
                 epochs_list = [_raw_segments(source, duration, sfreq, settings["picks"])]
             extra = {}
         else:
-            epochs_list = segments_of_file(Path(source), duration=duration, sfreq=sfreq,
-                                           picks=settings["picks"],
-                                           subject_pattern=settings["subject_pattern"],
-                                           recording=recording)
+            epochs_list = segments_of_file(
+                Path(source),
+                duration=duration,
+                sfreq=sfreq,
+                picks=settings["picks"],
+                subject_pattern=settings["subject_pattern"],
+                recording=recording,
+            )
             extra = _bids_columns(source)
     except _READ_ERRORS as err:
         return "failed", (str(err).splitlines()[0] if str(err) else type(err).__name__)
@@ -166,9 +171,13 @@ def _raw_segments(raw, duration, sfreq, picks):
 
 
 def _settings(duration, sfreq, picks, subject, metadata):
-    return dict(duration=float(duration), sfreq=float(sfreq),
-                picks=list(picks) if isinstance(picks, (list, tuple)) else picks,
-                subject_pattern=subject, metadata=metadata)
+    return dict(
+        duration=float(duration),
+        sfreq=float(sfreq),
+        picks=list(picks) if isinstance(picks, (list, tuple)) else picks,
+        subject_pattern=subject,
+        metadata=metadata,
+    )
 
 
 def _open_folder(path, settings, overwrite):
@@ -177,10 +186,14 @@ def _open_folder(path, settings, overwrite):
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{path} exists and is not a folder.")
     manifest_file = path / MANIFEST
-    if path.is_dir() and any(p.name != LOCK for p in path.iterdir()) \
-            and not manifest_file.is_file():
-        raise FileExistsError(f"{path} is a folder that is not a segment store; choose an "
-                              "empty or new folder.")
+    if (
+        path.is_dir()
+        and any(p.name != LOCK for p in path.iterdir())
+        and not manifest_file.is_file()
+    ):
+        raise FileExistsError(
+            f"{path} is a folder that is not a segment store; choose an empty or new folder."
+        )
     if manifest_file.is_file() and overwrite:
         shutil.rmtree(path / "shards", ignore_errors=True)
         manifest_file.unlink()
@@ -189,28 +202,50 @@ def _open_folder(path, settings, overwrite):
     if manifest_file.is_file():
         manifest = json.loads(manifest_file.read_text())
         old = manifest.get("settings", {})
-        differ = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in settings.items()
-                  if old.get(k) != v]
+        differ = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in settings.items() if old.get(k) != v]
         if differ:
-            raise ValueError(f"The store {path} was prepared with other settings ("
-                             f"{'; '.join(differ)}). Use another folder, or "
-                             "overwrite=True (--overwrite) to start it again.")
+            raise ValueError(
+                f"The store {path} was prepared with other settings ("
+                f"{'; '.join(differ)}). Use another folder, or "
+                "overwrite=True (--overwrite) to start it again."
+            )
         return manifest
     from .._version import __version__
 
-    manifest = dict(format=STORE_FORMAT, version=STORE_VERSION, sfreq=settings["sfreq"],
-                    n_times=n_times, settings=settings, shards=[],
-                    versions={"mne_specae": __version__, "mne": mne.__version__,
-                              "numpy": np.__version__, "pandas": pd.__version__,
-                              "python": platform.python_version()})
+    manifest = dict(
+        format=STORE_FORMAT,
+        version=STORE_VERSION,
+        sfreq=settings["sfreq"],
+        n_times=n_times,
+        settings=settings,
+        shards=[],
+        versions={
+            "mne_specae": __version__,
+            "mne": mne.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "python": platform.python_version(),
+        },
+    )
     _write_atomic_text(manifest_file, json.dumps(manifest, indent=1))
     return manifest
 
 
 @verbose
-def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_jobs=1,
-                     subject=None, metadata=None, overwrite=False, strict=False,
-                     verbose=None):
+def prepare_segments(
+    sources,
+    path,
+    *,
+    duration=5.0,
+    sfreq=512.0,
+    picks=None,
+    n_jobs=1,
+    subject=None,
+    metadata=None,
+    overwrite=False,
+    strict=False,
+    verbose=None,
+):
     """Cut recordings into segments and write them to a store on disk.
 
     Parameters
@@ -276,8 +311,9 @@ def prepare_segments(sources, path, *, duration=5.0, sfreq=512.0, picks=None, n_
     try:
         json.dumps(settings)
     except TypeError as err:
-        raise TypeError(f"metadata and picks must be plain values (written to the "
-                        f"store's manifest): {err}") from err
+        raise TypeError(
+            f"metadata and picks must be plain values (written to the store's manifest): {err}"
+        ) from err
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} exists and is not a folder.")
@@ -291,16 +327,21 @@ def _drop_changed(manifest, rank, folder):
     """Remove from the manifest (then from disk) the shards of sources of this run
     whose content changed since they were committed (same name, another checksum)."""
     names = {name for name, _ in rank}
-    changed = [s for s in manifest["shards"]
-               if s["source"] in names and (s["source"], s["checksum"]) not in rank]
+    changed = [
+        s
+        for s in manifest["shards"]
+        if s["source"] in names and (s["source"], s["checksum"]) not in rank
+    ]
     if not changed:
         return
     manifest["shards"] = [s for s in manifest["shards"] if s not in changed]
     _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
     for shard in changed:
-        logger.info(f"prepare_segments: {shard['source']} changed since it was prepared "
-                    f"(sha256 {shard['checksum'][:12]}...): its {shard['n_items']} old "
-                    "item(s) are replaced")
+        logger.info(
+            f"prepare_segments: {shard['source']} changed since it was prepared "
+            f"(sha256 {shard['checksum'][:12]}...): its {shard['n_items']} old "
+            "item(s) are replaced"
+        )
         for suffix in (".npy", ".csv"):
             (folder / "shards" / f"{shard['key']}{suffix}").unlink(missing_ok=True)
 
@@ -323,21 +364,36 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
         key = hashlib.sha256("\0".join(ident).encode()).hexdigest()[:20]
         todo.append((src, ident, key))
     _drop_changed(manifest, rank, folder)
-    logger.info(f"prepare_segments: {len(files)} source(s), {n_done} already in {folder}, "
-                f"{len(todo)} to prepare with n_jobs={n_jobs}")
+    logger.info(
+        f"prepare_segments: {len(files)} source(s), {n_done} already in {folder}, "
+        f"{len(todo)} to prepare with n_jobs={n_jobs}"
+    )
     skipped = Skipped()
     # Results are committed as they complete (workers never wait for a slow file),
     # and the manifest is kept in the order of this call's sources, so the store does
     # not depend on n_jobs, on completion order, or on where an earlier run stopped.
     parent = parent_token()  # workers end when this process dies
-    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered",
-                       **worker_options(parent))(
-        delayed(_prepare_one)(k, src, ident[0], None if isinstance(
-            src, mne.io.BaseRaw) else names[src], key, folder, settings, logger.level,
-            parent)
-        for k, (src, ident, key) in enumerate(todo))
-    bar = tqdm(results, total=len(todo), unit="file", desc="Preparing",
-               disable=logger.level > 30 or not todo)  # shown unless verbose="error"
+    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered", **worker_options(parent))(
+        delayed(_prepare_one)(
+            k,
+            src,
+            ident[0],
+            None if isinstance(src, mne.io.BaseRaw) else names[src],
+            key,
+            folder,
+            settings,
+            logger.level,
+            parent,
+        )
+        for k, (src, ident, key) in enumerate(todo)
+    )
+    bar = tqdm(
+        results,
+        total=len(todo),
+        unit="file",
+        desc="Preparing",
+        disable=logger.level > 30 or not todo,
+    )  # shown unless verbose="error"
     n_items = 0
     try:
         for k, status, value, caught in bar:
@@ -346,10 +402,10 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
             if status != "ok":
                 skipped.add(ident[0], value, strict=strict)
                 continue
-            manifest["shards"].append(dict(key=key, source=ident[0], checksum=ident[1],
-                                           n_items=int(value)))
-            manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]),
-                                                           -1))
+            manifest["shards"].append(
+                dict(key=key, source=ident[0], checksum=ident[1], n_items=int(value))
+            )
+            manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]), -1))
             _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
             n_items += int(value)
     finally:  # an error or SIGTERM: joblib stops the workers still running
@@ -357,9 +413,11 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
     manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
     _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
     store = SegmentStore(folder)
-    message = (f"prepare_segments: {len(todo) - len(skipped.files)} file(s) added "
-               f"({n_items} items), {n_done} already there, {len(skipped.files)} "
-               f"skipped; the store holds {len(store)} items")
+    message = (
+        f"prepare_segments: {len(todo) - len(skipped.files)} file(s) added "
+        f"({n_items} items), {n_done} already there, {len(skipped.files)} "
+        f"skipped; the store holds {len(store)} items"
+    )
     if skipped.files:
         warn(message + ". " + skipped.summary())
     else:

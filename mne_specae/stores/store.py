@@ -54,8 +54,14 @@ from ._tables import (
     write_tables,
 )
 
-__all__ = ["ITEM_COLUMNS", "TEXT_COLUMNS", "SegmentStore", "StoreChangedError",
-           "read_manifest", "read_segments"]
+__all__ = [
+    "ITEM_COLUMNS",
+    "TEXT_COLUMNS",
+    "SegmentStore",
+    "StoreChangedError",
+    "read_manifest",
+    "read_segments",
+]
 
 STORE_FORMAT = "mne-specae-store"
 STORE_VERSION = 1
@@ -68,8 +74,10 @@ def read_manifest(path):
     :class:`ValueError` names the file and what is wrong."""
     fname = Path(path) / MANIFEST
     if not fname.is_file():
-        raise FileNotFoundError(f"{path} is not a segment store (no {MANIFEST}); create one "
-                                "with mne_specae.prepare_segments(sources, path).")
+        raise FileNotFoundError(
+            f"{path} is not a segment store (no {MANIFEST}); create one "
+            "with mne_specae.prepare_segments(sources, path)."
+        )
     try:
         manifest = json.loads(fname.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -77,8 +85,10 @@ def read_manifest(path):
     if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
         raise ValueError(f"{fname} is not the manifest of an mne-specae segment store.")
     if manifest.get("version", 0) > STORE_VERSION:
-        raise ValueError(f"{path} was written by a newer mne-specae (store version "
-                         f"{manifest['version']}); upgrade mne-specae.")
+        raise ValueError(
+            f"{path} was written by a newer mne-specae (store version "
+            f"{manifest['version']}); upgrade mne-specae."
+        )
     return check_manifest(manifest, Path(path), fname)
 
 
@@ -104,7 +114,7 @@ class SegmentStore:
     def __init__(self, path):
         self.path = Path(path)
         self._stamp = manifest_stamp(self.path / MANIFEST)  # before reading: a change
-        self.manifest = read_manifest(self.path)          # in between is seen later
+        self.manifest = read_manifest(self.path)  # in between is seen later
         self._view = view_of(self.manifest)
         self.sfreq = float(self.manifest["sfreq"])
         self.n_times = int(self.manifest["n_times"])
@@ -120,8 +130,10 @@ class SegmentStore:
         return int(self._offsets[-1])
 
     def __repr__(self):
-        return (f"<SegmentStore | {len(self)} items from {len(self._shards)} file(s), "
-                f"{self.n_times} samples at {self.sfreq:g} Hz, {self.path}>")
+        return (
+            f"<SegmentStore | {len(self)} items from {len(self._shards)} file(s), "
+            f"{self.n_times} samples at {self.sfreq:g} Hz, {self.path}>"
+        )
 
     @property
     def duration(self):
@@ -140,10 +152,14 @@ class SegmentStore:
         (a :class:`pandas.DataFrame`; read once, then cached)."""
         if self._metadata is None:
             self._check_current()
-            tables = [read_table(self.path, s, self.manifest, self.path / MANIFEST)
-                      for s in self._shards]
-            self._metadata = (pd.concat(tables, ignore_index=True) if tables
-                              else pd.DataFrame(columns=list(ITEM_COLUMNS)))
+            tables = [
+                read_table(self.path, s, self.manifest, self.path / MANIFEST) for s in self._shards
+            ]
+            self._metadata = (
+                pd.concat(tables, ignore_index=True)
+                if tables
+                else pd.DataFrame(columns=list(ITEM_COLUMNS))
+            )
         return self._metadata
 
     def _check_current(self):
@@ -165,8 +181,7 @@ class SegmentStore:
             self.manifest = dict(current, shards=list(self._shards))
 
     def _file(self, shard):
-        return shard_file(self.path, f"{self._shards[shard]['key']}.npy",
-                          self.path / MANIFEST)
+        return shard_file(self.path, f"{self._shards[shard]['key']}.npy", self.path / MANIFEST)
 
     def _array(self, shard):
         """A read-only memory map of a shard (for :meth:`memmap`)."""
@@ -180,7 +195,8 @@ class SegmentStore:
         size against the manifest."""
         if shard not in self._offsets_bytes:
             self._offsets_bytes[shard] = check_shard_array(
-                self._file(shard), self._shards[shard]["n_items"], self.n_times)
+                self._file(shard), self._shards[shard]["n_items"], self.n_times
+            )
         return self._offsets_bytes[shard]
 
     def shard_sha256(self):
@@ -189,8 +205,11 @@ class SegmentStore:
         from ..utils._files import file_sha256
 
         self._check_current()
-        return [file_sha256(self._file(k)) for k in range(len(self._shards))
-                if self._layout(k) is not None]
+        return [
+            file_sha256(self._file(k))
+            for k in range(len(self._shards))
+            if self._layout(k) is not None
+        ]
 
     def memmap(self, shard):
         """The waveforms of one committed file as a read-only :func:`numpy.memmap`."""
@@ -212,8 +231,9 @@ class SegmentStore:
                 raise IndexError(f"a boolean mask must have {n} values, got {idx.shape}")
             idx = np.flatnonzero(idx)
         if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-            raise IndexError("index a store with an int, a slice, integer indices or a "
-                             "boolean mask")
+            raise IndexError(
+                "index a store with an int, a slice, integer indices or a boolean mask"
+            )
         if len(idx) and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"indices out of range for a store of {n} items")
         return self._rows(idx % n if len(idx) else idx)
@@ -222,10 +242,14 @@ class SegmentStore:
         """Read the items ``idx`` (ints, in range) into ``out``, a C-contiguous float32
         array of shape ``(len(idx), n_times)`` (a reused buffer: no allocation)."""
         idx = np.asarray(idx, dtype=np.int64)
-        if out.shape != (len(idx), self.n_times) or out.dtype != np.float32 \
-                or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous float32 array of shape "
-                             f"{(len(idx), self.n_times)}.")
+        if (
+            out.shape != (len(idx), self.n_times)
+            or out.dtype != np.float32
+            or not out.flags.c_contiguous
+        ):
+            raise ValueError(
+                f"out must be a C-contiguous float32 array of shape {(len(idx), self.n_times)}."
+            )
         return self._rows(idx, out)
 
     def _rows(self, idx, out=None):
@@ -245,11 +269,14 @@ class SegmentStore:
         starts = {int(s): (self._fd(int(s)), self._layout(int(s))) for s in np.unique(shard)}
         for pos, s, row in zip(order.tolist(), shard[order].tolist(), local[order].tolist()):
             fd, first = starts[s]
-            got = os.preadv(fd, [view[pos * row_bytes : (pos + 1) * row_bytes]],
-                            first + row * row_bytes)
+            got = os.preadv(
+                fd, [view[pos * row_bytes : (pos + 1) * row_bytes]], first + row * row_bytes
+            )
             if got != row_bytes:
-                raise ValueError(f"{self._file(s)}: shorter than its manifest says (it "
-                                 "was truncated while open); the store is damaged.")
+                raise ValueError(
+                    f"{self._file(s)}: shorter than its manifest says (it "
+                    "was truncated while open); the store is damaged."
+                )
         return out
 
     def _fd(self, shard):
@@ -304,15 +331,21 @@ class SegmentStore:
         if builtin:
             raise ValueError(f"Cannot overwrite the built-in column(s) {builtin}.")
         md = self.metadata
-        drop = [c for c in md.columns if c in table.columns or (
-            replace_prefix is not None and str(c).startswith(replace_prefix))]
-        new = pd.concat([md.drop(columns=drop).reset_index(drop=True),
-                         table.reset_index(drop=True)], axis=1)
+        drop = [
+            c
+            for c in md.columns
+            if c in table.columns
+            or (replace_prefix is not None and str(c).startswith(replace_prefix))
+        ]
+        new = pd.concat(
+            [md.drop(columns=drop).reset_index(drop=True), table.reset_index(drop=True)], axis=1
+        )
         for k in range(len(self._shards)):  # counts agree with the shard files
             self._layout(k)
         current = read_manifest(self.path)
-        if [(s["key"], s["n_items"]) for s in current["shards"]] != \
-                [(s["key"], s["n_items"]) for s in self._shards]:
+        if [(s["key"], s["n_items"]) for s in current["shards"]] != [
+            (s["key"], s["n_items"]) for s in self._shards
+        ]:
             raise changed_error(self.path)  # rewritten or continued: other items
         self.manifest = write_tables(self.path, current, new, self._offsets, written_by)
         self._shards = list(self.manifest["shards"])
@@ -348,23 +381,36 @@ class SegmentStore:
         if len(chosen) == 0:
             raise ValueError(f"No item matches {query!r}.")
         out = []
-        for (recording, kind), items in chosen.groupby(["recording", "signal_type"],
-                                                       sort=False):
+        for (recording, kind), items in chosen.groupby(["recording", "signal_type"], sort=False):
             items = items.sort_values("onset", kind="stable")
             channels = list(dict.fromkeys(items["channel"]))
             per_onset = items.groupby("onset", sort=True)["channel"].apply(tuple)
             if any(tuple(c) != tuple(channels) for c in per_onset):
-                raise ValueError(f"{recording}: the chosen items do not hold the same "
-                                 "channels for every segment; choose whole segments.")
+                raise ValueError(
+                    f"{recording}: the chosen items do not hold the same "
+                    "channels for every segment; choose whole segments."
+                )
             onsets = per_onset.index.to_numpy()
-            data = self[items.index.to_numpy()].reshape(len(onsets), len(channels),
-                                                         self.n_times)
+            data = self[items.index.to_numpy()].reshape(len(onsets), len(channels), self.n_times)
             info = mne.create_info(channels, self.sfreq, kind)
             meta = epochs_metadata(items, channels, segment_columns(self.manifest))
-            events = np.column_stack([np.round(onsets * self.sfreq).astype(int),
-                                      np.zeros(len(onsets), int), np.ones(len(onsets), int)])
-            out.append(mne.EpochsArray(data.astype(np.float64), info, events=events,
-                                       event_id={kind: 1}, metadata=meta, verbose=False))
+            events = np.column_stack(
+                [
+                    np.round(onsets * self.sfreq).astype(int),
+                    np.zeros(len(onsets), int),
+                    np.ones(len(onsets), int),
+                ]
+            )
+            out.append(
+                mne.EpochsArray(
+                    data.astype(np.float64),
+                    info,
+                    events=events,
+                    event_id={kind: 1},
+                    metadata=meta,
+                    verbose=False,
+                )
+            )
         logger.info(f"{len(chosen)} item(s) as {len(out)} Epochs")
         return out
 

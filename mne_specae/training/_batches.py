@@ -25,8 +25,10 @@ def as_waveform_tensor(waveforms):
     if data.dtype != torch.float32:
         data = data.to(torch.float32)
     if data.ndim not in (2, 3):
-        raise ValueError(f"waveforms must be (n_items, n_times) or (n_items, n_channels, "
-                         f"n_times), got shape {tuple(data.shape)}.")
+        raise ValueError(
+            f"waveforms must be (n_items, n_times) or (n_items, n_channels, "
+            f"n_times), got shape {tuple(data.shape)}."
+        )
     if not bool(torch.isfinite(data).all()):
         raise ValueError("waveforms hold NaN/Inf samples; make_segments drops such segments.")
     return data.contiguous()
@@ -81,8 +83,7 @@ class BatchSource:
         """The items ``idx`` (best from :meth:`indices`) as a batch on the device."""
         if not self.pinned:
             return self.data.index_select(0, idx.to(self.data.device))
-        buf = torch.empty((len(idx), *self.data.shape[1:]), dtype=self.data.dtype,
-                          pin_memory=True)
+        buf = torch.empty((len(idx), *self.data.shape[1:]), dtype=self.data.dtype, pin_memory=True)
         torch.index_select(self.data, 0, idx, out=buf)  # idx on the host: indices()
         return buf.to(self.device, non_blocking=True)
 
@@ -138,8 +139,7 @@ class EpochLosses:
             self._pending = None
         if self._pending is None:
             if self._host is None:
-                self._host = torch.zeros(len(self.sizes), dtype=torch.float32,
-                                         pin_memory=True)
+                self._host = torch.zeros(len(self.sizes), dtype=torch.float32, pin_memory=True)
             self._host[: b + 1].copy_(self.values[: b + 1], non_blocking=True)
             event = torch.cuda.Event()
             event.record(torch.cuda.current_stream(self.device))

@@ -34,8 +34,18 @@ _SUM_RTOL = 1e-9  # float64 sums of identical data may differ in the last bits e
 #: recorded before them had: such a checkpoint resumes when the call keeps that value.
 ADDED_ENTRIES = {"mask_fraction": 0.0, "noise_std": 0.0, "drop_last": False}
 
-_STATE_KEYS = ("epoch", "model", "optimizer", "scheduler", "input_stage", "best_state",
-               "bad_epochs", "history", "train_idx", "val_idx")
+_STATE_KEYS = (
+    "epoch",
+    "model",
+    "optimizer",
+    "scheduler",
+    "input_stage",
+    "best_state",
+    "bad_epochs",
+    "history",
+    "train_idx",
+    "val_idx",
+)
 _FRESH_START = "To start afresh, delete {path} or pass another checkpoint path."
 
 
@@ -54,7 +64,8 @@ def callable_name(obj):
         args = [repr(a) if not callable(a) else callable_name(a) for a in obj.args]
         args += [f"{k}={v!r}" for k, v in sorted(obj.keywords.items())]
         return f"functools.partial({callable_name(obj.func)}, {', '.join(args)})".replace(
-            ", )", ")")
+            ", )", ")"
+        )
     target = obj if hasattr(obj, "__qualname__") else type(obj)
     return f"{getattr(target, '__module__', '?')}.{target.__qualname__}"
 
@@ -104,8 +115,13 @@ def data_checksum(data):
     n = host.shape[0]
     rows = np.unique(np.linspace(0, n - 1, min(n, N_HASHED_ROWS)).round().astype(np.int64))
     digest = hashlib.sha256(np.ascontiguousarray(host[rows]).tobytes()).hexdigest()[:16]
-    return dict(shape=list(host.shape), dtype=str(data.dtype).replace("torch.", ""),
-                sum=total, abs_sum=abs_total, rows=digest)
+    return dict(
+        shape=list(host.shape),
+        dtype=str(data.dtype).replace("torch.", ""),
+        sum=total,
+        abs_sum=abs_total,
+        rows=digest,
+    )
 
 
 def split_summary(train_idx, val_idx):
@@ -159,8 +175,7 @@ def make_fingerprint(model, input_stage, data, train_idx, val_idx, **settings):
         input_stage=None if input_stage is None else callable_name(type(input_stage)),
         input_stage_config=None if stage_config is None else _plain(stage_config()),
     )
-    out.update({key: _plain(callable_name(v) if callable(v) else v)
-                for key, v in settings.items()})
+    out.update({key: _plain(callable_name(v) if callable(v) else v) for key, v in settings.items()})
     out["split"] = split_summary(train_idx, val_idx)
     out["data"] = data_checksum(data)
     return out
@@ -179,8 +194,7 @@ def _flatten(entries, prefix=""):
 def fingerprint_differences(old, new):
     """``"entry: old -> new"`` for every entry of two fingerprints that differs."""
     old_flat, new_flat = _flatten(old), _flatten(new)
-    scale = max(abs(old_flat.get("data.abs_sum") or 0.0),
-                abs(new_flat.get("data.abs_sum") or 0.0))
+    scale = max(abs(old_flat.get("data.abs_sum") or 0.0), abs(new_flat.get("data.abs_sum") or 0.0))
     missing = "<absent>"
     lines = []
     for key in list(old_flat) + [k for k in new_flat if k not in old_flat]:
@@ -216,9 +230,16 @@ def write_checkpoint(path, fingerprint, **state):
     """Write a checkpoint atomically (see :func:`~mne_specae.io.save_atomic`)."""
     from .._version import __version__
 
-    return save_atomic(dict(format=CHECKPOINT_FORMAT, format_version=CHECKPOINT_VERSION,
-                            package_version=__version__, fingerprint=fingerprint, **state),
-                       path)
+    return save_atomic(
+        dict(
+            format=CHECKPOINT_FORMAT,
+            format_version=CHECKPOINT_VERSION,
+            package_version=__version__,
+            fingerprint=fingerprint,
+            **state,
+        ),
+        path,
+    )
 
 
 def save_run(run, epoch):
@@ -232,12 +253,18 @@ def save_run(run, epoch):
     if run.path is None or not run.is_main:
         return
     write_checkpoint(
-        run.path, run.fingerprint, epoch=epoch, model=cpu_state(run.model),
+        run.path,
+        run.fingerprint,
+        epoch=epoch,
+        model=cpu_state(run.model),
         optimizer=run.opt.state_dict(),
         scheduler=None if run.sched is None else run.sched.state_dict(),
         input_stage=None if run.stage is None else cpu_state(run.stage),
-        best_state=run.best_state, bad_epochs=run.bad_epochs,
-        history=run.history.to_dict(), train_idx=run.train_idx, val_idx=run.val_idx,
+        best_state=run.best_state,
+        bad_epochs=run.bad_epochs,
+        history=run.history.to_dict(),
+        train_idx=run.train_idx,
+        val_idx=run.val_idx,
     )
 
 
@@ -302,8 +329,10 @@ def read_checkpoint(path, fingerprint):
         )
     missing = [key for key in _STATE_KEYS if key not in state]
     if missing or not isinstance(state["fingerprint"], dict):
-        raise ValueError(f"{path} is a damaged checkpoint (missing or broken: "
-                         f"{missing or ['fingerprint']}). {fresh}")
+        raise ValueError(
+            f"{path} is a damaged checkpoint (missing or broken: "
+            f"{missing or ['fingerprint']}). {fresh}"
+        )
     recorded = dict(state["fingerprint"])
     for key, value in ADDED_ENTRIES.items():
         recorded.setdefault(key, value)

@@ -38,11 +38,16 @@ class History:
 
     def to_dict(self):
         """Plain-Python form (for model files)."""
-        return dict(epochs=self.epochs, best_epoch=self.best_epoch,
-                    best_loss=self.best_loss, stop_reason=self.stop_reason)
+        return dict(
+            epochs=self.epochs,
+            best_epoch=self.best_epoch,
+            best_loss=self.best_loss,
+            stop_reason=self.stop_reason,
+        )
 
     @classmethod
     def from_dict(cls, state):
         """Inverse of :meth:`to_dict`."""
-        return cls(list(state["epochs"]), state["best_epoch"], state["best_loss"],
-                   state["stop_reason"])
+        return cls(
+            list(state["epochs"]), state["best_epoch"], state["best_loss"], state["stop_reason"]
+        )

@@ -28,7 +28,15 @@ import numpy as np
 import torch
 from mne.utils import logger, verbose, warn
 
-from ._store_checks import checked
+from ..nn.corruption import epoch_corruption
+from ..utils._devices import (
+    cpu_threads,
+    cudnn_autotune,
+    resolve_device,
+    use_bf16,
+    use_channels_last,
+)
+from ..utils._docs import fill_doc
 from ._batches import (
     EpochLosses,
     as_waveform_tensor,
@@ -39,6 +47,7 @@ from ._batches import (
     epoch_order,
     sum_over_ranks,
 )
+from ._store_checks import checked
 from .checkpoints import (
     CHECKPOINT_FORMAT,
     check_absent,
@@ -49,18 +58,7 @@ from .checkpoints import (
     save_run,
     tensor_indices,
 )
-from ..nn.corruption import epoch_corruption
-from ..utils._devices import (
-    cpu_threads,
-    cudnn_autotune,
-    resolve_device,
-    use_bf16,
-    use_channels_last,
-)
-from ..utils._docs import fill_doc
 from .history import History
-from .splits import split_items
-from .streaming import StoreItems, make_source
 from .options import (
     check_arguments,
     check_enough_items,
@@ -69,6 +67,8 @@ from .options import (
     make_scheduler,
     use_drop_last,
 )
+from .splits import split_items
+from .streaming import StoreItems, make_source
 
 __all__ = ["CHECKPOINT_FORMAT", "train_autoencoder"]
 
@@ -96,8 +96,9 @@ class _Run:
         self.drop_last = use_drop_last(kw["drop_last"], kw["compile"])
         check_enough_items(len(self.train_idx), self.per_rank * self.world, self.drop_last)
         self.bf16 = use_bf16(kw["precision"], self.device)
-        self.channels_last = (use_channels_last(kw["channels_last"], self.device)
-                              and getattr(model, "dim", 2) == 2)
+        self.channels_last = (
+            use_channels_last(kw["channels_last"], self.device) and getattr(model, "dim", 2) == 2
+        )
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
@@ -108,17 +109,19 @@ class _Run:
             from torch.nn.parallel import DistributedDataParallel
 
             self.net = DistributedDataParallel(
-                model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         if kw["compile"]:
             self.net = torch.compile(self.net)
-        self.opt = make_optimizer(kw["optimizer"], model.parameters(), kw["lr"],
-                                  kw["weight_decay"])
+        self.opt = make_optimizer(kw["optimizer"], model.parameters(), kw["lr"], kw["weight_decay"])
         self.sched = make_scheduler(kw["scheduler"], self.opt, kw["max_epochs"], kw["patience"])
         self.loss_fn = make_loss(kw["loss"])
         if self.world > 1 and kw["batch_size"] % self.world and self.is_main:
-            logger.info(f"batch_size {kw['batch_size']} does not divide into {self.world} "
-                        f"processes: {self.per_rank} items per process, "
-                        f"{self.per_rank * self.world} per step")
+            logger.info(
+                f"batch_size {kw['batch_size']} does not divide into {self.world} "
+                f"processes: {self.per_rank} items per process, "
+                f"{self.per_rank * self.world} per step"
+            )
         self.source = make_source(data, self.device, kw["data_on_device"])
         self.show = kw["progress"] and self.is_main and logger.level <= 20
         self.history, self.best_state, self.bad_epochs, self.epoch = History(), None, 0, 0
@@ -128,11 +131,9 @@ class _Run:
         """Fit the input stage's statistics on the training items, on the device."""
         if self.stage is None or not getattr(self.stage, "needs_fitting", False):
             return
-        self.stage.fit_normalization(self.source.rows(train_idx),
-                                     batch_size=max(self.per_rank, 64))
+        self.stage.fit_normalization(self.source.rows(train_idx), batch_size=max(self.per_rank, 64))
         if self.is_main:
-            logger.info(f"Input stage normalisation fitted on the {len(train_idx)} "
-                        "training items")
+            logger.info(f"Input stage normalisation fitted on the {len(train_idx)} training items")
 
     # ---------------------------------------------------------- one epoch
     def _forward_loss(self, net, x, corruption=None):
@@ -153,14 +154,24 @@ class _Run:
         from tqdm.auto import tqdm
 
         self.model.train()
-        mine, n_items = epoch_items(epoch_order(train_idx, self.kw["seed"], epoch), self.rank,
-                                    self.world, self.per_rank, self.drop_last)
+        mine, n_items = epoch_items(
+            epoch_order(train_idx, self.kw["seed"], epoch),
+            self.rank,
+            self.world,
+            self.per_rank,
+            self.drop_last,
+        )
         batches, sizes = batch_slices(self.source.indices(mine), self.per_rank)
         losses = EpochLosses(sizes, self.device)
         corruption = epoch_corruption(self.kw, epoch, self.rank, self.device)
         t0 = time.perf_counter()
-        bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{self.kw['max_epochs']}",
-                   leave=False, disable=not self.show, unit="batch")
+        bar = tqdm(
+            total=len(batches),
+            desc=f"epoch {epoch}/{self.kw['max_epochs']}",
+            leave=False,
+            disable=not self.show,
+            unit="batch",
+        )
         for b, x in enumerate(self.source.iterate(batches)):
             loss = self._forward_loss(self.net, x, corruption)
             self.opt.zero_grad(set_to_none=True)
@@ -181,8 +192,9 @@ class _Run:
         module: no DDP wrapper, no compiled graph (the last batch may be smaller)."""
         self.model.eval()
         broadcast_buffers(self.model, self.world)  # as DDP's forward would
-        batches, sizes = batch_slices(self.source.indices(val_idx[self.rank :: self.world]),
-                                      self.per_rank)
+        batches, sizes = batch_slices(
+            self.source.indices(val_idx[self.rank :: self.world]), self.per_rank
+        )
         losses = EpochLosses(sizes, self.device)
         with torch.no_grad():
             for b, x in enumerate(self.source.iterate(batches)):
@@ -213,19 +225,25 @@ class _Run:
     def stop_nonfinite(self, epoch, which):
         """A NaN/Inf loss: restore the best weights, record it, warn (or raise)."""
         if self.best_state is None:
-            hint = ("lower lr, check the input scaling (normalize='item'), or use "
-                    "precision='fp32'." if which == "training" else
-                    "the training loss was finite, so check the validation recordings "
-                    "(flat or clipped segments, other units), the input scaling "
-                    "(normalize='item'), or use precision='fp32'.")
-            raise FloatingPointError(f"The {which} loss became NaN/Inf in epoch {epoch}, "
-                                     f"before any epoch finished with a finite loss: {hint}")
+            hint = (
+                "lower lr, check the input scaling (normalize='item'), or use precision='fp32'."
+                if which == "training"
+                else "the training loss was finite, so check the validation recordings "
+                "(flat or clipped segments, other units), the input scaling "
+                "(normalize='item'), or use precision='fp32'."
+            )
+            raise FloatingPointError(
+                f"The {which} loss became NaN/Inf in epoch {epoch}, "
+                f"before any epoch finished with a finite loss: {hint}"
+            )
         self.model.load_state_dict(self.best_state)
         self.history.stop_reason = "nonfinite_loss"  # before the checkpoint records it
         save_run(self, epoch)
-        warn(f"The {which} loss became NaN/Inf in epoch {epoch}: training stopped and the "
-             f"weights of epoch {self.history.best_epoch} (loss "
-             f"{self.history.best_loss:.4g}) were restored.")
+        warn(
+            f"The {which} loss became NaN/Inf in epoch {epoch}: training stopped and the "
+            f"weights of epoch {self.history.best_epoch} (loss "
+            f"{self.history.best_loss:.4g}) were restored."
+        )
 
 
 def _run_epochs(run):
@@ -239,12 +257,21 @@ def _run_epochs(run):
             run.stop_nonfinite(epoch, "training")
             return
         val_loss = run.evaluate(val_idx) if len(val_idx) else math.nan
-        run.history.epochs.append(dict(
-            epoch=epoch, train_loss=train_loss, val_loss=val_loss, seconds=seconds,
-            samples_per_s=n_items / seconds, lr=run.opt.param_groups[0]["lr"]))
+        run.history.epochs.append(
+            dict(
+                epoch=epoch,
+                train_loss=train_loss,
+                val_loss=val_loss,
+                seconds=seconds,
+                samples_per_s=n_items / seconds,
+                lr=run.opt.param_groups[0]["lr"],
+            )
+        )
         if run.is_main:
-            logger.info(f"epoch {epoch}/{run.kw['max_epochs']}: train {train_loss:.4g}, val "
-                        f"{val_loss:.4g}, {seconds:.1f} s, {n_items / seconds:.0f} items/s")
+            logger.info(
+                f"epoch {epoch}/{run.kw['max_epochs']}: train {train_loss:.4g}, val "
+                f"{val_loss:.4g}, {seconds:.1f} s, {n_items / seconds:.0f} items/s"
+            )
         if len(val_idx) and not math.isfinite(val_loss):
             run.stop_nonfinite(epoch, "validation")
             return
@@ -384,18 +411,43 @@ def train_autoencoder(
     if not resume:
         check_absent(path)  # before any work
     # every sample is checked for NaN/Inf: in memory here, from a store as it is read
-    data = checked(waveforms) if isinstance(waveforms, StoreItems) \
-        else as_waveform_tensor(waveforms)
+    data = (
+        checked(waveforms) if isinstance(waveforms, StoreItems) else as_waveform_tensor(waveforms)
+    )
     if data.shape[0] < 2:
         raise ValueError(f"Need at least 2 items to train, got {data.shape[0]}.")
     labels, train_idx, val_idx = split_items(groups, data.shape[0], val_fraction, seed)
     train_idx, val_idx = tensor_indices(train_idx), tensor_indices(val_idx)
-    fingerprint = None if path is None else make_fingerprint(
-        model, input_stage, data, train_idx, val_idx,
-        **{k: kw[k] for k in ("optimizer", "lr", "weight_decay", "scheduler", "loss",
-                              "patience", "min_delta", "mask_fraction", "noise_std",
-                              "batch_size", "val_fraction", "max_epochs", "seed")},
-        drop_last=use_drop_last(drop_last, compile))
+    fingerprint = (
+        None
+        if path is None
+        else make_fingerprint(
+            model,
+            input_stage,
+            data,
+            train_idx,
+            val_idx,
+            **{
+                k: kw[k]
+                for k in (
+                    "optimizer",
+                    "lr",
+                    "weight_decay",
+                    "scheduler",
+                    "loss",
+                    "patience",
+                    "min_delta",
+                    "mask_fraction",
+                    "noise_std",
+                    "batch_size",
+                    "val_fraction",
+                    "max_epochs",
+                    "seed",
+                )
+            },
+            drop_last=use_drop_last(drop_last, compile),
+        )
+    )
     saved = read_checkpoint(path, fingerprint) if resume and path.is_file() else None
     rank, world, dev, owns_group = distributed_context(resolve_device(device))
     checks_finite = getattr(input_stage, "check_finite", False) is True
@@ -403,8 +455,16 @@ def train_autoencoder(
         if checks_finite:
             input_stage.check_finite = False  # the data's own check sees every sample
         with cudnn_autotune(dev), cpu_threads(dev):  # threads for a busy CPU
-            run = _train(model, data, kw, (rank, world, dev), (train_idx, val_idx),
-                         (path, fingerprint), saved, labels)
+            run = _train(
+                model,
+                data,
+                kw,
+                (rank, world, dev),
+                (train_idx, val_idx),
+                (path, fingerprint),
+                saved,
+                labels,
+            )
     finally:
         if checks_finite:
             input_stage.check_finite = True
@@ -427,10 +487,12 @@ def _train(model, data, kw, context, split, checkpoint, saved, labels):
             logger.info(f"No checkpoint at {path} yet: training from the start")
         run.fit_input_stage(train_idx)
     if kw["groups"] is not None and len(val_idx) and run.is_main:
-        logger.info(f"Validation: {len(val_idx)} items of "
-                    f"{len(np.unique(labels[val_idx]))} group(s); training: "
-                    f"{len(train_idx)} items of {len(np.unique(labels[train_idx]))} "
-                    "group(s)")
+        logger.info(
+            f"Validation: {len(val_idx)} items of "
+            f"{len(np.unique(labels[val_idx]))} group(s); training: "
+            f"{len(train_idx)} items of {len(np.unique(labels[train_idx]))} "
+            "group(s)"
+        )
     _run_epochs(run)
     if run.best_state is not None:
         model.load_state_dict(run.best_state)

@@ -11,12 +11,13 @@ import torch
 import torch.nn.functional as F
 from mne.utils import _check_option, _validate_type
 
-from ..utils._checks import check_int, check_number
 from ..nn.corruption import check_corruption
+from ..utils._checks import check_int, check_number
 from ..utils._devices import PRECISIONS
 
-_CHOICES = dict(optimizer=("adam", "adamw"), scheduler=(None, "cosine", "plateau"),
-                loss=("mse", "l1"))
+_CHOICES = dict(
+    optimizer=("adam", "adamw"), scheduler=(None, "cosine", "plateau"), loss=("mse", "l1")
+)
 
 
 def check_arguments(kw):
@@ -75,7 +76,8 @@ def make_scheduler(scheduler, optimizer, max_epochs, patience):
     if scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
     return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=0.5, patience=max(1, patience // 2))
+        optimizer, factor=0.5, patience=max(1, patience // 2)
+    )
 
 
 def make_loss(loss):

@@ -40,8 +40,10 @@ def split_by_group(groups, val_fraction=0.2, seed=0):
         return np.arange(n), np.array([], dtype=int)
     grouped = unique_groups(labels)
     if len(grouped[0]) < 2:
-        warn("Only one group (subject/recording) in the data: the validation set is a "
-             "random subset of its items, so it is not independent of training.")
+        warn(
+            "Only one group (subject/recording) in the data: the validation set is a "
+            "random subset of its items, so it is not independent of training."
+        )
         order = rng.permutation(n)
         n_val = max(1, int(round(val_fraction * n)))
         return np.sort(order[n_val:]), np.sort(order[:n_val])

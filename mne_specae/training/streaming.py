@@ -44,8 +44,7 @@ class StoreItems:
 
     def __init__(self, store, index=None):
         self.store = store
-        self.index = (np.arange(len(store)) if index is None
-                      else np.asarray(index, dtype=np.int64))
+        self.index = np.arange(len(store)) if index is None else np.asarray(index, dtype=np.int64)
 
     @property
     def shape(self):
@@ -180,9 +179,11 @@ class StoreItemSet:
 
     def __init__(self, store, picks=None):
         if picks is not None:
-            raise ValueError("picks selects channels of Epochs; a store's items are "
-                             "chosen when it is prepared (prepare_segments(picks=...)). "
-                             "Use SpecAE(picks=None) with a store.")
+            raise ValueError(
+                "picks selects channels of Epochs; a store's items are "
+                "chosen when it is prepared (prepare_segments(picks=...)). "
+                "Use SpecAE(picks=None) with a store."
+            )
         if len(store) == 0:
             raise ValueError(f"The store {store.path} holds no item.")
         self.store = store
@@ -195,8 +196,7 @@ class StoreItemSet:
 
     def items(self, separate):
         if not separate:
-            raise ValueError("A store holds single channels: train with "
-                             "channel_mode='separate'.")
+            raise ValueError("A store holds single channels: train with channel_mode='separate'.")
         return StoreItems(self.store), np.arange(len(self.store))
 
     def groups(self, groups=None):
@@ -231,8 +231,9 @@ def _model_tag(est):
     """``"<class> <sha256 of the weights>"``: which model wrote a store's columns."""
     digest = hashlib.sha256()
     model = getattr(est, "model_", None)
-    for name, value in (model.state_dict().items() if model is not None else ()):
+    for name, value in model.state_dict().items() if model is not None else ():
         digest.update(name.encode())
-        digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
-                      .numpy().tobytes())
+        digest.update(
+            value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+        )
     return f"{type(est).__name__} sha256 {digest.hexdigest()[:16]}"

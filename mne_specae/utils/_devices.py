@@ -16,8 +16,15 @@ from mne.utils import _check_option, _validate_type
 from ._threads import cpu_threads, record_torch_default
 
 PRECISIONS = ("auto", "fp32", "bf16")
-__all__ = ["PRECISIONS", "available_device", "cpu_threads", "cudnn_autotune",
-           "resolve_device", "use_bf16", "use_channels_last"]
+__all__ = [
+    "PRECISIONS",
+    "available_device",
+    "cpu_threads",
+    "cudnn_autotune",
+    "resolve_device",
+    "use_bf16",
+    "use_channels_last",
+]
 
 # a different count at a later call means the user called torch.set_num_threads
 record_torch_default(torch.get_num_threads())
@@ -51,8 +58,10 @@ def resolve_device(device="auto"):
             f"{torch.__version__}). Use device='auto' or 'cpu'."
         )
     if dev.type == "mps" and not _mps_available():
-        raise RuntimeError(f"device={device!r} but PyTorch sees no Apple MPS device here. "
-                           "Use device='auto' or 'cpu'.")
+        raise RuntimeError(
+            f"device={device!r} but PyTorch sees no Apple MPS device here. "
+            "Use device='auto' or 'cpu'."
+        )
     return dev
 
 

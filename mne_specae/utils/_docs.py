@@ -227,11 +227,20 @@ def _add_defaults(doc, signature, indent):
     in_params = False
     for i, line in enumerate(lines):
         stripped = line.strip()
-        if stripped == "Parameters" and i + 1 < len(lines) and lines[i + 1].strip().startswith("---"):
+        if (
+            stripped == "Parameters"
+            and i + 1 < len(lines)
+            and lines[i + 1].strip().startswith("---")
+        ):
             in_params = True
             continue
-        if in_params and i + 1 < len(lines) and stripped and lines[i + 1].strip().startswith("---") \
-                and set(lines[i + 1].strip()) == {"-"}:
+        if (
+            in_params
+            and i + 1 < len(lines)
+            and stripped
+            and lines[i + 1].strip().startswith("---")
+            and set(lines[i + 1].strip()) == {"-"}
+        ):
             break  # the next section
         match = _PARAM.match(line)
         if not in_params or match is None or match.group(1) != indent:

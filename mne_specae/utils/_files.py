@@ -11,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import pickle
-import platform
 from pathlib import Path
 
 import torch
@@ -39,8 +38,10 @@ def save_atomic(obj, path):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OSError(f"Cannot create the folder of {path}: {err.strerror or err}. "
-                      "Choose a writable location.") from err
+        raise OSError(
+            f"Cannot create the folder of {path}: {err.strerror or err}. "
+            "Choose a writable location."
+        ) from err
     for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         orphan.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -52,8 +53,9 @@ def save_atomic(obj, path):
         os.replace(tmp, path)
         _fsync_folder(path.parent)
     except PermissionError as err:
-        raise PermissionError(f"Cannot write {path}: permission denied. Choose a writable "
-                              "location.") from err
+        raise PermissionError(
+            f"Cannot write {path}: permission denied. Choose a writable location."
+        ) from err
     finally:
         if tmp.exists():
             tmp.unlink()

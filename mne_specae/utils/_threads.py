@@ -79,8 +79,10 @@ def parse_setting(value, what=ENV_VAR):
         except ValueError:
             value = None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be 'auto', 'off' or a number of threads >= 1, got "
-                         f"{value if value is not None else text!r}.")
+        raise ValueError(
+            f"{what} must be 'auto', 'off' or a number of threads >= 1, got "
+            f"{value if value is not None else text!r}."
+        )
     return value
 
 
@@ -319,8 +321,10 @@ def cpu_threads(device):
         before = torch.get_num_threads()
         n = _decide(torch) if outermost else None
         if n is not None and n != before:
-            logger.debug(f"mne-specae: {n} torch thread(s) on the CPU for this call "
-                         f"(torch's setting {before}; {ENV_VAR}=off to disable)")
+            logger.debug(
+                f"mne-specae: {n} torch thread(s) on the CPU for this call "
+                f"(torch's setting {before}; {ENV_VAR}=off to disable)"
+            )
             torch.set_num_threads(n)
         else:
             n = None
