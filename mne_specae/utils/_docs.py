@@ -89,7 +89,9 @@ docdict["normalize"] = """
 normalize : None | ``"item"`` | ``"dataset"``
     None; z-score of each item's image (mean 0, std 1: robust to recordings in
     different units); or fixed per-frequency statistics fitted on the training
-    data."""
+    data. For ``SpecAE(model="1d")`` it applies to the waveform: none; each item
+    standardised on its own; or one mean and std per channel of the training
+    waveforms (saved with the model)."""
 docdict["resize"] = """
 resize : tuple of int | None
     ``(height, width)`` of the image. An axis that grows is interpolated bilinearly
@@ -197,14 +199,17 @@ checkpoint : path-like | None
     Checkpoint file, rewritten atomically after every epoch. It records what the
     run was (model, input stage, optimiser and schedule, batch size, input
     corruption, split and a checksum of the data), so that a resumed run can only
-    continue the same run."""
+    continue the same run. A setting of the training run, not of the model: it is
+    not saved in model files (a loaded model has ``checkpoint=None``,
+    ``resume=False``)."""
 docdict["resume"] = """
 resume : bool
     Continue the run recorded in ``checkpoint``. ``False`` refuses to start when
     the checkpoint file exists (delete it or choose another path: work is never
     overwritten silently); ``True`` continues it, after checking that it records
     exactly this run (settings and data; a mismatch is an error that names what
-    differs), and starts afresh when the file does not exist yet."""
+    differs), and starts afresh when the file does not exist yet. A setting of the
+    training run: not saved in model files (a loaded model has ``resume=False``)."""
 
 # ------------------------------------------------------------------------- MNE
 docdict["picks_signal"] = """
