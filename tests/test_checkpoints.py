@@ -24,7 +24,7 @@ from tiny import (
 from mne_specae import SpecAE, make_segments
 from mne_specae.nn.input_stages import WaveformInput
 from mne_specae.nn.models import ConvAutoencoder1d
-from mne_specae.training import loop as training
+from mne_specae.training import _run as training_run
 from mne_specae.training.checkpoints import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -70,7 +70,7 @@ def test_checkpoint_and_resume_equal_an_uninterrupted_run(real_items, tmp_path, 
     full = tiny_train(full_model, waves, **options)
 
     # a run killed right after the checkpoint of epoch 2
-    save_run = training.save_run
+    save_run = training_run.save_run
 
     def killed_after_epoch_2(run, epoch):
         save_run(run, epoch)
@@ -78,7 +78,7 @@ def test_checkpoint_and_resume_equal_an_uninterrupted_run(real_items, tmp_path, 
             raise _Interrupted
 
     ckpt = tmp_path / "ckpt.pt"
-    monkeypatch.setattr(training, "save_run", killed_after_epoch_2)
+    monkeypatch.setattr(training_run, "save_run", killed_after_epoch_2)
     with pytest.raises(_Interrupted):
         tiny_train(tiny_model(), waves, checkpoint=ckpt, **options)
     monkeypatch.undo()

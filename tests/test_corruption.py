@@ -31,7 +31,7 @@ from mne_specae import SpecAE, Spectrogram, make_segments
 from mne_specae.nn.corruption import corrupt
 from mne_specae.nn.input_stages import WaveformInput
 from mne_specae.nn.models import ConvAutoencoder1d
-from mne_specae.training import loop as training
+from mne_specae.training import _run as training_run
 from mne_specae.training.splits import split_by_group
 
 TESTS = Path(__file__).resolve().parent
@@ -302,7 +302,7 @@ def test_resume_with_masking_equals_an_uninterrupted_run(real_items, tmp_path, m
     options = dict(groups=groups, max_epochs=3, patience=10, mask_fraction=0.25, noise_std=0.1)
     full_model = tiny_model()
     full = tiny_train(full_model, waves, **options)
-    save_run = training.save_run
+    save_run = training_run.save_run
 
     def killed_after_epoch_1(run, epoch):
         save_run(run, epoch)
@@ -310,7 +310,7 @@ def test_resume_with_masking_equals_an_uninterrupted_run(real_items, tmp_path, m
             raise _Interrupted
 
     ckpt = tmp_path / "run.pt"
-    monkeypatch.setattr(training, "save_run", killed_after_epoch_1)
+    monkeypatch.setattr(training_run, "save_run", killed_after_epoch_1)
     with pytest.raises(_Interrupted):
         tiny_train(tiny_model(), waves, checkpoint=ckpt, **options)
     monkeypatch.undo()

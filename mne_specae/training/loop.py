@@ -26,16 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mne.utils import logger, verbose, warn
+from mne.utils import logger, verbose
 
 from ..nn.corruption import epoch_corruption
-from ..utils._devices import (
-    cpu_threads,
-    cudnn_autotune,
-    resolve_device,
-    use_bf16,
-    use_channels_last,
-)
+from ..utils._devices import cpu_threads, cudnn_autotune, resolve_device
 from ..utils._docs import fill_doc
 from ._batches import (
     EpochLosses,
@@ -47,203 +41,78 @@ from ._batches import (
     epoch_order,
     sum_over_ranks,
 )
+from ._run import Run
 from ._store_checks import checked
 from .checkpoints import (
     CHECKPOINT_FORMAT,
     check_absent,
-    cpu_state,
     make_fingerprint,
     read_checkpoint,
     restore_run,
-    save_run,
     tensor_indices,
 )
-from .history import History
-from .options import (
-    check_arguments,
-    check_enough_items,
-    make_loss,
-    make_optimizer,
-    make_scheduler,
-    use_drop_last,
-)
+from .options import check_arguments, use_drop_last
 from .splits import split_items
-from .streaming import StoreItems, make_source
+from .streaming import StoreItems
 
 __all__ = ["CHECKPOINT_FORMAT", "train_autoencoder"]
 
 _SHOW_EVERY = 20  # batches between updates of the progress bar's running loss
 
 
-def _model_input(stage, x):
-    if stage is None:
-        return x
-    return stage.to_images(x) if hasattr(stage, "to_images") else stage(x)
+def _train_epoch(run, epoch, train_idx):
+    """One pass over the training items: (mean loss, items, seconds), over all
+    processes; the loss is NaN/Inf when a batch's loss was. The host never waits
+    for the device during the pass: the order goes to the device once, and the
+    losses are read once, at the end (where NaN/Inf is noticed)."""
+    from tqdm.auto import tqdm
+
+    run.model.train()
+    mine, n_items = epoch_items(
+        epoch_order(train_idx, run.kw["seed"], epoch),
+        run.rank,
+        run.world,
+        run.per_rank,
+        run.drop_last,
+    )
+    batches, sizes = batch_slices(run.source.indices(mine), run.per_rank)
+    losses = EpochLosses(sizes, run.device)
+    corruption = epoch_corruption(run.kw, epoch, run.rank, run.device)
+    t0 = time.perf_counter()
+    bar = tqdm(
+        total=len(batches),
+        desc=f"epoch {epoch}/{run.kw['max_epochs']}",
+        leave=False,
+        disable=not run.show,
+        unit="batch",
+    )
+    for b, x in enumerate(run.source.iterate(batches)):
+        loss = run.forward_loss(run.net, x, corruption)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        losses.add(b, loss)
+        if run.show and b % _SHOW_EVERY == _SHOW_EVERY - 1:
+            running = losses.running(b)  # may lag: never waits for the device
+            if running is not None:
+                bar.set_postfix(loss=f"{running:.4g}")
+        bar.update(1)
+    bar.close()
+    total = sum_over_ranks(run.world, run.device, losses.total())  # NaN on any rank: NaN
+    return total / n_items, n_items, time.perf_counter() - t0
 
 
-# --------------------------------------------------------------------- run
-class _Run:
-    """One training run in this process: the model on its device, the optimiser, the
-    batches, and where the run stands (history, best weights, epochs without gain)."""
-
-    def __init__(self, model, data, kw, context, split, checkpoint):
-        self.rank, self.world, self.device = context
-        self.is_main = self.rank == 0
-        self.train_idx, self.val_idx = split
-        self.path, self.fingerprint = checkpoint
-        self.model, self.stage, self.kw = model, kw["input_stage"], kw
-        self.per_rank = max(1, kw["batch_size"] // self.world)
-        self.drop_last = use_drop_last(kw["drop_last"], kw["compile"])
-        check_enough_items(len(self.train_idx), self.per_rank * self.world, self.drop_last)
-        self.bf16 = use_bf16(kw["precision"], self.device)
-        self.channels_last = (
-            use_channels_last(kw["channels_last"], self.device) and getattr(model, "dim", 2) == 2
-        )
-        model.to(self.device)
-        if self.channels_last:
-            model.to(memory_format=torch.channels_last)
-        if self.stage is not None:
-            self.stage.to(self.device).eval()
-        self.net = model
-        if self.world > 1:
-            from torch.nn.parallel import DistributedDataParallel
-
-            self.net = DistributedDataParallel(
-                model, device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
-        if kw["compile"]:
-            self.net = torch.compile(self.net)
-        self.opt = make_optimizer(kw["optimizer"], model.parameters(), kw["lr"], kw["weight_decay"])
-        self.sched = make_scheduler(kw["scheduler"], self.opt, kw["max_epochs"], kw["patience"])
-        self.loss_fn = make_loss(kw["loss"])
-        if self.world > 1 and kw["batch_size"] % self.world and self.is_main:
-            logger.info(
-                f"batch_size {kw['batch_size']} does not divide into {self.world} "
-                f"processes: {self.per_rank} items per process, "
-                f"{self.per_rank * self.world} per step"
-            )
-        self.source = make_source(data, self.device, kw["data_on_device"])
-        self.show = kw["progress"] and self.is_main and logger.level <= 20
-        self.history, self.best_state, self.bad_epochs, self.epoch = History(), None, 0, 0
-
-    # ------------------------------------------------------------- start
-    def fit_input_stage(self, train_idx):
-        """Fit the input stage's statistics on the training items, on the device."""
-        if self.stage is None or not getattr(self.stage, "needs_fitting", False):
-            return
-        self.stage.fit_normalization(self.source.rows(train_idx), batch_size=max(self.per_rank, 64))
-        if self.is_main:
-            logger.info(f"Input stage normalisation fitted on the {len(train_idx)} training items")
-
-    # ---------------------------------------------------------- one epoch
-    def _forward_loss(self, net, x, corruption=None):
-        with torch.no_grad():
-            target = _model_input(self.stage, x)
-            if self.channels_last and target.ndim == 4:
-                target = target.contiguous(memory_format=torch.channels_last)
-            seen = target if corruption is None else corruption(target)  # loss vs clean target
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            out = net(seen)
-        return self.loss_fn(out.float(), target)
-
-    def train_epoch(self, epoch, train_idx):
-        """One pass over the training items: (mean loss, items, seconds), over all
-        processes; the loss is NaN/Inf when a batch's loss was. The host never waits
-        for the device during the pass: the order goes to the device once, and the
-        losses are read once, at the end (where NaN/Inf is noticed)."""
-        from tqdm.auto import tqdm
-
-        self.model.train()
-        mine, n_items = epoch_items(
-            epoch_order(train_idx, self.kw["seed"], epoch),
-            self.rank,
-            self.world,
-            self.per_rank,
-            self.drop_last,
-        )
-        batches, sizes = batch_slices(self.source.indices(mine), self.per_rank)
-        losses = EpochLosses(sizes, self.device)
-        corruption = epoch_corruption(self.kw, epoch, self.rank, self.device)
-        t0 = time.perf_counter()
-        bar = tqdm(
-            total=len(batches),
-            desc=f"epoch {epoch}/{self.kw['max_epochs']}",
-            leave=False,
-            disable=not self.show,
-            unit="batch",
-        )
-        for b, x in enumerate(self.source.iterate(batches)):
-            loss = self._forward_loss(self.net, x, corruption)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            losses.add(b, loss)
-            if self.show and b % _SHOW_EVERY == _SHOW_EVERY - 1:
-                running = losses.running(b)  # may lag: never waits for the device
-                if running is not None:
-                    bar.set_postfix(loss=f"{running:.4g}")
-            bar.update(1)
-        bar.close()
-        total = sum_over_ranks(self.world, self.device, losses.total())  # NaN on any rank: NaN
-        return total / n_items, n_items, time.perf_counter() - t0
-
-    def evaluate(self, val_idx):
-        """Mean loss over the validation items (all processes), through the plain
-        module: no DDP wrapper, no compiled graph (the last batch may be smaller)."""
-        self.model.eval()
-        broadcast_buffers(self.model, self.world)  # as DDP's forward would
-        batches, sizes = batch_slices(
-            self.source.indices(val_idx[self.rank :: self.world]), self.per_rank
-        )
-        losses = EpochLosses(sizes, self.device)
-        with torch.no_grad():
-            for b, x in enumerate(self.source.iterate(batches)):
-                losses.add(b, self._forward_loss(self.model, x))
-        return sum_over_ranks(self.world, self.device, losses.total()) / len(val_idx)
-
-    # ---------------------------------------------------------- end of epoch
-    def end_epoch(self, epoch, monitored):
-        """Keep the best weights, step the schedule, decide whether to stop, save."""
-        if monitored < self.history.best_loss - self.kw["min_delta"]:
-            self.history.best_loss, self.history.best_epoch = monitored, epoch
-            self.best_state = cpu_state(self.model)
-            self.bad_epochs = 0
-        else:
-            self.bad_epochs += 1
-        if isinstance(self.sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.sched.step(monitored)
-        elif self.sched is not None:
-            self.sched.step()
-        if self.bad_epochs >= self.kw["patience"]:
-            self.history.stop_reason = "early_stopping"
-        elif epoch == self.kw["max_epochs"]:
-            self.history.stop_reason = "max_epochs"
-        save_run(self, epoch)
-        if self.history.stop_reason == "early_stopping" and self.is_main:
-            logger.info(f"Early stopping: no improvement for {self.kw['patience']} epochs")
-
-    def stop_nonfinite(self, epoch, which):
-        """A NaN/Inf loss: restore the best weights, record it, warn (or raise)."""
-        if self.best_state is None:
-            hint = (
-                "lower lr, check the input scaling (normalize='item'), or use precision='fp32'."
-                if which == "training"
-                else "the training loss was finite, so check the validation recordings "
-                "(flat or clipped segments, other units), the input scaling "
-                "(normalize='item'), or use precision='fp32'."
-            )
-            raise FloatingPointError(
-                f"The {which} loss became NaN/Inf in epoch {epoch}, "
-                f"before any epoch finished with a finite loss: {hint}"
-            )
-        self.model.load_state_dict(self.best_state)
-        self.history.stop_reason = "nonfinite_loss"  # before the checkpoint records it
-        save_run(self, epoch)
-        warn(
-            f"The {which} loss became NaN/Inf in epoch {epoch}: training stopped and the "
-            f"weights of epoch {self.history.best_epoch} (loss "
-            f"{self.history.best_loss:.4g}) were restored."
-        )
+def _evaluate(run, val_idx):
+    """Mean loss over the validation items (all processes), through the plain
+    module: no DDP wrapper, no compiled graph (the last batch may be smaller)."""
+    run.model.eval()
+    broadcast_buffers(run.model, run.world)  # as DDP's forward would
+    batches, sizes = batch_slices(run.source.indices(val_idx[run.rank :: run.world]), run.per_rank)
+    losses = EpochLosses(sizes, run.device)
+    with torch.no_grad():
+        for b, x in enumerate(run.source.iterate(batches)):
+            losses.add(b, run.forward_loss(run.model, x))
+    return sum_over_ranks(run.world, run.device, losses.total()) / len(val_idx)
 
 
 def _run_epochs(run):
@@ -252,11 +121,11 @@ def _run_epochs(run):
     if run.history.stop_reason:
         return
     for epoch in range(run.epoch + 1, run.kw["max_epochs"] + 1):
-        train_loss, n_items, seconds = run.train_epoch(epoch, run.train_idx)
+        train_loss, n_items, seconds = _train_epoch(run, epoch, run.train_idx)
         if not math.isfinite(train_loss):
             run.stop_nonfinite(epoch, "training")
             return
-        val_loss = run.evaluate(val_idx) if len(val_idx) else math.nan
+        val_loss = _evaluate(run, val_idx) if len(val_idx) else math.nan
         run.history.epochs.append(
             dict(
                 epoch=epoch,
@@ -478,7 +347,7 @@ def train_autoencoder(
 
 def _train(model, data, kw, context, split, checkpoint, saved, labels):
     """Set up the run, restore it or start it, train it; the model keeps the best weights."""
-    run = _Run(model, data, kw, context, split, checkpoint)
+    run = Run(model, data, kw, context, split, checkpoint)
     (train_idx, val_idx), path = split, checkpoint[0]
     if saved is not None:
         restore_run(run, saved)
