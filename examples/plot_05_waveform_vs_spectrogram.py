@@ -7,8 +7,8 @@ The study's next step: a waveform autoencoder against the spectrogram autoencode
 The study closed by proposing to compare its spectrogram model with a model that
 reads the raw waveform. :class:`~mne_specae.SpecAE` does both: ``SpecAE("2d")``
 (the default) trains :class:`~mne_specae.ConvAutoencoder2d` on spectrogram images,
-``SpecAE("1d")`` trains :class:`~mne_specae.ConvAutoencoder1d` on the standardised
-5 s waveforms (2,560 samples at 512 Hz). Both are trained here on the same
+``SpecAE("1d")`` trains :class:`~mne_specae.ConvAutoencoder1d` on the 5 s
+waveforms (2,560 samples at 512 Hz). Both are trained here on the same
 segments, with the same number of filters, epochs and seed, and their embeddings
 are scored with the same :func:`~mne_specae.evaluate_embeddings`.
 
@@ -16,9 +16,15 @@ are scored with the same :func:`~mne_specae.evaluate_embeddings`.
 of every sample recording, the recommended settings (the defaults of
 :class:`~mne_specae.SpecAE`, :data:`mne_specae.presets.RECOMMENDED`, printed below;
 the spectrogram settings do not apply to the 1-D model) with a fixed number of
-training epochs: about a minute on 2 CPU cores. On a GPU:
-``SpecAE(**presets.STUDY, device="cuda")`` and ``SpecAE("1d", filters=64,
-max_epochs=50, device="cuda")``, on the full datasets
+training epochs: about a minute on 2 CPU cores. The 1-D model is run with
+``normalize="item"``: each waveform standardised on its own (mean 0, std 1), so that
+recordings in different units and gains (volts, millivolts, uncalibrated counts)
+become comparable; this is also how the 1-D model was run when the comparison was
+first made. With the default ``normalize="dataset"`` it would use one mean and std
+per channel of the training waveforms, and recordings would keep their relative
+amplitudes. On a GPU: ``SpecAE(**presets.STUDY, device="cuda")`` and
+``SpecAE("1d", normalize="item", filters=64, max_epochs=50, device="cuda")``, on the
+full datasets
 (``msa.datasets.fetch_mitdb()``, ``fetch_eegmat()``,
 ``fetch_uci_lower_limb_emg()``, read with ``msa.datasets.read_raw``).
 """
