@@ -12,7 +12,7 @@ name, the file or ``--channel-types``) and its signal disagree, whenever a model
 a signal-type head is at hand: the model of ``embed`` when it has one, the pretrained
 encoder for ``train``. Missing pretrained weights (a development tree) skip the check
 with one line; they never stop a job. ``--model`` takes a model file or a pretrained
-encoder's name (:func:`load_model`).
+encoder's name (:func:`~mne_specae.pretrained.loading.resolve_model`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from ..pretrained.loading import resolve_model
 from ._args import positive_int
 
 #: Windows per channel that the train/embed check looks at (a quick look).
@@ -57,40 +58,11 @@ def _stem(path):
 
 
 # --------------------------------------------------------------- the models
-def load_model(spec, *, device=None):
-    """The model of ``--model``: a model file, or the name of a pretrained encoder
-    (``biosignals``; a file of that name wins).
-
-    Parameters
-    ----------
-    spec : str
-        What the user typed.
-    device : str | None
-        Where to run it.
-
-    Returns
-    -------
-    est : SpecAE
-        Fitted.
-    """
-    from ..estimator.specae import SpecAE
-    from ..pretrained.loading import PRETRAINED, load_pretrained
-
-    if not Path(spec).exists():
-        if spec in PRETRAINED:
-            return load_pretrained(spec, device=device, verbose=False)
-        raise FileNotFoundError(
-            f"--model {spec}: no such model file, and not the name of a pretrained "
-            f"encoder ({', '.join(sorted(PRETRAINED))})."
-        )
-    return SpecAE.load(spec, device=device)
-
-
 def _load_identify_model(args):
     """The model of ``identify``: ``--model FILE`` (with a calibration), else the
     pretrained encoder."""
     if args.model is not None:
-        model = load_model(args.model, device=args.device)
+        model = resolve_model(args.model, device=args.device, item_name="--model")
         if getattr(model, "calibration_", None) is None:
             raise ValueError(
                 f"{args.model} has no signal-type head (calibration_): fit one with "

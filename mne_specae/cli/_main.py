@@ -30,8 +30,9 @@ import mne
 from .._version import __version__
 from ..estimator.metadata import metadata_table
 from ..presets import RECOMMENDED
+from ..pretrained.loading import resolve_model
 from ._args import positive_float, positive_int
-from ._identify import add_identify_parser, check_model, load_model, read_failure
+from ._identify import add_identify_parser, check_model, read_failure
 from ._outputs import (
     check_file_out,
     check_folder_out,
@@ -152,7 +153,10 @@ def _embed(args):
     store = store_input(args)
     if store is not None:
         return embed_store(
-            args, store, lambda: load_model(args.model, device=args.device), check_new=check_new
+            args,
+            store,
+            lambda: resolve_model(args.model, device=args.device, item_name="--model"),
+            check_new=check_new,
         )
     if args.out is None:
         raise ValueError(
@@ -162,7 +166,7 @@ def _embed(args):
     out = Path(args.out)
     kind = embed_out_kind(out)  # a name of the wrong kind is refused before any work
     check_new(out, args.overwrite, "output")
-    ae = load_model(args.model, device=args.device)
+    ae = resolve_model(args.model, device=args.device, item_name="--model")
     duration = ae.n_times_ / ae.sfreq_
     epochs = _read_inputs(args, duration, ae.sfreq_, check_model(args, ae))
     targets = embed_targets(out, epochs, args.overwrite)  # before the long work

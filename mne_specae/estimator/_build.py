@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import torch
+from mne.utils import _check_option, _validate_type
 
+from ..nn.corruption import check_corruption
 from ..nn.input_stages import WaveformInput
 from ..nn.models import ConvAutoencoder1d, ConvAutoencoder2d
 from ..spectral.spectrogram import Spectrogram
+from ..utils._checks import check_int, check_positive
+from ._runner import CHANNEL_AGGREGATIONS, POOLINGS
+
+
+def check_params(est):
+    """The checks of ``est``'s parameters that ``fit`` makes before any data is read
+    (the parts check the rest as they are built)."""
+    _check_option("model", est.model, ("2d", "1d"))
+    _check_option("pooling", est.pooling, POOLINGS)
+    _check_option("channel_agg", est.channel_agg, CHANNEL_AGGREGATIONS)
+    _validate_type(est.resume, bool, "resume")
+    if est.sfreq is not None:
+        check_positive(est.sfreq, "sfreq")
+    check_int(est.random_state, "random_state", minimum=0)
+    check_int(est.batch_size_inference, "batch_size_inference")
+    check_corruption(est.mask_fraction, est.noise_std)
 
 
 def input_stage(est, sfreq):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ..training._store_checks import checked
@@ -26,17 +27,21 @@ class EncoderMethods:
     """What a fitted :class:`~mne_specae.SpecAE` does with data (a mixin: it reads the
     estimator's parameters and fitted attributes)."""
 
-    def _check_data(self, X):
+    def _check_data(self, X, *, per_item=False):
+        """The :class:`ItemSet` of ``X``, checked against what the model was trained on
+        (``per_item``: rows are not aggregated per epoch, so ``channel_agg`` sets no
+        channel count, and ``picks`` apply to Epochs only)."""
         check_is_fitted(self, "model_")
         sfreq = self.sfreq if self.sfreq is not None else self.sfreq_
+        epochs = as_epochs_list(X) is not None
         if self._separate():
-            data = item_set(X, sfreq, self.picks)
+            data = item_set(X, sfreq, self.picks if epochs or not per_item else None)
         else:
             data = ItemSet(
                 X,
                 sfreq,
-                None if as_epochs_list(X) is None else self.picks,
-                ch_names=None if as_epochs_list(X) is None else self.ch_names_,
+                self.picks if epochs else None,
+                ch_names=self.ch_names_ if epochs else None,
             )
         if data.sfreq != self.sfreq_ or data.n_times != self.n_times_:
             raise ValueError(
@@ -55,7 +60,8 @@ class EncoderMethods:
             self.model_, self.pooling, self.bottleneck
         )
         if (
-            self.channel_agg == "concat"
+            not per_item
+            and self.channel_agg == "concat"
             and self._separate()
             and any(c != expected for c in data.n_channels)
         ):
@@ -64,6 +70,23 @@ class EncoderMethods:
                 f"features per epoch; the data have {data.n_channels} channels."
             )
         return data
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the columns of :meth:`transform`: ``specae_000``, ``specae_001``, ...
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored (the inputs are waveforms, not named features).
+
+        Returns
+        -------
+        names : numpy.ndarray of str
+        """
+        check_is_fitted(self, "n_features_out_")
+        return np.array(
+            [f"{FEATURE_PREFIX}{i:03d}" for i in range(self.n_features_out_)], dtype=object
+        )
 
     def _run_settings(self):
         """Precision and memory format of inference: those of training (on CUDA)."""
@@ -75,8 +98,8 @@ class EncoderMethods:
     def _items_per_epoch(self, data):
         return data.n_channels if self._separate() else [1] * len(data.n_channels)
 
-    def _encode(self, X, with_error):
-        data = self._check_data(X)
+    def _encode(self, X, with_error, *, per_item=False):
+        data = self._check_data(X, per_item=per_item)
         items, owner = data.items(self._separate())
         items = checked(items)  # a store's reads, for NaN/Inf (Epochs are checked)
         values = encode_items(
@@ -90,6 +113,72 @@ class EncoderMethods:
             **self._run_settings(),
         )
         return data, owner, values
+
+    @verbose_method
+    def embed_items(self, X, *, recon_error=True, verbose=None):
+        """Embeddings and reconstruction errors of each item, before any aggregation.
+
+        An item is what the network sees at once: one channel of one epoch (with
+        ``channel_mode="separate"`` and ``model="1d"``), else one epoch with all its
+        channels. :meth:`embed` aggregates these rows per epoch (``channel_agg``); here
+        they come as they are, with the channel and the epoch of each, for judgements
+        per channel (:func:`~mne_specae.calibrate`,
+        :func:`~mne_specae.identify_channel_types`,
+        :func:`~mne_specae.annotate_unusual`). One pass of the network, on the
+        estimator's ``device``, in batches of ``batch_size_inference``.
+
+        Parameters
+        ----------
+        X : mne.Epochs | list of mne.Epochs | array | SegmentStore
+            As for :meth:`transform`. An array ``(n_epochs, n_channels, n_times)`` is
+            at the sampling rate ``sfreq`` (if set, else the model's ``sfreq_``), and
+            all its channels are used: ``picks`` select channels of Epochs (unlike
+            :meth:`transform`, which refuses an array when ``picks`` is set).
+        recon_error : bool
+            Also compute the reconstruction errors.
+        %(verbose)s
+
+        Returns
+        -------
+        items : sklearn.utils.Bunch
+            Rows in the order of ``X``, epoch-major (the channels of the first epoch,
+            then those of the second, ...), with the keys (also attributes):
+
+            ``features`` : numpy.ndarray, shape (n_items, n_item_features)
+                The pooled encoder features of each item, float32
+                (``n_item_features`` is ``n_features_out_``, or with
+                ``channel_agg="concat"`` ``n_features_out_`` divided by the channels
+                an epoch has).
+            ``errors`` : numpy.ndarray, shape (n_items,) | None
+                Mean squared reconstruction error of each item, in the squared units
+                of the network's (normalised) input; ``None`` with
+                ``recon_error=False``.
+            ``ch_names`` : numpy.ndarray of str, shape (n_items,) | None
+                The channel of each item (``"ch0"``, ``"ch1"``, ... for an array; a
+                store's ``channel`` column); ``None`` in the planes and stack modes,
+                where each item holds the channels ``ch_names_``.
+            ``epoch`` : numpy.ndarray of int, shape (n_items,)
+                The epoch of each item: its index over the epochs of ``X`` (those of
+                a list of Epochs counted in order; a store's items are their own
+                epochs).
+        """
+        data, owner, values = self._encode(X, recon_error, per_item=True)
+        ch_names = None
+        if getattr(data, "store", None) is not None:  # one channel per item, named
+            ch_names = data.store.metadata["channel"].astype(str).to_numpy()
+        elif self._separate():  # epoch-major: every epoch has its Epochs' channels
+            ch_names = np.concatenate(
+                [
+                    np.tile(np.asarray(names, dtype=str), n_ep)
+                    for names, n_ep in zip(data.ch_names, data.n_epochs)
+                ]
+            )
+        return Bunch(
+            features=values[:, :-1] if recon_error else values,
+            errors=values[:, -1] if recon_error else None,
+            ch_names=ch_names,
+            epoch=owner,
+        )
 
     @verbose_method
     def embed(self, X, *, recon_error=True, verbose=None):

@@ -232,7 +232,8 @@ class Calibration:
 
 
 def channel_items(est, epochs):
-    """Per-item embeddings and errors of Epochs, with the channel of each item.
+    """Per-item embeddings and errors of Epochs, with the channel of each item
+    (:meth:`SpecAE.embed_items <mne_specae.SpecAE.embed_items>` as a tuple).
 
     Returns
     -------
@@ -241,11 +242,8 @@ def channel_items(est, epochs):
     channels : numpy.ndarray of str, shape (n_items,)
         The channel name of each item (items are epoch-major).
     """
-    data, _, values = est._encode(epochs, True)
-    names = [
-        np.tile(np.asarray(chs, dtype=str), n_ep) for chs, n_ep in zip(data.ch_names, data.n_epochs)
-    ]
-    return values[:, :-1], values[:, -1], np.concatenate(names)
+    items = est.embed_items(epochs, recon_error=True)
+    return items.features, items.errors, items.ch_names
 
 
 def _multinomial_form(clf, classes):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-from mne.utils import _check_option, _validate_type, logger, warn
+from mne.utils import logger, warn
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..nn.corruption import check_corruption
 from ..presets import RECOMMENDED as _R
 from ..training.loop import train_autoencoder
-from ..utils._checks import check_int, check_positive
 from ..utils._docs import fill_doc
 from ..utils._logs import verbose_method
 from . import _build, finetune
@@ -155,21 +152,52 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         batch_size_inference=256,
         verbose=None,
     ):
-        for name, value in locals().items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+        self.model = model
+        self.picks = picks
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.win_length = win_length
+        self.window = window
+        self.fmin = fmin
+        self.fmax = fmax
+        self.freq_scale = freq_scale
+        self.n_freqs = n_freqs
+        self.output = output
+        self.top_db = top_db
+        self.detrend = detrend
+        self.normalize = normalize
+        self.resize = resize
+        self.channel_mode = channel_mode
+        self.n_layers = n_layers
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.activation = activation
+        self.norm = norm
+        self.bottleneck = bottleneck
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.patience = patience
+        self.val_fraction = val_fraction
+        self.scheduler = scheduler
+        self.mask_fraction = mask_fraction
+        self.noise_std = noise_std
+        self.precision = precision
+        self.channels_last = channels_last
+        self.compile = compile
+        self.pooling = pooling
+        self.channel_agg = channel_agg
+        self.sfreq = sfreq
+        self.device = device
+        self.random_state = random_state
+        self.checkpoint = checkpoint
+        self.resume = resume
+        self.batch_size_inference = batch_size_inference
+        self.verbose = verbose
 
     # ------------------------------------------------------------- building
     def _check_params(self):
-        _check_option("model", self.model, ("2d", "1d"))
-        _check_option("pooling", self.pooling, inference.POOLINGS)
-        _check_option("channel_agg", self.channel_agg, inference.CHANNEL_AGGREGATIONS)
-        _validate_type(self.resume, bool, "resume")
-        if self.sfreq is not None:
-            check_positive(self.sfreq, "sfreq")
-        check_int(self.random_state, "random_state", minimum=0)
-        check_int(self.batch_size_inference, "batch_size_inference")
-        check_corruption(self.mask_fraction, self.noise_std)
+        _build.check_params(self)
 
     def _separate(self):
         return self.model == "1d" or self.channel_mode == "separate"
@@ -305,24 +333,6 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             (``channel_agg="mean"``) or concatenated.
         """
         return self.embed(X, recon_error=False)[0]
-
-    def get_feature_names_out(self, input_features=None):
-        """Names of the columns of :meth:`transform`: ``specae_000``, ``specae_001``, ...
-
-        Parameters
-        ----------
-        input_features : None
-            Ignored (the inputs are waveforms, not named features).
-
-        Returns
-        -------
-        names : numpy.ndarray of str
-        """
-        check_is_fitted(self, "n_features_out_")
-        return np.array(
-            [f"{inference.FEATURE_PREFIX}{i:03d}" for i in range(self.n_features_out_)],
-            dtype=object,
-        )
 
     # ------------------------------------------------------------ save / load
     def save(self, fname, *, overwrite=False):

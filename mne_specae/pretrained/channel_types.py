@@ -17,52 +17,23 @@ from numbers import Integral
 import mne
 import numpy as np
 import pandas as pd
-import torch
 from mne.utils import _validate_type, logger, verbose, warn
 
-from ..estimator._inference import encode_items
 from ..utils._checks import check_fraction, check_int
+from ..utils._picks import pick_channels
+from ..utils._signals import bridge_nonfinite, evenly_spaced
 from ._signal_checks import check_channel
+from .loading import resolve_model
 
 UNKNOWN = "unknown"
 #: Seconds read on each side of a window before resampling (the filter's edge).
 MARGIN_SECONDS = 0.5
 
 
-def _picked(info, picks):
-    from mne._fiff.pick import _picks_to_idx
-
-    idx = _picks_to_idx(info, picks, exclude="bads", allow_empty=True)
-    left = [ch for ch in info["bads"] if ch not in [info["ch_names"][i] for i in idx]]
-    if left:
-        logger.info(f"Left out {len(left)} bad channel(s): {left}")
-    if len(idx) == 0:
-        raise ValueError(f"No channel to identify for picks={picks!r} (bads: {info['bads']}).")
-    return np.asarray(idx, int)
-
-
-def _starts(n_windows, max_segments):
-    if n_windows <= max_segments:
-        return np.arange(n_windows)
-    return np.unique(np.linspace(0, n_windows - 1, max_segments).round().astype(int))
-
-
 def _resample(x, sfreq, target):
     if sfreq == target:
         return x
     return mne.filter.resample(x, up=target, down=sfreq, method="polyphase", axis=-1, verbose=False)
-
-
-def _fill_nonfinite(x):
-    """Rows with NaN/Inf samples filled by linear interpolation (held at the ends);
-    rows without a finite sample become zeros."""
-    x = np.array(x, dtype=np.float64)
-    for row in x:
-        ok = np.isfinite(row)
-        if not ok.all():
-            pos = np.arange(row.size)
-            row[:] = np.interp(pos, pos[ok], row[ok]) if ok.any() else 0.0
-    return x
 
 
 def _raw_windows(raw, idx, duration, target, max_segments):
@@ -73,12 +44,12 @@ def _raw_windows(raw, idx, duration, target, max_segments):
     n_out = int(round(duration * target))
     margin = 0 if sfreq == target else int(round(MARGIN_SECONDS * sfreq))
     orig, res = [], []
-    for k in _starts(raw.n_times // seg, max_segments):
+    for k in evenly_spaced(raw.n_times // seg, max_segments):
         a, b = max(0, k * seg - margin), min(raw.n_times, (k + 1) * seg + margin)
         x = raw.get_data(picks=idx, start=a, stop=b, reject_by_annotation="NaN")
         inner = slice(k * seg - a, k * seg - a + seg)
         bad = ~np.isfinite(x[:, inner]).all(axis=1)
-        x = _fill_nonfinite(x)  # margins touching a BAD span or a gap: held values
+        x = bridge_nonfinite(x)  # margins touching a BAD span or a gap: held values
         y = _resample(x, sfreq, target)
         off = int(round((k * seg - a) * target / sfreq))
         y = y[:, off : off + n_out]
@@ -98,49 +69,17 @@ def _epochs_windows(epochs, idx, duration, target, max_segments):
     per_epoch = len(epochs.times) // seg
     pairs = [(e, w) for e in range(len(epochs)) for w in range(per_epoch)]
     orig, res = [], []
-    for p in _starts(len(pairs), max_segments):
+    for p in evenly_spaced(len(pairs), max_segments):
         e, w = pairs[p]
         x = epochs.get_data(picks=idx, item=[e])[0][:, w * seg : (w + 1) * seg]
         bad = ~np.isfinite(x).all(axis=1)
-        y = _resample(_fill_nonfinite(x), sfreq, target)[:, :n_out]
+        y = _resample(bridge_nonfinite(x), sfreq, target)[:, :n_out]
         if y.shape[1] < n_out:
             y = np.pad(y, ((0, 0), (0, n_out - y.shape[1])), mode="edge")
         x[bad], y[bad] = np.nan, np.nan
         orig.append(x)
         res.append(y)
     return orig, res
-
-
-def resolve_model(model, load_pretrained):
-    """A fitted SpecAE from ``model``: itself, a pretrained name, its file, or (for
-    ``None``) the pretrained ``"biosignals"``."""
-    import os
-    from pathlib import Path
-
-    from sklearn.utils.validation import check_is_fitted
-
-    from ..estimator.specae import SpecAE
-    from .loading import PRETRAINED
-
-    if model is None:
-        return load_pretrained(verbose=False)
-    _validate_type(
-        model,
-        (SpecAE, str, os.PathLike),
-        "model",
-        "a fitted SpecAE, a pretrained name, a .specae file or None",
-    )
-    if isinstance(model, SpecAE):
-        check_is_fitted(model, "model_")
-        return model
-    if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
-        return load_pretrained(model, verbose=False)
-    if not Path(model).is_file():
-        raise FileNotFoundError(
-            f"model={str(model)!r} is neither a model file nor a pretrained name "
-            f"({', '.join(sorted(PRETRAINED))})."
-        )
-    return SpecAE.load(model)
 
 
 def _row(name, ch_type, n_segments, reason, classes, proba=None, **extra):
@@ -228,10 +167,8 @@ def identify_channel_types(
     <mne_specae.Calibration.nonfinite_fields>`). The model card
     reports how often this is right on sources the head never saw.
     """
-    from .loading import load_pretrained
-
     _validate_type(inst, (mne.io.BaseRaw, mne.BaseEpochs), "inst", "mne.io.Raw or mne.Epochs")
-    model = resolve_model(model, load_pretrained)
+    model = resolve_model(model)
     calibration = getattr(model, "calibration_", None)
     if calibration is None:
         raise ValueError(
@@ -243,7 +180,7 @@ def identify_channel_types(
         raise TypeError(f"max_segments must be an int, got {max_segments!r}.")
     max_segments = check_int(max_segments, "max_segments")
     min_probability = check_fraction(min_probability, "min_probability")
-    idx = _picked(inst.info, picks)
+    idx = pick_channels(inst.info, picks, default="all", log_bads=True)
     names = [inst.ch_names[i] for i in idx]
     types = inst.get_channel_types(picks=idx)
     sfreq, target = float(inst.info["sfreq"]), float(model.sfreq_)
@@ -280,19 +217,10 @@ def identify_channel_types(
         if not reason:
             items.append(res[ok, c])
             owners.append(np.full(int(ok.sum()), c))
-    values = None
-    if items:
-        X = torch.from_numpy(np.concatenate(items).astype(np.float32))
-        values = encode_items(
-            model.model_,
-            model.input_stage_,
-            X,
-            pooling=model.pooling,
-            with_error=True,
-            device=model.device,
-            batch_size=model.batch_size_inference,
-            **model._run_settings(),
-        )
+    embedded = None
+    if items:  # one channel of one window per item, at the model's rate
+        X = np.concatenate(items).astype(np.float32)[:, np.newaxis]
+        embedded = model.embed_items(X, recon_error=True)
         owners = np.concatenate(owners)
     broken = calibration.nonfinite_fields()
     out = []
@@ -305,7 +233,7 @@ def identify_channel_types(
             )
             continue
         sel = owners == c
-        feats, errors = values[sel, :-1], values[sel, -1]
+        feats, errors = embedded.features[sel], embedded.errors[sel]
         proba = calibration.predict_proba(feats).mean(axis=0)
         row = _row(info["name"], info["type"], info["n"], "", classes, proba, **info["stats"])
         row["distance"] = float(np.median(calibration.distance(feats)))

@@ -10,12 +10,15 @@ them is ``scripts/train_pretrained.py``; the model card is the documentation pag
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from mne.utils import _check_option, logger, verbose
+from mne.utils import _check_option, _validate_type, logger, verbose
+from sklearn.utils.validation import check_is_fitted
 
+from ..estimator.specae import SpecAE
 from ..utils._files import file_sha256
 
 #: The shipped encoders: file name, its sha256, and what it was trained on.
@@ -97,8 +100,6 @@ def load_pretrained(name="biosignals", *, device=None, verbose=None):
         :func:`~mne_specae.annotate_unusual` use). Fine-tune it with
         ``SpecAE(...).fit(epochs, init=est)``.
     """
-    from ..estimator.specae import SpecAE
-
     with pretrained_file(name) as path:  # a temporary copy when imported from a zip
         if not path.is_file():
             raise FileNotFoundError(
@@ -119,3 +120,47 @@ def load_pretrained(name="biosignals", *, device=None, verbose=None):
         f"sha256 {found[:12]}...)"
     )
     return est
+
+
+def resolve_model(model, *, device=None, item_name="model"):
+    """A fitted :class:`~mne_specae.SpecAE` from what a user names as the model.
+
+    The one resolver of the functions that take ``model=`` (``identify_channel_types``,
+    ``annotate_unusual``) and of the command line's ``--model``.
+
+    Parameters
+    ----------
+    model : SpecAE | str | path-like | None
+        A fitted estimator (returned as it is, on its own ``device``), a ``.specae``
+        file, the name of a pretrained encoder (a key of ``PRETRAINED``; an existing
+        file of that name wins), or ``None``: the pretrained ``"biosignals"``.
+    device : str | None
+        Where a loaded model runs (as for :func:`load_pretrained` and
+        :meth:`SpecAE.load <mne_specae.SpecAE.load>`); not used for an estimator.
+    item_name : str
+        How error messages name ``model`` (``"--model"`` on the command line).
+
+    Returns
+    -------
+    est : SpecAE
+        Fitted.
+    """
+    if model is None:
+        return load_pretrained(device=device, verbose=False)
+    _validate_type(
+        model,
+        (SpecAE, str, os.PathLike),
+        item_name,
+        "a fitted SpecAE, a pretrained name, a .specae file or None",
+    )
+    if isinstance(model, SpecAE):
+        check_is_fitted(model, "model_")
+        return model
+    if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
+        return load_pretrained(model, device=device, verbose=False)
+    if not Path(model).is_file():
+        raise FileNotFoundError(
+            f"{item_name} {model}: no such model file, and not the name of a pretrained "
+            f"encoder ({', '.join(sorted(PRETRAINED))})."
+        )
+    return SpecAE.load(model, device=device)

@@ -16,16 +16,17 @@ import pandas as pd
 from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger, verbose, warn
 
-from ..estimator._items import resolve_picks
-from ..estimator.calibration import channel_items
 from ..segments import SIGNAL_TYPES, make_segments
 from ..utils._checks import check_positive
+from ..utils._picks import pick_channels
+from ..utils._signals import no_finite_channels
 from ._unusual_checks import (
     annotations_for,
     bad_channel_candidates,
     check_bad_channel_fraction,
     original_checks,
 )
+from .loading import resolve_model
 
 #: Inset (s) of each annotation from its segment's edges: keeps floating-point
 #: rounding from making a span touch a neighbouring segment.
@@ -35,10 +36,7 @@ _EDGE = 1e-6
 def _check_model(model):
     """The model (the shipped one for ``None``, or read from its file) and its
     calibration."""
-    from .channel_types import resolve_model
-    from .loading import load_pretrained
-
-    model = resolve_model(model, load_pretrained)
+    model = resolve_model(model)
     calibration = getattr(model, "calibration_", None)
     if calibration is None:
         raise ValueError(
@@ -53,7 +51,7 @@ def _check_model(model):
 def _channel_groups(raw, picks, signal_type, calibration):
     """``{mne_type: [channel names]}`` of the picked channels, checked against the
     calibration's references; channels with no finite sample are left out."""
-    idx = resolve_picks(raw.info, picks)
+    idx = pick_channels(raw.info, picks)
     names = [raw.ch_names[i] for i in idx]
     types = raw.get_channel_types(picks=idx)
     known = sorted(calibration.error_reference)
@@ -75,7 +73,7 @@ def _channel_groups(raw, picks, signal_type, calibration):
                 f"cannot score channels {chs}. Recalibrate the model with "
                 "mne_specae.calibrate(model, training_epochs)."
             )
-    dead = [ch for ch, row in zip(names, raw.get_data(picks=names)) if not np.isfinite(row).any()]
+    dead = no_finite_channels(names, raw.get_data(picks=names))
     if dead:
         warn(f"Skipping channel(s) {dead}: no finite sample (NaN/Inf throughout).")
         groups = {k: [c for c in chs if c not in dead] for k, chs in groups.items()}
@@ -102,7 +100,8 @@ def _score_group(raw, model, calibration, kind, names, reference, duration):
     epochs.info["bads"] = []  # named bad channels are scored like the others
     if kind not in SIGNAL_TYPES:  # e.g. misc channels scored with signal_type=...
         epochs.set_channel_types(dict.fromkeys(epochs.ch_names, reference), on_unit_change="ignore")
-    _, errors, channels = channel_items(model, epochs)
+    embedded = model.embed_items(epochs, recon_error=True)
+    errors, channels = embedded.errors, embedded.ch_names
     n_epochs = len(epochs)
     order = list(channels[: len(channels) // n_epochs])
     missing = [ch for ch in names if ch not in order]
