@@ -14,6 +14,7 @@ from tiny import TINY_ONE_EPOCH as TINY
 from mne_specae import SpecAE
 from mne_specae.pretrained.loading import PRETRAINED, resolve_model
 
+pytestmark = pytest.mark.filterwarnings("ignore:Only one group")
 SFREQ, N_TIMES = 512.0, 1024
 
 
