@@ -1,9 +1,23 @@
 """Shared fixtures: the real sample recordings (read once per session), synthetic Raw
 objects of known content, and a guard that fails any test leaving global state changed.
 
-Tests import nothing from this file: everything here is a fixture.
+Tests import nothing from this file: everything here is a fixture (or a hook).
+
+**The data folder** is found as the package and the Makefile find it: the folder that
+``MNE_SPECAE_DATA`` names (the environment, else MNE's config file), else
+``../shared/data/biosignals`` next to the checkout when it holds the data (the
+Makefile's default, exported here the same way), else the package's default,
+``<MNE_DATA>/mne-specae`` (:func:`mne_specae.datasets.get_data_path`). Tests that
+need the sample recordings (those using ``data_path``, ``sample_raws`` or
+``raw_by_name``, and those marked ``sample_data``) are skipped, with the folder
+named, when it does not hold them all; nothing is downloaded.
+
+**Markers.** ``slow`` tests (over about 10 s on 2 CPU cores) run by default and
+``pytest -m "not slow"`` leaves them out; ``docs`` tests run only when ``-m`` names
+them (``make doc-test``), whatever else ``-m`` says.
 """
 
+import functools
 import os
 from pathlib import Path
 
@@ -11,12 +25,50 @@ import mne
 import numpy as np
 import pytest
 
-_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "biosignals"
-if "MNE_SPECAE_DATA" not in os.environ and (_SHARED / "MANIFEST.tsv").is_file():
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "biosignals"
+if mne.get_config("MNE_SPECAE_DATA") is None and (_SHARED / "MANIFEST.tsv").is_file():
     os.environ["MNE_SPECAE_DATA"] = str(_SHARED)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 mne.set_log_level("WARNING")
+
+#: Fixtures that read the sample recordings: tests using them need the data folder.
+DATA_FIXTURES = ("data_path", "sample_raws", "raw_by_name")
+
+
+@functools.cache
+def _missing_sample():
+    """Why the sample recordings cannot be read (``""`` when they all can)."""
+    from mne_specae.datasets import SAMPLE_RECORDINGS, get_data_path
+    from mne_specae.datasets.sample import count_present
+
+    folder = get_data_path()
+    present = count_present(folder)
+    if present == len(SAMPLE_RECORDINGS):
+        return ""
+    return (
+        f"the data folder {folder} holds {present} of the {len(SAMPLE_RECORDINGS)} sample "
+        "recordings (set MNE_SPECAE_DATA to the folder that holds them, or download "
+        "them: python -c 'import mne_specae.datasets as d; d.load_sample()')"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests that need absent recordings; leave out ``docs`` tests unless
+    ``-m`` names them."""
+    if "docs" not in (config.option.markexpr or ""):
+        kept = [item for item in items if item.get_closest_marker("docs") is None]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+            items[:] = kept
+    missing = _missing_sample()
+    if missing:
+        skip = pytest.mark.skip(reason=f"needs the sample recordings: {missing}")
+        for item in items:
+            if item.get_closest_marker("sample_data") is not None or any(
+                name in DATA_FIXTURES for name in getattr(item, "fixturenames", ())
+            ):
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +85,20 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def data_path():
-    """The data folder holding the sample recordings."""
+    """The data folder holding the sample recordings (skips the test without them)."""
     from mne_specae.datasets import get_data_path
 
+    if _missing_sample():
+        pytest.skip(f"needs the sample recordings: {_missing_sample()}")
     return get_data_path()
 
 
 @pytest.fixture(scope="session")
-def sample_raws():
+def sample_raws(data_path):
     """All sample recordings, as load_sample returns them (do not modify: copy)."""
     from mne_specae.datasets import load_sample
 
-    return load_sample(download=False)
+    return load_sample(data_path, download=False)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
 
 # -------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def real_epochs():
+def real_epochs(data_path):
     """2 segments (1 channel) of every sample recording of 4 eegmat and 4 UCI subjects:
     52 segments in 27 Epochs, with a ``source`` column (eegmat / uci)."""
     return load_real_epochs()

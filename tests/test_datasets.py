@@ -401,6 +401,7 @@ def test_read_wfdb_annotations_missing_file(tmp_path, data_path):
     assert list(ann.description) == ["N", "V", "N"]
 
 
+@pytest.mark.sample_data
 def test_load_sample_epochs_labels_and_subsets():
     epochs = load_sample_epochs(
         subjects=["uci-9N", "eegmat-Subject01"], max_segments=3, max_channels=2

@@ -17,6 +17,7 @@ def readme_snippet():
 
 
 @pytest.mark.slow
+@pytest.mark.sample_data
 def test_readme_snippet_runs_and_returns_what_it_says(tmp_path, monkeypatch, capfd):
     monkeypatch.chdir(tmp_path)
     namespace = {}
