@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from numbers import Real
-from pathlib import Path
 
 import mne
 import numpy as np
@@ -13,9 +12,11 @@ from mne.io import BaseRaw
 from mne.utils import _check_option, _validate_type, logger, use_log_level, verbose
 
 from .utils._checks import check_positive
+from .utils._files import file_stem
+from .utils._picks import SIGNAL_TYPES as SIGNAL_TYPES  # the public constant
+from .utils._picks import pick_channels
+from .utils._signals import bridge_nonfinite, evenly_spaced, no_finite_channels
 
-#: Channel types the package treats as signals (ECG and EMG are not MNE "data" channels).
-SIGNAL_TYPES = ("ecg", "eeg", "emg")
 #: The metadata columns make_segments fills itself.
 BUILTIN_COLUMNS = ("signal_type", "subject", "recording", "onset", "sfreq_orig")
 
@@ -82,7 +83,7 @@ def _metadata_table(columns, metadata, n_segments, n_dropped):
 
 def _check_all_nonfinite_channels(raw):
     """Name the channels that hold no finite sample at all."""
-    dead = [ch for ch, row in zip(raw.ch_names, raw.get_data()) if not np.isfinite(row).any()]
+    dead = no_finite_channels(raw.ch_names, raw.get_data())
     if dead:
         raise ValueError(
             f"Channel(s) {dead} hold no finite sample (NaN/Inf throughout): nothing to "
@@ -98,40 +99,20 @@ def _subject_of(raw):
     return "unknown"
 
 
-def _recording_of(raw):
+def raw_name(raw, default="unknown"):
+    """The name of a Raw, the package's one rule: ``info["description"]``, else its
+    file's name without extensions (:func:`~mne_specae.utils._files.file_stem`), else
+    ``default``."""
     if raw.info.get("description"):
         return str(raw.info["description"])
     filenames = [f for f in (raw.filenames or ()) if f is not None]
-    if filenames:
-        return Path(filenames[0]).name.split(".")[0]
-    return "unknown"
+    return file_stem(filenames[0]) if filenames else default
 
 
 def _pick_signal(raw, picks):
-    """Copy the Raw with the chosen channels only; bads excluded unless named."""
-    bads = list(raw.info["bads"])
-    if picks is None:
-        types = set(raw.get_channel_types())
-        kinds = {t: t in types for t in SIGNAL_TYPES}
-        idx = mne.pick_types(raw.info, meg=False, exclude="bads", **kinds)
-        if len(idx) == 0:
-            raise ValueError(
-                f"No ECG, EEG or EMG channel left in this Raw (channel types: "
-                f"{sorted(types)}, bads: {bads}). Set the channel types with "
-                "raw.set_channel_types({...}) or choose channels with picks=[...]."
-            )
-        picked = raw.copy().pick(idx)
-    else:
-        try:
-            picked = raw.copy().pick(picks, exclude="bads")
-        except ValueError as err:
-            raise ValueError(f"No channel left after picks={picks!r}: {err}") from err
-    dropped_bads = [ch for ch in bads if ch not in picked.ch_names and ch in raw.ch_names]
-    if dropped_bads:
-        logger.info(f"Left out {len(dropped_bads)} bad channel(s): {dropped_bads}")
-    if len(picked.ch_names) == 0:
-        raise ValueError(f"No channel left after picks={picks!r} (bads: {bads}).")
-    return picked
+    """Copy the Raw with the chosen channels only (:func:`~mne_specae.utils._picks.
+    pick_channels`: bads excluded unless named; the ones left out logged)."""
+    return raw.copy().pick(pick_channels(raw.info, picks, log_bads=True))
 
 
 def _check_one_type(raw):
@@ -162,17 +143,6 @@ def _nonfinite_spans(raw):
     dt = 1.0 / raw.info["sfreq"]
     spans = [(times[a], times[b - 1] + dt) for a, b in zip(starts, stops)]
     return n_bad, spans
-
-
-def _bridge_nonfinite(row):
-    """Linear interpolation across NaN/Inf samples of one channel."""
-    ok = np.isfinite(row)
-    if ok.all():
-        return row
-    x = np.arange(row.size)
-    row = row.copy()
-    row[~ok] = np.interp(x[~ok], x[ok], row[ok])
-    return row
 
 
 @verbose
@@ -270,7 +240,7 @@ def make_segments(
             f"{duration:g} s. Use a shorter duration or a longer recording."
         )
     subject = _subject_of(raw) if subject is None else str(subject)
-    recording = _recording_of(raw) if recording is None else str(recording)
+    recording = raw_name(raw) if recording is None else str(recording)
 
     picked = _pick_signal(raw, picks)
     signal_type = _check_one_type(picked)
@@ -285,7 +255,7 @@ def make_segments(
                 "on_nonfinite='drop' to drop the segments that contain them."
             )
         logger.info(f"{recording}: {n_bad} NaN/Inf sample(s) in {len(spans)} run(s)")
-        picked.apply_function(_bridge_nonfinite, picks="all", channel_wise=True, verbose=False)
+        picked.apply_function(bridge_nonfinite, picks="all", channel_wise=False, verbose=False)
 
     if sfreq != sfreq_orig:
         if sfreq > sfreq_orig:
@@ -377,9 +347,7 @@ def select_evenly(epochs, max_segments=None, max_channels=None):
     _validate_type(epochs, mne.BaseEpochs, "epochs", "mne.Epochs")
     out = epochs.copy()
     if max_segments is not None and len(out) > max_segments:
-        keep = np.linspace(0, len(out) - 1, int(max_segments)).round().astype(int)
-        out = out[np.unique(keep)]
+        out = out[evenly_spaced(len(out), max_segments)]
     if max_channels is not None and len(out.ch_names) > max_channels:
-        keep = np.linspace(0, len(out.ch_names) - 1, int(max_channels)).round().astype(int)
-        out.pick([out.ch_names[k] for k in np.unique(keep)])
+        out.pick([out.ch_names[k] for k in evenly_spaced(len(out.ch_names), max_channels)])
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .estimator.metadata import epochs_list_of
+from .utils._signals import evenly_spaced
 
 
 def _figure(ax, **kwargs):
@@ -153,7 +154,7 @@ def plot_reconstruction(
     if estimator.model != "2d":
         raise ValueError("plot_reconstruction shows spectrograms: it needs model='2d'.")
     if idx is None:
-        idx = np.unique(np.linspace(0, len(epochs) - 1, n_examples).round().astype(int))
+        idx = evenly_spaced(len(epochs), n_examples)
     idx = [int(i) for i in np.atleast_1d(idx)]
     if not idx or max(idx) >= len(epochs) or min(idx) < -len(epochs):
         raise ValueError(f"idx must index the {len(epochs)} epochs, got {idx}.")

@@ -102,7 +102,7 @@ def test_unwritable_place_is_named(segments, tmp_path, monkeypatch):
     monkeypatch.setattr(mne_specae.utils._files, "open", denied, raising=False)
     with pytest.raises(
         PermissionError,
-        match=rf"Cannot write {tmp_path}/m.specae: permission "
+        match=rf"Could not write {tmp_path}/m.specae: Permission "
         "denied. Choose a writable location",
     ):
         est.save(tmp_path / "m.specae")

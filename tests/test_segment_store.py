@@ -123,15 +123,15 @@ KILL_AFTER_TWO_COMMITS = textwrap.dedent("""
     from pathlib import Path
     import mne_specae.stores.preparation as prep
     commits = []
-    original = prep._write_atomic_text
-    def dying(path, text):
-        original(path, text)
+    original = prep.write_manifest
+    def dying(path, manifest):
+        original(path, manifest)
         commits.append(path)
         if len(commits) == 3:  # the initial manifest, then two files committed
             shard = Path(sys.argv[2]) / "shards" / "half-written.npy.tmp"
             shard.write_bytes(b"partial")
             os.kill(os.getpid(), 9)
-    prep._write_atomic_text = dying
+    prep.write_manifest = dying
     prep.prepare_segments(sys.argv[1], sys.argv[2], verbose=False)
 """)
 

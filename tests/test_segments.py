@@ -188,7 +188,7 @@ def test_real_recordings(raw_by_name):
             r"metadata\['label'\] must be a constant or one value per segment",
         ),
         ({"duration": 12.0}, ValueError, r"10\.000 s long, shorter than one segment of 12 s"),
-        ({"picks": "eeg"}, ValueError, "No channel left after picks='eeg'"),
+        ({"picks": "eeg"}, ValueError, "No channel for picks='eeg' that is not bad"),
         ({"metadata": [1, 2]}, TypeError, "metadata must be an instance of dict"),
         # segments shorter than one sample (MNE: "Event time samples were not unique")
         (

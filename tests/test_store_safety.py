@@ -163,7 +163,7 @@ def test_write_columns_is_all_or_nothing(store_copy, monkeypatch):
         return real(src, dst)
 
     monkeypatch.setattr(os, "replace", failing)
-    with pytest.raises(OSError, match=r"No space left.*\.csv"):
+    with pytest.raises(OSError, match=r"Could not write .*\.csv: No space left"):
         store.write_columns(pd.DataFrame({"specae_000": np.full(n, 2.0)}), written_by="model B")
     monkeypatch.setattr(os, "replace", real)
     after = read_segments(store_copy)
@@ -249,3 +249,66 @@ def test_a_store_rewritten_while_open_is_detected(tmp_path):
     other._data *= 2
     prepare_segments([raw, other], path, picks="eeg", verbose=False)
     np.testing.assert_array_equal(fresh[: len(fresh)], read_segments(path)[: len(fresh)])
+
+
+def test_a_store_prepared_again_with_the_same_content_is_detected(tmp_path):
+    """Issue 18 leftover: overwrite=True with identical content gave the same manifest
+    (same shard keys and checksums), so a reader that had it open read on."""
+    raw = _two_type_raw()
+    path = tmp_path / "store"
+    prepare_segments(raw, path, picks="ecg", verbose=False)
+    opened = read_segments(path)
+    first = opened.manifest["generation"]
+    assert isinstance(first, str) and len(first) >= 16
+    opened.metadata  # noqa: B018 (read once)
+    prepare_segments(raw, path, picks="ecg", overwrite=True, verbose=False)
+    again = read_segments(path)
+    assert again.manifest["generation"] != first
+    assert [s["key"] for s in again.manifest["shards"]] == [
+        s["key"] for s in opened.manifest["shards"]
+    ]
+    with pytest.raises(RuntimeError, match="rewritten since it was opened"):
+        opened[0]
+    with pytest.raises(RuntimeError, match="rewritten since it was opened"):
+        opened.write_columns(pd.DataFrame({"x": np.zeros(len(opened))}))
+    # continuing the store keeps its generation
+    other = _two_type_raw()
+    other.info["description"] = "another"
+    other._data *= 2
+    prepare_segments([raw, other], path, picks="ecg", verbose=False)
+    assert read_segments(path).manifest["generation"] == again.manifest["generation"]
+    again[0]  # not a rewrite
+
+
+def test_write_columns_takes_the_store_lock(store_copy):
+    """Issue 18 leftover: add_embeddings (write_columns) and a preparation both rewrite
+    manifest.json; they take the same lock, and the error names the other pid."""
+    import subprocess
+    import sys
+
+    from mne_specae.stores._writing import StoreLock
+
+    store = read_segments(store_copy)
+    table = pd.DataFrame({"specae_000": np.ones(len(store))})
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (store_copy / "prepare.lock").write_text(f"{other.pid}\n")
+        with pytest.raises(
+            RuntimeError, match=rf"another process \(pid {other.pid}\) is preparing this store"
+        ):
+            store.write_columns(table)
+        assert "specae_000" not in read_segments(store_copy).metadata
+        # a lock held by a write of columns: a preparation is refused, and says so
+        (store_copy / "prepare.lock").write_text(f"{other.pid} writing columns into\n")
+        with pytest.raises(
+            RuntimeError,
+            match=rf"another process \(pid {other.pid}\) is writing columns into this store",
+        ):
+            with StoreLock(store_copy, "preparing"):  # what prepare_segments takes
+                pass
+    finally:
+        other.kill()
+        other.wait()
+    store.write_columns(table)  # the holder is gone: stale lock taken over, released
+    assert (read_segments(store_copy).metadata["specae_000"] == 1.0).all()
+    assert not (store_copy / "prepare.lock").exists()

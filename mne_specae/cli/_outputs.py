@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..utils._files import write_atomic
+
 #: Suffixes that make an ``--out`` look like a file (never taken as a folder name).
 FILE_SUFFIXES = (
     ".csv",
@@ -146,17 +148,6 @@ def describe_written(out, targets):
 
 
 def write_csv(table, path):
-    """A table written atomically (a temporary file in the same folder, then renamed):
-    an interrupted run leaves no half-written table."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", newline="") as fid:
-            table.to_csv(fid, index=False)
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    """A table written atomically (:func:`~mne_specae.utils._files.write_atomic`): an
+    interrupted run leaves no half-written table."""
+    return write_atomic(path, lambda fid: table.to_csv(fid, index=False))

@@ -4,7 +4,7 @@
 them, or an array ``(n_epochs, n_channels, n_times)``) into one float32 tensor of
 items (one channel of one segment each, or one segment in the planes and stack
 modes), with the epoch each item belongs to and the group (subject) of each epoch.
-Channels are chosen once, by :func:`resolve_picks`, with MNE's rules: bad channels
+Channels are chosen once, by :func:`~mne_specae.utils._picks.pick_channels`, with MNE's rules: bad channels
 are left out of type picks, non-signal channels never enter by default.
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from mne.utils import _validate_type, logger
 
-from ..segments import SIGNAL_TYPES
 from ..utils._checks import check_positive
+from ..utils._picks import pick_channels
 
 
 def as_epochs_list(X):
@@ -26,34 +26,6 @@ def as_epochs_list(X):
     if isinstance(X, (list, tuple)) and len(X) and all(isinstance(e, mne.BaseEpochs) for e in X):
         return list(X)
     return None
-
-
-def resolve_picks(info, picks):
-    """Indices of the channels a model uses, MNE's way.
-
-    ``None``: every ECG, EEG and EMG channel not in ``info["bads"]``; otherwise
-    MNE's picks (names, types, indices, ``"all"``, ``"data"``) with bad channels
-    left out of type picks and kept when named.
-    """
-    from mne._fiff.pick import _picks_to_idx
-
-    if picks is None:
-        present = set(info.get_channel_types())
-        kinds = {kind: kind in present for kind in SIGNAL_TYPES}
-        idx = mne.pick_types(info, meg=False, exclude="bads", **kinds)
-    else:
-        try:
-            idx = _picks_to_idx(info, picks, exclude="bads")
-        except ValueError:
-            idx = []
-    if len(idx) == 0:
-        what = "ECG, EEG or EMG channel" if picks is None else f"channel for picks={picks!r}"
-        raise ValueError(
-            f"No {what} that is not bad (channels: {info['ch_names']}, types: "
-            f"{sorted(set(info.get_channel_types()))}, bads: {info['bads']}). Set the "
-            "channel types with set_channel_types or pass picks."
-        )
-    return np.asarray(idx, dtype=int)
 
 
 def item_set(X, sfreq=None, picks=None, ch_names=None):
@@ -78,7 +50,8 @@ class ItemSet:
     sfreq : float | None
         Sampling rate of an array input.
     picks : str | list | slice | None
-        Channels of Epochs (see :func:`resolve_picks`); arrays take all channels.
+        Channels of Epochs (see :func:`~mne_specae.utils._picks.pick_channels`);
+        arrays take all channels.
     ch_names : list of str | None
         Take exactly these channels, in this order, from every Epochs (the planes and
         stack modes at transform time); ``picks`` is then not used.
@@ -116,7 +89,7 @@ class ItemSet:
     @staticmethod
     def _pick(epochs, picks, ch_names):
         if ch_names is None:
-            return resolve_picks(epochs.info, picks)
+            return pick_channels(epochs.info, picks)
         missing = [ch for ch in ch_names if ch not in epochs.ch_names]
         if missing:
             raise ValueError(

@@ -23,8 +23,8 @@ from mne.utils import _validate_type
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..estimator._items import resolve_picks
 from ..estimator.metadata import epochs_list_of
+from ..utils._picks import pick_channels as resolve_picks
 
 #: Bands (Hz) of :class:`BandPowers` per signal type; ``"mixed"`` is used when the
 #: Epochs hold more than one signal type: bands below 60 Hz, the Nyquist frequency of

@@ -9,6 +9,7 @@ from mne.utils import logger, verbose
 
 from ..utils._checks import check_int
 from ..utils._devices import cpu_threads, resolve_device
+from ..utils._picks import pick_channels
 from .spectrogram import Spectrogram
 
 
@@ -70,7 +71,7 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
     sg = Spectrogram(inst.info["sfreq"], **kwargs)
     dev = resolve_device(device)
     sg.to(dev)
-    idx = _signal_picks(inst.info, picks)
+    idx = pick_channels(inst.info, picks, default="data", with_ref_meg=False)
     info = mne.pick_info(inst.info, idx)
     n_times = len(inst.times)
     sg._check_length(n_times)
@@ -123,26 +124,6 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
         drop_log=inst.drop_log,
         metadata=None if inst.metadata is None else inst.metadata.copy(),
     )
-
-
-def _signal_picks(info, picks):
-    """Indices of the channels to use, MNE's way (see ``picks`` of
-    :func:`compute_spectrogram`)."""
-    from mne._fiff.pick import _picks_to_idx
-
-    if picks is not None:
-        return _picks_to_idx(info, picks, exclude="bads", with_ref_meg=False)
-    data = _picks_to_idx(info, "data", exclude="bads", with_ref_meg=False, allow_empty=True)
-    body = mne.pick_types(info, meg=False, ecg=True, emg=True, exclude="bads")
-    idx = np.union1d(data, body).astype(int)
-    if len(idx) == 0:
-        raise ValueError(
-            "No ECG, EEG, EMG or other data channel that is not bad (channel types: "
-            f"{sorted(set(info.get_channel_types()))}, bads: {info['bads']}). Set the "
-            "channel types with set_channel_types, or pass picks (names are kept even "
-            "when bad)."
-        )
-    return idx
 
 
 def units_of(sg):

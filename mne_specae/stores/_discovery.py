@@ -18,7 +18,8 @@ from mne.utils import logger, warn
 
 from ..datasets.channels import check_channel_types
 from ..datasets.readers import read_raw
-from ..segments import SIGNAL_TYPES, make_segments
+from ..segments import SIGNAL_TYPES, make_segments, raw_name
+from ..utils._files import file_stem
 
 #: Suffixes of the files a folder is searched for.
 RECORDING_SUFFIXES = (
@@ -98,15 +99,10 @@ def find_recordings(paths):
     return list(dict.fromkeys(files))
 
 
-def _stem(path):
-    """A file's name without its extensions (``rest_raw`` for ``rest_raw.fif``)."""
-    return Path(path).name.split(".")[0]
-
-
 def _relative_name(path, folder):
     """``path`` relative to ``folder``, without extensions, with ``/`` separators."""
     relative = Path(path).relative_to(folder)
-    return (relative.parent / _stem(relative)).as_posix().removeprefix("./")
+    return (relative.parent / file_stem(relative)).as_posix().removeprefix("./")
 
 
 def recording_names(files, paths):
@@ -138,7 +134,7 @@ def recording_names(files, paths):
         names[fname] = (
             _relative_name(fname, max(inside, key=lambda f: len(f.parts)))
             if inside
-            else _stem(fname)
+            else file_stem(fname)
         )
     by_name = {}
     for fname, name in names.items():
@@ -182,8 +178,7 @@ def signal_types(raw):
     for kind in SIGNAL_TYPES:
         if kind in types and kind not in good:
             logger.info(
-                f"{raw.info.get('description') or 'Raw'}: every {kind} channel "
-                "is bad; that type is left out"
+                f"{raw_name(raw, 'Raw')}: every {kind} channel is bad; that type is left out"
             )
     return [t for t in SIGNAL_TYPES if t in good]
 
@@ -231,7 +226,7 @@ def segments_of_file(
     if picks is not None:
         raw.pick(picks, exclude="bads")
     types = signal_types(raw)
-    stem = _stem(path) if recording is None else str(recording)
+    stem = file_stem(path) if recording is None else str(recording)
     subject = subject_of(path, subject_pattern)
     out = []
     for kind in types:

@@ -23,9 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._files import write_atomic
+
 #: What a shard key or a table file name may be: a plain file name.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 _REDO = "prepare the store again (prepare_segments(..., overwrite=True))"
+STORE_FORMAT = "mne-specae-store"
+STORE_VERSION = 1
+MANIFEST = "manifest.json"
 
 
 class StoreChangedError(RuntimeError):
@@ -103,6 +108,30 @@ def check_manifest(manifest, root, fname):
     return manifest
 
 
+def read_manifest(path):
+    """The manifest of a store folder (a dict), checked: format, version, rate and
+    length, and every shard entry (names inside the store, counts); a
+    :class:`ValueError` names the file and what is wrong."""
+    fname = Path(path) / MANIFEST
+    if not fname.is_file():
+        raise FileNotFoundError(
+            f"{path} is not a segment store (no {MANIFEST}); create one "
+            "with mne_specae.prepare_segments(sources, path)."
+        )
+    try:
+        manifest = json.loads(fname.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{fname} is damaged ({err}).") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+        raise ValueError(f"{fname} is not the manifest of an mne-specae segment store.")
+    if manifest.get("version", 0) > STORE_VERSION:
+        raise ValueError(
+            f"{path} was written by a newer mne-specae (store version "
+            f"{manifest['version']}); upgrade mne-specae."
+        )
+    return check_manifest(manifest, Path(path), fname)
+
+
 def check_shard_array(fname, n_items, n_times):
     """The byte offset of the first row of the shard ``fname``, after checking its
     ``.npy`` header (float32, C order, ``(n_items, n_times)``) and its size."""
@@ -176,37 +205,8 @@ def changed_error(path):
     )
 
 
-def fsync_folder(folder):
-    """Make renames in ``folder`` durable (POSIX; a no-op where folders cannot be
-    opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_manifest(fname, manifest):
-    """Replace the manifest ``fname`` atomically: written to a temporary file of this
-    process, synced, renamed; on an error the temporary file is removed and the error
-    names ``fname``."""
-    fname = Path(fname)
-    tmp = fname.with_name(f".{fname.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as fid:
-            fid.write(json.dumps(manifest, indent=1))
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, fname)
-    except OSError as err:
-        raise OSError(
-            err.errno, f"{err.strerror or err} (writing {fname}; it is unchanged)"
-        ) from err
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_folder(fname.parent)
+    """Replace the manifest ``fname`` atomically (:func:`~mne_specae.utils._files.write_atomic`:
+    an error names ``fname`` and leaves it unchanged)."""
+    text = json.dumps(manifest, indent=1)
+    write_atomic(fname, lambda fid: fid.write(text), note="it is unchanged")

@@ -1,6 +1,6 @@
 """The metadata tables of a segment store (private helpers of
 :mod:`mne_specae.segment_store`): read with their recorded types, written all or
-nothing, and spread per channel for :meth:`~mne_specae.SegmentStore.to_epochs`.
+nothing (spread per channel for Epochs in :mod:`._epochs`).
 
 Types: every column is read with the type it was written with, so text stays text
 (``"007"``, ``"True"``, ``"1e3"``, ``"NA"``) and numbers come back bit for bit. The
@@ -9,7 +9,7 @@ store's settings; :func:`write_tables` records the types of every column in the
 manifest (``tables.columns``). Columns of unknown type (a store of an older version)
 are inferred by pandas, as before. An empty text value reads back as missing (NaN).
 
-Writes: :func:`write_tables` writes every shard's new table under a new name (fsynced),
+Writes: :func:`write_tables` writes every shard's new table under a new name (atomically),
 then commits them all at once by replacing ``manifest.json``; the old tables are
 removed only after that. A crash or an error at any point leaves the store with all
 its old tables or all its new ones, never a mix.
@@ -18,13 +18,13 @@ its old tables or all its new ones, never a mix.
 from __future__ import annotations
 
 import copy
-import os
 import uuid
 
 import numpy as np
 import pandas as pd
 
-from ._manifest import fsync_folder, shard_file, write_manifest
+from ..utils._files import write_atomic
+from ._manifest import shard_file, write_manifest
 
 #: Metadata columns every store has (the caller's columns come after).
 ITEM_COLUMNS = ("subject", "recording", "onset", "channel", "signal_type", "sfreq_orig", "source")
@@ -145,27 +145,19 @@ def write_tables(root, manifest, table, offsets, written_by):
         for k, shard in enumerate(new["shards"]):
             name = f"{shard['key']}.{version}.csv"
             final = shard_file(root, name, fname, what="table")
-            tmp = final.with_name(name + ".tmp")
-            written += [tmp, final]
-            try:
-                with open(tmp, "w", newline="") as fid:
-                    table.iloc[offsets[k] : offsets[k + 1]].to_csv(fid, index=False)
-                    fid.flush()
-                    os.fsync(fid.fileno())
-                os.replace(tmp, final)
-            except OSError as err:
-                raise OSError(
-                    err.errno,
-                    f"{err.strerror or err} (writing {final}; the "
-                    "store keeps its previous metadata)",
-                ) from err
+            written.append(final)
+            chunk = table.iloc[offsets[k] : offsets[k + 1]]
+            write_atomic(
+                final,
+                lambda fid, chunk=chunk: chunk.to_csv(fid, index=False),
+                note="the store keeps its previous metadata",
+            )
             shard["table"] = name
         new["tables"] = dict(
             version=version,
             written_by=written_by,
             columns={c: column_type(table[c]) for c in table.columns},
         )
-        fsync_folder(root / "shards")
         write_manifest(fname, new)
     except BaseException:
         for path in written:
@@ -175,21 +167,3 @@ def write_tables(root, manifest, table, offsets, written_by):
         if table_name(old) != f"{old['key']}.{version}.csv":
             (root / "shards" / table_name(old)).unlink(missing_ok=True)
     return new
-
-
-def epochs_metadata(items, channels, per_segment):
-    """The metadata of one recording's Epochs from its items (sorted by onset, each
-    segment's channels in ``channels`` order): one column per segment column, and one
-    column ``<column>_<channel>`` per channel for every other column (e.g. each
-    channel's embedding ``specae_000_Fp1`` and error ``specae_recon_error_Fp1``)."""
-    n_channels = len(channels)
-    first = items.iloc[::n_channels]
-    meta = first[[c for c in items.columns if c in per_segment]].reset_index(drop=True)
-    spread = {}
-    for column in items.columns:
-        if column in per_segment or column == "channel":
-            continue
-        values = items[column].to_numpy().reshape(-1, n_channels)
-        for j, channel in enumerate(channels):
-            spread[f"{column}_{channel}"] = values[:, j]
-    return pd.concat([meta, pd.DataFrame(spread)], axis=1) if spread else meta

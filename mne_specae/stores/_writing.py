@@ -2,11 +2,12 @@
 
 Helpers of :func:`~mne_specae.prepare_segments`:
 
-* :func:`write_atomic` writes a file under a temporary name, syncs and renames it; a
-  failure names the file and removes the temporary;
 * :class:`StoreLock` is the store's ``prepare.lock`` (created with ``O_CREAT |
-  O_EXCL``, holding the writer's pid): a second process is refused with a clear
-  error, and a lock left by a process that no longer runs is taken over;
+  O_EXCL``, holding the writer's pid and what it does): a preparation and a write
+  of metadata columns (``add_embeddings``) take it, so a second writer is refused
+  with a clear error naming the other pid, and a lock left by a process that no
+  longer runs is taken over (files themselves are written with
+  :func:`~mne_specae.utils._files.write_atomic`);
 * :func:`watch_parent` (in a worker; from its start with loky, see
   :func:`worker_options`) ends a worker process whose parent died, so a killed
   preparation leaves no worker running and writing shards;
@@ -31,27 +32,6 @@ LOCK = "prepare.lock"
 _WATCHED = {}
 
 
-def write_atomic(path, write, mode="w"):
-    """Write ``path`` through ``write(fid)`` into ``<path>.tmp``, fsync, rename.
-
-    On failure the temporary file is removed and the error names ``path``.
-    """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, mode) as fid:
-            write(fid)
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise type(err)(err.errno, f"Could not write {path}: {err.strerror or err}") from err
-
-
 def _pid_alive(pid):
     """Whether a process ``pid`` runs (a zombie does not)."""
     try:
@@ -68,31 +48,39 @@ def _pid_alive(pid):
 
 
 class StoreLock:
-    """``with StoreLock(folder):`` -- hold the store's lock file while preparing it.
+    """``with StoreLock(folder, doing):`` -- hold the store's lock file while writing it.
 
-    Raises ``RuntimeError("another process (pid N) is preparing this store ...")``
-    when a running process holds it; a lock whose process is gone is stale, logged,
-    and taken over.
+    ``doing`` says what the holder does (``"preparing"``, ``"writing columns into"``),
+    for the error another writer gets: ``RuntimeError("another process (pid N) is
+    preparing this store ...")`` when a running process holds the lock; a lock whose
+    process is gone is stale, logged, and taken over.
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder, doing="preparing"):
         self.folder = Path(folder)
         self.fname = self.folder / LOCK
+        self.doing = doing
         self._held = False
+
+    def _read(self):
+        """``(pid, what it does)`` written in the lock; ``(None, ...)`` if unreadable
+        (a lock of an older version holds the pid only: a preparation)."""
+        try:
+            pid, _, doing = self.fname.read_text().strip().partition(" ")
+            return int(pid), doing or "preparing"
+        except (OSError, ValueError):
+            return None, "writing"
 
     def _holder(self):
         """The pid written in the lock, ``None`` if none can be read."""
-        try:
-            return int(self.fname.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
+        return self._read()[0]
 
     def __enter__(self):
         for _ in range(3):
             try:
                 fd = os.open(self.fname, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                pid = self._holder()
+                pid, doing = self._read()
                 try:
                     age = time.time() - self.fname.stat().st_mtime
                 except FileNotFoundError:
@@ -100,7 +88,7 @@ class StoreLock:
                 if (pid is not None and _pid_alive(pid)) or (pid is None and age < 10):
                     raise RuntimeError(
                         f"another process (pid {pid if pid is not None else 'unknown'}) "
-                        f"is preparing this store ({self.folder}). Wait for it to end; "
+                        f"is {doing} this store ({self.folder}). Wait for it to end; "
                         f"if no such process runs, delete {self.fname}."
                     ) from None
                 logger.info(
@@ -110,12 +98,12 @@ class StoreLock:
                 self.fname.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as fid:
-                fid.write(f"{os.getpid()}\n")
+                fid.write(f"{os.getpid()} {self.doing}\n")
             self._held = True
             return self
         raise RuntimeError(
             f"Could not take the lock {self.fname}: other processes keep "
-            "taking it; run one preparation at a time."
+            "taking it; write one store with one process at a time."
         )
 
     def __exit__(self, *exc):

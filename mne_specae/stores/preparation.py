@@ -12,8 +12,11 @@ atomically) as results arrive, in the order of the sources. So:
 * ``n_jobs=1`` and ``n_jobs=2`` give the same store, item for item;
 * a file committed before whose content changed (same path, another sha256) has its
   old items replaced by the new ones (logged);
-* one process prepares a store at a time (its ``prepare.lock`` holds the pid); a
-  killed preparation leaves no worker running (workers end when their parent dies);
+* one process writes a store at a time (its ``prepare.lock`` holds the pid), be it a
+  preparation or ``add_embeddings``; a killed preparation leaves no worker running
+  (workers end when their parent dies);
+* a store prepared again with ``overwrite=True`` gets a new ``generation`` id, so a
+  reader that had it open sees the change even when the content is the same;
 * a file that cannot be read is logged with its reason, counted and skipped
   (``strict=True``: an error).
 
@@ -28,8 +31,8 @@ import hashlib
 import json
 import os
 import platform
-import re
 import shutil
+import uuid
 from pathlib import Path
 
 import mne
@@ -38,136 +41,12 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose, warn
 
 from ..segments import check_segment_settings
-from ..utils._files import file_sha256
-from ..utils._logs import collect_warnings, reemit_warnings
-from ._discovery import (
-    Skipped,
-    find_recordings,
-    recording_names,
-    segments_of_file,
-    signal_types,
-    subject_of,
-)
-from ._writing import (
-    LOCK,
-    StoreLock,
-    parent_token,
-    sigterm_stops_workers,
-    watch_parent,
-    worker_options,
-    write_atomic,
-)
-from .store import ITEM_COLUMNS, MANIFEST, STORE_FORMAT, STORE_VERSION, SegmentStore
-
-_BIDS_ENTITIES = {"session": "ses", "task": "task", "run": "run", "acquisition": "acq"}
-_READ_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError)
-
-
-def _write_atomic_text(path, text):
-    """Write a text file atomically (the manifest's commit); see ``write_atomic``."""
-    write_atomic(path, lambda fid: fid.write(text))
-
-
-def _source_id(source):
-    """``(name, checksum)`` of a file (its sha256) or a Raw (a hash of its data)."""
-    if isinstance(source, mne.io.BaseRaw):
-        digest = hashlib.sha256(np.ascontiguousarray(source.get_data()).tobytes())
-        digest.update(repr(source.ch_names).encode())
-        name = source.info.get("description") or source.filenames[0] or "Raw"
-        return str(name), digest.hexdigest()
-    return str(Path(source).resolve()), file_sha256(source)
-
-
-def _bids_columns(path):
-    """BIDS entities (session, task, run, acquisition) of a file name, if any."""
-    out = {}
-    for column, key in _BIDS_ENTITIES.items():
-        match = re.search(rf"(?:^|_){key}-([A-Za-z0-9]+)", Path(path).name)
-        if match:
-            out[column] = match.group(1)
-    return out
-
-
-def _items_table(epochs_list, source, extra):
-    """Waveforms ``(n_items, n_times)`` float32 and their metadata (item order:
-    epoch-major, channel-minor, as a SpecAE sees them)."""
-    blocks, tables = [], []
-    for ep in epochs_list:
-        data = ep.get_data(picks="all").astype(np.float32)
-        n_ep, n_ch = data.shape[:2]
-        blocks.append(data.reshape(n_ep * n_ch, -1))
-        md = ep.metadata.loc[ep.metadata.index.repeat(n_ch)].reset_index(drop=True)
-        md.insert(3, "channel", np.tile(ep.ch_names, n_ep))
-        tables.append(md)
-    table = pd.concat(tables, ignore_index=True)
-    table["source"] = source
-    for column, value in extra.items():
-        if column in ITEM_COLUMNS:
-            raise ValueError(f"metadata column {column!r} is built in; choose another name.")
-        table[column] = value
-    first = [c for c in ITEM_COLUMNS if c in table]
-    return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
-
-
-def _prepare_one(index, source, name, recording, key, folder, settings, log_level, parent):
-    """Segment one source and write its shard (temporary name, then renamed), with the
-    caller's log level (joblib's worker processes do not inherit it). A worker process
-    ends when ``parent`` (the caller's ``parent_token()``) dies.
-
-    Returns ``(index, "ok", n_items, caught)``, ``(index, "empty", reason, caught)`` or
-    ``(index, "failed", reason, caught)``, ``caught`` the warnings of the work, for the
-    caller to re-emit (:mod:`mne_specae.logs`); never raises for a file that cannot be
-    read.
-    """
-    watch_parent(parent)
-    with mne.utils.use_log_level(log_level):
-        result, caught = collect_warnings(
-            _segment_and_write, source, name, recording, key, folder, settings
-        )
-    return (index, *result, caught)
-
-
-def _segment_and_write(source, name, recording, key, folder, settings):
-    """The work of :func:`_prepare_one`; ``name`` is the source's name in the manifest
-    (and the ``source`` column), ``recording`` a file's recording name."""
-    duration, sfreq = settings["duration"], settings["sfreq"]
-    try:
-        if isinstance(source, mne.io.BaseRaw):
-            if settings["picks"] is None:  # a type whose channels are all bad: left out
-                epochs_list = [
-                    _raw_segments(source, duration, sfreq, kind) for kind in signal_types(source)
-                ]
-            else:
-                epochs_list = [_raw_segments(source, duration, sfreq, settings["picks"])]
-            extra = {}
-        else:
-            epochs_list = segments_of_file(
-                Path(source),
-                duration=duration,
-                sfreq=sfreq,
-                picks=settings["picks"],
-                subject_pattern=settings["subject_pattern"],
-                recording=recording,
-            )
-            extra = _bids_columns(source)
-    except _READ_ERRORS as err:
-        return "failed", (str(err).splitlines()[0] if str(err) else type(err).__name__)
-    epochs_list = [ep for ep in epochs_list if len(ep)]
-    if not epochs_list:
-        return "empty", "no ECG, EEG or EMG segment"
-    extra.update(settings["metadata"] or {})
-    data, table = _items_table(epochs_list, name, extra)
-    shards = Path(folder) / "shards"
-    write_atomic(shards / f"{key}.npy", lambda f: np.save(f, data), mode="wb")
-    write_atomic(shards / f"{key}.csv", lambda f: table.to_csv(f, index=False))
-    return "ok", len(data)
-
-
-def _raw_segments(raw, duration, sfreq, picks):
-    """:func:`~mne_specae.make_segments` of a Raw source, quietly."""
-    from ..segments import make_segments
-
-    return make_segments(raw, duration, sfreq, picks=picks, verbose=False)
+from ..utils._logs import reemit_warnings
+from ._discovery import Skipped, find_recordings, recording_names, subject_of
+from ._manifest import MANIFEST, STORE_FORMAT, STORE_VERSION, write_manifest
+from ._shards import prepare_one, source_id
+from ._writing import LOCK, StoreLock, parent_token, sigterm_stops_workers, worker_options
+from .store import SegmentStore
 
 
 def _settings(duration, sfreq, picks, subject, metadata):
@@ -215,6 +94,9 @@ def _open_folder(path, settings, overwrite):
     manifest = dict(
         format=STORE_FORMAT,
         version=STORE_VERSION,
+        # a new store (also one prepared again with overwrite=True, whatever its
+        # content) is another generation: a reader that had the old one open sees it
+        generation=uuid.uuid4().hex,
         sfreq=settings["sfreq"],
         n_times=n_times,
         settings=settings,
@@ -227,7 +109,7 @@ def _open_folder(path, settings, overwrite):
             "python": platform.python_version(),
         },
     )
-    _write_atomic_text(manifest_file, json.dumps(manifest, indent=1))
+    write_manifest(manifest_file, manifest)
     return manifest
 
 
@@ -335,7 +217,7 @@ def _drop_changed(manifest, rank, folder):
     if not changed:
         return
     manifest["shards"] = [s for s in manifest["shards"] if s not in changed]
-    _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+    write_manifest(folder / MANIFEST, manifest)
     for shard in changed:
         logger.info(
             f"prepare_segments: {shard['source']} changed since it was prepared "
@@ -354,7 +236,7 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
     done = {(s["source"], s["checksum"]) for s in manifest["shards"]}
     todo, n_done, rank = [], 0, {}
     for src in files:
-        ident = _source_id(src)
+        ident = source_id(src)
         if ident in rank:  # the same file twice: once
             continue
         rank[ident] = len(rank)
@@ -374,7 +256,7 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
     # not depend on n_jobs, on completion order, or on where an earlier run stopped.
     parent = parent_token()  # workers end when this process dies
     results = Parallel(n_jobs=n_jobs, return_as="generator_unordered", **worker_options(parent))(
-        delayed(_prepare_one)(
+        delayed(prepare_one)(
             k,
             src,
             ident[0],
@@ -406,12 +288,12 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
                 dict(key=key, source=ident[0], checksum=ident[1], n_items=int(value))
             )
             manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]), -1))
-            _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+            write_manifest(folder / MANIFEST, manifest)
             n_items += int(value)
     finally:  # an error or SIGTERM: joblib stops the workers still running
         results.close()
     manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
-    _write_atomic_text(folder / MANIFEST, json.dumps(manifest, indent=1))
+    write_manifest(folder / MANIFEST, manifest)
     store = SegmentStore(folder)
     message = (
         f"prepare_segments: {len(todo) - len(skipped.files)} file(s) added "

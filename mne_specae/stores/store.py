@@ -27,7 +27,6 @@ see ``benchmarks/bench_store.py`` for the measured read throughput.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -35,24 +34,22 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger
 
-from ._manifest import (
+from ._epochs import epochs_of
+from ._manifest import (  # noqa: F401 (importable here)
+    MANIFEST,
+    STORE_FORMAT,
+    STORE_VERSION,
     StoreChangedError,
     changed_error,
-    check_manifest,
     check_shard_array,
     manifest_stamp,
+    read_manifest,
     shard_file,
     still_the_same,
     view_of,
 )
-from ._tables import (
-    ITEM_COLUMNS,
-    TEXT_COLUMNS,
-    epochs_metadata,
-    read_table,
-    segment_columns,
-    write_tables,
-)
+from ._tables import ITEM_COLUMNS, TEXT_COLUMNS, read_table, segment_columns, write_tables
+from ._writing import StoreLock
 
 __all__ = [
     "ITEM_COLUMNS",
@@ -62,34 +59,6 @@ __all__ = [
     "read_manifest",
     "read_segments",
 ]
-
-STORE_FORMAT = "mne-specae-store"
-STORE_VERSION = 1
-MANIFEST = "manifest.json"
-
-
-def read_manifest(path):
-    """The manifest of a store folder (a dict), checked: format, version, rate and
-    length, and every shard entry (names inside the store, counts); a
-    :class:`ValueError` names the file and what is wrong."""
-    fname = Path(path) / MANIFEST
-    if not fname.is_file():
-        raise FileNotFoundError(
-            f"{path} is not a segment store (no {MANIFEST}); create one "
-            "with mne_specae.prepare_segments(sources, path)."
-        )
-    try:
-        manifest = json.loads(fname.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{fname} is damaged ({err}).") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
-        raise ValueError(f"{fname} is not the manifest of an mne-specae segment store.")
-    if manifest.get("version", 0) > STORE_VERSION:
-        raise ValueError(
-            f"{path} was written by a newer mne-specae (store version "
-            f"{manifest['version']}); upgrade mne-specae."
-        )
-    return check_manifest(manifest, Path(path), fname)
 
 
 class SegmentStore:
@@ -310,7 +279,9 @@ class SegmentStore:
         synced, then all are committed at once by replacing the manifest (which
         records the columns, their types and ``written_by``); the old tables are
         removed after. A crash or an error leaves the old metadata whole, never a
-        mix of old and new columns.
+        mix of old and new columns. The store's lock (``prepare.lock``) is held
+        meanwhile: while another process prepares the store (or writes columns into
+        it) this is an error naming its pid, and the reverse.
 
         Parameters
         ----------
@@ -342,12 +313,13 @@ class SegmentStore:
         )
         for k in range(len(self._shards)):  # counts agree with the shard files
             self._layout(k)
-        current = read_manifest(self.path)
-        if [(s["key"], s["n_items"]) for s in current["shards"]] != [
-            (s["key"], s["n_items"]) for s in self._shards
-        ]:
-            raise changed_error(self.path)  # rewritten or continued: other items
-        self.manifest = write_tables(self.path, current, new, self._offsets, written_by)
+        with StoreLock(self.path, "writing columns into"):  # no preparation meanwhile
+            current = read_manifest(self.path)
+            if view_of(current)[0] != self._view[0] or [
+                (s["key"], s["n_items"]) for s in current["shards"]
+            ] != [(s["key"], s["n_items"]) for s in self._shards]:
+                raise changed_error(self.path)  # rewritten or continued: other items
+            self.manifest = write_tables(self.path, current, new, self._offsets, written_by)
         self._shards = list(self.manifest["shards"])
         self._stamp = manifest_stamp(self.path / MANIFEST)
         self._metadata = new
@@ -374,43 +346,14 @@ class SegmentStore:
             keeps the channels it has, only when every segment of that recording has
             the same ones (else an error names the recording).
         """
-        import mne
-
         md = self.metadata
         chosen = md.query(query) if query else md
         if len(chosen) == 0:
             raise ValueError(f"No item matches {query!r}.")
-        out = []
-        for (recording, kind), items in chosen.groupby(["recording", "signal_type"], sort=False):
-            items = items.sort_values("onset", kind="stable")
-            channels = list(dict.fromkeys(items["channel"]))
-            per_onset = items.groupby("onset", sort=True)["channel"].apply(tuple)
-            if any(tuple(c) != tuple(channels) for c in per_onset):
-                raise ValueError(
-                    f"{recording}: the chosen items do not hold the same "
-                    "channels for every segment; choose whole segments."
-                )
-            onsets = per_onset.index.to_numpy()
-            data = self[items.index.to_numpy()].reshape(len(onsets), len(channels), self.n_times)
-            info = mne.create_info(channels, self.sfreq, kind)
-            meta = epochs_metadata(items, channels, segment_columns(self.manifest))
-            events = np.column_stack(
-                [
-                    np.round(onsets * self.sfreq).astype(int),
-                    np.zeros(len(onsets), int),
-                    np.ones(len(onsets), int),
-                ]
-            )
-            out.append(
-                mne.EpochsArray(
-                    data.astype(np.float64),
-                    info,
-                    events=events,
-                    event_id={kind: 1},
-                    metadata=meta,
-                    verbose=False,
-                )
-            )
+        out = [
+            epochs_of(items, self, segment_columns(self.manifest))
+            for _, items in chosen.groupby(["recording", "signal_type"], sort=False)
+        ]
         logger.info(f"{len(chosen)} item(s) as {len(out)} Epochs")
         return out
 

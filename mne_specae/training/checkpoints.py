@@ -21,6 +21,7 @@ import torch
 from mne.utils import logger
 
 from ..utils._files import load_safely, save_atomic
+from ..utils._signals import evenly_spaced
 
 CHECKPOINT_FORMAT = "mne-specae-checkpoint"
 #: 1 (mne-specae 0.1.0.dev0 until fingerprints): n_items and seed only; 2: fingerprint.
@@ -113,7 +114,7 @@ def data_checksum(data):
         total += float(chunk.sum(dtype=np.float64))
         abs_total += float(np.abs(chunk).sum(dtype=np.float64))
     n = host.shape[0]
-    rows = np.unique(np.linspace(0, n - 1, min(n, N_HASHED_ROWS)).round().astype(np.int64))
+    rows = evenly_spaced(n, N_HASHED_ROWS)
     digest = hashlib.sha256(np.ascontiguousarray(host[rows]).tobytes()).hexdigest()[:16]
     return dict(
         shape=list(host.shape),

@@ -1,8 +1,9 @@
 """Files: atomic, safe writes and reads, and checksums.
 
-Every file the package writes (model files, training checkpoints) goes through
-:func:`save_atomic` (temporary file, flushed and synced, then renamed: a crash never
-leaves half a file) and is read back with :func:`load_safely`
+Every file the package writes (model files, training checkpoints, store shards,
+tables and manifests, the CLI's tables) goes through :func:`write_atomic`
+(temporary file, flushed and synced, then renamed: a crash never leaves half a
+file; :func:`save_atomic` for torch objects) and is read back with :func:`load_safely`
 (``torch.load(weights_only=True)``: opening a file never runs code from it).
 """
 
@@ -17,11 +18,57 @@ import torch
 
 
 # ---------------------------------------------------------------- safe files
-def save_atomic(obj, path):
-    """``torch.save`` to a temporary file, flushed to disk, then renamed over ``path``.
+def write_atomic(path, write, *, mode="w", note=None):
+    """Write ``path`` atomically through ``write(fid)``: the one writer of the package.
 
-    A crash never leaves half a file; temporary files that a killed process left
-    behind for the same ``path`` are removed.
+    ``write`` fills a temporary file in the same folder (``.<name>.<pid>.tmp``), which
+    is flushed and synced, renamed over ``path``, and the folder synced (the rename
+    is durable). A crash never leaves half a file; on any failure the temporary file
+    is removed, and an ``OSError`` (same type) names ``path`` (and ``note``, e.g.
+    "the store keeps its previous metadata").
+
+    Parameters
+    ----------
+    path : path-like
+        Destination (its folder must exist).
+    write : callable
+        Called with the open temporary file.
+    mode : ``"w"`` | ``"wb"``
+        Text (``newline=""``: written as is) or bytes.
+    note : str | None
+        Appended to the message of an error.
+
+    Returns
+    -------
+    path : pathlib.Path
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, mode, **({} if "b" in mode else {"newline": ""})) as fid:
+            write(fid)
+            fid.flush()
+            os.fsync(fid.fileno())
+        os.replace(tmp, path)
+        fsync_folder(path.parent)
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        hint = ". Choose a writable location" if isinstance(err, PermissionError) else ""
+        message = f"Could not write {path}: {reason}{hint}" + (f" ({note})" if note else "")
+        raise (type(err)(err.errno, message) if err.errno else type(err)(message)) from err
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+    return path
+
+
+def save_atomic(obj, path):
+    """``torch.save`` through :func:`write_atomic` (its folder created if needed).
+
+    Temporary files that a killed process left behind for the same ``path`` are
+    removed first.
 
     Parameters
     ----------
@@ -44,25 +91,10 @@ def save_atomic(obj, path):
         ) from err
     for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         orphan.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fid:
-            torch.save(obj, fid)
-            fid.flush()
-            os.fsync(fid.fileno())
-        os.replace(tmp, path)
-        _fsync_folder(path.parent)
-    except PermissionError as err:
-        raise PermissionError(
-            f"Cannot write {path}: permission denied. Choose a writable location."
-        ) from err
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return write_atomic(path, lambda fid: torch.save(obj, fid), mode="wb")
 
 
-def _fsync_folder(folder):
+def fsync_folder(folder):
     """Make the rename durable (POSIX); a no-op where folders cannot be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -74,6 +106,12 @@ def _fsync_folder(folder):
         pass
     finally:
         os.close(fd)
+
+
+def file_stem(path):
+    """A file's name without its extensions (``rest_raw`` for ``rest_raw.fif.gz``):
+    how the package names a recording after its file."""
+    return Path(path).name.split(".")[0]
 
 
 def file_sha256(path, chunk=1 << 20):
