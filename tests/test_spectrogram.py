@@ -24,6 +24,7 @@ from spectrogram_reference import (
 )
 
 from mne_specae import Spectrogram, griffin_lim
+from mne_specae.nn.input_stages import WaveformInput
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -347,6 +348,15 @@ def test_dataset_normalization_fit_state_dict_and_errors(segments):
     other.load_state_dict(state)
     with pytest.raises(ValueError, match="fitted for images of 48 rows, these have 32"):
         other(_t(x[:2]))
+
+
+def test_dataset_normalization_needs_data():
+    """Both input stages share one fitting helper: no waveform is a clear ValueError (the
+    spectrogram's own loop divided by a count of zero) and the stage keeps its mode."""
+    for stage in (Spectrogram(SFREQ, n_fft=64, normalize="dataset"), WaveformInput("dataset")):
+        with pytest.raises(ValueError, match="needs at least one training waveform"):
+            stage.fit_normalization(np.zeros((0, 256), np.float32))
+        assert stage.normalize == "dataset" and stage.norm_mean.numel() == 0
 
 
 # --------------------------------------------------------------- 8. channel modes, complex

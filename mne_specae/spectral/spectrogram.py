@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from mne.utils import _check_option
 
-from ..nn.input_stages import InputStage
+from ..nn.input_stages import DatasetStatistics, InputStage, fit_moments, standardize
 from ..utils._checks import check_int, check_number, check_positive
 from ..utils._docs import fill_doc
 from ._framing import ImageAxes, enlarge, framing, shrink, window_array
-from ._steps import check_output, detrend_waveforms
+from ._steps import check_finite_input, check_output, check_waveforms, detrend_waveforms
 from .filterbanks import check_band, frequency_axis, one_sided_scale
 
 OUTPUTS = ("power", "magnitude", "db", "complex")
@@ -36,7 +36,7 @@ SCALINGS = ("density", "spectrum")
 
 
 @fill_doc
-class Spectrogram(ImageAxes, InputStage):
+class Spectrogram(ImageAxes, DatasetStatistics, InputStage):
     """Short-time Fourier spectrogram as a :class:`torch.nn.Module`.
 
     Takes waveforms ``(..., n_times)`` on any device and returns
@@ -191,11 +191,6 @@ class Spectrogram(ImageAxes, InputStage):
         )
         self.n_freqs = len(self._freqs)
 
-    @property
-    def needs_fitting(self):
-        """Whether :meth:`fit_normalization` must see the training data first."""
-        return self.normalize == "dataset"
-
     # ------------------------------------------------------------------ description
     def get_config(self):
         """Constructor arguments that rebuild this module (JSON-serialisable)."""
@@ -229,31 +224,10 @@ class Spectrogram(ImageAxes, InputStage):
 
     # -------------------------------------------------------------------- compute
     def _validate(self, x):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(
-                f"Spectrogram expects a torch.Tensor, got {type(x).__name__}; "
-                "use torch.as_tensor(array)."
-            )
-        min_ndim = 1 if self.channel_mode == "separate" else 2
-        if x.ndim < min_ndim:
-            raise ValueError(
-                f"Expected a tensor of shape {'(..., n_times)' if min_ndim == 1 else '(..., n_channels, n_times)'}"
-                f" for channel_mode={self.channel_mode!r}, got shape {tuple(x.shape)}."
-            )
-        if x.is_complex() or not (
-            x.is_floating_point() or x.dtype in (torch.int16, torch.int32, torch.int64)
-        ):
-            raise TypeError(f"Spectrogram expects real samples, got dtype {x.dtype}.")
+        check_waveforms(x, self.channel_mode)
         self._check_length(x.shape[-1])
-        # one reduction: a NaN/Inf sample makes the sum NaN/Inf (counted only then,
-        # which also clears a sum that overflowed on finite samples)
-        if self.check_finite and not math.isfinite(float(x.detach().sum())):
-            n_bad = int((~torch.isfinite(x)).sum())
-            if n_bad:
-                raise ValueError(
-                    f"The input holds {n_bad} NaN/Inf sample(s); clean them first "
-                    "(make_segments drops segments that hold any)."
-                )
+        if self.check_finite:
+            check_finite_input(x)
 
     def _stft(self, flat):
         lo, hi = self._bins
@@ -331,19 +305,13 @@ class Spectrogram(ImageAxes, InputStage):
         if self.resize is not None:
             out = enlarge(out, self.resize)
         if self.normalize == "item":
-            mean = out.mean(dim=dims, keepdim=True)
-            std = out.std(dim=dims, keepdim=True, unbiased=False)
-            out = (out - mean) / torch.where(std > 0, std, torch.ones_like(std))
+            out = standardize(out, dims)
         elif self.normalize == "dataset":
-            if self.norm_mean.numel() == 0:
-                raise RuntimeError(
-                    "normalize='dataset' needs statistics: call fit_normalization(waveforms) first."
-                )
-            if self.norm_mean.shape[0] != out.shape[-2]:
-                raise ValueError(
-                    f"The dataset statistics were fitted for images of {self.norm_mean.shape[0]} "
-                    f"rows, these have {out.shape[-2]}."
-                )
+            self._check_fitted(
+                out.shape[-2],
+                f"The dataset statistics were fitted for images of {self.norm_mean.shape[0]} "
+                f"rows, these have {out.shape[-2]}.",
+            )
             out = (out - self.norm_mean) / self.norm_std
         if self.check_finite:
             check_output(out, given)
@@ -364,55 +332,22 @@ class Spectrogram(ImageAxes, InputStage):
         out = self(x)
         return out if out.ndim == 4 else out.unsqueeze(1)
 
-    @torch.no_grad()
-    def fit_normalization(self, waveforms, batch_size=256):
-        """Fit per-row (frequency) mean and std of the images on a dataset.
+    def _fit_statistics(self, waveforms, batch_size):
+        """Per-row (frequency) mean and std of the images (whatever ``normalize`` is)."""
+        device = self.window.device
 
-        Parameters
-        ----------
-        waveforms : torch.Tensor | array | StoreItems, shape (n_items, [n_channels,] n_times)
-            The training waveforms (read a batch at a time).
-        batch_size : int
-            Items per batch.
+        def rows(batch):  # the image rows (frequencies) as features, on the device
+            img = self(batch.to(device))
+            return img.transpose(-2, -1).reshape(-1, img.shape[-2])
 
-        Returns
-        -------
-        self : Spectrogram
-        """
-        if not hasattr(waveforms, "shape") or isinstance(waveforms, np.ndarray):
-            waveforms = torch.as_tensor(waveforms)  # tensors and lazy rows: as they are
-        mode, self.normalize = self.normalize, None
-        count, mean, m2 = 0, 0.0, 0.0  # float64 on the host (MPS has no float64)
+        mode, self.normalize = self.normalize, None  # fitted on the images before it
         try:
-            for start in range(0, waveforms.shape[0], batch_size):
-                batch = waveforms[start : start + batch_size].to(self.window.device)
-                img = self(batch)
-                rows = img.transpose(-2, -1).reshape(-1, img.shape[-2])
-                batch_mean = rows.mean(0)  # float32 on the device, centred per batch
-                batch_m2 = (rows - batch_mean).square().sum(0)
-                n, batch_mean = rows.shape[0], batch_mean.cpu().numpy().astype(np.float64)
-                delta = batch_mean - mean  # Chan et al.'s pairwise update
-                mean = mean + delta * n / (count + n)
-                m2 = (
-                    m2
-                    + batch_m2.cpu().numpy().astype(np.float64)
-                    + delta**2 * count * n / (count + n)
-                )
-                count += n
+            mean, std = fit_moments(waveforms, batch_size, rows, dims=(0,))
         finally:
             self.normalize = mode
-        std = np.sqrt(np.maximum(m2 / count, 0.0))
         std = np.maximum(std, 1e-6 * std.max() + 1e-30)
-        device = self.window.device
         self.norm_mean = torch.as_tensor(mean, dtype=torch.float32)[:, None].to(device)
         self.norm_std = torch.as_tensor(std, dtype=torch.float32)[:, None].to(device)
-        return self
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        for name in ("norm_mean", "norm_std"):
-            if prefix + name in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -------------------------------------------------------------- back to time
     def inverse(self, z, length):
