@@ -22,6 +22,7 @@ import warnings
 from pathlib import Path
 
 from ..pretrained.loading import resolve_model
+from ..utils._files import file_stem
 from ._args import positive_int
 
 #: Windows per channel that the train/embed check looks at (a quick look).
@@ -50,7 +51,7 @@ def read_failure(err, fname):
 def _stem(path):
     """The recording's name: ``x`` for ``x.edf``, ``x-raw.fif`` and ``x_raw.fif.gz``."""
     name = Path(path).name
-    stem = name.split(".")[0]
+    stem = file_stem(name)
     if ".fif" in name.lower():
         for tail in ("-raw", "_raw"):
             stem = stem.removesuffix(tail)
