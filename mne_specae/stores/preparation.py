@@ -140,7 +140,8 @@ def prepare_segments(
         extensions (``s1/rest_raw`` for ``<folder>/s1/rest_raw.fif``), or, for a file
         named directly, its file name without extensions (two such files with one
         name: their paths from their common folder); with several signal types,
-        ``-<type>`` is added. A Raw's is its ``info["description"]``.
+        ``-<type>`` is added. A Raw's is its ``info["description"]``, else its file's
+        name without extensions (:func:`~mne_specae.segments.raw_name`).
     path : path-like
         The store folder (created; an existing store with the same settings is
         continued, one with other settings refused). A file committed earlier whose
