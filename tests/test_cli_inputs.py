@@ -246,3 +246,27 @@ def test_bad_numbers_are_refused_before_reading(
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == f"mne-specae {argv[0]}: error: {message}"
     assert "cannot be read" not in err and not list(tmp_path.iterdir())
+
+
+def test_train_and_embed_name_recordings_by_their_path(tmp_path, data_path, capsys):
+    """Before: train and embed named a recording by its file name only, so s1/ecg.txt and
+    s2/ecg.txt became one recording "ecg" (one validation group)."""
+    import shutil
+
+    for folder in ("s1", "s2"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(data_path / "ecg/biosppy/ecg.txt", tmp_path / folder / "ecg.txt")
+    table = tmp_path / "t.csv"
+    folders = [str(tmp_path / "s1"), str(tmp_path / "s2")]
+    assert main(["embed", *folders, "--model", "biosignals", "--out", str(table), "--quiet"]) == 0
+    frame = pd.read_csv(table)
+    assert len(frame) == 6  # 15 s in 5 s segments, twice
+    assert frame.groupby("recording").size().to_dict() == {"s1/ecg": 3, "s2/ecg": 3}
+    # one folder above both: the same names
+    assert (
+        main(["embed", str(tmp_path), "--model", "biosignals", "--out", str(table), "--overwrite"])
+        == 0
+    )
+    capsys.readouterr()
+    frame = pd.read_csv(table)
+    assert sorted(frame["recording"].unique()) == ["s1/ecg", "s2/ecg"]

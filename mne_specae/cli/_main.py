@@ -32,7 +32,8 @@ from ..estimator.metadata import metadata_table
 from ..presets import RECOMMENDED
 from ..pretrained.loading import resolve_model
 from ._args import positive_float, positive_int
-from ._identify import add_identify_parser, check_model, read_failure
+from ._identify import add_identify_parser, check_model
+from ._inputs import add_input_options, progress, read_inputs
 from ._outputs import (
     check_file_out,
     check_folder_out,
@@ -46,67 +47,6 @@ from ._prepare import add_prepare_parser, check_store_settings, embed_store, sto
 
 #: Segment length (s) and rate (Hz) of train when neither the options nor a store say.
 DURATION, SFREQ = 5.0, 512.0
-
-
-def _progress(iterable, args, **kwargs):
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, disable=args.quiet, file=sys.stderr, **kwargs)
-
-
-def _read_inputs(args, duration, sfreq, type_model=None):
-    """Files or folders -> Epochs, one per file and signal type; skipped files counted.
-
-    With ``type_model`` (a model with a calibration), channels whose type and signal
-    disagree are warned about, file by file.
-    """
-    from ..datasets.channels import parse_channel_types
-    from ..stores._discovery import Skipped, find_recordings, segments_of_file
-    from ._identify import warn_type_mismatches
-
-    files = find_recordings(args.files)
-    channel_types = parse_channel_types(args.channel_types) if args.channel_types else None
-    picks = args.picks.split(",") if args.picks else None
-    skipped, epochs = Skipped(), []
-    for fname in _progress(files, args, desc="Reading", unit="file"):
-        try:
-            found = segments_of_file(
-                fname,
-                duration=duration,
-                sfreq=sfreq,
-                picks=picks,
-                channel_types=channel_types,
-                subject_pattern=args.subject_pattern,
-                unknown_units="keep" if args.keep_unknown_units else "skip",
-            )
-        except Exception as err:  # any reader's failure: this file only (--strict: stop)
-            skipped.add(fname, f"cannot be read ({read_failure(err, fname)})", strict=args.strict)
-            continue
-        if not found:
-            skipped.add(
-                fname,
-                "no ECG, EEG or EMG channel" + (f" after --picks {args.picks}" if picks else ""),
-                strict=args.strict,
-            )
-        if found and type_model is not None:
-            warn_type_mismatches(fname, found, type_model, quiet=args.quiet)
-        epochs += found
-    if skipped.files and not args.quiet:
-        print(skipped.summary(), file=sys.stderr)
-    if not epochs:
-        raise ValueError(f"None of the {len(files)} file(s) gave ECG, EEG or EMG segments.")
-    subjects = {s for ep in epochs for s in ep.metadata["subject"]}
-    if not args.quiet:
-        print(
-            f"Read {len(files) - len(skipped.files)} of {len(files)} file(s): "
-            f"{sum(len(ep) for ep in epochs)} segments, {len(subjects)} subject(s)"
-            + (
-                ""
-                if args.subject_pattern or len(subjects) < len(files)
-                else " (one per file: set --subject-pattern if several files are one person)"
-            )
-        )
-    return epochs
 
 
 def _train(args):
@@ -127,7 +67,7 @@ def _train(args):
         check_store_settings(store, duration=args.duration, sfreq=args.sfreq)
         data, what = store, f"the {len(store)} items of the store {store.path}"
     else:
-        data = _read_inputs(args, args.duration or DURATION, args.sfreq or SFREQ, check_model(args))
+        data = read_inputs(args, args.duration or DURATION, args.sfreq or SFREQ, check_model(args))
         what = f"{sum(len(ep) for ep in data)} segments from {len(data)} recording(s)"
     chosen = dict(
         max_epochs=args.max_epochs, batch_size=args.batch_size, filters=args.filters, fmax=args.fmax
@@ -168,9 +108,9 @@ def _embed(args):
     check_new(out, args.overwrite, "output")
     ae = resolve_model(args.model, device=args.device, item_name="--model")
     duration = ae.n_times_ / ae.sfreq_
-    epochs = _read_inputs(args, duration, ae.sfreq_, check_model(args, ae))
+    epochs = read_inputs(args, duration, ae.sfreq_, check_model(args, ae))
     targets = embed_targets(out, epochs, args.overwrite)  # before the long work
-    for ep in _progress(epochs, args, desc="Embedding", unit="recording"):
+    for ep in progress(epochs, args, desc="Embedding", unit="recording"):
         ae.add_embeddings(ep, verbose="warning")
     if kind == "csv":
         write_csv(metadata_table(epochs), out)
@@ -200,48 +140,6 @@ def _demo(args):
         check_folder_out(args.out, "demo writes several files into it"), args.overwrite, "output"
     )
     return run_demo(args)
-
-
-def _add_input_options(parser):
-    parser.add_argument(
-        "files",
-        nargs="+",
-        help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
-        "WFDB .hea/.mat or bare record names, BioSPPy and UCI text), "
-        "or one segment store (the folder 'prepare' wrote)",
-    )
-    parser.add_argument(
-        "--picks",
-        default=None,
-        help="channels to use: names or types, comma-separated "
-        "(e.g. 'eeg' or 'Fz,Cz,Pz'); default: every ECG, EEG and EMG "
-        "channel not marked bad",
-    )
-    parser.add_argument(
-        "--channel-types",
-        default=None,
-        metavar="NAME=type,...",
-        help="set or correct channel types, e.g. 'ECG=ecg,EMG1=emg' "
-        "(types that names contradict are corrected with a warning)",
-    )
-    parser.add_argument(
-        "--subject-pattern",
-        default=None,
-        metavar="REGEX",
-        help="regular expression on the file name whose group is the "
-        r"subject, e.g. '(Subject\d+)' for Subject00_1.edf; default: "
-        "the BIDS 'sub-' entity, else the reader's (record or file name)",
-    )
-    parser.add_argument(
-        "--keep-unknown-units",
-        action="store_true",
-        help="keep WFDB signals that are not in volts (as misc channels) instead of skipping them",
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="stop at a file that cannot be read instead of skipping it",
-    )
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -304,7 +202,7 @@ def build_parser():
         "one model file. A segment store ('prepare') trains on its items, "
         "streamed from disk.",
     )
-    _add_input_options(train)
+    add_input_options(train)
     train.add_argument("--out", required=True, help="model file to write (*.specae)")
     train.add_argument(
         "--duration",
@@ -347,7 +245,7 @@ def build_parser():
         "store ('prepare') gets the columns in its own metadata (--out: "
         "also a .csv table).",
     )
-    _add_input_options(embed)
+    add_input_options(embed)
     embed.add_argument(
         "--model",
         required=True,
