@@ -3,7 +3,7 @@
 
 ``demo`` runs the main job on the bundled sample recordings; ``train`` and ``embed``
 serve lab scripts and batch jobs on any recordings MNE (or this package) reads, or on
-a segment store that ``prepare`` wrote (:mod:`mne_specae.cli_stores`); ``embed
+a segment store that ``prepare`` wrote (``cli/_prepare.py``); ``embed
 --model`` takes a model file or a pretrained encoder's name (``biosignals``);
 ``identify`` tells ECG, EEG and EMG channels apart from their signals and prints a
 table per file (``--apply`` writes copies with the corrected types); ``prepare`` cuts
@@ -14,7 +14,7 @@ any data is read (``--overwrite`` governs them all; an ``--out`` of the wrong ki
 files are skipped with a warning and counted (``--strict``: an error); progress is
 shown unless ``--quiet``. While ``train`` and ``embed`` read, a channel whose type and
 signal disagree gets a one-line warning (``--no-check-types``: no check; see
-:mod:`mne_specae.cli_types`). Errors end with exit status 2 and the reason, which
+``cli/_identify.py``). Errors end with exit status 2 and the reason, which
 names the file (its first line; later lines, e.g. what differs from a checkpoint,
 follow in full); ``identify`` ends with status 1 when it skipped a file.
 """
