@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mne.utils import logger, verbose
 
+from ..utils._docs import fill_doc
 from .download import fetch_file, get_data_path
 from .registry import _UCI_SHA256, EEGMAT_SUBJECTS, MITDB_RECORDS, UCI_EXERCISES, DataFile, uci_file
 
@@ -56,6 +57,7 @@ def _as_list(values, known, what):
 
 
 @verbose
+@fill_doc
 def fetch_mitdb(records=None, path=None, *, download=True, verbose=None):
     """Fetch records of the MIT-BIH Arrhythmia Database (48 two-lead ECG, 360 Hz).
 
@@ -66,10 +68,7 @@ def fetch_mitdb(records=None, path=None, *, download=True, verbose=None):
     ----------
     records : list of str | None
         Record names such as ``["100", "201"]``; ``None`` fetches all 48 (about 100 MB).
-    path : path-like | None
-        Data folder (see :func:`~mne_specae.datasets.get_data_path`).
-    download : bool
-        Download missing files; ``False`` raises if one is missing.
+    %(fetch_params)s
     %(verbose)s
 
     Returns
@@ -89,6 +88,7 @@ def fetch_mitdb(records=None, path=None, *, download=True, verbose=None):
 
 
 @verbose
+@fill_doc
 def fetch_eegmat(subjects=None, path=None, *, download=True, verbose=None):
     """Fetch EEG During Mental Arithmetic Tasks (36 subjects, 19 EEG + ECG, 500 Hz).
 
@@ -100,10 +100,7 @@ def fetch_eegmat(subjects=None, path=None, *, download=True, verbose=None):
     ----------
     subjects : list of int | None
         Subject numbers 0-35; ``None`` fetches all (about 170 MB).
-    path : path-like | None
-        Data folder.
-    download : bool
-        Download missing files; ``False`` raises if one is missing.
+    %(fetch_params)s
     %(verbose)s
 
     Returns
@@ -118,6 +115,7 @@ def fetch_eegmat(subjects=None, path=None, *, download=True, verbose=None):
 
 
 @verbose
+@fill_doc
 def fetch_physionet_emg(path=None, *, download=True, verbose=None):
     """Fetch PhysioNet's Examples of Electromyograms (healthy, myopathy, neuropathy).
 
@@ -127,10 +125,7 @@ def fetch_physionet_emg(path=None, *, download=True, verbose=None):
 
     Parameters
     ----------
-    path : path-like | None
-        Data folder.
-    download : bool
-        Download missing files; ``False`` raises if one is missing.
+    %(fetch_params)s
     %(verbose)s
 
     Returns
@@ -146,6 +141,7 @@ def fetch_physionet_emg(path=None, *, download=True, verbose=None):
 
 
 @verbose
+@fill_doc
 def fetch_uci_lower_limb_emg(subjects=None, path=None, *, download=True, verbose=None):
     """Fetch the UCI "EMG dataset in Lower Limb" (22 subjects, 4 EMG channels, 1 kHz).
 
@@ -158,10 +154,7 @@ def fetch_uci_lower_limb_emg(subjects=None, path=None, *, download=True, verbose
     ----------
     subjects : list of str | None
         Subject codes such as ``["3A", "8N"]``; ``None`` fetches all (about 70 MB).
-    path : path-like | None
-        Data folder.
-    download : bool
-        Download missing files; ``False`` raises if one is missing.
+    %(fetch_params)s
     %(verbose)s
 
     Returns
@@ -179,6 +172,7 @@ def fetch_uci_lower_limb_emg(subjects=None, path=None, *, download=True, verbose
 
 
 @verbose
+@fill_doc
 def fetch_eegbci(subjects, runs, path=None, *, verbose=None):
     """Fetch the EEG Motor Movement/Imagery Database through MNE's own fetcher.
 
@@ -193,8 +187,7 @@ def fetch_eegbci(subjects, runs, path=None, *, verbose=None):
         Subjects 1-109.
     runs : int | list of int
         Runs 1-14 (1: eyes open baseline, 2: eyes closed baseline, ...).
-    path : path-like | None
-        Data folder.
+    %(data_path)s
     %(verbose)s
 
     Returns

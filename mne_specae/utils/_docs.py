@@ -223,6 +223,15 @@ verbose : bool | str | int | None
     ``"warning"`` only problems); a method's own ``verbose`` argument wins.
     ``None``: MNE's current level."""
 
+# --------------------------------------------------------------------- datasets
+docdict["data_path"] = """
+path : path-like | None
+    Data folder (see :func:`~mne_specae.datasets.get_data_path`)."""
+docdict["download"] = """
+download : bool
+    Download missing files; ``False`` raises if one is missing."""
+docdict["fetch_params"] = docdict["data_path"] + docdict["download"]
+
 
 def _add_defaults(doc, signature, indent):
     """Add ``, default=...`` to each parameter's type line, read from ``signature``."""
