@@ -77,6 +77,7 @@ def test_add_embeddings_in_place_and_round_trip(fitted, epochs_list, tmp_path):
         add_embeddings(ep.get_data(), fitted)
 
 
+@pytest.mark.slow  # UMAP compiles with numba in each new process: ~13 s
 def test_stale_columns_are_replaced_and_lists_returned(fitted, epochs_list):
     """Before: recon_error had no prefix and umap_2 stayed after a 2-D UMAP."""
     epochs = [ep.copy() for ep in epochs_list[:3]]
@@ -108,6 +109,7 @@ def test_encode_and_reconstruct_return_one_for_one(fitted, epochs_list):
     assert isinstance(fitted.reconstruct([ep]), list)
 
 
+@pytest.mark.slow  # UMAP compiles with numba in each new process: ~13 s
 def test_add_umap_across_epochs_is_reproducible(fitted, epochs_list):
     first = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
     second = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]

@@ -215,6 +215,7 @@ def _alive(pid):
     return state != "Z"
 
 
+@pytest.mark.slow  # a child process that imports the package and reads 8 recordings
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_killing_a_parallel_preparation_ends_its_workers(signum, data_path, tmp_path):
