@@ -61,21 +61,22 @@ def _check_common(n_layers, kernel_size, activation, norm):
 
 
 class _ConvAutoencoder(nn.Module):
-    """Shared logic of the 1-D and 2-D autoencoders (``dim`` spatial dimensions)."""
+    """Shared logic of the 1-D and 2-D autoencoders (``dim`` spatial dimensions); its
+    defaults are those of :class:`ConvAutoencoder2d` (the study's network)."""
 
     dim = 2
 
     def __init__(
         self,
-        in_channels,
-        n_layers,
-        filters,
-        kernel_size,
-        pool_size,
-        activation,
-        norm,
-        bottleneck,
-        input_size,
+        in_channels=1,
+        n_layers=4,
+        filters=64,
+        kernel_size=3,
+        pool_size=2,
+        activation="relu",
+        norm=None,
+        bottleneck=None,
+        input_size=None,
     ):
         super().__init__()
         _check_common(n_layers, kernel_size, activation, norm)
@@ -315,30 +316,6 @@ class ConvAutoencoder2d(_ConvAutoencoder):
     """
 
     dim = 2
-
-    def __init__(
-        self,
-        in_channels=1,
-        n_layers=4,
-        filters=64,
-        kernel_size=3,
-        pool_size=2,
-        activation="relu",
-        norm=None,
-        bottleneck=None,
-        input_size=None,
-    ):
-        super().__init__(
-            in_channels,
-            n_layers,
-            filters,
-            kernel_size,
-            pool_size,
-            activation,
-            norm,
-            bottleneck,
-            input_size,
-        )
 
 
 class ConvAutoencoder1d(_ConvAutoencoder):
