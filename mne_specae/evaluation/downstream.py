@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose
-from sklearn.base import clone
 
 from ..estimator.metadata import epochs_list_of, metadata_table
 from ..segments import select_evenly
 from ..utils._checks import check_int
+from ._fold_steps import balanced_accuracy, standardize_within, with_seed
 from .baselines import RandomWeights
 from .probes import PROBES, make_probe, reconstruction_r2
 
@@ -107,23 +107,6 @@ def fit_subset(epochs_list, max_items):
         share = min(1.0, budget / totals[kind(ep)])
         keep = max(1, math.floor(len(ep) * share))
         out.append(select_evenly(ep, keep) if keep < len(ep) else ep)
-    return out
-
-
-def _with_seed(estimator, seed):
-    estimator = clone(estimator)
-    if "random_state" in estimator.get_params():
-        estimator.set_params(random_state=seed)
-    return estimator
-
-
-def _standardize_within(features, groups):
-    """Z-score every feature within each group (unsupervised: no labels)."""
-    out = np.empty_like(features, dtype=np.float64)
-    for g in np.unique(groups):
-        rows = groups == g
-        block = features[rows]
-        out[rows] = (block - block.mean(axis=0)) / (block.std(axis=0) + 1e-12)
     return out
 
 
@@ -284,7 +267,7 @@ def compare_representations(
                 if isinstance(rep, RandomWeights):
                     continue
                 start = time.perf_counter()
-                fitted[name] = _with_seed(rep, seed).fit(train_epochs)
+                fitted[name] = with_seed(rep, seed).fit(train_epochs)
                 seconds[name] = time.perf_counter() - start
             for name, rep in representations.items():
                 if isinstance(rep, RandomWeights):
@@ -304,7 +287,7 @@ def compare_representations(
                 )
                 for standardized in variants:
                     feats = (
-                        _standardize_within(features, md[standardize_by].astype(str).to_numpy())
+                        standardize_within(features, md[standardize_by].astype(str).to_numpy())
                         if standardized
                         else features
                     )
@@ -330,7 +313,7 @@ def compare_representations(
                                     representation=name,
                                     probe=probe,
                                     standardized=standardized,
-                                    balanced_accuracy=_balanced_accuracy(y[held], predicted),
+                                    balanced_accuracy=balanced_accuracy(y[held], predicted),
                                     n_train=int(train.sum()),
                                     n_test=int(held.sum()),
                                     test_groups=" ".join(sorted(set(groups[held]))),
@@ -349,7 +332,7 @@ def compare_representations(
                 representation=name,
                 probe=probe,
                 standardized=standardized,
-                balanced_accuracy=_balanced_accuracy(y_true, y_pred),
+                balanced_accuracy=balanced_accuracy(y_true, y_pred),
                 n_train=np.nan,
                 n_test=len(y_true),
                 test_groups="all",
@@ -358,13 +341,6 @@ def compare_representations(
             )
         )
     return pd.DataFrame(rows)
-
-
-def _balanced_accuracy(y_true, y_pred):
-    """Balanced accuracy over the classes present in ``y_true`` (the mean recall; for a
-    fold holding one class, its recall)."""
-    classes = np.unique(y_true)
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
 
 
 def summarize_scores(scores):
