@@ -344,18 +344,16 @@ def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
     centres = np.stack([Z[y == c].mean(axis=0) for c in classes])
     log_err = np.log10(np.maximum(err, 1e-12))
     reference = {c: robust_location(log_err[y == c]) for c in classes}
+    head = dict(classes=classes, mean=mean, scale=scale, coef=coef, intercept=intercept)
+    n_items = {c: int((y == c).sum()) for c in classes}
     cal = Calibration(
-        classes,
-        mean,
-        scale,
-        coef,
-        intercept,
-        centres,
-        reference,
+        **head,
+        centres=centres,
+        error_reference=reference,
         max_distance=1.0,
         max_error_z=1.0,
-        n_items={c: int((y == c).sum()) for c in classes},
-    )
+        n_items=n_items,
+    )  # thresholds set below
     # thresholds from the training channels, aggregated like identify_channel_types
     distance = cal.distance(X)
     dists, zs = [], []
