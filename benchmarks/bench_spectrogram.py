@@ -22,17 +22,24 @@ Run: ``make bench``, or ``python benchmarks/bench_spectrogram.py [--device cuda]
 [--n-segments 400]`` with ``MNE_SPECAE_DATA`` pointing at the recordings.
 Targets on 2 CPU cores: (a)/(b) >= 1, (a)/(c) >= 10; on CUDA, (d)/(b) >= 100.
 
-``--busy``: the CPU on a quiet and on a busy machine, with and without the package's
-thread policy (``mne_specae/_threads.py``: ``OMP_WAIT_POLICY=PASSIVE`` at import and a
-thread count chosen from the free cores; "without" is ``MNE_SPECAE_THREADS=off``, torch's
-defaults). Each of the 4 runs is a fresh process (the wait policy is read when torch
-loads); "busy" runs beside one competing CPU-bound process (a Python loop, killed after
-the run and bounded by ``--busy-seconds`` in any case). Reported: (a)/(b) in the same
-conditions, and (a) against scipy on the quiet machine.
+``--busy``: the CPU on a quiet and on a busy machine, under the package's thread
+policies (``mne_specae/utils/_threads.py``: ``OMP_WAIT_POLICY=PASSIVE`` at import, and
+the thread count while it computes): "auto" (the default: the available cores, the
+same count on every run), "load" (``MNE_SPECAE_THREADS=load``: the cores not busy with
+other processes) and "off" (``MNE_SPECAE_THREADS=off``: torch's defaults). Each of the
+6 runs is a fresh process (the wait policy is read when torch loads); "busy" runs
+beside one competing CPU-bound process (a Python loop, killed after the run and
+bounded by ``--busy-seconds`` in any case). Reported: (a)/(b) in the same conditions,
+and (a) against scipy on the quiet machine.
 """
 
 from __future__ import annotations
 
+# first, before anything loads torch (mne does): the package's wait policy
+# (OMP_WAIT_POLICY=PASSIVE) only takes effect when it is set before torch loads OpenMP
+import mne_specae  # noqa: F401
+
+# isort: split
 import argparse
 import json
 import os
@@ -47,7 +54,6 @@ import scipy
 import scipy.signal
 import torch
 
-import mne_specae  # noqa: F401  (first: its thread policy applies before torch loads)
 from mne_specae import Spectrogram, compute_spectrogram, make_segments, resolve_device
 from mne_specae.datasets import load_sample
 
@@ -141,8 +147,8 @@ def main(argv=None):
     parser.add_argument(
         "--busy",
         action="store_true",
-        help="CPU: quiet and busy machine, with and without the package's "
-        "thread policy (4 fresh processes)",
+        help="CPU: quiet and busy machine, under the thread policies auto, load and "
+        "off (6 fresh processes)",
     )
     parser.add_argument(
         "--busy-seconds",
@@ -176,8 +182,8 @@ def main(argv=None):
         print(
             f"load average (1 min) {load:.2f}"
             + (
-                ": the machine was busy (see --busy for what that costs, with and "
-                "without the package's thread policy)"
+                ": the machine was busy (see --busy for what that costs "
+                "under the package's thread policies)"
                 if busy
                 else ""
             )
@@ -314,12 +320,16 @@ BUSY_LOOP = (
 
 
 def busy_comparison(args, argv):
-    """Quiet and busy machine x package policy on and off, each run a fresh process."""
+    """Quiet and busy machine x thread policy auto, load, off; each a fresh process."""
     child_args = [a for a in argv if a not in ("--busy", "--json")] + ["--json"]
     base_env = {
         k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "MNE_SPECAE_THREADS")
     }
-    policies = {"package policy": {}, "torch defaults": {"MNE_SPECAE_THREADS": "off"}}
+    policies = {
+        "auto (default)": {},
+        "load": {"MNE_SPECAE_THREADS": "load"},
+        "off (torch)": {"MNE_SPECAE_THREADS": "off"},
+    }
     results = {}
     for condition in ("quiet", "busy"):
         for name, extra in policies.items():

@@ -1,5 +1,7 @@
 """torch's CPU threads on a busy machine: the wait policy set at import, the thread
-count chosen while the package computes on the CPU, and the user's choices kept."""
+count chosen while the package computes on the CPU ("auto": from the machine only, the
+same on every run; "load": less the other processes' load), and the user's choices
+kept."""
 
 import os
 import subprocess
@@ -29,8 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def policy(monkeypatch):
     """A clean policy state: setting 'auto', torch's default = 2 threads (set for the
-    test and restored), no thread variables in the environment; ``busy(others)``
-    fakes 2 available cores with ``others`` of them taken."""
+    test and restored), no thread variables in the environment; ``busy(others,
+    setting)`` fakes 2 available cores with ``others`` of them taken and sets the
+    package's setting (default ``"load"``, the mode that looks at the load)."""
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     monkeypatch.setattr(_threads._State, "setting", "auto")
@@ -38,7 +41,8 @@ def policy(monkeypatch):
     for var in _threads.USER_THREAD_VARS:
         monkeypatch.delenv(var, raising=False)
 
-    def busy(others):
+    def busy(others, setting="load"):
+        monkeypatch.setattr(_threads._State, "setting", setting)
         monkeypatch.setattr(_threads, "available_cores", lambda: 2)
         monkeypatch.setattr(_threads, "load_of_others", lambda cores: others)
 
@@ -88,9 +92,12 @@ def test_own_load_follows_the_kernels_average():
 def test_parse_setting():
     assert parse_setting(None) == parse_setting("") == parse_setting(" Auto ") == "auto"
     assert parse_setting("OFF") == "off"
+    assert parse_setting(" Load") == "load"
     assert parse_setting("3") == parse_setting(3) == 3
     for bad in ("0", "-1", "many", 0, 2.5, True):
-        with pytest.raises(ValueError, match="MNE_SPECAE_THREADS must be 'auto', 'off' or a"):
+        with pytest.raises(
+            ValueError, match="MNE_SPECAE_THREADS must be 'auto', 'load', 'off' or a"
+        ):
             parse_setting(bad)
 
 
@@ -169,6 +176,36 @@ def test_cpu_threads_chooses_and_restores(policy):
         assert torch.get_num_threads() == 2
 
 
+@pytest.mark.parametrize("cores", [1, 2, 8])
+def test_auto_does_not_depend_on_the_load(policy, monkeypatch, cores):
+    """'auto' (the default) gives the same count on every run on a machine, whatever
+    the load (the load average and the running tasks are faked): torch's own count
+    capped by the available cores. 'load' follows the load."""
+    load = {"avg": 0.0, "running": 0}
+    monkeypatch.setattr(_threads.os, "getloadavg", lambda: (load["avg"],) * 3)
+    monkeypatch.setattr(_threads, "_running_now", lambda: load["running"])
+    monkeypatch.setattr(_threads, "_update_own_load", lambda: 0.0)
+    monkeypatch.setattr(_threads, "available_cores", lambda: cores)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+
+    def counts(setting):
+        mne_specae.set_num_threads(setting)
+        seen = []
+        for avg, running in [(0.0, 0), (0.4, 0), (1.0, 1), (3.0, 0), (0.1, 2), (9.0, 9)]:
+            load.update(avg=avg, running=running)
+            with cpu_threads("cpu"):
+                seen.append(torch.get_num_threads())
+        assert torch.get_num_threads() == 2  # restored
+        return seen
+
+    expected = min(cores, 2)  # torch's own count is 2 (the fixture)
+    assert counts("auto") == [expected] * 6
+    loaded = counts("load")
+    assert loaded[0] == expected and loaded[-1] == 1  # idle: all; overloaded: one
+    if cores == 2:
+        assert loaded == [2, 2, 1, 1, 1, 1]
+
+
 def test_cpu_threads_keeps_the_users_choice(policy, monkeypatch):
     policy(3.0)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
@@ -180,21 +217,21 @@ def test_cpu_threads_keeps_the_users_choice(policy, monkeypatch):
         assert torch.get_num_threads() == 3
     torch.set_num_threads(2)
     previous = mne_specae.set_num_threads("off")
-    assert previous == "auto"
+    assert previous == "load"  # set by policy(3.0)
     with cpu_threads("cpu"):
         assert torch.get_num_threads() == 2
     assert mne_specae.set_num_threads(3) == "off"  # a fixed count, whatever the load
     with cpu_threads("cpu"):
         assert torch.get_num_threads() == 3
     assert torch.get_num_threads() == 2
-    with pytest.raises(ValueError, match="n must be 'auto', 'off' or a number of threads"):
+    with pytest.raises(ValueError, match="n must be 'auto', 'load', 'off' or a number"):
         mne_specae.set_num_threads(0)
     assert mne_specae.set_num_threads("auto") == 3
 
 
 def test_compute_spectrogram_runs_with_the_chosen_count(policy, monkeypatch):
-    """compute_spectrogram on the CPU of a busy machine (2 cores, load 3) runs torch on
-    one thread, then gives torch back its own count."""
+    """compute_spectrogram on the CPU of a busy machine (2 cores, load 3) with the
+    setting "load" runs torch on one thread, then gives torch back its own count."""
     seen = []
     forward = mne_specae.Spectrogram.forward
 
@@ -213,6 +250,10 @@ def test_compute_spectrogram_runs_with_the_chosen_count(policy, monkeypatch):
     assert torch.get_num_threads() == 2
     seen.clear()
     policy(0.0)
+    compute_spectrogram(epochs, n_fft=64, hop_length=32, device="cpu")
+    assert seen == [2]
+    seen.clear()
+    policy(3.0, "auto")  # the default ignores the load: both cores, on every run
     compute_spectrogram(epochs, n_fft=64, hop_length=32, device="cpu")
     assert seen == [2]
 

@@ -1,8 +1,8 @@
 """torch's CPU threads on a busy machine: how they wait, and how many there are.
 
 PyTorch's OpenMP threads spin while they wait for each other; when another process
-holds one of the cores, a parallel step waits for a thread that is not running, and a
-2-core machine with one busy core runs torch code 2-4x slower than with one thread
+holds one of the cores, a parallel step waits for a thread that is not running, and
+a 2-core machine with one busy core runs torch code 2-4x slower than with one thread
 (``doc/performance.rst``, "A busy machine"). The package therefore does two things,
 both switched off by ``MNE_SPECAE_THREADS=off`` (or :func:`set_num_threads`):
 
@@ -12,14 +12,18 @@ both switched off by ``MNE_SPECAE_THREADS=off`` (or :func:`set_num_threads`):
   changed), nor when ``OMP_WAIT_POLICY`` is already set (the user's choice). The
   variable stays set, so child processes inherit it.
 * While the package runs torch on the CPU (:func:`~mne_specae.compute_spectrogram`,
-  training, inference), the number of torch threads is chosen from the cores this
-  process may use (``os.sched_getaffinity``, a cgroup CPU quota) and the load of the
-  other processes (``os.getloadavg`` less this process's own share, or the processes
-  running right now, whichever is higher), and restored afterwards. Never when the
-  user chose a count: ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` set, or
-  ``torch.set_num_threads`` called after ``import mne_specae`` (a count set before the
-  import cannot be told apart from torch's default: set one of the variables, or
-  ``MNE_SPECAE_THREADS``, to fix it).
+  training, inference), torch's thread count is set and restored afterwards. The
+  default, ``"auto"``, is torch's own count capped by the cores this process may use
+  (``os.sched_getaffinity``, a cgroup CPU quota): fixed for a given machine or
+  container, so that the same data and seed give the same floats on every run (the
+  count changes the order of parallel float sums). ``"load"`` (opt-in) also
+  subtracts the load of the other processes (``os.getloadavg`` less this process's
+  own share, or the processes running right now, whichever is higher): faster on a
+  shared machine, but the count, and so the last bits of the results, then depend on
+  the momentary load. Never when the user chose a count: ``OMP_NUM_THREADS`` or
+  ``MKL_NUM_THREADS`` set, or ``torch.set_num_threads`` called after
+  ``import mne_specae`` (a count set before the import cannot be told apart from
+  torch's default: set one of the variables, or ``MNE_SPECAE_THREADS``, to fix it).
 
 This module imports neither torch nor MNE at import time: it runs before torch loads.
 """
@@ -40,7 +44,7 @@ _TAU = 60.0  # seconds: the time constant of the kernel's 1-minute load average
 
 
 class _State:
-    setting = "auto"  # "auto" | "off" | int
+    setting = "auto"  # "auto" | "load" | "off" | int
     torch_default = None  # torch's thread count when the package was imported
     wait_policy_set = False  # whether the package put OMP_WAIT_POLICY into os.environ
     depth = 0  # nested package calls decide once, at the outermost
@@ -52,19 +56,20 @@ _lock = threading.Lock()
 
 
 def parse_setting(value, what=ENV_VAR):
-    """``"auto"``, ``"off"`` or a thread count (int >= 1) from ``value``.
+    """``"auto"``, ``"load"``, ``"off"`` or a thread count (int >= 1) from ``value``.
 
     Parameters
     ----------
     value : str | int | None
-        ``None``, ``""`` or ``"auto"``: the package's policy; ``"off"``: leave torch
+        ``None``, ``""`` or ``"auto"``: the package's default (the available cores);
+        ``"load"``: the cores not busy with other processes; ``"off"``: leave torch
         alone; an integer >= 1 (or its text): that many threads.
     what : str
         Name used in the error message.
 
     Returns
     -------
-    setting : ``"auto"`` | ``"off"`` | int
+    setting : ``"auto"`` | ``"load"`` | ``"off"`` | int
     """
     if value is None:
         return "auto"
@@ -72,15 +77,15 @@ def parse_setting(value, what=ENV_VAR):
         text = value.strip().lower()
         if text in ("", "auto"):
             return "auto"
-        if text == "off":
-            return "off"
+        if text in ("off", "load"):
+            return text
         try:
             value = int(text)
         except ValueError:
             value = None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(
-            f"{what} must be 'auto', 'off' or a number of threads >= 1, got "
+            f"{what} must be 'auto', 'load', 'off' or a number of threads >= 1, got "
             f"{value if value is not None else text!r}."
         )
     return value
@@ -140,22 +145,28 @@ def set_num_threads(n="auto"):
 
     Applies while :func:`~mne_specae.compute_spectrogram`, training
     (:meth:`SpecAE.fit <mne_specae.SpecAE.fit>`) and inference run on the CPU; torch's
-    own setting is restored after each call. The default, ``"auto"``, takes the cores
-    this process may use less the load of other processes (at least one thread, at
-    most torch's own count), unless you fixed a count yourself (``OMP_NUM_THREADS``,
-    ``MKL_NUM_THREADS``, or ``torch.set_num_threads`` after importing the package).
-    The environment variable ``MNE_SPECAE_THREADS`` sets the same at start-up; with
-    ``off`` there it also leaves ``OMP_WAIT_POLICY`` alone.
+    own setting is restored after each call. The default, ``"auto"``, takes torch's
+    own count, at most the cores this process may use (CPU affinity, cgroup quota):
+    the same count on every run on a given machine, so that the same data and seed
+    give the same results. ``"load"`` also leaves out the cores that other processes
+    keep busy (the load average; at least one thread): faster on a shared machine,
+    but the count then depends on the momentary load, and results of two runs may
+    differ in their last bits. Neither applies when you fixed a count yourself
+    (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, or ``torch.set_num_threads`` after
+    importing the package). The environment variable ``MNE_SPECAE_THREADS`` sets the
+    same at start-up; with ``off`` there it also leaves ``OMP_WAIT_POLICY`` alone.
 
     Parameters
     ----------
-    n : ``"auto"`` | ``"off"`` | int
-        ``"auto"``: the policy above; ``"off"``: never change torch's thread count;
-        an int >= 1: that many threads in the package's CPU computations.
+    n : ``"auto"`` | ``"load"`` | ``"off"`` | int
+        ``"auto"``: the available cores (reproducible); ``"load"``: the cores not
+        busy with other processes (load-dependent); ``"off"``: never change torch's
+        thread count; an int >= 1: that many threads in the package's CPU
+        computations.
 
     Returns
     -------
-    previous : ``"auto"`` | ``"off"`` | int
+    previous : ``"auto"`` | ``"load"`` | ``"off"`` | int
         The setting before the call (to restore it).
     """
     setting = parse_setting(n, "n")
@@ -279,7 +290,11 @@ def choose_num_threads(cores, others, n_max=None):
 
 
 def _decide(torch):
-    """The thread count for a package call on the CPU, or None to leave torch alone."""
+    """The thread count for a package call on the CPU, or None to leave torch alone.
+
+    ``"auto"`` depends only on the machine (torch's count, the available cores), never
+    on the load: the same count, and so the same floats, on every run.
+    """
     setting = _State.setting
     if setting == "off":
         return None
@@ -293,7 +308,9 @@ def _decide(torch):
     if current != _State.torch_default:  # torch.set_num_threads by the user
         return None
     cores = available_cores()
-    return choose_num_threads(cores, load_of_others(cores), n_max=current)
+    if setting == "load":
+        return choose_num_threads(cores, load_of_others(cores), n_max=current)
+    return choose_num_threads(cores, 0.0, n_max=current)
 
 
 @contextlib.contextmanager
