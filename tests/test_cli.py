@@ -50,6 +50,8 @@ def test_info(capsys):
         "device='auto'",
         "torch threads",
         "OMP_WAIT_POLICY",
+        "MNE_SPECAE_THREADS",
+        "(in use: ",
         "data folder",
     ):
         assert item in out, item

@@ -54,8 +54,14 @@ def system_info(resolve_device):
     lines.append(
         f"torch threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})"
     )
+    from ..utils._threads import ENV_VAR, _State
+
     for var in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS"):
-        lines.append(f"{var:<13} {os.environ.get(var, '(not set)')}")
+        value = os.environ.get(var, "(not set)")
+        if var == "OMP_WAIT_POLICY" and _State.wait_policy_set:
+            value += " (set by mne-specae at import)"
+        lines.append(f"{var:<13} {value}")
+    lines.append(f"{ENV_VAR} {os.environ.get(ENV_VAR, '(not set)')} (in use: {_State.setting})")
     try:
         lines.append(f"data folder   {_data_folder(get_data_path())}")
     except Exception as err:
