@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .estimator.metadata import epochs_list_of
+from .spectral.tfr import units_of
 from .utils._signals import evenly_spaced
 
 
@@ -205,7 +206,6 @@ def plot_reconstruction(
 
 def _image_units(stage):
     """Colour-bar label of the network's input images (a fitted :class:`Spectrogram`)."""
-    from .spectral.tfr import units_of
 
     if stage.normalize is None:
         return units_of(stage)

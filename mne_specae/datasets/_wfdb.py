@@ -9,6 +9,7 @@ import numpy as np
 from mne.utils import logger, verbose, warn
 
 from ._raws import check_ch_type, describe
+from .channels import channel_type_from_name
 
 #: Suffixes of a WFDB record's files that name the record (header or signal file).
 WFDB_SUFFIXES = (".hea", ".dat", ".mat")
@@ -57,8 +58,6 @@ def read_wfdb(
         (``mV``, ``uV``, ``V``) are converted to volts.
     """
     import wfdb
-
-    from .channels import channel_type_from_name
 
     if ch_type is not None:
         check_ch_type(ch_type)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mne.utils import logger, verbose
 
+from ..segments import make_segments, select_evenly
 from .download import fetch_file, get_data_path
 from .readers import read_biosppy_txt, read_edf, read_uci_emg, read_wfdb
 from .registry import EXTENDED_RECORDINGS, SAMPLE_RECORDINGS, SOURCES, Recording, get_recording
@@ -226,7 +227,6 @@ def load_sample_epochs(
     epochs : list of mne.Epochs
         One per recording (and signal type), in the order of :func:`load_sample`.
     """
-    from ..segments import make_segments, select_evenly
 
     raws = load_sample(
         path, modalities=modalities, subjects=subjects, extended=extended, download=download
@@ -254,8 +254,6 @@ def load_sample_epochs(
 def _balanced(epochs):
     """Fewer segments from the recordings of the larger signal types (see ``balance``)."""
     import math
-
-    from ..segments import select_evenly
 
     def kind(ep):
         return ep.metadata["signal_type"].iloc[0]

@@ -21,6 +21,8 @@ from ._runner import (  # noqa: F401 (re-exported)
     per_epoch,
     run_batches,
 )
+from .metadata import add_embeddings
+from .reconstruction import reconstruct
 
 
 class EncoderMethods:
@@ -306,7 +308,6 @@ class EncoderMethods:
         inputs : same type
             Only with ``return_input=True``.
         """
-        from .reconstruction import reconstruct
 
         return reconstruct(self, X, return_input=return_input)
 
@@ -315,7 +316,6 @@ class EncoderMethods:
 
         See :func:`mne_specae.add_embeddings`.
         """
-        from .metadata import add_embeddings
 
         return add_embeddings(
             epochs,

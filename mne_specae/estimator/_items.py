@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from mne.utils import _validate_type, logger
 
+from ..stores.store import SegmentStore
+from ..training.streaming import StoreItemSet
 from ..utils._checks import check_positive
 from ..utils._picks import pick_channels
 
@@ -31,11 +33,8 @@ def as_epochs_list(X):
 def item_set(X, sfreq=None, picks=None, ch_names=None):
     """:class:`ItemSet` of an input, or, for a :class:`~mne_specae.SegmentStore`, its
     lazy counterpart (:class:`~mne_specae.streaming.StoreItemSet`)."""
-    from ..stores.store import SegmentStore
 
     if isinstance(X, SegmentStore):
-        from ..training.streaming import StoreItemSet
-
         return StoreItemSet(X, picks)
     return ItemSet(X, sfreq, picks, ch_names=ch_names)
 

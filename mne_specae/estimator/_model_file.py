@@ -14,7 +14,13 @@ from pathlib import Path
 
 import torch
 
+from .._version import __version__
+from ..nn.models import build_model
+from ..training.history import History
+from ..utils._devices import available_device
 from ..utils._files import load_safely, save_atomic
+from ._build import build_input_stage
+from .calibration import Calibration
 
 MODEL_FORMAT = "mne-specae-model"
 MODEL_FORMAT_VERSION = 2
@@ -41,7 +47,6 @@ _MODEL_KEYS = (
 # ----------------------------------------------------------------- model files
 def write_model(est, fname, *, overwrite=False):
     """Write a fitted :class:`~mne_specae.SpecAE` to one file (see :meth:`SpecAE.save`)."""
-    from .._version import __version__
 
     fname = Path(fname)
     if fname.exists() and not overwrite:
@@ -161,11 +166,6 @@ LEGACY_SPECTROGRAM_CONFIG = {"band_mode": "sum"}
 
 def load_estimator(cls, fname, device=None):
     """A fitted ``cls`` (:class:`~mne_specae.SpecAE`) from a model file."""
-    from ..nn.models import build_model
-    from ..training.history import History
-    from ..utils._devices import available_device
-    from ._build import build_input_stage
-    from .calibration import Calibration
 
     known = cls().get_params()
     state = read_model(fname, known)

@@ -25,6 +25,7 @@ import numpy as np
 from mne.utils import logger, verbose, warn
 
 from ..segments import SIGNAL_TYPES
+from ._items import as_epochs_list
 
 CALIBRATION_VERSION = 1
 #: ``1.4826 * MAD`` estimates a standard deviation for normal data.
@@ -294,8 +295,6 @@ def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
         Also stored as ``est.calibration_``.
     """
     from sklearn.linear_model import LogisticRegression
-
-    from ._items import as_epochs_list
 
     epochs_list = as_epochs_list(epochs)
     if epochs_list is None:

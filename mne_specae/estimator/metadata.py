@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger, use_log_level, verbose
 
+from ..stores.store import SegmentStore
+from ..training.streaming import add_store_embeddings
 from ._items import as_epochs_list
 
 UMAP_PREFIX = "umap_"
@@ -112,11 +114,8 @@ def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, ver
     epochs : mne.Epochs | list of mne.Epochs
         What was given, with the new metadata columns.
     """
-    from ..stores.store import SegmentStore
 
     if isinstance(epochs, SegmentStore):  # columns into the store's metadata, on disk
-        from ..training.streaming import add_store_embeddings
-
         return add_store_embeddings(estimator, epochs, prefix=prefix, recon_error=recon_error)
     epochs_list = epochs_list_of(epochs)
     for ep in epochs_list:

@@ -13,6 +13,7 @@ from ..utils._logs import verbose_method
 from . import _build, finetune
 from . import _inference as inference
 from ._items import item_set
+from ._model_file import load_estimator, write_model
 
 
 @fill_doc
@@ -354,7 +355,6 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         -------
         fname : pathlib.Path
         """
-        from ._model_file import write_model
 
         check_is_fitted(self, "model_")
         return write_model(self, fname, overwrite=overwrite)
@@ -376,7 +376,6 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         estimator : SpecAE
             Fitted, ready for :meth:`transform`.
         """
-        from ._model_file import load_estimator
 
         return load_estimator(cls, fname, device)
 

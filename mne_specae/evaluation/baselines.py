@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..estimator.metadata import epochs_list_of
+from ..estimator.specae import SpecAE
 from ..utils._picks import pick_channels as resolve_picks
 
 #: Bands (Hz) of :class:`BandPowers` per signal type; ``"mixed"`` is used when the
@@ -231,8 +232,6 @@ class InputPCA(TransformerMixin, BaseEstimator):
         from sklearn.decomposition import PCA
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-
-        from ..estimator.specae import SpecAE
 
         epochs_list = epochs_list_of(X)
         estimator = SpecAE() if self.estimator is None else self.estimator

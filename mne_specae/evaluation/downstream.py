@@ -21,6 +21,7 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
 from ..estimator.metadata import epochs_list_of, metadata_table
+from ..estimator.specae import SpecAE
 from ..segments import select_evenly
 from ..utils._checks import check_int
 from ._fold_steps import balanced_accuracy, standardize_within, with_seed
@@ -118,7 +119,6 @@ def _check_inputs(epochs_list, tasks, representations, group):
     md = metadata_table(epochs_list)
     if group not in md:
         raise ValueError(f"The metadata has no column {group!r} to hold groups out.")
-    from ..estimator.specae import SpecAE
 
     for name, rep in representations.items():
         if isinstance(rep, RandomWeights) and not isinstance(

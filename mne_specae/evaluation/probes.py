@@ -9,6 +9,7 @@ import pandas as pd
 from mne.utils import logger, verbose
 
 from ..estimator.metadata import embedding_columns, epochs_list_of, stack_columns
+from ..spectral.spectrogram import Spectrogram
 from .baselines import input_images
 
 #: The probes of :func:`make_probe`.
@@ -80,7 +81,6 @@ def reconstruction_r2(estimator, epochs):
 
 def default_baseline_spectrogram(sfreq):
     """The spectrogram of the PCA baseline when no estimator is given."""
-    from ..spectral.spectrogram import Spectrogram
 
     return Spectrogram(
         sfreq, n_fft=256, hop_length=40, output="db", top_db=80.0, normalize="item", resize=(64, 64)

@@ -25,6 +25,7 @@ from ..utils._docs import fill_doc
 from ._framing import ImageAxes, enlarge, framing, shrink, window_array
 from ._steps import check_finite_input, check_output, check_waveforms, detrend_waveforms
 from .filterbanks import check_band, frequency_axis, one_sided_scale
+from .inversion import inverse_stft
 
 OUTPUTS = ("power", "magnitude", "db", "complex")
 FREQ_SCALES = ("linear", "log", "mel")
@@ -365,6 +366,5 @@ class Spectrogram(ImageAxes, DatasetStatistics, InputStage):
         -------
         x : torch.Tensor, shape (..., length)
         """
-        from .inversion import inverse_stft
 
         return inverse_stft(self, z, length)

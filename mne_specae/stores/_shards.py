@@ -16,6 +16,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from ..segments import make_segments
 from ..utils._files import file_sha256, write_atomic
 from ..utils._logs import collect_warnings
 from ._discovery import segments_of_file, signal_types
@@ -127,6 +128,5 @@ def _segment_and_write(source, name, recording, key, folder, settings):
 
 def _raw_segments(raw, duration, sfreq, picks):
     """:func:`~mne_specae.make_segments` of a Raw source, quietly."""
-    from ..segments import make_segments
 
     return make_segments(raw, duration, sfreq, picks=picks, verbose=False)

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose, warn
 
+from .._version import __version__
 from ..segments import check_segment_settings
 from ..utils._logs import reemit_warnings
 from ._discovery import Skipped, find_recordings, recording_names, subject_of
@@ -89,7 +90,6 @@ def _open_folder(path, settings, overwrite):
                 "overwrite=True (--overwrite) to start it again."
             )
         return manifest
-    from .._version import __version__
 
     manifest = dict(
         format=STORE_FORMAT,

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger
 
+from ..utils._files import file_sha256
 from ._epochs import epochs_of
 from ._manifest import (  # noqa: F401 (importable here)
     MANIFEST,
@@ -171,7 +172,6 @@ class SegmentStore:
     def shard_sha256(self):
         """The sha256 of each shard's waveform file, in manifest order (their headers
         and sizes checked first; one pass over the store)."""
-        from ..utils._files import file_sha256
 
         self._check_current()
         return [

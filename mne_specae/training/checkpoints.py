@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from mne.utils import logger
 
+from .._version import __version__
 from ..utils._files import load_safely, save_atomic
 from ..utils._signals import evenly_spaced
+from .history import History
 
 CHECKPOINT_FORMAT = "mne-specae-checkpoint"
 #: 1 (mne-specae 0.1.0.dev0 until fingerprints): n_items and seed only; 2: fingerprint.
@@ -229,7 +231,6 @@ def check_absent(path):
 
 def write_checkpoint(path, fingerprint, **state):
     """Write a checkpoint atomically (see :func:`~mne_specae.io.save_atomic`)."""
-    from .._version import __version__
 
     return save_atomic(
         dict(
@@ -271,7 +272,6 @@ def save_run(run, epoch):
 
 def restore_run(run, state):
     """Continue a training run from a checkpoint read by :func:`read_checkpoint`."""
-    from .history import History
 
     run.model.load_state_dict(state["model"])
     run.opt.load_state_dict(state["optimizer"])
