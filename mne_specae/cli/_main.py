@@ -92,12 +92,7 @@ def _train(args):
 def _embed(args):
     store = store_input(args)
     if store is not None:
-        return embed_store(
-            args,
-            store,
-            lambda: resolve_model(args.model, device=args.device, item_name="--model"),
-            check_new=check_new,
-        )
+        return embed_store(args, store)
     if args.out is None:
         raise ValueError(
             "--out is required for recordings (a .csv table, an -epo.fif "

@@ -66,10 +66,11 @@ def check_store_settings(store, *, duration=None, sfreq=None, what="--"):
             )
 
 
-def embed_store(args, store, model, *, check_new):
+def embed_store(args, store):
     """``embed`` of a store: embedding columns into its metadata (and ``--out``)."""
+    from ..pretrained.loading import resolve_model
     from ..stores.store import read_segments
-    from ._outputs import write_csv
+    from ._outputs import check_new, write_csv
 
     out = None
     if args.out is not None:
@@ -86,7 +87,7 @@ def embed_store(args, store, model, *, check_new):
             f"The store {store.path} already holds '{prefix}*' columns "
             "(an earlier embed); pass --overwrite to replace them."
         )
-    model = model()
+    model = resolve_model(args.model, device=args.device, item_name="--model")
     check_store_settings(
         store, duration=model.n_times_ / model.sfreq_, sfreq=model.sfreq_, what="the model's "
     )

@@ -23,6 +23,7 @@ from mne.utils import _validate_type
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..estimator import _build
 from ..estimator.metadata import epochs_list_of
 from ..estimator.specae import SpecAE
 from ..utils._picks import pick_channels as resolve_picks
@@ -239,7 +240,7 @@ class InputPCA(TransformerMixin, BaseEstimator):
         self.picks_ = estimator.picks
         stage = getattr(estimator, "input_stage_", None)
         if stage is None:
-            stage = estimator._build_input_stage(epochs_list[0].info["sfreq"])
+            stage = _build.input_stage(estimator, epochs_list[0].info["sfreq"])
         if getattr(stage, "channel_mode", "separate") != "separate":
             stage = copy.copy(stage)
             stage.channel_mode = "separate"
@@ -298,6 +299,6 @@ class RandomWeights:
         """A copy of a fitted SpecAE whose network has its initial (untrained) weights."""
         check_is_fitted(estimator, "model_")
         untrained = copy.deepcopy(estimator)
-        untrained.model_ = estimator._build_model(estimator.image_shape_).eval()
+        untrained.model_ = _build.model(estimator, estimator.image_shape_).eval()
         untrained.history_ = None
         return untrained
