@@ -1,13 +1,25 @@
 """How good are embeddings: probes, the downstream protocol on held-out groups, and the
 baselines they are compared with."""
 
-from .baselines import BANDS, BandPowers, InputPCA, RandomWeights
+from .baselines import (
+    BANDS,
+    BandPowers,
+    Catch22,
+    EMGTimeDomain,
+    HeartRateFeatures,
+    InputPCA,
+    RandomWeights,
+)
 from .downstream import Task, compare_representations, fit_subset, group_folds, summarize_scores
-from .probes import PROBES, evaluate_embeddings, make_probe, reconstruction_r2
+from .probes import ALL_PROBES, PROBES, evaluate_embeddings, make_probe, reconstruction_r2
 
 __all__ = [
+    "ALL_PROBES",
     "BANDS",
     "BandPowers",
+    "Catch22",
+    "EMGTimeDomain",
+    "HeartRateFeatures",
     "InputPCA",
     "PROBES",
     "RandomWeights",

@@ -11,7 +11,13 @@ the same way, on exactly the same segments:
 * :class:`InputPCA`: a PCA of the autoencoder's own input images (what a linear
   "autoencoder" learns);
 * :class:`RandomWeights`: the same encoder with the weights it started from (does the
-  training add anything?).
+  training add anything?);
+* the features users would pick instead, per channel: :class:`Catch22` (pycatch22),
+  :class:`EMGTimeDomain` (libemg's time-domain set) and :class:`HeartRateFeatures`
+  (heart rate and its variability from a simple R-peak detector).
+
+The hand-crafted ones (:class:`BandPowers` and the per-channel sets) also keep each
+channel's features with ``channel_agg="concat"``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,31 @@ from ..estimator import _build
 from ..estimator.metadata import epochs_list_of
 from ..estimator.specae import SpecAE
 from ..utils._picks import pick_channels as resolve_picks
+from ._handcrafted import (
+    CATCH22_NAMES,
+    CHANNEL_AGGREGATIONS,
+    Catch22,
+    EMGTimeDomain,
+    aggregate_channels,
+    check_transform_channels,
+    feature_names,
+    fitted_channels,
+)
+from ._heart_rate import HEART_RATE_FEATURES, HeartRateFeatures, detect_r_peaks
+
+__all__ = [
+    "BANDS",
+    "CATCH22_NAMES",
+    "CHANNEL_AGGREGATIONS",
+    "HEART_RATE_FEATURES",
+    "BandPowers",
+    "Catch22",
+    "EMGTimeDomain",
+    "HeartRateFeatures",
+    "InputPCA",
+    "RandomWeights",
+    "detect_r_peaks",
+]
 
 #: Bands (Hz) of :class:`BandPowers` per signal type; ``"mixed"`` is used when the
 #: Epochs hold more than one signal type: bands below 60 Hz, the Nyquist frequency of
@@ -72,9 +103,9 @@ class BandPowers(TransformerMixin, BaseEstimator):
 
     The Welch PSD of each channel (:meth:`mne.Epochs.compute_psd`, 1 s windows with
     half overlap), averaged over each band, as ``log10`` of V²/Hz, then averaged over
-    the channels of the epoch; the relative powers (each band over the sum of the bands,
-    ``log10``) are added, so that both the level and the shape of the spectrum are
-    features (``2 * n_bands`` columns).
+    the channels of the epoch (or kept per channel); the relative powers (each band
+    over the sum of the bands, ``log10``) are added, so that both the level and the
+    shape of the spectrum are features (``2 * n_bands`` columns per channel).
 
     Parameters
     ----------
@@ -84,11 +115,15 @@ class BandPowers(TransformerMixin, BaseEstimator):
         data fitted on (``"mixed"`` for several types).
     picks : str | list | None
         Channels (MNE's rules; ``None``: the data channels, bads excluded).
+    channel_agg : ``"mean"`` | ``"concat"``
+        Average the channels' features, or concatenate them (``2 * n_bands`` per
+        channel, channel after channel; the same number of channels in every Epochs).
     """
 
-    def __init__(self, bands="auto", picks=None):
+    def __init__(self, bands="auto", picks=None, channel_agg="mean"):
         self.bands = bands
         self.picks = picks
+        self.channel_agg = channel_agg
 
     def _resolve_bands(self, epochs_list):
         if isinstance(self.bands, dict):
@@ -117,6 +152,9 @@ class BandPowers(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Choose the bands (with ``bands="auto"``) and check them against the data."""
         epochs_list = epochs_list_of(X)
+        self.n_channels_, self.channel_names_ = fitted_channels(
+            epochs_list, self.picks, self.channel_agg
+        )
         bands = self._resolve_bands(epochs_list)
         nyquist = min(ep.info["sfreq"] for ep in epochs_list) / 2
         above = [name for name, (_, fmax) in bands.items() if fmax > nyquist]
@@ -129,7 +167,8 @@ class BandPowers(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """``(n_epochs, 2 * n_bands)`` float64: log powers, then log relative powers."""
+        """``(n_epochs, 2 * n_bands)`` float64: log powers, then log relative powers
+        (``2 * n_bands`` per channel with ``channel_agg="concat"``)."""
         check_is_fitted(self, "bands_")
         rows = []
         for ep in epochs_list_of(X):
@@ -144,6 +183,7 @@ class BandPowers(TransformerMixin, BaseEstimator):
                 verbose=False,
             )
             psd, freqs = spectrum.get_data(picks="all", return_freqs=True)
+            check_transform_channels(psd.shape[1], self.n_channels_, self.channel_agg)
             empty = [
                 name
                 for name, (lo, hi) in self.bands_.items()
@@ -163,18 +203,16 @@ class BandPowers(TransformerMixin, BaseEstimator):
             )
             powers = np.maximum(powers, np.finfo(np.float64).tiny)
             relative = powers / powers.sum(axis=-1, keepdims=True)
-            rows.append(
-                np.concatenate([np.log10(powers), np.log10(relative)], axis=-1).mean(axis=1)
-            )
+            values = np.concatenate([np.log10(powers), np.log10(relative)], axis=-1)
+            rows.append(aggregate_channels(values, self.channel_agg, nan_safe=False))
         return np.concatenate(rows)
 
     def get_feature_names_out(self, input_features=None):
-        """``logpow_<band>`` then ``relpow_<band>``."""
+        """``logpow_<band>`` then ``relpow_<band>`` (per channel with
+        ``channel_agg="concat"``: ``<name>_<channel>``)."""
         check_is_fitted(self, "bands_")
-        return np.array(
-            [f"logpow_{b}" for b in self.bands_] + [f"relpow_{b}" for b in self.bands_],
-            dtype=object,
-        )
+        names = [f"logpow_{b}" for b in self.bands_] + [f"relpow_{b}" for b in self.bands_]
+        return feature_names(names, self.channel_agg, self.channel_names_)
 
 
 def input_images(epochs_list, stage, picks=None, batch_size=256):

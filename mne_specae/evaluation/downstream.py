@@ -185,7 +185,10 @@ def compare_representations(
         By name: :class:`~mne_specae.SpecAE` (fitted anew in each fold, its
         ``random_state`` set to the seed), any transformer with ``fit(epochs_list)``
         and ``transform(epochs_list)`` (:class:`~mne_specae.baselines.BandPowers`,
-        :class:`~mne_specae.baselines.InputPCA`), or
+        :class:`~mne_specae.baselines.InputPCA`, the hand-crafted
+        :class:`~mne_specae.baselines.Catch22`,
+        :class:`~mne_specae.baselines.EMGTimeDomain`,
+        :class:`~mne_specae.baselines.HeartRateFeatures`), or
         :class:`~mne_specae.baselines.RandomWeights` naming a SpecAE of this dict.
     group : str
         Metadata column of the groups held out together (``"subject"``, ``"source"``).
@@ -200,9 +203,10 @@ def compare_representations(
     seeds : tuple of int
         One full run per seed (weights, batch order; the folds stay the same).
     probes : tuple of str
-        Among ``"logistic"`` (standardised logistic regression) and ``"knn"`` (5
+        Among ``"logistic"`` (standardised logistic regression), ``"knn"`` (5
         neighbours, or as many as the smallest class of a fold's training epochs
-        holds); see :func:`~mne_specae.evaluation.make_probe`.
+        holds) and ``"gradient_boosting"``; see
+        :func:`~mne_specae.evaluation.make_probe`.
     standardize_by : str | None
         A metadata column (e.g. ``"subject"``) within whose values every feature is
         z-scored before probing, in addition to the plain features (rows with

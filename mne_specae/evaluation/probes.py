@@ -12,8 +12,10 @@ from ..estimator.metadata import embedding_columns, epochs_list_of, stack_column
 from ..spectral.spectrogram import Spectrogram
 from .baselines import input_images
 
-#: The probes of :func:`make_probe`.
+#: The probes of :func:`make_probe` run by default (:func:`compare_representations`).
 PROBES = ("logistic", "knn")
+#: Every probe :func:`make_probe` builds.
+ALL_PROBES = (*PROBES, "gradient_boosting")
 
 
 def make_probe(name, random_state=0, *, n_neighbors=5):
@@ -21,10 +23,12 @@ def make_probe(name, random_state=0, *, n_neighbors=5):
 
     Parameters
     ----------
-    name : ``"logistic"`` | ``"knn"``
+    name : ``"logistic"`` | ``"knn"`` | ``"gradient_boosting"``
         ``"logistic"``: standardised features, L2-regularised logistic regression
         (``C=1``) with balanced class weights (a linear probe); ``"knn"``: standardised
-        features, ``n_neighbors``-nearest-neighbour vote.
+        features, ``n_neighbors``-nearest-neighbour vote; ``"gradient_boosting"``:
+        scikit-learn's ``HistGradientBoostingClassifier`` (default settings, balanced
+        class weights; NaN features allowed), a non-linear probe.
     random_state : int
         Seed of the solver.
     n_neighbors : int
@@ -41,7 +45,12 @@ def make_probe(name, random_state=0, *, n_neighbors=5):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    _check_option("probe", name, PROBES)
+    _check_option("probe", name, ALL_PROBES)
+    if name == "gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        clf = HistGradientBoostingClassifier(class_weight="balanced", random_state=random_state)
+        return make_pipeline(clf)
     if name == "logistic":
         clf = LogisticRegression(
             C=1.0, class_weight="balanced", max_iter=2000, random_state=random_state
