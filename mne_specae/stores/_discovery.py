@@ -20,6 +20,7 @@ from ..datasets.channels import check_channel_types
 from ..datasets.readers import read_raw
 from ..segments import SIGNAL_TYPES, make_segments, raw_name
 from ..utils._files import file_stem
+from ._bids import read_bids_raw
 
 #: Suffixes of the files a folder is searched for.
 RECORDING_SUFFIXES = (
@@ -193,6 +194,7 @@ def segments_of_file(
     subject_pattern=None,
     unknown_units="skip",
     recording=None,
+    bids_path=None,
 ):
     """One recording file -> a list of Epochs, one per signal type it holds.
 
@@ -214,6 +216,10 @@ def segments_of_file(
     recording : str | None
         The recording's name (see :func:`recording_names`); ``None``: the file name
         without extensions. With several signal types, each gets ``-<type>``.
+    bids_path : mne_bids.BIDSPath | None
+        The file as mne-bids found it in its BIDS dataset: read with
+        :func:`mne_bids.read_raw_bids` (channel types and bads from ``channels.tsv``,
+        annotations from ``events.tsv``; types not corrected after the names).
 
     Returns
     -------
@@ -221,8 +227,11 @@ def segments_of_file(
         Empty when the file holds no ECG, EEG or EMG channel (after picks) that is
         not bad.
     """
-    raw = read_raw(path, unknown_units=unknown_units, verbose=False)
-    check_channel_types(raw, path, channel_types=channel_types)
+    if bids_path is not None:
+        raw = read_bids_raw(bids_path, channel_types=channel_types)
+    else:
+        raw = read_raw(path, unknown_units=unknown_units, verbose=False)
+        check_channel_types(raw, path, channel_types=channel_types)
     if picks is not None:
         raw.pick(picks, exclude="bads")
     types = signal_types(raw)

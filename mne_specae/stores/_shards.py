@@ -19,6 +19,7 @@ import pandas as pd
 from ..segments import make_segments
 from ..utils._files import file_sha256, write_atomic
 from ..utils._logs import collect_warnings
+from ._bids import entity_columns
 from ._discovery import segments_of_file, signal_types
 from ._tables import ITEM_COLUMNS
 from ._writing import watch_parent
@@ -72,10 +73,13 @@ def _items_table(epochs_list, source, extra):
     return np.concatenate(blocks), table[first + [c for c in table if c not in first]]
 
 
-def prepare_one(index, source, name, recording, key, folder, settings, log_level, parent):
+def prepare_one(
+    index, source, name, recording, key, folder, settings, log_level, parent, bids_path=None
+):
     """Segment one source and write its shard (temporary name, then renamed), with the
     caller's log level (joblib's worker processes do not inherit it). A worker process
-    ends when ``parent`` (the caller's ``parent_token()``) dies.
+    ends when ``parent`` (the caller's ``parent_token()``) dies. ``bids_path``: the
+    file's ``BIDSPath`` when mne-bids found it (read with ``read_raw_bids``).
 
     Returns ``(index, "ok", n_items, caught)``, ``(index, "empty", reason, caught)`` or
     ``(index, "failed", reason, caught)``, ``caught`` the warnings of the work, for the
@@ -85,14 +89,15 @@ def prepare_one(index, source, name, recording, key, folder, settings, log_level
     watch_parent(parent)
     with mne.utils.use_log_level(log_level):
         result, caught = collect_warnings(
-            _segment_and_write, source, name, recording, key, folder, settings
+            _segment_and_write, source, name, recording, key, folder, settings, bids_path
         )
     return (index, *result, caught)
 
 
-def _segment_and_write(source, name, recording, key, folder, settings):
-    """The work of :func:`_prepare_one`; ``name`` is the source's name in the manifest
-    (and the ``source`` column), ``recording`` a file's recording name."""
+def _segment_and_write(source, name, recording, key, folder, settings, bids_path=None):
+    """The work of :func:`prepare_one`; ``name`` is the source's name in the manifest
+    (and the ``source`` column), ``recording`` a file's recording name. Entity columns
+    of a BIDS file: from its ``BIDSPath``, else parsed from its file name."""
     duration, sfreq = settings["duration"], settings["sfreq"]
     try:
         if isinstance(source, mne.io.BaseRaw):
@@ -111,8 +116,9 @@ def _segment_and_write(source, name, recording, key, folder, settings):
                 picks=settings["picks"],
                 subject_pattern=settings["subject_pattern"],
                 recording=recording,
+                bids_path=bids_path,
             )
-            extra = _bids_columns(source)
+            extra = _bids_columns(source) if bids_path is None else entity_columns(bids_path)
     except _READ_ERRORS as err:
         return "failed", (str(err).splitlines()[0] if str(err) else type(err).__name__)
     epochs_list = [ep for ep in epochs_list if len(ep)]

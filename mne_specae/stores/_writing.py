@@ -119,9 +119,19 @@ def _watch(parent, interval):
     os._exit(1)  # the parent is gone: stop segmenting and writing shards for nobody
 
 
+def _pid_namespace():
+    """This process's pid namespace (``pid:[4026531836]``), ``None`` without /proc: two
+    containers may share a host name (``--network host``), never a pid namespace."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def parent_token():
-    """Who the parent is, for :func:`watch_parent`: ``(host name, pid)``."""
-    return socket.gethostname(), os.getpid()
+    """Who the parent is, for :func:`watch_parent`: ``(host name, pid namespace,
+    pid)``; a pid means this process only where the first two match."""
+    return socket.gethostname(), _pid_namespace(), os.getpid()
 
 
 def watch_parent(parent, interval=0.5):
@@ -130,10 +140,17 @@ def watch_parent(parent, interval=0.5):
     ``os.getppid()``); end it at once if the parent is already gone.
 
     Does nothing in the parent itself (``n_jobs=1``, threads) or in a worker that is
-    not the parent's child (a Dask or Ray cluster, whose own machinery manages it).
+    not the parent's child (a Dask or Ray cluster, whose own machinery manages it: a
+    worker on another machine, or in another container, where the parent's pid is
+    another process or none, is never ended).
     """
-    host, pid = parent
-    if os.getpid() == pid or _WATCHED.get(os.getpid()) or host != socket.gethostname():
+    host, namespace, pid = parent
+    if (
+        os.getpid() == pid
+        or _WATCHED.get(os.getpid())
+        or host != socket.gethostname()
+        or namespace != _pid_namespace()
+    ):
         return
     if os.getppid() != pid:
         if not _pid_alive(pid):  # orphaned before it started: nobody wants the work

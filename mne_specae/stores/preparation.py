@@ -21,8 +21,11 @@ atomically) as results arrive, in the order of the sources. So:
   (``strict=True``: an error).
 
 Workers run through :mod:`joblib` with MNE's ``n_jobs`` convention, so any joblib
-backend runs them (``with joblib.parallel_config(backend="dask"): ...`` on a Dask
-cluster, or Ray's ``register_ray()``).
+backend runs them (``with joblib.parallel_config(backend="dask"): ...`` with
+``n_jobs=-1`` on a Dask cluster, or Ray's ``register_ray()``): the workers write shards,
+the calling process alone writes the manifest. On several machines the store folder
+(and the sources) must be on a file system that every worker and the caller see at
+the same path; a shard that the caller cannot see is an error, not a commit.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 from .._version import __version__
 from ..segments import check_segment_settings
 from ..utils._logs import reemit_warnings
+from ._bids import find_bids_recordings
 from ._discovery import Skipped, find_recordings, recording_names, subject_of
 from ._manifest import MANIFEST, STORE_FORMAT, STORE_VERSION, write_manifest
 from ._shards import prepare_one, source_id
@@ -134,8 +138,14 @@ def prepare_segments(
     ----------
     sources : path-like | mne.io.Raw | list
         Files (any format the package reads), folders (every recording inside,
-        recursively; a BIDS root too: ``sub-``, ``ses-``, ``task-``, ``run-`` entities
-        of the file names become metadata columns), Raw objects, or a list of them.
+        recursively), Raw objects, or a list of them. In a BIDS dataset (a folder
+        with ``dataset_description.json``, a folder or file inside it) with mne-bids
+        installed, the recordings are those mne-bids finds under ``sub-*``, read
+        with :func:`mne_bids.read_raw_bids`: channel types and bad channels from
+        ``channels.tsv`` (types not corrected after the names), annotations from
+        ``events.tsv``; without mne-bids the files are read as in any folder. Either
+        way the ``sub-`` entity is the subject and the ``ses-``, ``task-``, ``run-``,
+        ``acq-`` entities become metadata columns.
         A file's ``recording`` is its path relative to the folder named, without
         extensions (``s1/rest_raw`` for ``<folder>/s1/rest_raw.fif``), or, for a file
         named directly, its file name without extensions (two such files with one
@@ -155,6 +165,8 @@ def prepare_segments(
         channel that is not bad.
     n_jobs : int | None
         Files segmented in parallel (joblib, MNE's convention: ``-1`` all cores).
+        Inside ``joblib.parallel_config(backend="dask")``, ``-1`` uses every worker
+        of the Dask cluster (``1`` runs in this process).
     subject : str | None
         A regular expression whose group ``subject`` (or first group) in the file
         name is the subject, e.g. ``r"(Subject\\d+)"``; ``None``: the BIDS ``sub-``
@@ -178,14 +190,16 @@ def prepare_segments(
     sources = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not sources:
         raise ValueError("sources is empty: give files, folders or Raw objects.")
-    files, paths = [], []
+    files, paths, bids = [], [], {}
     for src in sources:
         if isinstance(src, mne.io.BaseRaw):
             files.append(src)
         else:
             _validate_type(src, (str, os.PathLike), "sources", "path-like or mne.io.Raw")
             paths.append(src)
-            files += find_recordings([src])
+            found = find_bids_recordings(src)  # None: not BIDS, or no mne-bids
+            files += find_recordings([src]) if found is None else list(found)
+            bids.update(found or {})
     names = recording_names([f for f in files if not isinstance(f, mne.io.BaseRaw)], paths)
     if subject is not None:
         for f in names:  # a pattern that matches nothing is an error before any work
@@ -203,7 +217,7 @@ def prepare_segments(
     folder.mkdir(parents=True, exist_ok=True)
     with StoreLock(folder), sigterm_stops_workers():
         manifest = _open_folder(folder, settings, overwrite)
-        return _prepare(files, names, folder, manifest, settings, n_jobs, strict)
+        return _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids)
 
 
 def _drop_changed(manifest, rank, folder):
@@ -229,7 +243,23 @@ def _drop_changed(manifest, rank, folder):
             (folder / "shards" / f"{shard['key']}{suffix}").unlink(missing_ok=True)
 
 
-def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
+def _check_shard(folder, key, source):
+    """The shard files a worker reported written are visible here (not the case when
+    workers on other machines write to a disk of their own)."""
+    missing = [
+        f"shards/{key}{suffix}"
+        for suffix in (".npy", ".csv")
+        if not (folder / "shards" / f"{key}{suffix}").is_file()
+    ]
+    if missing:
+        raise RuntimeError(
+            f"A worker reported {source} written to {folder}, but this process does not "
+            f"see {', '.join(missing)}: on a cluster, the store must be on a file system "
+            "shared by every worker and the calling process, at the same path."
+        )
+
+
+def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids):
     """The work of :func:`prepare_segments`, once the store is open and locked."""
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
@@ -267,6 +297,7 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
             settings,
             logger.level,
             parent,
+            None if isinstance(src, mne.io.BaseRaw) else bids.get(src),
         )
         for k, (src, ident, key) in enumerate(todo)
     )
@@ -285,6 +316,7 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict):
             if status != "ok":
                 skipped.add(ident[0], value, strict=strict)
                 continue
+            _check_shard(folder, key, ident[0])
             manifest["shards"].append(
                 dict(key=key, source=ident[0], checksum=ident[1], n_items=int(value))
             )
