@@ -18,7 +18,8 @@ open is detected at the next read. Metadata keep their types (text stays text) a
 :meth:`SegmentStore.write_columns` commits all shards' tables at once
 (:mod:`mne_specae._store_tables`).
 The waveforms are plain ``.npy`` files: a store opens without loading anything, and a
-random batch reads only its rows, with ``os.preadv`` into the batch, so the
+random batch reads only its rows, with ``os.preadv`` into the batch (seek and
+``readinto`` on systems without it, :mod:`mne_specae.stores._reads`), so the
 process's memory does not grow with what it has read (the operating system's page
 cache keeps what is read often). ``.npy`` was chosen over zarr (a new dependency for
 the same layout) and compressed formats (decompressing a chunk to read one row of it):
@@ -27,7 +28,6 @@ see ``benchmarks/bench_store.py`` for the measured read throughput.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,7 @@ from ._manifest import (  # noqa: F401 (importable here)
     still_the_same,
     view_of,
 )
+from ._reads import READERS, plan_reads, read_mode
 from ._tables import ITEM_COLUMNS, TEXT_COLUMNS, read_table, segment_columns, write_tables
 from ._writing import StoreLock
 
@@ -92,7 +93,7 @@ class SegmentStore:
         counts = np.array([s["n_items"] for s in self._shards], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(counts)])
         self._arrays = {}
-        self._fds = {}
+        self._readers = {}
         self._offsets_bytes = {}
         self._metadata = None
 
@@ -222,43 +223,47 @@ class SegmentStore:
         return self._rows(idx, out)
 
     def _rows(self, idx, out=None):
-        """Rows read with ``os.preadv`` straight into the output, in file order: no
-        memory map, so the process's resident memory does not grow with the rows read
-        (the operating system's page cache keeps what is read often)."""
+        """Rows read straight into the output, in file order, one read per run of
+        consecutive rows (``os.preadv``, or seek and ``readinto`` where the system lacks
+        it: :mod:`mne_specae.stores._reads`): no memory map, so the process's resident
+        memory does not grow with the rows read (the operating system's page cache
+        keeps what is read often)."""
         if out is None:
             out = np.empty((len(idx), self.n_times), dtype=np.float32)
         if not len(idx):
             return out
         self._check_current()
+        mode = read_mode()
         row_bytes = self.n_times * 4
         view = memoryview(out).cast("B")
         shard = np.searchsorted(self._offsets, idx, side="right") - 1
         local = idx - self._offsets[shard]
-        order = np.lexsort((local, shard))  # file order: shard, then row
-        starts = {int(s): (self._fd(int(s)), self._layout(int(s))) for s in np.unique(shard)}
-        for pos, s, row in zip(order.tolist(), shard[order].tolist(), local[order].tolist()):
-            fd, first = starts[s]
-            got = os.preadv(
-                fd, [view[pos * row_bytes : (pos + 1) * row_bytes]], first + row * row_bytes
-            )
-            if got != row_bytes:
+        for s, row, spans in plan_reads(shard, local, row_bytes):
+            reader = self._reader(s, mode)
+            buffers = [view[p * row_bytes : (p + k) * row_bytes] for p, k in spans]
+            expected = sum(k for _, k in spans) * row_bytes
+            if reader.read(buffers, self._layout(s) + row * row_bytes) != expected:
                 raise ValueError(
                     f"{self._file(s)}: shorter than its manifest says (it "
                     "was truncated while open); the store is damaged."
                 )
         return out
 
-    def _fd(self, shard):
-        if shard not in self._fds:
+    def _reader(self, shard, mode):
+        """The open shard file, read the ``mode`` way (reopened if it changed)."""
+        reader = self._readers.get(shard)
+        if reader is None or reader.mode != mode:
             self._layout(shard)
-            self._fds[shard] = os.open(self._file(shard), os.O_RDONLY)
-        return self._fds[shard]
+            if reader is not None:
+                reader.close()
+            reader = self._readers[shard] = READERS[mode](self._file(shard))
+        return reader
 
     def close(self):
         """Close the open shard files (reopened when read again)."""
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
         self._arrays.clear()
 
     def __del__(self):
@@ -267,9 +272,9 @@ class SegmentStore:
         except Exception:  # interpreter shutdown
             pass
 
-    def __getstate__(self):  # file descriptors do not cross processes
+    def __getstate__(self):  # open files do not cross processes
         state = dict(self.__dict__)
-        state.update(_fds={}, _arrays={})
+        state.update(_readers={}, _arrays={})
         return state
 
     def write_columns(self, table, *, replace_prefix=None, written_by=None):

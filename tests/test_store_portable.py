@@ -1,0 +1,185 @@
+"""A store read where ``os.preadv`` is missing (Windows, some macOS Pythons): the
+portable reader (seek and readinto), forced here, gives the same rows and the same
+training as ``os.preadv`` (mne_specae.stores._reads)."""
+
+import os
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from tiny import TINY_ONE_EPOCH, assert_same_weights, weights_of
+
+from mne_specae import SpecAE, prepare_segments, read_segments
+from mne_specae.stores import _reads
+from mne_specae.stores._reads import ENV_VAR, plan_reads, read_mode
+
+needs_preadv = pytest.mark.skipif(not hasattr(os, "preadv"), reason="no os.preadv here")
+
+
+@pytest.fixture(scope="module")
+def store(data_path, tmp_path_factory):
+    """Real segments of three files (three shards): BioSPPy ECG and EMG, a UCI EMG."""
+    files = [
+        data_path / "ecg/biosppy/ecg.txt",
+        data_path / "emg/biosppy/emg.txt",
+        data_path / "emg/uci_lower_limb/3Apie.txt",
+    ]
+    return prepare_segments(files, tmp_path_factory.mktemp("s") / "store", verbose=False)
+
+
+@pytest.fixture
+def no_preadv(monkeypatch):
+    """This process as on Windows: ``os`` without ``preadv``."""
+    monkeypatch.delattr(os, "preadv", raising=False)
+
+
+def _on_disk(store):
+    """The store's rows read independently of both readers (numpy's .npy reader)."""
+    return np.concatenate([np.load(store._file(k)) for k in range(len(store.files))])
+
+
+def _keys(n, rng):
+    mask = rng.random(n) < 0.3
+    return [
+        rng.integers(0, n, 64),  # random, with repeats
+        np.sort(rng.choice(n, n // 2, replace=False)),  # as a training batch reads them
+        rng.permutation(n),  # every row, out of order, across all shards
+        slice(None),
+        slice(3, n - 2, 3),
+        slice(None, None, -1),
+        mask,
+        [n - 1, 0, -1, 5, 5, 6, 7],
+        np.array([], dtype=int),
+        7,
+        -1,
+    ]
+
+
+def _read_all(store, keys):
+    return [store[key] for key in keys]
+
+
+def test_the_reader_is_chosen_automatically_or_forced(monkeypatch):
+    assert read_mode({}) == ("preadv" if hasattr(os, "preadv") else "portable")
+    assert read_mode({ENV_VAR: "auto"}) == read_mode({ENV_VAR: ""}) == read_mode({})
+    assert read_mode({ENV_VAR: " Portable "}) == "portable"
+    with pytest.raises(ValueError, match=f"{ENV_VAR}='mmap' is not a setting"):
+        read_mode({ENV_VAR: "mmap"})
+    monkeypatch.delattr(os, "preadv", raising=False)
+    assert read_mode({}) == read_mode({ENV_VAR: "auto"}) == "portable"
+
+
+@needs_preadv
+def test_portable_reads_give_the_rows_of_preadv_bit_for_bit(store, monkeypatch):
+    assert len(store.files) == 3
+    n = len(store)
+    keys = _keys(n, np.random.default_rng(0))
+    fast = read_segments(store.path)
+    with_preadv = _read_all(fast, keys)
+    assert {r.mode for r in fast._readers.values()} == {"preadv"}
+    reference = _on_disk(store)
+    for key, rows in zip(keys, with_preadv):
+        np.testing.assert_array_equal(rows, reference[key])
+    # forced by the environment, then as on a system without os.preadv; the same
+    # store object switches reader (its open files are reopened the portable way)
+    monkeypatch.setenv(ENV_VAR, "portable")
+    for rows, again in zip(with_preadv, _read_all(fast, keys)):
+        assert rows.dtype == again.dtype == np.float32
+        assert rows.tobytes() == again.tobytes()
+    assert {r.mode for r in fast._readers.values()} == {"portable"}
+    monkeypatch.delenv(ENV_VAR)
+    monkeypatch.delattr(os, "preadv")
+    portable = read_segments(store.path)
+    for rows, again in zip(with_preadv, _read_all(portable, keys)):
+        assert rows.tobytes() == again.tobytes()
+    out = np.full((5, store.n_times), np.nan, dtype=np.float32)
+    idx = np.array([n - 1, 2, 2, 0, n // 2])
+    assert portable.read_into(idx, out) is out
+    assert out.tobytes() == reference[idx].tobytes()
+    portable.close()
+    assert not portable._readers
+
+
+def test_reads_are_grouped_into_runs_of_consecutive_rows(monkeypatch):
+    shard = np.array([1, 0, 0, 0, 1, 0, 0])
+    local = np.array([0, 4, 2, 3, 1, 3, 9])
+    # file order: (0,2)@2 (0,3)@3 (0,3)@5 (0,4)@1 (0,9)@6 | (1,0)@0 (1,1)@4
+    assert plan_reads(shard, local, row_bytes=40) == [
+        (0, 2, [(2, 2)]),  # rows 2, 3 into positions 2, 3
+        (0, 3, [(5, 1), (1, 1)]),  # a repeated row starts a new call: rows 3, 4
+        (0, 9, [(6, 1)]),
+        (1, 0, [(0, 1), (4, 1)]),
+    ]
+    everything = np.arange(10)
+    assert plan_reads(np.zeros(10, int), everything, row_bytes=40) == [(0, 0, [(0, 10)])]
+    monkeypatch.setattr(_reads, "_CALL_ROWS", 4)  # calls are cut to their size
+    assert plan_reads(np.zeros(10, int), everything, row_bytes=40) == [
+        (0, 0, [(0, 4)]),
+        (0, 4, [(4, 4)]),
+        (0, 8, [(8, 2)]),
+    ]
+    monkeypatch.setattr(_reads, "_CALL_BYTES", 80)
+    assert [call[1] for call in plan_reads(np.zeros(5, int), everything[:5], 40)] == [0, 2, 4]
+
+
+def test_small_calls_read_the_same_rows(store, monkeypatch):
+    """Runs cut into many calls (a long read of a big store) join up exactly."""
+    reference = _on_disk(store)
+    monkeypatch.setattr(_reads, "_CALL_ROWS", 3)
+    perm = np.random.default_rng(1).permutation(len(store))
+    for mode in ("auto", "portable"):
+        monkeypatch.setenv(ENV_VAR, mode)
+        fresh = read_segments(store.path)
+        assert fresh[:].tobytes() == reference.tobytes()
+        assert fresh[perm].tobytes() == reference[perm].tobytes()
+
+
+def test_portable_reads_from_several_threads_at_once(store, no_preadv):
+    """The read-ahead thread and its caller share the open files: a lock per file."""
+    reference = _on_disk(store)
+    shared = read_segments(store.path)
+    shared[0]  # the files opened before the threads start
+    rng = np.random.default_rng(2)
+    batches = [rng.integers(0, len(store), 32) for _ in range(200)]
+    wrong = []
+
+    def read(part):
+        for idx in part:
+            if shared[idx].tobytes() != reference[idx].tobytes():
+                wrong.append(idx)
+
+    threads = [threading.Thread(target=read, args=(batches[k::3],)) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong
+
+
+@pytest.mark.parametrize("mode", ["auto", "portable"])
+def test_a_shard_truncated_while_open_is_named(store, tmp_path, monkeypatch, mode):
+    monkeypatch.setenv(ENV_VAR, mode)
+    path = tmp_path / "copy"
+    shutil.copytree(store.path, path)
+    opened = read_segments(path)
+    last = len(opened) - 1
+    opened[last]  # header and size checked, file open
+    fname = opened._file(len(opened.files) - 1)
+    with open(fname, "r+b") as fid:
+        fid.truncate(os.path.getsize(fname) - 10)
+    with pytest.raises(ValueError, match="shorter than its manifest says"):
+        opened[[0, last]]
+
+
+def test_one_epoch_from_the_store_trains_the_same_weights_both_ways(store, one_thread, monkeypatch):
+    settings = dict(TINY_ONE_EPOCH, verbose=False)
+    monkeypatch.setenv(ENV_VAR, "auto")
+    first = SpecAE(**settings).fit(read_segments(store.path))
+    monkeypatch.setenv(ENV_VAR, "portable")
+    monkeypatch.delattr(os, "preadv", raising=False)
+    second = SpecAE(**settings).fit(read_segments(store.path))
+    assert_same_weights(weights_of(first.model_), weights_of(second.model_))
+    np.testing.assert_array_equal(
+        first.history_.to_frame()["val_loss"], second.history_.to_frame()["val_loss"]
+    )
