@@ -192,7 +192,8 @@ class EMGTimeDomain(ChannelFeatures):
 
 def emg_time_domain(data, threshold, wamp_threshold, log):
     """(..., n_times) -> (..., 8): MAV, RMS, WL, ZC, SSC, VAR, IEMG, WAMP."""
-    x = data - data.mean(axis=-1, keepdims=True)
+    flat = np.ptp(data, axis=-1, keepdims=True) == 0  # exactly 0, not rounding residue
+    x = np.where(flat, 0.0, data - data.mean(axis=-1, keepdims=True))
     n = x.shape[-1]
     scale = x.std(axis=-1, keepdims=True)
     step = np.diff(x, axis=-1)
