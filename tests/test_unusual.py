@@ -245,7 +245,9 @@ def test_errors(model, raw_by_name):
         annotate_unusual(make_segments(raw), model=model)
     with pytest.raises(TypeError, match="model"):
         annotate_unusual(raw, model=3)
-    with pytest.raises(FileNotFoundError, match="no such model file, and not the name of a pretrained encoder"):
+    with pytest.raises(
+        FileNotFoundError, match="no such model file, and not the name of a pretrained encoder"
+    ):
         annotate_unusual(raw, model="biosignal")
     with pytest.raises(ValueError, match="No channel"):
         annotate_unusual(raw, model=model, picks="eeg")
