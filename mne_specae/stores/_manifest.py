@@ -41,17 +41,40 @@ def _is_count(value):
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def shard_file(root, name, fname, what="shard key"):
+def _plain(name):
+    return isinstance(name, str) and _SAFE_NAME.fullmatch(name) and ".." not in name
+
+
+def _check_name(root, name, fname, what, folder, folder_str):
+    """:func:`shard_file` for many names (a store's open): a plain name that is no link
+    needs no :class:`~pathlib.Path` (microseconds each); any other is checked in full."""
+    if not _plain(name) or os.path.islink(os.path.join(folder_str, name)):
+        shard_file(root, name, fname, what=what, folder=folder)
+
+
+def shards_folder(root):
+    """``<root>/shards``, resolved (links followed): what :func:`shard_file` compares
+    with."""
+    return (Path(root) / "shards").resolve()
+
+
+def shard_file(root, name, fname, what="shard key", folder=None):
     """``<root>/shards/<name>``, refused unless it is a plain name whose resolved path
-    lies inside ``<root>/shards`` (``fname``: the manifest, for the message)."""
-    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name:
+    lies inside ``<root>/shards`` (``fname``: the manifest, for the message;
+    ``folder``: :func:`shards_folder` of ``root`` when known, to check many names with
+    one resolution of the folder)."""
+    if not _plain(name):
         raise ValueError(
             f"{fname}: the {what} {name!r} is not a plain file name inside "
             f"the store (it would read or write outside {root}); the "
             f"manifest is damaged or was edited: {_REDO}."
         )
-    folder = (Path(root) / "shards").resolve()
-    path = (folder / name).resolve()
+    folder = shards_folder(root) if folder is None else folder
+    # a plain name (no separator, not "." or "..") in a resolved folder is its own
+    # resolution unless it is a link: one lstat, not a resolution of every component
+    path = folder / name
+    if os.path.islink(path):
+        path = path.resolve()
     if path.parent != folder:
         raise ValueError(
             f"{fname}: the {what} {name!r} leads outside the store folder "
@@ -92,18 +115,20 @@ def check_manifest(manifest, root, fname):
     if not isinstance(shards, list):
         fail("shards is not a list")
     keys = set()
+    folder = shards_folder(root)
+    folder_str = str(folder)
     for k, shard in enumerate(shards):
         if not isinstance(shard, dict) or not {"key", "source", "n_items"} <= set(shard):
             fail(f"shard entry {k} lacks key, source or n_items")
-        shard_file(root, shard["key"], fname)
+        _check_name(root, shard["key"], fname, "shard key", folder, folder_str)
         if shard["key"] in keys:
             fail(f"the shard key {shard['key']} is listed twice")
         keys.add(shard["key"])
         if not _is_count(shard["n_items"]):
             fail(f"shard {shard['key']}: n_items {shard['n_items']!r} is not a count")
         if "table" in shard:
-            table = shard_file(root, shard["table"], fname, what="table")
-            if table.suffix != ".csv":
+            _check_name(root, shard["table"], fname, "table", folder, folder_str)
+            if not shard["table"].endswith(".csv"):
                 fail(f"shard {shard['key']}: the table {shard['table']!r} is not a .csv")
     return manifest
 
