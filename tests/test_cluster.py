@@ -1,0 +1,125 @@
+"""Preparation on a Dask cluster (joblib's dask backend): a LocalCluster of two worker
+processes on 127.0.0.1 gives the store of n_jobs=1, file for file; its workers are not
+ended by the parent watchdog; a shard the caller cannot see is not committed."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+
+from mne_specae import prepare_segments
+
+distributed = pytest.importorskip("distributed")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def sources(data_path):
+    """Four eegmat recordings (EEG and an ECG lead; 182 s each)."""
+    return [data_path / f"eeg/eegmat/Subject0{s}_{k}.edf" for s in range(2) for k in (1, 2)]
+
+
+def _files(path):
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in (path / "shards").iterdir()}
+
+
+# two worker processes that import the package: ~10 s on 2 idle cores, 20-35 s when busy
+@pytest.mark.slow
+def test_a_local_cluster_gives_the_store_of_one_job(client, sources, tmp_path):
+    ref = prepare_segments(sources, tmp_path / "ref", n_jobs=1, verbose=False)
+    pids = client.run(os.getpid)
+    with joblib.parallel_config(backend="dask"):
+        on_cluster = prepare_segments(sources, tmp_path / "dask", n_jobs=-1, verbose=False)
+    # the work ran on the workers (LocalCluster's are children of this process, so the
+    # parent watchdog runs there too), which are still the same processes afterwards
+    assert client.run(os.getpid) == pids and len(pids) == 2
+    done = client.run(lambda: __import__("sys").modules.get("mne_specae.stores._shards"))
+    assert all(done.values())
+    # the same store: manifest entries, shard bytes, items and metadata
+    strip = ref.manifest["shards"]
+    assert on_cluster.manifest["shards"] == strip
+    assert _files(tmp_path / "dask") == _files(tmp_path / "ref")
+    np.testing.assert_array_equal(on_cluster[:], ref[:])
+    assert on_cluster.metadata.equals(ref.metadata)
+    # a store begun in this process and continued on the cluster: the same again
+    prepare_segments(sources[:2], tmp_path / "both", n_jobs=1, verbose=False)
+    with joblib.parallel_config(backend="dask"):
+        both = prepare_segments(sources, tmp_path / "both", n_jobs=-1, verbose=False)
+    assert both.manifest["shards"] == strip
+    assert not (tmp_path / "both" / "prepare.lock").exists()
+
+
+WATCH = textwrap.dedent("""
+    import importlib.util, sys
+    spec = importlib.util.spec_from_file_location("w", sys.argv[1])
+    w = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(w)
+    host, namespace, pid = w.parent_token()
+    dead = int(sys.argv[2])
+    if sys.argv[3] == "other-namespace":
+        w.watch_parent((host, "pid:[1]", dead))
+    elif sys.argv[3] == "other-host":
+        w.watch_parent((host + "-not", namespace, dead))
+    else:
+        w.watch_parent((host, namespace, dead))
+    print("alive")
+""")
+
+
+@pytest.mark.parametrize(
+    "where, alive", [("other-namespace", True), ("other-host", True), ("here", False)]
+)
+def test_the_watchdog_ends_orphans_only_where_the_pid_is_its_parent(where, alive, tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs
+    script = tmp_path / "watch.py"
+    script.write_text(WATCH)
+    out = subprocess.run(
+        [sys.executable, str(script), str(ROOT / "mne_specae/stores/_writing.py"), str(gone.pid)]
+        + [where],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (out.returncode, out.stdout.strip()) == ((0, "alive") if alive else (1, ""))
+
+
+def test_a_shard_the_caller_cannot_see_is_not_committed(sine_raw, tmp_path, monkeypatch):
+    import mne_specae.stores.preparation as prep
+
+    raw = sine_raw(5.0, 256.0, 15.0, ch_type="ecg")
+    real = prep.prepare_one
+
+    def elsewhere(*args, **kwargs):  # a worker that wrote to a disk of its own
+        result = real(*args, **kwargs)
+        (Path(args[5]) / "shards" / f"{args[4]}.npy").unlink()
+        return result
+
+    monkeypatch.setattr(prep, "prepare_one", elsewhere)
+    with pytest.raises(RuntimeError, match=r"does not see shards/.*\.npy.*shared by every"):
+        prepare_segments(raw, tmp_path / "store", verbose=False)
+    manifest = json.loads((tmp_path / "store" / "manifest.json").read_text())
+    assert manifest["shards"] == []
+    assert not (tmp_path / "store" / "prepare.lock").exists()
