@@ -7,14 +7,25 @@ with :func:`mne_specae.compare_representations`:
   rest vs mental arithmetic, BioSPPy EEG eyes closed vs open (one subject: time blocks
   of 60 s held out), UCI EMG exercise (gait / standing / sitting) and group (normal /
   knee abnormality), MIT-BIH 100 ECG segments with vs without non-normal beats (one
-  record: 180 s blocks held out);
+  record: 180 s blocks held out), eegmat ECG lead rest vs mental arithmetic;
 * representations, fitted in every fold on the training groups only: the SpecAE of the
   chosen preset (2-D), the 1-D waveform autoencoder with the same network settings,
   the same 2-D encoder with its initial random weights, a PCA of the 2-D model's input
-  images, and log band powers from MNE's Welch PSD;
-* probes: standardised logistic regression and 5-nearest-neighbours, balanced accuracy
-  pooled over the folds' held-out segments; mean and spread over seeds and folds; the
-  same with features z-scored within each subject (``standardized``).
+  images, and the features users would pick instead: log band powers from MNE's Welch
+  PSD, catch22 (pycatch22, where installed), libemg's time-domain EMG set and heart
+  rate / HRV from a simple R-peak detector (the hand-crafted ones followed by a median
+  imputer: NaN where a feature is undefined, e.g. HRV with fewer than 3 beats);
+* channel aggregations: every representation averages the channels of an epoch; on
+  the tasks whose epochs have several channels (``CONCAT_TASKS``) the same
+  representations with each channel's features kept (``*_concat``:
+  ``channel_agg="concat"``) are scored too, fitted on that task's epochs only (the
+  channel count must be the same everywhere), on the same folds;
+* probes: standardised logistic regression, 5-nearest-neighbours and gradient boosting
+  (scikit-learn's HistGradientBoostingClassifier), balanced accuracy pooled over the
+  folds' held-out segments; mean and spread over seeds and folds; the same with
+  features z-scored within each subject (``standardized``). ``wins.csv`` says, per
+  task, probe and standardisation, which representation wins and how the best SpecAE
+  compares with the best hand-crafted baseline.
 
 The eegmat and UCI subjects the recipe was chosen on (``SELECT_SUBJECTS``) are never
 held out here: they only ever train. Every number is on subjects (or sources, or time
@@ -26,8 +37,8 @@ Run::
     python benchmarks/bench_downstream.py             # the full table (3 seeds)
     python benchmarks/bench_downstream.py --smoke     # CI: tiny, checks the table
 
-Writes ``scores.csv`` (every fold), ``table.csv`` (the summary) and ``table.png``
-into ``--out``.
+Writes ``scores.csv`` (every fold), ``table.csv`` (the summary), ``wins.csv`` and
+``table.png`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -52,8 +63,19 @@ TASKS_LABELS = {
     "emg_exercise": ("exercise", "source == 'uci_lower_limb'"),
     "emg_group": ("group", "source == 'uci_lower_limb'"),
     "ecg_beats": ("beats", "subject == 'mitdb-100'"),
+    "ecg_rest_vs_arithmetic": ("condition", "source == 'eegmat' and signal_type == 'ecg'"),
 }
-REPRESENTATION_ORDER = ("specae", "specae_1d", "random_weights", "pca_input", "band_powers")
+#: The hand-crafted baselines (features users would pick instead of an encoder).
+HANDCRAFTED = ("band_powers", "catch22", "emg_time_domain", "heart_rate")
+MEAN_REPRESENTATIONS = ("specae", "specae_1d", "random_weights", "pca_input", *HANDCRAFTED)
+CONCAT_REPRESENTATIONS = tuple(
+    f"{name}_concat" for name in ("specae", "random_weights", *HANDCRAFTED)
+)
+REPRESENTATION_ORDER = MEAN_REPRESENTATIONS + CONCAT_REPRESENTATIONS
+#: Tasks whose epochs have several channels (eegmat EEG 19, UCI EMG 4, MIT-BIH 2):
+#: also scored with each channel's features kept.
+CONCAT_TASKS = ("eeg_rest_vs_arithmetic", "emg_exercise", "emg_group", "ecg_beats")
+PROBES = ("logistic", "knn", "gradient_boosting")
 
 MODES = {  # data and folds per mode
     "full": dict(
@@ -66,18 +88,78 @@ MODES = {  # data and folds per mode
 SMOKE_SETTINGS = dict(filters=4, n_layers=2, max_epochs=1, patience=1, batch_size=64)
 
 
+def handcrafted(channel_agg="mean", suffix=""):
+    """The hand-crafted baselines, with ``channel_agg``; NaN features (undefined, e.g.
+    HRV of a segment with fewer than 3 beats) are imputed with the training median.
+    catch22 only where pycatch22 is installed."""
+    import importlib.util
+
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    from mne_specae.evaluation.baselines import (
+        BandPowers,
+        Catch22,
+        EMGTimeDomain,
+        HeartRateFeatures,
+    )
+
+    def imputed(transformer):
+        return make_pipeline(
+            transformer, SimpleImputer(strategy="median", keep_empty_features=True)
+        )
+
+    reps = {
+        "band_powers": BandPowers(channel_agg=channel_agg),
+        "catch22": imputed(Catch22(channel_agg=channel_agg)),
+        "emg_time_domain": imputed(EMGTimeDomain(channel_agg=channel_agg)),
+        "heart_rate": imputed(HeartRateFeatures(channel_agg=channel_agg)),
+    }
+    if importlib.util.find_spec("pycatch22") is None:
+        print("pycatch22 is not installed: no catch22 baseline (pip install pycatch22)")
+        del reps["catch22"]
+    return {f"{name}{suffix}": rep for name, rep in reps.items()}
+
+
 def representations(preset):
     """The representations compared, built from the SpecAE settings ``preset``."""
     from mne_specae import SpecAE
-    from mne_specae.evaluation.baselines import BandPowers, InputPCA, RandomWeights
+    from mne_specae.evaluation.baselines import InputPCA, RandomWeights
 
     return {
         "specae": SpecAE(**preset, verbose="warning"),
         "specae_1d": SpecAE(**dict(preset, model="1d", normalize="item"), verbose="warning"),
         "random_weights": RandomWeights("specae"),
         "pca_input": InputPCA(SpecAE(**preset)),
-        "band_powers": BandPowers(),
+        **handcrafted(),
     }
+
+
+def concat_representations(preset):
+    """The representations with each channel's features kept (``channel_agg="concat"``)."""
+    from mne_specae import SpecAE
+    from mne_specae.evaluation.baselines import RandomWeights
+
+    return {
+        "specae_concat": SpecAE(**dict(preset, channel_agg="concat"), verbose="warning"),
+        "random_weights_concat": RandomWeights("specae_concat"),
+        **handcrafted("concat", "_concat"),
+    }
+
+
+def task_epochs(epochs_list, name):
+    """The Epochs of task ``name`` (one recording and group each: all in or all out)."""
+    query = TASKS_LABELS[name][1]
+    return [ep for ep in epochs_list if ep.metadata.eval(query).to_numpy(bool).any()]
+
+
+def subset_folds(folds, epochs_list):
+    """``folds`` restricted to the groups of ``epochs_list``, renumbered from 0 (the same
+    groups held out together; a fold with no group of these epochs dropped)."""
+    present = {str(g) for ep in epochs_list for g in ep.metadata["split"]}
+    kept = {g: k for g, k in folds.items() if g in present}
+    used = sorted({k for k in kept.values() if k >= 0})
+    return {g: (used.index(k) if k >= 0 else -1) for g, k in kept.items()}
 
 
 def tasks(epochs_list, names=None):
@@ -132,6 +214,7 @@ def run(mode="quick", preset=None, out=None, verbose=True):
         print(describe(epochs_list).to_string())
     common = dict(
         seeds=settings["seeds"],
+        probes=PROBES,
         standardize_by="subject",
         max_fit_items=settings["max_fit_items"],
         verbose="info" if verbose else False,
@@ -154,7 +237,22 @@ def run(mode="quick", preset=None, out=None, verbose=True):
         **common,
     )
     by_source["task"] = "signal_type_leave_source_out"
-    scores = pd.concat([by_subject, by_source], ignore_index=True)
+    per_channel, by_query = [], {}
+    for name in CONCAT_TASKS:  # the tasks of the same epochs share their fits
+        by_query.setdefault(TASKS_LABELS[name][1], []).append(name)
+    for names in by_query.values():  # one modality, one channel count: channels kept
+        subset = task_epochs(epochs_list, names[0])
+        per_channel.append(
+            compare_representations(
+                subset,
+                tasks(subset, names),
+                concat_representations(preset),
+                group="split",
+                folds=subset_folds(folds, subset),
+                **common,
+            )
+        )
+    scores = pd.concat([by_subject, by_source, *per_channel], ignore_index=True)
     table = summarize_scores(scores)
     seconds = time.perf_counter() - start
     if verbose:
@@ -165,7 +263,8 @@ def run(mode="quick", preset=None, out=None, verbose=True):
         out.mkdir(parents=True, exist_ok=True)
         scores.to_csv(out / "scores.csv", index=False)
         table.to_csv(out / "table.csv", index=False, float_format="%.4f")
-        for probe in ("logistic", "knn"):  # the docs page's tables
+        wins(table).to_csv(out / "wins.csv", index=False, float_format="%.4f")
+        for probe in PROBES:  # the docs page's tables
             pivot(table, probe).to_csv(out / f"table_{probe}.csv")
             wide = pivot(table, probe, standardized=True)
             wide.loc[[t for t in WITHIN_SUBJECT_TASKS if t in wide.index]].to_csv(
@@ -248,11 +347,42 @@ WITHIN_SUBJECT_TASKS = (
     "eeg_eyes_closed_vs_open",
     "emg_exercise",
     "ecg_beats",
+    "ecg_rest_vs_arithmetic",
 )
 
 
+def wins(table):
+    """Per task, probe and standardisation: the winning representation, and the best
+    SpecAE (either aggregation) against the best hand-crafted baseline."""
+    import pandas as pd
+
+    rows = []
+    for (task, probe, standardized), sub in table.groupby(["task", "probe", "standardized"]):
+        if standardized and task not in WITHIN_SUBJECT_TASKS:
+            continue
+        sub = sub.set_index("representation")["mean"]
+        crafted = sub[[r for r in sub.index if r.removesuffix("_concat") in HANDCRAFTED]]
+        specae = sub[[r for r in sub.index if r in ("specae", "specae_concat")]]
+        rows.append(
+            dict(
+                task=task,
+                probe=probe,
+                standardized=standardized,
+                winner=sub.idxmax(),
+                winner_score=sub.max(),
+                best_specae=specae.idxmax() if len(specae) else None,
+                specae_score=specae.max() if len(specae) else float("nan"),
+                best_handcrafted=crafted.idxmax() if len(crafted) else None,
+                handcrafted_score=crafted.max() if len(crafted) else float("nan"),
+            )
+        )
+    out = pd.DataFrame(rows)
+    out["specae_minus_handcrafted"] = out["specae_score"] - out["handcrafted_score"]
+    return out
+
+
 def print_table(table):
-    for probe in ("logistic", "knn"):
+    for probe in PROBES:
         for standardized in (False, True):
             wide = pivot(table, probe, standardized)
             if standardized:
@@ -263,6 +393,8 @@ def print_table(table):
                 "(mean ± std over seeds; held-out subjects/sources/blocks):"
             )
             print(wide.to_string())
+    print("\nWho wins (mean balanced accuracy; SpecAE's best against the best hand-crafted):")
+    print(wins(table).to_string(index=False, float_format="%.3f"))
     r2 = (
         table[table["task"] == "signal_type"]
         .groupby("representation")["heldout_r2"]
@@ -284,7 +416,7 @@ def plot_table(table, probe="logistic"):
     task_names = [
         t for t in (*TASKS_LABELS, "signal_type_leave_source_out") if t in set(sub["task"])
     ]
-    fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(13, 5), layout="constrained")
     width = 0.8 / len(reps)
     for k, rep in enumerate(reps):
         rows = sub[sub["representation"] == rep].set_index("task").reindex(task_names)
@@ -302,7 +434,7 @@ def plot_table(table, probe="logistic"):
     ax.set_ylabel(f"balanced accuracy ({probe} probe)")
     ax.set_ylim(0, 1)
     ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
-    ax.legend(ncols=len(reps), fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    ax.legend(ncols=min(len(reps), 7), fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))
     return fig
 
 

@@ -576,20 +576,26 @@ def test_bench_downstream_smoke(smoke_run):
     tasks = [*scored, "signal_type_leave_source_out"]
     assert set(table["task"]) == set(tasks)
     assert set(table["representation"]) == set(bench.REPRESENTATION_ORDER)
-    assert len(bench.REPRESENTATION_ORDER) == 5
-    assert set(table["probe"]) == set(PROBES)
+    assert len(bench.MEAN_REPRESENTATIONS) == 8 and len(bench.CONCAT_REPRESENTATIONS) == 6
+    assert set(table["probe"]) == set(bench.PROBES) == {*PROBES, "gradient_boosting"}
     combos = set(zip(table["task"], table["representation"], table["probe"], table["standardized"]))
-    expected = {
+    expected = {  # channels averaged: every task; channels kept: the multi-channel tasks
         (t, r, p, s)
         for t in tasks
         for r in bench.REPRESENTATION_ORDER
-        for p in PROBES
+        for p in bench.PROBES
         for s in (False, True)
+        if r in bench.MEAN_REPRESENTATIONS or t in bench.CONCAT_TASKS
     }
     assert combos == expected and len(table) == len(expected)
     assert table["mean"].between(0, 1).all()
     assert (table["n_seeds"] == 1).all()
-    for name in ("scores.csv", "table.csv", "table.png"):
+    wins = pd.read_csv(out / "wins.csv")
+    assert set(wins["winner"]) <= set(bench.REPRESENTATION_ORDER)
+    assert set(wins["best_handcrafted"]) <= {
+        r for r in bench.REPRESENTATION_ORDER if r.removesuffix("_concat") in bench.HANDCRAFTED
+    }
+    for name in ("scores.csv", "table.csv", "table.png", "wins.csv"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0
     reloaded = pd.read_csv(out / "table.csv")
     assert reloaded.shape == table.shape
