@@ -8,10 +8,16 @@ stores hold the same items. The BioSPPy EEG text files need their ADC resolution
 which a file alone does not give: they are skipped and counted, as a user would see.
 
 Reads: random batches of ``--batch-size`` items (sorted indices, as a shuffled
-training epoch reads them) with ``store[idx]`` (``os.pread``, what training uses) and
-through memory maps, against the same items in one in-memory numpy array (the
-reference), after a warm-up; and sequential batches. Items/s and the ratio to the
-in-memory reference.
+training epoch reads them) with ``store[idx]`` (what training uses), once with each
+read path -- ``os.preadv`` and the portable one (seek and readinto, what Windows uses;
+forced with ``MNE_SPECAE_STORE_READS=portable``) -- and through memory maps, against
+the same items in one in-memory numpy array (the reference), after a warm-up; and
+sequential batches with each path. Items/s and the ratio to the in-memory reference.
+
+Open time: ``read_segments(path)`` (the manifest read and checked; nothing else is
+loaded), median of 5, on the prepared store and on a store of ``--open-items`` items
+(the prepared files repeated, as for training; default 1,000,000), with the first
+random batch read from it (each shard file is opened and checked at its first read).
 
 Training (``--training 20000,100000,500000``): :meth:`SpecAE.fit` on stores of those
 sizes (the prepared files repeated: waveform files linked, each copy its own recording
@@ -21,7 +27,7 @@ on a shared 2-core machine vary by 10-20 %); the median items/s of the training 
 and the largest growth of the peak resident memory from before the data were opened.
 
     python benchmarks/bench_store.py [--extended] [--batch-size 64] [--batches 400]
-                                     [--training 20000,100000]
+                                     [--open-items 1000000] [--training 20000,100000]
 
 Prints the machine, the versions and every figure; nothing is asserted.
 """
@@ -98,30 +104,78 @@ TRAIN_SETTINGS = dict(
 )
 
 
-def repeat_store(base, n_items, path):
+def repeat_store(base, n_items, path, distinct=True):
     """A store of about ``n_items`` items: ``base``'s files repeated (the waveform
-    files linked, not copied; each copy its own recording and subject)."""
+    files hard-linked, not copied: a store refuses links leading out of it; each copy
+    its own recording and subject, or with ``distinct=False`` the tables linked too,
+    for what only opens and reads rows)."""
     import json
 
     path.mkdir(parents=True)
     (path / "shards").mkdir()
     manifest = dict(base.manifest, shards=[], skipped=[])
+    tables = {}
     total, copy = 0, 0
     while total < n_items:
         for shard in base.manifest["shards"]:
             key = f"{shard['key']}-r{copy}"
-            os.symlink(base.path / "shards" / f"{shard['key']}.npy", path / "shards" / f"{key}.npy")
-            md = pd.read_csv(base.path / "shards" / f"{shard['key']}.csv", dtype=str)
-            md["recording"] += f"-r{copy}"
-            md["subject"] += f"-r{copy}"
-            md.to_csv(path / "shards" / f"{key}.csv", index=False)
-            manifest["shards"].append(dict(shard, key=key))
+            os.link(base.path / "shards" / f"{shard['key']}.npy", path / "shards" / f"{key}.npy")
+            table = base.path / "shards" / shard.get("table", f"{shard['key']}.csv")
+            if distinct:
+                if table not in tables:
+                    tables[table] = pd.read_csv(table, dtype=str)
+                md = tables[table].copy()
+                md["recording"] += f"-r{copy}"
+                md["subject"] += f"-r{copy}"
+                md.to_csv(path / "shards" / f"{key}.csv", index=False)
+            else:
+                os.link(table, path / "shards" / f"{key}.csv")
+            manifest["shards"].append(
+                {k: v for k, v in dict(shard, key=key).items() if k != "table"}
+            )
             total += shard["n_items"]
             if total >= n_items:
                 break
         copy += 1
     (path / "manifest.json").write_text(json.dumps(manifest))
     return total
+
+
+def time_open(path, repeats=5):
+    """Median seconds of ``read_segments(path)``."""
+    from mne_specae import read_segments
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        read_segments(path)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def open_time(base, n_items, tmp, batch_size):
+    from mne_specae import read_segments
+
+    print("\nOpen time: read_segments(path), median of 5")
+    print(f"  {len(base):8d} items, {len(base.files):6d} shard(s): {time_open(base.path):.4f} s")
+    if not n_items:
+        return
+    path = tmp / "open"
+    t0 = time.perf_counter()
+    actual = repeat_store(base, n_items, path, distinct=False)
+    built = time.perf_counter() - t0
+    store = read_segments(path)
+    seconds = time_open(path)
+    idx = np.sort(np.random.default_rng(0).choice(len(store), batch_size, replace=False))
+    t0 = time.perf_counter()
+    store[idx]
+    first = time.perf_counter() - t0
+    print(
+        f"  {actual:8d} items, {len(store.files):6d} shard(s): {seconds:.4f} s (goal < 1 s); "
+        f"first random batch of {batch_size}: {first:.4f} s (store linked in {built:.0f} s)"
+    )
+    store.close()
+    shutil.rmtree(path)
 
 
 def _status_mb(field):
@@ -232,6 +286,12 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--batches", type=int, default=400)
     parser.add_argument(
+        "--open-items",
+        type=int,
+        default=1_000_000,
+        help="items of the repeated store whose open time is measured (0: none)",
+    )
+    parser.add_argument(
         "--training",
         default="",
         help="store sizes (items, comma-separated) to train on, e.g. "
@@ -293,8 +353,32 @@ def main(argv=None):
             f"\nReads: batches of {args.batch_size} of {n} items "
             f"({in_memory.nbytes / 1e6:.0f} MB), {args.batches} batches"
         )
+        from mne_specae import read_segments
+        from mne_specae.stores._reads import ENV_VAR
+
         mem = time_reads(lambda idx: in_memory[idx], n, args.batch_size, args.batches, rng)
-        disk = time_reads(lambda idx: store[idx], n, args.batch_size, args.batches, rng)
+        print(f"  random, in memory (reference): {mem:10.0f} items/s")
+        before = os.environ.get(ENV_VAR)
+        paths = {"preadv": "auto", "portable": "portable"} if hasattr(os, "preadv") else {}
+        for name, setting in (paths or {"portable": "auto"}).items():
+            os.environ[ENV_VAR] = setting
+            opened = read_segments(store.path)
+            disk = time_reads(opened.__getitem__, n, args.batch_size, args.batches, rng)
+            seq = np.arange(n)
+            t0 = time.perf_counter()
+            for start in range(0, n, args.batch_size):
+                opened[seq[start : start + args.batch_size]]
+            seq_rate = n / (time.perf_counter() - t0)
+            label = f"store[idx] ({name})"
+            print(
+                f"  {'random, ' + label:29s}: {disk:10.0f} items/s ({disk / mem:.2f}x the reference)"
+            )
+            print(f"  {'sequential, ' + label:29s}: {seq_rate:10.0f} items/s")
+            opened.close()
+        if before is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = before
         offsets = store._offsets
 
         def via_memmap(idx):
@@ -302,20 +386,11 @@ def main(argv=None):
             return [store.memmap(s)[idx[shard == s] - offsets[s]] for s in np.unique(shard)]
 
         mapped = time_reads(via_memmap, n, args.batch_size, args.batches, rng)
-        print(f"  random, in memory (reference): {mem:10.0f} items/s")
-        print(
-            f"  random, store[idx] (pread)   : {disk:10.0f} items/s "
-            f"({disk / mem:.2f}x the reference)"
-        )
         print(
             f"  random, memory maps          : {mapped:10.0f} items/s "
             f"({mapped / mem:.2f}x; the mapped pages count in the process's memory)"
         )
-        seq = np.arange(n)
-        t0 = time.perf_counter()
-        for start in range(0, n, args.batch_size):
-            store[seq[start : start + args.batch_size]]
-        print(f"  sequential, store            : {n / (time.perf_counter() - t0):10.0f} items/s")
+        open_time(store, args.open_items, tmp, args.batch_size)
         if args.training:
             sizes = [int(v) for v in args.training.split(",")]
             training(

@@ -106,21 +106,22 @@ def test_reads_are_grouped_into_runs_of_consecutive_rows(monkeypatch):
     local = np.array([0, 4, 2, 3, 1, 3, 9])
     # file order: (0,2)@2 (0,3)@3 (0,3)@5 (0,4)@1 (0,9)@6 | (1,0)@0 (1,1)@4
     assert plan_reads(shard, local, row_bytes=40) == [
-        (0, 2, [(2, 2)]),  # rows 2, 3 into positions 2, 3
-        (0, 3, [(5, 1), (1, 1)]),  # a repeated row starts a new call: rows 3, 4
-        (0, 9, [(6, 1)]),
-        (1, 0, [(0, 1), (4, 1)]),
+        (0, 2, [[2, 2]]),  # rows 2, 3 into positions 2, 3
+        (0, 3, [[5, 1], [1, 1]]),  # a repeated row starts a new call: rows 3, 4
+        (0, 9, [[6, 1]]),
+        (1, 0, [[0, 1], [4, 1]]),
     ]
     everything = np.arange(10)
-    assert plan_reads(np.zeros(10, int), everything, row_bytes=40) == [(0, 0, [(0, 10)])]
+    assert plan_reads(np.zeros(10, int), everything, row_bytes=40) == [(0, 0, [[0, 10]])]
     monkeypatch.setattr(_reads, "_CALL_ROWS", 4)  # calls are cut to their size
     assert plan_reads(np.zeros(10, int), everything, row_bytes=40) == [
-        (0, 0, [(0, 4)]),
-        (0, 4, [(4, 4)]),
-        (0, 8, [(8, 2)]),
+        (0, 0, [[0, 4]]),
+        (0, 4, [[4, 4]]),
+        (0, 8, [[8, 2]]),
     ]
     monkeypatch.setattr(_reads, "_CALL_BYTES", 80)
     assert [call[1] for call in plan_reads(np.zeros(5, int), everything[:5], 40)] == [0, 2, 4]
+    assert plan_reads(np.array([], int), np.array([], int), 40) == []
 
 
 def test_small_calls_read_the_same_rows(store, monkeypatch):

@@ -21,6 +21,7 @@ bytes per call), each run scattered into the batch's rows where they go.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 
@@ -49,31 +50,28 @@ def read_mode(environ=None):
 
 def plan_reads(shard, local, row_bytes):
     """The read calls of a batch, in file order: a list of ``(shard, first row,
-    spans)``, where ``spans`` are ``(batch position, n_rows)``: consecutive rows of the
+    spans)``, where ``spans`` are ``[batch position, n_rows]``: consecutive rows of the
     file go to consecutive positions of the batch from ``batch position`` on.
 
     ``shard`` and ``local`` (int arrays of the same length): each batch position's
     shard and row in that shard. A repeated row is read once per position.
     """
-    n = len(shard)
     order = np.lexsort((local, shard))  # file order: shard, then row
-    s, r = shard[order], local[order]
-    new_call = np.ones(n, dtype=bool)
-    new_call[1:] = (s[1:] != s[:-1]) | (r[1:] != r[:-1] + 1)
-    starts = np.flatnonzero(new_call)  # runs of consecutive rows, cut to calls' size
-    within = np.arange(n) - starts[np.cumsum(new_call) - 1]
-    new_call |= within % max(1, min(_CALL_ROWS, _CALL_BYTES // row_bytes)) == 0
-    new_span = new_call.copy()
-    new_span[1:] |= order[1:] != order[:-1] + 1
-    at = np.flatnonzero(new_span)
-    lengths = np.diff(np.append(at, n))
+    cap = max(1, min(_CALL_ROWS, _CALL_BYTES // row_bytes))
     calls = []
-    for length, first, pos, shard_i, row in zip(
-        lengths.tolist(), new_call[at].tolist(), order[at].tolist(), s[at].tolist(), r[at].tolist()
-    ):
-        if first:
-            calls.append((shard_i, row, []))
-        calls[-1][2].append((pos, length))
+    last, n_rows, spans = (-1, -2, -2), 0, []  # one loop over the rows (a batch: tens)
+    for pos, s, row in zip(order.tolist(), shard[order].tolist(), local[order].tolist()):
+        if s == last[0] and row == last[1] + 1 and n_rows < cap:
+            n_rows += 1
+            if pos == last[2] + 1:
+                spans[-1][1] += 1
+            else:
+                spans.append([pos, 1])
+        else:
+            spans = [[pos, 1]]
+            calls.append((s, row, spans))
+            n_rows = 1
+        last = (s, row, pos)
     return calls
 
 
@@ -84,11 +82,9 @@ class PreadvShard:
 
     def __init__(self, fname):
         self.fd = os.open(fname, os.O_RDONLY)
-
-    def read(self, buffers, offset):
-        """Read the file from byte ``offset`` on into ``buffers`` (byte memoryviews,
-        filled in order); the number of bytes read."""
-        return os.preadv(self.fd, buffers, offset)
+        #: ``read(buffers, offset)``: read the file from byte ``offset`` on into
+        #: ``buffers`` (byte memoryviews, filled in order); the number of bytes read.
+        self.read = functools.partial(os.preadv, self.fd)
 
     def close(self):
         os.close(self.fd)
@@ -104,7 +100,7 @@ class PortableShard:
         self.lock = threading.Lock()
 
     def read(self, buffers, offset):
-        """As :meth:`PreadvShard.read` (short reads continued; ``0``: end of file)."""
+        """As ``PreadvShard.read`` (short reads continued; ``0``: end of file)."""
         got = 0
         with self.lock:
             self.file.seek(offset)

@@ -238,11 +238,19 @@ class SegmentStore:
         view = memoryview(out).cast("B")
         shard = np.searchsorted(self._offsets, idx, side="right") - 1
         local = idx - self._offsets[shard]
+        opened = {}  # shard -> (its reader's read, byte offset of its first row)
         for s, row, spans in plan_reads(shard, local, row_bytes):
-            reader = self._reader(s, mode)
-            buffers = [view[p * row_bytes : (p + k) * row_bytes] for p, k in spans]
-            expected = sum(k for _, k in spans) * row_bytes
-            if reader.read(buffers, self._layout(s) + row * row_bytes) != expected:
+            if s not in opened:
+                opened[s] = (self._reader(s, mode).read, self._layout(s))
+            read, first = opened[s]
+            if len(spans) == 1:  # the usual case: a row, or rows in batch order
+                pos, k = spans[0]
+                buffers = [view[pos * row_bytes : (pos + k) * row_bytes]]
+                expected = k * row_bytes
+            else:
+                buffers = [view[p * row_bytes : (p + k) * row_bytes] for p, k in spans]
+                expected = sum(map(len, buffers))
+            if read(buffers, first + row * row_bytes) != expected:
                 raise ValueError(
                     f"{self._file(s)}: shorter than its manifest says (it "
                     "was truncated while open); the store is damaged."
