@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..estimator.metadata import epochs_list_of
+from ..utils._docs import fill_doc
 from ..utils._picks import pick_channels as resolve_picks
 
 #: How the features of the channels of an epoch become its row (as SpecAE's
@@ -128,6 +129,7 @@ class ChannelFeatures(TransformerMixin, BaseEstimator):
         return feature_names(self._per_channel, self.channel_agg, self.channel_names_)
 
 
+@fill_doc
 class EMGTimeDomain(ChannelFeatures):
     """The standard time-domain EMG features (libemg's names), computed with numpy.
 
@@ -151,11 +153,8 @@ class EMGTimeDomain(ChannelFeatures):
 
     Parameters
     ----------
-    picks : str | list | None
-        Channels (MNE's rules; ``None``: the data channels, bads excluded).
-    channel_agg : ``"mean"`` | ``"concat"``
-        Average the channels' features (NaN-safe), or concatenate them (the same
-        number of channels in every Epochs).
+    %(picks_signal)s
+    %(channel_agg_features)s
     threshold : float
         ``ZC`` and ``SSC`` threshold, in standard deviations of the segment: crossings
         within the noise floor are not counted.
@@ -257,6 +256,7 @@ def _pycatch22():
     return pycatch22
 
 
+@fill_doc
 class Catch22(ChannelFeatures):
     """The catch22 features of each channel (`pycatch22`_, an optional dependency).
 
@@ -270,11 +270,8 @@ class Catch22(ChannelFeatures):
 
     Parameters
     ----------
-    picks : str | list | None
-        Channels (MNE's rules; ``None``: the data channels, bads excluded).
-    channel_agg : ``"mean"`` | ``"concat"``
-        Average the channels' features (NaN-safe), or concatenate them (the same
-        number of channels in every Epochs).
+    %(picks_signal)s
+    %(channel_agg_features)s
     catch24 : bool
         Add ``DN_Mean`` and ``DN_Spread_Std`` of the raw segment.
     """

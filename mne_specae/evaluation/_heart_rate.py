@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
+from ..utils._docs import fill_doc
 from ._handcrafted import ChannelFeatures
 
 #: The features of :class:`HeartRateFeatures`, per channel.
@@ -106,6 +107,7 @@ def rr_features(peaks, sfreq):
     return out
 
 
+@fill_doc
 class HeartRateFeatures(ChannelFeatures):
     """Heart rate and its variability per ECG segment, from a simple R-peak detector.
 
@@ -125,11 +127,8 @@ class HeartRateFeatures(ChannelFeatures):
 
     Parameters
     ----------
-    picks : str | list | None
-        Channels (MNE's rules; ``None``: the data channels, bads excluded).
-    channel_agg : ``"mean"`` | ``"concat"``
-        Average the channels' features (NaN-safe), or concatenate them (the same
-        number of channels in every Epochs).
+    %(picks_signal)s
+    %(channel_agg_features)s
     band : tuple of float
         The detector's pass band in Hz (below the Nyquist frequency of the data).
     refractory : float

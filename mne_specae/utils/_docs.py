@@ -217,6 +217,11 @@ picks : str | array-like | slice | None
     Channels to use, as in MNE (names, types or indices). ``None``: every ECG, EEG
     and EMG channel; channels in ``info["bads"]`` are left out unless named
     explicitly. Stim, misc and other non-signal channels never enter by default."""
+docdict["channel_agg_features"] = """
+channel_agg : ``"mean"`` | ``"concat"``
+    Average the channels' features (ignoring NaN: NaN only where every channel is),
+    or concatenate them, channel after channel (the same number of channels in
+    every Epochs)."""
 docdict["verbose_estimator"] = """
 verbose : bool | str | int | None
     Default verbosity of every method (MNE's levels: ``"info"`` shows progress,
