@@ -371,9 +371,9 @@ def main(argv=None):
             seq_rate = n / (time.perf_counter() - t0)
             label = f"store[idx] ({name})"
             print(
-                f"  {'random, ' + label:29s}: {disk:10.0f} items/s ({disk / mem:.2f}x the reference)"
+                f"  {'random, ' + label:33s}: {disk:10.0f} items/s ({disk / mem:.2f}x the reference)"
             )
-            print(f"  {'sequential, ' + label:29s}: {seq_rate:10.0f} items/s")
+            print(f"  {'sequential, ' + label:33s}: {seq_rate:10.0f} items/s")
             opened.close()
         if before is None:
             os.environ.pop(ENV_VAR, None)
