@@ -3,6 +3,7 @@ portable reader (seek and readinto), forced here, gives the same rows and the sa
 training as ``os.preadv`` (mne_specae.stores._reads)."""
 
 import os
+import pickle
 import shutil
 import threading
 
@@ -97,6 +98,9 @@ def test_portable_reads_give_the_rows_of_preadv_bit_for_bit(store, monkeypatch):
     idx = np.array([n - 1, 2, 2, 0, n // 2])
     assert portable.read_into(idx, out) is out
     assert out.tobytes() == reference[idx].tobytes()
+    # what a worker process gets: the store without its open files (nor their locks)
+    copy = pickle.loads(pickle.dumps(portable))
+    assert not copy._readers and copy[idx].tobytes() == reference[idx].tobytes()
     portable.close()
     assert not portable._readers
 
