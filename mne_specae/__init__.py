@@ -2,7 +2,7 @@
 
 from ._version import __version__
 
-# before anything loads torch: OMP_WAIT_POLICY=PASSIVE unless set (mne_specae/_threads.py)
+# before anything loads torch: OMP_WAIT_POLICY=PASSIVE unless set (mne_specae/utils/_threads.py)
 from .utils import _threads
 
 _threads.init_from_environment()
