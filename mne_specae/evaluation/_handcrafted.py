@@ -258,12 +258,12 @@ def _pycatch22():
 
 @fill_doc
 class Catch22(ChannelFeatures):
-    """The catch22 features of each channel (`pycatch22`_, an optional dependency).
+    """The catch22 features of each channel (``pycatch22``, an optional dependency).
 
-    The 22 "CAnonical Time-series CHaracteristics" of Lubba et al. (2019), computed on
-    each channel's segment z-scored (as catch22 is defined); with ``catch24=True``
-    also the segment's mean and standard deviation (in the data's unit, V), which
-    z-scoring removes. A segment with a non-finite sample gets NaN features (pycatch22
+    Computed by `pycatch22`_: the 22 "CAnonical Time-series CHaracteristics" of Lubba
+    et al. (2019), on each channel's segment z-scored (as catch22 is defined); with
+    ``catch24=True`` also the segment's mean and standard deviation (in the data's
+    unit, V), which z-scoring removes. A segment with a non-finite sample gets NaN features (pycatch22
     would return NaN too); about 10 ms per channel and segment.
 
     .. _pycatch22: https://pypi.org/project/pycatch22/
