@@ -230,3 +230,22 @@ def test_prepare_worker_warnings_reach_the_caller(tmp_path, capfd):
     ]
     err = capfd.readouterr().err
     assert "RuntimeWarning:" not in err and ".py:" not in err and "  warn(" not in err
+
+
+def test_prepare_quiet_hides_the_bar_not_the_skipped_warnings(tmp_path, data_path, capsys):
+    """Before: --quiet ran prepare_segments with verbose="error" (the only way to hide
+    its progress bar), which also hid the "Skipped ..." warning of each file."""
+    junk = tmp_path / "LICENSE.txt"
+    junk.write_text("Open Data Commons Attribution License\n")
+    ecg = data_path / "ecg/biosppy/ecg.txt"
+    store = tmp_path / "store"
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert main(["prepare", str(ecg), str(junk), "--out", str(store), "--quiet"]) == 0
+    messages = [str(w.message) for w in record]
+    assert any(m.startswith(f"Skipped {junk}: ") for m in messages), messages
+    captured = capsys.readouterr()
+    assert "Preparing" not in captured.err  # no progress bar
+    assert captured.out.strip().splitlines()[-1] == (
+        f"{store}: 3 items (ecg 3) from 1 file(s); 1 skipped in this run"
+    )

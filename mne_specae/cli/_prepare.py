@@ -119,7 +119,7 @@ def _prepare(args):
             subject=args.subject_pattern,
             overwrite=args.overwrite,
             strict=args.strict,
-            verbose="error" if args.quiet else None,
+            progress=not args.quiet,  # --quiet: no bar, the warnings still shown
         )
     skipped = store.manifest.get("skipped", [])
     if not len(store):

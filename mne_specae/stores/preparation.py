@@ -130,6 +130,7 @@ def prepare_segments(
     metadata=None,
     overwrite=False,
     strict=False,
+    progress=True,
     verbose=None,
 ):
     """Cut recordings into segments and write them to a store on disk.
@@ -177,6 +178,11 @@ def prepare_segments(
         Delete an existing store at ``path`` first.
     strict : bool
         Stop at the first file that cannot be read, instead of skipping it.
+    progress : bool
+        Show a progress bar (:mod:`tqdm`, on stderr) while files are prepared; it is
+        shown only when ``progress`` is ``True`` and the log level shows warnings
+        (not with ``verbose="error"``). ``False`` hides the bar and keeps the log,
+        the "Skipped ..." warnings included.
     %(verbose)s
 
     Returns
@@ -217,7 +223,9 @@ def prepare_segments(
     folder.mkdir(parents=True, exist_ok=True)
     with StoreLock(folder), sigterm_stops_workers():
         manifest = _open_folder(folder, settings, overwrite)
-        return _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids)
+        return _prepare(
+            files, names, folder, manifest, settings, n_jobs, strict, bids, progress=progress
+        )
 
 
 def _drop_changed(manifest, rank, folder):
@@ -259,7 +267,7 @@ def _check_shard(folder, key, source):
         )
 
 
-def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids):
+def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, *, progress=True):
     """The work of :func:`prepare_segments`, once the store is open and locked."""
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
@@ -306,8 +314,8 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids):
         total=len(todo),
         unit="file",
         desc="Preparing",
-        disable=logger.level > 30 or not todo,
-    )  # shown unless verbose="error"
+        disable=not progress or logger.level > 30 or not todo,
+    )  # shown unless progress=False or verbose="error"
     n_items = 0
     try:
         for k, status, value, caught in bar:
