@@ -128,7 +128,8 @@ class DatasetStatistics:
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in ("norm_mean", "norm_std"):  # fitted statistics: take the saved shape
             if prefix + name in state_dict and hasattr(self, name):
-                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+                saved, here = state_dict[prefix + name], getattr(self, name)
+                setattr(self, name, torch.empty_like(saved, device=here.device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
@@ -198,8 +199,9 @@ class WaveformInput(DatasetStatistics, InputStage):
 
         mean, std = fit_moments(waveforms, batch_size, channels, dims=(0, 2))
         std = np.where(std > 0, std, 1.0)  # a flat channel: centred, not scaled
-        self.norm_mean = torch.as_tensor(mean, dtype=torch.float32)
-        self.norm_std = torch.as_tensor(std, dtype=torch.float32)
+        device = self.norm_mean.device  # where the stage is (the training engine moves it)
+        self.norm_mean = torch.as_tensor(mean, dtype=torch.float32).to(device)
+        self.norm_std = torch.as_tensor(std, dtype=torch.float32).to(device)
 
     def to_images(self, x):
         """The model input: :meth:`forward`."""
