@@ -642,3 +642,73 @@ def test_info_counts_the_recordings_present(tmp_path, monkeypatch, data_path, ca
         f"data folder   {tmp_path / 'nowhere'} (does not exist: 0 of "
         f"{len(SAMPLE_RECORDINGS)} sample recordings)"
     ) in capsys.readouterr().out
+
+
+def test_demo_writes_its_table_atomically(tmp_path, monkeypatch):
+    """Before: the demo wrote embeddings.csv with pandas directly, so a failed write
+    left half a table. Now it goes through the package's atomic writer: a failing
+    rename leaves no embeddings.csv and no temporary file. (The steps before the table
+    are stubbed: this checks the writing only, in well under a second.)"""
+    import argparse
+    import os
+    import types
+
+    import mne_specae.datasets
+    import mne_specae.estimator.metadata
+    import mne_specae.estimator.specae
+    import mne_specae.evaluation.probes
+    import mne_specae.pretrained.loading
+    import mne_specae.utils._files
+    from mne_specae.cli._demo import run_demo
+
+    metadata = pd.DataFrame(
+        dict(signal_type=["ecg", "eeg"], recording=["a", "b"], subject=["s1", "s2"], onset=0.0)
+    )
+    epochs = [types.SimpleNamespace(metadata=metadata, ch_names=["X"])]
+    history = types.SimpleNamespace(
+        to_frame=lambda: pd.DataFrame(dict(samples_per_s=[1.0])), best_epoch=1, best_loss=0.5
+    )
+
+    class FakeSpecAE:
+        def __init__(self, **kwargs):
+            self.history_ = history
+
+        def fit(self, epochs):
+            return self
+
+        def add_embeddings(self, *args, **kwargs):
+            pass
+
+        def save(self, *args, **kwargs):
+            raise AssertionError("the demo went on after its table failed to write")
+
+    scores = pd.DataFrame(
+        {"knn_balanced_accuracy": [0.5, 0.4]}, index=pd.Index(["specae", "pca_logspec"])
+    )
+    monkeypatch.setattr(mne_specae.datasets, "load_sample_epochs", lambda *a, **k: epochs)
+    monkeypatch.setattr(mne_specae.estimator.specae, "SpecAE", FakeSpecAE)
+    monkeypatch.setattr(mne_specae.estimator.metadata, "add_umap", lambda *a, **k: None)
+    monkeypatch.setattr(mne_specae.evaluation.probes, "evaluate_embeddings", lambda *a, **k: scores)
+    monkeypatch.setattr(mne_specae.pretrained.loading, "load_pretrained", lambda **k: FakeSpecAE())
+
+    def failing_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mne_specae.utils._files.os, "replace", failing_replace)
+    out = tmp_path / "demo"
+    args = argparse.Namespace(
+        out=out,
+        data=None,
+        duration=5.0,
+        sfreq=512.0,
+        per_recording=1,
+        max_channels=1,
+        max_epochs=1,
+        filters=4,
+        device="cpu",
+        seed=0,
+        quiet=True,
+    )
+    with pytest.raises(OSError, match=r"Could not write .*embeddings\.csv"):
+        run_demo(args)
+    assert os.listdir(out) == []  # neither the table, nor half of it, nor a temporary file

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from ..presets import RECOMMENDED
+from ._outputs import write_csv
 
 
 def run_demo(args):
@@ -79,7 +80,7 @@ def run_demo(args):
         epochs, "signal_type", group="subject", prefix="pretrained_", baseline=False
     )
 
-    metadata_table(epochs).to_csv(out / "embeddings.csv", index=False)
+    write_csv(metadata_table(epochs), out / "embeddings.csv")  # atomic: never half a table
     ae.save(out / "model.specae", overwrite=True)
     fig = plot_embedding(
         epochs, hue="signal_type", show=False, title="Encoder features of ECG, EEG and EMG (UMAP)"
