@@ -46,7 +46,8 @@ def test_identify_reads_wfdb_mat_and_goes_on_after_a_file_it_cannot_read(
     hea = data_path / "ecg/mitdb/100.hea"
     assert main(["identify", str(mat), str(hea), "--max-segments", "2"]) == 0
     out = capsys.readouterr().out
-    assert f"{mat}: 2 channel(s)" in out and f"{hea}: 2 channel(s)" in out
+    record = mat.with_suffix(".hea")  # a .mat is read through its header, as a .dat
+    assert f"{record}: 2 channel(s)" in out and f"{hea}: 2 channel(s)" in out
     assert "Identified 4 channel(s) in 2 of 2 file(s)" in out
 
     # a reader failing in a way nobody foresaw (here a TypeError): that file is skipped
@@ -54,18 +55,18 @@ def test_identify_reads_wfdb_mat_and_goes_on_after_a_file_it_cannot_read(
     real_read_raw = mne_specae.datasets.readers.read_raw
 
     def flaky(fname, **kwargs):
-        if str(fname).endswith(".mat"):
+        if str(fname).endswith("a103m.hea"):
             raise TypeError("an unexpected keyword argument 'verbose'")
         return real_read_raw(fname, **kwargs)
 
     monkeypatch.setattr(mne_specae.datasets.readers, "read_raw", flaky)
-    with pytest.warns(RuntimeWarning, match=f"Skipped {mat}: cannot be read"):
+    with pytest.warns(RuntimeWarning, match=f"Skipped {record}: cannot be read"):
         assert main(["identify", str(mat), str(hea), "--max-segments", "2"]) == 1
     captured = capsys.readouterr()
     assert f"{hea}: 2 channel(s)" in captured.out
     assert "Identified 2 channel(s) in 1 of 2 file(s)" in captured.out
     assert (
-        "Skipped 1 file(s): a103m.mat (cannot be read (TypeError: an unexpected "
+        "Skipped 1 file(s): a103m.hea (cannot be read (TypeError: an unexpected "
         "keyword argument 'verbose'))"
     ) in captured.err
     assert "mne-specae identify: 1 of 2 file(s) could not be used" in captured.err

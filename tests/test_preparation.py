@@ -260,3 +260,27 @@ def test_killing_a_parallel_preparation_ends_its_workers(signum, data_path, tmp_
     manifest = json.loads((tmp_path / "store" / "manifest.json").read_text())
     assert manifest["shards"] == [] or all(s["n_items"] for s in manifest["shards"])
     assert not (tmp_path / "store" / "prepare.lock").exists() or signum == signal.SIGKILL
+
+
+def test_a_wfdb_mat_record_named_twice_is_read_once(tmp_path, monkeypatch):
+    """Before: ``x.mat`` and ``x.hea`` of one WFDB record (or a folder holding both and
+    the ``x.mat``) were two recordings, read twice; a ``.mat`` is mapped to its header
+    as a ``.dat`` is."""
+    pytest.importorskip("scipy.io")
+    from test_datasets import _write_wfdb_mat
+
+    folder = tmp_path / "records"
+    folder.mkdir()
+    mat = _write_wfdb_mat(folder, monkeypatch)
+    header = mat.with_suffix(".hea")
+    assert find_recordings([mat]) == [header]
+    assert find_recordings([mat, header]) == [header]
+    assert find_recordings([header, mat.with_suffix("")]) == [header]
+    assert [p.name for p in find_recordings([folder, mat])] == ["a103.hea", "a103m.hea"]
+    store = prepare_segments([mat, header], tmp_path / "store", verbose="error")
+    assert store.manifest["shards"][0]["source"] == str(header.resolve())
+    assert len(store.manifest["shards"]) == 1 and len(store) == 4  # 2 leads x 10 s / 5 s
+    # a .mat without its header stays a file of its own (read_raw says what it is)
+    lone = tmp_path / "scores.mat"
+    lone.write_bytes(b"")
+    assert find_recordings([lone]) == [lone]

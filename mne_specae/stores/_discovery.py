@@ -35,6 +35,8 @@ RECORDING_SUFFIXES = (
     ".cnt",
     ".mff",
 )
+#: WFDB signal files, read through the header beside them.
+_WFDB_SIGNAL_SUFFIXES = (".dat", ".mat")
 _BIDS_ENTITY = re.compile(r"(?:^|[_/\\])sub-([A-Za-z0-9]+)")
 
 
@@ -73,7 +75,8 @@ def find_recordings(paths):
     Returns
     -------
     files : list of pathlib.Path
-        Sorted within each folder; WFDB records by their header (``.hea``) only.
+        Sorted within each folder, each file once; WFDB records by their header
+        (``.hea``) only, also when named by a signal file (``.dat``, ``.mat``).
     """
     files = []
     for path in map(Path, paths):
@@ -88,9 +91,11 @@ def find_recordings(paths):
                 )
             files += found
         elif path.is_file():
+            # a WFDB signal file (.dat, or .mat as wfdb2mat writes) is its record's
+            # header, so that a record named by both is read once
             files.append(
                 path.with_suffix(".hea")
-                if path.suffix == ".dat" and path.with_suffix(".hea").is_file()
+                if path.suffix in _WFDB_SIGNAL_SUFFIXES and path.with_suffix(".hea").is_file()
                 else path
             )
         elif path.with_suffix(".hea").is_file():
