@@ -284,3 +284,42 @@ def test_a_wfdb_mat_record_named_twice_is_read_once(tmp_path, monkeypatch):
     lone = tmp_path / "scores.mat"
     lone.write_bytes(b"")
     assert find_recordings([lone]) == [lone]
+
+
+def test_two_takeovers_of_one_stale_lock_one_wins(tmp_path, monkeypatch):
+    """Before: two processes that found the same stale lock (its pid dead) both removed
+    it and created their own (the second removing the first's fresh lock): both held
+    the store. Simulated in one process: the second writer judges the lock stale, the
+    first takes it over right then, and the second goes on with its takeover."""
+    from mne_specae.stores import _writing
+    from mne_specae.stores._writing import LOCK, StoreLock
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / LOCK).write_text(f"{dead.pid} preparing\n")
+    first, second = StoreLock(tmp_path), StoreLock(tmp_path, "writing columns into")
+    real_pid_alive = _writing._pid_alive
+
+    raced = []
+
+    def pid_alive(pid):
+        if pid == dead.pid and not raced:  # second found it stale: first wins now
+            raced.append(True)
+            first.__enter__()
+        return real_pid_alive(pid)
+
+    monkeypatch.setattr(_writing, "_pid_alive", pid_alive)
+    with pytest.raises(RuntimeError, match=rf"another process \(pid {os.getpid()}\) is preparing"):
+        second.__enter__()
+    assert first._held and not second._held
+    assert (tmp_path / LOCK).read_text() == f"{os.getpid()} preparing\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK]  # nothing left aside
+    first.__exit__(None, None, None)
+    assert not (tmp_path / LOCK).exists()
+    # the internal step itself: a stale lock is taken over once; a vanished one is not
+    (tmp_path / LOCK).write_text(f"{dead.pid} preparing\n")
+    assert first._take_over() is True
+    with pytest.raises(RuntimeError, match="another process"):
+        second._take_over()
+    first.__exit__(None, None, None)
+    assert second._take_over() is False

@@ -6,8 +6,8 @@ Helpers of :func:`~mne_specae.prepare_segments`:
   O_EXCL``, holding the writer's pid and what it does): a preparation and a write
   of metadata columns (``add_embeddings``) take it, so a second writer is refused
   with a clear error naming the other pid, and a lock left by a process that no
-  longer runs is taken over (files themselves are written with
-  :func:`~mne_specae.utils._files.write_atomic`);
+  longer runs is taken over, by one writer only when several find it at once (files
+  themselves are written with :func:`~mne_specae.utils._files.write_atomic`);
 * :func:`watch_parent` (in a worker; from its start with loky, see
   :func:`worker_options`) ends a worker process whose parent died, so a killed
   preparation leaves no worker running and writing shards;
@@ -26,6 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mne.utils import logger
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 #: The lock file of a store being prepared.
 LOCK = "prepare.lock"
@@ -75,32 +80,86 @@ class StoreLock:
         """The pid written in the lock, ``None`` if none can be read."""
         return self._read()[0]
 
+    def _create(self):
+        """Create the lock file (``O_CREAT | O_EXCL``: ``FileExistsError`` when there is
+        one) and write our pid in it."""
+        fd = os.open(self.fname, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with os.fdopen(fd, "w") as fid:
+            fid.write(f"{os.getpid()} {self.doing}\n")
+        self._held = True
+
+    def _refuse_if_held(self):
+        """Raise the "another process" error when the lock file is held by a running
+        process (or unreadable and recent); return ``(pid, age)`` when it is stale,
+        ``None`` when it is gone."""
+        pid, doing = self._read()
+        try:
+            age = time.time() - self.fname.stat().st_mtime
+        except FileNotFoundError:
+            return None  # released meanwhile
+        if (pid is not None and _pid_alive(pid)) or (pid is None and age < 10):
+            raise RuntimeError(
+                f"another process (pid {pid if pid is not None else 'unknown'}) "
+                f"is {doing} this store ({self.folder}). Wait for it to end; "
+                f"if no such process runs, delete {self.fname}."
+            )
+        return pid, age
+
+    def _take_over(self):
+        """Replace a stale lock by ours; ``True`` when done, ``False`` when the lock
+        changed meanwhile (look again), the "another process" error when it is no
+        longer stale.
+
+        Atomic among writers doing the same: the lock file is locked
+        (:func:`fcntl.flock`, released by the system if this process dies) while it is
+        checked again, removed and replaced, so of several writers that found one
+        stale lock, one takes it over and the others find its new lock (without
+        ``fcntl``, or on a file system without ``flock``, the check again only)."""
+        fd = None
+        if fcntl is not None:  # (Windows cannot remove a file open here)
+            try:  # for writing where we may: flock over NFS needs it
+                fd = os.open(self.fname, os.O_RDWR)
+            except PermissionError:  # another user's lock in a folder we may write
+                fd = os.open(self.fname, os.O_RDONLY)
+            except FileNotFoundError:
+                return False
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)  # another takeover: wait (microseconds)
+                except OSError:  # pragma: no cover - a file system without flock
+                    pass
+                try:
+                    if not os.path.samestat(os.fstat(fd), os.stat(self.fname)):
+                        return False  # taken over and replaced while we waited
+                except FileNotFoundError:
+                    return False
+            stale = self._refuse_if_held()
+            if stale is None:
+                return False
+            logger.info(
+                f"{self.folder}: removing a stale lock (pid {stale[0]} is not "
+                "running; an earlier preparation was killed)"
+            )
+            self.fname.unlink(missing_ok=True)
+            try:
+                self._create()
+            except FileExistsError:  # a writer that found no lock took it: look again
+                return False
+            return True
+        finally:
+            if fd is not None:
+                os.close(fd)  # after our new lock exists: a waiting writer then finds it
+
     def __enter__(self):
         for _ in range(3):
             try:
-                fd = os.open(self.fname, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                self._create()
+                return self
             except FileExistsError:
-                pid, doing = self._read()
-                try:
-                    age = time.time() - self.fname.stat().st_mtime
-                except FileNotFoundError:
-                    continue  # released meanwhile: try again
-                if (pid is not None and _pid_alive(pid)) or (pid is None and age < 10):
-                    raise RuntimeError(
-                        f"another process (pid {pid if pid is not None else 'unknown'}) "
-                        f"is {doing} this store ({self.folder}). Wait for it to end; "
-                        f"if no such process runs, delete {self.fname}."
-                    ) from None
-                logger.info(
-                    f"{self.folder}: removing a stale lock (pid {pid} is not "
-                    "running; an earlier preparation was killed)"
-                )
-                self.fname.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as fid:
-                fid.write(f"{os.getpid()} {self.doing}\n")
-            self._held = True
-            return self
+                pass
+            if self._refuse_if_held() is not None and self._take_over():
+                return self
         raise RuntimeError(
             f"Could not take the lock {self.fname}: other processes keep "
             "taking it; write one store with one process at a time."
