@@ -188,3 +188,111 @@ def test_one_epoch_from_the_store_trains_the_same_weights_both_ways(store, one_t
     np.testing.assert_array_equal(
         first.history_.to_frame()["val_loss"], second.history_.to_frame()["val_loss"]
     )
+
+
+class _Counted:
+    """Shard readers that count the files open at once (the most, too)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.now = self.most = self.opened = 0
+
+    def wrap(self, cls):
+        counter = self
+
+        class Counted(cls):
+            def __init__(self, fname):
+                super().__init__(fname)
+                with counter.lock:
+                    counter.now += 1
+                    counter.opened += 1
+                    counter.most = max(counter.most, counter.now)
+
+            def close(self):
+                super().close()
+                with counter.lock:
+                    counter.now -= 1
+
+        return Counted
+
+
+def _fds():
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+
+@pytest.mark.parametrize("mode", ["auto", "portable"])
+def test_a_store_of_more_shards_than_files_open_at_once(store, monkeypatch, mode):
+    """At most MAX_OPEN shard files open (macOS: 256 files a process by default): the
+    least recently used idle one is closed, and reopened when read again; the same
+    rows, bit for bit, from one thread or two at once."""
+    assert len(store.files) >= 3
+    monkeypatch.setattr(_reads, "MAX_OPEN", 2)
+    monkeypatch.setenv(ENV_VAR, mode)
+    counted = _Counted()
+    for name, cls in list(_reads.READERS.items()):
+        monkeypatch.setitem(_reads.READERS, name, counted.wrap(cls))
+    reference = _on_disk(store)
+    n = len(store)
+    keys = _keys(n, np.random.default_rng(3))
+    capped = read_segments(store.path)
+    before = _fds()
+    for key in keys:
+        assert capped[key].tobytes() == reference[key].tobytes()
+        assert len(capped._readers) == capped._readers.n_open <= 2
+        if before is not None:
+            assert _fds() <= before + 2
+    assert counted.most == 2 and counted.opened > 3  # closed and reopened
+    assert {r.mode for r in capped._readers.values()} == {read_mode()}
+
+    rng = np.random.default_rng(4)
+    batches = [rng.integers(0, n, 32) for _ in range(150)]
+    wrong, most = [], []
+
+    def read(part):
+        for idx in part:
+            if capped[idx].tobytes() != reference[idx].tobytes():
+                wrong.append(idx)
+            most.append(capped._readers.n_open)
+
+    threads = [threading.Thread(target=read, args=(batches[k::2],)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong and len(most) == len(batches)
+    assert max(most) <= 2 and counted.most == 2
+    capped.close()
+    assert not capped._readers and counted.now == 0
+
+
+def test_a_thread_waits_for_a_file_when_all_open_ones_are_in_use(monkeypatch):
+    """A file is never closed under a thread reading it: with one file allowed, a
+    second shard waits until the first is released."""
+    monkeypatch.setattr(_reads, "MAX_OPEN", 1)
+    closed = []
+
+    class Fake:
+        mode = "preadv"
+
+        def __init__(self, key):
+            self.key = key
+
+        def close(self):
+            closed.append(self.key)
+
+    shards = _reads.OpenShards()
+    got = threading.Event()
+
+    def other():
+        with shards.use(1, "preadv", lambda m: Fake(1)):
+            got.set()
+
+    with shards.use(0, "preadv", lambda m: Fake(0)) as first:
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert not got.wait(0.3)  # waiting: file 0 is in use
+        assert not closed and shards.n_open == 1 and first.key == 0
+    thread.join(5)
+    assert got.is_set() and closed == [0] and shards.n_open == 1
+    shards.close()
+    assert closed == [0, 1] and shards.n_open == 0 == len(shards)

@@ -17,10 +17,18 @@ Windows takes, on any machine); ``auto`` or unset is the default.
 Either way a batch is read in file order (shard, then row), one call per run of
 consecutive rows of a shard (at most :data:`_CALL_ROWS` rows and :data:`_CALL_BYTES`
 bytes per call), each run scattered into the batch's rows where they go.
+
+A store keeps its shard files open between reads, but at most :data:`MAX_OPEN` of
+them (:class:`OpenShards`, least recently used closed first, reopened when read
+again): a store of more shards than the process may open files (``ulimit -n``;
+256 by default on macOS) reads as any other. A file is closed only while no thread
+reads it (the portable reader's lock is the file's own, so it stays correct).
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import os
 import threading
@@ -33,6 +41,9 @@ _SETTINGS = ("auto", "portable")
 #: Bytes and rows (buffers: under every system's IOV_MAX) read by one call at most.
 _CALL_BYTES = 1 << 24
 _CALL_ROWS = 1024
+#: Shard files a store keeps open at most (each read by one thread at a time per
+#: batch run; a thread that needs one more while all are in use waits for one).
+MAX_OPEN = 64
 
 
 def read_mode(environ=None):
@@ -119,3 +130,109 @@ class PortableShard:
 
 
 READERS = {"preadv": PreadvShard, "portable": PortableShard}
+
+
+class _Entry:
+    __slots__ = ("reader", "users", "retired")
+
+    def __init__(self, reader):
+        self.reader, self.users, self.retired = reader, 0, False
+
+
+class OpenShards:
+    """A store's open shard files: at most :data:`MAX_OPEN` (read at each open, so a
+    test may lower it), the least recently used idle one closed to open another.
+
+    Thread-safe: :meth:`use` counts the threads reading a file, and a file is closed
+    only when none is (evicted, or reopened another way when the reader changes); a
+    thread that needs a file while all open ones are in use waits until one is
+    released. A thread holds one file at a time (:meth:`use` one run of rows, or a
+    shard's runs, then the next), so waiting cannot deadlock.
+    """
+
+    def __init__(self):
+        self._open = collections.OrderedDict()  # key -> _Entry, least recent first
+        self._n_open = 0  # files open: those above, and closed ones still being read
+        self._cond = threading.Condition()
+
+    def __len__(self):
+        return len(self._open)
+
+    def __reduce__(self):  # open files do not cross processes: none in a copy
+        return OpenShards, ()
+
+    def values(self):
+        """The open readers (a snapshot)."""
+        with self._cond:
+            return [entry.reader for entry in self._open.values()]
+
+    @property
+    def n_open(self):
+        """Files open now (never more than :data:`MAX_OPEN`)."""
+        return self._n_open
+
+    @contextlib.contextmanager
+    def use(self, key, mode, opener):
+        """The reader of shard ``key`` read the ``mode`` way, open while in use
+        (``opener(mode)`` opens it when it is not)."""
+        entry = self._acquire(key, mode, opener)
+        try:
+            yield entry.reader
+        finally:
+            self._release(entry)
+
+    def _acquire(self, key, mode, opener):
+        with self._cond:
+            while True:
+                entry = self._open.get(key)
+                if entry is not None and entry.reader.mode != mode and not entry.users:
+                    self._close(self._open.pop(key))  # reopened the other way
+                    entry = None
+                if entry is not None:
+                    if entry.reader.mode == mode:
+                        break
+                elif self._make_room():
+                    entry = self._open[key] = _Entry(opener(mode))
+                    self._n_open += 1
+                    break
+                self._cond.wait()  # every open file in use (or this one, the other way)
+            self._open.move_to_end(key)
+            entry.users += 1
+            return entry
+
+    def _make_room(self):
+        """Close idle files, least recently used first, until one more may open;
+        ``False`` when all are in use."""
+        cap = max(1, MAX_OPEN)
+        idle = (key for key, entry in self._open.items() if not entry.users)
+        while self._n_open >= cap:
+            key = next(idle, None)
+            if key is None:
+                return False
+            self._close(self._open.pop(key))
+            idle = (key for key, entry in self._open.items() if not entry.users)
+        return True
+
+    def _close(self, entry):
+        entry.reader.close()
+        self._n_open -= 1
+        self._cond.notify_all()
+
+    def _release(self, entry):
+        with self._cond:
+            entry.users -= 1
+            if not entry.users:
+                if entry.retired:
+                    self._close(entry)
+                else:
+                    self._cond.notify_all()
+
+    def close(self):
+        """Close every file (one another thread still reads: when it is done)."""
+        with self._cond:
+            for entry in self._open.values():
+                if entry.users:
+                    entry.retired = True
+                else:
+                    self._close(entry)
+            self._open.clear()

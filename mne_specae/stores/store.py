@@ -28,6 +28,7 @@ see ``benchmarks/bench_store.py`` for the measured read throughput.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ from ._manifest import (  # noqa: F401 (importable here)
     still_the_same,
     view_of,
 )
-from ._reads import READERS, plan_reads, read_mode
+from ._reads import READERS, OpenShards, plan_reads, read_mode
 from ._tables import ITEM_COLUMNS, TEXT_COLUMNS, read_table, segment_columns, write_tables
 from ._writing import StoreLock
 
@@ -93,7 +94,7 @@ class SegmentStore:
         counts = np.array([s["n_items"] for s in self._shards], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(counts)])
         self._arrays = {}
-        self._readers = {}
+        self._readers = OpenShards()  # at most _reads.MAX_OPEN files open
         self._offsets_bytes = {}
         self._metadata = None
 
@@ -238,40 +239,37 @@ class SegmentStore:
         view = memoryview(out).cast("B")
         shard = np.searchsorted(self._offsets, idx, side="right") - 1
         local = idx - self._offsets[shard]
-        opened = {}  # shard -> (its reader's read, byte offset of its first row)
-        for s, row, spans in plan_reads(shard, local, row_bytes):
-            if s not in opened:
-                opened[s] = (self._reader(s, mode).read, self._layout(s))
-            read, first = opened[s]
-            if len(spans) == 1:  # the usual case: a row, or rows in batch order
-                pos, k = spans[0]
-                buffers = [view[pos * row_bytes : (pos + k) * row_bytes]]
-                expected = k * row_bytes
-            else:
-                buffers = [view[p * row_bytes : (p + k) * row_bytes] for p, k in spans]
-                expected = sum(map(len, buffers))
-            if read(buffers, first + row * row_bytes) != expected:
-                raise ValueError(
-                    f"{self._file(s)}: shorter than its manifest says (it "
-                    "was truncated while open); the store is damaged."
-                )
+        with contextlib.ExitStack() as held:  # one shard file held at a time
+            current = None
+            for s, row, spans in plan_reads(shard, local, row_bytes):
+                if s != current:  # file order: a shard's runs follow each other
+                    held.close()
+                    first = self._layout(s)
+                    read = held.enter_context(self._reader(s, mode)).read
+                    current = s
+                if len(spans) == 1:  # the usual case: a row, or rows in batch order
+                    pos, k = spans[0]
+                    buffers = [view[pos * row_bytes : (pos + k) * row_bytes]]
+                    expected = k * row_bytes
+                else:
+                    buffers = [view[p * row_bytes : (p + k) * row_bytes] for p, k in spans]
+                    expected = sum(map(len, buffers))
+                if read(buffers, first + row * row_bytes) != expected:
+                    raise ValueError(
+                        f"{self._file(s)}: shorter than its manifest says (it "
+                        "was truncated while open); the store is damaged."
+                    )
         return out
 
     def _reader(self, shard, mode):
-        """The open shard file, read the ``mode`` way (reopened if it changed)."""
-        reader = self._readers.get(shard)
-        if reader is None or reader.mode != mode:
-            self._layout(shard)
-            if reader is not None:
-                reader.close()
-            reader = self._readers[shard] = READERS[mode](self._file(shard))
-        return reader
+        """The open shard file, read the ``mode`` way, while in use (a context
+        manager; opened, or reopened the other way, when needed; at most
+        ``_reads.MAX_OPEN`` files open, the least recently used idle one closed)."""
+        return self._readers.use(shard, mode, lambda m: READERS[m](self._file(shard)))
 
     def close(self):
         """Close the open shard files (reopened when read again)."""
-        for reader in self._readers.values():
-            reader.close()
-        self._readers.clear()
+        self._readers.close()
         self._arrays.clear()
 
     def __del__(self):
@@ -282,7 +280,7 @@ class SegmentStore:
 
     def __getstate__(self):  # open files do not cross processes
         state = dict(self.__dict__)
-        state.update(_readers={}, _arrays={})
+        state.update(_readers=OpenShards(), _arrays={})
         return state
 
     def write_columns(self, table, *, replace_prefix=None, written_by=None):
