@@ -7,9 +7,6 @@ channels-last, errors, checkpoints, model files, DDP).
 """
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +18,7 @@ from tiny import (
     assert_same_weights,
     load_real_items,
     records_of,
+    run_torchrun,
     tiny_model,
     tiny_spec,
     tiny_train,
@@ -397,39 +395,12 @@ torch.save(model.state_dict(), os.path.join(sys.argv[2], f"rank{os.environ['RANK
 @pytest.mark.slow
 def test_ddp_with_masking(real_items, tmp_path):
     """2 CPU processes (gloo): each rank corrupts its own items, the ranks stay in sync."""
-    import socket
-
     from ddp_train_script import build
 
     waves, groups = real_items
     np.savez(tmp_path / "data.npz", waveforms=waves, groups=groups.astype(str))
     (tmp_path / "script.py").write_text(_DDP_SCRIPT)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH")])
-        ),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(port),
-        str(tmp_path / "script.py"),
-        str(tmp_path / "data.npz"),
-        str(tmp_path),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    run_torchrun(tmp_path / "script.py", tmp_path / "data.npz", tmp_path)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert_same_weights(ranks[0], ranks[1])
     _, initial = build(0)

@@ -4,9 +4,6 @@ device, DDP with gloo, and the CUDA paths (bf16, channels-last, pinned memory)."
 
 import math
 import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from tiny import (
     ITEM_RECORDINGS,
     assert_same_weights,
     load_real_items,
+    run_torchrun,
     tiny_model,
     tiny_spec,
     tiny_train,
@@ -204,12 +202,6 @@ def test_specae_dataset_statistics_come_from_the_training_items(raw_by_name):
 
 
 # ------------------------------------------------------------------------ DDP
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
     """2 CPU processes (gloo) with a global batch of 8 (4 per rank) follow the same
@@ -223,37 +215,20 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
     np.savez(data, waveforms=waves, groups=groups.astype(str))
     out, ckpt_dir = tmp_path / "out", tmp_path / "ckpt"
     ckpt_dir.mkdir()
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(ROOT), str(TESTS), os.environ.get("PYTHONPATH")])
-        ),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(_free_port()),
-        str(TESTS / "ddp_train_script.py"),
-        str(data),
-        str(out),
-        str(ckpt_dir / "run.pt"),
+    proc = run_torchrun(
+        TESTS / "ddp_train_script.py",
+        data,
+        out,
+        ckpt_dir / "run.pt",
         "--max-epochs",
         "3",
         "--batch-size",
         "8",
         "--seed",
         "0",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=ROOT)
+        cwd=ROOT,
+    )
     log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-4000:]
 
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2] and [r["rank"] for r in ranks] == [0, 1]

@@ -182,9 +182,6 @@ def test_checkpoints_record_the_store(store, tmp_path):
 @pytest.mark.slow
 def test_torchrun_processes_stream_their_items_of_a_store(store, tmp_path, isolated_torch_rng):
     """2 CPU processes (gloo) training from a store follow the single-process run."""
-    import os
-    import socket
-    import subprocess
     import sys
     from pathlib import Path
 
@@ -192,43 +189,22 @@ def test_torchrun_processes_stream_their_items_of_a_store(store, tmp_path, isola
     sys.path.insert(0, str(tests))
     try:
         from ddp_train_script import build, load_data, train_kwargs
+        from tiny import run_torchrun
     finally:
         sys.path.remove(str(tests))
     from mne_specae.training.loop import train_autoencoder
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(
-            filter(None, [str(tests.parent), str(tests), os.environ.get("PYTHONPATH")])
-        ),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(port),
-        str(tests / "ddp_train_script.py"),
-        str(store.path),
-        str(tmp_path / "out"),
-        str(tmp_path / "run.pt"),
+    run_torchrun(
+        tests / "ddp_train_script.py",
+        store.path,
+        tmp_path / "out",
+        tmp_path / "run.pt",
         "--max-epochs",
         "2",
         "--batch-size",
         "8",
-    ]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tests.parent
+        cwd=tests.parent,
     )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     ranks = [torch.load(tmp_path / "out" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     spec, model = build(0)
     items, groups = load_data(store.path)

@@ -1,6 +1,12 @@
 """Small settings and training helpers shared by the test modules (imported by them;
 not collected: no ``test_`` prefix). Tiny networks and images: fast on 2 CPU cores."""
 
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -106,3 +112,22 @@ def load_real_items(raw_by_name):
         waves.append(data.reshape(-1, data.shape[-1]))
         groups.append(np.repeat(epochs.metadata["subject"].to_numpy(), 2))
     return np.concatenate(waves).astype(np.float32), np.concatenate(groups)
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def run_torchrun(script, *args, cwd=None, timeout=240):
+    """Run ``script`` under ``torch.distributed.run`` with 2 CPU processes on a free
+    port of 127.0.0.1 (the package and tests/ importable); fail with the log's tail."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = [str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH")]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(filter(None, path)))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    cmd += ["--master-addr", "127.0.0.1", "--master-port", str(port), str(script)]
+    cmd += [str(a) for a in args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return proc
