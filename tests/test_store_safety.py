@@ -8,6 +8,7 @@ import shutil
 import mne
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from mne_specae import prepare_segments, read_segments
@@ -45,8 +46,8 @@ def test_a_shard_outside_the_store_is_refused(store_copy, tmp_path, where):
     key = _shard(store_copy)["key"]
     victim = tmp_path / "victim"
     shutil.copy(store_copy / "shards" / f"{key}.npy", tmp_path / "victim.npy")
-    shutil.copy(store_copy / "shards" / f"{key}.csv", tmp_path / "victim.csv")
-    before = (tmp_path / "victim.csv").read_bytes()
+    shutil.copy(store_copy / "shards" / f"{key}.parquet", tmp_path / "victim.parquet")
+    before = (tmp_path / "victim.parquet").read_bytes()
     evil = "../../../victim" if where == "relative" else str(victim)
 
     def change(m):
@@ -55,7 +56,7 @@ def test_a_shard_outside_the_store_is_refused(store_copy, tmp_path, where):
     _edit_manifest(store_copy, change)
     with pytest.raises(ValueError, match=r"manifest.json.*shard key .*victim.*outside"):
         read_segments(store_copy)
-    assert (tmp_path / "victim.csv").read_bytes() == before
+    assert (tmp_path / "victim.parquet").read_bytes() == before
 
 
 def test_a_table_name_outside_the_store_is_refused(store_copy):
@@ -80,7 +81,7 @@ def test_counts_sfreq_and_shapes_are_checked_against_the_shards(store_copy, smal
         store[:]
     with pytest.raises(
         ValueError,
-        match=rf"{first['key']}.csv.*{first['n_items']} rows.*"
+        match=rf"{first['key']}.parquet.*{first['n_items']} rows.*"
         rf"manifest says {first['n_items'] - 1}",
     ):
         store.metadata
@@ -109,7 +110,7 @@ def test_counts_sfreq_and_shapes_are_checked_against_the_shards(store_copy, smal
 def test_a_damaged_shard_or_table_names_the_file(store_copy):
     shard = _shard(store_copy, 1)
     npy = store_copy / "shards" / f"{shard['key']}.npy"
-    csv = store_copy / "shards" / f"{shard['key']}.csv"
+    table = store_copy / "shards" / f"{shard['key']}.parquet"
     data = npy.read_bytes()
     npy.write_bytes(data[: len(data) - 100])  # truncated
     with pytest.raises(ValueError, match=rf"{shard['key']}.npy.*(truncated|short)"):
@@ -118,12 +119,16 @@ def test_a_damaged_shard_or_table_names_the_file(store_copy):
     with pytest.raises(ValueError, match=rf"{shard['key']}.npy.*not a valid"):
         read_segments(store_copy)[-1]
     npy.write_bytes(data)
-    lines = csv.read_text().splitlines(keepends=True)
-    csv.write_text("".join(lines[:-2]))  # two rows missing
-    with pytest.raises(ValueError, match=rf"{shard['key']}.csv.*{shard['n_items'] - 2} rows"):
+    whole = pq.read_table(table)
+    pq.write_table(whole.slice(0, whole.num_rows - 2), table)  # two rows missing
+    with pytest.raises(ValueError, match=rf"{shard['key']}.parquet.*{shard['n_items'] - 2} rows"):
         read_segments(store_copy).metadata
-    csv.write_text('a,"b\n1,2\n')
-    with pytest.raises(ValueError, match=rf"{shard['key']}.csv.*cannot be read"):
+    data = table.read_bytes()
+    table.write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(ValueError, match=rf"{shard['key']}.parquet.*cannot be read"):
+        read_segments(store_copy).metadata
+    table.write_bytes(b'a,"b\n1,2\n')  # not Parquet at all
+    with pytest.raises(ValueError, match=rf"{shard['key']}.parquet.*cannot be read"):
         read_segments(store_copy).metadata
 
 
@@ -156,14 +161,14 @@ def test_write_columns_is_all_or_nothing(store_copy, monkeypatch):
     calls = []
 
     def failing(src, dst):
-        if str(dst).endswith(".csv"):
+        if str(dst).endswith(".parquet"):
             calls.append(dst)
             if len(calls) == 2:
                 raise OSError(28, "No space left on device")
         return real(src, dst)
 
     monkeypatch.setattr(os, "replace", failing)
-    with pytest.raises(OSError, match=r"Could not write .*\.csv: No space left"):
+    with pytest.raises(OSError, match=r"Could not write .*\.parquet: No space left"):
         store.write_columns(pd.DataFrame({"specae_000": np.full(n, 2.0)}), written_by="model B")
     monkeypatch.setattr(os, "replace", real)
     after = read_segments(store_copy)
@@ -183,8 +188,7 @@ def test_a_table_that_does_not_match_the_manifest_is_detected(store_copy):
     store = read_segments(store_copy)
     store.write_columns(pd.DataFrame({"specae_000": np.zeros(len(store))}))
     table = store_copy / "shards" / store.manifest["shards"][1]["table"]
-    md = pd.read_csv(table)
-    md.drop(columns=["specae_000"]).to_csv(table, index=False)
+    pq.write_table(pq.read_table(table).drop(["specae_000"]), table)
     with pytest.raises(ValueError, match=r"columns .*do not match the manifest"):
         read_segments(store_copy).metadata
 

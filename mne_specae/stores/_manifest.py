@@ -128,8 +128,11 @@ def check_manifest(manifest, root, fname):
             fail(f"shard {shard['key']}: n_items {shard['n_items']!r} is not a count")
         if "table" in shard:
             _check_name(root, shard["table"], fname, "table", folder, folder_str)
-            if not shard["table"].endswith(".csv"):
-                fail(f"shard {shard['key']}: the table {shard['table']!r} is not a .csv")
+            if not shard["table"].endswith((".parquet", ".csv")):
+                fail(
+                    f"shard {shard['key']}: the table {shard['table']!r} is not a "
+                    ".parquet (or .csv) file"
+                )
     return manifest
 
 

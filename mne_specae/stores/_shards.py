@@ -2,7 +2,7 @@
 
 The source is segmented with :func:`~mne_specae.make_segments` (a file through
 :func:`~mne_specae.stores._discovery.segments_of_file`), its items and metadata
-written to ``shards/<key>.npy`` and ``.csv`` atomically; the calling process
+written to ``shards/<key>.npy`` and ``.parquet`` atomically; the calling process
 commits the shard to the manifest. Also the identity of a source (name, checksum).
 """
 
@@ -21,6 +21,7 @@ from ..utils._files import file_sha256, write_atomic
 from ..utils._logs import collect_warnings
 from ._bids import entity_columns
 from ._discovery import segments_of_file, signal_types
+from ._parquet import SUFFIX, to_arrow, write_parquet
 from ._tables import ITEM_COLUMNS
 from ._writing import watch_parent
 
@@ -128,7 +129,9 @@ def _segment_and_write(source, name, recording, key, folder, settings, bids_path
     data, table = _items_table(epochs_list, name, extra)
     shards = Path(folder) / "shards"
     write_atomic(shards / f"{key}.npy", lambda f: np.save(f, data), mode="wb")
-    write_atomic(shards / f"{key}.csv", lambda f: table.to_csv(f, index=False))
+    write_atomic(
+        shards / f"{key}{SUFFIX}", lambda f: write_parquet(f, [to_arrow(table)]), mode="wb"
+    )
     return "ok", len(data)
 
 

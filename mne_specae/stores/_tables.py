@@ -1,30 +1,43 @@
 """The metadata tables of a segment store (private helpers of
-:mod:`mne_specae.segment_store`): read with their recorded types, written all or
-nothing (spread per channel for Epochs in :mod:`._epochs`).
+:mod:`mne_specae.stores.store`): read with their recorded types, by column and by
+row group; written all or nothing by :mod:`._table_writes` (spread per channel for
+Epochs in :mod:`._epochs`).
 
-Types: every column is read with the type it was written with, so text stays text
-(``"007"``, ``"True"``, ``"1e3"``, ``"NA"``) and numbers come back bit for bit. The
-types of the columns :func:`~mne_specae.prepare_segments` writes follow from the
-store's settings; :func:`write_tables` records the types of every column in the
+Formats: a table is a Parquet file (``<key>.parquet``, or ``<key>.<version>.parquet``
+after :meth:`~mne_specae.SegmentStore.write_columns`; :mod:`._parquet`), which keeps
+its types and is read column by column and row group by row group. Older stores
+(written before tables were Parquet) have CSV tables (``<key>.csv``, ``<key>.<version>.csv``): they are
+still read, with their recorded types, and the next ``write_columns`` rewrites them
+as Parquet.
+
+Types of CSV tables: every column is read with the type it was written with, so text
+stays text (``"007"``, ``"True"``, ``"1e3"``, ``"NA"``) and numbers come back bit for
+bit. The types of the columns :func:`~mne_specae.prepare_segments` writes follow from
+the store's settings; ``write_columns`` records the types of every column in the
 manifest (``tables.columns``). Columns of unknown type (a store of an older version)
-are inferred by pandas, as before. An empty text value reads back as missing (NaN).
-
-Writes: :func:`write_tables` writes every shard's new table under a new name (atomically),
-then commits them all at once by replacing ``manifest.json``; the old tables are
-removed only after that. A crash or an error at any point leaves the store with all
-its old tables or all its new ones, never a mix.
+are inferred by pandas, as before. An empty text value of a CSV table reads back as
+missing (NaN); in Parquet an empty text stays empty.
 """
 
 from __future__ import annotations
 
-import copy
-import uuid
-
 import numpy as np
 import pandas as pd
 
-from ..utils._files import write_atomic
-from ._manifest import shard_file, write_manifest
+from ._manifest import shard_file
+from ._parquet import (
+    ROW_GROUP,
+    SUFFIX,
+    column_names,
+    column_type,
+    iter_parquet,
+    parquet_file,
+    read_parquet,
+    to_arrow,
+    to_pandas,
+)
+
+__all__ = ["column_type"]  # re-exported: the recorded type of a pandas column
 
 #: Metadata columns every store has (the caller's columns come after).
 ITEM_COLUMNS = ("subject", "recording", "onset", "channel", "signal_type", "sfreq_orig", "source")
@@ -42,20 +55,21 @@ TEXT_COLUMNS = (
 )
 #: The BIDS entity columns of a store (one value per segment).
 BIDS_COLUMNS = ("session", "task", "run", "acquisition")
-_TYPES = {"str": str, "int64": np.int64, "float64": np.float64, "bool": bool}
+_TYPES = {
+    "str": str,
+    "int64": np.int64,
+    "float64": np.float64,
+    "float32": np.float32,
+    "bool": bool,
+    "category": "category",
+}
 #: Numbers parsed exactly (pandas 3.1 does it by default and deprecates the option).
 _EXACT = (
     {}
     if tuple(int(v) for v in pd.__version__.split(".")[:2]) >= (3, 1)
     else {"float_precision": "round_trip"}
 )
-
-
-def column_type(series):
-    """The recorded type of a column: ``"bool"``, ``"int64"``, ``"float64"`` or
-    ``"str"`` (anything else is written as text)."""
-    kind = series.dtype.kind
-    return {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}.get(kind, "str")
+_REDO = "the store is damaged: prepare it again (overwrite=True)"
 
 
 def _value_type(value):
@@ -69,7 +83,7 @@ def _value_type(value):
 def column_types(manifest):
     """``{column: type}`` of the columns whose type is known for this store: the
     built-in ones, the BIDS entities, the ``metadata`` of the settings, and those
-    recorded by :func:`write_tables`."""
+    recorded by :func:`~._table_writes.write_tables`."""
     types = dict.fromkeys(TEXT_COLUMNS, "str")
     types.update(onset="float64", sfreq_orig="float64")
     extra = manifest.get("settings", {}).get("metadata") or {}
@@ -86,84 +100,133 @@ def segment_columns(manifest):
 
 
 def table_name(shard):
-    """The file name of a shard's metadata table."""
+    """The file name of a shard's metadata table (``<key>.csv`` in a shard entry
+    without one: a store written before tables were named)."""
     return shard.get("table", f"{shard['key']}.csv")
 
 
-def read_table(root, shard, manifest, fname):
-    """One shard's metadata, typed, checked against the manifest (row count; column
-    names when :func:`write_tables` wrote it); errors name the file."""
-    path = shard_file(root, table_name(shard), fname, what="table")
-    types = column_types(manifest)
+def is_parquet(shard):
+    """Whether a shard's table is a Parquet file (else CSV)."""
+    return table_name(shard).endswith(SUFFIX)
+
+
+def _expected(shard, manifest):
+    """The columns the manifest records for this shard's table, in order (``None``
+    when its table predates the last ``write_columns``: a continued store)."""
     tables = manifest.get("tables", {})
-    expected = (
-        list(tables["columns"])
-        if tables.get("version") and shard.get("table") == f"{shard['key']}.{tables['version']}.csv"
-        else None
-    )
-    redo = "the store is damaged: prepare it again (overwrite=True)"
-    try:
-        header = list(pd.read_csv(path, nrows=0).columns)
-        table = pd.read_csv(
-            path,
+    version = tables.get("version")
+    if version and table_name(shard) in (
+        f"{shard['key']}.{version}.csv",
+        f"{shard['key']}.{version}{SUFFIX}",
+    ):
+        return list(tables["columns"])
+    return None
+
+
+class TableFile:
+    """One shard's table, opened and checked against the manifest (row count; column
+    names when ``write_columns`` wrote it), to read by column or by row group; errors
+    name the file."""
+
+    def __init__(self, root, shard, manifest, fname):
+        self.path = shard_file(root, table_name(shard), fname, what="table")
+        self.shard = shard
+        self.types = column_types(manifest)
+        self.parquet = is_parquet(shard)
+        try:
+            if self.parquet:
+                self._file = parquet_file(self.path)
+                self.columns = column_names(self._file)
+                n_rows = self._file.metadata.num_rows
+            else:
+                self.columns = list(pd.read_csv(self.path, nrows=0).columns)
+                n_rows = None  # counted when read
+        except FileNotFoundError:
+            raise ValueError(
+                f"{self.path}: the metadata table of shard {shard['key']} is missing; {_REDO}."
+            ) from None
+        except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
+            self._unreadable(err)
+        expected = _expected(shard, manifest)
+        if expected is not None and self.columns != expected:
+            raise ValueError(
+                f"{self.path}: the columns {self.columns} do not match the manifest "
+                f"({expected}): a partial or foreign write; {_REDO}, or write the "
+                "columns again (add_embeddings)."
+            )
+        if n_rows is not None:
+            self._check_rows(n_rows)
+
+    def _unreadable(self, err):
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(
+            f"{self.path}: the metadata table cannot be read ({detail}); {_REDO}."
+        ) from err
+
+    def _check_rows(self, n_rows):
+        if n_rows != self.shard["n_items"]:
+            raise ValueError(
+                f"{self.path}: {n_rows} rows, the manifest says "
+                f"{self.shard['n_items']} items; {_REDO}."
+            )
+
+    def _csv(self, columns, chunksize=None):
+        header = self.columns if columns is None else columns
+        return pd.read_csv(
+            self.path,
+            usecols=columns,
             keep_default_na=False,
             na_values=[""],
+            chunksize=chunksize,
             **_EXACT,
-            dtype={c: _TYPES[types[c]] for c in header if c in types},
+            dtype={c: _TYPES.get(self.types[c]) for c in header if c in self.types},
         )
-    except FileNotFoundError:
-        raise ValueError(
-            f"{path}: the metadata table of shard {shard['key']} is missing; {redo}."
-        ) from None
-    except (ValueError, UnicodeDecodeError, OverflowError, pd.errors.ParserError) as err:
-        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"{path}: the metadata table cannot be read ({detail}); {redo}.") from err
-    if expected is not None and header != expected:
-        raise ValueError(
-            f"{path}: the columns {header} do not match the manifest "
-            f"({expected}): a partial or foreign write; {redo}, or write the "
-            "columns again (add_embeddings)."
-        )
-    if len(table) != shard["n_items"]:
-        raise ValueError(
-            f"{path}: {len(table)} rows, the manifest says {shard['n_items']} items; {redo}."
-        )
-    return table
+
+    def read(self, columns=None):
+        """The columns ``columns`` (``None``: all; those of the table, in its order)
+        as a DataFrame; in Parquet only their data are read."""
+        try:
+            if self.parquet:
+                return to_pandas(read_parquet(self._file, columns))
+            table = self._csv(columns)
+        except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
+            self._unreadable(err)
+        self._check_rows(len(table))
+        return table if columns is None else table[list(columns)]
+
+    def iter_arrow(self, columns=None):
+        """The columns ``columns`` as Arrow tables of at most ``ROW_GROUP`` rows
+        (Parquet: one per row group; CSV: read in chunks), file order."""
+        n_rows = 0
+        try:
+            if self.parquet:
+                yield from iter_parquet(self._file, columns)
+                return
+            for chunk in self._csv(columns, chunksize=ROW_GROUP):
+                n_rows += len(chunk)
+                yield to_arrow(chunk if columns is None else chunk[list(columns)])
+        except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
+            self._unreadable(err)
+        self._check_rows(n_rows)
+
+    def iter_pandas(self, columns=None):
+        """:meth:`iter_arrow` as DataFrames."""
+        if not self.parquet:  # typed by the CSV reader, not through Arrow
+            n_rows = 0
+            try:
+                for chunk in self._csv(columns, chunksize=ROW_GROUP):
+                    n_rows += len(chunk)
+                    yield chunk if columns is None else chunk[list(columns)]
+            except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
+                self._unreadable(err)
+            self._check_rows(n_rows)
+            return
+        for table in self.iter_arrow(columns):
+            yield to_pandas(table)
 
 
-def write_tables(root, manifest, table, offsets, written_by):
-    """Write ``table`` (all items, store order) as new shard tables and commit them by
-    replacing the manifest; return the new manifest. All or nothing: on any error
-    the new files are removed and the store keeps its old tables."""
-    if not all(isinstance(c, str) for c in table.columns):
-        raise TypeError("metadata column names must be strings.")
-    fname = root / "manifest.json"
-    version = uuid.uuid4().hex[:12]
-    new = copy.deepcopy(manifest)
-    written = []
-    try:
-        for k, shard in enumerate(new["shards"]):
-            name = f"{shard['key']}.{version}.csv"
-            final = shard_file(root, name, fname, what="table")
-            written.append(final)
-            chunk = table.iloc[offsets[k] : offsets[k + 1]]
-            write_atomic(
-                final,
-                lambda fid, chunk=chunk: chunk.to_csv(fid, index=False),
-                note="the store keeps its previous metadata",
-            )
-            shard["table"] = name
-        new["tables"] = dict(
-            version=version,
-            written_by=written_by,
-            columns={c: column_type(table[c]) for c in table.columns},
-        )
-        write_manifest(fname, new)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    for old in manifest["shards"]:  # committed: the old tables are garbage now
-        if table_name(old) != f"{old['key']}.{version}.csv":
-            (root / "shards" / table_name(old)).unlink(missing_ok=True)
-    return new
+def read_table(root, shard, manifest, fname, columns=None):
+    """One shard's metadata (the columns ``columns``, ``None``: all), typed, checked
+    against the manifest (row count; column names when ``write_columns`` wrote
+    it); errors name the file."""
+    return TableFile(root, shard, manifest, fname).read(columns)

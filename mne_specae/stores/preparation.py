@@ -247,8 +247,10 @@ def _drop_changed(manifest, rank, folder):
             f"(sha256 {shard['checksum'][:12]}...): its {shard['n_items']} old "
             "item(s) are replaced"
         )
-        for suffix in (".npy", ".csv"):
-            (folder / "shards" / f"{shard['key']}{suffix}").unlink(missing_ok=True)
+        for name in {f"{shard['key']}{x}" for x in (".npy", ".csv", ".parquet")} | {
+            shard.get("table", ".npy")
+        }:  # the waveforms and every table of the shard (CSV tables: an older store)
+            (folder / "shards" / name).unlink(missing_ok=True)
 
 
 def _check_shard(folder, key, source):
@@ -256,7 +258,7 @@ def _check_shard(folder, key, source):
     workers on other machines write to a disk of their own)."""
     missing = [
         f"shards/{key}{suffix}"
-        for suffix in (".npy", ".csv")
+        for suffix in (".npy", ".parquet")
         if not (folder / "shards" / f"{key}{suffix}").is_file()
     ]
     if missing:
@@ -326,7 +328,13 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, *, 
                 continue
             _check_shard(folder, key, ident[0])
             manifest["shards"].append(
-                dict(key=key, source=ident[0], checksum=ident[1], n_items=int(value))
+                dict(
+                    key=key,
+                    source=ident[0],
+                    checksum=ident[1],
+                    n_items=int(value),
+                    table=f"{key}.parquet",
+                )
             )
             manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]), -1))
             write_manifest(folder / MANIFEST, manifest)

@@ -5,8 +5,9 @@ A store is a folder written by :func:`~mne_specae.prepare_segments`::
     store/
       manifest.json        settings, package versions, one entry per committed file
       shards/<key>.npy     float32 waveforms, one row per item (a channel of a segment)
-      shards/<key>.csv     the items' metadata, one row per item (same order); after
-                           write_columns: <key>.<version>.csv, named in the manifest
+      shards/<key>.parquet the items' metadata, one row per item (same order); after
+                           write_columns: <key>.<version>.parquet, named in the
+                           manifest (older stores: .csv, still read)
 
 Only what ``manifest.json`` lists exists for a reader: a shard is written under a
 temporary name, renamed, and then committed by rewriting the manifest (itself
@@ -14,9 +15,11 @@ written to a temporary file and renamed), so a crash leaves nothing half-visible
 Nothing the manifest says is trusted: file names must stay inside ``shards/``, and
 counts, rate and length are checked against the shard files before they are read
 (:mod:`mne_specae._store_manifest`). A store rewritten by another process while
-open is detected at the next read. Metadata keep their types (text stays text) and
-:meth:`SegmentStore.write_columns` commits all shards' tables at once
-(:mod:`mne_specae._store_tables`).
+open is detected at the next read. Metadata keep their types (text stays text), are
+read by column or by row group (:meth:`SegmentStore.read_columns`,
+:meth:`SegmentStore.iter_columns`; exported with :meth:`SegmentStore.to_csv`), and
+:meth:`SegmentStore.write_columns` streams every shard's new table, then commits them
+all at once (:mod:`mne_specae.stores._table_writes`).
 The waveforms are plain ``.npy`` files: a store opens without loading anything, and a
 random batch reads only its rows, with ``os.preadv`` into the batch (seek and
 ``readinto`` on systems without it, :mod:`mne_specae.stores._reads`), so the
@@ -32,7 +35,6 @@ import contextlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from mne.utils import logger
 
 from ..utils._files import file_sha256
@@ -51,8 +53,8 @@ from ._manifest import (  # noqa: F401 (importable here)
     view_of,
 )
 from ._reads import READERS, OpenShards, plan_reads, read_mode
-from ._tables import ITEM_COLUMNS, TEXT_COLUMNS, read_table, segment_columns, write_tables
-from ._writing import StoreLock
+from ._store_tables import StoreTables
+from ._tables import ITEM_COLUMNS, TEXT_COLUMNS, segment_columns
 
 __all__ = [
     "ITEM_COLUMNS",
@@ -64,7 +66,7 @@ __all__ = [
 ]
 
 
-class SegmentStore:
+class SegmentStore(StoreTables):
     """Segments on disk, read lazily (see :func:`read_segments`).
 
     Items are channels of segments (the unit a :class:`~mne_specae.SpecAE` with
@@ -116,23 +118,6 @@ class SegmentStore:
     def files(self):
         """The committed source files (or Raw descriptions), in order."""
         return [s["source"] for s in self._shards]
-
-    @property
-    def metadata(self):
-        """One row per item: ``subject``, ``recording``, ``onset``, ``channel``,
-        ``signal_type``, ``sfreq_orig``, ``source``, then the caller's columns
-        (a :class:`pandas.DataFrame`; read once, then cached)."""
-        if self._metadata is None:
-            self._check_current()
-            tables = [
-                read_table(self.path, s, self.manifest, self.path / MANIFEST) for s in self._shards
-            ]
-            self._metadata = (
-                pd.concat(tables, ignore_index=True)
-                if tables
-                else pd.DataFrame(columns=list(ITEM_COLUMNS))
-            )
-        return self._metadata
 
     def _check_current(self):
         """Raise :class:`StoreChangedError` when the store was rewritten since it was
@@ -282,59 +267,6 @@ class SegmentStore:
         state = dict(self.__dict__)
         state.update(_readers=OpenShards(), _arrays={})
         return state
-
-    def write_columns(self, table, *, replace_prefix=None, written_by=None):
-        """Add columns to :attr:`metadata`, on disk (e.g. embeddings).
-
-        All or nothing: every shard's new table is written under a new name and
-        synced, then all are committed at once by replacing the manifest (which
-        records the columns, their types and ``written_by``); the old tables are
-        removed after. A crash or an error leaves the old metadata whole, never a
-        mix of old and new columns. The store's lock (``prepare.lock``) is held
-        meanwhile: while another process prepares the store (or writes columns into
-        it) this is an error naming its pid, and the reverse.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            One row per item, in store order; its columns are added (replaced when they
-            exist).
-        replace_prefix : str | None
-            Also drop existing columns starting with this prefix (stale columns of an
-            earlier, wider embedding).
-        written_by : str | None
-            What wrote the columns (e.g. the model), recorded in the manifest
-            (``manifest["tables"]["written_by"]``).
-        """
-        self._check_current()
-        if len(table) != len(self):
-            raise ValueError(f"{len(table)} rows for a store of {len(self)} items.")
-        builtin = [c for c in table.columns if c in ITEM_COLUMNS]
-        if builtin:
-            raise ValueError(f"Cannot overwrite the built-in column(s) {builtin}.")
-        md = self.metadata
-        drop = [
-            c
-            for c in md.columns
-            if c in table.columns
-            or (replace_prefix is not None and str(c).startswith(replace_prefix))
-        ]
-        new = pd.concat(
-            [md.drop(columns=drop).reset_index(drop=True), table.reset_index(drop=True)], axis=1
-        )
-        for k in range(len(self._shards)):  # counts agree with the shard files
-            self._layout(k)
-        with StoreLock(self.path, "writing columns into"):  # no preparation meanwhile
-            current = read_manifest(self.path)
-            if view_of(current)[0] != self._view[0] or [
-                (s["key"], s["n_items"]) for s in current["shards"]
-            ] != [(s["key"], s["n_items"]) for s in self._shards]:
-                raise changed_error(self.path)  # rewritten or continued: other items
-            self.manifest = write_tables(self.path, current, new, self._offsets, written_by)
-        self._shards = list(self.manifest["shards"])
-        self._stamp = manifest_stamp(self.path / MANIFEST)
-        self._metadata = new
-        logger.info(f"Wrote {len(table.columns)} column(s) into the metadata of {self.path}")
 
     def to_epochs(self, query=None):
         """A subset as MNE Epochs, one per recording and signal type.
