@@ -25,6 +25,12 @@ def check_params(est):
     check_int(est.random_state, "random_state", minimum=0)
     check_int(est.batch_size_inference, "batch_size_inference")
     check_corruption(est.mask_fraction, est.noise_std)
+    if est.model == "1d" and est.normalize == "recording":
+        raise ValueError(
+            "normalize='recording' is implemented for the 2-D model (per-frequency "
+            "statistics of each recording's spectrograms); model='1d' takes "
+            "normalize=None, 'item' or 'dataset'."
+        )
 
 
 def input_stage(est, sfreq):

@@ -97,6 +97,12 @@ class EncoderMethods:
             channels_last=getattr(self, "channels_last", False),
         )
 
+    def _recordings(self, data):
+        """Each item's recording label with ``normalize="recording"``, else None."""
+        if getattr(self.input_stage_, "needs_item_index", False):
+            return data.recordings(self._separate())
+        return None
+
     def _items_per_epoch(self, data):
         return data.n_channels if self._separate() else [1] * len(data.n_channels)
 
@@ -112,6 +118,7 @@ class EncoderMethods:
             with_error=with_error,
             device=self.device,
             batch_size=self.batch_size_inference,
+            recordings=self._recordings(data),
             **self._run_settings(),
         )
         return data, owner, values
@@ -242,6 +249,7 @@ class EncoderMethods:
                 lambda m, images: m.encode(images),
                 device=self.device,
                 batch_size=self.batch_size_inference,
+                recordings=self._recordings(data),
                 **self._run_settings(),
             )
             values = torch.cat(outs).numpy()

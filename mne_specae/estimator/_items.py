@@ -178,6 +178,29 @@ class ItemSet:
             raise ValueError("The data hold NaN/Inf samples; make_segments drops such segments.")
         return items, owner
 
+    def recordings(self, separate):
+        """The recording (and, for one-channel items, the channel) of each item: the
+        labels of ``normalize="recording"``.
+
+        The recording of an epoch is the ``recording`` metadata column of its Epochs
+        (as :func:`~mne_specae.make_segments` writes it); an Epochs without that
+        column is one recording; an array is one recording. ``separate``: one item
+        per channel, labelled by recording and channel; else one item per epoch (its
+        channels are planes or rows, each with its own statistics).
+        """
+        labels = []
+        for k, (n_ep, names) in enumerate(zip(self.n_epochs, self.ch_names)):
+            md = None if self.epochs is None else self.epochs[k].metadata
+            if md is not None and "recording" in md:
+                rec = np.char.add("recording:", md["recording"].astype(str).to_numpy().astype(str))
+            else:
+                rec = np.full(n_ep, "array" if self.epochs is None else f"epochs:{k}")
+            if separate:
+                rec = np.char.add(np.repeat(rec.astype(str), len(names)), "\x1f")
+                rec = np.char.add(rec, np.tile(np.asarray(names, dtype=str), n_ep))
+            labels.append(rec.astype(str))
+        return np.concatenate(labels)
+
     def groups(self, groups=None):
         """Group of each epoch for the validation split.
 

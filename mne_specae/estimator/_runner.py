@@ -16,7 +16,16 @@ CHANNEL_AGGREGATIONS = ("mean", "concat")
 
 
 def run_batches(
-    model, stage, items, fn, *, device, batch_size, precision="fp32", channels_last=False
+    model,
+    stage,
+    items,
+    fn,
+    *,
+    device,
+    batch_size,
+    precision="fp32",
+    channels_last=False,
+    recordings=None,
 ):
     """Apply ``fn(model, images)`` to items in batches on the device; CPU tensors out.
 
@@ -24,8 +33,15 @@ def run_batches(
     afterwards (also when ``fn`` fails). On CUDA, ``precision`` and ``channels_last``
     mean what they mean in training (bf16 autocast, channels-last images and weights
     for a 2-D model), so a model is evaluated as it was trained; elsewhere they change
-    nothing (fp32, the default layout). Outputs come back as float32.
+    nothing (fp32, the default layout). Outputs come back as float32. With
+    ``normalize="recording"`` the stage's statistics are computed on ``items`` first,
+    per label of ``recordings`` (one per item), and dropped afterwards.
     """
+    by_recording = getattr(stage, "needs_item_index", False)
+    if by_recording and recordings is None:
+        raise ValueError(
+            "normalize='recording': the recording of each item is needed (recordings=...)."
+        )
     device = resolve_device(device)
     cuda = device.type == "cuda"
     bf16 = cuda and use_bf16(precision, device)
@@ -36,17 +52,27 @@ def run_batches(
         model.to(memory_format=torch.channels_last)
     outs = []
     try:
+        if by_recording:  # on the device, in float32, before any autocast
+            with cpu_threads(device):
+                stage.fit_recordings(items, recordings, batch_size)
         with (
             torch.no_grad(),
             torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
             cpu_threads(device),
         ):
             for start in range(0, len(items), batch_size):
-                images = stage.to_images(items[start : start + batch_size].to(device))
+                batch = items[start : start + batch_size].to(device)
+                if by_recording:
+                    index = torch.arange(start, start + len(batch), device=device)
+                    images = stage.to_images(batch, index=index)
+                else:
+                    images = stage.to_images(batch)
                 if last and images.ndim == 4:
                     images = images.contiguous(memory_format=torch.channels_last)
                 outs.append(fn(model, images).float().cpu())
     finally:
+        if by_recording:
+            stage.clear_recordings()
         model.cpu()
         stage.cpu()
     return outs
@@ -84,9 +110,10 @@ def encode_items(
     batch_size,
     precision="fp32",
     channels_last=False,
+    recordings=None,
 ):
     """Pooled features of every item (and its reconstruction error, last column);
-    ``precision`` and ``channels_last`` as for :func:`run_batches`."""
+    ``precision``, ``channels_last`` and ``recordings`` as for :func:`run_batches`."""
 
     def fn(model, images):
         if pooling == "multiscale" and model.to_code is None:
@@ -111,6 +138,7 @@ def encode_items(
         batch_size=batch_size,
         precision=precision,
         channels_last=channels_last,
+        recordings=recordings,
     )
     return torch.cat(outs).numpy()
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 
-from mne.utils import _validate_type
+from mne.utils import _validate_type, logger
 from sklearn.utils.validation import check_is_fitted
 
 from ..nn.models import ConvAutoencoder1d, ConvAutoencoder2d, _filters_per_layer
@@ -29,6 +30,42 @@ _HINTS = {
 }
 
 
+#: Turns ``init="pretrained"``, a pretrained name or a ``.specae`` path into a fitted
+#: model: :func:`mne_specae.pretrained.loading.resolve_model`, registered by that
+#: module (a floor above this one, which may not import it) when the package loads.
+_RESOLVER = []
+
+
+def set_init_resolver(resolver):
+    """Register ``resolver(model, *, device, item_name)`` -> fitted SpecAE (what
+    :func:`~mne_specae.pretrained.loading.resolve_model` is)."""
+    _RESOLVER[:] = [resolver]
+
+
+def resolve_init(est, init):
+    """``init`` as a fitted model and how messages name it: a :class:`SpecAE` as it
+    is; ``"pretrained"`` the shipped encoder; another string or a path the pretrained
+    encoder of that name, else the ``.specae`` file (loaded on the CPU)."""
+    if init is None or not isinstance(init, (str, os.PathLike)):
+        return init, ("init", "sklearn.base.clone(init)")
+    if not _RESOLVER:
+        raise RuntimeError(
+            "init names a pretrained encoder or a file, and no resolver is registered: "
+            "import mne_specae (its pretrained subpackage registers it)."
+        )
+    if est.checkpoint is not None:  # before the file is read
+        validate_init(est, None)
+    label = f"init={str(init)!r}"
+    model = None if isinstance(init, str) and init == "pretrained" else init
+    loaded = _RESOLVER[0](model, device="cpu", item_name="init")
+    logger.info(f"Starting from the weights of {label}")
+    if model is None or (isinstance(init, str) and not os.path.exists(init)):
+        again = "load_pretrained()" if model is None else f"load_pretrained({init!r})"
+    else:
+        again = f"SpecAE.load({str(init)!r})"
+    return loaded, (label, f"sklearn.base.clone({again})")
+
+
 def validate_init(est, init):
     """``init`` is a fitted model of ``est``'s class, and ``est`` asks for no checkpoint
     (checked before any work).
@@ -40,13 +77,6 @@ def validate_init(est, init):
     init : SpecAE
         The model to start from.
     """
-    _validate_type(init, type(est), "init", f"{type(est).__name__} (fitted) or None")
-    check_is_fitted(
-        init,
-        ("model_", "input_stage_", "sfreq_", "n_times_"),
-        msg="init must be a fitted SpecAE (call fit, SpecAE.load or "
-        "load_pretrained first); got an unfitted %(name)s.",
-    )
     if est.checkpoint is not None:
         raise ValueError(
             "init cannot be combined with checkpoint: a checkpoint's fingerprint does not "
@@ -54,6 +84,19 @@ def validate_init(est, init):
             "fresh run of the same settings. Fine-tune without checkpoint (set "
             "checkpoint=None), or train from random weights with it."
         )
+    _validate_type(
+        init,
+        type(est),
+        "init",
+        f"{type(est).__name__} (fitted), 'pretrained', a pretrained encoder's name, a "
+        ".specae file or None",
+    )
+    check_is_fitted(
+        init,
+        ("model_", "input_stage_", "sfreq_", "n_times_"),
+        msg="init must be a fitted SpecAE (call fit, SpecAE.load or "
+        "load_pretrained first); got an unfitted %(name)s.",
+    )
 
 
 def _plain(value):
@@ -135,9 +178,12 @@ def init_differences(est, init, stage, image_shape, n_times):
     return out
 
 
-def check_init(est, init, stage, image_shape, n_times, sfreq):
+def check_init(est, init, stage, image_shape, n_times, sfreq, named=None):
     """Refuse to fine-tune from an ``init`` that is not the same network on the same
-    input; the :class:`ValueError` names every difference (init -> this fit)."""
+    input; the :class:`ValueError` names every difference (init -> this fit).
+    ``named``: how the message names ``init`` and how to start from its settings
+    (from :func:`resolve_init`)."""
+    label, again = named or ("init", "sklearn.base.clone(init)")
     differences = init_differences(est, init, stage, image_shape, n_times)
     if not math.isclose(float(init.sfreq_), float(sfreq), rel_tol=1e-9):
         differences.insert(
@@ -146,9 +192,9 @@ def check_init(est, init, stage, image_shape, n_times, sfreq):
     if differences:
         listed = "\n  ".join(differences)
         raise ValueError(
-            "init is not the same network on the same input as this fit, so its weights "
-            f"cannot be the starting point. What differs (init -> this fit):\n  {listed}\n"
-            "Set the network and input-stage parameters as init has them (e.g. start from "
-            "sklearn.base.clone(init).set_params(lr=..., max_epochs=...)), and give data "
+            f"{label} is not the same network on the same input as this fit, so its "
+            f"weights cannot be the starting point. What differs (init -> this fit):\n"
+            f"  {listed}\nSet the network and input-stage parameters as init has them "
+            f"(e.g. start from {again}.set_params(lr=..., max_epochs=...)), and give data "
             "at init's sampling rate and segment length; training settings may differ."
         )

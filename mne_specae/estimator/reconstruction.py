@@ -31,6 +31,7 @@ def reconstruct(est, X, *, return_input=False):
         lambda model, images: torch.stack([images, model(images)]),
         device=est.device,
         batch_size=est.batch_size_inference,
+        recordings=est._recordings(data),
     )
     inputs, recon = torch.cat(pairs, dim=1).numpy()  # each (n_items, 1, *spatial)
     results = ([], [])

@@ -228,18 +228,21 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             Group of each epoch for the validation split. Default for Epochs: the
             ``subject`` metadata column, else ``recording``; for arrays: each epoch
             its own group (the channels of one epoch stay on one side).
-        init : SpecAE | None
-            Fine-tuning: a fitted model (e.g. :func:`~mne_specae.load_pretrained`)
-            whose weights replace the random initial ones; ``init`` is not changed.
-            Its network and input-stage settings, sampling rate (``sfreq_``) and
-            segment length (``n_times_``) must be this fit's (a :class:`ValueError`
-            names every difference, before training; start from
-            ``sklearn.base.clone(init)``); training settings (``lr``,
-            ``max_epochs``, ...) may differ. With ``normalize="dataset"`` the
-            statistics are fitted on the training items of ``X``, as in any fit, not
-            taken from ``init``. Not with ``checkpoint`` (a checkpoint does not record
-            the initial weights). ``init.calibration_`` is not carried over (any refit
-            drops ``calibration_``): :func:`~mne_specae.calibrate` the result again.
+        init : SpecAE | str | path-like | None
+            Fine-tuning: the weights of a fitted model replace the random initial
+            ones (``init`` is not changed): a :class:`SpecAE`; ``"pretrained"``, the
+            shipped encoder (:func:`~mne_specae.load_pretrained`); another string, a
+            pretrained encoder's name (``"biosignals"``) or a ``.specae`` file (a file
+            of a pretrained name wins); ``None`` (the default, for now): random
+            weights. Its network and input-stage settings, sampling rate and segment
+            length must be this fit's (a :class:`ValueError` names every difference
+            before training; start from ``sklearn.base.clone(init)``, e.g.
+            ``SpecAE(**load_pretrained().get_params())``); training settings
+            (``lr``, ``max_epochs``, ...) may differ. With ``normalize="dataset"``
+            the statistics are fitted on the training items of ``X``, as in any fit,
+            not taken from ``init``. Not with ``checkpoint`` (a checkpoint does not
+            record the initial weights). ``init.calibration_`` is not carried over:
+            :func:`~mne_specae.calibrate` the result again.
         %(verbose)s
 
         Returns
@@ -247,6 +250,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         self : SpecAE
         """
         self._check_params()
+        init, named = finetune.resolve_init(self, init)
         if init is not None:
             finetune.validate_init(self, init)
         data = item_set(X, self.sfreq, self.picks)
@@ -269,7 +273,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         n_ch = 1 if items.ndim == 2 else items.shape[1]
         image_shape = stage.image_shape(data.n_times, n_ch)
         if init is not None:
-            finetune.check_init(self, init, stage, image_shape, data.n_times, data.sfreq)
+            finetune.check_init(self, init, stage, image_shape, data.n_times, data.sfreq, named)
         model = self._build_model(image_shape)
         if init is not None:  # copied into the new tensors: init's stay as they are
             model.load_state_dict(init.model_.state_dict())
@@ -283,6 +287,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             items,
             input_stage=stage,
             groups=epoch_groups[owner],
+            recordings=data.recordings(self._separate()) if self.normalize == "recording" else None,
             val_fraction=self.val_fraction,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,

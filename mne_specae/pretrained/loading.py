@@ -18,6 +18,7 @@ from pathlib import Path
 from mne.utils import _check_option, _validate_type, logger, verbose
 from sklearn.utils.validation import check_is_fitted
 
+from ..estimator import finetune
 from ..estimator.specae import SpecAE
 from ..utils._files import file_sha256
 
@@ -164,3 +165,6 @@ def resolve_model(model, *, device=None, item_name="model"):
             f"encoder ({', '.join(sorted(PRETRAINED))})."
         )
     return SpecAE.load(model, device=device)
+
+
+finetune.set_init_resolver(resolve_model)  # SpecAE.fit(init="pretrained" | name | file)

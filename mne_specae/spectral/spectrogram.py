@@ -23,6 +23,7 @@ from ..nn.input_stages import DatasetStatistics, InputStage, fit_moments, standa
 from ..utils._checks import check_int, check_number, check_positive
 from ..utils._docs import fill_doc
 from ._framing import ImageAxes, enlarge, framing, shrink, window_array
+from ._recording import RecordingStatistics
 from ._steps import check_finite_input, check_output, check_waveforms, detrend_waveforms
 from .filterbanks import check_band, frequency_axis, one_sided_scale
 from .inversion import inverse_stft
@@ -30,14 +31,14 @@ from .inversion import inverse_stft
 OUTPUTS = ("power", "magnitude", "db", "complex")
 FREQ_SCALES = ("linear", "log", "mel")
 BAND_MODES = ("mean", "sum")
-NORMALIZATIONS = (None, "item", "dataset")
+NORMALIZATIONS = (None, "item", "dataset", "recording")
 CHANNEL_MODES = ("separate", "planes", "stack")
 DETRENDS = (None, "constant", "linear")
 SCALINGS = ("density", "spectrum")
 
 
 @fill_doc
-class Spectrogram(ImageAxes, DatasetStatistics, InputStage):
+class Spectrogram(ImageAxes, DatasetStatistics, RecordingStatistics, InputStage):
     """Short-time Fourier spectrogram as a :class:`torch.nn.Module`.
 
     Takes waveforms ``(..., n_times)`` on any device and returns
@@ -174,6 +175,7 @@ class Spectrogram(ImageAxes, DatasetStatistics, InputStage):
         # dataset normalisation statistics (per image row), saved with the model
         self.register_buffer("norm_mean", torch.zeros(0))
         self.register_buffer("norm_std", torch.zeros(0))
+        self._init_recording_tables()  # normalize="recording": the data's, never saved
 
     def _set_frequency_axis(self, fmin, fmax, n_freqs):
         self.fmin, self.fmax = check_band(self.sfreq, fmin, fmax)
@@ -277,8 +279,12 @@ class Spectrogram(ImageAxes, DatasetStatistics, InputStage):
             return 3
         return 2
 
-    def forward(self, x):
-        """Compute the spectrograms of ``x`` (``(..., n_times)``), see the class doc."""
+    def forward(self, x, *, index=None):
+        """Compute the spectrograms of ``x`` (``(..., n_times)``), see the class doc.
+
+        ``index`` (``normalize="recording"`` only): the index of each item of ``x`` in
+        the data of :meth:`fit_recordings`, whose statistics standardise it.
+        """
         self._validate(x)
         given, x = x, x.to(torch.float32)
         lead, n_times = x.shape[:-1], x.shape[-1]
@@ -314,15 +320,18 @@ class Spectrogram(ImageAxes, DatasetStatistics, InputStage):
                 f"rows, these have {out.shape[-2]}.",
             )
             out = (out - self.norm_mean) / self.norm_std
+        elif self.normalize == "recording":
+            out = self._normalize_by_recording(out, index)
         if self.check_finite:
             check_output(out, given)
         return out
 
-    def to_images(self, x):
+    def to_images(self, x, index=None):
         """Waveform batch -> model input ``(batch, planes, height, width)``.
 
         ``x`` is ``(batch, n_times)`` in separate mode (one channel of one segment per
-        item), ``(batch, n_channels, n_times)`` in planes and stack modes.
+        item), ``(batch, n_channels, n_times)`` in planes and stack modes. ``index``:
+        the items' indices for ``normalize="recording"`` (see :meth:`forward`).
         """
         expected = 2 if self.channel_mode == "separate" else 3
         if x.ndim != expected:
@@ -330,7 +339,7 @@ class Spectrogram(ImageAxes, DatasetStatistics, InputStage):
                 f"to_images expects {expected}-D input for channel_mode="
                 f"{self.channel_mode!r}, got shape {tuple(x.shape)}."
             )
-        out = self(x)
+        out = self(x, index=index)
         return out if out.ndim == 4 else out.unsqueeze(1)
 
     def _fit_statistics(self, waveforms, batch_size):

@@ -67,6 +67,13 @@ def compute_spectrogram(inst, *, picks=None, device="auto", batch_size=512, verb
         )
     if "sfreq" in kwargs:
         raise TypeError("sfreq comes from inst.info['sfreq']; do not pass it.")
+    if kwargs.get("normalize") == "recording":
+        raise ValueError(
+            "normalize='recording' standardises each image with statistics of many "
+            "segments of its recording: it is a setting of SpecAE (and of "
+            "train_autoencoder with recordings=...), not of compute_spectrogram. Use "
+            "normalize=None here and standardise the returned data as needed."
+        )
     batch_size = check_int(batch_size, "batch_size")
     sg = Spectrogram(inst.info["sfreq"], **kwargs)
     dev = resolve_device(device)

@@ -12,9 +12,11 @@ from .options import check_enough_items, make_loss, make_optimizer, make_schedul
 from .streaming import make_source
 
 
-def _model_input(stage, x):
+def _model_input(stage, x, index=None):
     if stage is None:
         return x
+    if getattr(stage, "needs_item_index", False):  # normalize="recording"
+        return stage.to_images(x, index=index)
     return stage.to_images(x) if hasattr(stage, "to_images") else stage(x)
 
 
@@ -72,10 +74,11 @@ class Run:
             logger.info(f"Input stage normalisation fitted on the {len(train_idx)} training items")
 
     # ---------------------------------------------------------- one batch
-    def forward_loss(self, net, x, corruption=None):
-        """The loss of one batch through ``net`` (the target: the clean input stage output)."""
+    def forward_loss(self, net, x, corruption=None, index=None):
+        """The loss of one batch through ``net`` (the target: the clean input stage
+        output; ``index``: the batch's item indices, for ``normalize="recording"``)."""
         with torch.no_grad():
-            target = _model_input(self.stage, x)
+            target = _model_input(self.stage, x, index)
             if self.channels_last and target.ndim == 4:
                 target = target.contiguous(memory_format=torch.channels_last)
             seen = target if corruption is None else corruption(target)  # loss vs clean target

@@ -87,7 +87,7 @@ def _train_epoch(run, epoch, train_idx):
         unit="batch",
     )
     for b, x in enumerate(run.source.iterate(batches)):
-        loss = run.forward_loss(run.net, x, corruption)
+        loss = run.forward_loss(run.net, x, corruption, batches[b])
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
         run.opt.step()
@@ -111,7 +111,7 @@ def _evaluate(run, val_idx):
     losses = EpochLosses(sizes, run.device)
     with torch.no_grad():
         for b, x in enumerate(run.source.iterate(batches)):
-            losses.add(b, run.forward_loss(run.model, x))
+            losses.add(b, run.forward_loss(run.model, x, index=batches[b]))
     return sum_over_ranks(run.world, run.device, losses.total()) / len(val_idx)
 
 
@@ -158,6 +158,7 @@ def train_autoencoder(
     *,
     input_stage=None,
     groups=None,
+    recordings=None,
     val_fraction=0.2,
     max_epochs=50,
     batch_size=64,
@@ -198,10 +199,16 @@ def train_autoencoder(
         :class:`~mne_specae.Spectrogram` (its ``to_images``) or
         :class:`~mne_specae.input_stages.WaveformInput`. Not trained. When it
         ``needs_fitting`` (``normalize="dataset"``), its statistics are fitted here on
-        the training items only (never the validation items), on the device.
+        the training items only (never the validation items), on the device. With
+        ``normalize="recording"`` each item is standardised with the statistics of
+        all the items (training and validation) of its label in ``recordings``,
+        computed here and dropped at the end (never saved).
     groups : array-like | None
         Group of each item (subject, else recording): the validation split keeps
         whole groups on one side. ``None``: a random split of items.
+    recordings : array-like of str | None
+        The recording and channel of each item (one label per item), for an input
+        stage with ``normalize="recording"`` (required there, unused otherwise).
     val_fraction : float
         Fraction of items held out for validation and early stopping (0: none; the
         training loss then decides).
@@ -285,6 +292,11 @@ def train_autoencoder(
     )
     if data.shape[0] < 2:
         raise ValueError(f"Need at least 2 items to train, got {data.shape[0]}.")
+    if getattr(input_stage, "needs_item_index", False) and recordings is None:
+        raise ValueError(
+            "The input stage normalises per recording (normalize='recording'): give the "
+            "recording (and channel) of each item, recordings=[...], one label per item."
+        )
     labels, train_idx, val_idx = split_items(groups, data.shape[0], val_fraction, seed)
     train_idx, val_idx = tensor_indices(train_idx), tensor_indices(val_idx)
     fingerprint = (
@@ -337,6 +349,8 @@ def train_autoencoder(
     finally:
         if checks_finite:
             input_stage.check_finite = True
+        if getattr(input_stage, "needs_item_index", False):
+            input_stage.clear_recordings()  # the data's statistics: never kept
         if owns_group:
             import torch.distributed as dist
 
@@ -349,6 +363,8 @@ def _train(model, data, kw, context, split, checkpoint, saved, labels):
     """Set up the run, restore it or start it, train it; the model keeps the best weights."""
     run = Run(model, data, kw, context, split, checkpoint)
     (train_idx, val_idx), path = split, checkpoint[0]
+    if getattr(run.stage, "needs_item_index", False):  # normalize="recording"
+        run.stage.fit_recordings(data, kw["recordings"], batch_size=max(run.per_rank, 64))
     if saved is not None:
         restore_run(run, saved)
     else:

@@ -210,6 +210,12 @@ class StoreItemSet:
         subject = md["subject"].astype(str)
         return np.where(subject == "unknown", md["recording"].astype(str), subject)
 
+    def recordings(self, separate):
+        """Recording and channel of each item (``normalize="recording"``): the
+        store's ``recording`` and ``channel`` columns."""
+        md = self.store.metadata
+        return (md["recording"].astype(str) + "\x1f" + md["channel"].astype(str)).to_numpy(str)
+
     def lowest_nyquist(self):
         return float(self.store.metadata["sfreq_orig"].min()) / 2
 

@@ -1,0 +1,84 @@
+"""SpecAE.fit(init="pretrained" | a pretrained name | a .specae file) starts from those
+weights when the settings match, and names every difference when they do not."""
+
+import inspect
+from pathlib import Path
+
+import mne
+import numpy as np
+import pytest
+from tiny import weights_of
+
+from mne_specae import SpecAE, load_pretrained, make_segments
+
+pytestmark = pytest.mark.usefixtures("isolated_torch_rng", "one_thread")
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_pretrained(verbose=False)
+
+
+@pytest.fixture(scope="module")
+def small_epochs(shipped):
+    """40 s of two noisy channels at the shipped model's rate: 16 segments of its length."""
+    sfreq = float(shipped.sfreq_)
+    rng = np.random.default_rng(0)
+    t = np.arange(int(40 * sfreq)) / sfreq
+    data = rng.standard_normal((2, t.size)) * 1e-5 + 3e-5 * np.sin(2 * np.pi * 10 * t)
+    raw = mne.io.RawArray(data, mne.create_info(["a", "b"], sfreq, "eeg"), verbose=False)
+    epochs = make_segments(raw, duration=shipped.n_times_ / sfreq, verbose=False)
+    assert len(epochs.times) == shipped.n_times_
+    return epochs
+
+
+def _shipped_settings(shipped, **changes):
+    return dict(
+        shipped.get_params(), device="cpu", batch_size=8, val_fraction=0.0, verbose=False, **changes
+    )
+
+
+def _max_difference(a, b):
+    return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+
+@pytest.mark.parametrize("how", ["pretrained", "biosignals", "file", "path"])
+def test_fit_starts_from_the_shipped_weights(shipped, small_epochs, how, tmp_path):
+    init = {"pretrained": "pretrained", "biosignals": "biosignals"}.get(how)
+    if init is None:
+        saved = shipped.save(tmp_path / "shipped.specae")
+        init = str(saved) if how == "file" else Path(saved)
+    before = weights_of(shipped.model_)
+    est = SpecAE(**_shipped_settings(shipped, max_epochs=1, lr=1e-12))
+    est.fit(small_epochs, init=init)
+    assert _max_difference(weights_of(est.model_), before) < 1e-6
+    emb = est.transform(small_epochs)
+    np.testing.assert_allclose(emb, shipped.transform(small_epochs), rtol=1e-4, atol=1e-5)
+    assert est.get_params()["max_epochs"] == 1  # init leaves the settings alone
+
+
+def test_default_init_is_random(shipped, small_epochs):
+    assert inspect.signature(SpecAE.fit).parameters["init"].default is None
+    fresh = SpecAE(**_shipped_settings(shipped, max_epochs=1, lr=1e-12)).fit(small_epochs)
+    assert _max_difference(weights_of(fresh.model_), weights_of(shipped.model_)) > 1e-3
+
+
+def test_other_settings_are_named(shipped, small_epochs):
+    est = SpecAE(**_shipped_settings(shipped, max_epochs=1, filters=16, normalize="recording"))
+    with pytest.raises(ValueError, match="init='pretrained' is not the same network") as err:
+        est.fit(small_epochs, init="pretrained")
+    message = str(err.value)
+    assert "filters: [32, 32, 32, 32] -> [16, 16, 16, 16]" in message
+    assert "normalize: 'item' -> 'recording'" in message
+    assert "clone(load_pretrained())" in message
+
+
+def test_unknown_names_and_checkpoints_are_refused(shipped, small_epochs, tmp_path):
+    est = SpecAE(**_shipped_settings(shipped, max_epochs=1))
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        est.fit(small_epochs, init="no-such-encoder")
+    est.set_params(checkpoint=tmp_path / "ck.pt")
+    with pytest.raises(ValueError, match="checkpoint"):
+        est.fit(small_epochs, init="pretrained")
+    with pytest.raises(TypeError, match="'pretrained'"):
+        SpecAE(**_shipped_settings(shipped)).fit(small_epochs, init=3)
