@@ -86,12 +86,20 @@ detrend : None | ``"constant"`` | ``"linear"``
     recordings) otherwise leaks into the lowest bins through the window's main lobe
     and, with ``normalize="item"``, dominates the image."""
 docdict["normalize"] = """
-normalize : None | ``"item"`` | ``"dataset"``
+normalize : None | ``"item"`` | ``"dataset"`` | ``"recording"``
     None; z-score of each item's image (mean 0, std 1: robust to recordings in
-    different units); or fixed per-frequency statistics fitted on the training
-    data. For ``SpecAE(model="1d")`` it applies to the waveform: none; each item
-    standardised on its own; or one mean and std per channel of the training
-    waveforms (saved with the model)."""
+    different units); fixed per-frequency statistics fitted on the training
+    data; or, ``"recording"``, per-frequency statistics of all the images of the
+    item's own recording and channel, computed on the data passed to each call
+    (``fit``, ``transform``, ...) and never saved: a channel's gain and its
+    recording's average spectrum are removed, differences between the segments of
+    a recording kept. A recording is the ``recording`` metadata column of Epochs
+    (an Epochs without it is one recording, and so is the array of each call),
+    or a store's ``recording`` column; a recording and channel with a single segment
+    is standardised on its own, as ``"item"``. For ``SpecAE(model="1d")`` it
+    applies to the waveform: none; each item standardised on its own; or one mean
+    and std per channel of the training waveforms (saved with the model);
+    ``"recording"`` is for the 2-D model only."""
 docdict["resize"] = """
 resize : tuple of int | None
     ``(height, width)`` of the image. An axis that grows is interpolated bilinearly
