@@ -74,9 +74,18 @@ def _synthetic(sfreq=500.0, seconds=30.0):
     return mne.io.RawArray(np.array(list(data.values())), info, verbose=False)
 
 
-def test_flat_step_tone_and_slow_channels_are_unknown(model):
+def test_flat_tone_and_slow_channels_are_unknown_triggers_stim(model):
+    """The shipped model (no type head): flat, tonal and slow channels are 'unknown',
+    trigger lines 'stim' (by the rules, before the model), ch_type ready for MNE."""
     table = identify_channel_types(_synthetic(), model=model, verbose=False)
-    assert (table["predicted"] == "unknown").all(), table[["predicted", "reason"]]
+    stim = ["trigger", "noisy_trigger"]
+    assert (table.loc[stim, "predicted"] == "stim").all(), table[["predicted", "reason"]]
+    assert (table.loc[stim, "kind"] == "trigger").all()
+    others = table.drop(index=stim)
+    assert (others["predicted"] == "unknown").all(), others[["predicted", "reason"]]
+    assert table["ch_type"].to_dict() == dict.fromkeys(others.index, "eeg") | dict.fromkeys(
+        stim, "stim"
+    )
     reasons = table["reason"].to_dict()
     assert reasons["flat"] == reasons["offset"] == "flat"
     assert "trigger" in reasons["trigger"] and "trigger" in reasons["noisy_trigger"]

@@ -26,6 +26,7 @@ from mne.utils import logger, verbose, warn
 
 from ..segments import SIGNAL_TYPES
 from ._items import as_epochs_list
+from ._type_head import TypeHead
 
 CALIBRATION_VERSION = 1
 #: ``1.4826 * MAD`` estimates a standard deviation for normal data.
@@ -78,6 +79,10 @@ class Calibration:
         reference of its predicted type, that counts as known.
     n_items : dict
         Training items per class.
+    type_head : TypeHead | None
+        The channel-type head (MNE types from rate-aware features, see
+        :func:`~mne_specae.calibrate_types`); ``None`` in models calibrated for ECG,
+        EEG and EMG only.
     """
 
     def __init__(
@@ -92,7 +97,9 @@ class Calibration:
         max_distance,
         max_error_z,
         n_items,
+        type_head=None,
     ):
+        self.type_head = type_head
         self.classes = [str(c) for c in classes]
         self.mean = np.asarray(mean, np.float64)
         self.scale = np.asarray(scale, np.float64)
@@ -143,6 +150,8 @@ class Calibration:
         broken += [
             name for name in ("max_distance", "max_error_z") if not np.isfinite(getattr(self, name))
         ]
+        if getattr(self, "type_head", None) is not None:
+            broken += [f"type_head.{name}" for name in self.type_head.nonfinite_fields()]
         return broken
 
     @property
@@ -151,7 +160,8 @@ class Calibration:
 
     def __repr__(self):
         counts = ", ".join(f"{c}: {self.n_items.get(c, 0)}" for c in self.classes)
-        return f"<Calibration | {self.n_features} features, items per type {counts}>"
+        types = "" if self.type_head is None else f", type head {self.type_head.types}"
+        return f"<Calibration | {self.n_features} features, items per type {counts}{types}>"
 
     # ------------------------------------------------------------------ scoring
     def _standardize(self, features):
@@ -201,7 +211,7 @@ class Calibration:
             max_distance=self.max_distance,
             max_error_z=self.max_error_z,
             n_items=dict(self.n_items),
-        )
+        ) | ({} if self.type_head is None else {"type_head": self.type_head.to_dict()})
 
     @classmethod
     def from_dict(cls, state):
@@ -229,7 +239,11 @@ class Calibration:
         missing = [k for k in keys if k not in state]
         if missing:
             raise ValueError(f"Damaged calibration: missing {missing}.")
-        return cls(**{k: state[k] for k in keys})
+        head = state.get("type_head")  # optional: files before it have none
+        return cls(
+            **{k: state[k] for k in keys},
+            type_head=None if head is None else TypeHead.from_dict(head),
+        )
 
 
 def channel_items(est, epochs):
@@ -262,74 +276,11 @@ def _multinomial_form(clf, classes):
     return coef[order], intercept[order]
 
 
-@verbose
-def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
-    """Fit a :class:`Calibration` for a fitted model on labelled Epochs.
-
-    The head is a standardised multinomial logistic regression of each item's (one
-    channel of one segment) embedding, with balanced class weights. Two or three
-    signal types may be present (with two, e.g. EEG and ECG, the binary regression is
-    stored as two opposite rows, so the softmax gives its probabilities). The thresholds
-    come from the same items, aggregated per channel as
-    :func:`~mne_specae.identify_channel_types` does: the median error and distance
-    of each training channel; a threshold is ``OOD_MARGIN`` times the
-    ``OOD_QUANTILE`` quantile of those values (for the error, of their robust
-    z-scores).
-
-    Parameters
-    ----------
-    est : SpecAE
-        A fitted model (``channel_mode="separate"``).
-    epochs : mne.Epochs | list of mne.Epochs
-        Labelled segments, e.g. the model's training data.
-    label : str
-        Metadata column with each epoch's signal type (``"ecg"``, ``"eeg"``,
-        ``"emg"``); every epoch of one Epochs must have one type.
-    C : float
-        Inverse regularisation strength of the logistic regression.
-    %(verbose)s
-
-    Returns
-    -------
-    calibration : Calibration
-        Also stored as ``est.calibration_``.
-    """
+def fit_calibration(X, err, y, channel_id, *, C=0.1):
+    """A :class:`Calibration` from items: embeddings ``X``, errors ``err``, signal
+    types ``y`` and the channel of each item ``channel_id`` (see :func:`calibrate`)."""
     from sklearn.linear_model import LogisticRegression
 
-    epochs_list = as_epochs_list(epochs)
-    if epochs_list is None:
-        raise TypeError(
-            f"calibrate needs labelled mne.Epochs (or a list of them), got {type(epochs).__name__}."
-        )
-    if est.channel_mode != "separate":
-        raise ValueError(
-            "calibrate needs a model that embeds each channel on its own "
-            f"(channel_mode='separate'), not {est.channel_mode!r}."
-        )
-    feats, errs, labels, channel_ids = [], [], [], []
-    for k, ep in enumerate(epochs_list):
-        if ep.metadata is None or label not in ep.metadata:
-            raise ValueError(f"Epochs {k} has no '{label}' metadata column.")
-        f, e, ch = channel_items(est, ep)
-        per_epoch = len(f) // len(ep)
-        values = np.repeat(ep.metadata[label].astype(str).to_numpy(), per_epoch)
-        unknown = sorted(set(values) - set(SIGNAL_TYPES))
-        if unknown:
-            raise ValueError(
-                f"Epochs {k}: '{label}' holds {unknown}; the head learns {list(SIGNAL_TYPES)}."
-            )
-        recording = np.repeat(
-            ep.metadata["recording"].astype(str).to_numpy()
-            if "recording" in ep.metadata
-            else np.full(len(ep), str(k)),
-            per_epoch,
-        )
-        feats.append(f)
-        errs.append(e)
-        labels.append(values)
-        channel_ids.append(np.char.add(np.char.add(recording, ":"), ch.astype(str)))
-    X, err = np.concatenate(feats), np.concatenate(errs)
-    y, channel_id = np.concatenate(labels), np.concatenate(channel_ids)
     classes = sorted(set(y))
     if len(classes) < 2:
         raise ValueError(f"calibrate needs at least two signal types, got {classes}.")
@@ -366,5 +317,77 @@ def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
         f"Calibrated on {len(y)} items of {len(dists)} channels ({cal.n_items}); "
         f"max distance {cal.max_distance:.3g}, max error z {cal.max_error_z:.3g}"
     )
+    return cal
+
+
+@verbose
+def calibrate(est, epochs, *, label="signal_type", C=0.1, verbose=None):
+    """Fit a :class:`Calibration` for a fitted model on labelled Epochs.
+
+    The head is a standardised multinomial logistic regression of each item's (one
+    channel of one segment) embedding, with balanced class weights. Two or three
+    signal types may be present (with two, e.g. EEG and ECG, the binary regression is
+    stored as two opposite rows, so the softmax gives its probabilities). The thresholds
+    come from the same items, aggregated per channel as
+    :func:`~mne_specae.identify_channel_types` does: the median error and distance
+    of each training channel; a threshold is ``OOD_MARGIN`` times the
+    ``OOD_QUANTILE`` quantile of those values (for the error, of their robust
+    z-scores).
+
+    Parameters
+    ----------
+    est : SpecAE
+        A fitted model (``channel_mode="separate"``).
+    epochs : mne.Epochs | list of mne.Epochs
+        Labelled segments, e.g. the model's training data.
+    label : str
+        Metadata column with each epoch's signal type (``"ecg"``, ``"eeg"``,
+        ``"emg"``); every epoch of one Epochs must have one type.
+    C : float
+        Inverse regularisation strength of the logistic regression.
+    %(verbose)s
+
+    Returns
+    -------
+    calibration : Calibration
+        Also stored as ``est.calibration_`` (a channel-type head of a previous
+        calibration is not kept: fit it again with
+        :func:`~mne_specae.calibrate_types`).
+    """
+    epochs_list = as_epochs_list(epochs)
+    if epochs_list is None:
+        raise TypeError(
+            f"calibrate needs labelled mne.Epochs (or a list of them), got {type(epochs).__name__}."
+        )
+    if est.channel_mode != "separate":
+        raise ValueError(
+            "calibrate needs a model that embeds each channel on its own "
+            f"(channel_mode='separate'), not {est.channel_mode!r}."
+        )
+    feats, errs, labels, channel_ids = [], [], [], []
+    for k, ep in enumerate(epochs_list):
+        if ep.metadata is None or label not in ep.metadata:
+            raise ValueError(f"Epochs {k} has no '{label}' metadata column.")
+        f, e, ch = channel_items(est, ep)
+        per_epoch = len(f) // len(ep)
+        values = np.repeat(ep.metadata[label].astype(str).to_numpy(), per_epoch)
+        unknown = sorted(set(values) - set(SIGNAL_TYPES))
+        if unknown:
+            raise ValueError(
+                f"Epochs {k}: '{label}' holds {unknown}; the head learns {list(SIGNAL_TYPES)}."
+            )
+        recording = np.repeat(
+            ep.metadata["recording"].astype(str).to_numpy()
+            if "recording" in ep.metadata
+            else np.full(len(ep), str(k)),
+            per_epoch,
+        )
+        feats.append(f)
+        errs.append(e)
+        labels.append(values)
+        channel_ids.append(np.char.add(np.char.add(recording, ":"), ch.astype(str)))
+    X, err = np.concatenate(feats), np.concatenate(errs)
+    y, channel_id = np.concatenate(labels), np.concatenate(channel_ids)
+    cal = fit_calibration(X, err, y, channel_id, C=C)
     est.calibration_ = cal
     return cal

@@ -17,14 +17,33 @@ real ECG, EEG and EMG channel passes; see the model card):
   channel holds levels (a trigger, status or digital line); real channels repeat at
   most 27 % (quantised EMG at rest).
 * ``LEVEL_FRACTION``: when 99.5 % of a window's samples fall in the 8 fullest of 200
-  equal bins across its range (the median over windows), the channel jumps between a
-  few levels with some noise (a noisy trigger); the highest real channel reached
-  97 % (sparse EMG bursts).
+  equal bins across its range (the median over windows), and fewer than
+  ``NOISY_HELD`` (10 %) of its samples repeat the one before (noise, not a coarse
+  converter), the channel jumps between a few levels with some noise (a noisy
+  trigger); the highest real channel reached 97 % (sparse EMG bursts).
 * ``MIN_FAST_FRACTION``: the fraction of the power between 1 Hz and
   ``min(60 Hz, Nyquist)`` that lies above 10 Hz (after removing each window's linear
   trend); below 0.2 % the channel is a slow sensor.
 * ``TONE_FRACTION``: the fraction of that power within 1 Hz of the spectral peak;
   above 80 % the channel is a tone.
+
+Which of these are ``stim`` (a stimulus, trigger, status or event channel) rather than
+``"unknown"``: a channel holding levels whose values are few and far apart, and one
+jumping between a few levels with noise. Holding levels is not enough: a slow sensor
+read through a coarse converter (a skin temperature in steps of 0.01 °C at 4 Hz)
+repeats most samples too, but it moves between **neighbouring** levels and has many
+of them; a trigger jumps across its range, and rests at one level most of the time:
+
+* ``STIM_MAX_LEVELS``: a stimulus channel has at most 64 distinct values over the
+  windows looked at;
+* ``STIM_BASELINE``: and rests at its most common value at least half the time, or
+  ``STIM_JUMPS``: at least half of its changes skip a level (a status code), or it has
+  at most two values.
+
+With a channel-type head (``slow_ok=True``), slow channels and quantised slow
+sensors are left to the head (they are respiration, EDA, temperature, motion), and a
+channel is a tone only when most of its power lies above 1 Hz (a breathing wave is
+nearly a sine at 0.25 Hz).
 """
 
 from __future__ import annotations
@@ -37,12 +56,22 @@ HELD_FRACTION = 0.5
 LEVEL_FRACTION = 0.995
 MIN_FAST_FRACTION = 0.002
 TONE_FRACTION = 0.8
+STIM_MAX_LEVELS = 64
+STIM_BASELINE = 0.5
+STIM_JUMPS = 0.5
+#: The few-levels check needs a noisy channel: fewer repeated samples than this.
+NOISY_HELD = 0.1
+#: With ``slow_ok``, the tone check needs this share of the power above 1 Hz.
+TONE_BAND_SHARE = 0.5
+#: Reasons of the stimulus channels (``predicted == "stim"``).
+HELD_STIM = "holds levels (a trigger, status or digital channel)"
+LEVELS_STIM = "jumps between a few levels (a noisy trigger or status channel)"
 #: Band of the spectral checks: 1 Hz to min(BAND_TOP, Nyquist); "fast" above FAST_FROM.
 BAND_TOP = 60.0
 FAST_FROM = 10.0
 
 
-def spectral_fractions(windows, sfreq):
+def spectral_fractions(windows, sfreq, *, band_share=False):
     """Median fast fraction and tone fraction of a channel's windows.
 
     Parameters
@@ -51,18 +80,22 @@ def spectral_fractions(windows, sfreq):
         The channel's windows at its own sampling rate.
     sfreq : float
         That rate.
+    band_share : bool
+        Also return the median share of the power (above 0 Hz) that lies in the band.
 
     Returns
     -------
     fast, tone : float
         See the module's notes; ``nan`` when the band is empty (``sfreq < 2 Hz``).
+    share : float
+        Only with ``band_share=True``.
     """
     nperseg = int(min(windows.shape[1], round(2 * sfreq)))  # 0.5 Hz resolution
     freqs, psd = welch(windows, fs=sfreq, nperseg=nperseg, detrend="linear", axis=-1)
     top = min(BAND_TOP, sfreq / 2)
     band = (freqs >= 1.0) & (freqs <= top)
     if band.sum() < 3:
-        return np.nan, np.nan
+        return (np.nan, np.nan) + ((np.nan,) if band_share else ())
     power = psd[:, band]
     total = power.sum(axis=1)
     total[total <= 0] = np.nan
@@ -70,7 +103,12 @@ def spectral_fractions(windows, sfreq):
     peak = freqs[band][np.argmax(power, axis=1)]
     near = np.abs(freqs[band][None, :] - peak[:, None]) <= 1.0
     tone = (power * near).sum(axis=1) / total
-    return float(np.nanmedian(fast)), float(np.nanmedian(tone))
+    out = (float(np.nanmedian(fast)), float(np.nanmedian(tone)))
+    if band_share:
+        every = psd[:, freqs > 0].sum(axis=1)
+        every[every <= 0] = np.nan
+        out += (float(np.nanmedian(total / every)),)
+    return out
 
 
 def held_fraction(windows):
@@ -87,7 +125,30 @@ def level_fraction(windows, n_bins=200, n_levels=8):
     return float(np.median(shares))
 
 
-def check_channel(windows, sfreq):
+def stim_levels(windows):
+    """Whether held levels are those of a stimulus channel (see the module's notes).
+
+    Returns
+    -------
+    is_stim : bool
+    stats : dict
+        ``n_levels`` (distinct values), ``baseline`` (share of the most common
+        value), ``jumps`` (share of the changes that skip a level).
+    """
+    values, inverse, counts = np.unique(windows, return_inverse=True, return_counts=True)
+    n_levels = len(values)
+    stats = dict(n_levels=n_levels, baseline=float(counts.max() / counts.sum()), jumps=np.nan)
+    if n_levels > STIM_MAX_LEVELS:
+        return False, stats
+    codes = inverse.reshape(windows.shape)
+    steps = np.abs(np.diff(codes, axis=1))
+    changes = steps[steps > 0]
+    stats["jumps"] = float((changes > 1).mean()) if changes.size else 0.0
+    is_stim = n_levels <= 2 or stats["baseline"] >= STIM_BASELINE or stats["jumps"] >= STIM_JUMPS
+    return bool(is_stim), stats
+
+
+def check_channel(windows, sfreq, *, slow_ok=False):
     """Why a channel is not a biosignal the model knows, or ``""``.
 
     Parameters
@@ -96,6 +157,9 @@ def check_channel(windows, sfreq):
         The channel's finite windows at its own sampling rate.
     sfreq : float
         That rate.
+    slow_ok : bool
+        Leave slow channels (and quantised slow sensors) to a channel-type head
+        instead of calling them ``"unknown"``; see the module's notes.
 
     Returns
     -------
@@ -103,7 +167,8 @@ def check_channel(windows, sfreq):
         Empty when the channel passes every check.
     stats : dict
         ``flat_fraction``, ``held_fraction``, ``level_fraction``, ``fast_fraction``,
-        ``tone_fraction`` (``nan`` where a check was not reached).
+        ``tone_fraction`` (``nan`` where a check was not reached), and ``stim``:
+        whether the reason says a stimulus channel (``HELD_STIM``, ``LEVELS_STIM``).
     """
     stats = dict(
         flat_fraction=np.nan,
@@ -111,6 +176,7 @@ def check_channel(windows, sfreq):
         level_fraction=np.nan,
         fast_fraction=np.nan,
         tone_fraction=np.nan,
+        stim=False,
     )
     if len(windows) == 0:
         return "no finite segment", stats
@@ -120,16 +186,25 @@ def check_channel(windows, sfreq):
         return "flat", stats
     stats["held_fraction"] = held_fraction(windows)
     if stats["held_fraction"] >= HELD_FRACTION:
-        return "holds levels (a trigger, status or digital channel)", stats
-    fast, tone = spectral_fractions(windows, sfreq)
+        is_stim, _ = stim_levels(windows)
+        if is_stim:
+            stats["stim"] = True
+            return HELD_STIM, stats
+        if not slow_ok:
+            return "holds levels, moving between neighbouring ones (a quantised slow sensor)", stats
+    fast, tone, share = spectral_fractions(windows, sfreq, band_share=True)
     stats.update(fast_fraction=fast, tone_fraction=tone)
-    if not np.isfinite(fast):
-        return f"sampled too slowly ({sfreq:g} Hz)", stats
-    if fast < MIN_FAST_FRACTION:
-        return "nothing above 10 Hz (a slow sensor or drift)", stats
-    if tone > TONE_FRACTION:
+    if not slow_ok:
+        if not np.isfinite(fast):
+            return f"sampled too slowly ({sfreq:g} Hz)", stats
+        if fast < MIN_FAST_FRACTION:
+            return "nothing above 10 Hz (a slow sensor or drift)", stats
+    if tone > TONE_FRACTION and (not slow_ok or share >= TONE_BAND_SHARE):
         return "a single tone (a sine, or mains hum from an open input)", stats
     stats["level_fraction"] = level_fraction(windows)
-    if stats["level_fraction"] >= LEVEL_FRACTION:
-        return "jumps between a few levels (a noisy trigger or status channel)", stats
+    # few levels with noise; a quantised sensor (repeated samples) has few levels
+    # in a short window without being a trigger
+    if stats["level_fraction"] >= LEVEL_FRACTION and stats["held_fraction"] < NOISY_HELD:
+        stats["stim"] = True
+        return LEVELS_STIM, stats
     return "", stats

@@ -1,13 +1,14 @@
 """Channel types from the signal itself: :func:`identify_channel_types`.
 
 Every reader types channels by their names, and EDF files often arrive with every
-channel typed EEG. A model trained on ECG, EEG and EMG can tell them apart from the
-waveform. Here each channel is cut into windows at its own rate, the windows are
-checked for what no biosignal looks like (:mod:`~mne_specae.signal_checks`),
-resampled to the model's rate, embedded, and classified by the model's
-:class:`~mne_specae.Calibration` head; the probabilities of a channel's
-windows are averaged. A channel is ``"unknown"`` when a check fails, when the head is
-not sure, or when the channel lies beyond what the model saw.
+channel typed EEG. Here each channel is judged from its samples, in the steps of
+:mod:`._type_decide`: rules at the channel's own rate (flat, tones -> ``"unknown"``;
+triggers -> ``"stim"``), a channel-type head on rate-aware, scale-free features
+(:mod:`._type_features`, long windows at the channel's own rate: respiration, PPG,
+EDA or temperature at 4 Hz are normal), and, for biopotentials, the encoder's own
+head (ECG, EEG, EMG: windows resampled to the model's rate and embedded). A channel
+is ``"unknown"`` when a rule says so, when a head is not sure, or when the channel
+lies beyond what the model saw.
 """
 
 from __future__ import annotations
@@ -21,72 +22,37 @@ from mne.utils import _validate_type, logger, verbose, warn
 
 from ..utils._checks import check_fraction, check_int
 from ..utils._picks import pick_channels
-from ..utils._signals import bridge_nonfinite, evenly_spaced
 from ._signal_checks import check_channel
+from ._type_decide import UNKNOWN, encoder_verdict, eog_guard, feature_verdict
+from ._type_features import window_features
+from ._type_windows import epochs_windows, feature_windows, raw_windows
 from .loading import resolve_model
 
-UNKNOWN = "unknown"
-#: Seconds read on each side of a window before resampling (the filter's edge).
-MARGIN_SECONDS = 0.5
+#: Long feature windows per channel: this fraction of ``max_segments`` (at least 1).
+FEATURE_WINDOW_SHARE = 3
+
+COLUMNS = (
+    "type",
+    "predicted",
+    "kind",
+    "ch_type",
+    "probability",
+    "second",
+    "second_probability",
+    "n_segments",
+    "reason",
+    "distance",
+    "error_z",
+    "feature_distance",
+)
 
 
-def _resample(x, sfreq, target):
-    if sfreq == target:
-        return x
-    return mne.filter.resample(x, up=target, down=sfreq, method="polyphase", axis=-1, verbose=False)
-
-
-def _raw_windows(raw, idx, duration, target, max_segments):
-    """Windows of a Raw: ``(orig, resampled)``, each ``(n_windows, n_ch, n)`` with NaN
-    rows for windows a channel cannot use (NaN samples, BAD annotations)."""
-    sfreq = raw.info["sfreq"]
-    seg = int(round(duration * sfreq))
-    n_out = int(round(duration * target))
-    margin = 0 if sfreq == target else int(round(MARGIN_SECONDS * sfreq))
-    orig, res = [], []
-    for k in evenly_spaced(raw.n_times // seg, max_segments):
-        a, b = max(0, k * seg - margin), min(raw.n_times, (k + 1) * seg + margin)
-        x = raw.get_data(picks=idx, start=a, stop=b, reject_by_annotation="NaN")
-        inner = slice(k * seg - a, k * seg - a + seg)
-        bad = ~np.isfinite(x[:, inner]).all(axis=1)
-        x = bridge_nonfinite(x)  # margins touching a BAD span or a gap: held values
-        y = _resample(x, sfreq, target)
-        off = int(round((k * seg - a) * target / sfreq))
-        y = y[:, off : off + n_out]
-        if y.shape[1] < n_out:  # the last window, short by a rounding sample
-            y = np.pad(y, ((0, 0), (0, n_out - y.shape[1])), mode="edge")
-        x = x[:, inner]
-        x[bad], y[bad] = np.nan, np.nan
-        orig.append(x)
-        res.append(y)
-    return orig, res
-
-
-def _epochs_windows(epochs, idx, duration, target, max_segments):
-    sfreq = epochs.info["sfreq"]
-    seg = int(round(duration * sfreq))
-    n_out = int(round(duration * target))
-    per_epoch = len(epochs.times) // seg
-    pairs = [(e, w) for e in range(len(epochs)) for w in range(per_epoch)]
-    orig, res = [], []
-    for p in evenly_spaced(len(pairs), max_segments):
-        e, w = pairs[p]
-        x = epochs.get_data(picks=idx, item=[e])[0][:, w * seg : (w + 1) * seg]
-        bad = ~np.isfinite(x).all(axis=1)
-        y = _resample(bridge_nonfinite(x), sfreq, target)[:, :n_out]
-        if y.shape[1] < n_out:
-            y = np.pad(y, ((0, 0), (0, n_out - y.shape[1])), mode="edge")
-        x[bad], y[bad] = np.nan, np.nan
-        orig.append(x)
-        res.append(y)
-    return orig, res
-
-
-def _row(name, ch_type, n_segments, reason, classes, proba=None, **extra):
+def _row(name, ch_type, n_segments, reason, **extra):
     row = dict(
         channel=name,
         type=ch_type,
         predicted=UNKNOWN,
+        kind="",
         probability=np.nan,
         second="",
         second_probability=np.nan,
@@ -94,36 +60,153 @@ def _row(name, ch_type, n_segments, reason, classes, proba=None, **extra):
         reason=reason,
         distance=np.nan,
         error_z=np.nan,
+        feature_distance=np.nan,
     )
-    if proba is not None:
-        order = np.argsort(proba)[::-1]
-        row.update(
-            predicted=classes[order[0]],
-            probability=float(proba[order[0]]),
-            second=classes[order[1]],
-            second_probability=float(proba[order[1]]),
-        )
     row.update(extra)
     return row
+
+
+def collect_channels(inst, idx, model, max_segments, *, slow_ok):
+    """What the decision needs of each channel, before any head is asked.
+
+    Returns
+    -------
+    channels : list of dict
+        ``name``, ``type``, ``n`` (windows used), ``reason`` and ``stats`` of the
+        rules, ``stim``, ``features`` (finite long windows, ``(n, N_FEATURES)``) and
+        ``median`` (their median), ``items`` (the windows at the model's rate).
+    duration : float
+        The model's window (s); ``channels`` is empty when the data are shorter.
+    """
+    names = [inst.ch_names[i] for i in idx]
+    types = inst.get_channel_types(picks=idx)
+    sfreq, target = float(inst.info["sfreq"]), float(model.sfreq_)
+    duration = model.n_times_ / target
+    reader = raw_windows if isinstance(inst, mne.io.BaseRaw) else epochs_windows
+    orig, res = reader(inst, idx, duration, target, max_segments)
+    if not orig:
+        return [], duration
+    orig, res = np.stack(orig), np.stack(res)  # (n_windows, n_ch, n)
+    n_long = max(1, -(-max_segments // FEATURE_WINDOW_SHARE))
+    long = feature_windows(inst, idx, n_long, duration)
+    out = []
+    for c, (name, ch_type) in enumerate(zip(names, types)):
+        ok = np.isfinite(orig[:, c]).all(axis=1)
+        reason, stats = check_channel(orig[ok, c], sfreq, slow_ok=slow_ok)
+        stim = stats.pop("stim")
+        info = dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats)
+        info.update(stim=stim, features=None, median=None, items=None)
+        if not reason:
+            fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
+            if len(fine):
+                info["features"] = window_features(fine, sfreq)
+                with np.errstate(all="ignore"), _quiet():
+                    info["median"] = np.nanmedian(info["features"], axis=0)
+            info["items"] = res[ok, c]
+        out.append(info)
+    return out, duration
+
+
+class _quiet:
+    """Silence numpy's "All-NaN slice" warnings (a feature missing at this rate)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)
+
+
+def embed_channels(model, channels):
+    """Embed the windows of the given channels in one pass: ``(features, errors,
+    owners)``, ``owners`` the position of each item's channel in ``channels``."""
+    items = [ch["items"] for ch in channels]
+    X = np.concatenate(items).astype(np.float32)[:, np.newaxis]
+    embedded = model.embed_items(X, recon_error=True)
+    owners = np.concatenate([np.full(len(x), k) for k, x in enumerate(items)])
+    return embedded.features, embedded.errors, owners
+
+
+def decide_channels(channels, calibration, embed, min_probability):
+    """Rows of the table from :func:`collect_channels` (see :mod:`._type_decide`).
+
+    ``embed(list_of_channels)`` returns ``(features, errors, owners)`` of the
+    encoder for the channels that need it (called once, or not at all)."""
+    head = getattr(calibration, "type_head", None)
+    rows, pending = [], []
+    for ch in channels:
+        stats = ch["stats"]
+        if ch["reason"]:
+            predicted = "stim" if ch["stim"] else UNKNOWN
+            kind = "trigger" if ch["stim"] else ""
+            rows.append(
+                _row(ch["name"], ch["type"], ch["n"], ch["reason"], predicted=predicted, kind=kind)
+                | stats
+            )
+            continue
+        verdict = None
+        if head is not None:
+            if ch["features"] is None:
+                verdict = dict(route="final", reason="no finite window for the signal features")
+            else:
+                verdict = feature_verdict(head, ch["features"], min_probability)
+        row = _row(ch["name"], ch["type"], ch["n"], "") | stats
+        if verdict is not None:
+            row.update({k: v for k, v in verdict.items() if k in COLUMNS})
+        if verdict is None or verdict["route"] == "encoder":
+            pending.append((len(rows), ch, verdict))
+        rows.append(row)
+    if pending:
+        feats, errors, owners = embed([ch for _, ch, _ in pending])
+        for k, (r, ch, verdict) in enumerate(pending):
+            sel = owners == k
+            types = None if verdict is None else verdict["types"]
+            rows[r].update(
+                encoder_verdict(calibration, feats[sel], errors[sel], min_probability, types)
+            )
+            eog_guard(rows[r], types, ch["median"])
+    for row in rows:
+        row["ch_type"] = row["predicted"] if row["predicted"] != UNKNOWN else row["type"]
+    return rows
 
 
 @verbose
 def identify_channel_types(
     inst, *, picks="all", model=None, max_segments=30, min_probability=0.7, verbose=None
 ):
-    """Tell ECG, EEG and EMG channels apart from their signals, whatever their type.
+    """Name each channel's MNE type from its signal, whatever its type now.
 
-    The current channel types are ignored. Each channel is cut into windows of the
-    model's length (up to ``max_segments``, evenly spread over the recording;
-    windows touching ``BAD`` annotations or NaN samples are left out), the windows
-    are checked for what no biosignal looks like (flat, steps, nothing above 10 Hz,
-    a single tone; see :mod:`mne_specae.signal_checks`), resampled to the model's
-    rate on a copy, embedded, and classified by the model's signal-type head; a
-    channel's probabilities are the mean over its windows. The object you pass is
-    never changed. Fix the types in one line::
+    The current channel types are ignored. The steps (details in
+    :mod:`mne_specae.pretrained._type_decide`):
 
-        df = identify_channel_types(raw)
-        raw.set_channel_types(df.query("predicted != 'unknown'")["predicted"].to_dict())
+    1. **Rules**, on up to ``max_segments`` windows of the model's length at the
+       channel's own rate (evenly spread; windows touching ``BAD`` annotations or NaN
+       samples are left out): a flat channel, a single tone -> ``"unknown"``; a channel
+       holding or jumping between a few levels (a trigger, status or marker line) ->
+       ``"stim"``.
+    2. **The channel-type head** of the model (``model.calibration_.type_head``, see
+       :func:`~mne_specae.calibrate_types`), on rate-aware, scale-free features of
+       long windows (30 s) at the channel's own rate: ``"eog"``, ``"resp"``,
+       ``"bio"`` (PPG, arterial pressure: see ``kind``), ``"gsr"`` (EDA),
+       ``"temperature"``, ``"misc"`` (motion, processed signals), ``"unknown"`` (an
+       unconnected input), or a biopotential. Low sampling rates (PPG at 64 Hz, EDA
+       at 4 Hz) take this path as they are.
+    3. **The encoder's head** (``model.calibration_``) tells ``"ecg"``, ``"eeg"`` and
+       ``"emg"`` apart: the windows are resampled to the model's rate on a copy,
+       embedded, and their probabilities averaged. An ``"eeg"`` that may be EOG
+       (blinks and saccades, no alpha or beta) is ``"unknown"``.
+
+    A model without a type head (files written before it) goes from step 1 to
+    step 3: slow channels are then ``"unknown"``. The object you pass is never
+    changed. Fix the types in one line (``on_unit_change="ignore"``: MNE would
+    otherwise warn that the units of the changed channels change, e.g. V to NA)::
+
+        table = identify_channel_types(raw)
+        raw.set_channel_types(table["ch_type"].to_dict(), on_unit_change="ignore")
 
     Parameters
     ----------
@@ -134,38 +217,44 @@ def identify_channel_types(
         Channels to identify (MNE's picks; ``"all"``: every channel, whatever its
         type). Bad channels are left out unless named.
     model : SpecAE | str | path-like | None
-        A fitted model with a ``calibration_`` (see :func:`~mne_specae.calibrate`), its
-        ``.specae`` file, or the name of a pretrained one; ``None``:
-        :func:`~mne_specae.load_pretrained` (``"biosignals"``).
+        A fitted model with a ``calibration_`` (see :func:`~mne_specae.calibrate` and
+        :func:`~mne_specae.calibrate_types`), its ``.specae`` file, or the name of a
+        pretrained one; ``None``: :func:`~mne_specae.load_pretrained`
+        (``"biosignals"``).
     max_segments : int
-        At most this many windows per channel (memory and time stay bounded on long
-        recordings and many channels).
+        At most this many model windows per channel, and a third as many 30 s feature
+        windows (memory and time stay bounded on long recordings and many channels).
     min_probability : float
-        Below this mean probability of the best class the channel is ``"unknown"``.
+        Below this probability of the best type (or family) the channel is
+        ``"unknown"``.
     %(verbose)s
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per channel, indexed by name: ``type`` (current), ``predicted``
-        (``"ecg"``, ``"eeg"``, ``"emg"`` or ``"unknown"``), ``probability`` (of the
-        best class), ``second`` and ``second_probability`` (the runner-up),
-        ``n_segments`` (windows used), ``reason`` (why ``"unknown"``, else empty),
-        ``distance`` and ``error_z`` (how far the channel lies from the training
-        data: median embedding distance to the nearest type, and the robust z-score
-        of the median reconstruction error; see
-        :class:`~mne_specae.Calibration`).
+        One row per channel, indexed by name: ``type`` (current), ``predicted`` (an
+        MNE type or ``"unknown"``), ``kind`` (what kind of that type, e.g. ``"ppg"``
+        or ``"abp"`` for ``"bio"``, ``"trigger"`` for ``"stim"``; empty when the head
+        has none), ``ch_type`` (``predicted``, or the current type where
+        ``"unknown"``: ready for :meth:`mne.io.Raw.set_channel_types`),
+        ``probability`` (of the answer), ``second`` and ``second_probability`` (the
+        runner-up), ``n_segments`` (model windows used), ``reason`` (why
+        ``"unknown"`` or ``"stim"``, else empty), ``distance`` and ``error_z`` (how far
+        the channel lies from the encoder's training data, see
+        :class:`~mne_specae.Calibration`), ``feature_distance`` (the same for the type
+        head's features), and the statistics of the rules (``flat_fraction``,
+        ``held_fraction``, ``level_fraction``, ``fast_fraction``, ``tone_fraction``).
 
     Notes
     -----
-    ``"unknown"`` is given to channels shorter than one window, flat, step-like,
-    slow or tonal channels (before the model is asked), when the best class's
-    probability is below ``min_probability``, and when the distance or the error
-    exceeds the thresholds calibrated on the training channels, and to every channel
-    the model judged when its calibration holds NaN or Inf values (a damaged model
-    file: loading it warns; see :meth:`Calibration.nonfinite_fields
-    <mne_specae.Calibration.nonfinite_fields>`). The model card
-    reports how often this is right on sources the head never saw.
+    ``"unknown"`` is given to channels shorter than one window, flat or tonal
+    channels (before a model is asked), when the best type's probability is below
+    ``min_probability``, when the distance or the error exceed the thresholds
+    calibrated on the training channels, and to every channel the encoder's head
+    judged when its calibration holds NaN or Inf values (a damaged model file:
+    loading it warns; see :meth:`Calibration.nonfinite_fields
+    <mne_specae.Calibration.nonfinite_fields>`). The model card reports how often
+    this is right on sources the heads never saw.
     """
     _validate_type(inst, (mne.io.BaseRaw, mne.BaseEpochs), "inst", "mne.io.Raw or mne.Epochs")
     model = resolve_model(model)
@@ -181,99 +270,55 @@ def identify_channel_types(
     max_segments = check_int(max_segments, "max_segments")
     min_probability = check_fraction(min_probability, "min_probability")
     idx = pick_channels(inst.info, picks, default="all", log_bads=True)
-    names = [inst.ch_names[i] for i in idx]
-    types = inst.get_channel_types(picks=idx)
-    sfreq, target = float(inst.info["sfreq"]), float(model.sfreq_)
-    duration = model.n_times_ / target
-    classes = calibration.classes
-    fmax = getattr(model.input_stage_, "fmax", None)
-    if fmax is not None and sfreq / 2 < fmax:
-        warn(
-            f"The data are sampled at {sfreq:g} Hz: nothing above {sfreq / 2:g} Hz, but "
-            f"the model's input reaches {fmax:g} Hz and it was trained on recordings that "
-            "have that band (EMG has most of its power above 20 Hz). The predictions are "
-            "less reliable; check them."
-        )
-    reader = _raw_windows if isinstance(inst, mne.io.BaseRaw) else _epochs_windows
-    orig, res = reader(inst, idx, duration, target, max_segments)
-    if not orig:
+    head = getattr(calibration, "type_head", None)
+    channels, duration = collect_channels(inst, idx, model, max_segments, slow_ok=head is not None)
+    if not channels:
+        sfreq = inst.info["sfreq"]
         length = inst.n_times if isinstance(inst, mne.io.BaseRaw) else len(inst.times)
         warn(
             f"The data are shorter ({length / sfreq:.3g} s) than one {duration:g} s "
             "window: no channel can be identified."
         )
-        return _table(
-            [
-                _row(n, t, 0, f"shorter than one {duration:g} s window", classes)
-                for n, t in zip(names, types)
-            ]
-        )
-    orig, res = np.stack(orig), np.stack(res)  # (n_windows, n_ch, n)
-    rows, items, owners = [], [], []
-    for c, (name, ch_type) in enumerate(zip(names, types)):
-        ok = np.isfinite(orig[:, c]).all(axis=1)
-        reason, stats = check_channel(orig[ok, c], sfreq)
-        rows.append(dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats))
-        if not reason:
-            items.append(res[ok, c])
-            owners.append(np.full(int(ok.sum()), c))
-    embedded = None
-    if items:  # one channel of one window per item, at the model's rate
-        X = np.concatenate(items).astype(np.float32)[:, np.newaxis]
-        embedded = model.embed_items(X, recon_error=True)
-        owners = np.concatenate(owners)
-    broken = calibration.nonfinite_fields()
-    out = []
-    for c, info in enumerate(rows):
-        if info["reason"]:
-            out.append(
-                _row(
-                    info["name"], info["type"], info["n"], info["reason"], classes, **info["stats"]
-                )
-            )
-            continue
-        sel = owners == c
-        feats, errors = embedded.features[sel], embedded.errors[sel]
-        proba = calibration.predict_proba(feats).mean(axis=0)
-        row = _row(info["name"], info["type"], info["n"], "", classes, proba, **info["stats"])
-        row["distance"] = float(np.median(calibration.distance(feats)))
-        row["error_z"] = float(np.median(calibration.error_z(errors, row["predicted"])))
-        judged = [row[key] for key in ("probability", "distance", "error_z")]
-        if broken or not np.isfinite(judged).all():
-            row["reason"] = (
-                "the model's calibration is damaged: "
-                + (
-                    f"{', '.join(broken)} not finite"
-                    if broken
-                    else "its scores of this channel are not finite"
-                )
-                + "; recalibrate it with mne_specae.calibrate"
-            )
-        elif row["probability"] < min_probability:
-            row["reason"] = (
-                f"not sure: {row['predicted']} {row['probability']:.2f}, "
-                f"{row['second']} {row['second_probability']:.2f}"
-            )
-        elif row["distance"] > calibration.max_distance:
-            row["reason"] = (
-                f"unlike the training data (embedding distance "
-                f"{row['distance']:.2f} > {calibration.max_distance:.2f})"
-            )
-        elif row["error_z"] > calibration.max_error_z:
-            row["reason"] = (
-                f"unlike the training data (reconstruction error z "
-                f"{row['error_z']:.1f} > {calibration.max_error_z:.1f})"
-            )
-        if row["reason"]:
-            row["predicted"] = UNKNOWN
-        out.append(row)
-    table = _table(out)
+        rows = [
+            _row(inst.ch_names[i], t, 0, f"shorter than one {duration:g} s window")
+            for i, t in zip(idx, inst.get_channel_types(picks=idx))
+        ]
+        for row in rows:
+            row["ch_type"] = row["type"]
+        return _table(rows)
+
+    def embed(chs):
+        _warn_low_rate(inst, model, [ch["name"] for ch in chs], head is not None)
+        return embed_channels(model, chs)
+
+    table = _table(decide_channels(channels, calibration, embed, min_probability))
     counts = table["predicted"].value_counts().to_dict()
     logger.info(f"Identified {len(table)} channel(s): {counts}")
     return table
 
 
+def _warn_low_rate(inst, model, names, has_head):
+    sfreq = float(inst.info["sfreq"])
+    fmax = getattr(model.input_stage_, "fmax", None)
+    if fmax is None or sfreq / 2 >= fmax:
+        return
+    who = (
+        f"the channel(s) the type head calls biopotentials ({', '.join(names[:5])}"
+        + (", ..." if len(names) > 5 else "")
+        + ")"
+        if has_head
+        else "the channels"
+    )
+    warn(
+        f"The data are sampled at {sfreq:g} Hz: nothing above {sfreq / 2:g} Hz, but "
+        f"the model's input reaches {fmax:g} Hz and it was trained on recordings that "
+        "have that band (EMG has most of its power above 20 Hz). Which of ECG, EEG and "
+        f"EMG {who} are is less reliable; check them."
+    )
+
+
 def _table(rows):
     table = pd.DataFrame(rows).set_index("channel")
     table.index.name = "channel"
-    return table
+    front = [c for c in COLUMNS if c in table]
+    return table[front + [c for c in table if c not in front]]

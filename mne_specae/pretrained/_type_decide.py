@@ -1,0 +1,197 @@
+"""The decision of :func:`~mne_specae.identify_channel_types` for one channel.
+
+Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
+
+1. **Rules** (:mod:`._signal_checks`, before any model): flat, a tone, no finite
+   window -> ``"unknown"``; held or few levels of a trigger -> ``"stim"``.
+2. **The channel-type head** (``calibration.type_head``, rate-aware features at the
+   channel's own rate): which MNE type; ECG, EEG and EMG together are one family,
+   the biopotentials. A channel far from every label the head knows is ``"unknown"``.
+3. **The encoder's head** (:class:`~mne_specae.Calibration`) tells ECG, EEG and EMG
+   apart inside the biopotential family, as before the type head existed, with its
+   own out-of-distribution thresholds. A model file without a type head goes
+   straight here (slow channels are then ``"unknown"`` by the rules).
+
+**The EOG guard.** EOG is an electrical potential like EEG, and an encoder that never
+saw it calls it EEG. An ``"eeg"`` answer becomes ``"unknown"`` ("EEG or EOG") when the
+type head gives EOG at least ``EOG_GUARD``, or, with or without a type head, when the
+channel's power lies almost all below 6 Hz (``EOG_LOW_SHARE``) with hardly any in
+6-15 Hz (``EOG_ALPHA_BETA``; blinks and saccades, no alpha or beta rhythm). Every EEG
+channel of the developers' recordings had at least 4.7 % of its power in 6-15 Hz
+(``10 ** -1.33``), synthetic EOG about 0.9 %.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..estimator._type_head import label_kind, label_type
+from ._type_features import BANDS, FEATURE_NAMES
+
+UNKNOWN = "unknown"
+BIOPOTENTIALS = ("ecg", "eeg", "emg")
+#: Kinds of a label that mean "no signal here" (an unconnected input): ``unknown``.
+NO_SIGNAL_KINDS = ("unconnected", "noise", "open")
+EOG_GUARD = 0.05
+EOG_LOW_SHARE = 0.85
+EOG_ALPHA_BETA = 10**-1.6
+
+
+def _band_share(median_features, lo, hi):
+    """Share of the power (relative band powers) between ``lo`` and ``hi`` Hz."""
+    total = 0.0
+    for blo, bhi in BANDS:
+        value = median_features[FEATURE_NAMES.index(f"logrel_{blo:g}_{bhi:g}")]
+        if blo >= lo and bhi <= hi and np.isfinite(value):
+            total += 10.0**value
+    return total
+
+
+def looks_like_eog(median_features):
+    """Whether a channel's power is that of blinks and saccades (see the notes)."""
+    if median_features is None or not np.isfinite(median_features).any():
+        return False
+    low = _band_share(median_features, 0.0, 6.0)
+    alpha_beta = _band_share(median_features, 6.0, 15.0)
+    return bool(low >= EOG_LOW_SHARE and alpha_beta < EOG_ALPHA_BETA)
+
+
+def type_probabilities(head, features):
+    """``(labels, types)``: mean label probabilities over windows, and those summed
+    per MNE type (labels of a no-signal kind count as ``"unknown"``)."""
+    proba = head.predict_proba(features).mean(axis=0)
+    labels = dict(zip(head.labels, proba))
+    types = {}
+    for label, p in labels.items():
+        kind = UNKNOWN if label_kind(label) in NO_SIGNAL_KINDS else label_type(label)
+        types[kind] = types.get(kind, 0.0) + float(p)
+    return labels, types
+
+
+def _ranked(proba):
+    order = sorted(proba, key=proba.get, reverse=True)
+    second = order[1] if len(order) > 1 else ""
+    return order[0], second
+
+
+def _describe(proba, k=3):
+    order = sorted(proba, key=proba.get, reverse=True)[:k]
+    return ", ".join(f"{t} {proba[t]:.2f}" for t in order)
+
+
+def feature_verdict(head, features, min_probability):
+    """Step 2 for one channel: a dict of the row's fields, with ``route`` ``"encoder"``
+    (a biopotential: step 3 decides) or ``"final"``."""
+    labels, types = type_probabilities(head, features)
+    distance = float(np.median(head.distance(features)))
+    families = {t: p for t, p in types.items() if t not in BIOPOTENTIALS}
+    families["biopotential"] = sum(types.get(t, 0.0) for t in BIOPOTENTIALS)
+    best, _ = _ranked(families)
+    out = dict(types=types, labels=labels, feature_distance=distance, route="final")
+    first, second = _ranked(types)
+    out.update(
+        predicted=UNKNOWN,
+        probability=types[first],
+        second=second,
+        second_probability=types.get(second, np.nan),
+    )
+    if distance > head.max_distance:
+        out["reason"] = (
+            f"unlike the training data (signal features: distance {distance:.2f} > "
+            f"{head.max_distance:.2f})"
+        )
+    elif families[best] < min_probability:
+        out["reason"] = f"not sure: {_describe(families)}"
+    elif best == "biopotential":
+        out["route"] = "encoder"
+        out["reason"] = ""
+    elif best == UNKNOWN:
+        out["reason"] = f"looks like an unconnected input or noise ({families[best]:.2f})"
+        out["kind"] = max(
+            (label for label in labels if label_kind(label) in NO_SIGNAL_KINDS),
+            key=labels.get,
+            default="",
+        ).partition("/")[2]
+    else:
+        mine = [label for label in labels if label_type(label) == best]
+        out.update(
+            predicted=best,
+            probability=families[best],
+            kind=label_kind(max(mine, key=labels.get)),
+            reason="",
+        )
+        out["second"], out["second_probability"] = max(
+            ((t, p) for t, p in types.items() if t != best), key=lambda tp: tp[1]
+        )
+    return out
+
+
+def encoder_verdict(calibration, feats, errors, min_probability, types=None):
+    """Step 3 for one channel: ECG, EEG or EMG from the encoder's items
+    (``feats``, ``errors``); ``types``: the type head's probabilities, if any (the
+    biopotential family's share multiplies the encoder's probabilities)."""
+    enc = dict(zip(calibration.classes, calibration.predict_proba(feats).mean(axis=0)))
+    if types is None:
+        joint = {t: float(p) for t, p in enc.items()}
+    else:
+        family = sum(types.get(t, 0.0) for t in BIOPOTENTIALS)
+        joint = {t: p for t, p in types.items() if t not in BIOPOTENTIALS}
+        joint.update({t: family * float(p) for t, p in enc.items()})
+    first, second = _ranked(joint)
+    row = dict(
+        predicted=first,
+        probability=joint[first],
+        second=second,
+        second_probability=joint.get(second, np.nan),
+        reason="",
+    )
+    row["distance"] = float(np.median(calibration.distance(feats)))
+    row["error_z"] = (
+        float(np.median(calibration.error_z(errors, first)))
+        if first in calibration.error_reference
+        else np.nan
+    )
+    broken = calibration.nonfinite_fields()
+    judged = [row[key] for key in ("probability", "distance", "error_z")]
+    if broken or not np.isfinite(judged).all():
+        row["reason"] = (
+            "the model's calibration is damaged: "
+            + (
+                f"{', '.join(broken)} not finite"
+                if broken
+                else "its scores of this channel are not finite"
+            )
+            + "; recalibrate it with mne_specae.calibrate"
+        )
+    elif row["probability"] < min_probability:
+        row["reason"] = f"not sure: {_describe(joint, 2)}"
+    elif row["distance"] > calibration.max_distance:
+        row["reason"] = (
+            f"unlike the training data (embedding distance "
+            f"{row['distance']:.2f} > {calibration.max_distance:.2f})"
+        )
+    elif row["error_z"] > calibration.max_error_z:
+        row["reason"] = (
+            f"unlike the training data (reconstruction error z "
+            f"{row['error_z']:.1f} > {calibration.max_error_z:.1f})"
+        )
+    if row["reason"]:
+        row["predicted"] = UNKNOWN
+    return row
+
+
+def eog_guard(row, types, median_features):
+    """Step 3's ``"eeg"`` made ``"unknown"`` when the channel may be EOG (in place)."""
+    if row.get("predicted") != "eeg":
+        return row
+    p_eog = (types or {}).get("eog", 0.0)
+    if p_eog >= EOG_GUARD:
+        row["reason"] = f"EEG or EOG (the type head gives EOG {p_eog:.2f})"
+    elif looks_like_eog(median_features):
+        row["reason"] = (
+            "EEG or EOG (almost all power below 6 Hz, hardly any alpha or beta: blinks "
+            "or eye movements)"
+        )
+    if row["reason"]:
+        row["predicted"] = UNKNOWN
+    return row

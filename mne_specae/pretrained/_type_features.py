@@ -1,0 +1,216 @@
+"""Rate-aware, scale-free features of one channel for the channel-type head.
+
+A mistyped channel's units are unknown (a PPG typed EEG is read in volts, an EDA in
+microsiemens typed misc has no unit at all), and its sampling rate may be anything
+from 4 Hz (a wristband's EDA or temperature) to several kHz. Every feature here is
+therefore computed **at the channel's own rate** on long windows
+(:data:`FEATURE_SECONDS`), and none depends on the amplitude:
+
+* relative ``log10`` band powers in fixed bands (:data:`BANDS`, 0.05 to 250 Hz); a
+  band above 0.8 x Nyquist is missing (``nan``): the head imputes the training mean
+  there, so the sampling rate itself is no feature (no "4 Hz = EDA" shortcut);
+* the spectral slope (log-log), the normalised spectral entropy, the dominant
+  frequency, the spectral edge (90 % of the power) and the mean frequency (Hjorth
+  mobility) over the band every rate above 8 Hz shares (0.05-3.2 Hz and up to 40 Hz);
+* the regularity of periodicities: autocorrelation peaks of the signal smoothed to
+  about 16 Hz at heart lags (0.7-3 Hz) and breathing lags (0.1-0.7 Hz), and of the
+  envelope of its fast part (above 8 Hz) at heart lags;
+* the shape of the waveform: skewness, ``log10`` kurtosis, of the signal and of its
+  derivative, sign asymmetry of its extremes, smoothness (the standard deviation of
+  the smoothed derivative over that of the signal), the share of a linear trend;
+* held samples (exact repeats: quantised sensors, digital lines).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import welch
+
+#: Length (s) of the windows the features are computed on: slow signals (breathing,
+#: EDA) need several cycles.
+FEATURE_SECONDS = 30.0
+#: Fixed frequency bands (Hz) of the relative band powers.
+BANDS = (
+    (0.05, 0.15),
+    (0.15, 0.4),
+    (0.4, 0.8),
+    (0.8, 1.5),
+    (1.5, 3.0),
+    (3.0, 6.0),
+    (6.0, 10.0),
+    (10.0, 15.0),
+    (15.0, 25.0),
+    (25.0, 40.0),
+    (40.0, 70.0),
+    (70.0, 120.0),
+    (120.0, 250.0),
+)
+#: A band counts when its top is below this fraction of the Nyquist frequency.
+NYQUIST_USE = 0.8
+#: Lags (s) of the heart (0.7-3 Hz) and breathing (0.1-0.7 Hz) periodicities.
+HEART_LAGS = (1 / 3.0, 1 / 0.7)
+BREATH_LAGS = (1 / 0.7, 1 / 0.1)
+#: Rate (Hz) the signal is block-averaged to for the shape and periodicity features.
+SMOOTH_RATE = 16.0
+#: Spectral shape features use the band up to this frequency (or the usable Nyquist).
+SHAPE_TOP = 40.0
+
+FEATURE_NAMES = [f"logrel_{lo:g}_{hi:g}" for lo, hi in BANDS] + [
+    "slope",
+    "entropy",
+    "log_dominant",
+    "log_edge90",
+    "log_mobility",
+    "acf_heart",
+    "acf_breath",
+    "acf_envelope",
+    "skew",
+    "log_kurtosis",
+    "skew_diff",
+    "log_kurtosis_diff",
+    "asymmetry",
+    "smoothness",
+    "trend_share",
+    "held",
+]
+N_FEATURES = len(FEATURE_NAMES)
+
+
+def _block_mean(x, q):
+    """Block averages of ``q`` samples along the last axis (a crude low-pass)."""
+    if q <= 1:
+        return x
+    n = x.shape[-1] // q * q
+    return x[..., :n].reshape(*x.shape[:-1], -1, q).mean(axis=-1)
+
+
+def _acf(x):
+    """Normalised autocorrelation of each row (FFT, zero-padded), lags 0..n-1."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    n = x.shape[-1]
+    size = 1 << int(np.ceil(np.log2(2 * n)))
+    spec = np.fft.rfft(x, size, axis=-1)
+    ac = np.fft.irfft(spec * spec.conj(), size, axis=-1)[..., :n]
+    zero = ac[..., :1]
+    zero[zero <= 0] = np.inf
+    return ac / zero
+
+
+def _peak_in(ac, rate, lags):
+    """Highest local maximum of each row of ``ac`` at lags within ``lags`` (s), after
+    the first zero crossing; 0 where there is none."""
+    lo, hi = int(np.floor(lags[0] * rate)), int(np.ceil(lags[1] * rate))
+    out = np.zeros(len(ac))
+    n = ac.shape[-1]
+    hi = min(hi, n - 2)
+    if hi <= max(lo, 1):
+        return np.full(len(ac), np.nan)
+    for r, row in enumerate(ac):
+        below = np.flatnonzero(row < 0)
+        start = max(lo, int(below[0]) if below.size else n)
+        seg = row[start - 1 : hi + 2] if start <= hi else np.empty(0)
+        if seg.size < 3:
+            continue
+        mid = seg[1:-1]
+        peaks = mid[(mid >= seg[:-2]) & (mid >= seg[2:])]
+        if peaks.size:
+            out[r] = max(float(peaks.max()), 0.0)
+    return out
+
+
+def _moments(x):
+    x = x - x.mean(axis=-1, keepdims=True)
+    m2 = (x**2).mean(axis=-1)
+    m2[m2 <= 0] = np.nan
+    skew = (x**3).mean(axis=-1) / m2**1.5
+    kurt = (x**4).mean(axis=-1) / m2**2
+    return skew, np.log10(np.maximum(kurt, 1e-3))
+
+
+def window_features(windows, sfreq):
+    """Features of a channel's windows, at the channel's own rate.
+
+    Parameters
+    ----------
+    windows : numpy.ndarray, shape (n_windows, n_samples)
+        Finite windows of one channel (or of several: each row on its own).
+    sfreq : float
+        Their sampling rate.
+
+    Returns
+    -------
+    features : numpy.ndarray, shape (n_windows, N_FEATURES)
+        In the order of :data:`FEATURE_NAMES`; ``nan`` where a feature does not
+        exist at this rate (a band above Nyquist) or for this window.
+    """
+    x = np.asarray(windows, np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"windows must be 2D (n_windows, n_samples), got {x.shape}.")
+    n_win, n = x.shape
+    out = np.full((n_win, N_FEATURES), np.nan)
+    if n_win == 0 or n < 8:
+        return out
+    x = x - x.mean(axis=1, keepdims=True)
+    nyq = sfreq / 2
+    nperseg = int(min(n, round(16 * sfreq)))
+    freqs, psd = welch(x, fs=sfreq, nperseg=nperseg, detrend="constant", axis=-1)
+    usable_top = NYQUIST_USE * nyq
+    in_range = (freqs >= BANDS[0][0]) & (freqs <= usable_top)
+    total = psd[:, in_range].sum(axis=1)
+    total[total <= 0] = np.nan
+    for b, (lo, hi) in enumerate(BANDS):
+        if hi > usable_top:
+            continue
+        sel = (freqs >= lo) & (freqs < hi)
+        if sel.any():
+            out[:, b] = np.log10(psd[:, sel].sum(axis=1) / total + 1e-6)
+    col = len(BANDS)
+    top = min(SHAPE_TOP, usable_top)
+    shape = (freqs >= BANDS[0][0]) & (freqs <= top)
+    if shape.sum() >= 4:
+        f, p = freqs[shape], psd[:, shape]
+        ptot = p.sum(axis=1, keepdims=True)
+        ptot[ptot <= 0] = np.nan
+        rel = p / ptot
+        logf = np.log10(f)
+        logp = np.log10(p + 1e-30)
+        lf = logf - logf.mean()
+        out[:, col] = (logp - logp.mean(axis=1, keepdims=True)) @ lf / (lf @ lf)
+        ent = -(rel * np.log(rel + 1e-30)).sum(axis=1) / np.log(len(f))
+        out[:, col + 1] = ent
+        out[:, col + 2] = logf[np.argmax(p, axis=1)]
+        cum = np.cumsum(rel, axis=1)
+        out[:, col + 3] = logf[np.minimum((cum < 0.9).sum(axis=1), len(f) - 1)]
+        out[:, col + 4] = 0.5 * np.log10((rel * f**2).sum(axis=1) + 1e-30)
+    col += 5
+    q = max(1, int(sfreq // SMOOTH_RATE))
+    slow = _block_mean(x, q)
+    rate = sfreq / q
+    ac = _acf(slow)
+    out[:, col] = _peak_in(ac, rate, HEART_LAGS)
+    out[:, col + 1] = _peak_in(ac, rate, BREATH_LAGS)
+    if nyq >= 20:  # the envelope of the fast part (above about 8 Hz)
+        qf = max(1, int(sfreq // 16))
+        smooth = np.repeat(_block_mean(x, qf), qf, axis=1)
+        fast = np.abs(x[:, : smooth.shape[1]] - smooth)
+        env = _block_mean(fast, qf)
+        out[:, col + 2] = _peak_in(_acf(env), sfreq / qf, HEART_LAGS)
+    col += 3
+    out[:, col], out[:, col + 1] = _moments(x)
+    d = np.diff(slow, axis=1)
+    if d.shape[1] >= 4:
+        out[:, col + 2], out[:, col + 3] = _moments(d)
+    p1, p50, p99 = np.percentile(x, [1, 50, 99], axis=1)
+    up, down = p99 - p50, p50 - p1
+    out[:, col + 4] = np.log10((up + 1e-30) / (down + 1e-30)).clip(-3, 3)
+    sd = slow.std(axis=1)
+    sd[sd <= 0] = np.nan
+    if d.shape[1] >= 2:
+        out[:, col + 5] = np.log10(d.std(axis=1) / sd + 1e-6)
+    t = np.linspace(-1, 1, n)
+    slope = x @ t / (t @ t)
+    var = x.var(axis=1)
+    var[var <= 0] = np.nan
+    out[:, col + 6] = (slope**2 * (t @ t) / n) / var
+    out[:, col + 7] = (np.diff(x, axis=1) == 0).mean(axis=1)
+    return out
