@@ -174,7 +174,7 @@ class EncoderMethods:
         data, owner, values = self._encode(X, recon_error, per_item=True)
         ch_names = None
         if getattr(data, "store", None) is not None:  # one channel per item, named
-            ch_names = data.store.metadata["channel"].astype(str).to_numpy()
+            ch_names = data.store.read_columns("channel")["channel"].astype(str).to_numpy()
         elif self._separate():  # epoch-major: every epoch has its Epochs' channels
             ch_names = np.concatenate(
                 [

@@ -192,7 +192,7 @@ class StoreItemSet:
         self.n_times = store.n_times
         self.n_epochs = [len(store)]
         self.n_channels = [1]
-        self.ch_names = [list(dict.fromkeys(store.metadata["channel"]))]
+        self.ch_names = [list(dict.fromkeys(store.read_columns("channel")["channel"]))]
 
     def items(self, separate):
         if not separate:
@@ -206,7 +206,7 @@ class StoreItemSet:
             if groups.shape != (n,):
                 raise ValueError(f"groups must hold one label per item of the store ({n}).")
             return groups
-        md = self.store.metadata
+        md = self.store.read_columns(["subject", "recording"])  # not the embeddings
         subject = md["subject"].astype(str)
         return np.where(subject == "unknown", md["recording"].astype(str), subject)
 
@@ -217,7 +217,7 @@ class StoreItemSet:
         return (md["recording"].astype(str) + "\x1f" + md["channel"].astype(str)).to_numpy(str)
 
     def lowest_nyquist(self):
-        return float(self.store.metadata["sfreq_orig"].min()) / 2
+        return float(self.store.read_columns("sfreq_orig")["sfreq_orig"].min()) / 2
 
 
 def add_store_embeddings(est, store, *, prefix, recon_error):
@@ -226,10 +226,17 @@ def add_store_embeddings(est, store, *, prefix, recon_error):
 
     embeddings, errors = est.embed(store, recon_error=recon_error)
     columns = [f"{prefix}{i:03d}" for i in range(embeddings.shape[1])]
-    new = pd.DataFrame(embeddings.astype(np.float64), columns=columns)
-    if recon_error:
-        new[f"{prefix}recon_error"] = errors
-    store.write_columns(new, replace_prefix=prefix, written_by=_model_tag(est))
+
+    def blocks(size=65_536):  # streamed into the tables: no float64 copy of every row
+        for start in range(0, max(len(embeddings), 1), size):
+            block = pd.DataFrame(
+                embeddings[start : start + size].astype(np.float64), columns=columns
+            )
+            if recon_error:
+                block[f"{prefix}recon_error"] = errors[start : start + size]
+            yield block
+
+    store.write_columns(blocks(), replace_prefix=prefix, written_by=_model_tag(est))
     return store
 
 
