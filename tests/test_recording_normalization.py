@@ -184,3 +184,30 @@ def test_train_autoencoder_with_recordings():
     )
     assert np.isfinite(history.epochs[0]["train_loss"])
     assert stage.rec_item.numel() == 0
+
+
+def test_a_checkpoint_records_the_recordings(tmp_path):
+    x = torch.as_tensor(_noise(8, n_channels=8, seconds=5), dtype=torch.float32)
+
+    def train(recordings, resume):
+        stage = Spectrogram(SFREQ, n_fft=64, hop_length=64, resize=(16, 16), normalize="recording")
+        return train_autoencoder(
+            tiny_model(),
+            x,
+            input_stage=stage,
+            recordings=recordings,
+            max_epochs=1,
+            batch_size=4,
+            val_fraction=0.0,
+            device="cpu",
+            checkpoint=tmp_path / "run.ckpt",
+            resume=resume,
+            progress=False,
+            verbose=False,
+        )
+
+    first = train(["a"] * 4 + ["b"] * 4, False)
+    again = train(["a"] * 4 + ["b"] * 4, True)  # the same run: its result
+    assert [e["train_loss"] for e in again.epochs] == [e["train_loss"] for e in first.epochs]
+    with pytest.raises(ValueError, match="recordings"):
+        train(["a"] * 8, True)

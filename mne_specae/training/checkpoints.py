@@ -184,6 +184,16 @@ def make_fingerprint(model, input_stage, data, train_idx, val_idx, **settings):
     return out
 
 
+def recordings_digest(recordings):
+    """What a fingerprint records of the ``recordings`` labels (``normalize="recording"``):
+    their count and a sha256 of the labels in order."""
+    import hashlib
+
+    labels = [str(label) for label in recordings]
+    digest = hashlib.sha256("\x1e".join(labels).encode()).hexdigest()
+    return dict(n_items=len(labels), sha256=digest)
+
+
 def _flatten(entries, prefix=""):
     flat = {}
     for key, value in entries.items():

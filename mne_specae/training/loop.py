@@ -48,6 +48,7 @@ from .checkpoints import (
     check_absent,
     make_fingerprint,
     read_checkpoint,
+    recordings_digest,
     restore_run,
     tensor_indices,
 )
@@ -326,6 +327,7 @@ def train_autoencoder(
                     "seed",
                 )
             },
+            **({} if recordings is None else {"recordings": recordings_digest(recordings)}),
             drop_last=use_drop_last(drop_last, compile),
         )
     )
