@@ -211,3 +211,15 @@ def test_a_checkpoint_records_the_recordings(tmp_path):
     assert [e["train_loss"] for e in again.epochs] == [e["train_loss"] for e in first.epochs]
     with pytest.raises(ValueError, match="recordings"):
         train(["a"] * 8, True)
+
+
+def test_input_pca_baseline_takes_the_recording_statistics(fitted, pair):
+    from mne_specae.evaluation.baselines import InputPCA, input_images
+
+    r1, r2, r3 = pair
+    images = input_images([r1, r2], fitted.input_stage_)
+    np.testing.assert_allclose(images[: len(r1)], images[len(r1) :], atol=2e-4)
+    expected = _inputs(fitted, r3).mean(axis=1).reshape(len(r3), -1)
+    np.testing.assert_allclose(input_images([r3], fitted.input_stage_), expected, atol=1e-5)
+    pca = InputPCA(fitted, n_components=4).fit([r1, r3])
+    np.testing.assert_allclose(pca.transform([r1]), pca.transform([r2]), atol=1e-3)

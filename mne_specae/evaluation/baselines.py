@@ -30,8 +30,10 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..estimator import _build
+from ..estimator._items import ItemSet
 from ..estimator.metadata import epochs_list_of
 from ..estimator.specae import SpecAE
+from ..spectral._recording import images_of
 from ..utils._picks import pick_channels as resolve_picks
 from ._handcrafted import (
     CATCH22_NAMES,
@@ -226,9 +228,10 @@ def input_images(epochs_list, stage, picks=None, batch_size=256):
             data = ep.get_data(picks=resolve_picks(ep.info, picks)).astype(np.float32)
             n_ep, n_ch, n_times = data.shape
             flat = torch.from_numpy(data.reshape(-1, n_times))
-            images = torch.cat(
-                [stage.to_images(flat[i : i + batch_size]) for i in range(0, len(flat), batch_size)]
-            )
+            labels = None  # normalize="recording": each Epochs' recordings and channels
+            if getattr(stage, "needs_item_index", False):
+                labels = ItemSet(ep, picks=resolve_picks(ep.info, picks)).recordings(True)
+            images = images_of(stage, flat, labels, batch_size)
             rows.append(images.reshape(n_ep, n_ch, -1).mean(dim=1).numpy())
     return np.concatenate(rows)
 

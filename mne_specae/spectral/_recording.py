@@ -194,3 +194,45 @@ class RecordingStatistics:
         groups = self.rec_item[index]
         mean, std = self.rec_mean[groups], self.rec_std[groups]
         return (out - mean.to(out.device)) / std.to(out.device)
+
+
+@torch.no_grad()
+def images_of(stage, items, recordings=None, batch_size=256):
+    """All the model inputs of ``items`` through ``stage`` (``to_images``), batch by
+    batch; with ``normalize="recording"`` standardised with the statistics of
+    ``recordings`` (one label per item) computed on these items.
+
+    Parameters
+    ----------
+    stage : InputStage
+        E.g. a :class:`~mne_specae.Spectrogram`.
+    items : torch.Tensor, shape (n_items, [n_channels,] n_times)
+        The waveforms.
+    recordings : array-like of str | None
+        The recording (and channel) of each item; needed by a stage with
+        ``normalize="recording"`` only.
+    batch_size : int
+        Items per batch.
+
+    Returns
+    -------
+    images : torch.Tensor, shape (n_items, planes, *spatial)
+    """
+    if not getattr(stage, "needs_item_index", False):
+        return torch.cat(
+            [stage.to_images(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]
+        )
+    if recordings is None:
+        raise ValueError(
+            "normalize='recording': the recording of each item is needed (recordings=...)."
+        )
+    with stage.recording_statistics(items, recordings, batch_size):
+        return torch.cat(
+            [
+                stage.to_images(
+                    items[i : i + batch_size],
+                    index=torch.arange(i, min(i + batch_size, len(items))),
+                )
+                for i in range(0, len(items), batch_size)
+            ]
+        )
