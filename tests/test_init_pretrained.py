@@ -7,7 +7,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
-from tiny import weights_of
+from tiny import assert_same_weights, weights_of
 
 from mne_specae import SpecAE, load_pretrained, make_segments
 
@@ -43,7 +43,17 @@ def _max_difference(a, b):
 
 
 @pytest.mark.parametrize("how", ["pretrained", "biosignals", "file", "path"])
-def test_fit_starts_from_the_shipped_weights(shipped, small_epochs, how, tmp_path):
+def test_fit_starts_from_the_shipped_weights(shipped, small_epochs, how, tmp_path, monkeypatch):
+    import mne_specae.estimator.specae as specae_module
+
+    started = []
+    train = specae_module.train_autoencoder
+
+    def spy(model, *args, **kwargs):  # the weights the first step starts from
+        started.append(weights_of(model))
+        return train(model, *args, **kwargs)
+
+    monkeypatch.setattr(specae_module, "train_autoencoder", spy)
     init = {"pretrained": "pretrained", "biosignals": "biosignals"}.get(how)
     if init is None:
         saved = shipped.save(tmp_path / "shipped.specae")
@@ -51,6 +61,7 @@ def test_fit_starts_from_the_shipped_weights(shipped, small_epochs, how, tmp_pat
     before = weights_of(shipped.model_)
     est = SpecAE(**_shipped_settings(shipped, max_epochs=1, lr=1e-12))
     est.fit(small_epochs, init=init)
+    assert_same_weights(started[0], before)  # bit for bit
     assert _max_difference(weights_of(est.model_), before) < 1e-6
     emb = est.transform(small_epochs)
     np.testing.assert_allclose(emb, shipped.transform(small_epochs), rtol=1e-4, atol=1e-5)
