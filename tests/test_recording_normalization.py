@@ -223,3 +223,18 @@ def test_input_pca_baseline_takes_the_recording_statistics(fitted, pair):
     np.testing.assert_allclose(input_images([r3], fitted.input_stage_), expected, atol=1e-5)
     pca = InputPCA(fitted, n_components=4).fit([r1, r3])
     np.testing.assert_allclose(pca.transform([r1]), pca.transform([r2]), atol=1e-3)
+
+
+@pytest.mark.parametrize("channel_mode", ["planes", "stack"])
+def test_planes_and_stack_take_each_channel_of_each_recording(pair, channel_mode):
+    r1, r2, r3 = pair
+    # (top_db=None: its floor is below each item's peak over all its channels)
+    est = SpecAE(**dict(SETTINGS, channel_mode=channel_mode, top_db=None)).fit([r1, r3])
+    rows = est.input_stage_.image_shape(est.n_times_, 2)
+    assert est.input_stage_.rec_item.numel() == 0
+    np.testing.assert_allclose(est.transform(r1), est.transform(r2), atol=1e-4)
+    # one channel 1000 times larger: the same rows (each channel its own statistics)
+    scaled = r1.copy()
+    scaled._data[:, 1] *= 1000
+    np.testing.assert_allclose(est.transform(scaled), est.transform(r1), atol=1e-4)
+    assert rows[0] == (2 if channel_mode == "planes" else 1)

@@ -185,7 +185,7 @@ class RecordingStatistics:
                 "normalize='recording' needs the index of each item in the data whose "
                 "statistics were computed: call to_images(x, index=...)."
             )
-        index = torch.as_tensor(index).to(self.rec_item.device)
+        index = torch.as_tensor(index).to(self.rec_item.device, non_blocking=True)
         if index.shape != (out.shape[0],):
             raise ValueError(
                 f"index must hold one item index per image: {out.shape[0]} images, got "
