@@ -80,9 +80,9 @@ class RecordingStatistics:
         if not hasattr(waveforms, "shape") or isinstance(waveforms, np.ndarray):
             waveforms = torch.as_tensor(waveforms)
         n_items = waveforms.shape[0]
-        codes, n_groups = recording_codes(recordings, n_items)
         if n_items == 0:
             raise ValueError("normalize='recording' needs at least one item.")
+        codes, n_groups = recording_codes(recordings, n_items)
         device = self.window.device
         count = np.zeros(n_groups)  # frames per group
         items_in = np.bincount(codes, minlength=n_groups)
@@ -101,23 +101,21 @@ class RecordingStatistics:
                 if mean is None:
                     mean = np.zeros((n_groups, row_mean.shape[1]))
                     m2 = np.zeros_like(mean)
-                c = codes[start : start + len(row_mean)]
-                # this batch's moments per group (items of k frames each) ...
-                n_b = np.bincount(c, minlength=n_groups) * float(k)
-                sums = np.zeros_like(mean)
-                np.add.at(sums, c, row_mean * k)
-                present = n_b > 0
-                mean_b = np.zeros_like(mean)
-                mean_b[present] = sums[present] / n_b[present, None]
-                m2_b = np.zeros_like(mean)
-                np.add.at(m2_b, c, row_m2 + k * (row_mean - mean_b[c]) ** 2)
-                # ... merged into the running ones (Chan et al.)
-                total = count + n_b
-                delta = mean_b - mean
-                w = np.divide(n_b, total, out=np.zeros_like(total), where=total > 0)
-                mean += delta * w[:, None]
-                m2 += m2_b + delta**2 * (count * w)[:, None]
-                count = total
+                # this batch's moments per group present (items of k frames each) ...
+                here, local = np.unique(codes[start : start + len(row_mean)], return_inverse=True)
+                local = local.reshape(-1)
+                n_b = np.bincount(local) * float(k)
+                mean_b = np.zeros((len(here), row_mean.shape[1]))
+                np.add.at(mean_b, local, row_mean * k)
+                mean_b /= n_b[:, None]
+                m2_b = np.zeros_like(mean_b)
+                np.add.at(m2_b, local, row_m2 + k * (row_mean - mean_b[local]) ** 2)
+                # ... merged into the running ones of those groups (Chan et al.)
+                n_a, total = count[here], count[here] + n_b
+                delta = mean_b - mean[here]
+                mean[here] += delta * (n_b / total)[:, None]
+                m2[here] += m2_b + delta**2 * (n_a * n_b / total)[:, None]
+                count[here] = total
         finally:
             self.normalize = mode
         std = np.sqrt(np.maximum(m2 / count[:, None], 0.0))

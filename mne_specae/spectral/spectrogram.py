@@ -92,6 +92,9 @@ class Spectrogram(ImageAxes, DatasetStatistics, RecordingStatistics, InputStage)
     when centred (:meth:`times`). With ``win_length == n_fft`` that is ``n_fft / 2``
     when not centred (scipy's times), and 0 when centred with an even ``n_fft``.
     :meth:`inverse` does not restore what ``detrend`` removed.
+    With ``normalize="recording"``, :meth:`fit_recordings` computes the statistics of
+    the data to normalise (``with sg.recording_statistics(x, recordings):`` holds them
+    for a block), and each call names its items: ``sg(x[i], index=i)``.
 
     ``resize`` treats each axis on its own. An axis that grows is interpolated
     bilinearly with ``align_corners=True`` (its first and last samples keep their
