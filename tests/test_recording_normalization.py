@@ -238,3 +238,21 @@ def test_planes_and_stack_take_each_channel_of_each_recording(pair, channel_mode
     scaled._data[:, 1] *= 1000
     np.testing.assert_allclose(est.transform(scaled), est.transform(r1), atol=1e-4)
     assert rows[0] == (2 if channel_mode == "planes" else 1)
+
+
+def test_scikit_learn_parameter_checks(pair):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils.estimator_checks import (
+        check_get_params_invariance,
+        check_no_attributes_set_in_init,
+        check_set_params,
+    )
+
+    est = SpecAE(**SETTINGS)
+    check_get_params_invariance("SpecAE", est)
+    check_set_params("SpecAE", est)
+    check_no_attributes_set_in_init("SpecAE", est)
+    pipe = make_pipeline(clone(est).set_params(val_fraction=0.0), StandardScaler()).fit(pair[2])
+    assert pipe.transform(pair[2]).shape == (len(pair[2]), 4)
+    assert pipe[0].get_params()["normalize"] == "recording"
