@@ -213,7 +213,7 @@ class StoreItemSet:
     def recordings(self, separate):
         """Recording and channel of each item (``normalize="recording"``): the
         store's ``recording`` and ``channel`` columns."""
-        md = self.store.metadata
+        md = self.store.read_columns(["recording", "channel"])  # not the embeddings
         return (md["recording"].astype(str) + "\x1f" + md["channel"].astype(str)).to_numpy(str)
 
     def lowest_nyquist(self):
