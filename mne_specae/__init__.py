@@ -17,7 +17,14 @@ from .evaluation import (
     summarize_scores,
 )
 from .nn import ConvAutoencoder1d, ConvAutoencoder2d
-from .pretrained import annotate_unusual, identify_channel_types, load_pretrained
+from .pretrained import (
+    annotate_unusual,
+    calibrate_types,
+    collect_type_data,
+    evaluate_types,
+    identify_channel_types,
+    load_pretrained,
+)
 from .segments import SIGNAL_TYPES, make_segments, select_evenly
 from .spectral import Spectrogram, compute_spectrogram, griffin_lim
 from .stores import SegmentStore, prepare_segments, read_segments
@@ -41,10 +48,13 @@ __all__ = [
     "annotate_unusual",
     "baselines",
     "calibrate",
+    "calibrate_types",
+    "collect_type_data",
     "compare_representations",
     "compute_spectrogram",
     "datasets",
     "evaluate_embeddings",
+    "evaluate_types",
     "griffin_lim",
     "identify_channel_types",
     "load_pretrained",

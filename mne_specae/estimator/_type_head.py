@@ -159,7 +159,7 @@ class TypeHead:
 
     # ------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, features, labels, channels, sources, *, feature_names, C=0.1):
+    def fit(cls, features, labels, channels, sources, *, feature_names, C=1.0):
         """Fit a head on windows.
 
         Parameters
@@ -217,7 +217,7 @@ class TypeHead:
         order = [list(clf.classes_).index(c) for c in classes]
         head.coef, head.intercept = coef[order], intercept[order]
         head.centres = np.stack([Z[y == c].mean(axis=0) for c in classes])
-        head.n_channels = {c: len(np.unique(channels[y == c])) for c in classes}
+        head.n_channels = {str(c): len(np.unique(channels[y == c])) for c in classes}
         distance = head.distance(X)
         medians = [np.median(distance[channels == ch]) for ch in np.unique(channels)]
         head.max_distance = DISTANCE_MARGIN * float(np.quantile(medians, DISTANCE_QUANTILE))
@@ -228,16 +228,16 @@ class TypeHead:
         """Plain Python types only (for model files read with ``weights_only=True``)."""
         return dict(
             version=TYPE_HEAD_VERSION,
-            labels=list(self.labels),
-            feature_names=list(self.feature_names),
+            labels=[str(v) for v in self.labels],
+            feature_names=[str(v) for v in self.feature_names],
             mean=self.mean.tolist(),
             scale=self.scale.tolist(),
             coef=self.coef.tolist(),
             intercept=self.intercept.tolist(),
             centres=self.centres.tolist(),
-            max_distance=self.max_distance,
-            n_channels=dict(self.n_channels),
-            sources=list(self.sources),
+            max_distance=float(self.max_distance),
+            n_channels={str(k): int(v) for k, v in self.n_channels.items()},
+            sources=[str(v) for v in self.sources],
         )
 
     @classmethod

@@ -1,8 +1,17 @@
 """What the shipped encoder does: loading it (weights in ``assets/``), channel types
-from the signal, and unusual segments."""
+from the signal (and fitting their head), and unusual segments."""
 
+from ._type_fit import TypeData, calibrate_types, collect_type_data, evaluate_types
 from .channel_types import identify_channel_types
 from .loading import load_pretrained
 from .unusual import annotate_unusual
 
-__all__ = ["annotate_unusual", "identify_channel_types", "load_pretrained"]
+__all__ = [
+    "TypeData",
+    "annotate_unusual",
+    "calibrate_types",
+    "collect_type_data",
+    "evaluate_types",
+    "identify_channel_types",
+    "load_pretrained",
+]

@@ -43,7 +43,8 @@ of them; a trigger jumps across its range, and rests at one level most of the ti
 With a channel-type head (``slow_ok=True``), slow channels and quantised slow
 sensors are left to the head (they are respiration, EDA, temperature, motion), and a
 channel is a tone only when most of its power lies above 1 Hz (a breathing wave is
-nearly a sine at 0.25 Hz).
+nearly a sine at 0.25 Hz) and the band from 1 Hz to Nyquist is at least 5 Hz wide;
+below 4 Hz (a walk, a pulse: nearly periodic) the tone must hold 95 % of the power.
 """
 
 from __future__ import annotations
@@ -63,6 +64,12 @@ STIM_JUMPS = 0.5
 NOISY_HELD = 0.1
 #: With ``slow_ok``, the tone check needs this share of the power above 1 Hz.
 TONE_BAND_SHARE = 0.5
+#: With ``slow_ok``, the tone check needs a band (1 Hz to Nyquist) this wide (Hz): at
+#: 4 Hz every peak is "within 1 Hz" of the whole band.
+TONE_MIN_BAND = 5.0
+#: With ``slow_ok``, a peak below ``SLOW_TONE_BELOW`` Hz is a tone only when this pure.
+SLOW_TONE_BELOW = 4.0
+SLOW_TONE_FRACTION = 0.95
 #: Reasons of the stimulus channels (``predicted == "stim"``).
 HELD_STIM = "holds levels (a trigger, status or digital channel)"
 LEVELS_STIM = "jumps between a few levels (a noisy trigger or status channel)"
@@ -87,15 +94,16 @@ def spectral_fractions(windows, sfreq, *, band_share=False):
     -------
     fast, tone : float
         See the module's notes; ``nan`` when the band is empty (``sfreq < 2 Hz``).
-    share : float
-        Only with ``band_share=True``.
+    share, peak : float
+        Only with ``band_share=True``: the share, and the median frequency of the
+        spectral peak in the band.
     """
     nperseg = int(min(windows.shape[1], round(2 * sfreq)))  # 0.5 Hz resolution
     freqs, psd = welch(windows, fs=sfreq, nperseg=nperseg, detrend="linear", axis=-1)
     top = min(BAND_TOP, sfreq / 2)
     band = (freqs >= 1.0) & (freqs <= top)
     if band.sum() < 3:
-        return (np.nan, np.nan) + ((np.nan,) if band_share else ())
+        return (np.nan, np.nan) + ((np.nan, np.nan) if band_share else ())
     power = psd[:, band]
     total = power.sum(axis=1)
     total[total <= 0] = np.nan
@@ -107,7 +115,7 @@ def spectral_fractions(windows, sfreq, *, band_share=False):
     if band_share:
         every = psd[:, freqs > 0].sum(axis=1)
         every[every <= 0] = np.nan
-        out += (float(np.nanmedian(total / every)),)
+        out += (float(np.nanmedian(total / every)), float(np.median(peak)))
     return out
 
 
@@ -192,14 +200,17 @@ def check_channel(windows, sfreq, *, slow_ok=False):
             return HELD_STIM, stats
         if not slow_ok:
             return "holds levels, moving between neighbouring ones (a quantised slow sensor)", stats
-    fast, tone, share = spectral_fractions(windows, sfreq, band_share=True)
+    fast, tone, share, peak = spectral_fractions(windows, sfreq, band_share=True)
     stats.update(fast_fraction=fast, tone_fraction=tone)
     if not slow_ok:
         if not np.isfinite(fast):
             return f"sampled too slowly ({sfreq:g} Hz)", stats
         if fast < MIN_FAST_FRACTION:
             return "nothing above 10 Hz (a slow sensor or drift)", stats
-    if tone > TONE_FRACTION and (not slow_ok or share >= TONE_BAND_SHARE):
+    wide = sfreq / 2 - 1.0 >= TONE_MIN_BAND  # "within 1 Hz of the peak" means something
+    # a walk or a pulse is nearly periodic at 1-3 Hz: a low peak must be purer
+    purity = TONE_FRACTION if not slow_ok or peak >= SLOW_TONE_BELOW else SLOW_TONE_FRACTION
+    if tone > purity and (not slow_ok or (share >= TONE_BAND_SHARE and wide)):
         return "a single tone (a sine, or mains hum from an open input)", stats
     stats["level_fraction"] = level_fraction(windows)
     # few levels with noise; a quantised sensor (repeated samples) has few levels

@@ -3,22 +3,29 @@
 Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
 
 1. **Rules** (:mod:`._signal_checks`, before any model): flat, a tone, no finite
-   window -> ``"unknown"``; held or few levels of a trigger -> ``"stim"``.
+   window -> ``"unknown"``; held or few levels of a trigger -> ``"stim"``; white
+   noise (a power density flat across the bands, ``NOISE_FLATNESS``: 0.05-0.13 for
+   white noise, at least 0.31 for every real ECG, EEG and EMG channel of the
+   developers' recordings) -> ``"unknown"``.
 2. **The channel-type head** (``calibration.type_head``, rate-aware features at the
    channel's own rate): which MNE type; ECG, EEG and EMG together are one family,
    the biopotentials. A channel far from every label the head knows is ``"unknown"``.
 3. **The encoder's head** (:class:`~mne_specae.Calibration`) tells ECG, EEG and EMG
-   apart inside the biopotential family, as before the type head existed, with its
-   own out-of-distribution thresholds. A model file without a type head goes
+   apart inside the biopotential family (sent there when it is the type head's most
+   probable family with at least ``FAMILY_MAJORITY``), as before the type head
+   existed: ``min_probability`` on its probabilities, and its own
+   out-of-distribution thresholds (distance, reconstruction error). A model file without a type head goes
    straight here (slow channels are then ``"unknown"`` by the rules).
 
 **The EOG guard.** EOG is an electrical potential like EEG, and an encoder that never
-saw it calls it EEG. An ``"eeg"`` answer becomes ``"unknown"`` ("EEG or EOG") when the
-type head gives EOG at least ``EOG_GUARD``, or, with or without a type head, when the
-channel's power lies almost all below 6 Hz (``EOG_LOW_SHARE``) with hardly any in
+saw it calls it EEG (or ECG: a blink is a large, isolated deflection like a beat). An
+``"eeg"`` answer becomes ``"unknown"`` ("EEG or EOG") when the type head gives EOG at
+least ``EOG_GUARD`` and at least ``EOG_RATIO`` (half) the probability of the
+biopotentials; an ``"eeg"`` or ``"ecg"`` answer, with or without a type head, when
+the channel's power lies almost all below 6 Hz (``EOG_LOW_SHARE``) with hardly any in
 6-15 Hz (``EOG_ALPHA_BETA``; blinks and saccades, no alpha or beta rhythm). Every EEG
 channel of the developers' recordings had at least 4.7 % of its power in 6-15 Hz
-(``10 ** -1.33``), synthetic EOG about 0.9 %.
+(``10 ** -1.33``), every ECG channel 3.5 %, synthetic EOG about 0.9 %.
 """
 
 from __future__ import annotations
@@ -32,7 +39,15 @@ UNKNOWN = "unknown"
 BIOPOTENTIALS = ("ecg", "eeg", "emg")
 #: Kinds of a label that mean "no signal here" (an unconnected input): ``unknown``.
 NO_SIGNAL_KINDS = ("unconnected", "noise", "open")
+#: Below this spread of the log power density over the bands (``flatness``), a
+#: channel is white noise: an unconnected input or an amplifier's own noise.
+NOISE_FLATNESS = 0.2
 EOG_GUARD = 0.05
+EOG_RATIO = 0.5
+#: The type head sends a channel to the encoder's head when the biopotentials are its
+#: most probable family with at least this probability; the encoder's head then
+#: applies ``min_probability`` and its own out-of-distribution thresholds.
+FAMILY_MAJORITY = 0.5
 EOG_LOW_SHARE = 0.85
 EOG_ALPHA_BETA = 10**-1.6
 
@@ -54,6 +69,19 @@ def looks_like_eog(median_features):
     low = _band_share(median_features, 0.0, 6.0)
     alpha_beta = _band_share(median_features, 6.0, 15.0)
     return bool(low >= EOG_LOW_SHARE and alpha_beta < EOG_ALPHA_BETA)
+
+
+def white_noise(median_features):
+    """The reason a channel is white noise, or ``""`` (see ``NOISE_FLATNESS``)."""
+    if median_features is None:
+        return ""
+    flat = median_features[FEATURE_NAMES.index("flatness")]
+    if np.isfinite(flat) and flat < NOISE_FLATNESS:
+        return (
+            f"white noise (an unconnected input or amplifier noise: power density flat "
+            f"within {flat:.2f} log10 units)"
+        )
+    return ""
 
 
 def type_probabilities(head, features):
@@ -100,11 +128,12 @@ def feature_verdict(head, features, min_probability):
             f"unlike the training data (signal features: distance {distance:.2f} > "
             f"{head.max_distance:.2f})"
         )
-    elif families[best] < min_probability:
-        out["reason"] = f"not sure: {_describe(families)}"
-    elif best == "biopotential":
-        out["route"] = "encoder"
+    elif best == "biopotential" and families[best] >= FAMILY_MAJORITY:
+        out["route"] = "encoder"  # its own thresholds check it is a known biopotential
         out["reason"] = ""
+        out["type_probability"] = families[best]
+    elif families[best] < min_probability or best == "biopotential":
+        out["reason"] = f"not sure: {_describe(families)}"
     elif best == UNKNOWN:
         out["reason"] = f"looks like an unconnected input or noise ({families[best]:.2f})"
         out["kind"] = max(
@@ -117,6 +146,7 @@ def feature_verdict(head, features, min_probability):
         out.update(
             predicted=best,
             probability=families[best],
+            type_probability=families[best],
             kind=label_kind(max(mine, key=labels.get)),
             reason="",
         )
@@ -126,17 +156,11 @@ def feature_verdict(head, features, min_probability):
     return out
 
 
-def encoder_verdict(calibration, feats, errors, min_probability, types=None):
+def encoder_verdict(calibration, feats, errors, min_probability):
     """Step 3 for one channel: ECG, EEG or EMG from the encoder's items
-    (``feats``, ``errors``); ``types``: the type head's probabilities, if any (the
-    biopotential family's share multiplies the encoder's probabilities)."""
-    enc = dict(zip(calibration.classes, calibration.predict_proba(feats).mean(axis=0)))
-    if types is None:
-        joint = {t: float(p) for t, p in enc.items()}
-    else:
-        family = sum(types.get(t, 0.0) for t in BIOPOTENTIALS)
-        joint = {t: p for t, p in types.items() if t not in BIOPOTENTIALS}
-        joint.update({t: family * float(p) for t, p in enc.items()})
+    (``feats``, ``errors``), with the encoder's probabilities and thresholds."""
+    joint = dict(zip(calibration.classes, calibration.predict_proba(feats).mean(axis=0)))
+    joint = {t: float(p) for t, p in joint.items()}
     first, second = _ranked(joint)
     row = dict(
         predicted=first,
@@ -181,16 +205,25 @@ def encoder_verdict(calibration, feats, errors, min_probability, types=None):
 
 
 def eog_guard(row, types, median_features):
-    """Step 3's ``"eeg"`` made ``"unknown"`` when the channel may be EOG (in place)."""
-    if row.get("predicted") != "eeg":
+    """Step 3's ``"eeg"`` (or ``"ecg"``: blinks can look like beats) made ``"unknown"``
+    when the channel may be EOG (in place)."""
+    predicted = row.get("predicted")
+    if predicted == UNKNOWN and row.get("reason", "").startswith("not sure"):
+        if looks_like_eog(median_features):  # say what it may be
+            row["reason"] += "; the power is that of blinks or eye movements (EOG?)"
+        return row
+    if predicted not in ("eeg", "ecg"):
         return row
     p_eog = (types or {}).get("eog", 0.0)
-    if p_eog >= EOG_GUARD:
-        row["reason"] = f"EEG or EOG (the type head gives EOG {p_eog:.2f})"
+    family = sum((types or {}).get(t, 0.0) for t in BIOPOTENTIALS)
+    if predicted == "eeg" and p_eog >= EOG_GUARD and p_eog >= EOG_RATIO * family:
+        row["reason"] = (
+            f"EEG or EOG (the type head gives EOG {p_eog:.2f}, the biopotentials {family:.2f})"
+        )
     elif looks_like_eog(median_features):
         row["reason"] = (
-            "EEG or EOG (almost all power below 6 Hz, hardly any alpha or beta: blinks "
-            "or eye movements)"
+            f"{predicted.upper()} or EOG (almost all power below 6 Hz, hardly any alpha "
+            "or beta: blinks or eye movements)"
         )
     if row["reason"]:
         row["predicted"] = UNKNOWN

@@ -18,7 +18,8 @@ therefore computed **at the channel's own rate** on long windows
 * the shape of the waveform: skewness, ``log10`` kurtosis, of the signal and of its
   derivative, sign asymmetry of its extremes, smoothness (the standard deviation of
   the smoothed derivative over that of the signal), the share of a linear trend;
-* held samples (exact repeats: quantised sensors, digital lines).
+* held samples (exact repeats: quantised sensors, digital lines);
+* flatness: the spread of the power density over the bands (white noise: 0).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ FEATURE_NAMES = [f"logrel_{lo:g}_{hi:g}" for lo, hi in BANDS] + [
     "smoothness",
     "trend_share",
     "held",
+    "flatness",
 ]
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -213,4 +215,16 @@ def window_features(windows, sfreq):
     var[var <= 0] = np.nan
     out[:, col + 6] = (slope**2 * (t @ t) / n) / var
     out[:, col + 7] = (np.diff(x, axis=1) == 0).mean(axis=1)
+    out[:, col + 8] = _flatness(out[:, : len(BANDS)])
     return out
+
+
+def _flatness(logrel):
+    """Spread (standard deviation) of the ``log10`` power density over the bands
+    from 0.4 Hz that exist at this rate: about 0 for white noise."""
+    widths = np.array([hi - lo for lo, hi in BANDS])
+    keep = np.array([lo >= 0.4 for lo, _ in BANDS]) & np.isfinite(logrel).all(axis=0)
+    if keep.sum() < 3:
+        return np.full(len(logrel), np.nan)
+    density = logrel[:, keep] - np.log10(widths[keep])
+    return density.std(axis=1)

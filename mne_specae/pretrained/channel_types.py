@@ -23,7 +23,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..utils._checks import check_fraction, check_int
 from ..utils._picks import pick_channels
 from ._signal_checks import check_channel
-from ._type_decide import UNKNOWN, encoder_verdict, eog_guard, feature_verdict
+from ._type_decide import UNKNOWN, encoder_verdict, eog_guard, feature_verdict, white_noise
 from ._type_features import window_features
 from ._type_windows import epochs_windows, feature_windows, raw_windows
 from .loading import resolve_model
@@ -44,6 +44,7 @@ COLUMNS = (
     "distance",
     "error_z",
     "feature_distance",
+    "type_probability",
 )
 
 
@@ -61,6 +62,7 @@ def _row(name, ch_type, n_segments, reason, **extra):
         distance=np.nan,
         error_z=np.nan,
         feature_distance=np.nan,
+        type_probability=np.nan,
     )
     row.update(extra)
     return row
@@ -148,6 +150,10 @@ def decide_channels(channels, calibration, embed, min_probability):
                 | stats
             )
             continue
+        noise = white_noise(ch["median"])
+        if noise:
+            rows.append(_row(ch["name"], ch["type"], ch["n"], noise) | stats)
+            continue
         verdict = None
         if head is not None:
             if ch["features"] is None:
@@ -165,9 +171,7 @@ def decide_channels(channels, calibration, embed, min_probability):
         for k, (r, ch, verdict) in enumerate(pending):
             sel = owners == k
             types = None if verdict is None else verdict["types"]
-            rows[r].update(
-                encoder_verdict(calibration, feats[sel], errors[sel], min_probability, types)
-            )
+            rows[r].update(encoder_verdict(calibration, feats[sel], errors[sel], min_probability))
             eog_guard(rows[r], types, ch["median"])
     for row in rows:
         row["ch_type"] = row["predicted"] if row["predicted"] != UNKNOWN else row["type"]
@@ -237,12 +241,15 @@ def identify_channel_types(
         or ``"abp"`` for ``"bio"``, ``"trigger"`` for ``"stim"``; empty when the head
         has none), ``ch_type`` (``predicted``, or the current type where
         ``"unknown"``: ready for :meth:`mne.io.Raw.set_channel_types`),
-        ``probability`` (of the answer), ``second`` and ``second_probability`` (the
-        runner-up), ``n_segments`` (model windows used), ``reason`` (why
+        ``probability`` (of the answer: the encoder's head's for ECG, EEG and EMG, the
+        type head's otherwise), ``second`` and ``second_probability`` (the runner-up of
+        the same head), ``n_segments`` (model windows used), ``reason`` (why
         ``"unknown"`` or ``"stim"``, else empty), ``distance`` and ``error_z`` (how far
         the channel lies from the encoder's training data, see
         :class:`~mne_specae.Calibration`), ``feature_distance`` (the same for the type
-        head's features), and the statistics of the rules (``flat_fraction``,
+        head's features), ``type_probability`` (the type head's probability of the
+        answer's family, the biopotentials together for ECG, EEG and EMG; ``nan``
+        without a type head), and the statistics of the rules (``flat_fraction``,
         ``held_fraction``, ``level_fraction``, ``fast_fraction``, ``tone_fraction``).
 
     Notes

@@ -1,0 +1,258 @@
+"""MNE channel types from the signal with a channel-type head (issue 21).
+
+A head is fitted here with :func:`mne_specae.calibrate_types` on synthetic channels of
+known content (respiration, PPG, arterial pressure, EDA, temperature, accelerometer,
+EOG; tests/type_signals.py) and real ECG/EEG/EMG from the shared recordings, then
+tested on other seeds and other recordings.
+"""
+
+import copy
+import warnings
+
+import mne
+import numpy as np
+import pytest
+import type_signals as ts
+
+from mne_specae import (
+    SpecAE,
+    calibrate_types,
+    collect_type_data,
+    evaluate_types,
+    identify_channel_types,
+    load_pretrained,
+)
+from mne_specae.estimator._type_head import TypeHead
+from mne_specae.estimator.calibration import Calibration
+
+#: (MNE type, kind, generator, rate) of the synthetic channels.
+SYNTHETIC = (
+    ("resp", "", ts.breathing, 25.0),
+    ("resp", "", ts.breathing, 250.0),
+    ("bio", "ppg", ts.ppg, 64.0),
+    ("bio", "ppg", ts.ppg, 250.0),
+    ("bio", "abp", ts.abp, 250.0),
+    ("gsr", "", ts.eda, 4.0),
+    ("gsr", "", ts.eda, 32.0),
+    ("temperature", "", ts.temperature, 4.0),
+    ("misc", "accelerometer", ts.accelerometer, 32.0),
+    ("eog", "", ts.eog, 250.0),
+    ("stim", "", ts.trigger, 250.0),
+)
+TRAIN_RECORDINGS = (
+    "ecg/mitdb/100",
+    "ecg/mitdb/113",
+    "ecg/biosppy/ecg",
+    "ecg/eegmat/Subject00_1",
+    "eeg/eegmat/Subject00_1",
+    "eeg/eegmat/Subject02_2",
+    "eeg/biosppy/eeg_ec",
+    "eeg/biosppy/eeg_eo",
+    "emg/uci_lower_limb/3Amar",
+    "emg/uci_lower_limb/8Nsen",
+    "emg/biosppy/emg",
+)
+
+
+def _one(ch_type, kind, fn, sfreq, rng, seconds=90.0, name=None):
+    name = name or f"{ch_type}{'_' + kind if kind else ''}_{sfreq:g}"
+    info = mne.create_info([name], sfreq, ch_type)
+    return mne.io.RawArray(fn(sfreq, seconds, rng)[np.newaxis], info, verbose=False)
+
+
+def _synthetic_set(seed):
+    rng = np.random.default_rng(seed)
+    raws, kinds, sources = [], [], []
+    for ch_type, kind, fn, sfreq in SYNTHETIC:
+        raw = _one(ch_type, kind, fn, sfreq, rng)
+        raws.append(raw)
+        kinds.append({raw.ch_names[0]: kind})
+        sources.append(f"synthetic-{ch_type}-{kind}")
+    return raws, kinds, sources
+
+
+def _misc(raw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return raw.copy().set_channel_types(dict.fromkeys(raw.ch_names, "misc"), verbose=False)
+
+
+@pytest.fixture(scope="module")
+def typed(raw_by_name):
+    """The shipped model with a type head fitted here, and the data it was fitted on."""
+    model = copy.deepcopy(load_pretrained(verbose=False))
+    raws, kinds, sources = [], [], []
+    for seed in (0, 1):
+        r, k, s = _synthetic_set(seed)
+        raws += r
+        kinds += k
+        sources += s
+    for name in TRAIN_RECORDINGS:
+        raw = raw_by_name[name]
+        raw = raw.copy().crop(0, min(60.0, raw.times[-1]))
+        raws.append(raw)
+        kinds.append(None)
+        sources.append(name.rsplit("/", 1)[0])
+    data = collect_type_data(model, raws, kinds=kinds, sources=sources, max_segments=4)
+    head = calibrate_types(model, data, verbose=False)
+    return model, head, data
+
+
+def test_the_head_names_mne_types_of_unseen_synthetic_channels(typed):
+    model, head, _ = typed
+    assert set(head.types) >= {"resp", "bio", "gsr", "temperature", "misc", "eog", "ecg"}
+    rng = np.random.default_rng(100)
+    expected = {
+        ("resp", 25.0): ("resp", ""),
+        ("bio", 64.0): ("bio", "ppg"),
+        ("gsr", 4.0): ("gsr", ""),
+        ("temperature", 4.0): ("temperature", ""),
+        ("misc", 32.0): ("misc", "accelerometer"),
+        ("stim", 250.0): ("stim", "trigger"),
+    }
+    for ch_type, kind, fn, sfreq in SYNTHETIC:
+        if (ch_type, sfreq) not in expected:
+            continue
+        raw = _misc(_one(ch_type, kind, fn, sfreq, rng))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # low rates take their own path: no warning
+            table = identify_channel_types(raw, model=model, verbose=False)
+        row = table.iloc[0]
+        assert (row["predicted"], row["kind"]) == expected[(ch_type, sfreq)], row.to_dict()
+        assert row["type"] == "misc"
+        assert row["ch_type"] == expected[(ch_type, sfreq)][0]
+        if row["predicted"] != "stim":
+            assert row["probability"] >= 0.7 and row["reason"] == ""
+            assert row["second"] != row["predicted"]
+
+
+def test_three_axis_accelerometer_is_misc_and_white_noise_unknown(typed):
+    model, _, _ = typed
+    rng = np.random.default_rng(7)
+    axes = np.array([ts.accelerometer(32.0, 120, rng, axis=a) for a in range(3)])
+    raw = mne.io.RawArray(axes, mne.create_info(["AX", "AY", "AZ"], 32.0, "eeg"), verbose=False)
+    table = identify_channel_types(raw, model=model, verbose=False)
+    assert (table["predicted"] == "misc").all(), table[["predicted", "reason"]]
+    assert (table["kind"] == "accelerometer").all()
+    noise = rng.normal(size=(2, 512 * 60)) * 1e-5
+    raw = mne.io.RawArray(noise, mne.create_info(["N1", "N2"], 512.0, "eeg"), verbose=False)
+    for m in (model, load_pretrained(verbose=False)):  # with and without a type head
+        table = identify_channel_types(raw, model=m, verbose=False)
+        assert (table["predicted"] == "unknown").all()
+        assert table["reason"].str.startswith("white noise").all()
+        assert (table["ch_type"] == "eeg").all()  # unknown keeps the current type
+
+
+def test_eog_is_eog_or_unknown_never_eeg(typed):
+    """Synthetic EOG (blinks, saccades, noise) typed EEG: the shipped model (no type
+    head) called one ECG (p 0.9) before the guard; now unknown, and eog with the head."""
+    model, _, _ = typed
+    rng = np.random.default_rng(11)
+    data = np.array([ts.eog(500.0, 60, rng) for _ in range(3)])
+    raw = mne.io.RawArray(data, mne.create_info(["EOG1", "EOG2", "EOG3"], 500.0, "eeg"))
+    shipped = identify_channel_types(raw, model=load_pretrained(verbose=False), verbose=False)
+    assert (shipped["predicted"] == "unknown").all(), shipped[["predicted", "reason"]]
+    assert shipped["reason"].str.contains("EOG").all()
+    table = identify_channel_types(raw, model=model, verbose=False)
+    assert set(table["predicted"]) <= {"eog", "unknown"}, table[["predicted", "reason"]]
+    assert (table["predicted"] == "eog").any()
+
+
+@pytest.mark.parametrize(
+    "name", ["ecg/mitdb/106", "eeg/eegmat/Subject01_1", "emg/uci_lower_limb/4Amar"]
+)
+def test_real_biopotentials_stay_ecg_eeg_emg_with_the_head(typed, raw_by_name, name):
+    model, _, _ = typed
+    raw = raw_by_name[name]
+    truth = dict(zip(raw.ch_names, raw.get_channel_types()))
+    table = identify_channel_types(_misc(raw), model=model, max_segments=9, verbose=False)
+    assert table["predicted"].to_dict() == truth, table[["predicted", "reason"]]
+    assert (table["ch_type"] == table["predicted"]).all()
+
+
+def test_set_channel_types_takes_the_table_as_is(typed):
+    """The documented one-liner on a Raw holding the new types (units change to S,
+    C, NA: MNE accepts them with on_unit_change='ignore')."""
+    model, _, _ = typed
+    rng = np.random.default_rng(3)
+    sfreq = 64.0
+    chans = {
+        "resp": ts.breathing(sfreq, 120, rng),
+        "pulse": ts.ppg(sfreq, 120, rng),
+        "eda": ts.eda(sfreq, 120, rng),
+        "trig": ts.trigger(sfreq, 120, rng),
+        "flat": np.zeros(int(sfreq * 120)),
+    }
+    raw = mne.io.RawArray(
+        np.array(list(chans.values())), mne.create_info(list(chans), sfreq, "eeg")
+    )
+    before = raw.get_data()
+    table = identify_channel_types(raw, model=model, verbose=False)
+    assert table.loc["flat", "ch_type"] == "eeg"  # unknown: keeps its type
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        raw.set_channel_types(table["ch_type"].to_dict(), on_unit_change="ignore")
+    got = dict(zip(raw.ch_names, raw.get_channel_types()))
+    assert got == {"resp": "resp", "pulse": "bio", "eda": "gsr", "trig": "stim", "flat": "eeg"}
+    np.testing.assert_array_equal(raw.get_data(), before)
+
+
+def test_the_head_is_saved_as_plain_numbers_and_read_back(typed, tmp_path):
+    import torch
+
+    model, head, _ = typed
+    fname = model.save(tmp_path / "typed.specae")
+    state = torch.load(fname, weights_only=True)  # no pickled object
+    assert state["calibration"]["type_head"]["labels"] == head.labels
+    loaded = SpecAE.load(fname)
+    again = loaded.calibration_.type_head
+    assert isinstance(again, TypeHead) and again.labels == head.labels
+    np.testing.assert_array_equal(again.coef, head.coef)
+    assert again.max_distance == head.max_distance
+    raw = _one("resp", "", ts.breathing, 25.0, np.random.default_rng(9))
+    a = identify_channel_types(raw, model=model, verbose=False)
+    b = identify_channel_types(raw, model=fname, verbose=False)
+    assert a["probability"].tolist() == b["probability"].tolist()
+    # a calibration without the key (files before the head) reads as type_head None
+    plain = load_pretrained(verbose=False).calibration_.to_dict()
+    assert "type_head" not in plain
+    assert Calibration.from_dict(plain).type_head is None
+    assert "type head" in repr(model.calibration_)
+
+
+def test_damaged_heads_are_refused():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.repeat(["resp", "gsr"], 20)
+    head = TypeHead.fit(X, y, np.repeat(["a", "b"], 20), y, feature_names=["f1", "f2", "f3"])
+    state = head.to_dict()
+    with pytest.raises(ValueError, match="version"):
+        TypeHead.from_dict(state | {"version": 99})
+    with pytest.raises(ValueError, match="missing.*coef"):
+        TypeHead.from_dict({k: v for k, v in state.items() if k != "coef"})
+    with pytest.raises(ValueError, match="Expected 3 features"):
+        head.predict_proba(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="at least two labels"):
+        TypeHead.fit(X, ["resp"] * 40, ["a"] * 40, ["s"] * 40, feature_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="calibrate"):
+        calibrate_types(SpecAE(), [], verbose=False)
+
+
+def test_leave_one_source_out_gives_a_confusion_matrix_per_type(typed):
+    model, _, data = typed
+    result = evaluate_types(model, data, verbose=False)
+    pred, summary = result["predictions"], result["summary"]
+    assert len(pred) == len(data)
+    assert set(pred["source"]) == set(data.table["source"])
+    assert {"n", "right", "unknown", "wrong", "wrong_as"} <= set(summary.columns)
+    assert summary.loc["stim", "right"] == 1.0  # the rules need no head
+    np.testing.assert_allclose(
+        summary[["right", "unknown", "wrong"]].sum(axis=1)[summary.index != "unknown"], 1.0
+    )
+    conf = result["confusion"]
+    assert conf.to_numpy().sum() == len(data)
+    assert 0 <= result["balanced_accuracy"] <= 1
+    assert sum(c.to_numpy().sum() for c in result["per_source"].values()) == len(data)
+    # eog held out (its only source): never called eeg
+    eog = pred[pred["true_type"] == "eog"]
+    assert len(eog) and not (eog["predicted"] == "eeg").any()
