@@ -1,0 +1,184 @@
+"""The pretraining corpus as a segment store: :func:`prepare_corpus`.
+
+Each recording of :func:`~mne_specae.datasets.read_corpus` is split into one Raw per
+MNE channel type (one Epochs holds one type), every channel of every type is
+segmented by :func:`~mne_specae.prepare_segments` (``picks="all"``), and the store's
+metadata gets, per item, the channel's ``kind`` and the corpus ``dataset`` (the
+source key); ``signal_type`` is the true MNE type, ``subject`` is
+``<dataset>-<subject>``. An evenly spread subset capped per dataset is marked in the
+``balanced`` column, so that no source dominates a training run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from mne.utils import logger, verbose
+
+from ..datasets.corpus import corpus_channel_kinds, read_corpus
+from ..datasets.corpus import get_corpus_path as _corpus_path
+from .preparation import prepare_segments
+from .store import SegmentStore
+
+
+def _by_type(raw):
+    """One Raw per MNE channel type, named ``<recording>-<type>``, with the kinds."""
+    kinds = corpus_channel_kinds(raw)
+    types = raw.get_channel_types()
+    out = []
+    for ch_type in dict.fromkeys(types):
+        part = raw.copy().pick([ch for ch, t in zip(raw.ch_names, types) if t == ch_type])
+        with part.info._unlock():
+            part.info["description"] = f"{raw.info['description']}-{ch_type}"
+        out.append((part, {ch: kinds[ch] for ch in part.ch_names}))
+    return out
+
+
+def balanced_subset(metadata, max_per_source, *, column="dataset"):
+    """Items to keep so that each dataset has at most ``max_per_source``, spread evenly.
+
+    Parameters
+    ----------
+    metadata : pandas.DataFrame
+        A store's metadata (store order: recording by recording, time within each),
+        with ``column``, ``signal_type`` and ``kind``.
+    max_per_source : int | None
+        The cap; ``None`` keeps everything.
+    column : str
+        The column naming the dataset.
+
+    Returns
+    -------
+    keep : numpy.ndarray of bool
+        Per item. A dataset over the cap shares it among its (``signal_type``,
+        ``kind``) groups as evenly as their sizes allow (a group smaller than its
+        share is kept whole, the rest is shared by the larger ones), so that rare
+        types (EOG, markers) are not thinned out by common ones; within a group, items
+        at evenly spaced positions of the store order are kept, so every recording and
+        every part of it contributes.
+    """
+    keep = np.ones(len(metadata), bool)
+    if max_per_source is None:
+        return keep
+    for _, rows in metadata.groupby(column, sort=False).indices.items():
+        if len(rows) <= max_per_source:
+            continue
+        sub = metadata.iloc[rows]
+        groups = sorted(sub.groupby(["signal_type", "kind"], sort=False).indices.values(), key=len)
+        left = max_per_source
+        keep[rows] = False
+        for k, idx in enumerate(groups):
+            take = min(len(idx), left // (len(groups) - k))
+            left -= take
+            if take:
+                chosen = np.unique(np.linspace(0, len(idx) - 1, take).round().astype(int))
+                keep[rows[idx[chosen]]] = True
+    return keep
+
+
+def mark_balanced(store, max_per_source):
+    """(Re)write the store's ``balanced`` column with another cap (:func:`balanced_subset`).
+
+    Parameters
+    ----------
+    store : mne_specae.SegmentStore
+        A store of :func:`prepare_corpus`.
+    max_per_source : int | None
+        The cap.
+
+    Returns
+    -------
+    store : mne_specae.SegmentStore
+    """
+    table = pd.DataFrame({"balanced": balanced_subset(store.metadata, max_per_source)})
+    store.write_columns(table, written_by=f"mark_balanced(max_per_source={max_per_source})")
+    return store
+
+
+@verbose
+def prepare_corpus(
+    path,
+    *,
+    corpus=None,
+    sources=None,
+    duration=5.0,
+    sfreq=512.0,
+    max_per_source=None,
+    batch=64,
+    overwrite=False,
+    verbose=None,
+):
+    """Segment the pretraining corpus into a store for training.
+
+    Parameters
+    ----------
+    path : path-like
+        The store folder (an existing store with the same settings is continued).
+    corpus : path-like | None
+        The corpus folder (:func:`~mne_specae.datasets.get_corpus_path`).
+    sources : str | list of str | None
+        Only these corpus sources.
+    duration, sfreq : float
+        Segment length (s) and rate (Hz).
+    max_per_source : int | None
+        Cap of the ``balanced`` column: at most this many items per dataset marked
+        ``True``, evenly spread (:func:`balanced_subset`); ``None`` marks all.
+    batch : int
+        Recordings read (and held in memory) per call of
+        :func:`~mne_specae.prepare_segments`.
+    overwrite : bool
+        Start the store again.
+    %(verbose)s
+
+    Returns
+    -------
+    store : mne_specae.SegmentStore
+        Metadata columns: the built-in ones (``signal_type`` the MNE type, ``subject``,
+        ``recording`` ``<dataset>/<file>-<type>``, ``channel``, ``onset``,
+        ``sfreq_orig``, ``source``) and ``kind``, ``dataset``, ``balanced``.
+    """
+    folder = _corpus_path(corpus)
+    kinds, parts, first = {}, [], True
+
+    def flush():
+        nonlocal first, parts
+        if parts:
+            prepare_segments(
+                parts,
+                path,
+                duration=duration,
+                sfreq=sfreq,
+                picks="all",
+                overwrite=overwrite and first,
+                progress=False,
+                verbose="warning",
+            )
+            first, parts = False, []
+
+    n_rec = 0
+    for raw in read_corpus(folder, sources=sources, verbose="error"):
+        n_rec += 1
+        if raw.n_times / raw.info["sfreq"] < duration:
+            logger.info(f"{raw.info['description']}: shorter than {duration:g} s, left out")
+            continue
+        for part, part_kinds in _by_type(raw):
+            for ch, kind in part_kinds.items():
+                kinds[(part.info["description"], ch)] = kind
+            parts.append(part)
+        if len(parts) >= batch:
+            flush()
+            logger.info(f"prepare_corpus: {n_rec} recording(s) done")
+    flush()
+    store = SegmentStore(path)
+    md = store.metadata
+    key = list(zip(md["source"], md["channel"]))
+    table = pd.DataFrame(
+        {
+            "kind": [kinds.get(k, "unknown") for k in key],
+            "dataset": md["source"].str.split("/", n=1).str[0].to_numpy(),
+        }
+    )
+    store.write_columns(table, written_by="mne_specae.stores.corpus.prepare_corpus")
+    mark_balanced(store, max_per_source)
+    logger.info(f"prepare_corpus: {len(store)} item(s) from {n_rec} recording(s) in {path}")
+    return store
