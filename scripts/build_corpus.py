@@ -103,6 +103,26 @@ def _drop_orphans(frame):
         frame.drop(frame.index[wfdb & stems.isin(lonely)], inplace=True)
 
 
+def summary_rst(summary):
+    """The summary as a reST list-table (doc/corpus_hours.inc)."""
+    columns = ["source", "type", "kind", "recordings", "subjects", "channels", "hours", "sfreq"]
+    lines = [
+        ".. list-table:: Channel-hours per source, MNE type and kind (``corpus_summary``;",
+        "   ``channels`` counts channel-recordings, ``sfreq`` the native rates in Hz)",
+        "   :header-rows: 1",
+        "",
+        "   * - " + "\n     - ".join(columns),
+    ]
+    for row in summary.itertuples():
+        cells = [f"``{row.source}``", row.type, row.kind, row.recordings, row.subjects]
+        cells += [row.channels, f"{row.hours:.2f}", row.sfreq]
+        lines.append("   * - " + "\n     - ".join(map(str, cells)))
+    per_source = summary.groupby("source")["hours"].sum()
+    total = ", ".join(f"{k} {v:.1f}" for k, v in per_source.items())
+    lines += ["", f"Channel-hours per source: {total}; in all {per_source.sum():.1f}.", ""]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -113,6 +133,7 @@ def main(argv=None):
     parser.add_argument("--mirror", help="folder of git mirrors <owner>+<name>/repo")
     parser.add_argument("--sources", nargs="+", help="only these sources")
     parser.add_argument("--summary", action="store_true", help="print channel-hours")
+    parser.add_argument("--rst", metavar="FILE", help="with --summary: also write it as reST")
     parser.add_argument("--prepare", metavar="STORE", help="write the segment store here")
     parser.add_argument("--max-per-source", type=int, default=None, help="see prepare_corpus")
     parser.add_argument("--register", action="store_true", help="rewrite the corpus table")
@@ -133,6 +154,8 @@ def main(argv=None):
             print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
             print(summary.groupby("source")["hours"].sum().round(2).to_string())
             print(f"total channel-hours: {summary['hours'].sum():.1f}")
+        if args.rst:
+            Path(args.rst).write_text(summary_rst(summary))
         print(f"({time.perf_counter() - t0:.0f} s)")
     if args.prepare:
         from mne_specae.stores.corpus import prepare_corpus

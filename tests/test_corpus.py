@@ -485,3 +485,27 @@ def test_corpus_on_disk():
     for source, types in expected.items():
         raw = next(read_corpus(folder, sources=source))
         assert types <= set(raw.get_channel_types()), source
+
+
+def test_read_raw_reads_muse_and_uci_gestures(tmp_path):
+    """read_raw dispatches the corpus's Muse CSV and UCI gesture text; other text stays
+    an error as before."""
+    from mne_specae.datasets import read_raw
+
+    stamps = np.arange(256 * 6) / 256.0
+    table = pd.DataFrame({"timestamps": stamps})
+    for ch in ("TP9", "AF7", "AF8", "TP10", "Right AUX"):
+        table[ch] = np.sin(stamps * 7)
+    table["Marker0"] = 0
+    table.to_csv(tmp_path / "m.csv", index=False)
+    raw = read_raw(tmp_path / "m.csv")
+    assert raw.info["sfreq"] == 256.0 and raw.get_channel_types()[:4] == ["eeg"] * 4
+    rows = pd.DataFrame(np.ones((50, 8)) * 1e-5, columns=[f"channel{k}" for k in range(1, 9)])
+    rows.insert(0, "time", np.arange(50))
+    rows["class"] = 0
+    rows.to_csv(tmp_path / "g.txt", sep="\t", index=False)
+    raw = read_raw(tmp_path / "g.txt")
+    assert raw.info["sfreq"] == 200.0 and raw.n_times == 10
+    (tmp_path / "other.txt").write_text("a\tb\n1\t2\n")
+    with pytest.raises(ValueError, match="unknown text format"):
+        read_raw(tmp_path / "other.txt")

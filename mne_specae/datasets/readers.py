@@ -14,6 +14,7 @@ from pathlib import Path
 import mne
 from mne.utils import verbose
 
+from ._corpus_readers import read_muse_csv, read_uci_gestures
 from ._raws import check_ch_type, describe
 from ._text import read_biosppy_txt, read_uci_emg, text_header
 from ._wfdb import WFDB_SUFFIXES, read_wfdb, read_wfdb_annotations  # noqa: F401 (public here)
@@ -61,7 +62,8 @@ def read_raw(fname, *, ch_type=None, unknown_units="skip", verbose=None):
 
     Dispatches on the file: WFDB (``.hea``, or a ``.dat`` or ``.mat`` signal file with
     its ``.hea`` beside it, or the bare record name), BioSPPy text (``#`` header), UCI
-    lower-limb EMG text, else :func:`mne.io.read_raw` (EDF, BDF, FIF, BrainVision, ...).
+    lower-limb EMG text, the corpus's Muse CSV and UCI gesture text, else
+    :func:`mne.io.read_raw` (EDF, BDF, FIF, BrainVision, ...).
 
     Parameters
     ----------
@@ -100,10 +102,15 @@ def read_raw(fname, *, ch_type=None, unknown_units="skip", verbose=None):
             return read_biosppy_txt(fname, ch_type=ch_type)
         if any("values, engineering units" in line for line in header):
             return read_uci_emg(fname)
+        if header and header[0].startswith("time\tchannel1"):  # UCI gestures (corpus)
+            return read_uci_gestures(fname)
         raise ValueError(
             f"{fname.name}: unknown text format (neither a BioSPPy '#' header nor a UCI "
             "lower-limb EMG header). Load it with numpy and wrap it in mne.io.RawArray."
         )
+    is_csv = fname.suffix.lower() == ".csv"
+    if is_csv and next(iter(text_header(fname)), "").startswith("timestamps,TP9"):  # Muse
+        return read_muse_csv(fname)
     if fname.suffix.lower() == ".edf":
         return read_edf(fname, ch_type=ch_type)
     raw = mne.io.read_raw(fname, preload=True, verbose=False)
