@@ -256,3 +256,37 @@ def test_leave_one_source_out_gives_a_confusion_matrix_per_type(typed):
     # eog held out (its only source): never called eeg
     eog = pred[pred["true_type"] == "eog"]
     assert len(eog) and not (eog["predicted"] == "eeg").any()
+
+
+def test_cli_identify_apply_writes_the_new_types(typed, tmp_path, capsys):
+    """``mne-specae identify --apply`` with a model that has a type head: a FIF file
+    whose respiration, PPG and trigger channels are all typed EEG is written back
+    with resp, bio and stim (units changed the MNE way, no warning)."""
+    from mne_specae.cli._main import main
+
+    model, _, _ = typed
+    fname_model = model.save(tmp_path / "typed.specae")
+    rng = np.random.default_rng(21)
+    sfreq = 64.0
+    chans = {
+        "Belt": ts.breathing(sfreq, 120, rng),
+        "Pleth": ts.ppg(sfreq, 120, rng),
+        "Trig": ts.trigger(sfreq, 120, rng),
+    }
+    raw = mne.io.RawArray(
+        np.array(list(chans.values())), mne.create_info(list(chans), sfreq, "eeg")
+    )
+    src = tmp_path / "wear-raw.fif"
+    raw.save(src, verbose=False)
+    out = tmp_path / "fixed"
+    args = ["identify", str(src), "--model", str(fname_model), "--apply", "--out", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "bio/ppg" in text and "stim/trigger" in text
+    written = mne.io.read_raw_fif(out / "wear-raw.fif", verbose=False)
+    got = dict(zip(written.ch_names, written.get_channel_types()))
+    assert got == {"Belt": "resp", "Pleth": "bio", "Trig": "stim"}
+    assert "3 type(s) changed" in text
+    np.testing.assert_allclose(written.get_data(), raw.get_data())

@@ -2,9 +2,12 @@
 ``train`` and ``embed``.
 
 ``identify`` reads each recording with all its channels (the package's readers, types
-as the file gives them), asks :func:`~mne_specae.identify_channel_types` what each
-channel's signal is, prints one table per file, and with ``--apply`` writes a copy
-with the corrected types (``<name>-raw.fif``). A file that cannot be read, whatever
+as the file gives them), asks :func:`~mne_specae.identify_channel_types` which MNE type
+each channel's signal is (``ecg``, ``eeg``, ``emg``, ``eog``, ``resp``, ``bio``,
+``gsr``, ``temperature``, ``misc``, ``stim``; the kind after a slash, e.g.
+``bio/ppg``), prints one table per file, and with ``--apply`` writes a copy with the
+corrected types (``<name>-raw.fif``; the table's ``ch_type``: channels predicted
+``unknown`` keep theirs; units follow MNE's types). A file that cannot be read, whatever
 the reader raises, is skipped with a warning and counted, the later files are still
 processed, and the exit status is then 1 (``--strict``: stop at it, status 2).
 ``train`` and ``embed`` warn, one line per channel, when a channel's type (from its
@@ -172,9 +175,12 @@ def _identify_targets(args, files):
 
 
 def format_table(table):
-    """The printed table: channel, type, predicted, probability, second, n_segments,
-    reason."""
+    """The printed table: channel, type, predicted (with its kind: ``bio/ppg``),
+    probability, second, n_segments, reason."""
     shown = table.loc[:, list(TABLE_COLUMNS)].copy()
+    if "kind" in table:
+        kind = table["kind"].fillna("").astype(str)
+        shown["predicted"] = shown["predicted"].where(kind == "", shown["predicted"] + "/" + kind)
     shown["reason"] = shown["reason"].fillna("")
     return shown.to_string(float_format=lambda v: f"{v:.2f}", na_rep="-")
 
@@ -207,8 +213,8 @@ def identify(args):
         }
         n_changed += len(fixes)
         if args.apply:
-            if fixes:
-                raw.set_channel_types(fixes, verbose=False)
+            if fixes:  # the units follow the new types (V, NA, S, C), MNE's rules
+                raw.set_channel_types(fixes, on_unit_change="ignore", verbose=False)
             targets[fname].parent.mkdir(parents=True, exist_ok=True)
             raw.save(targets[fname], overwrite=args.overwrite, verbose=False)
             listed = ", ".join(
@@ -244,12 +250,14 @@ def add_identify_parser(sub, formatter):
     parser = sub.add_parser(
         "identify",
         formatter_class=formatter,
-        help="tell ECG, EEG and EMG channels apart from their signals",
-        description="Read recordings with all their channels, tell ECG, EEG and EMG "
-        "channels apart from the signals (mne_specae.identify_channel_types) "
+        help="name each channel's MNE type from its signal",
+        description="Read recordings with all their channels, name each channel's MNE "
+        "type from its signal (ecg, eeg, emg, eog, resp, bio, gsr, temperature, misc, "
+        "stim; mne_specae.identify_channel_types; the kind after a slash, e.g. bio/ppg) "
         "and print one table per file; with --apply, write a copy of each "
         "with the predicted types (<name>-raw.fif; channels predicted "
-        "'unknown' keep theirs).",
+        "'unknown' keep theirs). Types beyond ECG, EEG, EMG and stim need a model "
+        "with a channel-type head (mne_specae.calibrate_types).",
     )
     parser.add_argument(
         "files",

@@ -58,14 +58,27 @@ def _channel_groups(raw, picks, signal_type, calibration):
     groups = {}
     for name, kind in zip(names, types):
         groups.setdefault(kind, []).append(name)
+    uncovered = {k: chs for k, chs in groups.items() if (signal_type or k) not in known}
+    if uncovered and len(uncovered) == len(groups):
+        kind, chs = next(iter(uncovered.items()))
+        raise ValueError(
+            f"The model's calibration has no error reference for {signal_type or kind!r} "
+            f"(channels {chs}); it knows {known}. Pick channels of those types, or "
+            "set signal_type=... to score them against one of them."
+        )
+    if uncovered:  # other MNE types (eog, resp, bio, stim, ...) picked with them
+        n = sum(len(chs) for chs in uncovered.values())
+        listed = "; ".join(f"{k}: {', '.join(chs)}" for k, chs in uncovered.items())
+        warn(
+            f"annotate_unusual: {n} picked channel(s) not scored: the model has error "
+            f"references for {known} only ({listed}). Set signal_type=... to score them "
+            "against one of those."
+        )
+        groups = {k: chs for k, chs in groups.items() if k not in uncovered}
+    elif picks is None:
+        _log_unpicked(raw, names)
     for kind, chs in groups.items():
         reference = signal_type or kind
-        if reference not in calibration.error_reference:
-            raise ValueError(
-                f"The model's calibration has no error reference for {reference!r} "
-                f"(channels {chs}); it knows {known}. Pick channels of those types, or "
-                "set signal_type=... to score them against one of them."
-            )
         if not np.isfinite(calibration.error_reference[reference]).all():
             raise ValueError(
                 f"The model's error reference for {reference!r} is not finite "
@@ -83,6 +96,23 @@ def _channel_groups(raw, picks, signal_type, calibration):
                 f"Every picked channel ({names}) holds no finite sample: nothing to score."
             )
     return groups
+
+
+def _log_unpicked(raw, names):
+    """Log the channels ``picks=None`` left out (other types, bad): counted, not silent."""
+    left = {}
+    for name, kind in zip(raw.ch_names, raw.get_channel_types()):
+        if name not in names:
+            left.setdefault("bad" if name in raw.info["bads"] else kind, []).append(name)
+    if left:
+        listed = "; ".join(
+            f"{k}: {len(chs)} ({', '.join(chs[:5])}" + (", ...)" if len(chs) > 5 else ")")
+            for k, chs in left.items()
+        )
+        logger.info(
+            f"annotate_unusual: {sum(map(len, left.values()))} channel(s) not scored "
+            f"(picks=None scores ECG, EEG and EMG channels not marked bad): {listed}"
+        )
 
 
 def _score_group(raw, model, calibration, kind, names, reference, duration):
@@ -232,7 +262,12 @@ def annotate_unusual(
         pretrained one; ``None``: the shipped model, :func:`~mne_specae.load_pretrained`.
     picks : str | list | None
         Channels to score (names, types or indices, MNE's rules); ``None``: every ECG,
-        EEG and EMG channel not marked bad. Bad channels are scored only when named.
+        EEG and EMG channel not marked bad (the others are counted in the log). Bad
+        channels are scored only when named. Picked channels of a type the model has
+        no error reference for (EOG, respiration, PPG, stimulus channels, ...: see
+        :func:`~mne_specae.identify_channel_types`) are left out with a warning that
+        names them, unless ``signal_type`` is set; when no picked channel has a
+        reference, it is an error.
     threshold : float
         Robust z-score of the ``log10`` reconstruction error above which a channel
         makes its segment unusual (> 0). The default, 5, flags errors five spreads
