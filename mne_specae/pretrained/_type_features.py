@@ -122,10 +122,11 @@ def _peak_in(ac, rate, lags):
 
 def _moments(x):
     x = x - x.mean(axis=-1, keepdims=True)
-    m2 = (x**2).mean(axis=-1)
+    x2 = x * x
+    m2 = x2.mean(axis=-1)
     m2[m2 <= 0] = np.nan
-    skew = (x**3).mean(axis=-1) / m2**1.5
-    kurt = (x**4).mean(axis=-1) / m2**2
+    skew = np.einsum("ij,ij->i", x2, x) / x.shape[-1] / m2**1.5
+    kurt = np.einsum("ij,ij->i", x2, x2) / x.shape[-1] / m2**2
     return skew, np.log10(np.maximum(kurt, 1e-3))
 
 

@@ -1,0 +1,102 @@
+"""The model-free parts of channel-type identification (issue 21): the rules at the
+channel's own rate and the rate-aware, scale-free features."""
+
+import numpy as np
+import pytest
+import type_signals as ts
+from scipy.signal import detrend
+
+from mne_specae.pretrained._signal_checks import (
+    HELD_STIM,
+    LEVELS_STIM,
+    check_channel,
+    linear_detrend,
+    stim_levels,
+)
+from mne_specae.pretrained._type_decide import looks_like_eog, white_noise
+from mne_specae.pretrained._type_features import BANDS, FEATURE_NAMES, N_FEATURES, window_features
+
+
+def _windows(x, sfreq, seconds=5.0):
+    n = int(round(seconds * sfreq))
+    return x[: len(x) // n * n].reshape(-1, n)
+
+
+def test_linear_detrend_is_scipys():
+    x = np.random.default_rng(0).normal(size=(3, 4, 1001)) + np.linspace(0, 5, 1001)
+    np.testing.assert_allclose(linear_detrend(x), detrend(x, type="linear"), atol=1e-12)
+
+
+def test_triggers_are_stim_quantised_slow_sensors_are_not():
+    rng = np.random.default_rng(0)
+    trig = _windows(ts.trigger(250.0, 60, rng), 250.0)
+    assert stim_levels(trig)[0]
+    reason, stats = check_channel(trig, 250.0, slow_ok=True)
+    assert reason == HELD_STIM and stats["stim"]
+    # an 8-level status code changing every 0.5 s (no baseline, levels skipped)
+    codes = rng.choice([0, 3, 5, 7, 1, 6, 2, 4], size=120).repeat(125).astype(float)
+    is_stim, stats = stim_levels(_windows(codes, 250.0))
+    assert is_stim and stats["n_levels"] == 8 and stats["jumps"] > 0.5
+    # a skin temperature in steps of 0.01 C at 4 Hz: held, but between neighbours
+    temp = _windows(ts.temperature(4.0, 1800, rng), 4.0, 30.0)
+    reason, stats = check_channel(temp, 4.0, slow_ok=True)
+    assert reason == "" and not stats["stim"] and stats["held_fraction"] >= 0.5
+    assert not stim_levels(temp)[0]
+    # without a type head (slow_ok=False) it is unknown, as before, never stim
+    reason, stats = check_channel(temp, 4.0)
+    assert reason and not stats["stim"]
+    # a noisy 0/5 V trigger: few levels with noise
+    noisy = ts.trigger(500.0, 60, rng) + rng.normal(0, 1e-3, 30000)
+    reason, stats = check_channel(_windows(noisy, 500.0), 500.0, slow_ok=True)
+    assert reason == LEVELS_STIM and stats["stim"]
+
+
+@pytest.mark.parametrize(
+    "fn, sfreq", [(ts.breathing, 25.0), (ts.eda, 4.0), (ts.ppg, 64.0), (ts.accelerometer, 32.0)]
+)
+def test_slow_and_periodic_signals_pass_to_the_head(fn, sfreq):
+    """With a type head, slow sensors and 1-3 Hz periodic signals are no 'tone' and
+    not 'slow': the head decides. Without one, slow ones are unknown as before."""
+    x = _windows(fn(sfreq, 120, np.random.default_rng(1)), sfreq)
+    assert check_channel(x, sfreq, slow_ok=True)[0] == ""
+    if fn is ts.eda:
+        assert check_channel(x, sfreq)[0] != ""
+
+
+def test_tones_stay_unknown_with_a_head():
+    t = np.arange(500 * 30) / 500.0
+    for freq in (1.0, 10.0, 50.0):
+        reason, _ = check_channel(
+            _windows(np.sin(2 * np.pi * freq * t), 500.0), 500.0, slow_ok=True
+        )
+        assert "tone" in reason, freq
+
+
+def test_features_are_scale_free_rate_aware_and_named():
+    rng = np.random.default_rng(2)
+    x = np.array([ts.ppg(64.0, 30, rng) for _ in range(3)])
+    f = window_features(x, 64.0)
+    assert f.shape == (3, N_FEATURES) == (3, len(FEATURE_NAMES))
+    np.testing.assert_allclose(window_features(1e-6 * x, 64.0), f, atol=1e-9, equal_nan=True)
+    # bands above 0.8 x Nyquist are missing, the others present
+    tops = np.array([hi for _, hi in BANDS])
+    assert np.isnan(f[:, : len(BANDS)][:, tops > 0.8 * 32]).all()
+    assert np.isfinite(f[:, : len(BANDS)][:, tops <= 0.8 * 32]).all()
+    # the pulse's periodicity at heart lags, breathing's at breathing lags
+    named = dict(zip(FEATURE_NAMES, f[0]))
+    assert named["acf_heart"] > 0.5
+    b = dict(zip(FEATURE_NAMES, window_features(ts.breathing(25.0, 30, rng)[None], 25.0)[0]))
+    assert b["acf_breath"] > 0.4 and b["acf_heart"] < 0.2
+    with pytest.raises(ValueError, match="2D"):
+        window_features(np.zeros(10), 64.0)
+    assert np.isnan(window_features(np.zeros((0, 100)), 64.0)).all()
+
+
+def test_white_noise_and_eog_checks():
+    rng = np.random.default_rng(3)
+    for sfreq in (64.0, 256.0, 1000.0):
+        f = window_features(rng.normal(size=(3, int(30 * sfreq))), sfreq)
+        assert white_noise(np.median(f, axis=0)).startswith("white noise")
+    eog = np.median(window_features(np.array([ts.eog(250.0, 30, rng)]), 250.0), axis=0)
+    assert looks_like_eog(eog) and not white_noise(eog)
+    assert not looks_like_eog(None) and white_noise(None) == ""
