@@ -135,7 +135,12 @@ def main(argv=None):
     parser.add_argument("--summary", action="store_true", help="print channel-hours")
     parser.add_argument("--rst", metavar="FILE", help="with --summary: also write it as reST")
     parser.add_argument("--prepare", metavar="STORE", help="write the segment store here")
-    parser.add_argument("--max-per-source", type=int, default=None, help="see prepare_corpus")
+    parser.add_argument(
+        "--max-per-source",
+        type=int,
+        default=30000,
+        help="cap of the balanced column (prepare_corpus)",
+    )
     parser.add_argument("--register", action="store_true", help="rewrite the corpus table")
     args = parser.parse_args(argv)
     if args.register:

@@ -458,6 +458,8 @@ def test_read_corpus_summary_and_store(tiny_mirror, tmp_path):
     counts = md.groupby(["dataset", "signal_type", "kind"]).size().to_dict()
     assert counts == {("biosppy", "gsr", "eda"): 2, ("myo", "emg", "emg"): 8}
     assert md["subject"].tolist()[0] == "myo-12345"
+    x = np.asarray(store[np.arange(len(store))], dtype=np.float64)
+    np.testing.assert_allclose(md["item_std"], x.std(axis=1), rtol=1e-5)
     assert md.groupby("dataset")["balanced"].sum().to_dict() == {"biosppy": 2, "myo": 4}
     keep = balanced_subset(md, 3)
     assert md[keep].groupby("dataset").size().to_dict() == {"biosppy": 2, "myo": 3}
@@ -509,3 +511,24 @@ def test_read_raw_reads_muse_and_uci_gestures(tmp_path):
     (tmp_path / "other.txt").write_text("a\tb\n1\t2\n")
     with pytest.raises(ValueError, match="unknown text format"):
         read_raw(tmp_path / "other.txt")
+
+
+def test_balanced_subset_floor_and_even_spread():
+    from mne_specae.stores.corpus import balanced_subset
+
+    md = pd.DataFrame(
+        {
+            "dataset": ["a"] * 1010 + ["b"] * 50,
+            "signal_type": ["ecg"] * 1000 + ["eog"] * 10 + ["emg"] * 50,
+            "kind": ["ecg"] * 1000 + ["eog"] * 10 + ["emg"] * 50,
+        }
+    )
+    keep = balanced_subset(md, 100)
+    counts = md[keep].groupby(["dataset", "signal_type"]).size().to_dict()
+    # the rare EOG kept whole (under the floor of 100 // 4 = 25), ECG gets the rest;
+    # dataset b is under the cap
+    assert counts == {("a", "ecg"): 90, ("a", "eog"): 10, ("b", "emg"): 50}
+    kept = np.flatnonzero(keep[:1000])
+    assert kept[0] == 0 and kept[-1] == 999  # spread over the whole group
+    assert np.ptp(np.diff(kept)) <= 1
+    assert balanced_subset(md, None).all()

@@ -50,12 +50,12 @@ def balanced_subset(metadata, max_per_source, *, column="dataset"):
     Returns
     -------
     keep : numpy.ndarray of bool
-        Per item. A dataset over the cap shares it among its (``signal_type``,
-        ``kind``) groups as evenly as their sizes allow (a group smaller than its
-        share is kept whole, the rest is shared by the larger ones), so that rare
-        types (EOG, markers) are not thinned out by common ones; within a group, items
-        at evenly spaced positions of the store order are kept, so every recording and
-        every part of it contributes.
+        Per item. A dataset over the cap keeps, of each of its (``signal_type``,
+        ``kind``) groups, first up to a floor of ``max_per_source // (2 * n_groups)``
+        items (so rare types, EOG or markers, are not thinned out by common ones), then
+        shares the rest of the cap among the groups in proportion to what they have
+        left. Within a group, items at evenly spaced positions of the store order are
+        kept, so every recording and every part of it contributes.
     """
     keep = np.ones(len(metadata), bool)
     if max_per_source is None:
@@ -64,14 +64,16 @@ def balanced_subset(metadata, max_per_source, *, column="dataset"):
         if len(rows) <= max_per_source:
             continue
         sub = metadata.iloc[rows]
-        groups = sorted(sub.groupby(["signal_type", "kind"], sort=False).indices.values(), key=len)
-        left = max_per_source
+        groups = list(sub.groupby(["signal_type", "kind"], sort=False).indices.values())
+        sizes = np.array([len(g) for g in groups])
+        first = np.minimum(sizes, max_per_source // (2 * len(groups)))
+        rest = sizes - first
+        share = (max_per_source - first.sum()) * rest / max(rest.sum(), 1)
+        take = np.minimum(sizes, first + np.floor(share).astype(int))
         keep[rows] = False
-        for k, idx in enumerate(groups):
-            take = min(len(idx), left // (len(groups) - k))
-            left -= take
-            if take:
-                chosen = np.unique(np.linspace(0, len(idx) - 1, take).round().astype(int))
+        for idx, n in zip(groups, take):
+            if n:
+                chosen = np.unique(np.linspace(0, len(idx) - 1, n).round().astype(int))
                 keep[rows[idx[chosen]]] = True
     return keep
 
@@ -93,6 +95,31 @@ def mark_balanced(store, max_per_source):
     table = pd.DataFrame({"balanced": balanced_subset(store.metadata, max_per_source)})
     store.write_columns(table, written_by=f"mark_balanced(max_per_source={max_per_source})")
     return store
+
+
+def item_spread(store, *, chunk=4096):
+    """Each item's standard deviation (float32): ``0`` or a tiny value for a constant
+    segment (a marker channel between events, a lead off, a saturated input; note that
+    polyphase upsampling turns a constant into a small ripple, about 3e-4 of its level
+    at 125 -> 512 Hz).
+
+    Parameters
+    ----------
+    store : mne_specae.SegmentStore
+        The store.
+    chunk : int
+        Items read at a time.
+
+    Returns
+    -------
+    std : numpy.ndarray
+        One value per item, in store order.
+    """
+    out = np.empty(len(store), np.float32)
+    for start in range(0, len(store), chunk):
+        rows = np.arange(start, min(start + chunk, len(store)))
+        out[rows] = np.asarray(store[rows], dtype=np.float64).std(axis=1)
+    return out
 
 
 @verbose
@@ -135,7 +162,10 @@ def prepare_corpus(
     store : mne_specae.SegmentStore
         Metadata columns: the built-in ones (``signal_type`` the MNE type, ``subject``,
         ``recording`` ``<dataset>/<file>-<type>``, ``channel``, ``onset``,
-        ``sfreq_orig``, ``source``) and ``kind``, ``dataset``, ``balanced``.
+        ``sfreq_orig``, ``source``) and ``kind``, ``dataset``, ``item_std`` (each
+        item's standard deviation, :func:`item_spread`: constant segments, such as
+        markers between events or leads off, have ``0`` or a tiny value) and
+        ``balanced``.
     """
     folder = _corpus_path(corpus)
     kinds, parts, first = {}, [], True
@@ -176,6 +206,7 @@ def prepare_corpus(
         {
             "kind": [kinds.get(k, "unknown") for k in key],
             "dataset": md["source"].str.split("/", n=1).str[0].to_numpy(),
+            "item_std": item_spread(store),
         }
     )
     store.write_columns(table, written_by="mne_specae.stores.corpus.prepare_corpus")
