@@ -532,3 +532,37 @@ def test_balanced_subset_floor_and_even_spread():
     assert kept[0] == 0 and kept[-1] == 999  # spread over the whole group
     assert np.ptp(np.diff(kept)) <= 1
     assert balanced_subset(md, None).all()
+
+
+def test_build_corpus_by_download(tiny_mirror, tmp_path, monkeypatch):
+    """Without a mirror, files come from their URLs (here a server on 127.0.0.1),
+    checked against their sha256 in the same way."""
+    import http.server
+    import threading
+    from functools import partial
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    mirror, table = tiny_mirror
+    repo = mirror / "owner+name" / "repo"
+    handler = partial(Quiet, directory=str(repo))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        monkeypatch.delenv("MNE_SPECAE_MIRROR", raising=False)
+        table["url"] = base + table["path"]
+        monkeypatch.setattr(corpus_mod, "corpus_files", lambda sources=None: table.copy())
+        out = build_corpus(tmp_path / "dl", verbose="error")
+        for row in table.itertuples():
+            assert (out / row.relpath).read_bytes() == (repo / row.path).read_bytes()
+        table.loc[1, "sha256"] = "f" * 64
+        out2 = tmp_path / "dl2"
+        with pytest.raises(OSError, match="(?s)1 of 2 .*biosppy/eda.txt.*checksum"):
+            build_corpus(out2, verbose="error")
+        assert not (out2 / "biosppy" / "eda.txt").exists()
+    finally:
+        server.shutdown()
+        server.server_close()
