@@ -155,7 +155,7 @@ def _known_types(files, manifest):
     known = {}
     for file in files:
         if file.parquet:
-            for field in file._file.schema_arrow:
+            for field in file.schema:
                 known.setdefault(field.name, field.type)
     for name, kind in column_types(manifest).items():
         if kind in _ARROW:

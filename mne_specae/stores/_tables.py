@@ -124,20 +124,22 @@ def _expected(shard, manifest):
 
 
 class TableFile:
-    """One shard's table, opened and checked against the manifest (row count; column
-    names when ``write_columns`` wrote it), to read by column or by row group; errors
-    name the file."""
+    """One shard's table, checked against the manifest (row count; column names when
+    ``write_columns`` wrote it), to read by column or by row group; errors name the
+    file. No file is held open between reads (a store has thousands of tables)."""
 
     def __init__(self, root, shard, manifest, fname):
         self.path = shard_file(root, table_name(shard), fname, what="table")
         self.shard = shard
         self.types = column_types(manifest)
         self.parquet = is_parquet(shard)
+        self.schema = None  # Arrow schema of a Parquet table
         try:
-            if self.parquet:
-                self._file = parquet_file(self.path)
-                self.columns = column_names(self._file)
-                n_rows = self._file.metadata.num_rows
+            if self.parquet:  # the footer only; closed (an open file holds ~0.2 MB)
+                with parquet_file(self.path) as pfile:
+                    self.columns = column_names(pfile)
+                    self.schema = pfile.schema_arrow
+                    n_rows = pfile.metadata.num_rows
             else:
                 self.columns = list(pd.read_csv(self.path, nrows=0).columns)
                 n_rows = None  # counted when read
@@ -187,7 +189,8 @@ class TableFile:
         as a DataFrame; in Parquet only their data are read."""
         try:
             if self.parquet:
-                return to_pandas(read_parquet(self._file, columns))
+                with parquet_file(self.path) as pfile:
+                    return to_pandas(read_parquet(pfile, columns))
             table = self._csv(columns)
         except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
             self._unreadable(err)
@@ -200,7 +203,8 @@ class TableFile:
         n_rows = 0
         try:
             if self.parquet:
-                yield from iter_parquet(self._file, columns)
+                with parquet_file(self.path) as pfile:
+                    yield from iter_parquet(pfile, columns)
                 return
             for chunk in self._csv(columns, chunksize=ROW_GROUP):
                 n_rows += len(chunk)
