@@ -1,37 +1,36 @@
 """Train, calibrate, evaluate and write the pretrained encoder shipped in the package.
 
-    python scripts/train_pretrained.py                    # train + evaluate, write nothing
-    python scripts/train_pretrained.py --write            # also replace the shipped file
-    python scripts/train_pretrained.py --out doc/benchmarks/pretrained   # tables
+    python scripts/build_corpus.py --mirror MIRRORS --out CORPUS   # the corpus (registry)
+    python scripts/train_pretrained.py --corpus CORPUS --store STORE --out build/
+    python scripts/train_pretrained.py --store STORE --encoder build/encoder.specae --out build/
+    python scripts/train_pretrained.py ... --write          # also replace the shipped file
 
-Data: every recording of the developers' sample and extended sets
-(``load_sample(extended=True)``: MIT-BIH Arrhythmia ECG, eegmat EEG and its ECG lead,
-UCI lower-limb EMG, BioSPPy examples), cut into 5 s segments at 512 Hz.
+Data.
 
-* Training: at most ``--train-segments`` segments and ``--train-channels`` channels
-  per recording, evenly spread (the 19-channel eegmat EEG would otherwise be 80 % of
-  the items), with the settings printed below (``presets.RECOMMENDED`` with
-  ``normalize="item"``: see the model card for why).
-* Calibration (the signal-type head, error references, thresholds): every channel,
-  at most ``--calib-segments`` segments per recording.
-* Evaluation: leave-one-source-out identification per channel: the head is refitted
-  without one source, and :func:`identify_channel_types` runs on that source's
-  recordings with every channel typed ``misc`` (the encoder, unsupervised, saw every
-  source); then synthetic and real non-biosignal channels, which must come out
-  ``"unknown"``.
+* Encoder: the pretraining corpus (``mne_specae.datasets.read_corpus``: the public
+  repositories of the data registry ``corpus_files.tsv``), cut into 5 s segments at
+  512 Hz in a segment store (``prepare_corpus``). Each channel-segment is one item.
+  The training items are an even spread (``select_training``): ECG, EEG and EMG get up
+  to ``--per-modality`` items each, shared among their sources as evenly as the
+  sources' sizes allow; every other physiological kind (PPG, arterial pressure,
+  respiration, EDA, motion, envelopes, EOG) up to ``--per-kind``; markers, triggers,
+  flat and unconnected inputs are left out (nothing to learn there). The developers'
+  eegmat and UCI lower-limb recordings are NOT in the corpus: the downstream
+  benchmarks (``benchmarks/bench_pretrained.py``) score on subjects and sources the
+  encoder never saw.
+* Signal-type head: see ``_pretrained_eval.py`` and the model card.
 
-Deterministic given ``--seed`` on one machine (same thread count); the shipped file's
-sha256 changes with every run (its history records times).
+The encoder is written to ``--out``/encoder.specae as soon as it is trained (no
+training is lost to a failure in what follows). On a GPU the same command trains the
+same recipe; ``--per-modality`` and ``--epochs`` scale it.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import platform
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import mne
@@ -40,28 +39,100 @@ import pandas as pd
 import torch
 
 import mne_specae
-from mne_specae import (
-    SpecAE,
-    calibrate,
-    identify_channel_types,
-    make_segments,
-    presets,
-    select_evenly,
-)
-from mne_specae.datasets import get_data_path, get_recording, load_sample
+from mne_specae import SpecAE, make_segments, presets
+from mne_specae.datasets import get_recording, load_sample
 from mne_specae.pretrained.loading import PRETRAINED, file_sha256, pretrained_path
 
-#: The shipped encoder's settings: the recommended preset, with each image normalised
-#: on its own (channels of unknown units and gains must be comparable), and 40 epochs
-#: instead of the preset's 12 (a budget for a user's CPU minutes): the validation loss
-#: fell from 0.155 at epoch 12 to 0.120 at epoch 40, still slowly falling.
-SETTINGS = dict(presets.RECOMMENDED, normalize="item", max_epochs=40, patience=3)
-SOURCE_NAMES = {
-    "mitdb": "MIT-BIH Arrhythmia",
-    "eegmat": "eegmat (PhysioNet)",
-    "uci_lower_limb": "UCI lower-limb EMG",
-    "biosppy": "BioSPPy examples",
-}
+sys.path.insert(0, str(Path(__file__).parent))
+
+#: The shipped encoder's settings: the recommended preset with each image normalised on
+#: its own (channels of unknown units and gains must be comparable: see the model card).
+SETTINGS = dict(presets.RECOMMENDED, normalize="item", patience=2)
+#: Biopotentials shared per modality; the other physiological kinds capped each.
+MODALITIES = ("ecg", "eeg", "emg")
+LEFT_OUT_KINDS = ("marker", "trigger", "flat", "unconnected", "unknown")
+
+
+def spread(groups, cap):
+    """Share ``cap`` among index arrays as evenly as their sizes allow (small ones whole),
+    each keeping evenly spaced positions (every recording and part of it contributes)."""
+    keep, left = [], cap
+    groups = sorted(groups, key=len)
+    for k, idx in enumerate(groups):
+        take = min(len(idx), left // (len(groups) - k))
+        left -= take
+        if take:
+            keep.append(idx[np.unique(np.linspace(0, len(idx) - 1, take).round().astype(int))])
+    return np.sort(np.concatenate(keep)) if keep else np.array([], int)
+
+
+def select_training(md, per_modality, per_kind):
+    """Store rows of the encoder's training items (see the module's notes)."""
+    chosen = []
+    usable = md[~md["kind"].isin(LEFT_OUT_KINDS)]
+    for modality in MODALITIES:
+        sub = usable[usable["signal_type"] == modality]
+        groups = [g.index.to_numpy() for _, g in sub.groupby("dataset")]
+        chosen.append(spread(groups, per_modality))
+    others = usable[~usable["signal_type"].isin(MODALITIES)]
+    for _, sub in others.groupby(["signal_type", "kind"]):
+        groups = [g.index.to_numpy() for _, g in sub.groupby("dataset")]
+        chosen.append(spread(groups, per_kind))
+    return np.sort(np.concatenate(chosen))
+
+
+def corpus_store(args):
+    from mne_specae import SegmentStore
+    from mne_specae.stores.corpus import prepare_corpus
+
+    if (args.store / "manifest.json").exists() and not (args.store / "prepare.lock").exists():
+        return SegmentStore(args.store)
+    t0 = time.time()
+    store = prepare_corpus(args.store, corpus=args.corpus, verbose="info")
+    print(f"Prepared the corpus store in {time.time() - t0:.0f} s: {len(store)} items")
+    return store
+
+
+def train_encoder(args, store):
+    md = store.metadata.reset_index(drop=True)
+    rows = select_training(md, args.per_modality, args.per_kind)
+    chosen = md.iloc[rows]
+    print(f"Corpus store: {len(md)} items; training items: {len(rows)}")
+    print(
+        chosen.groupby(["signal_type", "kind", "dataset"])
+        .agg(items=("subject", "size"), subjects=("subject", "nunique"))
+        .to_string()
+    )
+    X = np.empty((len(rows), store.n_times), np.float32)
+    for start in range(0, len(rows), 8192):
+        part = rows[start : start + 8192]
+        store.read_into(part, X[start : start + len(part)])
+    est = SpecAE(
+        **dict(SETTINGS, max_epochs=args.epochs),
+        sfreq=float(store.sfreq),
+        random_state=args.seed,
+        verbose="info",
+    )
+    t0 = time.time()
+    est.fit(X[:, np.newaxis], groups=chosen["subject"].to_numpy())
+    seconds = time.time() - t0
+    h = est.history_
+    print(
+        f"Trained in {seconds:.0f} s ({len(rows) * len(h.epochs) / seconds:.0f} items/s "
+        f"with validation): {len(h.epochs)} epochs, best epoch {h.best_epoch}, validation "
+        f"loss {h.best_loss:.4f} ({h.stop_reason})"
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    est.set_params(verbose=None)
+    est.save(args.out / "encoder.specae", overwrite=True)
+    counts = chosen.groupby(["signal_type", "kind", "dataset"]).size().rename("items")
+    counts.to_csv(args.out / "training_items.csv")
+    (args.out / "training.txt").write_text(
+        f"items: {len(rows)}\nseconds: {seconds:.0f}\nepochs: {len(h.epochs)}\n"
+        f"best_epoch: {h.best_epoch}\nbest_loss: {h.best_loss:.5f}\n"
+        f"stop: {h.stop_reason}\nsettings: {est.get_params()}\nmachine: {machine()}\n"
+    )
+    return est
 
 
 def load_recordings():
@@ -77,251 +148,56 @@ def load_recordings():
     return out
 
 
-def synthetic_channels(sfreq=500.0, seconds=60.0, seed=0):
-    """A Raw of channels that are none of ECG, EEG or EMG (typed misc)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(sfreq * seconds)) / sfreq
-    step = np.where((t % 2.0) < 0.1, 5.0, 0.0)
-    walk = np.cumsum(rng.normal(0, 1e-7, t.size))
-    walk = mne.filter.filter_data(walk, sfreq, None, 0.5, verbose=False)
-    data = {
-        "flat_zero": np.zeros_like(t),
-        "flat_offset": np.full_like(t, 2.5e-3),
-        "trigger_0_5V": step,
-        "trigger_noisy": step + rng.normal(0, 1e-3, t.size),
-        "status_codes": np.repeat(rng.integers(0, 8, t.size // 500 + 1), 500)[: t.size] * 1.0,
-        "sine_10Hz": 20e-6 * np.sin(2 * np.pi * 10 * t),
-        "sine_50Hz": 1e-4 * np.sin(2 * np.pi * 50 * t),
-        "sine_1Hz": 1e-3 * np.sin(2 * np.pi * 1 * t),
-        "drift_0.05Hz": 1e-4 * np.sin(2 * np.pi * 0.05 * t) + 1e-3,
-        "random_walk": walk,
-    }
-    info = mne.create_info(list(data), sfreq, "misc")
-    return mne.io.RawArray(np.array(list(data.values())), info, verbose=False)
-
-
-def goniometer_raws():
-    """The knee-angle goniometer channels of the UCI files (a real slow sensor)."""
-    folder = get_data_path() / "emg" / "uci_lower_limb"
-    raws = []
-    for fname in sorted(folder.glob("*.txt"))[:12]:
-        col = pd.read_csv(
-            fname, sep="\t", skiprows=7, header=None, encoding="latin-1", usecols=[4], dtype=str
-        )[4]
-        x = pd.to_numeric(col, errors="coerce").dropna().to_numpy()
-        info = mne.create_info([f"gonio_{fname.stem}"], 1000.0, "misc")
-        raws.append(mne.io.RawArray(x[None] * 1.0, info, verbose=False))
-    return raws
-
-
-def scrambled(raw):
-    """A copy with every channel typed misc (what a reader that guessed wrong gives)."""
-    raw = raw.copy()
-    with warnings.catch_warnings():  # "The unit ... has changed from V to NA": intended
-        warnings.simplefilter("ignore", RuntimeWarning)
-        raw.set_channel_types({ch: "misc" for ch in raw.ch_names}, verbose=False)
-    return raw
-
-
-def evaluate_sources(est, recordings, calib_segments):
-    """Leave-one-source-out identification of every channel; one row per channel."""
-    rows = []
-    sources = sorted({ep.metadata["source"].iloc[0] for _, ep in recordings})
-    for source in sources:
-        held = copy.copy(est)  # shares the network; a head of its own
-        calibrate(
-            held,
-            [
-                select_evenly(ep, calib_segments)
-                for _, ep in recordings
-                if ep.metadata["source"].iloc[0] != source
-            ],
-            verbose=False,
-        )
-        for raw, ep in recordings:
-            if ep.metadata["source"].iloc[0] != source:
-                continue
-            truth = dict(zip(raw.ch_names, raw.get_channel_types()))
-            table = identify_channel_types(scrambled(raw), model=held, verbose=False)
-            table = table.assign(
-                truth=[truth[c] for c in table.index],
-                source=source,
-                recording=raw.info["description"],
-            )
-            rows.append(table.reset_index())
-    return pd.concat(rows, ignore_index=True)
-
-
-def reconstructions(est, recordings, train, out=None):
-    """R² of the reconstructions per source: training segments and the others."""
-    from mne_specae.evaluation.probes import reconstruction_r2
-
-    rows = []
-    for (_, ep), tr in zip(recordings, train):
-        used = set(tr.metadata["onset"].round(6))
-        rest = ~ep.metadata["onset"].round(6).isin(used).to_numpy()
-        rows.append(
-            dict(
-                source=ep.metadata["source"].iloc[0],
-                signal_type=ep.metadata["signal_type"].iloc[0],
-                train=tr,
-                rest=ep[np.flatnonzero(rest)] if rest.any() else None,
-            )
-        )
-    table = []
-    for (source, kind), group in pd.DataFrame(rows).groupby(["source", "signal_type"]):
-        rest = [select_evenly(e, 8, 4) for e in group["rest"] if e is not None]
-        table.append(
-            dict(
-                source=source,
-                signal_type=kind,
-                r2_training_segments=reconstruction_r2(est, list(group["train"])),
-                r2_other_segments=(reconstruction_r2(est, rest) if rest else np.nan),
-            )
-        )
-    if out is not None:
-        from mne_specae.viz import plot_reconstruction
-
-        for kind, name in (
-            ("ecg", "ecg/mitdb/106"),
-            ("eeg", "eeg/eegmat/Subject05_1"),
-            ("emg", "emg/uci_lower_limb/1Amar"),
-        ):
-            ep = next(e for r, e in recordings if r.info["description"] == name)
-            fig = plot_reconstruction(est, ep, n_examples=3, show=False)
-            fig.savefig(out / f"reconstruction_{kind}.png", dpi=110)
-    return pd.DataFrame(table)
-
-
-def summarize(table):
-    """Balanced accuracy (unknown counts as wrong), unknown rate, per source and type."""
-    from sklearn.metrics import balanced_accuracy_score
-
-    known = table[table["truth"].isin(["ecg", "eeg", "emg"])]
-    per = (
-        known.assign(
-            correct=known["predicted"] == known["truth"], unknown=known["predicted"] == "unknown"
-        )
-        .groupby(["source", "truth"])
-        .agg(channels=("correct", "size"), correct=("correct", "mean"), unknown=("unknown", "mean"))
+def machine():
+    return (
+        f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"{platform.processor() or 'cpu'}, "
+        f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}"
     )
-    bacc = balanced_accuracy_score(known["truth"], known["predicted"])
-    return bacc, per
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, help="corpus folder (get_corpus_path())")
+    parser.add_argument("--store", type=Path, required=True, help="the corpus store folder")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the results")
+    parser.add_argument("--encoder", type=Path, help="a trained encoder: skip the training")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train-segments", type=int, default=24)
-    parser.add_argument("--train-channels", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--per-modality", type=int, default=30_000)
+    parser.add_argument("--per-kind", type=int, default=8_000)
     parser.add_argument("--calib-segments", type=int, default=30)
     parser.add_argument("--write", action="store_true", help="replace the shipped file")
-    parser.add_argument("--out", type=Path, help="folder for the evaluation tables")
-    parser.add_argument(
-        "--evaluate-only",
-        action="store_true",
-        help="evaluate the shipped model (its head refitted per fold) instead of training one",
-    )
+    parser.add_argument("--encoder-only", action="store_true", help="stop after the encoder")
     args = parser.parse_args(argv)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     print(
         f"mne-specae {mne_specae.__version__}, mne {mne.__version__}, torch "
-        f"{torch.__version__}, Python {platform.python_version()}"
+        f"{torch.__version__}, Python {platform.python_version()}; {machine()}"
     )
-    print(
-        f"Hardware: {platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"{platform.processor() or 'cpu'}; data: {get_data_path()}"
-    )
-    recordings = load_recordings()
-    md = pd.concat([ep.metadata.assign(n_channels=len(ep.ch_names)) for _, ep in recordings])
-    print("Data (segments of 5 s at 512 Hz):")
-    print(
-        md.groupby(["source", "signal_type"])
-        .agg(
-            recordings=("recording", "nunique"),
-            subjects=("subject", "nunique"),
-            segments=("subject", "size"),
-            channels=("n_channels", "max"),
-        )
-        .to_string()
-    )
-    train = [select_evenly(ep, args.train_segments, args.train_channels) for _, ep in recordings]
-    n_items = sum(len(ep) * len(ep.ch_names) for ep in train)
-    print(f"Training items: {n_items}; settings: {SETTINGS}")
-    if args.evaluate_only:
-        est = mne_specae.load_pretrained(verbose=False)
-        cal = est.calibration_
-        h = est.history_
-        print(f"The shipped model: {len(h.epochs)} epochs, best epoch {h.best_epoch}")
+    store = corpus_store(args)
+    if args.encoder is not None:
+        est = SpecAE.load(args.encoder)
     else:
-        est = SpecAE(**SETTINGS, random_state=args.seed, verbose="warning")
-        t0 = time.time()
-        est.fit(train)
-        train_s = time.time() - t0
-        h = est.history_
-        print(
-            f"Trained in {train_s:.0f} s: {len(h.epochs)} epochs, best epoch "
-            f"{h.best_epoch}, validation loss {h.best_loss:.4f} ({h.stop_reason})"
-        )
-        calib = [select_evenly(ep, args.calib_segments) for _, ep in recordings]
-        cal = calibrate(est, calib, verbose=False)
-    print(
-        f"Calibration: {cal}; max distance {cal.max_distance:.3f}, max error z "
-        f"{cal.max_error_z:.2f}"
-    )
+        est = train_encoder(args, store)
+    if args.encoder_only:
+        print(f"Total {time.time() - started:.0f} s")
+        return 0
+    from _pretrained_head import evaluate_and_calibrate
 
-    if (
-        args.write and not args.evaluate_only
-    ):  # before the evaluation: no training is lost to a failure there
+    est = evaluate_and_calibrate(est, store, load_recordings(), args)
+    if args.write:
         path = pretrained_path("biosignals")
         path.parent.mkdir(parents=True, exist_ok=True)
         est.set_params(verbose=None)
         est.save(path, overwrite=True)
         print(
             f"\nWrote {path} ({path.stat().st_size / 1e6:.2f} MB), sha256 "
-            f"{file_sha256(path)}; record it in mne_specae/pretrained.py "
-            f"(PRETRAINED['biosignals'], now {PRETRAINED['biosignals']['sha256'][:12]}...)"
+            f"{file_sha256(path)}; record it in PRETRAINED['biosignals'] "
+            f"(now {PRETRAINED['biosignals']['sha256'][:12]}...)"
         )
-
-    r2 = reconstructions(est, recordings, train, args.out)
-    print("\nReconstruction R² of the normalised images (every subject was in training):")
-    print(r2.round(3).to_string(index=False))
-    table = evaluate_sources(est, recordings, args.calib_segments)
-    bacc, per = summarize(table)
-    print(
-        f"\nLeave-one-source-out identification, per channel (the head never saw the "
-        f"source): balanced accuracy {bacc:.3f} (unknown counts as wrong)"
-    )
-    print(per.round(3).to_string())
-    wrong = table[(table["predicted"] != table["truth"])]
-    if len(wrong):
-        print("\nChannels not identified:")
-        print(
-            wrong[
-                ["source", "recording", "channel", "truth", "predicted", "probability", "reason"]
-            ].to_string(index=False)
-        )
-    others = [("synthetic", synthetic_channels())] + [("goniometer", r) for r in goniometer_raws()]
-    junk = pd.concat(
-        [
-            identify_channel_types(r, model=est, verbose=False).assign(kind=kind).reset_index()
-            for kind, r in others
-        ]
-    )
-    print("\nNon-biosignal channels (each must be unknown):")
-    print(junk[["kind", "channel", "predicted", "probability", "reason"]].to_string(index=False))
-    print(f"unknown: {(junk['predicted'] == 'unknown').mean():.3f} of {len(junk)}")
-    if args.out is not None:
-        table.to_csv(args.out / "identification.csv", index=False)
-        per.round(3).to_csv(args.out / "identification_summary.csv")
-        junk.to_csv(args.out / "non_biosignals.csv", index=False)
-        junk[["kind", "channel", "predicted", "reason"]].to_csv(
-            args.out / "non_biosignals_short.csv", index=False
-        )
-        r2.round(3).to_csv(args.out / "reconstruction_r2.csv", index=False)
     print(f"Total {time.time() - started:.0f} s")
+    pd.set_option("display.width", 200)
     return 0
 
 
