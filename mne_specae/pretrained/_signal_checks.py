@@ -36,9 +36,11 @@ of them; a trigger jumps across its range, and rests at one level most of the ti
 
 * ``STIM_MAX_LEVELS``: a stimulus channel has at most 64 distinct values over the
   windows looked at;
-* ``STIM_BASELINE``: and rests at its most common value at least half the time, or
-  ``STIM_JUMPS``: at least half of its changes skip a level (a status code), or it has
-  at most two values.
+* ``STIM_BASELINE``: and rests at its most common value at least half the time with
+  its excursions on one side of it (``STIM_ONE_SIDED``: 95 % of them; a quantised
+  EMG at rest also rests at one value, but swings both ways), or ``STIM_JUMPS``: at
+  least half of its changes skip a level (a status code), or it has at most two
+  values.
 
 With a channel-type head (``slow_ok=True``), slow channels and quantised slow
 sensors are left to the head (they are respiration, EDA, temperature, motion), and a
@@ -60,6 +62,7 @@ TONE_FRACTION = 0.8
 STIM_MAX_LEVELS = 64
 STIM_BASELINE = 0.5
 STIM_JUMPS = 0.5
+STIM_ONE_SIDED = 0.95
 #: The few-levels check needs a noisy channel: fewer repeated samples than this.
 NOISY_HELD = 0.1
 #: With ``slow_ok``, the tone check needs this share of the power above 1 Hz.
@@ -152,7 +155,9 @@ def stim_levels(windows):
     is_stim : bool
     stats : dict
         ``n_levels`` (distinct values), ``baseline`` (share of the most common
-        value), ``jumps`` (share of the changes that skip a level).
+        value), ``jumps`` (share of the changes that skip a level), ``one_sided``
+        (the largest share of the other samples on one side of the most common
+        value).
     """
     values, inverse, counts = np.unique(windows, return_inverse=True, return_counts=True)
     n_levels = len(values)
@@ -163,7 +168,15 @@ def stim_levels(windows):
     steps = np.abs(np.diff(codes, axis=1))
     changes = steps[steps > 0]
     stats["jumps"] = float((changes > 1).mean()) if changes.size else 0.0
-    is_stim = n_levels <= 2 or stats["baseline"] >= STIM_BASELINE or stats["jumps"] >= STIM_JUMPS
+    mode = int(np.argmax(counts))
+    away = codes[codes != mode]
+    above = float((away > mode).mean()) if away.size else 1.0
+    stats["one_sided"] = max(above, 1.0 - above)
+    is_stim = (
+        n_levels <= 2
+        or stats["jumps"] >= STIM_JUMPS
+        or (stats["baseline"] >= STIM_BASELINE and stats["one_sided"] >= STIM_ONE_SIDED)
+    )
     return bool(is_stim), stats
 
 

@@ -6,7 +6,8 @@ Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
    window -> ``"unknown"``; held or few levels of a trigger -> ``"stim"``; white
    noise (a power density flat across the bands, ``NOISE_FLATNESS``: 0.05-0.13 for
    white noise, at least 0.31 for every real ECG, EEG and EMG channel of the
-   developers' recordings) -> ``"unknown"``.
+   developers' recordings, but down to 0.12 for forearm EMG at 200 Hz; so also a
+   steady, Gaussian amplitude) -> ``"unknown"``.
 2. **The channel-type head** (``calibration.type_head``, rate-aware features at the
    channel's own rate): which MNE type; ECG, EEG and EMG together are one family,
    the biopotentials. A channel far from every label the head knows is ``"unknown"``.
@@ -39,10 +40,15 @@ from ._type_features import BANDS, FEATURE_NAMES
 UNKNOWN = "unknown"
 BIOPOTENTIALS = ("ecg", "eeg", "emg")
 #: Kinds of a label that mean "no signal here" (an unconnected input): ``unknown``.
-NO_SIGNAL_KINDS = ("unconnected", "noise", "open")
+NO_SIGNAL_KINDS = ("unconnected", "noise", "open", "flat")
 #: Below this spread of the log power density over the bands (``flatness``), a
 #: channel is white noise: an unconnected input or an amplifier's own noise.
 NOISE_FLATNESS = 0.2
+#: ... and its amplitude steady (``envelope_cv``, the RMS envelope's variability
+#: relative to white noise's, below this: white noise about 0, forearm EMG at 200 Hz
+#: from 0.04 up) and Gaussian (``log10`` kurtosis within this of ``log10(3)``).
+NOISE_ENVELOPE_CV = 0.15
+NOISE_KURTOSIS = 0.05
 EOG_GUARD = 0.05
 EOG_RATIO = 0.5
 #: The type head sends a channel to the encoder's head when the biopotentials are its
@@ -80,11 +86,19 @@ def white_noise(median_features):
     """The reason a channel is white noise, or ``""`` (see ``NOISE_FLATNESS``)."""
     if median_features is None:
         return ""
-    flat = median_features[FEATURE_NAMES.index("flatness")]
-    if np.isfinite(flat) and flat < NOISE_FLATNESS:
+    flat, cv, kurt = (
+        median_features[FEATURE_NAMES.index(name)]
+        for name in ("flatness", "envelope_cv", "log_kurtosis")
+    )
+    if (
+        np.isfinite([flat, cv, kurt]).all()
+        and flat < NOISE_FLATNESS
+        and cv < NOISE_ENVELOPE_CV
+        and abs(kurt - np.log10(3.0)) < NOISE_KURTOSIS
+    ):
         return (
             f"white noise (an unconnected input or amplifier noise: power density flat "
-            f"within {flat:.2f} log10 units)"
+            f"within {flat:.2f} log10 units, a steady Gaussian amplitude)"
         )
     return ""
 

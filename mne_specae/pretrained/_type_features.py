@@ -19,7 +19,11 @@ therefore computed **at the channel's own rate** on long windows
   derivative, sign asymmetry of its extremes, smoothness (the standard deviation of
   the smoothed derivative over that of the signal), the share of a linear trend;
 * held samples (exact repeats: quantised sensors, digital lines);
-* flatness: the spread of the power density over the bands (white noise: 0).
+* flatness: the spread of the power density over the bands (white noise: 0);
+* the same band powers, slope and entropy from 1.5 Hz up, relative to the power there
+  (drifts below do not move them), and the dominance of the power below 1.5 Hz;
+* the variability of the RMS envelope over 0.25 s blocks, relative to that of white
+  noise (bursts of EMG, blinks; a stationary noise: about 0).
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ BREATH_LAGS = (1 / 0.7, 1 / 0.1)
 SMOOTH_RATE = 16.0
 #: Spectral shape features use the band up to this frequency (or the usable Nyquist).
 SHAPE_TOP = 40.0
+#: Blocks (s) of the RMS envelope whose variability is ``envelope_cv``.
+ENVELOPE_SECONDS = 0.25
 
 FEATURE_NAMES = [f"logrel_{lo:g}_{hi:g}" for lo, hi in BANDS] + [
     "slope",
@@ -74,6 +80,16 @@ FEATURE_NAMES = [f"logrel_{lo:g}_{hi:g}" for lo, hi in BANDS] + [
     "trend_share",
     "held",
     "flatness",
+]
+#: Bands from HIGH_FROM Hz, relative to the power above it: the shape of the fast
+#: part whatever the drifts below (DC-coupled EEG, a moving electrode).
+HIGH_FROM = 1.5
+HIGH_BANDS = tuple(band for band in BANDS if band[0] >= HIGH_FROM)
+FEATURE_NAMES += [f"logrel_high_{lo:g}_{hi:g}" for lo, hi in HIGH_BANDS] + [
+    "low_dominance",
+    "slope_high",
+    "entropy_high",
+    "envelope_cv",
 ]
 N_FEATURES = len(FEATURE_NAMES)
 
@@ -217,6 +233,34 @@ def window_features(windows, sfreq):
     out[:, col + 6] = (slope**2 * (t @ t) / n) / var
     out[:, col + 7] = (np.diff(x, axis=1) == 0).mean(axis=1)
     out[:, col + 8] = _flatness(out[:, : len(BANDS)])
+    col += 9
+    high = (freqs >= HIGH_FROM) & (freqs <= usable_top)
+    p_high = psd[:, high].sum(axis=1)
+    p_high[p_high <= 0] = np.nan
+    for b, (lo, hi) in enumerate(HIGH_BANDS):
+        sel = (freqs >= lo) & (freqs < hi)
+        if hi <= usable_top and sel.any():
+            out[:, col + b] = np.log10(psd[:, sel].sum(axis=1) / p_high + 1e-6)
+    col += len(HIGH_BANDS)
+    if high.any():
+        low = psd[:, in_range & (freqs < HIGH_FROM)].sum(axis=1)
+        out[:, col] = np.log10((low + 1e-30) / p_high).clip(-6, 6)
+    band = high & (freqs <= SHAPE_TOP)
+    if band.sum() >= 4:
+        f, p = freqs[band], psd[:, band]
+        logf = np.log10(f)
+        lf = logf - logf.mean()
+        logp = np.log10(p + 1e-30)
+        out[:, col + 1] = (logp - logp.mean(axis=1, keepdims=True)) @ lf / (lf @ lf)
+        rel = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+        out[:, col + 2] = -(rel * np.log(rel + 1e-30)).sum(axis=1) / np.log(len(f))
+    block = max(2, int(round(ENVELOPE_SECONDS * sfreq)))
+    if n // block >= 4:
+        rms = np.sqrt(_block_mean(x * x, block))
+        mean = rms.mean(axis=1)
+        mean[mean <= 0] = np.nan
+        # relative to a Gaussian noise's (about 1 / sqrt(2 x block)): 0 for white noise
+        out[:, col + 3] = np.log10(rms.std(axis=1) / mean + 1e-6) + 0.5 * np.log10(2 * block)
     return out
 
 

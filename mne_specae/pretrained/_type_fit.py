@@ -41,7 +41,7 @@ def channel_label(ch_type, kind):
         return f"{UNKNOWN}/{kind}"
     if ch_type not in HEAD_TYPES or ch_type == UNKNOWN:
         return ""
-    if ch_type in BIOPOTENTIALS or not kind:
+    if ch_type in BIOPOTENTIALS or not kind or kind == ch_type:
         return ch_type
     return f"{ch_type}/{kind}"
 
