@@ -141,6 +141,13 @@ def main(argv=None):
         default=30000,
         help="cap of the balanced column (prepare_corpus)",
     )
+    parser.add_argument(
+        "--from-store",
+        metavar="FULL",
+        help="with --prepare: a smaller store, each dataset's recordings cropped to their "
+        "central part so that it has about --max-per-source items (counts from the store "
+        "FULL of the whole corpus)",
+    )
     parser.add_argument("--register", action="store_true", help="rewrite the corpus table")
     args = parser.parse_args(argv)
     if args.register:
@@ -163,14 +170,21 @@ def main(argv=None):
             Path(args.rst).write_text(summary_rst(summary))
         print(f"({time.perf_counter() - t0:.0f} s)")
     if args.prepare:
-        from mne_specae.stores.corpus import prepare_corpus
+        from mne_specae import read_segments
+        from mne_specae.stores.corpus import prepare_corpus, source_fractions
 
+        fractions = None
+        if args.from_store:
+            full = read_segments(args.from_store).metadata
+            fractions = source_fractions(full, args.max_per_source)
+            print(f"fractions kept: { {k: round(v, 3) for k, v in fractions.items()} }")
         t0 = time.perf_counter()
         store = prepare_corpus(
             args.prepare,
             corpus=args.out,
             sources=args.sources,
             max_per_source=args.max_per_source,
+            fractions=fractions,
             verbose="info",
         )
         print(f"{store} ({time.perf_counter() - t0:.0f} s)")

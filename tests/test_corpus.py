@@ -365,7 +365,7 @@ def tiny_mirror(tmp_path, monkeypatch):
     repo.mkdir(parents=True)
     _git("init", "-q", cwd=repo)
     values = np.arange(-100, 100).reshape(25, 8) % 120
-    myo = "\n".join(",".join(map(str, r)) + ",0" for r in np.tile(values, (60, 1)))
+    myo = "\n".join(",".join(map(str, r)) + ",0" for r in np.tile(values, (480, 1)))  # 60 s
     (repo / "d").mkdir()
     (repo / "d" / "0.txt").write_text(myo)
     eda = "# Simple Text Format\n# Sampling Rate (Hz):= 100.00\n# Resolution:= 12\n# Labels:= EDA\n"
@@ -442,7 +442,7 @@ def test_build_corpus_missing_mirror_and_blob(tiny_mirror, tmp_path, monkeypatch
 
 
 def test_read_corpus_summary_and_store(tiny_mirror, tmp_path):
-    from mne_specae.stores.corpus import balanced_subset, prepare_corpus
+    from mne_specae.stores.corpus import balanced_subset, prepare_corpus, source_fractions
 
     mirror, table = tiny_mirror
     out = tmp_path / "corpus"
@@ -455,19 +455,31 @@ def test_read_corpus_summary_and_store(tiny_mirror, tmp_path):
     assert raws[1].get_channel_types() == ["gsr"]
     summary = corpus_summary(out)
     assert list(summary["source"]) == ["biosppy", "myo"]
-    np.testing.assert_allclose(summary["hours"], [12.0 / 3600, 8 * 7.5 / 3600])
+    np.testing.assert_allclose(summary["hours"], [12.0 / 3600, 8 * 60.0 / 3600])
     assert list(summary["licence"]) == ["BSD-3-Clause", "MIT"]
 
     store = prepare_corpus(tmp_path / "store", corpus=out, max_per_source=4, verbose="error")
     md = store.metadata
     counts = md.groupby(["dataset", "signal_type", "kind"]).size().to_dict()
-    assert counts == {("biosppy", "gsr", "eda"): 2, ("myo", "emg", "emg"): 8}
+    assert counts == {("biosppy", "gsr", "eda"): 2, ("myo", "emg", "emg"): 96}
     assert md["subject"].tolist()[0] == "myo-12345"
     x = np.asarray(store[np.arange(len(store))], dtype=np.float64)
     np.testing.assert_allclose(md["item_std"], x.std(axis=1), rtol=1e-5)
     assert md.groupby("dataset")["balanced"].sum().to_dict() == {"biosppy": 2, "myo": 4}
     keep = balanced_subset(md, 3)
     assert md[keep].groupby("dataset").size().to_dict() == {"biosppy": 2, "myo": 3}
+
+    # a smaller store: myo cropped to the central quarter of each recording
+    fractions = source_fractions(md, 24)
+    assert fractions == {"myo": 0.25}
+    small = prepare_corpus(tmp_path / "small", corpus=out, fractions=fractions, verbose="error")
+    small_md = small.metadata
+    assert small_md.groupby("dataset").size().to_dict() == {"biosppy": 2, "myo": 24}
+    onsets = sorted(set(small_md[small_md["dataset"] == "myo"]["onset"]))
+    np.testing.assert_allclose(onsets, [22.5, 27.5, 32.5])  # 3 of 12 segments, centred
+    full = md[md["dataset"] == "myo"].set_index(["onset", "channel"]).index
+    rows = np.flatnonzero(full.isin(list(zip(small_md["onset"], small_md["channel"]))))
+    assert len(rows) == 0  # the full store's segments start at 0, 5, ...: other cuts
 
 
 @pytest.mark.skipif(

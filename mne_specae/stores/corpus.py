@@ -122,6 +122,39 @@ def item_spread(store, *, chunk=4096):
     return out
 
 
+def source_fractions(metadata, max_per_source, *, column="dataset"):
+    """The fraction of each dataset's items that a cap keeps.
+
+    Parameters
+    ----------
+    metadata : pandas.DataFrame
+        The metadata of a store of the whole corpus (:func:`prepare_corpus`).
+    max_per_source : int
+        The cap.
+    column : str
+        The column naming the dataset.
+
+    Returns
+    -------
+    fractions : dict
+        ``{dataset: max_per_source / n_items}`` for the datasets over the cap, for
+        ``prepare_corpus(fractions=...)``.
+    """
+    counts = metadata.groupby(column).size()
+    return {str(k): max_per_source / n for k, n in counts.items() if n > max_per_source}
+
+
+def _central(raw, fraction, duration):
+    """The central ``fraction`` of a recording, in whole segments (at least one)."""
+    if fraction >= 1:
+        return raw
+    sfreq = raw.info["sfreq"]
+    length = raw.n_times / sfreq
+    keep = max(1, int(round(np.floor(length / duration) * fraction))) * duration
+    start = np.floor((length - keep) / 2 * sfreq) / sfreq
+    return raw.copy().crop(start, start + keep, include_tmax=False)
+
+
 @verbose
 def prepare_corpus(
     path,
@@ -131,6 +164,7 @@ def prepare_corpus(
     duration=5.0,
     sfreq=512.0,
     max_per_source=None,
+    fractions=None,
     batch=64,
     overwrite=False,
     verbose=None,
@@ -150,6 +184,12 @@ def prepare_corpus(
     max_per_source : int | None
         Cap of the ``balanced`` column: at most this many items per dataset marked
         ``True``, evenly spread (:func:`balanced_subset`); ``None`` marks all.
+    fractions : dict | None
+        ``{dataset: fraction}``: each recording of these datasets is cropped to its
+        central ``fraction`` (whole segments, at least one), so that a smaller store
+        keeps every recording and subject (:func:`source_fractions` computes them from
+        a store prepared in full: ``SpecAE.fit(store)`` trains on every item of a
+        store, so a training subset is a store of its own). ``None``: everything.
     batch : int
         Recordings read (and held in memory) per call of
         :func:`~mne_specae.prepare_segments`.
@@ -191,6 +231,8 @@ def prepare_corpus(
         if raw.n_times / raw.info["sfreq"] < duration:
             logger.info(f"{raw.info['description']}: shorter than {duration:g} s, left out")
             continue
+        dataset = raw.info["description"].split("/", 1)[0]
+        raw = _central(raw, (fractions or {}).get(dataset, 1.0), duration)
         for part, part_kinds in _by_type(raw):
             for ch, kind in part_kinds.items():
                 kinds[(part.info["description"], ch)] = kind
