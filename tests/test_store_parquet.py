@@ -211,6 +211,8 @@ def _to_old_layout(path):
     if tables:
         tables.pop("format")
         tables.pop("origin")
+    manifest["version"] = 1
+    manifest["versions"].pop("pyarrow")
     (path / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
 
@@ -220,7 +222,9 @@ def test_stores_with_csv_tables_still_open_read_and_convert(tmp_path):
     old = prepare_segments(raws, tmp_path / "old", verbose=False)
     _to_old_layout(old.path)
     assert sorted(p.suffix for p in (old.path / "shards").iterdir()) == [".csv"] * 2 + [".npy"] * 2
+    assert new.manifest["version"] == 2  # version 1 readers refuse it (upgrade)
     opened = read_segments(old.path)
+    assert opened.manifest["version"] == 1
     pd.testing.assert_frame_equal(opened.metadata, new.metadata)
     assert opened.read_columns("channel").equals(new.read_columns("channel"))
     # columns written the old way (versioned CSV tables), then read and rewritten
@@ -242,6 +246,7 @@ def test_stores_with_csv_tables_still_open_read_and_convert(tmp_path):
     old_written.write_columns(pd.DataFrame({"z": np.arange(n)}))
     names = os.listdir(new.path / "shards")
     assert not [f for f in names if f.endswith(".csv")]
+    assert read_segments(new.path).manifest["version"] == 2
     again = read_segments(new.path).metadata
     pd.testing.assert_frame_equal(again.drop(columns=["z"]), md)
     assert again["z"].tolist() == list(range(n))

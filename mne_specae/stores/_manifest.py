@@ -29,7 +29,8 @@ from ..utils._files import write_atomic
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 _REDO = "prepare the store again (prepare_segments(..., overwrite=True))"
 STORE_FORMAT = "mne-specae-store"
-STORE_VERSION = 1
+#: 2: tables may be Parquet (``<key>.parquet``), which version 1 readers do not know.
+STORE_VERSION = 2
 MANIFEST = "manifest.json"
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..utils._files import write_atomic
-from ._manifest import MANIFEST, shard_file, write_manifest
+from ._manifest import MANIFEST, STORE_VERSION, shard_file, write_manifest
 from ._parquet import SUFFIX, to_arrow, type_name, write_parquet
 from ._tables import ITEM_COLUMNS, TableFile, column_types, table_name
 
@@ -222,6 +222,7 @@ def write_tables(root, manifest, table, *, drop=(), replace_prefix=None, written
             columns={c: type_name(types.types.get(c, pa.null())) for c in keep + table.columns},
             origin=dict(origin, **dict.fromkeys(table.columns, written_by)),
         )
+        new["version"] = STORE_VERSION  # Parquet tables
         write_manifest(fname, new)
     except BaseException:
         for path in written:

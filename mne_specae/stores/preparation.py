@@ -54,6 +54,12 @@ from ._writing import LOCK, StoreLock, parent_token, sigterm_stops_workers, work
 from .store import SegmentStore
 
 
+def _pyarrow_version():
+    import pyarrow
+
+    return pyarrow.__version__
+
+
 def _settings(duration, sfreq, picks, subject, metadata):
     return dict(
         duration=float(duration),
@@ -93,6 +99,8 @@ def _open_folder(path, settings, overwrite):
                 f"{'; '.join(differ)}). Use another folder, or "
                 "overwrite=True (--overwrite) to start it again."
             )
+        # its new shards' tables are Parquet
+        manifest["version"] = max(manifest.get("version", 1), STORE_VERSION)
         return manifest
 
     manifest = dict(
@@ -110,6 +118,7 @@ def _open_folder(path, settings, overwrite):
             "mne": mne.__version__,
             "numpy": np.__version__,
             "pandas": pd.__version__,
+            "pyarrow": _pyarrow_version(),
             "python": platform.python_version(),
         },
     )
