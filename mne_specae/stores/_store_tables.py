@@ -5,6 +5,9 @@ row group, exported to CSV, and columns written all or nothing (the methods of
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
@@ -13,6 +16,10 @@ from ._manifest import MANIFEST, changed_error, manifest_stamp, read_manifest, v
 from ._table_writes import NewRows, table_columns, write_tables
 from ._tables import ITEM_COLUMNS, TableFile
 from ._writing import StoreLock
+
+#: Threads reading a store's tables (pyarrow reads without the GIL; most of the time
+#: of a column read is opening thousands of small files).
+_THREADS = min(8, 2 * (os.cpu_count() or 1))
 
 
 class StoreTables:
@@ -24,6 +31,20 @@ class StoreTables:
         self._check_current()
         return [TableFile(self.path, s, self.manifest, self.path / MANIFEST) for s in self._shards]
 
+    def _read_all(self, columns=None):
+        """Each shard's table (the columns ``columns`` it has; ``None``: all), read
+        by a few threads (a store has thousands of small tables; each is opened once,
+        checked, and only the chosen columns read), in store order; and the columns
+        of the store, in order of first appearance."""
+        self._check_current()
+        files = [
+            TableFile(self.path, s, self.manifest, self.path / MANIFEST, head=False)
+            for s in self._shards
+        ]
+        with ThreadPoolExecutor(min(_THREADS, max(len(files), 1))) as pool:
+            parts = list(pool.map(lambda t: t.read_present(columns), files))
+        return parts, table_columns(files)
+
     @property
     def metadata(self):
         """One row per item: ``subject``, ``recording``, ``onset``, ``channel``,
@@ -32,7 +53,7 @@ class StoreTables:
         only (a store with embeddings of a million items), use :meth:`read_columns`
         or :meth:`iter_columns`."""
         if self._metadata is None:
-            tables = [t.read() for t in self._tables()]
+            tables, _ = self._read_all()
             self._metadata = (
                 pd.concat(tables, ignore_index=True)
                 if tables
@@ -88,14 +109,19 @@ class StoreTables:
         """
         if self._metadata is not None:
             return self._metadata[self._chosen_cached(columns)].copy()
-        tables = self._tables()
-        columns = self._chosen(columns, tables)
-        parts = [
-            self._part(t.read([c for c in columns if c in t.columns]), columns) for t in tables
-        ]
+        columns = [columns] if isinstance(columns, str) else columns
+        _validate_type(columns, (list, tuple), "columns")
+        columns = list(columns)
+        parts, present = self._read_all(columns)
+        missing = [c for c in columns if c not in (present or ITEM_COLUMNS)]
+        if missing:
+            raise ValueError(
+                f"The store {self.path} has no metadata column(s) {missing}; it has "
+                f"{present or list(ITEM_COLUMNS)}."
+            )
         if not parts:
             return pd.DataFrame(columns=columns)
-        return pd.concat(parts, ignore_index=True)
+        return pd.concat([self._part(p, columns) for p in parts], ignore_index=True)
 
     def _chosen_cached(self, columns):
         columns = [columns] if isinstance(columns, str) else columns

@@ -128,36 +128,73 @@ class TableFile:
     ``write_columns`` wrote it), to read by column or by row group; errors name the
     file. No file is held open between reads (a store has thousands of tables)."""
 
-    def __init__(self, root, shard, manifest, fname):
+    def __init__(self, root, shard, manifest, fname, *, head=True):
         self.path = shard_file(root, table_name(shard), fname, what="table")
         self.shard = shard
         self.types = column_types(manifest)
         self.parquet = is_parquet(shard)
+        self.expected = _expected(shard, manifest)
         self.schema = None  # Arrow schema of a Parquet table
-        try:
+        self.columns = None  # known once the footer (or header) is read
+        if head:
             if self.parquet:  # the footer only; closed (an open file holds ~0.2 MB)
-                with parquet_file(self.path) as pfile:
-                    self.columns = column_names(pfile)
-                    self.schema = pfile.schema_arrow
-                    n_rows = pfile.metadata.num_rows
+                with self._open() as pfile:
+                    self._head(pfile)
             else:
-                self.columns = list(pd.read_csv(self.path, nrows=0).columns)
-                n_rows = None  # counted when read
+                self._head(None)
+
+    def _open(self):
+        """The open Parquet file (errors name it)."""
+        try:
+            return parquet_file(self.path)
         except FileNotFoundError:
-            raise ValueError(
-                f"{self.path}: the metadata table of shard {shard['key']} is missing; {_REDO}."
-            ) from None
-        except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
+            self._missing()
+        except (ValueError, OSError) as err:
             self._unreadable(err)
-        expected = _expected(shard, manifest)
-        if expected is not None and self.columns != expected:
+
+    def _missing(self):
+        raise ValueError(
+            f"{self.path}: the metadata table of shard {self.shard['key']} is missing; {_REDO}."
+        ) from None
+
+    def _head(self, pfile):
+        """Read the columns from the open Parquet file ``pfile`` (``None``: the CSV
+        header) and check them, and the row count, against the manifest."""
+        n_rows = None  # a CSV table's rows are counted when read
+        if pfile is not None:
+            self.columns = column_names(pfile)
+            self.schema = pfile.schema_arrow
+            n_rows = pfile.metadata.num_rows
+        else:
+            try:
+                self.columns = list(pd.read_csv(self.path, nrows=0).columns)
+            except FileNotFoundError:
+                self._missing()
+            except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
+                self._unreadable(err)
+        if self.expected is not None and self.columns != self.expected:
             raise ValueError(
                 f"{self.path}: the columns {self.columns} do not match the manifest "
-                f"({expected}): a partial or foreign write; {_REDO}, or write the "
+                f"({self.expected}): a partial or foreign write; {_REDO}, or write the "
                 "columns again (add_embeddings)."
             )
         if n_rows is not None:
             self._check_rows(n_rows)
+
+    def read_present(self, columns=None):
+        """Those of ``columns`` (``None``: all) that the table has, as a DataFrame,
+        with the table checked first: one opening of the file (what reading many
+        shards' tables costs most)."""
+        if not self.parquet:
+            self._head(None)
+            return self.read(None if columns is None else [c for c in columns if c in self.columns])
+        with self._open() as pfile:
+            self._head(pfile)
+            chosen = None if columns is None else [c for c in columns if c in self.columns]
+            try:
+                return to_pandas(read_parquet(pfile, chosen))
+            except (ValueError, OSError) as err:
+                self._unreadable(err)
 
     def _unreadable(self, err):
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -187,11 +224,16 @@ class TableFile:
     def read(self, columns=None):
         """The columns ``columns`` (``None``: all; those of the table, in its order)
         as a DataFrame; in Parquet only their data are read."""
-        try:
-            if self.parquet:
-                with parquet_file(self.path) as pfile:
+        if self.parquet:
+            with self._open() as pfile:
+                try:
                     return to_pandas(read_parquet(pfile, columns))
+                except (ValueError, OSError) as err:
+                    self._unreadable(err)
+        try:
             table = self._csv(columns)
+        except FileNotFoundError:
+            self._missing()
         except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
             self._unreadable(err)
         self._check_rows(len(table))
@@ -201,11 +243,14 @@ class TableFile:
         """The columns ``columns`` as Arrow tables of at most ``ROW_GROUP`` rows
         (Parquet: one per row group; CSV: read in chunks), file order."""
         n_rows = 0
-        try:
-            if self.parquet:
-                with parquet_file(self.path) as pfile:
+        if self.parquet:
+            with self._open() as pfile:
+                try:
                     yield from iter_parquet(pfile, columns)
-                return
+                except (ValueError, OSError) as err:
+                    self._unreadable(err)
+            return
+        try:
             for chunk in self._csv(columns, chunksize=ROW_GROUP):
                 n_rows += len(chunk)
                 yield to_arrow(chunk if columns is None else chunk[list(columns)])
