@@ -76,7 +76,7 @@ def set_kinds(raw, kinds):
 
 
 def corpus_channel_kinds(raw):
-    """Each channel's kind, e.g. ``"ppg"``, ``"abp"``, ``"accelerometer"``.
+    """Return each channel's kind, e.g. ``"ppg"``, ``"abp"``, ``"accelerometer"``.
 
     Parameters
     ----------

@@ -88,7 +88,7 @@ def _check_sources(sources):
 
 
 def corpus_files(sources=None):
-    """The corpus table: one row per file.
+    """Return the corpus table: one row per file.
 
     Parameters
     ----------
@@ -114,12 +114,13 @@ def corpus_files(sources=None):
 
 
 def get_corpus_path(path=None):
-    """The corpus folder: ``path``, else ``MNE_SPECAE_CORPUS``, else ``~/mne_specae_data/corpus``.
+    """Return the corpus folder: ``path``, else ``MNE_SPECAE_CORPUS``, else a default.
 
     Parameters
     ----------
     path : path-like | None
-        The folder.
+        The folder; ``None``: the environment variable ``MNE_SPECAE_CORPUS``, else
+        ``~/mne_specae_data/corpus``.
 
     Returns
     -------
@@ -232,7 +233,7 @@ def read_corpus(path=None, *, sources=None, verbose=None):
 
 @verbose
 def corpus_summary(path=None, *, sources=None, verbose=None):
-    """Channel-hours of the corpus per source, MNE type and kind.
+    """Count the channel-hours of the corpus per source, MNE type and kind.
 
     Parameters
     ----------

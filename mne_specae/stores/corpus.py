@@ -35,7 +35,7 @@ def _by_type(raw):
 
 
 def balanced_subset(metadata, max_per_source, *, column="dataset"):
-    """Items to keep so that each dataset has at most ``max_per_source``, spread evenly.
+    """Choose items so that each dataset has at most ``max_per_source``, spread evenly.
 
     Parameters
     ----------
@@ -98,7 +98,7 @@ def mark_balanced(store, max_per_source):
 
 
 def item_spread(store, *, chunk=4096):
-    """Each item's standard deviation (float32): ``0`` or a tiny value for a constant
+    """Compute each item's standard deviation: ``0`` or a tiny value for a constant
     segment (a marker channel between events, a lead off, a saturated input; note that
     polyphase upsampling turns a constant into a small ripple, about 3e-4 of its level
     at 125 -> 512 Hz).
@@ -123,7 +123,7 @@ def item_spread(store, *, chunk=4096):
 
 
 def source_fractions(metadata, max_per_source, *, column="dataset"):
-    """The fraction of each dataset's items that a cap keeps.
+    """Compute the fraction of each dataset's items that a cap keeps.
 
     Parameters
     ----------
