@@ -93,6 +93,11 @@ def main():
     parser.add_argument("--max-segments", type=int, default=12)
     parser.add_argument("--cache", default=None)
     parser.add_argument("--C", type=float, default=1.0)
+    parser.add_argument(
+        "--keep-encoder-head",
+        action="store_true",
+        help="keep the model's own ECG/EEG/EMG head instead of refitting it per fold",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +114,9 @@ def main():
         data = collect(model, args)
         cache.write_bytes(pickle.dumps(data))
     t0 = time.perf_counter()
-    result = msa.evaluate_types(model, data, C=args.C, verbose=False)
+    result = msa.evaluate_types(
+        model, data, C=args.C, refit_encoder=not args.keep_encoder_head, verbose=False
+    )
     print(f"leave one source out in {time.perf_counter() - t0:.0f} s")
     pred = result["predictions"]
     pred.to_csv(out / "types_predictions.csv", index=False)

@@ -100,3 +100,22 @@ def test_white_noise_and_eog_checks():
     eog = np.median(window_features(np.array([ts.eog(250.0, 30, rng)]), 250.0), axis=0)
     assert looks_like_eog(eog) and not white_noise(eog)
     assert not looks_like_eog(None) and white_noise(None) == ""
+
+
+def test_training_rows_at_lower_rates_and_on_shorter_windows():
+    from mne_specae.pretrained._type_fit import AUGMENT_RATES, augment_features, channel_label
+
+    rng = np.random.default_rng(4)
+    x = np.array([ts.ppg(1000.0, 30, rng) for _ in range(2)])
+    rows = augment_features(x, 1000.0)
+    # 250, 100 and 32 Hz, and one 10 s window per window
+    assert rows.shape == (2 * len(AUGMENT_RATES) + 2, N_FEATURES)
+    at_32 = rows[4:6, : len(BANDS)]
+    tops = np.array([hi for _, hi in BANDS])
+    assert np.isnan(at_32[:, tops > 0.8 * 16]).all()  # band-limited like a real 32 Hz PPG
+    assert augment_features(x[:, :1000], 64.0).shape[0] == 2  # 32 Hz only (15 s windows)
+    assert augment_features(x[:, :300], 20.0).shape == (0, N_FEATURES)
+    assert channel_label("bio", "ppg") == "bio/ppg"
+    assert channel_label("misc", "unconnected") == "unknown/unconnected"
+    assert channel_label("ecg", "ecg") == channel_label("ecg", "lead II") == "ecg"
+    assert channel_label("eog", "eog") == "eog" and channel_label("stim", "trigger") == ""

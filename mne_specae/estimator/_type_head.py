@@ -208,7 +208,7 @@ class TypeHead:
             sorted(set(sources)),
         )
         Z = head.standardize(X)
-        clf = LogisticRegression(C=C, max_iter=3000)
+        clf = LogisticRegression(C=C, max_iter=1000, tol=1e-3)
         clf.fit(Z, y, sample_weight=weight)
         coef, intercept = np.asarray(clf.coef_), np.asarray(clf.intercept_)
         if len(clf.classes_) == 2:  # one decision function: two opposite rows

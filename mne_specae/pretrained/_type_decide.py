@@ -13,7 +13,8 @@ Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
    the biopotentials. A channel far from every label the head knows is ``"unknown"``.
 3. **The encoder's head** (:class:`~mne_specae.Calibration`) tells ECG, EEG and EMG
    apart inside the biopotential family (sent there when it is the type head's most
-   probable family with at least ``FAMILY_MAJORITY``), as before the type head
+   probable family with at least ``FAMILY_MAJORITY``, or when no other type is sure
+   and the biopotentials have at least ``FAMILY_FLOOR``), as before the type head
    existed: ``min_probability`` on its probabilities, and its own
    out-of-distribution thresholds (distance, reconstruction error). A model file without a type head goes
    straight here (slow channels are then ``"unknown"`` by the rules).
@@ -55,6 +56,10 @@ EOG_RATIO = 0.5
 #: most probable family with at least this probability; the encoder's head then
 #: applies ``min_probability`` and its own out-of-distribution thresholds.
 FAMILY_MAJORITY = 0.5
+#: When no other type reaches ``min_probability``, the encoder's head is asked too if
+#: the biopotentials have at least this probability (its thresholds and the EOG guard
+#: still apply): a type head unsure about a new source does not hide a known ECG.
+FAMILY_FLOOR = 0.2
 EOG_LOW_SHARE = 0.85
 #: Largest share of the power in 6-15 Hz of an EOG-like channel, for an ``"eeg"``
 #: answer (every EEG channel had at least 10 ** -1.33) and for an ``"ecg"`` answer
@@ -147,10 +152,12 @@ def feature_verdict(head, features, min_probability):
             f"unlike the training data (signal features: distance {distance:.2f} > "
             f"{head.max_distance:.2f})"
         )
-    elif best == "biopotential" and families[best] >= FAMILY_MAJORITY:
+    elif (best == "biopotential" and families[best] >= FAMILY_MAJORITY) or (
+        families[best] < min_probability and families["biopotential"] >= FAMILY_FLOOR
+    ):
         out["route"] = "encoder"  # its own thresholds check it is a known biopotential
         out["reason"] = ""
-        out["type_probability"] = families[best]
+        out["type_probability"] = families["biopotential"]
     elif families[best] < min_probability or best == "biopotential":
         out["reason"] = f"not sure: {_describe(families)}"
     elif best == UNKNOWN:

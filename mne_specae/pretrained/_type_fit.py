@@ -24,8 +24,9 @@ from ..estimator._type_head import TypeHead
 from ..estimator.calibration import fit_calibration
 from ..utils._checks import check_int
 from ..utils._picks import pick_channels
+from ..utils._signals import evenly_spaced
 from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN
-from ._type_features import FEATURE_NAMES
+from ._type_features import FEATURE_NAMES, window_features
 from .channel_types import collect_channels, decide_channels, embed_channels
 
 #: MNE types a type head can learn (stim is the rules' business).
@@ -93,9 +94,43 @@ def _per_inst(value, n, name):
     return value
 
 
+#: Rates (Hz) each training channel is also seen at (when its own rate is at least
+#: 1.5 times higher), and the length (s) of the shorter windows it is also cut into:
+#: the head learns that an EMG at 200 Hz or a 10 s EEG recording is still EMG or EEG.
+AUGMENT_RATES = (250.0, 100.0, 32.0)
+AUGMENT_SECONDS = 10.0
+
+
+def augment_features(windows, sfreq):
+    """Feature rows of ``windows`` at lower rates and on shorter windows (see
+    ``AUGMENT_RATES``, ``AUGMENT_SECONDS``); ``(0, N_FEATURES)`` when none applies."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    rows = []
+    for rate in AUGMENT_RATES:
+        if sfreq >= 1.5 * rate:
+            frac = Fraction(rate / sfreq).limit_denominator(1000)
+            low = resample_poly(windows, frac.numerator, frac.denominator, axis=-1)
+            rows.append(window_features(low, sfreq * frac.numerator / frac.denominator))
+    n = int(round(AUGMENT_SECONDS * sfreq))
+    if windows.shape[1] >= 2 * n:
+        rows.append(window_features(windows[:, :n], sfreq))
+    return np.concatenate(rows) if rows else np.empty((0, len(FEATURE_NAMES)))
+
+
 @verbose
 def collect_type_data(
-    model, insts, *, types=None, kinds=None, sources=None, max_segments=30, verbose=None
+    model,
+    insts,
+    *,
+    types=None,
+    kinds=None,
+    sources=None,
+    max_segments=30,
+    augment=True,
+    verbose=None,
 ):
     """Features, rules and embeddings of labelled channels, for fitting and evaluating.
 
@@ -117,6 +152,10 @@ def collect_type_data(
         default: ``raw.info["description"]`` or ``"recording<k>"``.
     max_segments : int
         As in :func:`~mne_specae.identify_channel_types`.
+    augment : bool
+        Also compute each channel's features at lower rates (250, 100 and 32 Hz, where
+        its rate is at least 1.5 times higher) and on 10 s windows, as extra training
+        rows of the type head (never used to evaluate the channel itself).
     %(verbose)s
 
     Returns
@@ -137,7 +176,14 @@ def collect_type_data(
         idx = pick_channels(inst.info, "all", default="all")
         recording = inst.info.get("description") or f"recording{k}"
         source = sources[k] or recording
-        chs, _ = collect_channels(inst, idx, model, max_segments, slow_ok=True)
+        chs, _ = collect_channels(
+            inst,
+            idx,
+            model,
+            max_segments,
+            slow_ok=True,
+            augment=augment_features if augment else None,
+        )
         reached = [c for c in chs if not c["reason"]]
         if reached:
             feats, errors, owners = embed_channels(model, reached)
@@ -173,8 +219,11 @@ def fit_type_head(data, *, C=1.0):
     for (_, row), ch in zip(data.table.iterrows(), data.channels):
         if not row["label"] or row["rule"] or ch["features"] is None:
             continue
-        n = len(ch["features"])
-        X.append(ch["features"])
+        feats = ch["features"]
+        if ch.get("features_aug") is not None and len(ch["features_aug"]):
+            feats = np.concatenate([feats, ch["features_aug"]])
+        n = len(feats)
+        X.append(feats)
         y += [row["label"]] * n
         ids += [f"{row['recording']}:{row['channel']}"] * n
         srcs += [row["source"]] * n
@@ -183,15 +232,21 @@ def fit_type_head(data, *, C=1.0):
     return TypeHead.fit(np.concatenate(X), y, ids, srcs, feature_names=list(FEATURE_NAMES), C=C)
 
 
+#: Items per channel the encoder's head is refitted on in :func:`evaluate_types`.
+MAX_ITEMS_PER_CHANNEL = 6
+
+
 def _encoder_calibration(data, C):
-    """The encoder's ECG/EEG/EMG head fitted on the cached embeddings of ``data``."""
+    """The encoder's ECG/EEG/EMG head fitted on the cached embeddings of ``data`` (at
+    most ``MAX_ITEMS_PER_CHANNEL`` evenly spread items per channel)."""
     X, err, y, ids = [], [], [], []
     for (_, row), ch in zip(data.table.iterrows(), data.channels):
         if row["true_type"] in BIOPOTENTIALS and ch.get("emb") is not None and len(ch["emb"]):
-            X.append(ch["emb"])
-            err.append(ch["err"])
-            y += [row["true_type"]] * len(ch["emb"])
-            ids += [f"{row['recording']}:{row['channel']}"] * len(ch["emb"])
+            keep = evenly_spaced(len(ch["emb"]), MAX_ITEMS_PER_CHANNEL)
+            X.append(ch["emb"][keep])
+            err.append(ch["err"][keep])
+            y += [row["true_type"]] * len(keep)
+            ids += [f"{row['recording']}:{row['channel']}"] * len(keep)
     if len(set(y)) < 2:
         return None
     return fit_calibration(np.concatenate(X), np.concatenate(err), np.array(y), np.array(ids), C=C)

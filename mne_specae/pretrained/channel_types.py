@@ -68,7 +68,7 @@ def _row(name, ch_type, n_segments, reason, **extra):
     return row
 
 
-def collect_channels(inst, idx, model, max_segments, *, slow_ok):
+def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None):
     """What the decision needs of each channel, before any head is asked.
 
     Returns
@@ -79,6 +79,10 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok):
         ``median`` (their median), ``items`` (the windows at the model's rate).
     duration : float
         The model's window (s); ``channels`` is empty when the data are shorter.
+
+    ``augment(windows, sfreq)``, if given, returns extra feature rows of a channel's
+    long windows (for fitting a head: other rates, shorter windows), kept as
+    ``features_aug``.
     """
     names = [inst.ch_names[i] for i in idx]
     types = inst.get_channel_types(picks=idx)
@@ -102,6 +106,8 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok):
             fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
             if len(fine):
                 info["features"] = window_features(fine, sfreq)
+                if augment is not None:
+                    info["features_aug"] = augment(fine, sfreq)
                 with np.errstate(all="ignore"), _quiet():
                     info["median"] = np.nanmedian(info["features"], axis=0)
             info["items"] = res[ok, c]
