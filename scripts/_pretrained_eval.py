@@ -1,16 +1,13 @@
-"""Evaluation helpers of ``train_pretrained.py``: non-biosignal channels, leave-one-source-out
-identification of the developers' recordings, reconstruction R² per source."""
+"""Evaluation helpers of ``train_pretrained.py``: non-biosignal channels (synthetic, and
+the UCI goniometers), reconstruction R² per source of the developers' recordings."""
 
 from __future__ import annotations
-
-import copy
-import warnings
 
 import mne
 import numpy as np
 import pandas as pd
 
-from mne_specae import calibrate, identify_channel_types, select_evenly
+from mne_specae import select_evenly
 from mne_specae.datasets import get_data_path
 
 
@@ -51,71 +48,18 @@ def goniometer_raws():
     return raws
 
 
-def scrambled(raw):
-    """A copy with every channel typed misc (what a reader that guessed wrong gives)."""
-    raw = raw.copy()
-    with warnings.catch_warnings():  # "The unit ... has changed from V to NA": intended
-        warnings.simplefilter("ignore", RuntimeWarning)
-        raw.set_channel_types({ch: "misc" for ch in raw.ch_names}, verbose=False)
-    return raw
-
-
-def evaluate_sources(est, recordings, calib_segments):
-    """Leave-one-source-out identification of every channel; one row per channel."""
-    rows = []
-    sources = sorted({ep.metadata["source"].iloc[0] for _, ep in recordings})
-    for source in sources:
-        held = copy.copy(est)  # shares the network; a head of its own
-        calibrate(
-            held,
-            [
-                select_evenly(ep, calib_segments)
-                for _, ep in recordings
-                if ep.metadata["source"].iloc[0] != source
-            ],
-            verbose=False,
-        )
-        for raw, ep in recordings:
-            if ep.metadata["source"].iloc[0] != source:
-                continue
-            truth = dict(zip(raw.ch_names, raw.get_channel_types()))
-            table = identify_channel_types(scrambled(raw), model=held, verbose=False)
-            table = table.assign(
-                truth=[truth[c] for c in table.index],
-                source=source,
-                recording=raw.info["description"],
-            )
-            rows.append(table.reset_index())
-    return pd.concat(rows, ignore_index=True)
-
-
-def reconstructions(est, recordings, train, out=None):
-    """R² of the reconstructions per source: training segments and the others."""
+def reconstruction_table(est, recordings, out=None):
+    """R² of the reconstructions per source and signal type (at most 8 segments and 4
+    channels of each recording), and one figure per type."""
     from mne_specae.evaluation.probes import reconstruction_r2
 
     rows = []
-    for (_, ep), tr in zip(recordings, train):
-        used = set(tr.metadata["onset"].round(6))
-        rest = ~ep.metadata["onset"].round(6).isin(used).to_numpy()
-        rows.append(
-            dict(
-                source=ep.metadata["source"].iloc[0],
-                signal_type=ep.metadata["signal_type"].iloc[0],
-                train=tr,
-                rest=ep[np.flatnonzero(rest)] if rest.any() else None,
-            )
-        )
-    table = []
-    for (source, kind), group in pd.DataFrame(rows).groupby(["source", "signal_type"]):
-        rest = [select_evenly(e, 8, 4) for e in group["rest"] if e is not None]
-        table.append(
-            dict(
-                source=source,
-                signal_type=kind,
-                r2_training_segments=reconstruction_r2(est, list(group["train"])),
-                r2_other_segments=(reconstruction_r2(est, rest) if rest else np.nan),
-            )
-        )
+    by = {}
+    for _, ep in recordings:
+        key = (ep.metadata["source"].iloc[0], ep.metadata["signal_type"].iloc[0])
+        by.setdefault(key, []).append(select_evenly(ep, 8, 4))
+    for (source, kind), eps in sorted(by.items()):
+        rows.append(dict(source=source, signal_type=kind, r2=reconstruction_r2(est, eps)))
     if out is not None:
         from mne_specae.viz import plot_reconstruction
 
@@ -124,23 +68,8 @@ def reconstructions(est, recordings, train, out=None):
             ("eeg", "eeg/eegmat/Subject05_1"),
             ("emg", "emg/uci_lower_limb/1Amar"),
         ):
-            ep = next(e for r, e in recordings if r.info["description"] == name)
-            fig = plot_reconstruction(est, ep, n_examples=3, show=False)
-            fig.savefig(out / f"reconstruction_{kind}.png", dpi=110)
-    return pd.DataFrame(table)
-
-
-def summarize(table):
-    """Balanced accuracy (unknown counts as wrong), unknown rate, per source and type."""
-    from sklearn.metrics import balanced_accuracy_score
-
-    known = table[table["truth"].isin(["ecg", "eeg", "emg"])]
-    per = (
-        known.assign(
-            correct=known["predicted"] == known["truth"], unknown=known["predicted"] == "unknown"
-        )
-        .groupby(["source", "truth"])
-        .agg(channels=("correct", "size"), correct=("correct", "mean"), unknown=("unknown", "mean"))
-    )
-    bacc = balanced_accuracy_score(known["truth"], known["predicted"])
-    return bacc, per
+            ep = next((e for r, e in recordings if r.info["description"] == name), None)
+            if ep is not None:
+                fig = plot_reconstruction(est, ep, n_examples=3, show=False)
+                fig.savefig(out / f"reconstruction_{kind}.png", dpi=110)
+    return pd.DataFrame(rows)

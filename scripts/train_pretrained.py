@@ -166,11 +166,14 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--per-modality", type=int, default=30_000)
     parser.add_argument("--per-kind", type=int, default=8_000)
-    parser.add_argument("--calib-segments", type=int, default=30)
+    parser.add_argument("--types-per-source", type=int, default=40, help="recordings")
+    parser.add_argument("--max-segments", type=int, default=12, help="windows per channel")
+    parser.add_argument("--C", type=float, default=1.0, help="the heads' inverse penalty")
     parser.add_argument("--write", action="store_true", help="replace the shipped file")
     parser.add_argument("--encoder-only", action="store_true", help="stop after the encoder")
     args = parser.parse_args(argv)
     started = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
     print(
         f"mne-specae {mne_specae.__version__}, mne {mne.__version__}, torch "
         f"{torch.__version__}, Python {platform.python_version()}; {machine()}"
@@ -183,9 +186,14 @@ def main(argv=None):
     if args.encoder_only:
         print(f"Total {time.time() - started:.0f} s")
         return 0
+    from _pretrained_eval import reconstruction_table
     from _pretrained_head import evaluate_and_calibrate
 
-    est = evaluate_and_calibrate(est, store, load_recordings(), args)
+    r2 = reconstruction_table(est, load_recordings(), args.out)
+    print("\nReconstruction R² of the normalised images, developers' recordings:")
+    print(r2.round(3).to_string(index=False))
+    r2.round(4).to_csv(args.out / "reconstruction_r2.csv", index=False)
+    est = evaluate_and_calibrate(est, args)
     if args.write:
         path = pretrained_path("biosignals")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,104 @@
+"""The heads of the shipped model, fitted and evaluated: ``train_pretrained.py``'s second half.
+
+* Data: evenly spread recordings of every corpus source (at most ``--types-per-source``)
+  and the developers' sample and extended sets, as
+  :func:`~mne_specae.identify_channel_types` sees them
+  (:func:`~mne_specae.collect_type_data`: rules, rate-aware features, embeddings; the
+  truth from the corpus registry's types and kinds).
+* Evaluation first, leave one source out (:func:`~mne_specae.evaluate_types`): for
+  each source both heads are fitted on the others and its channels decided; a
+  confusion matrix per MNE type with the unknown rate, per source; then synthetic and
+  real non-biosignal channels.
+* Then the shipped heads on every source: the encoder's ECG/EEG/EMG head and the
+  type head (:func:`~mne_specae.calibrate_types`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import mne_specae as msa
+from mne_specae.pretrained._type_fit import _encoder_calibration
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+
+from _pretrained_eval import goniometer_raws, synthetic_channels  # noqa: E402
+from bench_types_corpus import corpus_raws, dev_raws  # noqa: E402
+
+from mne_specae.datasets.corpus import get_corpus_path  # noqa: E402
+
+
+def collect(est, args):
+    data, t0 = None, time.time()
+    sources = [
+        *corpus_raws(get_corpus_path(args.corpus), args.types_per_source),
+        *dev_raws(max(args.types_per_source // 2, 1)),
+    ]
+    for raw, kinds, source in sources:
+        part = msa.collect_type_data(
+            est, raw, kinds=kinds, sources=source, max_segments=args.max_segments, verbose=False
+        )
+        data = part if data is None else data + part
+    print(f"\nType data: {data!r} ({time.time() - t0:.0f} s)")
+    return data
+
+
+def report(result, out):
+    pred = result["predictions"]
+    per_source = (
+        pred.assign(right=pred["predicted"] == pred["true_type"])
+        .assign(unknown=pred["predicted"] == "unknown")
+        .groupby(["source", "true_type"])[["right", "unknown"]]
+        .agg(["size", "mean"])
+    )
+    others = pred[~pred["true_type"].isin(["ecg", "eeg", "emg", "unknown", "stim"])]
+    with pd.option_context("display.width", 200, "display.max_rows", 300):
+        print("\nLeave-one-source-out channel types (heads never saw the source):")
+        print(result["summary"].round(3).to_string())
+        print(result["confusion"].to_string())
+        print(per_source.round(3).to_string())
+    print(
+        f"ECG/EEG/EMG balanced accuracy {result['balanced_accuracy']:.3f}; other channels "
+        f"called ecg/eeg/emg: {int(others['predicted'].isin(['ecg', 'eeg', 'emg']).sum())} "
+        f"of {len(others)}; their specific type named: "
+        f"{np.mean(others['predicted'] == others['true_type']):.3f}"
+    )
+    pred.to_csv(out / "types_predictions.csv", index=False)
+    result["summary"].to_csv(out / "types_summary.csv")
+    result["confusion"].to_csv(out / "types_confusion.csv")
+    per_source.to_csv(out / "types_per_source.csv")
+
+
+def evaluate_and_calibrate(est, args):
+    """Evaluate (leave one source out), then fit the shipped heads on every source."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = collect(est, args)
+    t0 = time.time()
+    result = msa.evaluate_types(est, data, C=args.C, verbose=False)
+    print(f"leave one source out in {time.time() - t0:.0f} s")
+    report(result, args.out)
+    est.calibration_ = _encoder_calibration(data, args.C)
+    msa.calibrate_types(est, data, C=args.C, verbose=False)
+    cal = est.calibration_
+    print(
+        f"\nShipped heads: {cal}; max distance {cal.max_distance:.3f}, max error z "
+        f"{cal.max_error_z:.2f}; type head {cal.type_head!r}"
+    )
+    junk = pd.concat(
+        [
+            msa.identify_channel_types(r, model=est, verbose=False)
+            .assign(source=name)
+            .reset_index()
+            for name, r in [("synthetic", synthetic_channels())]
+            + [("goniometer", r) for r in goniometer_raws()]
+        ]
+    )
+    print("\nSynthetic and goniometer channels (never in the data above):")
+    print(junk[["source", "channel", "predicted", "kind", "reason"]].to_string(index=False))
+    junk.to_csv(args.out / "non_biosignals.csv", index=False)
+    return est
