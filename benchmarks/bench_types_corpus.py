@@ -121,6 +121,7 @@ def main():
     pred = result["predictions"]
     pred.to_csv(out / "types_predictions.csv", index=False)
     result["summary"].to_csv(out / "types_summary.csv")
+    result["family"].to_csv(out / "types_family.csv")
     result["confusion"].to_csv(out / "types_confusion.csv")
     per_source = (
         pred.assign(right=pred["predicted"] == pred["true_type"])
@@ -131,6 +132,8 @@ def main():
     per_source.to_csv(out / "types_per_source.csv")
     with pd.option_context("display.width", 200, "display.max_rows", 200):
         print(result["summary"].round(3))
+        print("type head alone (family right):")
+        print(result["family"].round(3))
         print(result["confusion"])
         print(per_source.round(3))
         bio = pred[pred["true_type"].isin(["ecg", "eeg", "emg"])]

@@ -245,6 +245,8 @@ def test_leave_one_source_out_gives_a_confusion_matrix_per_type(typed):
     assert len(pred) == len(data)
     assert set(pred["source"]) == set(data.table["source"])
     assert {"n", "right", "unknown", "wrong", "wrong_as"} <= set(summary.columns)
+    assert set(result["family"].columns) == {"n", "right"}
+    assert result["family"]["right"].between(0, 1).all()
     assert summary.loc["stim", "right"] == 1.0  # the rules need no head
     np.testing.assert_allclose(
         summary[["right", "unknown", "wrong"]].sum(axis=1)[summary.index != "unknown"], 1.0

@@ -139,7 +139,7 @@ def feature_verdict(head, features, min_probability):
     families = {t: p for t, p in types.items() if t not in BIOPOTENTIALS}
     families["biopotential"] = sum(types.get(t, 0.0) for t in BIOPOTENTIALS)
     best, _ = _ranked(families)
-    out = dict(types=types, labels=labels, feature_distance=distance, route="final")
+    out = dict(types=types, labels=labels, feature_distance=distance, route="final", family=best)
     first, second = _ranked(types)
     out.update(
         predicted=UNKNOWN,

@@ -25,7 +25,7 @@ from ..estimator.calibration import fit_calibration
 from ..utils._checks import check_int
 from ..utils._picks import pick_channels
 from ..utils._signals import evenly_spaced
-from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN
+from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN, feature_verdict
 from ._type_features import FEATURE_NAMES, window_features
 from .channel_types import collect_channels, decide_channels, embed_channels
 
@@ -329,10 +329,12 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
     result : dict
         ``predictions`` (one row per channel: ``source``, ``recording``, ``channel``,
         ``true_type``, ``kind``, ``predicted``, ``predicted_kind``, ``probability``,
-        ``reason``), ``confusion`` (true MNE type x predicted, counts, every source),
-        ``per_source`` (``{source: confusion}``), ``summary`` (per true type:
-        ``n``, ``right``, ``unknown``, ``wrong`` as fractions, and the most common
-        wrong answer) and ``balanced_accuracy`` (over ECG, EEG and EMG channels;
+        ``reason``, ``family``), ``confusion`` (true MNE type x predicted, counts,
+        every source), ``per_source`` (``{source: confusion}``), ``summary`` (per true
+        type: ``n``, ``right``, ``unknown``, ``wrong`` as fractions, and the most common
+        wrong answer), ``family`` (the type head alone, per true type: how often its
+        most probable family is right, the biopotentials counting as one; channels the
+        rules decided left out) and ``balanced_accuracy`` (over ECG, EEG and EMG channels;
         ``unknown`` counts as wrong).
     """
     _validate_type(data, TypeData, "data", "TypeData (collect_type_data)")
@@ -359,8 +361,14 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
             owners = np.concatenate([np.full(len(c["emb"]), k) for k, c in enumerate(chs)])
             return feats, errors, owners
 
+        families = []
+        for ch in test.channels:  # the type head's family, for its own score
+            if head is None or ch["reason"] or ch["features"] is None:
+                families.append("")
+            else:
+                families.append(feature_verdict(head, ch["features"], min_probability)["family"])
         rows = decide_channels(test.channels, cal, cached, min_probability)
-        for (_, truth), row in zip(test.table.iterrows(), rows):
+        for (_, truth), row, family in zip(test.table.iterrows(), rows, families):
             out.append(
                 dict(
                     source=truth["source"],
@@ -370,6 +378,7 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
                     kind=truth["kind"],
                     predicted=row["predicted"],
                     predicted_kind=row.get("kind", ""),
+                    family=family,
                     probability=row["probability"],
                     reason=row["reason"],
                 )
@@ -394,7 +403,17 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         )
     summary = pd.DataFrame(summary).set_index("true_type")
     bio = summary.loc[summary.index.isin(BIOPOTENTIALS), "right"]
+    # the type head alone: the right family (biopotential, or the channel's own type)
+    judged = pred[pred["family"] != ""]
+    want = np.where(judged["true_type"].isin(BIOPOTENTIALS), "biopotential", judged["true_type"])
+    family = (
+        judged.assign(right=judged["family"].to_numpy() == want)
+        .groupby("true_type")["right"]
+        .agg(["size", "mean"])
+        .rename(columns={"size": "n", "mean": "right"})
+    )
     return dict(
+        family=family,
         predictions=pred,
         confusion=_confusion(pred),
         per_source={s: _confusion(g) for s, g in pred.groupby("source")},
