@@ -9,7 +9,7 @@ from ..nn.corruption import check_corruption
 from ..nn.input_stages import WaveformInput
 from ..nn.models import ConvAutoencoder1d, ConvAutoencoder2d
 from ..spectral.spectrogram import Spectrogram
-from ..utils._checks import check_int, check_positive
+from ..utils._checks import check_int, check_number, check_positive
 from ._runner import CHANNEL_AGGREGATIONS, POOLINGS
 
 
@@ -20,6 +20,7 @@ def check_params(est):
     _check_option("pooling", est.pooling, POOLINGS)
     _check_option("channel_agg", est.channel_agg, CHANNEL_AGGREGATIONS)
     _validate_type(est.resume, bool, "resume")
+    check_number(est.max_time, "max_time", minimum=0, strict=True, allow_none=True)
     if est.sfreq is not None:
         check_positive(est.sfreq, "sfreq")
     check_int(est.random_state, "random_state", minimum=0)

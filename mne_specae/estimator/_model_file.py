@@ -27,7 +27,7 @@ MODEL_FORMAT_VERSION = 2
 #: Parameters that describe a training run, not the model: never written to model
 #: files (a machine path in a shared file; a loaded model's fit would find the old
 #: run's checkpoint), dropped from older files that hold them.
-RUN_PARAMS = ("checkpoint", "resume")
+RUN_PARAMS = ("checkpoint", "resume", "max_time")
 _MODEL_KEYS = (
     "format",
     "format_version",

@@ -84,6 +84,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         Seed of the initial weights, the validation split, the batch order and the
         input corruption (local generators: torch's global random state is left as
         it was).
+    %(max_time)s
     %(checkpoint)s
     %(resume)s
     batch_size_inference : int
@@ -148,6 +149,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         sfreq=None,
         device="auto",
         random_state=0,
+        max_time=None,
         checkpoint=None,
         resume=False,
         batch_size_inference=256,
@@ -191,6 +193,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         self.sfreq = sfreq
         self.device = device
         self.random_state = random_state
+        self.max_time = max_time
         self.checkpoint = checkpoint
         self.resume = resume
         self.batch_size_inference = batch_size_inference
@@ -301,6 +304,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             channels_last=self.channels_last,
             compile=self.compile,
             seed=self.random_state,
+            max_time=self.max_time,
             checkpoint=self.checkpoint,
             resume=self.resume,
         )
@@ -346,8 +350,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
 
         The file holds tensors and plain settings only and is read with
         ``torch.load(weights_only=True)``: loading it never runs code from the file.
-        ``checkpoint`` and ``resume`` describe the training run, not the model, and are
-        not saved: a loaded model has ``checkpoint=None`` and ``resume=False``.
+        ``checkpoint``, ``resume`` and ``max_time`` describe the training run, not the
+        model: they are not saved (a loaded model has their defaults).
 
         Parameters
         ----------

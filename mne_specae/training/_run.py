@@ -6,6 +6,7 @@ import torch
 from mne.utils import logger, warn
 
 from ..utils._devices import use_bf16, use_channels_last
+from ._budget import Budget
 from .checkpoints import cpu_state, save_run
 from .history import History
 from .options import check_enough_items, make_loss, make_optimizer, make_scheduler, use_drop_last
@@ -24,7 +25,7 @@ class Run:
     """One training run in this process: the model on its device, the optimiser, the
     batches, and where the run stands (history, best weights, epochs without gain)."""
 
-    def __init__(self, model, data, kw, context, split, checkpoint):
+    def __init__(self, model, data, kw, context, split, checkpoint, started=None):
         self.rank, self.world, self.device = context
         self.is_main = self.rank == 0
         self.train_idx, self.val_idx = split
@@ -63,6 +64,7 @@ class Run:
         self.source = make_source(data, self.device, kw["data_on_device"])
         self.show = kw["progress"] and self.is_main and logger.level <= 20
         self.history, self.best_state, self.bad_epochs, self.epoch = History(), None, 0, 0
+        self.budget = Budget(kw.get("max_time"), self.rank, self.world, self.device, started)
 
     # ------------------------------------------------------------- start
     def fit_input_stage(self, train_idx):
@@ -87,8 +89,9 @@ class Run:
         return self.loss_fn(out.float(), target)
 
     # ---------------------------------------------------------- end of epoch
-    def end_epoch(self, epoch, monitored):
-        """Keep the best weights, step the schedule, decide whether to stop, save."""
+    def end_epoch(self, epoch, monitored, out_of_time=False):
+        """Keep the best weights, step the schedule, decide whether to stop, save
+        (``out_of_time``: ``max_time`` was spent during this epoch)."""
         if monitored < self.history.best_loss - self.kw["min_delta"]:
             self.history.best_loss, self.history.best_epoch = monitored, epoch
             self.best_state = cpu_state(self.model)
@@ -103,9 +106,17 @@ class Run:
             self.history.stop_reason = "early_stopping"
         elif epoch == self.kw["max_epochs"]:
             self.history.stop_reason = "max_epochs"
+        elif out_of_time:
+            self.history.stop_reason = "max_time"
         save_run(self, epoch)
         if self.history.stop_reason == "early_stopping" and self.is_main:
             logger.info(f"Early stopping: no improvement for {self.kw['patience']} epochs")
+        elif self.history.stop_reason == "max_time" and self.is_main:
+            logger.info(
+                f"Time budget spent (max_time={self.kw['max_time']:g} s, "
+                f"{self.budget.elapsed():.1f} s) in epoch {epoch}: training stopped, the "
+                f"weights of epoch {self.history.best_epoch} are kept"
+            )
 
     def stop_nonfinite(self, epoch, which):
         """A NaN/Inf loss: restore the best weights, record it, warn (or raise)."""

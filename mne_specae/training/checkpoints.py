@@ -292,6 +292,10 @@ def restore_run(run, state):
         run.stage.to(run.device)
     run.best_state, run.bad_epochs = state["best_state"], state["bad_epochs"]
     run.history, run.epoch = History.from_dict(state["history"]), state["epoch"]
+    if run.history.stop_reason == "max_time":  # out of time, not ended: go on
+        run.history.stop_reason = ""
+        if run.is_main:
+            logger.info(f"{run.path}: that run ran out of time after epoch {run.epoch}")
     if run.is_main and run.history.stop_reason:
         logger.info(f"{run.path}: that run already ended ({run.history.stop_reason})")
     elif run.is_main:

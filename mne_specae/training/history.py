@@ -20,8 +20,9 @@ class History:
     best_loss : float
         Its loss.
     stop_reason : str
-        ``"max_epochs"``, ``"early_stopping"`` or ``"nonfinite_loss"`` (a NaN/Inf
-        training or validation loss); ``""`` while the run has not ended (in a
+        ``"max_epochs"``, ``"early_stopping"``, ``"max_time"`` (the time budget was
+        spent: the last epoch may be partial, its items are those trained) or
+        ``"nonfinite_loss"`` (a NaN/Inf training or validation loss); ``""`` while the run has not ended (in a
         checkpoint of an interrupted run).
     """
 

@@ -62,10 +62,11 @@ _SHOW_EVERY = 20  # batches between updates of the progress bar's running loss
 
 
 def _train_epoch(run, epoch, train_idx):
-    """One pass over the training items: (mean loss, items, seconds), over all
-    processes; the loss is NaN/Inf when a batch's loss was. The host never waits
-    for the device during the pass: the order goes to the device once, and the
-    losses are read once, at the end (where NaN/Inf is noticed)."""
+    """One pass over the training items: (mean loss, items, seconds, out of time),
+    over all processes; the loss is NaN/Inf when a batch's loss was. The host never
+    waits for the device during the pass: the order goes to the device once, and the
+    losses are read once, at the end (where NaN/Inf is noticed). When ``max_time`` is
+    spent (checked after each batch), the pass ends there: the items so far count."""
     from tqdm.auto import tqdm
 
     run.model.train()
@@ -93,14 +94,19 @@ def _train_epoch(run, epoch, train_idx):
         loss.backward()
         run.opt.step()
         losses.add(b, loss)
+        if run.budget.spent(last=b == len(batches) - 1):
+            n_items = sum(sizes[: b + 1]) * run.world  # every process: as many batches
+            break
         if run.show and b % _SHOW_EVERY == _SHOW_EVERY - 1:
             running = losses.running(b)  # may lag: never waits for the device
             if running is not None:
                 bar.set_postfix(loss=f"{running:.4g}")
         bar.update(1)
+    else:
+        b = None
     bar.close()
     total = sum_over_ranks(run.world, run.device, losses.total())  # NaN on any rank: NaN
-    return total / n_items, n_items, time.perf_counter() - t0
+    return total / n_items, n_items, time.perf_counter() - t0, b is not None
 
 
 def _evaluate(run, val_idx):
@@ -122,7 +128,7 @@ def _run_epochs(run):
     if run.history.stop_reason:
         return
     for epoch in range(run.epoch + 1, run.kw["max_epochs"] + 1):
-        train_loss, n_items, seconds = _train_epoch(run, epoch, run.train_idx)
+        train_loss, n_items, seconds, out_of_time = _train_epoch(run, epoch, run.train_idx)
         if not math.isfinite(train_loss):
             run.stop_nonfinite(epoch, "training")
             return
@@ -145,7 +151,7 @@ def _run_epochs(run):
         if len(val_idx) and not math.isfinite(val_loss):
             run.stop_nonfinite(epoch, "validation")
             return
-        run.end_epoch(epoch, val_loss if len(val_idx) else train_loss)
+        run.end_epoch(epoch, val_loss if len(val_idx) else train_loss, out_of_time)
         if run.history.stop_reason:
             return
 
@@ -179,6 +185,7 @@ def train_autoencoder(
     drop_last="auto",
     data_on_device="auto",
     seed=0,
+    max_time=None,
     checkpoint=None,
     resume=False,
     progress=True,
@@ -243,6 +250,7 @@ def train_autoencoder(
     seed : int
         Seed of the split, of each epoch's order and corruptions (the model's initial
         weights are set by whoever built it: seed torch before).
+    %(max_time)s
     checkpoint : path-like | None
         Checkpoint file, rewritten atomically after every epoch (weights, optimizer,
         scheduler, input stage statistics, best weights, history, split) with a
@@ -250,7 +258,7 @@ def train_autoencoder(
         optimizer, lr, weight decay, scheduler, loss, patience, min_delta, mask_fraction,
         noise_std, batch_size, drop_last, val_fraction, max_epochs, seed, the split, and
         the data's shape, dtype and checksum (device, precision, memory format,
-        compile and progress are not part of it).
+        compile, progress and max_time are not part of it).
     resume : bool
         ``False``: refuse to start when ``checkpoint`` exists (a
         :class:`FileExistsError`, raised before any work: delete the file or choose
@@ -260,7 +268,8 @@ def train_autoencoder(
         :class:`ValueError` that names every differing entry (checkpoint -> this
         call). On CPU a resumed run equals an uninterrupted one. A run that ended
         (``max_epochs``, early stopping or a NaN/Inf loss) is not trained further: its
-        result is returned.
+        result is returned; one stopped by ``max_time`` continues, with the budget
+        of this call.
     progress : bool
         Show a tqdm progress bar per epoch (log level INFO or more verbose) with the
         running loss, which on a GPU may lag a few batches (it is never waited for).
@@ -283,6 +292,7 @@ def train_autoencoder(
     ``torch.backends.cudnn.benchmark`` is on. Both are restored afterwards.
     """
     kw = {k: v for k, v in locals().items() if k not in ("model", "waveforms", "verbose")}
+    started = time.perf_counter()  # max_time counts from here
     check_arguments(kw)
     path = None if checkpoint is None else Path(checkpoint)
     if not resume:
@@ -347,6 +357,7 @@ def train_autoencoder(
                 (path, fingerprint),
                 saved,
                 labels,
+                started,
             )
     finally:
         if checks_finite:
@@ -361,9 +372,9 @@ def train_autoencoder(
     return run.history
 
 
-def _train(model, data, kw, context, split, checkpoint, saved, labels):
+def _train(model, data, kw, context, split, checkpoint, saved, labels, started):
     """Set up the run, restore it or start it, train it; the model keeps the best weights."""
-    run = Run(model, data, kw, context, split, checkpoint)
+    run = Run(model, data, kw, context, split, checkpoint, started)
     (train_idx, val_idx), path = split, checkpoint[0]
     if getattr(run.stage, "needs_item_index", False):  # normalize="recording"
         run.stage.fit_recordings(data, kw["recordings"], batch_size=max(run.per_rank, 64))

@@ -142,6 +142,18 @@ bottleneck : int | None
 docdict["max_epochs"] = """
 max_epochs : int
     Upper bound on passes over the training items."""
+docdict["max_time"] = """
+max_time : float | None
+    Time budget of the training run in seconds (``None``: none). Checked between
+    batches, from the start of the call (of a resumed run: from the resume): once it
+    is spent, the current epoch ends after that batch (its items so far count, and
+    the validation loss is computed as after any epoch), the best weights are
+    restored and ``history_.stop_reason`` is ``"max_time"``; at least one batch is
+    always trained. The last validation pass and checkpoint come after the budget.
+    Under torchrun the main process decides, every 25 batches and at each epoch's
+    end. A setting of the run and the machine, like ``checkpoint``: not part of a
+    checkpoint's fingerprint (a run may resume with another budget, and one stopped
+    by ``max_time`` continues) and not saved in model files."""
 docdict["batch_size"] = """
 batch_size : int
     Items per optimisation step (in total, over all processes under torchrun)."""
