@@ -70,7 +70,7 @@ def embed_store(args, store):
     """``embed`` of a store: embedding columns into its metadata (and ``--out``)."""
     from ..pretrained.loading import resolve_model
     from ..stores.store import read_segments
-    from ._outputs import check_new, write_csv
+    from ._outputs import check_new
 
     out = None
     if args.out is not None:
@@ -82,7 +82,7 @@ def embed_store(args, store):
             )
         check_new(out, args.overwrite, "output")
     prefix = "specae_"
-    if any(str(c).startswith(prefix) for c in store.metadata.columns) and not args.overwrite:
+    if any(str(c).startswith(prefix) for c in store.columns) and not args.overwrite:
         raise FileExistsError(
             f"The store {store.path} already holds '{prefix}*' columns "
             "(an earlier embed); pass --overwrite to replace them."
@@ -93,7 +93,7 @@ def embed_store(args, store):
     )
     model.add_embeddings(store, prefix=prefix, verbose="warning" if args.quiet else None)
     if out is not None:
-        write_csv(read_segments(store.path).metadata, out)
+        read_segments(store.path).to_csv(out, overwrite=True, verbose="error")  # streamed
     print(
         f"Embedded the {len(store)} items of the store {store.path}"
         + (f"; wrote {out}" if out is not None else " (columns in its metadata)")
@@ -128,7 +128,7 @@ def _prepare(args):
             f"{len(skipped) + len(store.files)} file(s) skipped and the store "
             f"{store.path} holds no item (see the warnings above)."
         )
-    counts = store.metadata["signal_type"].value_counts().to_dict()
+    counts = store.read_columns("signal_type")["signal_type"].value_counts().to_dict()
     print(
         f"{store.path}: {len(store)} items ({', '.join(f'{k} {v}' for k, v in counts.items())})"
         f" from {len(store.files)} file(s); {len(skipped)} skipped in this run",
