@@ -394,4 +394,6 @@ def _train(model, data, kw, context, split, checkpoint, saved, labels, started):
     _run_epochs(run)
     if run.best_state is not None:
         model.load_state_dict(run.best_state)
+    if run.channels_last and run.cpu_last:  # chosen here for speed: the usual layout back
+        model.to(memory_format=torch.contiguous_format)
     return run
