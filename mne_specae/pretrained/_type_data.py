@@ -1,0 +1,200 @@
+"""Labelled channels as :func:`~mne_specae.identify_channel_types` sees them, for
+fitting and evaluating the channel-type head (:mod:`._type_fit`): the labels, the
+training augmentation (other rates, shorter windows) and :func:`collect_type_data`.
+"""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import pandas as pd
+from mne.utils import _validate_type, logger, verbose
+
+from ..utils._checks import check_int
+from ..utils._picks import pick_channels
+from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN
+from ._type_features import FEATURE_NAMES, window_features
+from .channel_types import collect_channels, embed_channels
+
+#: MNE types a type head can learn (stim is the rules' business).
+HEAD_TYPES = ("ecg", "eeg", "emg", "eog", "resp", "bio", "gsr", "temperature", "misc", UNKNOWN)
+
+
+def channel_label(ch_type, kind):
+    """The head's label of a channel of MNE type ``ch_type`` and ``kind``: ``"ecg"``,
+    ``"bio/ppg"``, ``"unknown/unconnected"`` (a no-signal kind, whatever the type), or
+    ``""`` for channels the head does not learn (``stim``)."""
+    kind = str(kind or "").strip().lower().replace("/", "_")
+    if kind in NO_SIGNAL_KINDS:
+        return f"{UNKNOWN}/{kind}"
+    if ch_type not in HEAD_TYPES or ch_type == UNKNOWN:
+        return ""
+    if ch_type in BIOPOTENTIALS or not kind or kind == ch_type:
+        return ch_type
+    return f"{ch_type}/{kind}"
+
+
+class TypeData:
+    """Labelled channels as :func:`~mne_specae.identify_channel_types` sees them.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per channel: ``source``, ``recording``, ``channel``, ``true_type``,
+        ``kind``, ``label`` (see :func:`channel_label`), ``sfreq``, ``rule`` (the
+        rules' reason, empty when the channel reached the heads), ``stim``,
+        ``n_windows`` (feature windows), ``n_items`` (embedded windows).
+    channels : list of dict
+        What the decision needs of each row (features, embeddings).
+    """
+
+    def __init__(self, table, channels):
+        self.table = table.reset_index(drop=True)
+        self.channels = list(channels)
+
+    def __len__(self):
+        return len(self.channels)
+
+    def __repr__(self):
+        counts = self.table["label"].replace("", "(rules)").value_counts().to_dict()
+        return (
+            f"<TypeData | {len(self)} channels of {self.table['source'].nunique()} "
+            f"source(s): {counts}>"
+        )
+
+    def __add__(self, other):
+        return TypeData(pd.concat([self.table, other.table]), self.channels + other.channels)
+
+    def subset(self, mask):
+        mask = np.asarray(mask, bool)
+        return TypeData(self.table[mask], [c for c, m in zip(self.channels, mask) if m])
+
+
+def _per_inst(value, n, name):
+    if value is None:
+        return [None] * n
+    if isinstance(value, (dict, str)):
+        value = [value]
+    value = list(value)
+    if len(value) != n:
+        raise ValueError(f"{name} must have one entry per recording ({n}), got {len(value)}.")
+    return value
+
+
+#: Rates (Hz) each training channel is also seen at (when its own rate is at least
+#: 1.5 times higher), and the length (s) of the shorter windows it is also cut into:
+#: the head learns that an EMG at 200 Hz or a 10 s EEG recording is still EMG or EEG.
+AUGMENT_RATES = (250.0, 100.0, 32.0)
+AUGMENT_SECONDS = 10.0
+
+
+def augment_features(windows, sfreq):
+    """Feature rows of ``windows`` at lower rates and on shorter windows (see
+    ``AUGMENT_RATES``, ``AUGMENT_SECONDS``); ``(0, N_FEATURES)`` when none applies."""
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    rows = []
+    for rate in AUGMENT_RATES:
+        if sfreq >= 1.5 * rate:
+            frac = Fraction(rate / sfreq).limit_denominator(1000)
+            low = resample_poly(windows, frac.numerator, frac.denominator, axis=-1)
+            rows.append(window_features(low, sfreq * frac.numerator / frac.denominator))
+    n = int(round(AUGMENT_SECONDS * sfreq))
+    if windows.shape[1] >= 2 * n:
+        rows.append(window_features(windows[:, :n], sfreq))
+    return np.concatenate(rows) if rows else np.empty((0, len(FEATURE_NAMES)))
+
+
+@verbose
+def collect_type_data(
+    model,
+    insts,
+    *,
+    types=None,
+    kinds=None,
+    sources=None,
+    max_segments=30,
+    augment=True,
+    verbose=None,
+):
+    """Features, rules and embeddings of labelled channels, for fitting and evaluating.
+
+    Parameters
+    ----------
+    model : SpecAE
+        The encoder (its ``calibration_`` is not needed here).
+    insts : mne.io.Raw | mne.Epochs | list
+        Recordings whose channel types are the truth (``stim`` channels included:
+        they test the rules; ``"misc"`` with a kind for motion or processed signals).
+    types : list of dict | None
+        Per recording, ``{channel: MNE type}`` overriding the file's types.
+    kinds : list of dict | None
+        Per recording, ``{channel: kind}`` (``"ppg"``, ``"abp"``, ``"accelerometer"``,
+        ``"emg_envelope"``, ``"unconnected"``...). A no-signal kind
+        (``"unconnected"``, ``"noise"``, ``"open"``) teaches ``"unknown"``.
+    sources : list of str | None
+        Per recording, its source (the unit held out by :func:`evaluate_types`);
+        default: ``raw.info["description"]`` or ``"recording<k>"``.
+    max_segments : int
+        As in :func:`~mne_specae.identify_channel_types`.
+    augment : bool
+        Also compute each channel's features at lower rates (250, 100 and 32 Hz, where
+        its rate is at least 1.5 times higher) and on 10 s windows, as extra training
+        rows of the type head (never used to evaluate the channel itself).
+    %(verbose)s
+
+    Returns
+    -------
+    data : TypeData
+        Add two with ``+``.
+    """
+    if isinstance(insts, (mne.io.BaseRaw, mne.BaseEpochs)):
+        insts = [insts]
+    insts = list(insts)
+    for k, inst in enumerate(insts):
+        _validate_type(inst, (mne.io.BaseRaw, mne.BaseEpochs), f"insts[{k}]", "Raw or Epochs")
+    max_segments = check_int(max_segments, "max_segments")
+    types, kinds = _per_inst(types, len(insts), "types"), _per_inst(kinds, len(insts), "kinds")
+    sources = _per_inst(sources, len(insts), "sources")
+    rows, channels = [], []
+    for k, inst in enumerate(insts):
+        idx = pick_channels(inst.info, "all", default="all")
+        recording = inst.info.get("description") or f"recording{k}"
+        source = sources[k] or recording
+        chs, _ = collect_channels(
+            inst,
+            idx,
+            model,
+            max_segments,
+            slow_ok=True,
+            augment=augment_features if augment else None,
+        )
+        reached = [c for c in chs if not c["reason"]]
+        if reached:
+            feats, errors, owners = embed_channels(model, reached)
+            for j, c in enumerate(reached):
+                c["emb"], c["err"] = feats[owners == j], errors[owners == j]
+        for c in chs:
+            true = (types[k] or {}).get(c["name"], c["type"])
+            kind = (kinds[k] or {}).get(c["name"], "") or ""
+            c["items"] = None  # the embeddings are kept, not the windows
+            rows.append(
+                dict(
+                    source=str(source),
+                    recording=str(recording),
+                    channel=c["name"],
+                    true_type=true,
+                    kind=str(kind),
+                    label=channel_label(true, kind),
+                    sfreq=float(inst.info["sfreq"]),
+                    rule=c["reason"],
+                    stim=bool(c["stim"]),
+                    n_windows=0 if c["features"] is None else len(c["features"]),
+                    n_items=len(c.get("emb", ())),
+                )
+            )
+            channels.append(c)
+        logger.info(f"collect_type_data: {recording} ({source}): {len(chs)} channel(s)")
+    return TypeData(pd.DataFrame(rows), channels)
