@@ -45,7 +45,9 @@ of them; a trigger jumps across its range, and rests at one level most of the ti
 With a channel-type head (``slow_ok=True``), slow channels and quantised slow
 sensors are left to the head (they are respiration, EDA, temperature, motion), and a
 channel is a tone only when most of its power lies above 1 Hz (a breathing wave is
-nearly a sine at 0.25 Hz) and the band from 1 Hz to Nyquist is at least 5 Hz wide;
+nearly a sine at 0.25 Hz; the share is of each whole window's power, so the slow part
+of an EOG or an EDA with mains hum counts) and the band from 1 Hz to Nyquist is at
+least 5 Hz wide;
 below 4 Hz (a walk, a pulse: nearly periodic) the tone must hold 95 % of the power.
 """
 
@@ -131,6 +133,14 @@ def spectral_fractions(windows, sfreq, *, band_share=False):
         every[every <= 0] = np.nan
         out += (float(np.nanmedian(total / every)), float(np.median(peak)))
     return out
+
+
+def _share_above_1hz(windows, sfreq):
+    """Median share of each window's power (its mean removed, nothing else) above 1 Hz."""
+    freqs, psd = welch(windows, fs=sfreq, nperseg=windows.shape[1], detrend="constant", axis=-1)
+    every = psd[:, freqs > 0].sum(axis=1)
+    every[every <= 0] = np.nan
+    return float(np.nanmedian(psd[:, freqs >= 1.0].sum(axis=1) / every))
 
 
 def held_fraction(windows):
@@ -234,6 +244,10 @@ def check_channel(windows, sfreq, *, slow_ok=False):
     wide = sfreq / 2 - 1.0 >= TONE_MIN_BAND  # "within 1 Hz of the peak" means something
     # a walk or a pulse is nearly periodic at 1-3 Hz: a low peak must be purer
     purity = TONE_FRACTION if not slow_ok or peak >= SLOW_TONE_BELOW else SLOW_TONE_FRACTION
+    if tone > purity and slow_ok and share >= TONE_BAND_SHARE and wide:
+        # the slow part counts too (the linear detrend above removes it from each
+        # 2 s segment): an EOG or an EDA with mains hum is no tone
+        share = _share_above_1hz(windows, sfreq)
     if tone > purity and (not slow_ok or (share >= TONE_BAND_SHARE and wide)):
         return "a single tone (a sine, or mains hum from an open input)", stats
     stats["level_fraction"] = level_fraction(windows)
