@@ -1,0 +1,71 @@
+"""A loopback S3 server for the tests of remote sources and stores.
+
+moto's :class:`~moto.server.ThreadedMotoServer` on a free port of 127.0.0.1 (nothing
+leaves the machine), fake credentials set for the test only; the ``s3`` fixture gives
+a bucket and the ``storage_options`` that reach it. Import the fixtures into a test
+module: ``from ._s3 import moto_server, s3  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("s3fs", reason="the remote extra (fsspec, s3fs) is not installed")
+moto_server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+
+_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    """moto's S3 server on a free loopback port, for the test module; its URL."""
+    port = _free_port()
+    server = moto_server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3(moto_server, monkeypatch):
+    """A new, empty bucket on the loopback server: ``bucket`` (its ``s3://`` URL),
+    ``storage_options`` and ``fs`` (an ``s3fs.S3FileSystem`` that reaches it)."""
+    import boto3
+    import s3fs
+
+    for name, value in _CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")  # no user configuration read
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    options = {
+        "key": "testing",
+        "secret": "testing",
+        "client_kwargs": {"endpoint_url": moto_server, "region_name": "us-east-1"},
+        "skip_instance_cache": True,
+    }
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(
+        Bucket=bucket
+    )  # us-east-1 takes no location constraint (s3fs's mkdir would send one)
+    fs = s3fs.S3FileSystem(**options)
+    yield SimpleNamespace(bucket=f"s3://{bucket}", storage_options=options, fs=fs)
+    fs.rm(bucket, recursive=True)
