@@ -109,6 +109,7 @@ def train_encoder(args, store):
         store.read_into(part, X[start : start + len(part)])
     est = SpecAE(
         **dict(SETTINGS, max_epochs=args.epochs),
+        max_time=None if args.max_minutes is None else 60.0 * args.max_minutes,
         sfreq=float(store.sfreq),
         random_state=args.seed,
         verbose="info",
@@ -164,6 +165,9 @@ def main(argv=None):
     parser.add_argument("--encoder", type=Path, help="a trained encoder: skip the training")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument(
+        "--max-minutes", type=float, help="training time budget (stops within an epoch)"
+    )
     parser.add_argument("--per-modality", type=int, default=30_000)
     parser.add_argument("--per-kind", type=int, default=8_000)
     parser.add_argument("--types-per-source", type=int, default=40, help="recordings")
