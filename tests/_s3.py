@@ -3,7 +3,7 @@
 moto's :class:`~moto.server.ThreadedMotoServer` on a free port of 127.0.0.1 (nothing
 leaves the machine), fake credentials set for the test only; the ``s3`` fixture gives
 a bucket and the ``storage_options`` that reach it. Import the fixtures into a test
-module: ``from ._s3 import moto_server, s3  # noqa: F401``.
+module: ``import _s3`` then ``moto_server, s3 = _s3.moto_server, _s3.s3``.
 """
 
 from __future__ import annotations

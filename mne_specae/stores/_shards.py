@@ -22,6 +22,7 @@ from ..utils._logs import collect_warnings
 from ._bids import entity_columns
 from ._discovery import segments_of_file, signal_types
 from ._parquet import SUFFIX, to_arrow, write_parquet
+from ._remote import RemoteFile
 from ._tables import ITEM_COLUMNS
 from ._writing import watch_parent
 
@@ -40,6 +41,8 @@ def source_id(source):
         digest.update(repr(source.ch_names).encode())
         name = source.info.get("description") or source.filenames[0] or "Raw"
         return str(name), digest.hexdigest()
+    if isinstance(source, RemoteFile):  # its URL; its identity from the listing
+        return source.url, source.checksum
     return str(Path(source).resolve()), file_sha256(source)
 
 
@@ -99,6 +102,12 @@ def _segment_and_write(source, name, recording, key, folder, settings, bids_path
     """The work of :func:`prepare_one`; ``name`` is the source's name in the manifest
     (and the ``source`` column), ``recording`` a file's recording name. Entity columns
     of a BIDS file: from its ``BIDSPath``, else parsed from its file name."""
+    if isinstance(source, RemoteFile):  # read from a local copy, removed after
+        try:
+            with source.fetched() as local:
+                return _segment_and_write(local, name, recording, key, folder, settings, bids_path)
+        except OSError as err:
+            return "failed", str(err).splitlines()[0]
     duration, sfreq = settings["duration"], settings["sfreq"]
     try:
         if isinstance(source, mne.io.BaseRaw):

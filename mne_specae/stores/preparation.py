@@ -49,6 +49,7 @@ from ..utils._logs import reemit_warnings
 from ._bids import find_bids_recordings
 from ._discovery import Skipped, find_recordings, recording_names, subject_of
 from ._manifest import MANIFEST, STORE_FORMAT, STORE_VERSION, write_manifest
+from ._remote import RemoteFile, find_remote_recordings, is_url
 from ._shards import prepare_one, source_id
 from ._writing import LOCK, StoreLock, parent_token, sigterm_stops_workers, worker_options
 from .store import SegmentStore
@@ -140,6 +141,7 @@ def prepare_segments(
     overwrite=False,
     strict=False,
     progress=True,
+    storage_options=None,
     verbose=None,
 ):
     """Cut recordings into segments and write them to a store on disk.
@@ -160,7 +162,14 @@ def prepare_segments(
         extensions (``s1/rest_raw`` for ``<folder>/s1/rest_raw.fif``), or, for a file
         named directly, its file name without extensions (two such files with one
         name: their paths from their common folder); with several signal types,
-        ``-<type>`` is added. A Raw's is its ``info["description"]``, else its file's
+        ``-<type>`` is added. A URL (``s3://bucket/recordings/``, any protocol
+        :mod:`fsspec` reaches) names a remote file or folder, searched with the
+        rules of a local one (not as a BIDS dataset): each worker copies a file and
+        its companions (a WFDB record's ``.dat``) to a folder of its own under the
+        local cache (``MNE_SPECAE_REMOTE_CACHE``, else the system's temporary
+        folder) just long enough to read it, then removes that folder; recording
+        names are paths relative to the URL, the ``source`` column is the file's
+        URL. A Raw's is its ``info["description"]``, else its file's
         name without extensions (:func:`~mne_specae.segments.raw_name`).
     path : path-like
         The store folder (created; an existing store with the same settings is
@@ -187,6 +196,10 @@ def prepare_segments(
         Delete an existing store at ``path`` first.
     strict : bool
         Stop at the first file that cannot be read, instead of skipping it.
+    storage_options : dict | None
+        Passed to :func:`fsspec.core.url_to_fs` for the URLs of ``sources``:
+        credentials, ``client_kwargs={"endpoint_url": ...}`` for an S3-compatible
+        server, ... (needs the ``remote`` extra: ``pip install mne-specae[remote]``).
     progress : bool
         Show a progress bar (:mod:`tqdm`, on stderr) while files are prepared; it is
         shown only when ``progress`` is ``True`` and the log level shows warnings
@@ -205,20 +218,28 @@ def prepare_segments(
     sources = list(sources) if isinstance(sources, (list, tuple)) else [sources]
     if not sources:
         raise ValueError("sources is empty: give files, folders or Raw objects.")
-    files, paths, bids = [], [], {}
+    _validate_type(storage_options, (dict, None), "storage_options")
+    files, paths, bids, remote = [], [], {}, {}
     for src in sources:
         if isinstance(src, mne.io.BaseRaw):
             files.append(src)
+        elif is_url(src):
+            found = find_remote_recordings(src, storage_options)
+            remote.update(found)
+            files += list(found)
         else:
             _validate_type(src, (str, os.PathLike), "sources", "path-like or mne.io.Raw")
             paths.append(src)
             found = find_bids_recordings(src)  # None: not BIDS, or no mne-bids
             files += find_recordings([src]) if found is None else list(found)
             bids.update(found or {})
-    names = recording_names([f for f in files if not isinstance(f, mne.io.BaseRaw)], paths)
+    names = recording_names(
+        [f for f in files if not isinstance(f, (mne.io.BaseRaw, RemoteFile))], paths
+    )
+    names.update(remote)
     if subject is not None:
         for f in names:  # a pattern that matches nothing is an error before any work
-            subject_of(f, subject)
+            subject_of(getattr(f, "url", f), subject)
     settings = _settings(duration, sfreq, picks, subject, metadata)
     try:
         json.dumps(settings)
