@@ -124,3 +124,74 @@ def test_a_missing_url_or_bucket_gives_a_clear_error(remote_sources, s3, tmp_pat
         msa.prepare_segments(
             f"{s3.bucket}/recordings/", tmp_path / "c", storage_options="key=1", progress=False
         )
+
+
+@pytest.fixture
+def uploaded_store(data_path, s3, tmp_path):
+    """A local store of real recordings (EEG and ECG, two shards) and its copy in the
+    bucket (``put`` recursive); ``(local store, URL)``."""
+    files = [data_path / "eeg/eegmat/Subject00_2.edf", data_path / "ecg/mitdb/100.hea"]
+    local = msa.prepare_segments(files, tmp_path / "store", progress=False, verbose="error")
+    url = f"{s3.bucket}/stores/store"
+    s3.fs.put(str(local.path), url, recursive=True)
+    return local, url
+
+
+def test_a_store_read_from_a_url_equals_the_local_store(uploaded_store, s3):
+    local, url = uploaded_store
+    remote = msa.read_segments(url + "/", storage_options=s3.storage_options)
+    assert type(remote).__name__ == "RemoteSegmentStore"
+    assert isinstance(remote, msa.SegmentStore)
+    assert len(remote) == len(local) and remote.manifest == local.manifest
+    assert (remote.sfreq, remote.n_times) == (local.sfreq, local.n_times)
+    pd.testing.assert_frame_equal(remote.metadata, local.metadata)
+    pd.testing.assert_frame_equal(
+        remote.read_columns(["channel", "signal_type"]),
+        local.read_columns(["channel", "signal_type"]),
+    )
+    assert remote.columns == local.columns
+    n = len(local)
+    idx = np.array([n - 1, 0, 1, 2, 5, n // 2, n // 2 + 1, 3])  # across both shards
+    np.testing.assert_array_equal(remote[idx], local[idx])
+    np.testing.assert_array_equal(remote[7], local[7])
+    out = np.zeros((len(idx), local.n_times), np.float32)
+    assert remote.read_into(idx, out) is out
+    np.testing.assert_array_equal(out, local[idx])
+    np.testing.assert_array_equal(remote[:], local[:])
+    assert remote.shard_sha256() == local.shard_sha256()
+    for a, b in zip(
+        remote.to_epochs("signal_type == 'ecg'"), local.to_epochs("signal_type == 'ecg'")
+    ):
+        np.testing.assert_array_equal(a.get_data(), b.get_data())
+        assert a.ch_names == b.ch_names
+    # the same through the class, and read only
+    same = msa.SegmentStore(url, storage_options=s3.storage_options)
+    np.testing.assert_array_equal(same[idx], local[idx])
+    with pytest.raises(ValueError, match="read only here"):
+        same.write_columns(pd.DataFrame({"x": np.zeros(n)}))
+    with pytest.raises(ValueError, match="no memory map"):
+        same.memmap(0)
+
+
+def test_a_store_url_that_is_no_store_is_named(s3):
+    with pytest.raises(FileNotFoundError, match=r"s3://.*/nothing is not a segment store"):
+        msa.read_segments(f"{s3.bucket}/nothing", storage_options=s3.storage_options)
+
+
+def test_training_from_a_remote_store_gives_the_weights_of_the_local_one(
+    uploaded_store, s3, isolated_torch_rng
+):
+    import torch
+
+    local, url = uploaded_store
+    remote = msa.read_segments(url, storage_options=s3.storage_options)
+    settings = dict(
+        max_epochs=1, filters=4, n_layers=2, resize=(16, 16), batch_size=16, device="cpu"
+    )
+    weights = []
+    for store in (local, remote):
+        est = msa.SpecAE(random_state=0, **settings).fit(store)
+        weights.append({k: v.clone() for k, v in est.model_.state_dict().items()})
+    assert weights[0].keys() == weights[1].keys()
+    for key in weights[0]:
+        torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0)

@@ -147,8 +147,14 @@ def read_manifest(path):
             f"{path} is not a segment store (no {MANIFEST}); create one "
             "with mne_specae.prepare_segments(sources, path)."
         )
+    return parse_manifest(fname.read_bytes(), path, fname)
+
+
+def parse_manifest(text, path, fname):
+    """:func:`read_manifest` of the text of ``fname``, the manifest of the store
+    ``path`` (a folder, or a URL's path)."""
     try:
-        manifest = json.loads(fname.read_text())
+        manifest = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{fname} is damaged ({err}).") from err
     if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
@@ -170,13 +176,27 @@ def check_shard_array(fname, n_items, n_times):
 
     try:
         with open(fname, "rb") as fid:
-            version = np.lib.format.read_magic(fid)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fid)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fid)
-            offset = fid.tell()
-            size = os.fstat(fid.fileno()).st_size
+            return check_shard_header(fname, fid, os.fstat(fid.fileno()).st_size, n_items, n_times)
+    except FileNotFoundError:
+        fail("the shard file is missing")
+    except OSError as err:
+        fail(f"not a valid .npy file ({err})")
+
+
+def check_shard_header(fname, fid, size, n_items, n_times):
+    """:func:`check_shard_array` on the start of the file, ``fid`` (a file object at
+    byte 0), of ``size`` bytes (a remote shard: its first bytes)."""
+
+    def fail(message):
+        raise ValueError(f"{fname}: {message}; the store is damaged: {_REDO}.")
+
+    try:
+        version = np.lib.format.read_magic(fid)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fid)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fid)
+        offset = fid.tell()
     except FileNotFoundError:
         fail("the shard file is missing")
     except (ValueError, OSError, SyntaxError, TypeError, EOFError) as err:

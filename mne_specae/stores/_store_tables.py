@@ -26,10 +26,14 @@ class StoreTables:
     """The table methods of :class:`~mne_specae.SegmentStore` (it holds ``path``,
     ``manifest``, ``_shards``, ``_offsets``, ``_metadata`` and the checks)."""
 
+    def _table_file(self, shard, head=True):
+        """A shard's :class:`TableFile` (a remote store reads it otherwise)."""
+        return TableFile(self.path, shard, self.manifest, self.path / MANIFEST, head=head)
+
     def _tables(self):
         """Each shard's table, opened (footer or header read) and checked."""
         self._check_current()
-        return [TableFile(self.path, s, self.manifest, self.path / MANIFEST) for s in self._shards]
+        return [self._table_file(s) for s in self._shards]
 
     def _read_all(self, columns=None):
         """Each shard's table (the columns ``columns`` it has; ``None``: all), read
@@ -37,10 +41,7 @@ class StoreTables:
         checked, and only the chosen columns read), in store order; and the columns
         of the store, in order of first appearance."""
         self._check_current()
-        files = [
-            TableFile(self.path, s, self.manifest, self.path / MANIFEST, head=False)
-            for s in self._shards
-        ]
+        files = [self._table_file(s, head=False) for s in self._shards]
         with ThreadPoolExecutor(min(_THREADS, max(len(files), 1))) as pool:
             parts = list(pool.map(lambda t: t.read_present(columns), files))
         return parts, table_columns(files)

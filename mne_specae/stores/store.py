@@ -53,6 +53,8 @@ from ._manifest import (  # noqa: F401 (importable here)
     view_of,
 )
 from ._reads import READERS, OpenShards, plan_reads, read_mode
+from ._remote import is_url
+from ._remote_store import RemoteStoreMixin
 from ._store_tables import StoreTables
 from ._tables import ITEM_COLUMNS, TEXT_COLUMNS, segment_columns
 
@@ -85,7 +87,12 @@ class SegmentStore(StoreTables):
         Settings, versions, and the committed files.
     """
 
-    def __init__(self, path):
+    def __new__(cls, path=None, storage_options=None):
+        if cls is SegmentStore and is_url(path):  # a URL: read through fsspec
+            cls = RemoteSegmentStore
+        return super().__new__(cls)
+
+    def __init__(self, path, storage_options=None):
         self.path = Path(path)
         self._stamp = manifest_stamp(self.path / MANIFEST)  # before reading: a change
         self.manifest = read_manifest(self.path)  # in between is seen later
@@ -301,7 +308,11 @@ class SegmentStore(StoreTables):
         return out
 
 
-def read_segments(path):
+class RemoteSegmentStore(RemoteStoreMixin, SegmentStore):
+    """A :class:`SegmentStore` read from a URL (:mod:`mne_specae.stores._remote_store`)."""
+
+
+def read_segments(path, storage_options=None):
     """Open a segment store written by :func:`~mne_specae.prepare_segments`.
 
     Nothing is loaded: the metadata are read on first use, the waveforms row by row
@@ -311,11 +322,18 @@ def read_segments(path):
 
     Parameters
     ----------
-    path : path-like
-        The store folder.
+    path : path-like | str
+        The store folder, or its URL (``s3://bucket/store/``, any protocol
+        :mod:`fsspec` reaches; the ``remote`` extra): the manifest is read once,
+        rows by ranged reads (one per run of consecutive rows), tables by their
+        Parquet footers and chosen columns; nothing is cached on disk, and the store
+        is read only (no ``write_columns``, no memory map).
+    storage_options : dict | None
+        For a URL: passed to :func:`fsspec.core.url_to_fs` (credentials,
+        ``client_kwargs={"endpoint_url": ...}``).
 
     Returns
     -------
     store : SegmentStore
     """
-    return SegmentStore(path)
+    return SegmentStore(path, storage_options=storage_options)

@@ -1,0 +1,194 @@
+"""A segment store read from a URL (``s3://bucket/store/``, any :mod:`fsspec`
+protocol): the file accesses of :class:`~mne_specae.SegmentStore`, remote.
+
+- the manifest: one GET, checked as a local one (:func:`parse_manifest`); whether it
+  changed (another writer): its ETag (or size and modification time), asked at most
+  once every :data:`CHECK_EVERY` seconds, not at every batch;
+- each shard's ``.npy`` header: its first bytes and its size, checked as a local one;
+- rows: one ranged GET (``cat_file(path, start, end)``) per run of consecutive rows
+  of a shard, the bytes copied into the batch (:class:`FsspecShard`, the reader of
+  :mod:`~mne_specae.stores._reads`' plan);
+- tables: Parquet footers and only the chosen column chunks, by ranged reads of a
+  file object (pyarrow reads a Python file object).
+
+Nothing is cached on disk. Read only: ``write_columns`` (``add_embeddings``) and
+memory maps need a local store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._manifest import (
+    MANIFEST,
+    changed_error,
+    check_shard_header,
+    parse_manifest,
+    still_the_same,
+    view_of,
+)
+from ._parquet import parquet_file
+from ._reads import OpenShards
+from ._remote import remote_error, url_fs
+from ._tables import TableFile, table_name
+
+#: Seconds between two checks that a remote store's manifest did not change.
+CHECK_EVERY = 1.0
+_HEADER_BYTES = 4096
+
+
+class FsspecShard:
+    """A remote shard read by ranged GETs (``read`` as ``PreadvShard.read``)."""
+
+    def __init__(self, fs, path, mode):
+        self.fs, self.path, self.mode = fs, path, mode
+
+    def read(self, buffers, offset):
+        total = sum(len(b) for b in buffers)
+        data = self.fs.cat_file(self.path, start=offset, end=offset + total)
+        got = 0
+        for buf in buffers:
+            n = min(len(buf), len(data) - got)
+            buf[:n] = data[got : got + n]
+            got += n
+        return got
+
+    def close(self):
+        pass
+
+
+class RemoteTableFile(TableFile):
+    """A shard's Parquet table read from the remote store."""
+
+    def __init__(self, fs, remote, *args, **kwargs):
+        self.fs, self.remote = fs, remote
+        super().__init__(*args, **kwargs)
+        self.path = fs.unstrip_protocol(remote)  # messages name the URL
+
+    def _open(self):
+        try:
+            return parquet_file(self.fs.open(self.remote, "rb"))
+        except FileNotFoundError:
+            self._missing()
+        except (ValueError, OSError) as err:
+            self._unreadable(err)
+
+
+def _stamp(info):
+    return info.get("ETag") or info.get("etag") or (info.get("size"), str(info.get("mtime")))
+
+
+class RemoteStoreMixin:
+    """What differs in a store read from a URL (mixed into
+    :class:`~mne_specae.stores.store.RemoteSegmentStore`)."""
+
+    def __init__(self, path, storage_options=None):
+        self.url = str(path).rstrip("/")
+        self._fs, self._root = url_fs(self.url, storage_options)
+        self._root = self._root.rstrip("/")
+        self.path = Path(self._root)  # for the name checks of the manifest's entries
+        self._manifest_path = f"{self._root}/{MANIFEST}"
+        self.manifest, self._stamp = self._fetch_manifest()
+        self._checked = time.monotonic()
+        self._view = view_of(self.manifest)
+        self.sfreq = float(self.manifest["sfreq"])
+        self.n_times = int(self.manifest["n_times"])
+        self._shards = list(self.manifest["shards"])
+        counts = np.array([s["n_items"] for s in self._shards], dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(counts)])
+        self._arrays = {}
+        self._readers = OpenShards()
+        self._offsets_bytes = {}
+        self._metadata = None
+
+    def __repr__(self):
+        return super().__repr__().replace(str(self.path), self.url)
+
+    def _fetch_manifest(self):
+        fname = f"{self.url}/{MANIFEST}"
+        try:
+            info = self._fs.info(self._manifest_path)
+            text = self._fs.cat_file(self._manifest_path)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{self.url} is not a segment store (no {MANIFEST}); create one with "
+                "mne_specae.prepare_segments(sources, path)."
+            ) from None
+        except Exception as err:
+            raise remote_error(fname, err) from err
+        return parse_manifest(text, self.path, fname), _stamp(info)
+
+    def _check_current(self):
+        if time.monotonic() - self._checked < CHECK_EVERY:
+            return
+        try:
+            current, stamp = self._fetch_manifest()
+        except (OSError, ValueError):
+            raise changed_error(self.url) from None
+        self._checked = time.monotonic()
+        if stamp == self._stamp:
+            return
+        if not still_the_same(self._view, current):
+            raise changed_error(self.url)
+        self._stamp = stamp
+        if self._metadata is None:
+            now = {s["key"]: s for s in current["shards"]}
+            self._shards = [now[s["key"]] for s in self._shards]
+            self.manifest = dict(current, shards=list(self._shards))
+
+    def _file(self, shard):
+        return f"{self._root}/shards/{self._shards[shard]['key']}.npy"
+
+    def _layout(self, shard):
+        if shard not in self._offsets_bytes:
+            fname = self._file(shard)
+            url = self._fs.unstrip_protocol(fname)
+            try:
+                size = self._fs.size(fname)
+                head = self._fs.cat_file(fname, start=0, end=min(_HEADER_BYTES, size))
+            except FileNotFoundError:
+                raise ValueError(
+                    f"{url}: the shard file is missing; the store is damaged."
+                ) from None
+            self._offsets_bytes[shard] = check_shard_header(
+                url, io.BytesIO(head), size, self._shards[shard]["n_items"], self.n_times
+            )
+        return self._offsets_bytes[shard]
+
+    def _reader(self, shard, mode):
+        return self._readers.use(shard, mode, lambda m: FsspecShard(self._fs, self._file(shard), m))
+
+    def _array(self, shard):
+        raise ValueError(
+            f"{self.url} is read from a URL: no memory map (read rows with store[idx] "
+            "or read_into)."
+        )
+
+    def shard_sha256(self):
+        self._check_current()
+        out = []
+        for k in range(len(self._shards)):
+            self._layout(k)
+            digest = hashlib.sha256()
+            with self._fs.open(self._file(k), "rb") as fid:
+                for block in iter(lambda: fid.read(1 << 22), b""):
+                    digest.update(block)
+            out.append(digest.hexdigest())
+        return out
+
+    def _table_file(self, shard, head=True):
+        remote = f"{self._root}/shards/{table_name(shard)}"
+        return RemoteTableFile(
+            self._fs, remote, self.path, shard, self.manifest, self.url, head=head
+        )
+
+    def write_columns(self, *args, **kwargs):
+        raise ValueError(
+            f"{self.url} is read from a URL, read only here: write columns "
+            "(add_embeddings) into a local copy of the store."
+        )
