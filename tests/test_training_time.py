@@ -1,6 +1,7 @@
 """The training time budget, ``max_time``: train_autoencoder and SpecAE."""
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -164,3 +165,49 @@ def test_ddp_ranks_stop_after_the_same_batch(real_items, tmp_path):
         # 2 batches of 4 items in each of 2 processes
         assert r["items"] == 16
     assert _budget.SYNC_EVERY == 25  # the script changes its own copy only
+
+
+def test_budget_reads_no_tensor_per_batch(real_items, monkeypatch):
+    """With a budget, the host reads made by the package do not grow with the batches
+    (on CUDA each read would wait for the device): the clock is the host's."""
+    waves, groups = real_items
+    reads = []
+
+    def spy(name, original):
+        def wrapper(*args, **kwargs):
+            if sys._getframe(1).f_globals.get("__name__", "").startswith("mne_specae"):
+                reads.append(name)
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    for name in ("item", "cpu", "tolist", "numpy", "__float__", "__bool__"):
+        monkeypatch.setattr(torch.Tensor, name, spy(name, getattr(torch.Tensor, name)))
+    counts = []
+    for batch_size in (24, 8):  # 2 and 6 training batches an epoch
+        reads.clear()
+        tiny_train(tiny_model(), waves, groups=groups, batch_size=batch_size, max_time=1e6)
+        counts.append(len(reads))
+    assert counts[0] == counts[1], counts
+
+
+def test_other_processes_follow_the_main_one(monkeypatch):
+    """Process 1 of 2: its own clock is never read; the main process's decision
+    arrives by a broadcast every SYNC_EVERY batches and after each epoch's last one."""
+    import torch.distributed as dist
+
+    sent = []
+
+    def broadcast(flag, src):
+        assert src == 0 and flag.numel() == 1 and flag.item() == 0  # rank 1 sends 0
+        sent.append(len(sent))
+        flag.fill_(1 if len(sent) == 3 else 0)  # the main process ran out before the 3rd
+
+    monkeypatch.setattr(dist, "broadcast", broadcast)
+    monkeypatch.setattr(_budget, "SYNC_EVERY", 4)
+    budget = Budget(1e-9, rank=1, world=2, device=torch.device("cpu"), start=0.0)
+    decisions = [budget.spent(last=b == 5) for b in range(6)]  # epoch 1: 6 batches
+    assert decisions == [False] * 6 and budget._batches == 6
+    assert len(sent) == 2  # after batch 4 and after the last one (6)
+    decisions = [budget.spent() for _ in range(2)]  # batches 7, 8: the broadcast at 8
+    assert decisions == [False, True] and len(sent) == 3
