@@ -76,3 +76,12 @@ def test_specae_embeddings_unchanged_to_rounding(real_items):
     a = SpecAE(**TINY, sfreq=512.0, channels_last=False, verbose=False).fit(X, groups=groups)
     b = SpecAE(**TINY, sfreq=512.0, verbose=False).fit(X, groups=groups)
     np.testing.assert_allclose(b.transform(X), a.transform(X), rtol=1e-4, atol=1e-5)
+
+
+def test_a_channels_last_model_stays_channels_last(real_items):
+    """A model its owner made channels-last keeps that layout after an "auto" run."""
+    waves, groups = real_items
+    model = tiny_model().to(memory_format=torch.channels_last)
+    tiny_train(model, waves, groups=groups, max_epochs=1)
+    assert model.encoder[4].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model.encoder[4].weight.is_contiguous()

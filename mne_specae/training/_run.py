@@ -21,6 +21,15 @@ def _model_input(stage, x, index=None):
     return stage.to_images(x) if hasattr(stage, "to_images") else stage(x)
 
 
+def _is_last(model):
+    """Whether the model's 4-D weights are channels-last already (set by its owner)."""
+    weights = [p for p in model.parameters() if p.ndim == 4 and p.shape[1] > 1]
+    return bool(weights) and all(
+        not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last)
+        for p in weights
+    )
+
+
 class Run:
     """One training run in this process: the model on its device, the optimiser, the
     batches, and where the run stands (history, best weights, epochs without gain)."""
@@ -37,7 +46,9 @@ class Run:
         self.bf16 = use_bf16(kw["precision"], self.device)
         # "auto" on the CPU too while training: oneDNN's convolutions and their
         # gradients run about 1.7 x faster channels-last (benchmarks/bench_train_step.py)
-        self.cpu_last = kw["channels_last"] == "auto" and self.device.type == "cpu"
+        self.cpu_last = (  # given back in the layout it came in (see loop._train)
+            kw["channels_last"] == "auto" and self.device.type == "cpu" and not _is_last(model)
+        )
         self.channels_last = (
             use_channels_last(kw["channels_last"], self.device) or self.cpu_last
         ) and getattr(model, "dim", 2) == 2
