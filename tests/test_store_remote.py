@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import _s3
 import numpy as np
 import pandas as pd
@@ -195,3 +197,68 @@ def test_training_from_a_remote_store_gives_the_weights_of_the_local_one(
     assert weights[0].keys() == weights[1].keys()
     for key in weights[0]:
         torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0)
+
+
+def _objects(s3, url):
+    """``{name: bytes}`` of the objects under ``url`` (the manifest's generation id,
+    new at each store, left out)."""
+    root = url.split("://", 1)[1]
+    out = {}
+    for p in s3.fs.find(root):
+        data = s3.fs.cat_file(p)
+        if p.endswith("manifest.json"):
+            manifest = json.loads(data)
+            manifest.pop("generation")
+            data = manifest
+        out[p[len(root) :]] = data
+    return out
+
+
+def test_a_store_written_to_a_url_killed_and_resumed_equals_an_uninterrupted_one(
+    data_path, s3, tmp_path, monkeypatch
+):
+    from mne_specae.stores import _commits
+
+    monkeypatch.setenv("MNE_SPECAE_REMOTE_CACHE", str(tmp_path / "cache"))
+    files = [
+        data_path / "ecg/mitdb/100.hea",
+        data_path / "eeg/eegmat/Subject00_2.edf",
+        data_path / "ecg/mitdb/106.hea",
+    ]
+    kw = dict(sfreq=128.0, progress=False, storage_options=s3.storage_options)
+    whole = msa.prepare_segments(files, f"{s3.bucket}/whole", **kw)
+    assert type(whole).__name__ == "RemoteSegmentStore" and len(whole.manifest["shards"]) == 3
+
+    upload = _commits.RemoteTarget.upload_shard
+    calls = []
+
+    def fail_at_the_second(self, folder, key):
+        calls.append(key)
+        if len(calls) == 2:  # the second shard's upload: killed mid-run
+            raise KeyboardInterrupt
+        return upload(self, folder, key)
+
+    monkeypatch.setattr(_commits.RemoteTarget, "upload_shard", fail_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        msa.prepare_segments(files, f"{s3.bucket}/resumed", **kw)
+    partial = msa.read_segments(f"{s3.bucket}/resumed", storage_options=s3.storage_options)
+    assert len(partial.manifest["shards"]) == 1  # what was committed, and only that
+    assert not s3.fs.exists(f"{s3.bucket}/resumed/prepare.lock")  # released
+    monkeypatch.setattr(_commits.RemoteTarget, "upload_shard", upload)
+    resumed = msa.prepare_segments(files, f"{s3.bucket}/resumed", **kw)
+    assert _objects(s3, f"{s3.bucket}/resumed") == _objects(s3, f"{s3.bucket}/whole")
+    np.testing.assert_array_equal(resumed[:], whole[:])
+    pd.testing.assert_frame_equal(resumed.metadata, whole.metadata)
+    assert not any((tmp_path / "cache").iterdir())  # no staging left
+
+
+def test_a_second_writer_of_a_remote_store_is_refused(data_path, s3, tmp_path):
+    s3.fs.pipe_file(f"{s3.bucket}/busy/prepare.lock", b"another writer")
+    with pytest.raises(RuntimeError, match=r"Another process is writing the store .*busy"):
+        msa.prepare_segments(
+            data_path / "ecg/mitdb/100.hea",
+            f"{s3.bucket}/busy",
+            progress=False,
+            storage_options=s3.storage_options,
+        )
+    assert s3.fs.cat_file(f"{s3.bucket}/busy/prepare.lock") == b"another writer"

@@ -30,6 +30,7 @@ the same path; a shard that the caller cannot see is an error, not a commit.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -47,8 +48,9 @@ from .._version import __version__
 from ..segments import check_segment_settings
 from ..utils._logs import reemit_warnings
 from ._bids import find_bids_recordings
+from ._commits import RemoteTarget, check_shard, commit, drop_changed
 from ._discovery import Skipped, find_recordings, recording_names, subject_of
-from ._manifest import MANIFEST, STORE_FORMAT, STORE_VERSION, write_manifest
+from ._manifest import MANIFEST, STORE_FORMAT, STORE_VERSION
 from ._remote import RemoteFile, find_remote_recordings, is_url
 from ._shards import prepare_one, source_id
 from ._writing import LOCK, StoreLock, parent_token, sigterm_stops_workers, worker_options
@@ -71,7 +73,7 @@ def _settings(duration, sfreq, picks, subject, metadata):
     )
 
 
-def _open_folder(path, settings, overwrite):
+def _open_folder(path, settings, overwrite, target=None):
     """Create the store folder, or check that an existing store has our settings."""
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -123,7 +125,7 @@ def _open_folder(path, settings, overwrite):
             "python": platform.python_version(),
         },
     )
-    write_manifest(manifest_file, manifest)
+    commit(path, manifest, target)
     return manifest
 
 
@@ -175,7 +177,11 @@ def prepare_segments(
         The store folder (created; an existing store with the same settings is
         continued, one with other settings refused). A file committed earlier whose
         content changed has its items replaced. One process at a time: a second one
-        is refused while the first runs (the folder's ``prepare.lock``).
+        is refused while the first runs (the folder's ``prepare.lock``). A URL
+        (``s3://bucket/store/``) writes the store to object storage: each shard is
+        staged in the local cache, uploaded, then committed by one PUT of the
+        manifest; the lock is an object created by a conditional PUT (see
+        :mod:`mne_specae.stores._commits`).
     duration, sfreq : float
         Segment length (s) and rate (Hz), as :func:`~mne_specae.make_segments`;
         checked before any file is read.
@@ -197,7 +203,8 @@ def prepare_segments(
     strict : bool
         Stop at the first file that cannot be read, instead of skipping it.
     storage_options : dict | None
-        Passed to :func:`fsspec.core.url_to_fs` for the URLs of ``sources``:
+        Passed to :func:`fsspec.core.url_to_fs` for the URLs of ``sources`` and
+        ``path``:
         credentials, ``client_kwargs={"endpoint_url": ...}`` for an S3-compatible
         server, ... (needs the ``remote`` extra: ``pip install mne-specae[remote]``).
     progress : bool
@@ -247,59 +254,22 @@ def prepare_segments(
         raise TypeError(
             f"metadata and picks must be plain values (written to the store's manifest): {err}"
         ) from err
-    folder = Path(path)
+    target = RemoteTarget(path, storage_options) if is_url(path) else None
+    folder = Path(path) if target is None else target.staging  # a URL: staged here
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} exists and is not a folder.")
     folder.mkdir(parents=True, exist_ok=True)
-    with StoreLock(folder), sigterm_stops_workers():
-        manifest = _open_folder(folder, settings, overwrite)
-        return _prepare(
-            files, names, folder, manifest, settings, n_jobs, strict, bids, progress=progress
+    with target or contextlib.nullcontext(), StoreLock(folder), sigterm_stops_workers():
+        if target is not None:
+            target.pull(overwrite)
+        manifest = _open_folder(folder, settings, overwrite, target)
+        store = _prepare(
+            files, names, folder, manifest, settings, n_jobs, strict, bids, progress, target
         )
+    return store if target is None else SegmentStore(path, storage_options)
 
 
-def _drop_changed(manifest, rank, folder):
-    """Remove from the manifest (then from disk) the shards of sources of this run
-    whose content changed since they were committed (same name, another checksum)."""
-    names = {name for name, _ in rank}
-    changed = [
-        s
-        for s in manifest["shards"]
-        if s["source"] in names and (s["source"], s["checksum"]) not in rank
-    ]
-    if not changed:
-        return
-    manifest["shards"] = [s for s in manifest["shards"] if s not in changed]
-    write_manifest(folder / MANIFEST, manifest)
-    for shard in changed:
-        logger.info(
-            f"prepare_segments: {shard['source']} changed since it was prepared "
-            f"(sha256 {shard['checksum'][:12]}...): its {shard['n_items']} old "
-            "item(s) are replaced"
-        )
-        for name in {f"{shard['key']}{x}" for x in (".npy", ".csv", ".parquet")} | {
-            shard.get("table", ".npy")
-        }:  # the waveforms and every table of the shard (CSV tables: an older store)
-            (folder / "shards" / name).unlink(missing_ok=True)
-
-
-def _check_shard(folder, key, source):
-    """The shard files a worker reported written are visible here (not the case when
-    workers on other machines write to a disk of their own)."""
-    missing = [
-        f"shards/{key}{suffix}"
-        for suffix in (".npy", ".parquet")
-        if not (folder / "shards" / f"{key}{suffix}").is_file()
-    ]
-    if missing:
-        raise RuntimeError(
-            f"A worker reported {source} written to {folder}, but this process does not "
-            f"see {', '.join(missing)}: on a cluster, the store must be on a file system "
-            "shared by every worker and the calling process, at the same path."
-        )
-
-
-def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, *, progress=True):
+def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, progress, target):
     """The work of :func:`prepare_segments`, once the store is open and locked."""
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
@@ -316,7 +286,7 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, *, 
             continue
         key = hashlib.sha256("\0".join(ident).encode()).hexdigest()[:20]
         todo.append((src, ident, key))
-    _drop_changed(manifest, rank, folder)
+    drop_changed(manifest, rank, folder, target)
     logger.info(
         f"prepare_segments: {len(files)} source(s), {n_done} already in {folder}, "
         f"{len(todo)} to prepare with n_jobs={n_jobs}"
@@ -356,7 +326,7 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, *, 
             if status != "ok":
                 skipped.add(ident[0], value, strict=strict)
                 continue
-            _check_shard(folder, key, ident[0])
+            check_shard(folder, key, ident[0])
             manifest["shards"].append(
                 dict(
                     key=key,
@@ -367,12 +337,12 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, *, 
                 )
             )
             manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]), -1))
-            write_manifest(folder / MANIFEST, manifest)
+            commit(folder, manifest, target, key)
             n_items += int(value)
     finally:  # an error or SIGTERM: joblib stops the workers still running
         results.close()
     manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
-    write_manifest(folder / MANIFEST, manifest)
+    commit(folder, manifest, target)
     store = SegmentStore(folder)
     message = (
         f"prepare_segments: {len(todo) - len(skipped.files)} file(s) added "

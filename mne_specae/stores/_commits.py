@@ -1,0 +1,166 @@
+"""Committing shards to a store: on a local folder, and on object storage.
+
+A preparation's workers write each shard to a local folder (temporary name, then
+renamed); the calling process checks it is there and commits it by rewriting the
+manifest. For a store at a URL (:class:`RemoteTarget`) the local folder is a staging
+folder: a committed shard's files are uploaded first, then the manifest is written
+by one PUT (the commit: on S3 and its kin one object's PUT is atomic, a reader sees
+the old manifest or the new one, never a part), then the staged files are removed.
+
+Why that suffices without an atomic rename: a shard's key is a hash of its source's
+name and checksum, and preparation is deterministic, so an upload that a crash left
+uncommitted holds the bytes a rerun writes again under the same name; a reader never
+reads it (only what the manifest lists exists). Two writers at once are refused by
+the lock object ``prepare.lock``, created by a conditional PUT (``If-None-Match:
+*``): exactly one creation succeeds. A stale lock (a killed writer) is not taken
+over on object storage (no pid to ask): the error names it, to remove by hand. If a
+server ignores the condition and two writers raced anyway, each manifest PUT is
+still whole: the last one wins, and a rerun adds what it lacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from mne.utils import logger
+
+from ._manifest import MANIFEST, write_manifest
+from ._remote import CACHE_ENV, remote_error, url_fs
+
+LOCK = "prepare.lock"
+_SHARD_SUFFIXES = (".npy", ".parquet")
+
+
+def drop_changed(manifest, rank, folder, target=None):
+    """Remove from the manifest (then from disk) the shards of sources of this run
+    whose content changed since they were committed (same name, another checksum)."""
+    names = {name for name, _ in rank}
+    changed = [
+        s
+        for s in manifest["shards"]
+        if s["source"] in names and (s["source"], s["checksum"]) not in rank
+    ]
+    if not changed:
+        return
+    manifest["shards"] = [s for s in manifest["shards"] if s not in changed]
+    commit(folder, manifest, target)
+    for shard in changed:
+        logger.info(
+            f"prepare_segments: {shard['source']} changed since it was prepared "
+            f"(sha256 {shard['checksum'][:12]}...): its {shard['n_items']} old "
+            "item(s) are replaced"
+        )
+        for name in {f"{shard['key']}{x}" for x in (".npy", ".csv", ".parquet")} | {
+            shard.get("table", ".npy")
+        }:  # the waveforms and every table of the shard (CSV tables: an older store)
+            (folder / "shards" / name).unlink(missing_ok=True)
+            if target is not None:
+                target.remove(f"shards/{name}")
+
+
+def check_shard(folder, key, source):
+    """The shard files a worker reported written are visible here (not the case when
+    workers on other machines write to a disk of their own)."""
+    missing = [
+        f"shards/{key}{suffix}"
+        for suffix in _SHARD_SUFFIXES
+        if not (folder / "shards" / f"{key}{suffix}").is_file()
+    ]
+    if missing:
+        raise RuntimeError(
+            f"A worker reported {source} written to {folder}, but this process does not "
+            f"see {', '.join(missing)}: on a cluster, the store must be on a file system "
+            "shared by every worker and the calling process, at the same path."
+        )
+
+
+def commit(folder, manifest, target=None, key=None):
+    """Write the manifest (locally; for a remote store, the shard ``key``'s files
+    uploaded first, then the manifest: the commit)."""
+    if target is not None and key is not None:
+        target.upload_shard(folder, key)
+    write_manifest(folder / MANIFEST, manifest)
+    if target is not None:
+        target.publish(manifest)
+
+
+class RemoteTarget:
+    """A store written to a URL from a local staging folder (a context manager:
+    holds the store's lock object, removes the staging folder on exit)."""
+
+    def __init__(self, url, storage_options=None):
+        self.url = str(url).rstrip("/")
+        self.fs, root = url_fs(self.url, storage_options)
+        self.root = root.rstrip("/")
+        cache = os.environ.get(CACHE_ENV) or tempfile.gettempdir()
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix="mne-specae-store-", dir=cache))
+        self._token = None
+
+    def _path(self, name):
+        return f"{self.root}/{name}"
+
+    def __enter__(self):
+        token = f"{uuid.uuid4().hex} pid {os.getpid()}".encode()
+        try:
+            self.fs.pipe_file(self._path(LOCK), token, mode="create")
+        except FileExistsError:
+            raise RuntimeError(
+                f"Another process is writing the store {self.url} ({self.url}/{LOCK} "
+                "exists). If no process writes it (a killed preparation), remove that "
+                "object and run again."
+            ) from None
+        except Exception as err:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            if "precondition" in str(err).lower():
+                raise RuntimeError(
+                    f"Another process is writing the store {self.url} ({self.url}/{LOCK})."
+                ) from None
+            raise remote_error(self.url, err) from err
+        self._token = token
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self._token is not None:
+                self.fs.rm_file(self._path(LOCK))
+        finally:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def pull(self, overwrite):
+        """The remote manifest into the staging folder (to continue the store);
+        ``overwrite``: the remote store removed first (its manifest first)."""
+        manifest = self._path(MANIFEST)
+        exists = self.fs.exists(manifest)
+        if not exists and any(not p.endswith(f"/{LOCK}") for p in self.fs.find(self.root)):
+            raise FileExistsError(
+                f"{self.url} holds objects but no segment store; choose an empty or new prefix."
+            )
+        if exists and overwrite:
+            self.fs.rm_file(manifest)  # the store is gone for readers from here on
+            if self.fs.exists(self._path("shards")):
+                self.fs.rm(self._path("shards"), recursive=True)
+        elif exists:
+            (self.staging / MANIFEST).write_bytes(self.fs.cat_file(manifest))
+
+    def upload_shard(self, folder, key):
+        """A shard's files uploaded (under their final names), then removed here."""
+        for suffix in _SHARD_SUFFIXES:
+            local = folder / "shards" / f"{key}{suffix}"
+            self.fs.put_file(str(local), self._path(f"shards/{key}{suffix}"))
+            local.unlink()
+
+    def publish(self, manifest):
+        """The manifest, one PUT: the commit."""
+        self.fs.pipe_file(self._path(MANIFEST), json.dumps(manifest, indent=1).encode())
+
+    def remove(self, name):
+        try:
+            self.fs.rm_file(self._path(name))
+        except FileNotFoundError:
+            pass
