@@ -45,6 +45,7 @@ def remote_sources(data_path, s3, tmp_path):
     return _local_copy(files, tmp_path / "recordings")
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_a_store_prepared_from_a_url_equals_one_from_the_local_folder(
     remote_sources, s3, tmp_path, monkeypatch
 ):
@@ -180,6 +181,7 @@ def test_a_store_url_that_is_no_store_is_named(s3):
         msa.read_segments(f"{s3.bucket}/nothing", storage_options=s3.storage_options)
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_training_from_a_remote_store_gives_the_weights_of_the_local_one(
     uploaded_store, s3, isolated_torch_rng
 ):
@@ -214,6 +216,7 @@ def _objects(s3, url):
     return out
 
 
+@pytest.mark.slow  # over 10 s on 2 cores
 def test_a_store_written_to_a_url_killed_and_resumed_equals_an_uninterrupted_one(
     data_path, s3, tmp_path, monkeypatch
 ):
