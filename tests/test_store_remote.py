@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import _s3
 import numpy as np
@@ -167,6 +168,9 @@ def test_a_store_read_from_a_url_equals_the_local_store(uploaded_store, s3):
     ):
         np.testing.assert_array_equal(a.get_data(), b.get_data())
         assert a.ch_names == b.ch_names
+    copy = pickle.loads(pickle.dumps(remote))  # as worker processes get it
+    assert type(copy) is type(remote)
+    np.testing.assert_array_equal(copy[idx], local[idx])
     # the same through the class, and read only
     same = msa.SegmentStore(url, storage_options=s3.storage_options)
     np.testing.assert_array_equal(same[idx], local[idx])
