@@ -269,3 +269,31 @@ def test_a_second_writer_of_a_remote_store_is_refused(data_path, s3, tmp_path):
             storage_options=s3.storage_options,
         )
     assert s3.fs.cat_file(f"{s3.bucket}/busy/prepare.lock") == b"another writer"
+
+
+def test_a_remote_file_gone_before_it_is_read_is_skipped_with_its_reason(
+    remote_sources, s3, tmp_path, monkeypatch
+):
+    from mne_specae.stores import _remote, preparation
+
+    gone = f"{s3.bucket}/recordings/eeg/Subject00_1.edf"
+
+    def listed_then_removed(url, storage_options=None):
+        found = _remote.find_remote_recordings(url, storage_options)
+        s3.fs.rm_file(gone)  # removed between the listing and the worker's copy
+        return found
+
+    monkeypatch.setattr(preparation, "find_remote_recordings", listed_then_removed)
+    monkeypatch.setenv("MNE_SPECAE_REMOTE_CACHE", str(tmp_path / "cache"))
+    with pytest.warns(RuntimeWarning, match="Skipped"):
+        store = msa.prepare_segments(
+            f"{s3.bucket}/recordings/eeg/",
+            tmp_path / "store",
+            sfreq=128.0,
+            progress=False,
+            storage_options=s3.storage_options,
+        )
+    assert set(store.metadata["recording"]) == {"Subject00_2-ecg", "Subject00_2-eeg"}
+    [skipped] = store.manifest["skipped"]
+    assert skipped["source"] == gone and "No such file or folder" in skipped["reason"]
+    assert not any((tmp_path / "cache").iterdir())

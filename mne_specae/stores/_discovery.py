@@ -52,14 +52,16 @@ class Skipped:
         if strict:
             raise ValueError(message + " (--strict: stopping; without it the file is skipped)")
         warn(f"Skipped {message}")
-        self.files.append((Path(path), str(reason)))
+        # a URL stays a string (a Path would fold its "//")
+        self.files.append((path if "://" in str(path) else Path(path), str(reason)))
 
     def summary(self):
         """One line for the end of a run ('' when nothing was skipped)."""
         if not self.files:
             return ""
         return f"Skipped {len(self.files)} file(s): " + "; ".join(
-            f"{p.name} ({r})" for p, r in self.files
+            f"{str(p).rsplit('/', 1)[-1] if isinstance(p, str) else p.name} ({r})"
+            for p, r in self.files
         )
 
 

@@ -35,6 +35,10 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 CACHE_ENV = "MNE_SPECAE_REMOTE_CACHE"
 
 
+class FetchError(OSError):
+    """A remote file (or a companion) that could not be copied to the cache."""
+
+
 def is_url(path):
     """Whether ``path`` is a URL (``<protocol>://...``, ``file://`` included)."""
     return isinstance(path, str) and _URL.match(path) is not None
@@ -115,7 +119,7 @@ class RemoteFile:
                 try:
                     fs.get_file(fs._strip_protocol(url), target)
                 except Exception as err:
-                    raise remote_error(url, err) from err
+                    raise FetchError(str(remote_error(url, err))) from err
             yield Path(folder) / self.name
         finally:
             shutil.rmtree(folder, ignore_errors=True)

@@ -22,7 +22,7 @@ from ..utils._logs import collect_warnings
 from ._bids import entity_columns
 from ._discovery import segments_of_file, signal_types
 from ._parquet import SUFFIX, to_arrow, write_parquet
-from ._remote import RemoteFile
+from ._remote import FetchError, RemoteFile
 from ._tables import ITEM_COLUMNS
 from ._writing import watch_parent
 
@@ -106,7 +106,7 @@ def _segment_and_write(source, name, recording, key, folder, settings, bids_path
         try:
             with source.fetched() as local:
                 return _segment_and_write(local, name, recording, key, folder, settings, bids_path)
-        except OSError as err:
+        except FetchError as err:  # not an error of the store's own writes
             return "failed", str(err).splitlines()[0]
     duration, sfreq = settings["duration"], settings["sfreq"]
     try:
