@@ -121,9 +121,10 @@ def test_running_again_adds_nothing_and_settings_must_match(reference, source_fo
 KILL_AFTER_TWO_COMMITS = textwrap.dedent("""
     import os, sys
     from pathlib import Path
+    import mne_specae.stores._commits as commits_module
     import mne_specae.stores.preparation as prep
     commits = []
-    original = prep.write_manifest
+    original = commits_module.write_manifest
     def dying(path, manifest):
         original(path, manifest)
         commits.append(path)
@@ -131,7 +132,7 @@ KILL_AFTER_TWO_COMMITS = textwrap.dedent("""
             shard = Path(sys.argv[2]) / "shards" / "half-written.npy.tmp"
             shard.write_bytes(b"partial")
             os.kill(os.getpid(), 9)
-    prep.write_manifest = dying
+    commits_module.write_manifest = dying  # every manifest commit goes through it
     prep.prepare_segments(sys.argv[1], sys.argv[2], verbose=False)
 """)
 
