@@ -11,7 +11,7 @@ from mne.utils import logger
 
 from ._corpus_readers import NOMINAL_SCALE, _make_raw, set_kinds
 from ._raws import describe
-from ._text import text_header
+from ._text import biosppy_header
 
 #: BioSPPy example -> (MNE type, kind).
 BIOSPPY_TYPES = {
@@ -64,14 +64,7 @@ def read_biosppy_signal(fname, *, subject=None, recording=None):
     if fname.stem not in BIOSPPY_TYPES:
         raise ValueError(f"{fname.name}: not one of the BioSPPy examples {sorted(BIOSPPY_TYPES)}.")
     ch_type, kind = BIOSPPY_TYPES[fname.stem]
-    fields = {}
-    for line in text_header(fname):
-        if ":=" in line:
-            key, value = line.lstrip("# ").split(":=", 1)
-            fields[key.strip()] = value.strip()
-    if "Sampling Rate (Hz)" not in fields:
-        raise ValueError(f"{fname.name}: no '# Sampling Rate (Hz):=' line in the header.")
-    sfreq = float(fields["Sampling Rate (Hz)"])
+    fields, sfreq = biosppy_header(fname)
     bits = int(float(fields.get("Resolution", "0") or 0))
     values = np.loadtxt(fname, comments="#", dtype=np.float64, ndmin=2)
     labels = fields.get("Labels", "").split("\t") if fields.get("Labels") else []

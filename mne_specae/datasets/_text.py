@@ -26,6 +26,18 @@ def text_header(fname):
     return header
 
 
+def biosppy_header(fname):
+    """The ``# key:= value`` fields of a BioSPPy example's header and its sampling rate."""
+    fields = {}
+    for line in text_header(fname):
+        if ":=" in line:
+            key, value = line.lstrip("# ").split(":=", 1)
+            fields[key.strip()] = value.strip()
+    if "Sampling Rate (Hz)" not in fields:
+        raise ValueError(f"{fname.name}: no '# Sampling Rate (Hz):=' line in the header.")
+    return fields, float(fields["Sampling Rate (Hz)"])
+
+
 @verbose
 def read_biosppy_txt(
     fname, *, ch_type=None, adc_bits=None, subject=None, recording=None, verbose=None
@@ -53,14 +65,7 @@ def read_biosppy_txt(
     raw : mne.io.RawArray
     """
     fname = Path(fname)
-    fields = {}
-    for line in text_header(fname):
-        if ":=" in line:
-            key, value = line.lstrip("# ").split(":=", 1)
-            fields[key.strip()] = value.strip()
-    if "Sampling Rate (Hz)" not in fields:
-        raise ValueError(f"{fname.name}: no '# Sampling Rate (Hz):=' line in the header.")
-    sfreq = float(fields["Sampling Rate (Hz)"])
+    fields, sfreq = biosppy_header(fname)
     label = fields.get("Labels", "").strip()
     ch_type = ch_type or label.lower()
     check_ch_type(ch_type)
