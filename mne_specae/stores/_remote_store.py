@@ -22,18 +22,8 @@ import io
 import time
 from pathlib import Path
 
-import numpy as np
-
-from ._manifest import (
-    MANIFEST,
-    changed_error,
-    check_shard_header,
-    parse_manifest,
-    still_the_same,
-    view_of,
-)
+from ._manifest import MANIFEST, changed_error, check_shard_header, parse_manifest, still_the_same
 from ._parquet import parquet_file
-from ._reads import OpenShards
 from ._remote import remote_error, url_fs
 from ._tables import TableFile, table_name
 
@@ -95,16 +85,7 @@ class RemoteStoreMixin:
         self._manifest_path = f"{self._root}/{MANIFEST}"
         self.manifest, self._stamp = self._fetch_manifest()
         self._checked = time.monotonic()
-        self._view = view_of(self.manifest)
-        self.sfreq = float(self.manifest["sfreq"])
-        self.n_times = int(self.manifest["n_times"])
-        self._shards = list(self.manifest["shards"])
-        counts = np.array([s["n_items"] for s in self._shards], dtype=np.int64)
-        self._offsets = np.concatenate([[0], np.cumsum(counts)])
-        self._arrays = {}
-        self._readers = OpenShards()
-        self._offsets_bytes = {}
-        self._metadata = None
+        self._open_manifest()  # SegmentStore's
 
     def __repr__(self):
         return super().__repr__().replace(str(self.path), self.url)

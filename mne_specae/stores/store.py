@@ -96,6 +96,10 @@ class SegmentStore(StoreTables):
         self.path = Path(path)
         self._stamp = manifest_stamp(self.path / MANIFEST)  # before reading: a change
         self.manifest = read_manifest(self.path)  # in between is seen later
+        self._open_manifest()
+
+    def _open_manifest(self):
+        """The state read from ``self.manifest`` (local and remote stores alike)."""
         self._view = view_of(self.manifest)
         self.sfreq = float(self.manifest["sfreq"])
         self.n_times = int(self.manifest["n_times"])
