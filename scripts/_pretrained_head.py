@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -28,24 +29,17 @@ from mne_specae.pretrained._type_fit import _encoder_calibration
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 from _pretrained_eval import goniometer_raws, synthetic_channels  # noqa: E402
-from bench_types_corpus import corpus_raws, dev_raws  # noqa: E402
-
-from mne_specae.datasets.corpus import get_corpus_path  # noqa: E402
+from bench_types_corpus import collect as collect_types  # noqa: E402
 
 
 def collect(est, args):
-    data, t0 = None, time.time()
-    sources = [
-        *corpus_raws(get_corpus_path(args.corpus), args.types_per_source),
-        *dev_raws(max(args.types_per_source // 2, 1)),
-    ]
-    for raw, kinds, source in sources:
-        part = msa.collect_type_data(
-            est, raw, kinds=kinds, sources=source, max_segments=args.max_segments, verbose=False
-        )
-        data = part if data is None else data + part
-    print(f"\nType data: {data!r} ({time.time() - t0:.0f} s)")
-    return data
+    """The type data of the corpus and developers' recordings (``bench_types_corpus``)."""
+    return collect_types(
+        est,
+        SimpleNamespace(
+            corpus=args.corpus, per_source=args.types_per_source, max_segments=args.max_segments
+        ),
+    )
 
 
 def report(result, out):
