@@ -48,6 +48,19 @@ def label_kind(label):
     return parts[1] if len(parts) == 2 else ""
 
 
+def head_shapes_match(head, n_classes):
+    """Whether a standardised linear head's arrays (``coef``, ``intercept``, ``mean``,
+    ``scale``, ``centres``) agree with ``n_classes`` classes and ``coef``'s features."""
+    n_rows, n_features = head.coef.shape
+    return (
+        n_rows == n_classes
+        and head.mean.shape == (n_features,)
+        and head.scale.shape == (n_features,)
+        and head.intercept.shape == (n_classes,)
+        and head.centres.shape == (n_classes, n_features)
+    )
+
+
 def _softmax(logits):
     logits = logits - logits.max(axis=1, keepdims=True)
     expo = np.exp(logits)
@@ -98,14 +111,7 @@ class TypeHead:
         self.n_channels = {str(k): int(v) for k, v in dict(n_channels).items()}
         self.sources = [str(v) for v in sources]
         n_labels, n_features = self.coef.shape
-        if (
-            len(self.labels) != n_labels
-            or len(self.feature_names) != n_features
-            or self.mean.shape != (n_features,)
-            or self.scale.shape != (n_features,)
-            or self.intercept.shape != (n_labels,)
-            or self.centres.shape != (n_labels, n_features)
-        ):
+        if not head_shapes_match(self, len(self.labels)) or len(self.feature_names) != n_features:
             raise ValueError(
                 "Inconsistent channel-type head: the shapes do not match "
                 f"({n_labels} labels, {n_features} features)."

@@ -26,7 +26,7 @@ from mne.utils import logger, verbose, warn
 
 from ..segments import SIGNAL_TYPES
 from ._items import as_epochs_list
-from ._type_head import TypeHead
+from ._type_head import TypeHead, head_shapes_match
 
 CALIBRATION_VERSION = 1
 #: ``1.4826 * MAD`` estimates a standard deviation for normal data.
@@ -113,13 +113,7 @@ class Calibration:
         self.max_error_z = float(max_error_z)
         self.n_items = {str(k): int(v) for k, v in n_items.items()}
         n_classes, n_features = self.coef.shape
-        if (
-            len(self.classes) != n_classes
-            or self.mean.shape != (n_features,)
-            or self.scale.shape != (n_features,)
-            or self.intercept.shape != (n_classes,)
-            or self.centres.shape != (n_classes, n_features)
-        ):
+        if not head_shapes_match(self, len(self.classes)):
             raise ValueError(
                 "Inconsistent calibration: the head's shapes do not match "
                 f"({n_classes} classes, {n_features} features)."
