@@ -1,0 +1,235 @@
+"""Choose the pretraining recipe by evidence, on the selection subjects only.
+
+The pretraining counterpart of ``select_recipe.py``. Every candidate recipe (a change to
+the shipped encoder's settings, ``train_pretrained.SETTINGS``) is trained on the *same*
+items of the pretraining corpus store (an even spread, ``select_training``, smaller
+than the shipped training) for the *same* number of epochs, and written to
+``--out/<name>.specae`` (an encoder already there is reused: a stopped run loses
+nothing). Each encoder is then used **frozen** beside the same network with the
+weights it started from (``<name>_random``), on the developers' labelled data, scored
+on the *selection* subjects only (``downstream_data.SELECT_SUBJECTS``; the subjects
+``bench_pretrained.py`` reports, MIT-BIH 100 and the BioSPPy EEG are never read), with
+a logistic probe, raw and with features z-scored within each subject:
+
+* within-modality, 5 folds of the selection subjects: eegmat EEG and ECG rest vs
+  arithmetic, UCI exercise (EEG and EMG also with each channel's features kept);
+* signal type, leave one source out (mitdb, eegmat, biosppy, uci): both kinds of
+  generalisation in one protocol.
+
+Score of a recipe: the mean of four numbers, one per criterion (EEG, ECG, EMG: the
+mean of their variants; signal type); its gain over its own untrained network is
+printed beside it. None of the corpus is used for scoring, and the encoders never see
+the developers' data.
+
+Run::
+
+    python benchmarks/select_pretraining.py --store STORE --out build/select [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "scripts"))
+
+from downstream_data import describe, load_downstream_epochs  # noqa: E402
+from select_recipe import keep  # noqa: E402
+
+#: Candidate recipes: changes to train_pretrained.SETTINGS (the shipped recipe).
+CANDIDATES = {
+    "item": {},
+    "recording": dict(normalize="recording"),
+    "mask50": dict(mask_fraction=0.5),
+    "fmax200": dict(fmax=200.0, n_freqs=48),
+    "mask50_fmax200": dict(mask_fraction=0.5, fmax=200.0, n_freqs=48),
+}
+WITHIN = ("eeg_rest_vs_arithmetic", "ecg_rest_vs_arithmetic", "emg_exercise")
+CONCAT = ("eeg_rest_vs_arithmetic", "emg_exercise")
+
+
+def training_epochs(store, per_modality, per_kind):
+    """The training items as one Epochs per recording and channel (``recording`` and
+    ``subject`` in the metadata: what ``normalize="recording"`` and the validation
+    split read), and their number."""
+    import mne
+    from train_pretrained import select_training
+
+    md = store.metadata.reset_index(drop=True)
+    rows = select_training(md, per_modality, per_kind)
+    X = np.empty((len(rows), store.n_times), np.float32)
+    for start in range(0, len(rows), 8192):
+        part = rows[start : start + 8192]
+        store.read_into(part, X[start : start + len(part)])
+    chosen = md.iloc[rows].reset_index(drop=True)
+    out = []
+    for (_rec, ch), idx in chosen.groupby(["recording", "channel"], sort=False).indices.items():
+        info = mne.create_info([str(ch)], float(store.sfreq), "misc")
+        meta = chosen.iloc[idx][["subject", "recording", "signal_type", "dataset"]]
+        out.append(
+            mne.EpochsArray(
+                X[idx, np.newaxis].astype(np.float64),
+                info,
+                metadata=meta.reset_index(drop=True),
+                verbose=False,
+            )
+        )
+    return out, chosen
+
+
+def train(name, changes, data, args):
+    """The candidate's encoder, trained (or read back from ``--out``)."""
+    from train_pretrained import SETTINGS
+
+    from mne_specae import SpecAE
+
+    path = args.out / f"{name}.specae"
+    if path.exists():
+        print(f"{name}: reusing {path}")
+        return SpecAE.load(path)
+    est = SpecAE(
+        **dict(SETTINGS, **changes, max_epochs=args.epochs, patience=args.epochs),
+        sfreq=512.0,
+        picks="all",  # the items are "misc" channels of every kind
+        random_state=args.seed,
+        verbose="warning",
+    )
+    t0 = time.time()
+    est.fit(data)
+    est.set_params(picks=None)  # frozen use: the default channels of the task data
+    h = est.history_
+    seconds = time.time() - t0
+    print(
+        f"{name}: {len(h.epochs)} epochs in {seconds:.0f} s, validation loss "
+        f"{h.best_loss:.4f} (best epoch {h.best_epoch})",
+        flush=True,
+    )
+    est.save(path, overwrite=True)
+    with open(args.out / "training.tsv", "a") as fid:
+        fid.write(f"{name}\t{changes}\t{seconds:.0f}\t{h.best_loss:.5f}\t{h.best_epoch}\n")
+    return est
+
+
+def score(table):
+    """Per representation: the four criteria, their mean (``score``)."""
+    import pandas as pd
+
+    rows = {}
+    for rep, sub in table.groupby("representation"):
+        base = rep.removesuffix("_concat")
+        entry = rows.setdefault(base, {})
+        for task, part in sub.groupby("task"):
+            entry.setdefault(task, []).extend(part["mean"].tolist())
+    out = pd.DataFrame(
+        {
+            rep: {
+                "eeg": np.mean(v.get("eeg_rest_vs_arithmetic", [np.nan])),
+                "ecg": np.mean(v.get("ecg_rest_vs_arithmetic", [np.nan])),
+                "emg": np.mean(v.get("emg_exercise", [np.nan])),
+                "signal_type": np.mean(v.get("signal_type_leave_source_out", [np.nan])),
+            }
+            for rep, v in rows.items()
+        }
+    ).T
+    out["score"] = out.mean(axis=1)
+    return out.sort_values("score", ascending=False)
+
+
+def evaluate(models, args):
+    import mne
+    import pandas as pd
+    from bench_downstream import machine, subset_folds, task_epochs, tasks
+    from bench_pretrained import encoders
+
+    from mne_specae import compare_representations, summarize_scores
+    from mne_specae.evaluation.downstream import group_folds
+
+    mne.set_log_level("warning")
+    epochs_list = load_downstream_epochs(max_segments=4 if args.quick else 8, subjects=keep)
+    print(describe(epochs_list).to_string())
+    md = pd.concat([ep.metadata for ep in epochs_list])
+    folds = group_folds(md["split"], 5, strata=md["source"], seed=0)
+    common = dict(seeds=(0,), probes=("logistic",), standardize_by="subject", verbose=False)
+    reps = encoders(models, "mean")
+    parts = [
+        compare_representations(
+            epochs_list, tasks(epochs_list, WITHIN), reps, group="split", folds=folds, **common
+        )
+    ]
+    by_source = compare_representations(
+        epochs_list,
+        tasks(epochs_list, ["signal_type"]),
+        reps,
+        group="source",
+        n_splits=None,
+        **common,
+    )
+    by_source["task"] = "signal_type_leave_source_out"
+    parts.append(by_source)
+    for name in CONCAT:
+        subset = task_epochs(epochs_list, name)
+        parts.append(
+            compare_representations(
+                subset,
+                tasks(subset, [name]),
+                encoders(models, "concat"),
+                group="split",
+                folds=subset_folds(folds, subset),
+                **common,
+            )
+        )
+    table = summarize_scores(pd.concat(parts, ignore_index=True))
+    table = table[~table["standardized"] | (table["task"] != "signal_type_leave_source_out")]
+    return table, machine()
+
+
+def main(argv=None):
+    import pandas as pd
+
+    from mne_specae import SegmentStore
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--store", type=Path, required=True, help="the corpus store")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--per-modality", type=int, default=8000)
+    parser.add_argument("--per-kind", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="4 segments per recording")
+    parser.add_argument("--train-only", action="store_true")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    data, chosen = training_epochs(SegmentStore(args.store), args.per_modality, args.per_kind)
+    print(f"{len(chosen)} training items, {len(data)} recording-channels")
+    print(chosen.groupby(["signal_type", "dataset"]).size().to_string(), flush=True)
+    models = [(name, train(name, CANDIDATES[name], data, args)) for name in args.candidates]
+    del data
+    if args.train_only:
+        return None
+    table, where = evaluate(models, args)
+    pd.set_option("display.width", 200)
+    for standardized in (False, True):
+        sub = table[table["standardized"] == standardized]
+        wide = sub.pivot(index="representation", columns="task", values="mean")
+        print(f"\nBalanced accuracy{', z-scored within subject' if standardized else ''}:")
+        print(wide.round(3).to_string())
+    scores = score(table)
+    print("\nScores (selection subjects; signal type: leave one source out):")
+    print(scores.round(3).to_string())
+    minutes = (time.perf_counter() - start) / 60
+    print(f"\n{minutes:.1f} min on {where}")
+    table.to_csv(args.out / "selection_table.csv", index=False, float_format="%.4f")
+    scores.round(4).to_csv(args.out / "selection_scores.csv")
+    return scores
+
+
+if __name__ == "__main__":
+    main()
