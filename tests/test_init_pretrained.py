@@ -42,7 +42,7 @@ def _max_difference(a, b):
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
-@pytest.mark.parametrize("how", ["pretrained", "biosignals", "file", "path"])
+@pytest.mark.parametrize("how", ["pretrained", "biosignals", "file", "path", "auto", "default"])
 def test_fit_starts_from_the_shipped_weights(shipped, small_epochs, how, tmp_path, monkeypatch):
     import mne_specae.estimator.specae as specae_module
 
@@ -54,13 +54,13 @@ def test_fit_starts_from_the_shipped_weights(shipped, small_epochs, how, tmp_pat
         return train(model, *args, **kwargs)
 
     monkeypatch.setattr(specae_module, "train_autoencoder", spy)
-    init = {"pretrained": "pretrained", "biosignals": "biosignals"}.get(how)
-    if init is None:
+    init = {"pretrained": "pretrained", "biosignals": "biosignals", "auto": "auto"}.get(how)
+    if how in ("file", "path"):
         saved = shipped.save(tmp_path / "shipped.specae")
         init = str(saved) if how == "file" else Path(saved)
     before = weights_of(shipped.model_)
     est = SpecAE(**_shipped_settings(shipped, max_epochs=1, lr=1e-12))
-    est.fit(small_epochs, init=init)
+    est.fit(small_epochs, **({} if how == "default" else dict(init=init)))
     assert_same_weights(started[0], before)  # bit for bit
     assert _max_difference(weights_of(est.model_), before) < 1e-6
     emb = est.transform(small_epochs)
@@ -68,10 +68,49 @@ def test_fit_starts_from_the_shipped_weights(shipped, small_epochs, how, tmp_pat
     assert est.get_params()["max_epochs"] == 1  # init leaves the settings alone
 
 
-def test_default_init_is_random(shipped, small_epochs):
-    assert inspect.signature(SpecAE.fit).parameters["init"].default is None
-    fresh = SpecAE(**_shipped_settings(shipped, max_epochs=1, lr=1e-12)).fit(small_epochs)
+def test_none_init_is_random(shipped, small_epochs):
+    assert inspect.signature(SpecAE.fit).parameters["init"].default == "auto"
+    settings = _shipped_settings(shipped, max_epochs=1, lr=1e-12)
+    fresh = SpecAE(**settings).fit(small_epochs, init=None)
     assert _max_difference(weights_of(fresh.model_), weights_of(shipped.model_)) > 1e-3
+
+
+@pytest.mark.parametrize(
+    "changes, why",
+    [
+        (dict(normalize="dataset"), "normalize: 'item' -> 'dataset'"),
+        (dict(filters=16), "filters: [32, 32, 32, 32] -> [16, 16, 16, 16]"),
+        (dict(checkpoint="ckpt"), "a checkpoint is asked for"),
+        (dict(model="1d"), "model='1d'"),
+    ],
+)
+def test_auto_init_trains_from_random_weights_otherwise(
+    shipped, small_epochs, changes, why, tmp_path, caplog
+):
+    """init='auto' (the default) never refuses: another network or input, a checkpoint
+    or the 1-D model train from random weights, as init=None does, and the log says why."""
+    if "checkpoint" in changes:
+        changes = dict(checkpoint=tmp_path / "ckpt")
+    settings = _shipped_settings(shipped, max_epochs=1, **changes)
+    with caplog.at_level("INFO", logger="mne"):
+        auto = SpecAE(**dict(settings, verbose="info")).fit(small_epochs)
+    assert "init='auto': training from random weights" in caplog.text
+    assert why in caplog.text
+    random = SpecAE(**dict(settings, checkpoint=None)).fit(small_epochs, init=None)
+    assert_same_weights(weights_of(auto.model_), weights_of(random.model_))
+
+
+def test_auto_init_other_rate_is_random(shipped, caplog):
+    """Data at another sampling rate than the shipped encoder's: random weights, logged."""
+    rng = np.random.default_rng(1)
+    raw = mne.io.RawArray(
+        rng.standard_normal((1, 256 * 30)) * 1e-5, mne.create_info(1, 256.0, "eeg"), verbose=False
+    )
+    epochs = make_segments(raw, 5.0, sfreq=256.0, verbose=False)
+    assert epochs.info["sfreq"] == 256.0
+    with caplog.at_level("INFO", logger="mne"):
+        SpecAE(**dict(_shipped_settings(shipped, max_epochs=1), verbose="info")).fit(epochs)
+    assert "sfreq: 512 -> 256" in caplog.text
 
 
 def test_other_settings_are_named(shipped, small_epochs):

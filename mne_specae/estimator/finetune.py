@@ -42,10 +42,18 @@ def set_init_resolver(resolver):
     _RESOLVER[:] = [resolver]
 
 
+#: ``fit(init="auto")``: decided once the fit's input stage and image shape are known
+#: (:func:`auto_init`).
+AUTO = "auto"
+
+
 def resolve_init(est, init):
     """``init`` as a fitted model and how messages name it: a :class:`SpecAE` as it
     is; ``"pretrained"`` the shipped encoder; another string or a path the pretrained
-    encoder of that name, else the ``.specae`` file (loaded on the CPU)."""
+    encoder of that name, else the ``.specae`` file (loaded on the CPU); ``"auto"``
+    stays ``"auto"`` (see :func:`auto_init`)."""
+    if isinstance(init, str) and init == AUTO:
+        return AUTO, None
     if init is None or not isinstance(init, (str, os.PathLike)):
         return init, ("init", "sklearn.base.clone(init)")
     if not _RESOLVER:
@@ -64,6 +72,34 @@ def resolve_init(est, init):
     else:
         again = f"SpecAE.load({str(init)!r})"
     return loaded, (label, f"sklearn.base.clone({again})")
+
+
+def auto_init(est, stage, image_shape, n_times, sfreq):
+    """What ``fit(init="auto")`` starts from: the shipped encoder when it is this fit's
+    network on this fit's input (same settings, sampling rate and segment length) and
+    no checkpoint is asked for; else ``None`` (random weights). Either way the reason
+    is logged. Returns ``(init, named)`` as :func:`resolve_init`."""
+    if est.checkpoint is not None or est.model != "2d":
+        why = "a checkpoint is asked for" if est.checkpoint is not None else "model='1d'"
+        logger.info(f"init='auto': training from random weights ({why}).")
+        return None, None
+    if not _RESOLVER:  # pragma: no cover - registered when the package loads
+        return None, None
+    shipped = _RESOLVER[0](None, device="cpu", item_name="init")
+    differences = init_differences(est, shipped, stage, image_shape, n_times)
+    if not math.isclose(float(shipped.sfreq_), float(sfreq), rel_tol=1e-9):
+        differences.insert(0, f"sfreq: {float(shipped.sfreq_):g} -> {float(sfreq):g}")
+    if differences:
+        logger.info(
+            "init='auto': training from random weights; the shipped encoder is another "
+            f"network or input ({'; '.join(differences)})."
+        )
+        return None, None
+    logger.info(
+        "init='auto': starting from the shipped encoder's weights (the same network and "
+        "input; init=None trains from random weights)."
+    )
+    return shipped, ("init='auto'", "sklearn.base.clone(load_pretrained())")
 
 
 def validate_init(est, init):

@@ -217,7 +217,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
 
     # -------------------------------------------------------------------- fit
     @verbose_method
-    def fit(self, X, y=None, groups=None, *, init=None, verbose=None):
+    def fit(self, X, y=None, groups=None, *, init="auto", verbose=None):
         """Train the autoencoder, from random weights or from a fitted model's.
 
         Parameters
@@ -236,16 +236,16 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             ones (``init`` is not changed): a :class:`SpecAE`; ``"pretrained"``, the
             shipped encoder (:func:`~mne_specae.load_pretrained`); another string, a
             pretrained encoder's name (``"biosignals"``) or a ``.specae`` file (a file
-            of a pretrained name wins); ``None`` (the default, for now): random
-            weights. Its network and input-stage settings, sampling rate and segment
-            length must be this fit's (a :class:`ValueError` names every difference
-            before training; start from ``sklearn.base.clone(init)``, e.g.
-            ``SpecAE(**load_pretrained().get_params())``); training settings
-            (``lr``, ``max_epochs``, ...) may differ. With ``normalize="dataset"``
-            the statistics are fitted on the training items of ``X``, as in any fit,
-            not taken from ``init``. Not with ``checkpoint`` (a checkpoint does not
-            record the initial weights). ``init.calibration_`` is not carried over:
-            :func:`~mne_specae.calibrate` the result again.
+            of a pretrained name wins); ``None``: random weights; ``"auto"`` (the
+            default): the shipped encoder when it is this fit's network on this
+            fit's input (else random weights; which one is logged). A named init's
+            network and input-stage settings, sampling rate and segment length must
+            be this fit's (a :class:`ValueError` names every difference before
+            training; start from ``sklearn.base.clone(init)``, e.g.
+            ``SpecAE(**load_pretrained().get_params())``); training settings (``lr``,
+            ``max_epochs``, ...) may differ. ``normalize="dataset"`` statistics are
+            fitted on ``X``. Not with ``checkpoint``. ``init.calibration_`` is not
+            carried over: :func:`~mne_specae.calibrate` the result again.
         %(verbose)s
 
         Returns
@@ -254,7 +254,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         """
         self._check_params()
         init, named = finetune.resolve_init(self, init)
-        if init is not None:
+        if init is not None and named is not None:  # not "auto"
             finetune.validate_init(self, init)
         data = item_set(X, self.sfreq, self.picks)
         ch_names = self._fitted_channels(data)
@@ -275,6 +275,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         items, owner = data.items(self._separate())
         n_ch = 1 if items.ndim == 2 else items.shape[1]
         image_shape = stage.image_shape(data.n_times, n_ch)
+        if named is None and init is not None:  # "auto": the shipped encoder if it fits
+            init, named = finetune.auto_init(self, stage, image_shape, data.n_times, data.sfreq)
         if init is not None:
             finetune.check_init(self, init, stage, image_shape, data.n_times, data.sfreq, named)
         model = self._build_model(image_shape)
