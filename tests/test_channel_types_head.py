@@ -292,3 +292,24 @@ def test_cli_identify_apply_writes_the_new_types(typed, tmp_path, capsys):
     assert got == {"Belt": "resp", "Pleth": "bio", "Trig": "stim"}
     assert "3 type(s) changed" in text
     np.testing.assert_allclose(written.get_data(), raw.get_data())
+
+
+@pytest.mark.parametrize("field", ["mean", "scale", "intercept", "centres", "feature_names"])
+def test_heads_with_shapes_that_do_not_match_are_refused(field):
+    """A head whose arrays disagree (a damaged or hand-edited file) is refused when read,
+    naming the problem: the channel-type head and the signal-type calibration alike."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), np.repeat(["resp", "gsr"], 20)
+    state = TypeHead.fit(X, y, np.repeat(["a", "b"], 20), y, feature_names=["f1", "f2", "f3"])
+    state = state.to_dict()
+    damaged = copy.deepcopy(state)
+    damaged[field] = damaged[field][:-1]  # one feature (or label) too few
+    with pytest.raises(ValueError, match="Inconsistent channel-type head: the shapes do not"):
+        TypeHead.from_dict(damaged)
+    TypeHead.from_dict(state)  # the undamaged state is read
+    if field == "feature_names":
+        return
+    calibration = load_pretrained(verbose=False).calibration_.to_dict()
+    calibration[field] = calibration[field][:-1]
+    with pytest.raises(ValueError, match="Inconsistent calibration: the head's shapes do not"):
+        Calibration.from_dict(calibration)
