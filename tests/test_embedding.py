@@ -237,3 +237,42 @@ def test_plot_reconstruction_and_history(fitted, epochs_list):
     assert legend[2] == f"kept: epoch {fitted.history_.best_epoch}"
     np.testing.assert_allclose(ax.lines[0].get_ydata(), fitted.history_.to_frame()["train_loss"])
     matplotlib.pyplot.close("all")
+
+
+def test_add_embeddings_standardized_within_subject(fitted, epochs_list, caplog):
+    """standardize_by z-scores each feature within each subject, over every Epochs given
+    (a subject's two recordings pooled); the caller's other columns and the
+    reconstruction error are kept as they are."""
+    eps = [ep.copy() for ep in epochs_list]
+    for k, ep in enumerate(eps):  # two "subjects" of three recordings each
+        ep.metadata = ep.metadata.assign(subject=f"s{k % 2}", mine=np.arange(len(ep)))
+    raw_eps = add_embeddings([ep.copy() for ep in eps], fitted)
+    with caplog.at_level("INFO", logger="mne"):
+        out = add_embeddings(eps, fitted, standardize_by="subject", verbose="info")
+    assert out is eps
+    assert "z-scored within 2 value(s) of 'subject'" in caplog.text
+    md = pd.concat([ep.metadata for ep in eps], ignore_index=True)
+    plain = pd.concat([ep.metadata for ep in raw_eps], ignore_index=True)
+    cols = [c for c in md.columns if c.startswith("specae_") and c != "specae_recon_error"]
+    for rows in md.groupby("subject").groups.values():
+        block = plain.loc[rows, cols].to_numpy()
+        expected = (block - block.mean(0)) / (block.std(0) + 1e-12)
+        np.testing.assert_allclose(md.loc[rows, cols].to_numpy(), expected, atol=1e-9)
+        np.testing.assert_allclose(md.loc[rows, cols].mean().to_numpy(), 0, atol=1e-9)
+    np.testing.assert_array_equal(md["specae_recon_error"], plain["specae_recon_error"])
+    np.testing.assert_array_equal(md["mine"], plain["mine"])
+    # a method, with the same result
+    again = [ep.copy() for ep in eps]
+    fitted.add_embeddings(again, standardize_by="subject")
+    np.testing.assert_allclose(again[0].metadata[cols], eps[0].metadata[cols])
+
+
+def test_add_embeddings_standardize_by_errors(fitted, epochs_list, tmp_path):
+    ep = epochs_list[0].copy()
+    before = ep.metadata.copy()
+    with pytest.raises(ValueError, match="standardize_by='person': no such metadata column"):
+        add_embeddings(ep, fitted, standardize_by="person")
+    ep.metadata = before.assign(person=[None] + ["a"] * (len(ep) - 1))
+    with pytest.raises(ValueError, match="1 missing value"):
+        add_embeddings(ep, fitted, standardize_by="person")
+    assert not any(c.startswith("specae_") for c in ep.metadata.columns)  # nothing written

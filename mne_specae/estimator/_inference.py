@@ -319,7 +319,9 @@ class EncoderMethods:
 
         return reconstruct(self, X, return_input=return_input)
 
-    def add_embeddings(self, epochs, *, prefix=FEATURE_PREFIX, recon_error=True, verbose=None):
+    def add_embeddings(
+        self, epochs, *, prefix=FEATURE_PREFIX, recon_error=True, standardize_by=None, verbose=None
+    ):
         """Write embeddings (and reconstruction errors) into ``epochs.metadata``.
 
         See :func:`mne_specae.add_embeddings`.
@@ -330,5 +332,6 @@ class EncoderMethods:
             self,
             prefix=prefix,
             recon_error=recon_error,
+            standardize_by=standardize_by,
             verbose=self.verbose if verbose is None else verbose,
         )

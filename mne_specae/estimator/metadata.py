@@ -67,6 +67,38 @@ def stack_columns(epochs_list, columns):
     return np.concatenate([ep.metadata[columns].to_numpy(np.float64) for ep in epochs_list])
 
 
+def standardize_within(features, groups):
+    """Z-score every feature within each group (unsupervised: no labels); a group of one
+    row gives zeros. Computed in float64."""
+    features = np.asarray(features, np.float64)
+    out = np.empty_like(features)
+    for g in np.unique(groups):
+        rows = groups == g
+        block = features[rows]
+        out[rows] = (block - block.mean(axis=0)) / (block.std(axis=0) + 1e-12)
+    return out
+
+
+def _group_labels(epochs_list, column):
+    """The ``column`` metadata of every Epochs as one array of strings, checked."""
+    labels = []
+    for ep in epochs_list:
+        md = ep.metadata
+        if md is None or column not in md.columns:
+            raise ValueError(
+                f"standardize_by={column!r}: no such metadata column in {ep!r}. Add it "
+                f"(e.g. make_segments(raw, metadata={{{column!r}: ...}})) or pass "
+                "standardize_by=None."
+            )
+        if md[column].isna().any():
+            raise ValueError(
+                f"standardize_by={column!r}: {int(md[column].isna().sum())} missing "
+                f"value(s) in {ep!r}; every segment needs its group."
+            )
+        labels.append(md[column].astype(str).to_numpy())
+    return np.concatenate(labels)
+
+
 def replace_columns(epochs, new, prefix):
     """Set ``epochs.metadata`` to its columns without ``prefix*``, plus ``new``."""
     md = (
@@ -84,7 +116,9 @@ def replace_columns(epochs, new, prefix):
 
 
 @verbose
-def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, verbose=None):
+def add_embeddings(
+    epochs, estimator, *, prefix="specae_", recon_error=True, standardize_by=None, verbose=None
+):
     """Write a fitted estimator's embeddings into ``epochs.metadata``.
 
     The metadata is extended in place: float columns ``specae_000``,
@@ -107,6 +141,15 @@ def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, ver
         Prefix of the new columns.
     recon_error : bool
         Also write the ``{prefix}recon_error`` column.
+    standardize_by : str | None
+        A metadata column, e.g. ``"subject"``: each embedding feature is z-scored within
+        each of its values, over all the given Epochs (a subject's rest and task
+        recordings together). This removes what sets subjects (or recordings)
+        apart and keeps what varies within them: for tasks whose classes vary within a
+        subject it lifts linear probes markedly (see :doc:`/downstream`). Unsupervised,
+        but it uses every segment of a group, so give each group's segments in one call.
+        A group of one segment gets zeros. The reconstruction error is left as it is.
+        Not for a :class:`~mne_specae.SegmentStore`.
     %(verbose)s
 
     Returns
@@ -116,10 +159,29 @@ def add_embeddings(epochs, estimator, *, prefix="specae_", recon_error=True, ver
     """
 
     if isinstance(epochs, SegmentStore):  # columns into the store's metadata, on disk
+        if standardize_by is not None:
+            raise ValueError(
+                "standardize_by is not available for a SegmentStore: read its embedding "
+                "columns (store.read_columns) and z-score them per group with pandas."
+            )
         return add_store_embeddings(estimator, epochs, prefix=prefix, recon_error=recon_error)
     epochs_list = epochs_list_of(epochs)
-    for ep in epochs_list:
-        embeddings, errors = estimator.embed(ep, recon_error=recon_error)
+    groups = None if standardize_by is None else _group_labels(epochs_list, standardize_by)
+    embedded = [estimator.embed(ep, recon_error=recon_error) for ep in epochs_list]
+    if groups is not None:
+        sizes = np.cumsum([0] + [len(e) for e, _ in embedded])
+        z = standardize_within(np.concatenate([e for e, _ in embedded]), groups)
+        embedded = [(z[a:b], err) for (_, err), a, b in zip(embedded, sizes[:-1], sizes[1:])]
+        values, counts = np.unique(groups, return_counts=True)
+        logger.info(
+            f"Embeddings z-scored within {len(values)} value(s) of {standardize_by!r}"
+            + (
+                f" ({int((counts == 1).sum())} with one segment: zeros)"
+                if (counts == 1).any()
+                else ""
+            )
+        )
+    for ep, (embeddings, errors) in zip(epochs_list, embedded):
         columns = [f"{prefix}{i:03d}" for i in range(embeddings.shape[1])]
         new = pd.DataFrame(embeddings.astype(np.float64), columns=columns)
         if recon_error:

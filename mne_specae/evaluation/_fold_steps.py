@@ -14,16 +14,6 @@ def with_seed(estimator, seed):
     return estimator
 
 
-def standardize_within(features, groups):
-    """Z-score every feature within each group (unsupervised: no labels)."""
-    out = np.empty_like(features, dtype=np.float64)
-    for g in np.unique(groups):
-        rows = groups == g
-        block = features[rows]
-        out[rows] = (block - block.mean(axis=0)) / (block.std(axis=0) + 1e-12)
-    return out
-
-
 def balanced_accuracy(y_true, y_pred):
     """Balanced accuracy over the classes present in ``y_true`` (the mean recall; for a
     fold holding one class, its recall)."""

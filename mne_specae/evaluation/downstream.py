@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
-from ..estimator.metadata import epochs_list_of, metadata_table
+from ..estimator.metadata import epochs_list_of, metadata_table, standardize_within
 from ..estimator.specae import SpecAE
 from ..segments import select_evenly
 from ..utils._checks import check_int
-from ._fold_steps import balanced_accuracy, standardize_within, with_seed
+from ._fold_steps import balanced_accuracy, with_seed
 from .baselines import RandomWeights
 from .probes import PROBES, make_probe, reconstruction_r2
 
