@@ -37,7 +37,7 @@ from mne_specae.estimator.calibration import channel_items  # noqa: E402
 def main(norm):
     epochs = load_downstream_epochs()
     est = SpecAE(**dict(presets.RECOMMENDED, normalize=norm), random_state=0, verbose=False)
-    est.fit([select_evenly(e, 24, 4) for e in epochs])
+    est.fit([select_evenly(e, 24, 4) for e in epochs], init=None)
     feats, rows = [], []
     for ep in epochs:
         f, _, channels = channel_items(est, ep)

@@ -101,7 +101,7 @@ def train(name, changes, data, args):
         verbose="warning",
     )
     t0 = time.time()
-    est.fit(data)
+    est.fit(data, init=None)  # from random weights, never the shipped encoder
     est.set_params(picks=None)  # frozen use: the default channels of the task data
     h = est.history_
     seconds = time.time() - t0

@@ -115,7 +115,7 @@ def train_encoder(args, store):
         verbose="info",
     )
     t0 = time.time()
-    est.fit(X[:, np.newaxis], groups=chosen["subject"].to_numpy())
+    est.fit(X[:, np.newaxis], groups=chosen["subject"].to_numpy(), init=None)  # from scratch
     seconds = time.time() - t0
     h = est.history_
     print(
