@@ -12,10 +12,13 @@ name and checksum, and preparation is deterministic, so an upload that a crash l
 uncommitted holds the bytes a rerun writes again under the same name; a reader never
 reads it (only what the manifest lists exists). Two writers at once are refused by
 the lock object ``prepare.lock``, created by a conditional PUT (``If-None-Match:
-*``): exactly one creation succeeds. A stale lock (a killed writer) is not taken
-over on object storage (no pid to ask): the error names it, to remove by hand. If a
-server ignores the condition and two writers raced anyway, each manifest PUT is
-still whole: the last one wins, and a rerun adds what it lacks.
+*``): exactly one creation succeeds. The lock records its holder (host, pid, a
+unique token, when taken) and is refreshed at each commit (a heartbeat); a lock not
+refreshed for ``stale_lock`` seconds (a killed writer) is taken over with a warning,
+a fresh one refused naming its holder (:mod:`~mne_specae.stores._remote_lock`). A
+writer checks it still holds the lock before each commit. If a server ignores the
+conditions and two writers raced anyway, each manifest PUT is still whole: the last
+one wins, and a rerun adds what it lacks.
 """
 
 from __future__ import annotations
@@ -24,15 +27,14 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
 from mne.utils import logger
 
 from ._manifest import MANIFEST, write_manifest
-from ._remote import CACHE_ENV, remote_error, url_fs
+from ._remote import CACHE_ENV, url_fs
+from ._remote_lock import LOCK, STALE_LOCK, RemoteLock
 
-LOCK = "prepare.lock"
 _SHARD_SUFFIXES = (".npy", ".parquet")
 
 
@@ -82,6 +84,8 @@ def check_shard(folder, key, source):
 def commit(folder, manifest, target=None, key=None):
     """Write the manifest (locally; for a remote store, the shard ``key``'s files
     uploaded first, then the manifest: the commit)."""
+    if target is not None:
+        target.lock.refresh()  # the heartbeat (and: still ours) before anything is sent
     if target is not None and key is not None:
         target.upload_shard(folder, key)
     write_manifest(folder / MANIFEST, manifest)
@@ -91,44 +95,35 @@ def commit(folder, manifest, target=None, key=None):
 
 class RemoteTarget:
     """A store written to a URL from a local staging folder (a context manager:
-    holds the store's lock object, removes the staging folder on exit)."""
+    holds the store's lock object, removes the staging folder on exit).
 
-    def __init__(self, url, storage_options=None):
+    ``stale_lock``: seconds after which a lock object that was not refreshed is
+    taken over (``0``: any lock; see :class:`~mne_specae.stores._remote_lock.RemoteLock`).
+    """
+
+    def __init__(self, url, storage_options=None, stale_lock=STALE_LOCK):
         self.url = str(url).rstrip("/")
         self.fs, root = url_fs(self.url, storage_options)
         self.root = root.rstrip("/")
+        self.lock = RemoteLock(self.fs, self._path(LOCK), self.url, stale_lock)
         cache = os.environ.get(CACHE_ENV) or tempfile.gettempdir()
         Path(cache).mkdir(parents=True, exist_ok=True)
         self.staging = Path(tempfile.mkdtemp(prefix="mne-specae-store-", dir=cache))
-        self._token = None
 
     def _path(self, name):
         return f"{self.root}/{name}"
 
     def __enter__(self):
-        token = f"{uuid.uuid4().hex} pid {os.getpid()}".encode()
         try:
-            self.fs.pipe_file(self._path(LOCK), token, mode="create")
-        except FileExistsError:
-            raise RuntimeError(
-                f"Another process is writing the store {self.url} ({self.url}/{LOCK} "
-                "exists). If no process writes it (a killed preparation), remove that "
-                "object and run again."
-            ) from None
-        except Exception as err:
+            self.lock.acquire()
+        except BaseException:
             shutil.rmtree(self.staging, ignore_errors=True)
-            if "precondition" in str(err).lower():
-                raise RuntimeError(
-                    f"Another process is writing the store {self.url} ({self.url}/{LOCK})."
-                ) from None
-            raise remote_error(self.url, err) from err
-        self._token = token
+            raise
         return self
 
     def __exit__(self, *exc):
         try:
-            if self._token is not None:
-                self.fs.rm_file(self._path(LOCK))
+            self.lock.release()
         finally:
             shutil.rmtree(self.staging, ignore_errors=True)
 

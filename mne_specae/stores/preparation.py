@@ -144,6 +144,7 @@ def prepare_segments(
     strict=False,
     progress=True,
     storage_options=None,
+    stale_lock=900.0,
     verbose=None,
 ):
     """Cut recordings into segments and write them to a store on disk.
@@ -207,6 +208,11 @@ def prepare_segments(
         ``path``:
         credentials, ``client_kwargs={"endpoint_url": ...}`` for an S3-compatible
         server, ... (needs the ``remote`` extra: ``pip install mne-specae[remote]``).
+    stale_lock : float
+        For a store at a URL: seconds after which its lock object, which the writer
+        refreshes at each commit, is stale (a killed writer's) and taken over with a
+        warning; a fresher lock is refused, naming its holder. ``0`` takes over any
+        lock (only when its holder is known to be gone).
     progress : bool
         Show a progress bar (:mod:`tqdm`, on stderr) while files are prepared; it is
         shown only when ``progress`` is ``True`` and the log level shows warnings
@@ -254,7 +260,8 @@ def prepare_segments(
         raise TypeError(
             f"metadata and picks must be plain values (written to the store's manifest): {err}"
         ) from err
-    target = RemoteTarget(path, storage_options) if is_url(path) else None
+    _validate_type(stale_lock, "numeric", "stale_lock")
+    target = RemoteTarget(path, storage_options, stale_lock) if is_url(path) else None
     folder = Path(path) if target is None else target.staging  # a URL: staged here
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder} exists and is not a folder.")
