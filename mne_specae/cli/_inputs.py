@@ -76,7 +76,8 @@ def add_input_options(parser):
         nargs="+",
         help="recordings or folders (EDF, BDF, FIF, BrainVision, EEGLAB, "
         "WFDB .hea/.mat or bare record names, BioSPPy and UCI text), "
-        "or one segment store (the folder 'prepare' wrote)",
+        "or one segment store (the folder 'prepare' wrote, or its URL: "
+        "s3://bucket/store/, with --storage-option)",
     )
     parser.add_argument(
         "--picks",

@@ -31,7 +31,7 @@ from .._version import __version__
 from ..estimator.metadata import metadata_table
 from ..presets import RECOMMENDED
 from ..pretrained.loading import resolve_model
-from ._args import positive_float, positive_int
+from ._args import add_storage_option, positive_float, positive_int
 from ._identify import add_identify_parser, check_model
 from ._inputs import add_input_options, progress, read_inputs
 from ._outputs import (
@@ -65,7 +65,8 @@ def _train(args):
     store = store_input(args)
     if store is not None:
         check_store_settings(store, duration=args.duration, sfreq=args.sfreq)
-        data, what = store, f"the {len(store)} items of the store {store.path}"
+        where = getattr(store, "url", store.path)  # a store at a URL: its URL
+        data, what = store, f"the {len(store)} items of the store {where}"
     else:
         data = read_inputs(args, args.duration or DURATION, args.sfreq or SFREQ, check_model(args))
         what = f"{sum(len(ep) for ep in data)} segments from {len(data)} recording(s)"
@@ -264,6 +265,7 @@ def build_parser():
     prepare = add_prepare_parser(sub, fmt)
 
     for command in (train, embed):
+        add_storage_option(command)  # a store at a URL
         command.add_argument(
             "--check-types",
             action=argparse.BooleanOptionalAction,

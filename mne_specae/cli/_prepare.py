@@ -8,7 +8,10 @@ unreadable files skipped and counted (``--strict`` stops instead).
 
 ``train`` and ``embed`` take such a store (a folder with ``manifest.json``) in place
 of recordings: ``train`` fits on its items (streamed from disk), ``embed`` writes the
-embedding columns into the store's metadata (``--out table.csv``: also a table). The
+embedding columns into the store's metadata (``--out table.csv``: also a table). Sources,
+``--out`` and a store may be URLs (``s3://bucket/store/``, through fsspec), with
+``--storage-option KEY=VALUE`` (repeatable) for what reaches them; a store at a URL is
+read only: ``embed`` writes its table to ``--out table.csv`` only. The
 options that choose and cut recordings (``--picks``, ``--channel-types``, ...) were
 ``prepare``'s business and are refused with a store.
 """
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._args import n_jobs, positive_float
+from ._args import add_storage_option, n_jobs, non_negative_float, positive_float, storage_options
 
 #: Options of ``train``/``embed`` that only apply to recordings (prepare's settings).
 _RECORDING_OPTIONS = ("picks", "channel_types", "subject_pattern", "keep_unknown_units")
@@ -32,9 +35,11 @@ def store_input(args):
     A store is a folder with ``manifest.json``; it must come alone, without the
     options that choose and cut recordings.
     """
+    from ..stores._remote import is_url
     from ..stores.store import MANIFEST, read_segments
 
-    stores = [p for p in args.files if (Path(p) / MANIFEST).is_file()]
+    options = storage_options(args, args.files)
+    stores = [p for p in args.files if is_url(p) or (Path(p) / MANIFEST).is_file()]
     if not stores:
         return None
     if len(args.files) > 1:
@@ -49,7 +54,15 @@ def store_input(args):
                 f"{flag} applies to recordings; the store {stores[0]} was cut "
                 f"by 'mne-specae prepare' (prepare it again with {flag})."
             )
-    return read_segments(stores[0])
+    if not is_url(stores[0]):
+        return read_segments(stores[0])
+    try:
+        return read_segments(stores[0], storage_options=options)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"{err} {args.command} reads a URL as a segment store only; for recordings "
+            f"at a URL, prepare a store first: mne-specae prepare {stores[0]} --out <store>."
+        ) from err
 
 
 def check_store_settings(store, *, duration=None, sfreq=None, what="--"):
@@ -73,6 +86,12 @@ def embed_store(args, store):
     from ._outputs import check_new
 
     out = None
+    remote = getattr(store, "url", None)  # a store at a URL: read only here
+    if remote is not None and args.out is None:
+        raise ValueError(
+            f"The store {remote} is read from a URL, read only here: pass --out table.csv "
+            "to write the embeddings to a table (or embed a local copy of the store)."
+        )
     if args.out is not None:
         out = Path(args.out)
         if out.suffix.lower() != ".csv":
@@ -82,6 +101,8 @@ def embed_store(args, store):
             )
         check_new(out, args.overwrite, "output")
     prefix = "specae_"
+    if remote is not None:
+        return _embed_remote_store(args, store, out, prefix)
     if any(str(c).startswith(prefix) for c in store.columns) and not args.overwrite:
         raise FileExistsError(
             f"The store {store.path} already holds '{prefix}*' columns "
@@ -98,6 +119,27 @@ def embed_store(args, store):
         f"Embedded the {len(store)} items of the store {store.path}"
         + (f"; wrote {out}" if out is not None else " (columns in its metadata)")
     )
+    return 0
+
+
+def _embed_remote_store(args, store, out, prefix):
+    """``embed`` of a store at a URL: its metadata and the embedding columns, to --out."""
+    from ..pretrained.loading import resolve_model
+    from ._outputs import write_csv
+
+    model = resolve_model(args.model, device=args.device, item_name="--model")
+    check_store_settings(
+        store, duration=model.n_times_ / model.sfreq_, sfreq=model.sfreq_, what="the model's "
+    )
+    embeddings, errors = model.embed(store, recon_error=True)
+    table = store.metadata.drop(
+        columns=[c for c in store.columns if str(c).startswith(prefix)]
+    ).reset_index(drop=True)
+    for i in range(embeddings.shape[1]):
+        table[f"{prefix}{i:03d}"] = embeddings[:, i].astype(np.float64)
+    table[f"{prefix}recon_error"] = errors
+    write_csv(table, out)
+    print(f"Embedded the {len(store)} items of the store {store.url}; wrote {out}")
     return 0
 
 
@@ -120,17 +162,20 @@ def _prepare(args):
             overwrite=args.overwrite,
             strict=args.strict,
             progress=not args.quiet,  # --quiet: no bar, the warnings still shown
+            storage_options=storage_options(args, [*args.sources, args.out]),
+            stale_lock=args.stale_lock,
         )
     skipped = store.manifest.get("skipped", [])
+    where = getattr(store, "url", store.path)
     if not len(store):
         raise ValueError(
             f"no segment could be made: {len(skipped)} of "
             f"{len(skipped) + len(store.files)} file(s) skipped and the store "
-            f"{store.path} holds no item (see the warnings above)."
+            f"{where} holds no item (see the warnings above)."
         )
     counts = store.read_columns("signal_type")["signal_type"].value_counts().to_dict()
     print(
-        f"{store.path}: {len(store)} items ({', '.join(f'{k} {v}' for k, v in counts.items())})"
+        f"{where}: {len(store)} items ({', '.join(f'{k} {v}' for k, v in counts.items())})"
         f" from {len(store.files)} file(s); {len(skipped)} skipped in this run",
         file=sys.stdout,
     )
@@ -149,8 +194,21 @@ def add_prepare_parser(sub, fmt):
         "Running the same command again continues an interrupted run and "
         "skips the files already there.",
     )
-    prepare.add_argument("sources", nargs="+", help="files or folders")
-    prepare.add_argument("--out", required=True, help="the store folder")
+    prepare.add_argument(
+        "sources", nargs="+", help="files or folders, or URLs of them (s3://bucket/recordings/)"
+    )
+    prepare.add_argument(
+        "--out", required=True, help="the store folder, or a URL (s3://bucket/store/)"
+    )
+    add_storage_option(prepare)
+    prepare.add_argument(
+        "--stale-lock",
+        type=non_negative_float,
+        default=900.0,
+        metavar="SECONDS",
+        help="a store at a URL: take over its lock once it was not refreshed for this "
+        "long (a killed writer's); 0: take over any lock, only when its writer is gone",
+    )
     prepare.add_argument(
         "--n-jobs", type=n_jobs, default=1, help="files prepared in parallel (-1: every core)"
     )

@@ -133,8 +133,8 @@ class RemoteLock:
         """The holder, in words."""
         age = (_now() - holder["refreshed"]).total_seconds()
         return (
-            f"pid {holder.get('pid', 'unknown')} on {holder.get('host', 'an unknown host')}"
-            f" ({holder.get('doing', 'writing')}; taken {holder.get('taken', 'at an unknown time')}"
+            f"pid {holder.get('pid') or 'unknown'} on {holder.get('host') or 'an unknown host'}"
+            f" ({holder.get('doing') or 'writing'}; taken {holder.get('taken') or 'at an unknown time'}"
             f", last refreshed {_stamp(holder['refreshed'])}, {age:.0f} s ago)"
         )
 
@@ -185,8 +185,13 @@ class RemoteLock:
                     "--stale-lock 0), or remove that object."
                 )
             warn(
-                f"{self.url}: taking over the lock of {self.describe(holder)}, not refreshed "
-                f"for over {self.stale_after:g} s (stale_lock): an earlier writer was killed"
+                f"{self.url}: taking over the lock of {self.describe(holder)}, "
+                + (
+                    "as asked (stale_lock=0): that writer must no longer run"
+                    if self.stale_after == 0
+                    else f"not refreshed for over {self.stale_after:g} s (stale_lock): "
+                    "an earlier writer was killed"
+                )
             )
             if self._replace(etag):
                 self._refreshed = time.monotonic()
