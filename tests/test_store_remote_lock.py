@@ -146,3 +146,48 @@ def test_a_writer_whose_lock_was_taken_over_stops_before_its_next_commit(files, 
     assert s3.fs.cat_file(lock) == other  # the other writer's lock stays
     manifest = json.loads(s3.fs.cat_file(f"{s3.bucket}/store/manifest.json"))
     assert len(manifest["shards"]) == 1  # the shard committed before it was seen
+
+
+def test_the_lock_is_refreshed_between_commits_by_a_thread(s3, monkeypatch):
+    """A long file between two commits does not let a live writer's lock go stale."""
+    import time
+
+    from mne_specae.stores import _remote_lock
+
+    monkeypatch.setattr(_remote_lock, "HEARTBEAT", 0.0)  # beats every second (the floor)
+    path = f"{s3.bucket}/store/prepare.lock"
+    lock = _remote_lock.RemoteLock(s3.fs, path, f"{s3.bucket}/store").acquire()
+    first = json.loads(s3.fs.cat_file(path))
+    time.sleep(2.5)
+    later = json.loads(s3.fs.cat_file(path))
+    assert later["token"] == first["token"] and later["taken"] == first["taken"]
+    assert later["refreshed"] > first["refreshed"]  # ISO stamps in UTC: in time order
+    lock.release()
+    assert not s3.fs.exists(path) and not lock._beat.is_alive()
+
+
+def test_the_lock_on_a_file_system_without_conditional_writes(tmp_path):
+    """fsspec's memory file system (no ETag, no If-Match): refused while fresh, taken
+    over when stale, a takeover by another writer seen at the next refresh."""
+    import fsspec
+
+    from mne_specae.stores._remote_lock import LockLostError, RemoteLock
+
+    fs = fsspec.filesystem("memory")
+    path = f"/s1-lock-{tmp_path.name}/prepare.lock"
+    first = RemoteLock(fs, path, "memory://store").acquire()
+    with pytest.raises(RuntimeError, match=r"is held by pid \d+ on "):
+        RemoteLock(fs, path, "memory://store").acquire()
+    with pytest.warns(RuntimeWarning, match="as asked \\(stale_lock=0\\)"):
+        second = RemoteLock(fs, path, "memory://store", stale_after=0).acquire()
+    with pytest.raises(LockLostError, match="taken over by pid"):
+        first.refresh(force=True)
+    first.release()
+    assert fs.exists(path)  # the second writer's lock stays
+    second.refresh(force=True)
+    second.release()
+    assert not fs.exists(path)
+    fs.pipe_file(path, _lock_record(age_s=1200))
+    with pytest.warns(RuntimeWarning, match="not refreshed for over 900 s"):
+        RemoteLock(fs, path, "memory://store").acquire().release()
+    assert not fs.exists(path)

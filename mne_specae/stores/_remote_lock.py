@@ -7,9 +7,10 @@ asked, so the lock records who holds it and the holder keeps it fresh:
 * the lock is created by a conditional PUT (``If-None-Match: *``): of several writers,
   exactly one creates it. It holds JSON: ``host``, ``pid``, a unique ``token``, what
   the holder does, when it was ``taken`` and last ``refreshed`` (UTC);
-* the holder rewrites it at each commit, at most every :data:`HEARTBEAT` seconds (a
-  heartbeat), after checking it still holds it (same token): a writer whose lock was
-  taken over stops before it commits anything more;
+* the holder rewrites it (a heartbeat) every :data:`HEARTBEAT` seconds (at most a
+  third of ``stale_after``) from a thread, and at a commit when that long has passed,
+  after checking it still holds it (same token): a writer whose lock was taken over
+  stops before it commits anything more;
 * a lock not refreshed for ``stale_after`` seconds (default :data:`STALE_LOCK`, 15
   minutes) was left by a killed writer: it is taken over, with a warning naming the
   old holder. ``stale_after=0`` takes over any lock (break it: only when its holder is
@@ -19,7 +20,7 @@ asked, so the lock records who holds it and the holder keeps it fresh:
 A takeover and a heartbeat replace the lock object only if it is still the one read
 (``If-Match: <ETag>`` on S3 and its kin: of several writers that found one stale
 lock, one takes it over); on a file system without conditional writes, the lock is
-read again just before it is replaced. The age of a lock is measured against the
+read again (its ETag, else its content's hash) just before it is replaced. The age of a lock is measured against the
 ``refreshed`` stamp written by its holder: the writers' clocks must agree to well
 within ``stale_after`` (NTP does). A lock of an older version (no JSON) is as old as
 the object's modification time.
@@ -28,10 +29,12 @@ the object's modification time.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
 import socket
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -93,6 +96,8 @@ class RemoteLock:
         self.token = None
         self._taken = None
         self._refreshed = None  # time.monotonic() of the last refresh
+        self._mutex = threading.Lock()  # one refresh at a time (commits, the beat)
+        self._stop = self._beat = self._lost = None
 
     def _record(self):
         return json.dumps(
@@ -110,18 +115,21 @@ class RemoteLock:
     def read(self):
         """``(holder, etag)`` of the lock object (``holder``: its fields, ``refreshed``
         a datetime), ``None`` when there is none."""
+        self.fs.invalidate_cache(self.path)  # another writer's change: not a listing's
         try:
             info = self.fs.info(self.path)
             data = self.fs.cat_file(self.path)
         except FileNotFoundError:
             return None
-        etag = info.get("ETag") or info.get("etag")
+        etag = info.get("ETag") or info.get("etag")  # else: the content's hash
+        etag = etag or f"sha256:{hashlib.sha256(data).hexdigest()}"
         try:
             holder = json.loads(data)
             holder["refreshed"] = datetime.fromisoformat(holder["refreshed"])
         except (ValueError, KeyError, TypeError):  # an older version's lock: bytes
             pid = re.search(rb"pid (\d+)", data)
-            stamp = info.get("LastModified") or info.get("mtime") or _now()
+            stamp = info.get("LastModified") or info.get("mtime") or info.get("created")
+            stamp = stamp or _now()
             if not isinstance(stamp, datetime):
                 stamp = datetime.fromtimestamp(float(stamp), timezone.utc)
             holder = dict(pid=int(pid.group(1)) if pid else None, refreshed=stamp)
@@ -144,7 +152,7 @@ class RemoteLock:
         data = self._record()
         protocols = {self.fs.protocol} if isinstance(self.fs.protocol, str) else self.fs.protocol
         try:
-            if etag is not None and {"s3", "s3a"} & set(protocols):
+            if not etag.startswith("sha256:") and {"s3", "s3a"} & set(protocols):
                 self.fs.pipe_file(self.path, data, IfMatch=etag)
             else:  # no conditional write here: read again just before
                 found = self.read()
@@ -159,14 +167,33 @@ class RemoteLock:
             raise remote_error(self.url, err) from err
         return True
 
+    def _held(self):
+        """The lock is ours: start the heartbeat thread."""
+        self._refreshed, self._lost = time.monotonic(), None
+        self._stop = threading.Event()
+        self._beat = threading.Thread(
+            target=self._beating, args=(self._stop,), daemon=True, name="mne-specae-lock"
+        )
+        self._beat.start()
+        return self
+
+    def _beating(self, stop):
+        """Between commits (a long file), the lock is refreshed all the same."""
+        while not stop.wait(max(self.heartbeat, 1.0)):
+            try:
+                self.refresh()
+            except LockLostError:
+                return  # recorded: the next commit raises it
+            except Exception as err:  # a network hiccup: the next beat tries again
+                logger.debug(f"{self.url}: the lock could not be refreshed ({err})")
+
     def acquire(self):
         """Create the lock, or take over a stale one; the error when a fresh one exists."""
         self.token, self._taken = uuid.uuid4().hex, _now()
         for _ in range(5):
             try:
                 self.fs.pipe_file(self.path, self._record(), mode="create")
-                self._refreshed = time.monotonic()
-                return self
+                return self._held()
             except Exception as err:
                 if not _conflict(err):
                     raise remote_error(self.url, err) from err
@@ -194,8 +221,7 @@ class RemoteLock:
                 )
             )
             if self._replace(etag):
-                self._refreshed = time.monotonic()
-                return self
+                return self._held()
         raise RuntimeError(
             f"Could not take the lock {self.url}/{LOCK}: other writers keep taking it; "
             "write one store with one process at a time."
@@ -204,18 +230,25 @@ class RemoteLock:
     def refresh(self, force=False):
         """The heartbeat: rewrite the lock (at most every ``heartbeat`` seconds unless
         ``force``), after checking it is still ours (:class:`LockLostError` if not)."""
-        if not force and time.monotonic() - self._refreshed < self.heartbeat:
-            return
+        with self._mutex:
+            if self._lost is not None:
+                raise self._lost
+            if not force and time.monotonic() - self._refreshed < self.heartbeat:
+                return
+            self._refresh()
+
+    def _refresh(self):
         found = self.read()
         if found is None or found[0].get("token") != self.token or not self._replace(found[1]):
             found = self.read()
-            raise LockLostError(
+            self._lost = LockLostError(
                 f"The lock {self.url}/{LOCK} of this preparation was "
                 + ("removed" if found is None else f"taken over by {self.describe(found[0])}")
                 + ": this run stops (what it committed stays in the store). Run one "
                 "preparation of a store at a time; a lock is taken over only once it was "
                 f"not refreshed for stale_lock seconds ({self.stale_after:g} s here)."
             )
+            raise self._lost
         self._refreshed = time.monotonic()
         logger.debug(f"{self.url}: lock refreshed")
 
@@ -223,6 +256,9 @@ class RemoteLock:
         """Remove the lock if it is still ours."""
         if self.token is None:
             return
+        if self._beat is not None:
+            self._stop.set()
+            self._beat.join(timeout=30)
         found = self.read()
         if found is not None and found[0].get("token") == self.token:
             try:
