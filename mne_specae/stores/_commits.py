@@ -13,7 +13,7 @@ uncommitted holds the bytes a rerun writes again under the same name; a reader n
 reads it (only what the manifest lists exists). Two writers at once are refused by
 the lock object ``prepare.lock``, created by a conditional PUT (``If-None-Match:
 *``): exactly one creation succeeds. The lock records its holder (host, pid, a
-unique token, when taken) and is refreshed at each commit (a heartbeat); a lock not
+unique token, when taken) and is refreshed while it works (a heartbeat); a lock not
 refreshed for ``stale_lock`` seconds (a killed writer) is taken over with a warning,
 a fresh one refused naming its holder (:mod:`~mne_specae.stores._remote_lock`). A
 writer checks it still holds the lock before each commit. If a server ignores the
