@@ -156,9 +156,8 @@ def test_run_settings_are_not_saved_and_the_readme_fine_tune_line_works(segments
     assert b"run_dir_xyz" not in path.read_bytes()
     ae = SpecAE.load(path)
     assert ae.checkpoint is None and ae.resume is False
-    tuned = SpecAE(**ae.get_params()).fit(
-        segments, init=ae
-    )  # fine-tuning from a loaded model (doc/pretrained.rst)
+    # fine-tuning from a loaded model (doc/pretrained.rst)
+    tuned = SpecAE(**ae.get_params()).fit(segments, init=ae)
     assert tuned.checkpoint is None and np.isfinite(tuned.transform(segments)).all()
     ae.fit(segments)  # a loaded model refits (no FileExistsError from the old run)
     assert len(ae.history_.epochs) == 1
