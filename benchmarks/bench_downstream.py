@@ -68,6 +68,7 @@ from downstream_tasks import (  # noqa: E402, F401 (re-exported)
     machine,
     report_folds,
     representations,
+    signal_type_by_source,
     subset_folds,
     task_epochs,
     tasks,
@@ -115,15 +116,7 @@ def run(mode="quick", preset=None, out=None, verbose=True):
         folds=folds,
         **common,
     )
-    by_source = compare_representations(
-        epochs_list,
-        tasks(epochs_list, ["signal_type"]),
-        representations(preset),
-        group="source",
-        n_splits=None,
-        **common,
-    )
-    by_source["task"] = "signal_type_leave_source_out"
+    by_source = signal_type_by_source(epochs_list, representations(preset), **common)
     per_channel, by_query = [], {}
     for name in CONCAT_TASKS:  # the tasks of the same epochs share their fits
         by_query.setdefault(TASKS_LABELS[name][1], []).append(name)

@@ -48,6 +48,7 @@ from bench_downstream import (  # noqa: E402
     handcrafted,
     machine,
     report_folds,
+    signal_type_by_source,
     subset_folds,
     task_epochs,
     tasks,
@@ -150,15 +151,7 @@ def run(models, mode="quick", out=None):
             epochs_list, tasks(epochs_list, names), mean_reps, group="split", folds=folds, **common
         )
     ]
-    by_source = compare_representations(
-        epochs_list,
-        tasks(epochs_list, ["signal_type"]),
-        mean_reps,
-        group="source",
-        n_splits=None,
-        **common,
-    )
-    by_source["task"] = "signal_type_leave_source_out"
+    by_source = signal_type_by_source(epochs_list, mean_reps, **common)
     parts.append(by_source)
     by_query = {}
     for name in CONCAT_TASKS:

@@ -133,6 +133,24 @@ def tasks(epochs_list, names=None):
     }
 
 
+def signal_type_by_source(epochs_list, reps, **common):
+    """Scores of the signal type with one source held out at a time (its task named
+    ``signal_type_leave_source_out``); ``common``: the other arguments of
+    :func:`~mne_specae.compare_representations`."""
+    from mne_specae import compare_representations
+
+    scores = compare_representations(
+        epochs_list,
+        tasks(epochs_list, ["signal_type"]),
+        reps,
+        group="source",
+        n_splits=None,
+        **common,
+    )
+    scores["task"] = "signal_type_leave_source_out"
+    return scores
+
+
 def report_folds(epochs_list, n_splits, seed=0):
     """Folds over the ``role == "report"`` groups; the selection subjects never test."""
     import pandas as pd

@@ -146,7 +146,7 @@ def score(table):
 def evaluate(models, args):
     import mne
     import pandas as pd
-    from bench_downstream import machine, subset_folds, task_epochs, tasks
+    from bench_downstream import machine, signal_type_by_source, subset_folds, task_epochs, tasks
     from bench_pretrained import encoders
 
     from mne_specae import compare_representations, summarize_scores
@@ -164,15 +164,7 @@ def evaluate(models, args):
             epochs_list, tasks(epochs_list, WITHIN), reps, group="split", folds=folds, **common
         )
     ]
-    by_source = compare_representations(
-        epochs_list,
-        tasks(epochs_list, ["signal_type"]),
-        reps,
-        group="source",
-        n_splits=None,
-        **common,
-    )
-    by_source["task"] = "signal_type_leave_source_out"
+    by_source = signal_type_by_source(epochs_list, reps, **common)
     parts.append(by_source)
     for name in CONCAT:
         subset = task_epochs(epochs_list, name)

@@ -8,6 +8,7 @@ module: ``import _s3`` then ``moto_server, s3 = _s3.moto_server, _s3.s3``.
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 from types import SimpleNamespace
@@ -69,3 +70,18 @@ def s3(moto_server, monkeypatch):
     fs = s3fs.S3FileSystem(**options)
     yield SimpleNamespace(bucket=f"s3://{bucket}", storage_options=options, fs=fs)
     fs.rm(bucket, recursive=True)
+
+
+def stored_objects(s3, url):
+    """``{name: content}`` of the objects under ``url``: bytes, and the manifest parsed
+    without its generation id (new at each store), so that two stores compare equal
+    when they hold the same data."""
+    root = url.split("://", 1)[1]
+    out = {}
+    for p in s3.fs.find(root):
+        data = s3.fs.cat_file(p)
+        if p.endswith("manifest.json"):
+            data = json.loads(data)
+            data.pop("generation")
+        out[p[len(root) :]] = data
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 
 import _s3
@@ -205,21 +204,6 @@ def test_training_from_a_remote_store_gives_the_weights_of_the_local_one(
         torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0)
 
 
-def _objects(s3, url):
-    """``{name: bytes}`` of the objects under ``url`` (the manifest's generation id,
-    new at each store, left out)."""
-    root = url.split("://", 1)[1]
-    out = {}
-    for p in s3.fs.find(root):
-        data = s3.fs.cat_file(p)
-        if p.endswith("manifest.json"):
-            manifest = json.loads(data)
-            manifest.pop("generation")
-            data = manifest
-        out[p[len(root) :]] = data
-    return out
-
-
 @pytest.mark.slow  # over 10 s on 2 cores
 def test_a_store_written_to_a_url_killed_and_resumed_equals_an_uninterrupted_one(
     data_path, s3, tmp_path, monkeypatch
@@ -253,7 +237,9 @@ def test_a_store_written_to_a_url_killed_and_resumed_equals_an_uninterrupted_one
     assert not s3.fs.exists(f"{s3.bucket}/resumed/prepare.lock")  # released
     monkeypatch.setattr(_commits.RemoteTarget, "upload_shard", upload)
     resumed = msa.prepare_segments(files, f"{s3.bucket}/resumed", **kw)
-    assert _objects(s3, f"{s3.bucket}/resumed") == _objects(s3, f"{s3.bucket}/whole")
+    assert _s3.stored_objects(s3, f"{s3.bucket}/resumed") == _s3.stored_objects(
+        s3, f"{s3.bucket}/whole"
+    )
     np.testing.assert_array_equal(resumed[:], whole[:])
     pd.testing.assert_frame_equal(resumed.metadata, whole.metadata)
     assert not any((tmp_path / "cache").iterdir())  # no staging left

@@ -44,19 +44,6 @@ def _lock_record(age_s, host="gone-host", pid=4242):
     ).encode()
 
 
-def _objects(s3, url):
-    """``{name: bytes}`` under ``url`` (the manifest without its generation id)."""
-    root = url.split("://", 1)[1]
-    out = {}
-    for p in s3.fs.find(root):
-        data = s3.fs.cat_file(p)
-        if p.endswith("manifest.json"):
-            data = json.loads(data)
-            data.pop("generation")
-        out[p[len(root) :]] = data
-    return out
-
-
 def test_a_stale_lock_of_a_killed_writer_is_taken_over(files, s3, tmp_path, monkeypatch):
     """Before: refused until a person removed the object by hand."""
     monkeypatch.setenv("MNE_SPECAE_REMOTE_CACHE", str(tmp_path / "cache"))
@@ -66,7 +53,9 @@ def test_a_stale_lock_of_a_killed_writer_is_taken_over(files, s3, tmp_path, monk
     with pytest.warns(RuntimeWarning, match=r"taking over the lock of pid 4242 on gone-host"):
         store = msa.prepare_segments(files, f"{s3.bucket}/taken", **_kw(s3))
     assert not s3.fs.exists(lock)  # removed at the end of the run
-    assert _objects(s3, f"{s3.bucket}/taken") == _objects(s3, f"{s3.bucket}/whole")
+    assert _s3.stored_objects(s3, f"{s3.bucket}/taken") == _s3.stored_objects(
+        s3, f"{s3.bucket}/whole"
+    )
     assert len(store) == len(whole) == 3 + 12
     np.testing.assert_array_equal(store[:], whole[:])
     pd.testing.assert_frame_equal(store.metadata, whole.metadata)
