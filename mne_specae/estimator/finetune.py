@@ -86,9 +86,7 @@ def auto_init(est, stage, image_shape, n_times, sfreq):
     if not _RESOLVER:  # pragma: no cover - registered when the package loads
         return None, None
     shipped = _RESOLVER[0](None, device="cpu", item_name="init")
-    differences = init_differences(est, shipped, stage, image_shape, n_times)
-    if not math.isclose(float(shipped.sfreq_), float(sfreq), rel_tol=1e-9):
-        differences.insert(0, f"sfreq: {float(shipped.sfreq_):g} -> {float(sfreq):g}")
+    differences = init_differences(est, shipped, stage, image_shape, n_times, sfreq)
     if differences:
         logger.info(
             "init='auto': training from random weights; the shipped encoder is another "
@@ -172,7 +170,7 @@ def network_config(est, image_shape):
     )
 
 
-def init_differences(est, init, stage, image_shape, n_times):
+def init_differences(est, init, stage, image_shape, n_times, sfreq=None):
     """``"name: init's -> this fit's"`` for every setting that differs.
 
     Parameters
@@ -187,6 +185,8 @@ def init_differences(est, init, stage, image_shape, n_times):
         ``(planes, *spatial)`` of one item of this fit.
     n_times : int
         Samples per segment of this fit's data.
+    sfreq : float | None
+        This fit's sampling rate (compared with a relative tolerance), or ``None``.
 
     Returns
     -------
@@ -211,6 +211,8 @@ def init_differences(est, init, stage, image_shape, n_times):
             for key in [k for k in old if k != "sfreq"] + [k for k in new if k not in old]:
                 compare(key, old.get(key), new.get(key))  # (sfreq: compared with tolerance)
     compare("n_times", int(init.n_times_), int(n_times))
+    if sfreq is not None and not math.isclose(float(init.sfreq_), float(sfreq), rel_tol=1e-9):
+        out.insert(0, f"sfreq: {float(init.sfreq_):g} -> {float(sfreq):g} ({_HINTS['sfreq']})")
     return out
 
 
@@ -220,11 +222,7 @@ def check_init(est, init, stage, image_shape, n_times, sfreq, named=None):
     ``named``: how the message names ``init`` and how to start from its settings
     (from :func:`resolve_init`)."""
     label, again = named or ("init", "sklearn.base.clone(init)")
-    differences = init_differences(est, init, stage, image_shape, n_times)
-    if not math.isclose(float(init.sfreq_), float(sfreq), rel_tol=1e-9):
-        differences.insert(
-            0, f"sfreq: {float(init.sfreq_):g} -> {float(sfreq):g} ({_HINTS['sfreq']})"
-        )
+    differences = init_differences(est, init, stage, image_shape, n_times, sfreq)
     if differences:
         listed = "\n  ".join(differences)
         raise ValueError(
