@@ -25,7 +25,8 @@ from mne.utils import logger
 DESCRIPTION = "dataset_description.json"
 #: BIDS entities kept as metadata columns (column -> BIDSPath entity).
 ENTITY_COLUMNS = {"session": "session", "task": "task", "run": "run", "acquisition": "acquisition"}
-_SUFFIXES = (".edf", ".bdf", ".fif", ".vhdr", ".set", ".gdf", ".cnt")
+#: Suffixes of the recording files looked for (as mne-bids spells them, any case).
+SUFFIXES = (".edf", ".bdf", ".fif", ".vhdr", ".set", ".gdf", ".cnt")
 _SAID = set()
 
 
@@ -67,24 +68,12 @@ def find_bids_recordings(path):
     root = bids_root_of(path)
     if root is None:
         return None
-    mne_bids = mne_bids_module()
-    if mne_bids is None:
-        if root not in _SAID:
-            _SAID.add(root)
-            logger.info(
-                f"{root} is a BIDS dataset, but mne-bids is not installed: its files "
-                "are read without channels.tsv and events.tsv, entities from the file "
-                "names (pip install mne-bids)"
-            )
+    paths = bids_recordings(root)
+    if paths is None:
         return None
     given, absolute = Path(path), Path(path).absolute()
-    extensions = [e for e in mne_bids.config.reader if e.lower() in _SUFFIXES]
     found = {}
-    for bids_path in mne_bids.find_matching_paths(
-        root, extensions=extensions, ignore_json=True, ignore_nosub=True
-    ):
-        if bids_path.split not in (None, "01") or bids_path.datatype is None:
-            continue  # a FIF's later splits are read with its first one
+    for bids_path in paths:
         fpath = Path(bids_path.fpath)
         if fpath == absolute:
             found[given] = bids_path
@@ -93,6 +82,39 @@ def find_bids_recordings(path):
     if not found:
         return None
     return {f: found[f] for f in sorted(found)}
+
+
+def bids_recordings(root, *, name=None):
+    """Every recording of the BIDS dataset at ``root`` (a local folder), as
+    :func:`mne_bids.find_matching_paths` finds them under ``sub-*`` (not
+    ``derivatives/`` or ``sourcedata/``; a split FIF by its first file).
+
+    Returns
+    -------
+    bids_paths : list of mne_bids.BIDSPath | None
+        ``None`` when mne-bids is not installed (logged once per dataset, named by
+        ``name``, else ``root``).
+    """
+    mne_bids = mne_bids_module()
+    if mne_bids is None:
+        name = str(root if name is None else name)
+        if name not in _SAID:
+            _SAID.add(name)
+            logger.info(
+                f"{name} is a BIDS dataset, but mne-bids is not installed: its files "
+                "are read without channels.tsv and events.tsv, entities from the file "
+                "names (pip install mne-bids)"
+            )
+        return None
+    extensions = [e for e in mne_bids.config.reader if e.lower() in SUFFIXES]
+    return [
+        bids_path
+        for bids_path in mne_bids.find_matching_paths(
+            root, extensions=extensions, ignore_json=True, ignore_nosub=True
+        )
+        # a FIF's later splits are read with its first one
+        if bids_path.split in (None, "01") and bids_path.datatype is not None
+    ]
 
 
 def read_bids_raw(bids_path, *, channel_types=None):

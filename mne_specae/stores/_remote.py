@@ -12,6 +12,11 @@ and its companions to a folder of its own under the local cache folder just long
 enough to read them with MNE (:meth:`RemoteFile.fetched`), then removes that folder,
 whatever happened.
 
+A URL inside a BIDS dataset (``dataset_description.json`` at the URL or in a folder
+above it) is read through mne-bids as a local dataset is, when mne-bids is installed
+(:mod:`~mne_specae.stores._remote_bids`): its recordings are those mne-bids finds, each
+copied with the sidecars that :func:`mne_bids.read_raw_bids` reads, the tree mirrored.
+
 :mod:`fsspec` and the file system's own package (``s3fs`` for ``s3://``) are needed
 only here: the ``remote`` extra (``pip install mne-specae[remote]``).
 """
@@ -28,6 +33,7 @@ from pathlib import Path, PurePosixPath
 
 from ..utils._files import file_stem
 from ._discovery import _WFDB_SIGNAL_SUFFIXES, RECORDING_SUFFIXES
+from ._remote_bids import find_remote_bids
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 #: The environment variable naming the local folder where remote files are cached
@@ -92,11 +98,16 @@ class RemoteFile:
         What reaches the store (credentials, endpoint).
     cache : str
         The local folder under which it is copied while read.
+    bids : tuple | None
+        ``(root, bids_path)`` of a recording in a BIDS dataset: the dataset's URL and
+        the recording's ``BIDSPath`` (no root). The recording and its companions (its
+        sidecars) are then copied to their paths relative to ``root``, and read with
+        :func:`mne_bids.read_raw_bids` (:meth:`bids_path_at`).
     """
 
-    def __init__(self, url, companions, checksum, storage_options, cache):
+    def __init__(self, url, companions, checksum, storage_options, cache, bids=None):
         self.url, self.companions, self.checksum = url, list(companions), checksum
-        self.storage_options, self.cache = storage_options, cache
+        self.storage_options, self.cache, self.bids = storage_options, cache, bids
 
     def __repr__(self):
         return f"<RemoteFile {self.url}>"
@@ -106,23 +117,40 @@ class RemoteFile:
         """The file name (the last part of the URL)."""
         return PurePosixPath(self.url.split("://", 1)[-1]).name
 
+    def _relative(self, url):
+        """Where ``url`` is copied, relative to the folder of the copy."""
+        if self.bids is None:
+            return PurePosixPath(url.split("://", 1)[-1]).name
+        return PurePosixPath(url[len(self.bids[0].rstrip("/")) + 1 :]).as_posix()
+
     @contextlib.contextmanager
     def fetched(self):
-        """The file, copied with its companions to a new folder of the cache; the
-        folder is removed on exit (also after an error)."""
+        """The file, copied with its companions to a new folder of the cache (a BIDS
+        recording at its path in the dataset, with its sidecars); the folder is
+        removed on exit (also after an error)."""
         fs, _ = url_fs(self.url, self.storage_options)
         Path(self.cache).mkdir(parents=True, exist_ok=True)
         folder = tempfile.mkdtemp(prefix="mne-specae-", dir=self.cache)
         try:
             for url in [self.url, *self.companions]:
-                target = os.path.join(folder, PurePosixPath(url.split("://", 1)[-1]).name)
+                target = os.path.join(folder, *self._relative(url).split("/"))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
                 try:
                     fs.get_file(fs._strip_protocol(url), target)
                 except Exception as err:
                     raise FetchError(str(remote_error(url, err))) from err
-            yield Path(folder) / self.name
+            yield Path(folder, *self._relative(self.url).split("/"))
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    def bids_path_at(self, local):
+        """The ``BIDSPath`` of the copy at ``local`` (what :meth:`fetched` gave),
+        rooted in the mirrored dataset; ``None`` for a file outside a BIDS dataset."""
+        if self.bids is None:
+            return None
+        bids_path = self.bids[1].copy()
+        bids_path.root = Path(local).parents[len(PurePosixPath(self._relative(self.url)).parts) - 1]
+        return bids_path
 
 
 def _identity(info):
@@ -157,6 +185,12 @@ def find_remote_recordings(url, storage_options=None, cache=None):
                 is_dir = True
     except Exception as err:
         raise remote_error(url, err) from err
+    try:
+        bids = find_remote_bids(fs, root, is_dir, listing, cache, url)
+    except Exception as err:  # the dataset's root could not be listed
+        raise remote_error(url, err) from err
+    if bids is not None:
+        return _bids_names(fs, root, is_dir, bids, storage_options, cache)
     files = {p: info for p, info in listing.items() if info.get("type", "file") == "file"}
     by_folder = {}
     for p in files:
@@ -186,7 +220,30 @@ def find_remote_recordings(url, storage_options=None, cache=None):
                 if c != p and fs.isfile(c)
             ]
         remote = RemoteFile(_join(fs, p), companions, _identity(info), storage_options, cache)
-        relative = p[len(root.rstrip("/")) + 1 :] if is_dir else name
-        parent = PurePosixPath(relative).parent
-        names[remote] = (parent / file_stem(relative)).as_posix().removeprefix("./")
+        names[remote] = _name(root, p, is_dir)
+    return names
+
+
+def _name(root, path, is_dir):
+    """A recording's name: its path relative to the folder given, without extensions
+    (a file given: its name without extensions)."""
+    relative = path[len(root.rstrip("/")) + 1 :] if is_dir else path.rsplit("/", 1)[-1]
+    parent = PurePosixPath(relative).parent
+    return (parent / file_stem(relative)).as_posix().removeprefix("./")
+
+
+def _bids_names(fs, root, is_dir, found, storage_options, cache):
+    """``{RemoteFile: name}`` of the recordings of a BIDS dataset (what
+    :func:`~mne_specae.stores._remote_bids.find_remote_bids` found)."""
+    names = {}
+    for path, info, bids_path, bids_root, companions in found:
+        remote = RemoteFile(
+            _join(fs, path),
+            [_join(fs, c) for c in companions],
+            _identity(info),
+            storage_options,
+            cache,
+            bids=(_join(fs, bids_root), bids_path),
+        )
+        names[remote] = _name(root, path, is_dir)
     return names

@@ -104,7 +104,8 @@ def _segment_and_write(source, name, recording, key, folder, settings, bids_path
     of a BIDS file: from its ``BIDSPath``, else parsed from its file name."""
     if isinstance(source, RemoteFile):  # read from a local copy, removed after
         try:
-            with source.fetched() as local:
+            with source.fetched() as local:  # a BIDS recording: read through mne-bids
+                bids_path = source.bids_path_at(local)
                 return _segment_and_write(local, name, recording, key, folder, settings, bids_path)
         except FetchError as err:  # not an error of the store's own writes
             return "failed", str(err).splitlines()[0]
