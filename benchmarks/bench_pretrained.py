@@ -15,10 +15,10 @@ segments, tasks and folds as ``bench_downstream.py``), each encoder named with
 Probes (standardised logistic regression and gradient boosting) are trained on the
 training subjects and scored on held-out subjects (balanced accuracy), raw and with
 features z-scored within each subject. The selection subjects of ``downstream_data``
-never test. An encoder trained on the pretraining corpus never saw eegmat or the UCI
-lower-limb recordings; the shipped encoder of release 0.1 saw every subject of the
-developers' data (its numbers on these tasks are not on unseen subjects for the
-encoder, only for the probe: they say so).
+never test. The shipped encoder (``biosignals``, trained on the pretraining corpus)
+never saw eegmat or the UCI lower-limb recordings; the encoder of release 0.1 (in the
+git history, e46a1d2) saw every subject of the developers' data (its numbers on these
+tasks were not on unseen subjects for the encoder, only for the probe).
 
 Run::
 

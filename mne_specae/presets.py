@@ -13,18 +13,22 @@ yours::
 
 from __future__ import annotations
 
-#: The defaults of :class:`~mne_specae.SpecAE`, chosen by the downstream benchmark
-#: (``benchmarks/select_recipe.py``: 11 candidates, held-out probes on eegmat rest vs
-#: arithmetic and UCI exercise and group, on selection subjects only; see the design
-#: notes and "What the embeddings are good for"). Per-frequency statistics fitted on
-#: the training data (``normalize="dataset"``) won clearly over a z-score of each
-#: image: it keeps how strong each band is, which the within-modality tasks need. The
-#: rest is physical: 60 Hz is below the Nyquist frequency of every sample recording
-#: (the 125 Hz BioSPPy EEG), so no empty band marks a source; removing each segment's
-#: mean keeps ADC offsets out of the lowest bands; a log axis gives the 2-8 Hz range
-#: (heart-rate harmonics, EEG rhythms) as many rows as 15-60 Hz; 0.5 s windows keep
-#: heart beats sharp broadband columns; multi-scale pooling keeps the detail the
-#: deepest latent averages away. Masking (``mask_fraction``) did not help here.
+#: The defaults of :class:`~mne_specae.SpecAE`: the shipped encoder's recipe
+#: (:func:`~mne_specae.load_pretrained`), so that ``SpecAE().fit(epochs)`` of 5 s
+#: segments at 512 Hz starts from the shipped weights (``init="auto"``) and a first fit
+#: on a laptop is short. Each image is z-scored on its own (``normalize="item"``): the
+#: selection of the pretraining recipe (``benchmarks/select_pretraining.py``) kept it,
+#: and it transfers across sources, where per-frequency statistics of the training
+#: data (``"dataset"``, the defaults before) placed unseen databases' EEG and ECG in
+#: the wrong signal type (``benchmarks/bench_identify_normalisation.py``); for the
+#: level of each band within a modality, standardise the features within each subject
+#: (``add_embeddings(..., standardize_by="subject")``). The rest is physical: 60 Hz is
+#: below the Nyquist frequency of every sample recording (the 125 Hz BioSPPy EEG), so
+#: no empty band marks a source; removing each segment's mean keeps ADC offsets out of
+#: the lowest bands; a log axis gives the 2-8 Hz range (heart-rate harmonics, EEG
+#: rhythms) as many rows as 15-60 Hz; 0.5 s windows keep heart beats sharp broadband
+#: columns; multi-scale pooling keeps the detail the deepest latent averages away.
+#: Masking (``mask_fraction``) did not help in either selection.
 RECOMMENDED = dict(
     model="2d",
     n_fft=256,
@@ -38,7 +42,7 @@ RECOMMENDED = dict(
     output="db",
     top_db=60.0,
     detrend="constant",
-    normalize="dataset",
+    normalize="item",
     resize=(32, 64),
     channel_mode="separate",
     n_layers=4,

@@ -5,7 +5,7 @@ import warnings
 import mne
 import numpy as np
 import pytest
-from tiny import TINY
+from tiny import TINY, without_type_head
 
 from mne_specae import SpecAE, identify_channel_types, load_pretrained, make_segments
 
@@ -74,10 +74,15 @@ def _synthetic(sfreq=500.0, seconds=30.0):
     return mne.io.RawArray(np.array(list(data.values())), info, verbose=False)
 
 
-def test_flat_tone_and_slow_channels_are_unknown_triggers_stim(model):
-    """The shipped model (no type head): flat, tonal and slow channels are 'unknown',
+@pytest.fixture(scope="module")
+def no_type_head(model):
+    return without_type_head(model)
+
+
+def test_flat_tone_and_slow_channels_are_unknown_triggers_stim(no_type_head):
+    """A model without a type head: flat, tonal and slow channels are 'unknown',
     trigger lines 'stim' (by the rules, before the model), ch_type ready for MNE."""
-    table = identify_channel_types(_synthetic(), model=model, verbose=False)
+    table = identify_channel_types(_synthetic(), model=no_type_head, verbose=False)
     stim = ["trigger", "noisy_trigger"]
     assert (table.loc[stim, "predicted"] == "stim").all(), table[["predicted", "reason"]]
     assert (table.loc[stim, "kind"] == "trigger").all()
@@ -92,6 +97,26 @@ def test_flat_tone_and_slow_channels_are_unknown_triggers_stim(model):
     assert "tone" in reasons["sine_10"] and "tone" in reasons["mains_50"]
     assert "slow" in reasons["drift"]
     assert table["probability"].isna().all()  # the model was not asked
+
+
+def test_shipped_type_head_names_a_slow_drift(model):
+    """The shipped model has a type head: a slow drift is a physiological kind (EDA-like)
+    or unknown, never a biopotential; the rules still decide the rest."""
+    assert model.calibration_.type_head is not None
+    table = identify_channel_types(_synthetic(), model=model, verbose=False)
+    assert table.loc["drift", "predicted"] in ("gsr", "unknown")
+    if table.loc["drift", "predicted"] == "gsr":
+        assert table.loc["drift", "kind"] == "eda"
+        assert table.loc["drift", "ch_type"] == "gsr"
+    rules = table.drop(index="drift")
+    assert rules["predicted"].to_dict() == {
+        "flat": "unknown",
+        "offset": "unknown",
+        "trigger": "stim",
+        "noisy_trigger": "stim",
+        "sine_10": "unknown",
+        "mains_50": "unknown",
+    }
 
 
 def test_nan_channel_bad_annotations_and_bads(raw_by_name, model):

@@ -132,3 +132,26 @@ def test_unknown_names_and_checkpoints_are_refused(shipped, small_epochs, tmp_pa
         est.fit(small_epochs, init="pretrained")
     with pytest.raises(TypeError, match="'pretrained'"):
         SpecAE(**_shipped_settings(shipped)).fit(small_epochs, init=3)
+
+
+def test_defaults_are_the_shipped_recipe(shipped, small_epochs, monkeypatch):
+    """SpecAE() is the shipped encoder's recipe: a plain fit starts from its weights."""
+    import mne_specae.estimator.specae as specae_module
+    from mne_specae.presets import RECOMMENDED
+
+    training = {"max_epochs", "batch_size", "lr", "patience", "val_fraction", "scheduler"}
+    ours, theirs = SpecAE().get_params(), shipped.get_params()
+    assert {k: ours[k] for k in RECOMMENDED if k not in training} == {
+        k: theirs[k] for k in RECOMMENDED if k not in training
+    }
+    started = []
+    train = specae_module.train_autoencoder
+
+    def spy(model, *args, **kwargs):
+        started.append(weights_of(model))
+        return train(model, *args, **kwargs)
+
+    monkeypatch.setattr(specae_module, "train_autoencoder", spy)
+    est = SpecAE(max_epochs=1, lr=1e-12, batch_size=8, val_fraction=0.0, device="cpu")
+    est.fit(small_epochs)  # every other setting the default
+    assert_same_weights(started[0], weights_of(shipped.model_))

@@ -131,3 +131,12 @@ def run_torchrun(script, *args, cwd=None, timeout=240):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     return proc
+
+
+def without_type_head(model):
+    """A copy of ``model`` as files written before the type head existed."""
+    import copy
+
+    older = copy.deepcopy(model)
+    older.calibration_.type_head = None
+    return older

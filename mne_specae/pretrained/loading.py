@@ -26,11 +26,13 @@ from ..utils._files import file_sha256
 PRETRAINED = {
     "biosignals": dict(
         file="biosignals.specae",
-        sha256="09ab3cfc89129b83a51713d7c664a43da51cf6a7ce332f7e9074f8e5cfbde191",
+        sha256="a364b085f4b6f1118f65949fb3e51f2333d6d605b960200003d85cd2d7598e17",
         description=(
-            "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz) trained "
-            "on every recording of the developers' sample and extended sets: MIT-BIH "
-            "Arrhythmia ECG, eegmat EEG and ECG, UCI lower-limb EMG, BioSPPy examples."
+            "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz, each "
+            "image z-scored) trained on 125,254 channel-segments of the pretraining "
+            "corpus (9 public repositories: ICU, Muse, MNE fixtures, Myo, UCI gestures, "
+            "MIT-BIH, UniBo, BioSPPy, WFDB samples), never on the developers' sample "
+            "subjects; heads fitted on the corpus and the developers' recordings."
         ),
     )
 }
