@@ -167,10 +167,12 @@ def prepare_segments(
         name: their paths from their common folder); with several signal types,
         ``-<type>`` is added. A URL (``s3://bucket/recordings/``, any protocol
         :mod:`fsspec` reaches) names a remote file or folder, searched with the
-        rules of a local one (not as a BIDS dataset): each worker copies a file and
-        its companions (a WFDB record's ``.dat``) to a folder of its own under the
-        local cache (``MNE_SPECAE_REMOTE_CACHE``, else the system's temporary
-        folder) just long enough to read it, then removes that folder; recording
+        rules of a local one (a BIDS dataset too: each recording copied with its
+        sidecars, the tree mirrored, read with :func:`mne_bids.read_raw_bids`): each
+        worker copies a file and its companions (a WFDB record's ``.dat``) to a
+        folder of its own under the local cache (``MNE_SPECAE_REMOTE_CACHE``, else
+        the system's temporary folder) just long enough to read it, then removes
+        that folder; recording
         names are paths relative to the URL, the ``source`` column is the file's
         URL. A Raw's is its ``info["description"]``, else its file's
         name without extensions (:func:`~mne_specae.segments.raw_name`).
