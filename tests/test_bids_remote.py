@@ -12,7 +12,7 @@ from mne.utils import catch_logging, use_log_level
 from tiny import TINY_ONE_EPOCH, assert_same_weights, weights_of
 
 import mne_specae as msa
-from mne_specae.stores import _bids
+from mne_specae.stores import _bids, _remote_bids
 from mne_specae.stores._remote import find_remote_recordings
 
 mne_bids = pytest.importorskip("mne_bids")
@@ -184,3 +184,42 @@ def test_without_mne_bids_a_remote_tree_is_a_plain_folder(bids_url, s3, monkeypa
     assert f"{bids_url} is a BIDS dataset, but mne-bids is not installed" in log.getvalue()
     assert len(found) == 3  # the derivative too
     assert all(f.bids_path_at("x") is None for f in found)
+
+
+def test_the_sidecars_copied_with_a_recording_follow_the_inheritance_principle():
+    rec = "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_eeg.vhdr"
+    files = [
+        rec,
+        "README",
+        "dataset_description.json",
+        "participants.tsv",
+        "task-rest_eeg.json",  # inherited from the root
+        "task-other_eeg.json",  # another task's
+        "sub-01/sub-01_sessions.tsv",
+        "sub-01/ses-1/sub-01_ses-1_scans.tsv",
+        "sub-01/ses-1/sub-01_ses-1_notes.txt",  # not a sidecar
+        "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_eeg.eeg",
+        "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_eeg.vmrk",
+        "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_channels.tsv",
+        "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-2_channels.tsv",  # run 2's
+        "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_channels.tsv",  # every run's
+        "sub-01/ses-1/eeg/sub-01_ses-1_space-CapTrak_electrodes.tsv",  # space: not binding
+        "sub-01/ses-1/eeg/sub-01_ses-1_acq-x_space-CapTrak_electrodes.tsv",  # acq x only
+        "sub-01/ses-2/eeg/sub-01_ses-2_task-rest_run-1_channels.tsv",  # another session
+        "sub-02/sub-02_sessions.tsv",
+        "derivatives/dataset_description.json",
+    ]
+    assert _remote_bids._companions(rec, _remote_bids.by_folder(files)) == sorted(
+        [
+            "dataset_description.json",
+            "participants.tsv",
+            "task-rest_eeg.json",
+            "sub-01/sub-01_sessions.tsv",
+            "sub-01/ses-1/sub-01_ses-1_scans.tsv",
+            "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_eeg.eeg",
+            "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_eeg.vmrk",
+            "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_channels.tsv",
+            "sub-01/ses-1/eeg/sub-01_ses-1_task-rest_channels.tsv",
+            "sub-01/ses-1/eeg/sub-01_ses-1_space-CapTrak_electrodes.tsv",
+        ]
+    )

@@ -69,22 +69,32 @@ def _agree(name, entities):
     return all(own[key] == entities.get(key) for key in _BINDING if key in own)
 
 
-def _companions(relative, files):
+def by_folder(files):
+    """``{folder: [file name, ...]}`` of paths relative to the root (``"."``: the
+    root's own files)."""
+    out = {}
+    for relative in files:
+        path = PurePosixPath(relative)
+        out.setdefault(path.parent.as_posix(), []).append(path.name)
+    return out
+
+
+def _companions(relative, folders):
     """The files (paths relative to the root) read with the recording at
-    ``relative``, sorted; not the recording itself."""
+    ``relative``, sorted, not the recording itself; ``folders``: :func:`by_folder`
+    of the dataset's files."""
     path = PurePosixPath(relative)
     entities = _entities(path.name)
-    folders = {p.as_posix() for p in path.parents}  # "." for the root
     out = []
-    for other in files:
-        candidate = PurePosixPath(other)
-        folder = candidate.parent.as_posix()
-        if other == relative or folder not in folders:
-            continue
-        if folder != path.parent.as_posix() and not candidate.name.endswith(_INHERITED):
-            continue  # above the recording: sidecars only (not a README)
-        if _agree(candidate.name, entities):
-            out.append(other)
+    for folder in [path.parent, *path.parents[1:]]:
+        own = folder == path.parent
+        for name in folders.get(folder.as_posix(), ()):
+            if own and name == path.name:
+                continue
+            if not own and not name.endswith(_INHERITED):
+                continue  # above the recording: sidecars only (not a README)
+            if _agree(name, entities):
+                out.append((folder / name).as_posix().removeprefix("./"))
     return sorted(out)
 
 
@@ -150,7 +160,8 @@ def find_remote_bids(fs, root, is_dir, listing, cache, url):
     if not found:
         return None
     logger.info(f"{url}: {len(found)} recording(s) of a BIDS dataset, read through mne-bids")
+    folders = by_folder(files)
     return [
-        (*found[p], [f"{bids_root}/{c}" for c in _companions(p[len(bids_root) + 1 :], files)])
+        (*found[p], [f"{bids_root}/{c}" for c in _companions(p[len(bids_root) + 1 :], folders)])
         for p in sorted(found)
     ]
