@@ -179,6 +179,9 @@ groups = np.concatenate(
         for ep in epochs
     ]
 )
+# The settings are the shipped encoder's, so ``fit`` starts from its weights
+# (``init="auto"``; it was trained on a corpus without these recordings) and
+# fine-tunes them; ``fit(..., init=None)`` trains from random weights.
 ae = msa.SpecAE(**SETTINGS)
 ae.fit(epochs, groups=groups)
 print(ae.history_.to_frame().round(4).to_string(index=False))

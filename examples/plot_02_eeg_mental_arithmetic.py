@@ -164,6 +164,9 @@ fig.colorbar(im, ax=axes, label="dB re 1 V²/Hz", shrink=0.8)
 # channels' pooled encoder features. The validation split holds out whole
 # subjects.
 ae_epochs = [ep.copy().pick(AE_CHANNELS) for ep in epochs]
+# The settings are the shipped encoder's, so ``fit`` starts from its weights
+# (``init="auto"``; it was trained on a corpus without these recordings) and
+# fine-tunes them; ``fit(..., init=None)`` trains from random weights.
 ae = msa.SpecAE(**SETTINGS)
 ae.fit(ae_epochs)
 print(ae.history_.to_frame().round(4).to_string(index=False))

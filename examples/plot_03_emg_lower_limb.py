@@ -135,6 +135,9 @@ for ax, (exercise, avg) in zip(axes, tfrs.items()):
 # ---------------
 # Each muscle of each segment is one training image; a segment's embedding is the
 # mean over its four muscles. The validation split holds out whole subjects.
+# The settings are the shipped encoder's, so ``fit`` starts from its weights
+# (``init="auto"``; it was trained on a corpus without these recordings) and
+# fine-tunes them; ``fit(..., init=None)`` trains from random weights.
 ae = msa.SpecAE(**SETTINGS)
 ae.fit(epochs)
 print(ae.history_.to_frame().round(4).to_string(index=False))

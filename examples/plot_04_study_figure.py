@@ -10,8 +10,10 @@ encoder's features, that they group by signal type without ever being told the
 type. This example reproduces that figure on the sample recordings (every source:
 MIT-BIH, eegmat EEG and its ECG lead, UCI lower-limb EMG, BioSPPy), shows the
 reconstructions (the study's Fig. 1), and checks the grouping in numbers against a
-PCA baseline, on subjects held out. At the end, the same with the pretrained encoder
-that ships with the package (no training), and fine-tuning from it.
+PCA baseline, on subjects held out. The defaults of :class:`~mne_specae.SpecAE` are
+the recipe of the encoder that ships with the package, so the fit below starts from
+its weights and fine-tunes them; at the end, the shipped encoder without training,
+and a fit from random weights as in the study.
 
 **Small settings.** At most 8 segments per recording and 2 channels per
 recording, and the recommended settings (the defaults of :class:`~mne_specae.SpecAE`,
@@ -83,7 +85,9 @@ print(
 # --------
 # One model for all three signal types: each channel of each segment is one
 # spectrogram, z-scored on its own (the recordings are in different units), and the
-# validation split holds out whole subjects.
+# validation split holds out whole subjects. The settings are the shipped encoder's,
+# so ``fit`` starts from its weights (``init="auto"``, the default; the log says so)
+# and fine-tunes them on these recordings, which it never saw.
 ae = msa.SpecAE(**SETTINGS)
 ae.fit(epochs)
 hist = ae.history_.to_frame()
@@ -159,11 +163,10 @@ print(
 # %%
 # Without training: the pretrained encoder
 # ----------------------------------------
-# The package ships an encoder trained on every developer recording
+# The package ships an encoder trained on a corpus of public recordings
 # (:func:`~mne_specae.load_pretrained`, model card: :doc:`/pretrained`). It gives the
-# same figure in seconds, with no training. These sample recordings were part of its
-# training data, so its scores here are optimistic; the model card reports it on
-# sources its signal-type head never saw.
+# same figure in seconds, with no training. It never saw these sample recordings
+# (its channel-type head did: it is fitted on them too).
 pretrained = msa.load_pretrained()
 pre_epochs = [ep.copy() for ep in epochs]
 for ep in pre_epochs:
@@ -187,15 +190,14 @@ print(
 )
 
 # %%
-# Fine-tuning it
-# --------------
-# ``fit(..., init=pretrained)`` starts from the pretrained weights instead of random
-# ones (the network and input settings must match; ``get_params`` copies them: the
-# pretrained encoder z-scores each image, ``normalize="item"``). Three epochs from
-# the pretrained weights against three from random weights, same settings and seed:
+# Fine-tuning against random weights
+# ----------------------------------
+# ``fit(..., init=pretrained)`` insists on the pretrained weights (``init="auto"``
+# takes them when the settings match, as above); ``init=None`` trains from random
+# weights, as the study did. Three epochs of each, same settings and seed:
 settings = {**pretrained.get_params(), "max_epochs": 3}
 tuned = msa.SpecAE(**settings).fit(epochs, init=pretrained)
-scratch = msa.SpecAE(**settings).fit(epochs)
+scratch = msa.SpecAE(**settings).fit(epochs, init=None)
 print(
     pd.DataFrame(
         {

@@ -226,12 +226,12 @@ def test_input_pca_shapes_and_fit_data(fitted_tiny):
 def test_input_pca_unfitted_estimator_uses_its_settings(real_epochs):
     picked = [ep for ep in real_epochs if ep.metadata["signal_type"].iloc[0] == "eeg"]
     fit_part, new_part = picked[:4], picked[4:]
-    est = SpecAE(**dict(TINY, resize=(8, 8)))
+    est = SpecAE(**dict(TINY, resize=(8, 8), normalize="dataset"))
     pca = InputPCA(est, n_components=2).fit(fit_part)
     assert pca.transform(new_part).shape == (len(_metadata(new_part)), 2)
     assert pca.pipeline_[0].n_features_in_ == 8 * 8
     assert not hasattr(est, "input_stage_")  # the estimator is not fitted by InputPCA
-    # normalize="dataset" (the recommended settings): statistics of the fit data only
+    # normalize="dataset": statistics of the fit data only
     assert est.normalize == "dataset" and pca.stage_.needs_fitting
     waves = np.concatenate(
         [ep.get_data().astype(np.float32).reshape(-1, len(ep.times)) for ep in fit_part]

@@ -375,9 +375,8 @@ def typing_model(data_path, tmp_path_factory, one_thread):
         raw = read_raw(data_path / name, verbose=False)
         raw.crop(0, min(60.0, raw.times[-1]))
         epochs.append(select_evenly(make_segments(raw, picks=picks, verbose=False), 8, 4))
-    est = SpecAE(**dict(TINY, filters=8, pooling="multiscale", max_epochs=5), verbose=False).fit(
-        epochs
-    )
+    settings = dict(TINY, filters=8, pooling="multiscale", max_epochs=5, normalize="dataset")
+    est = SpecAE(**settings, verbose=False).fit(epochs)  # dataset statistics: 5 epochs do
     calibrate(est, epochs, verbose=False)
     return est, est.save(tmp_path_factory.mktemp("typing") / "typing.specae")
 

@@ -36,7 +36,9 @@ def epochs_list(raw_by_name):
 
 @pytest.fixture(scope="module")
 def fitted(epochs_list):
-    return SpecAE(**TINY).fit(epochs_list)
+    """Per-frequency statistics of the training data (``normalize="dataset"``, an option
+    since the defaults z-score each image): their fitted state is checked below."""
+    return SpecAE(**TINY, normalize="dataset").fit(epochs_list)
 
 
 def test_sklearn_params_and_clone():

@@ -72,7 +72,7 @@ def run_demo(args):
     ae.add_embeddings(epochs, verbose="warning")
     add_umap(epochs, random_state=args.seed)
     scores = evaluate_embeddings(epochs, "signal_type", group="subject", estimator=ae)
-    # the encoder shipped with the package, no training (it saw these recordings)
+    # the encoder shipped with the package, no training (it never saw these recordings)
     load_pretrained(verbose=False).add_embeddings(
         epochs, prefix="pretrained_", recon_error=False, verbose="warning"
     )
@@ -102,8 +102,8 @@ def run_demo(args):
         f"PCA baseline {base:.3f}"
     )
     print(
-        f"The pretrained encoder (mne_specae.load_pretrained, no training; it saw these "
-        f"recordings, so this is optimistic): "
+        f"The pretrained encoder (mne_specae.load_pretrained, no training; trained on the "
+        f"pretraining corpus, it never saw these subjects): "
         f"{pre.loc['specae', 'knn_balanced_accuracy']:.3f}"
     )
     print(
