@@ -25,6 +25,7 @@ from mne_specae import (
 )
 from mne_specae.estimator._type_head import TypeHead
 from mne_specae.estimator.calibration import Calibration
+from mne_specae.pretrained._type_features import FEATURE_NAMES
 
 #: (MNE type, kind, generator, rate) of the synthetic channels.
 SYNTHETIC = (
@@ -318,3 +319,61 @@ def test_heads_with_shapes_that_do_not_match_are_refused(field):
     calibration[field] = calibration[field][:-1]
     with pytest.raises(ValueError, match="Inconsistent calibration: the head's shapes do not"):
         Calibration.from_dict(calibration)
+
+
+def test_calibrate_types_fits_a_channel_head_saved_as_plain_numbers(typed, tmp_path):
+    """calibrate_types also fits the channel-level ECG/EEG/EMG head (mean embedding and
+    median signal features of each channel); it is saved and read back."""
+    import torch
+
+    model, _, data = typed
+    head = model.calibration_.channel_head
+    assert isinstance(head, TypeHead) and head.labels == ["ecg", "eeg", "emg"]
+    n_emb = model.calibration_.n_features
+    assert head.feature_names[n_emb:] == list(FEATURE_NAMES)
+    assert head.feature_names[0] == "embedding_0" and head.feature_names[n_emb] != "embedding_0"
+    reached = data.table[data.table["rule"] == ""]["true_type"].value_counts()
+    assert set(head.n_channels) == {"ecg", "eeg", "emg"}
+    assert all(0 < n <= reached[t] for t, n in head.n_channels.items())
+    fname = model.save(tmp_path / "channel_head.specae")
+    state = torch.load(fname, weights_only=True)
+    assert state["calibration"]["channel_head"]["labels"] == ["ecg", "eeg", "emg"]
+    again = SpecAE.load(fname).calibration_.channel_head
+    np.testing.assert_array_equal(again.coef, head.coef)
+    # files without it read as None
+    plain = without_type_head(model).calibration_.to_dict()
+    plain.pop("channel_head", None)
+    assert Calibration.from_dict(plain).channel_head is None
+
+
+def test_the_channel_head_decides_among_biopotentials(typed, raw_by_name):
+    """With a channel head, ECG/EEG/EMG come from it, not from the items' head: an items'
+    head made to say EEG for everything is overruled; without the channel head it is not."""
+    model, _, _ = typed
+    raw = _misc(raw_by_name["ecg/mitdb/100"].copy().crop(0, 60))
+    blind = copy.deepcopy(model)
+    cal = blind.calibration_
+    cal.coef = np.zeros_like(cal.coef)
+    cal.intercept = np.where(np.array(cal.classes) == "eeg", 5.0, 0.0)
+    table = identify_channel_types(raw, model=blind, max_segments=8, verbose=False)
+    assert (table["predicted"] == "ecg").all(), table[["predicted", "probability", "reason"]]
+    cal.channel_head = None
+    table = identify_channel_types(raw, model=blind, max_segments=8, verbose=False)
+    assert not (table["predicted"] == "ecg").any()
+
+
+def test_type_head_weights_by_label_or_by_source():
+    """by_source=False: every label weighs the same whatever its sources (a source of 2
+    items does not weigh as much as one of 40), so the fit equals one without sources."""
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (42, 3)), rng.normal(2, 1, (20, 3))])
+    y = ["a"] * 42 + ["b"] * 20
+    channels = [str(k) for k in range(62)]
+    sources = ["big"] * 40 + ["small"] * 2 + ["other"] * 20
+    names = ["f0", "f1", "f2"]
+    by_label = TypeHead.fit(X, y, channels, sources, feature_names=names, by_source=False)
+    same = TypeHead.fit(X, y, channels, ["one"] * 62, feature_names=names)
+    by_source = TypeHead.fit(X, y, channels, sources, feature_names=names)
+    np.testing.assert_allclose(by_label.coef, same.coef)
+    assert not np.allclose(by_source.coef, by_label.coef)
+    assert by_label.sources == ["big", "other", "small"]

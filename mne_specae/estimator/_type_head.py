@@ -165,7 +165,7 @@ class TypeHead:
 
     # ------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, features, labels, channels, sources, *, feature_names, C=1.0):
+    def fit(cls, features, labels, channels, sources, *, feature_names, C=1.0, by_source=True):
         """Fit a head on windows.
 
         Parameters
@@ -180,6 +180,9 @@ class TypeHead:
         feature_names : list of str
         C : float
             Inverse regularisation strength.
+        by_source : bool
+            Weight items so that every source within a label weighs the same (else
+            every label weighs the same, whatever its sources).
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -196,9 +199,9 @@ class TypeHead:
         weight = np.zeros(len(y))
         for c in classes:
             in_class = y == c
-            srcs = np.unique(sources[in_class])
+            srcs = np.unique(sources[in_class]) if by_source else [None]
             for s in srcs:
-                sel = in_class & (sources == s)
+                sel = in_class & (sources == s) if by_source else in_class
                 weight[sel] = 1.0 / (len(classes) * len(srcs) * sel.sum())
         weight *= len(y) / weight.sum()
         head = cls(

@@ -83,6 +83,10 @@ class Calibration:
         The channel-type head (MNE types from rate-aware features, see
         :func:`~mne_specae.calibrate_types`); ``None`` in models calibrated for ECG,
         EEG and EMG only.
+    channel_head : TypeHead | None
+        ECG, EEG or EMG of a whole channel from its mean embedding and its median
+        rate-aware features (fitted with the type head); when present it replaces the
+        items' averaged probabilities of the head above (its thresholds still apply).
     """
 
     def __init__(
@@ -98,8 +102,9 @@ class Calibration:
         max_error_z,
         n_items,
         type_head=None,
+        channel_head=None,
     ):
-        self.type_head = type_head
+        self.type_head, self.channel_head = type_head, channel_head
         self.classes = [str(c) for c in classes]
         self.mean = np.asarray(mean, np.float64)
         self.scale = np.asarray(scale, np.float64)
@@ -144,8 +149,9 @@ class Calibration:
         broken += [
             name for name in ("max_distance", "max_error_z") if not np.isfinite(getattr(self, name))
         ]
-        if getattr(self, "type_head", None) is not None:
-            broken += [f"type_head.{name}" for name in self.type_head.nonfinite_fields()]
+        for name in ("type_head", "channel_head"):
+            if getattr(self, name, None) is not None:
+                broken += [f"{name}.{f}" for f in getattr(self, name).nonfinite_fields()]
         return broken
 
     @property
@@ -205,7 +211,11 @@ class Calibration:
             max_distance=self.max_distance,
             max_error_z=self.max_error_z,
             n_items=dict(self.n_items),
-        ) | ({} if self.type_head is None else {"type_head": self.type_head.to_dict()})
+        ) | {
+            name: getattr(self, name).to_dict()
+            for name in ("type_head", "channel_head")
+            if getattr(self, name, None) is not None
+        }
 
     @classmethod
     def from_dict(cls, state):
@@ -233,11 +243,11 @@ class Calibration:
         missing = [k for k in keys if k not in state]
         if missing:
             raise ValueError(f"Damaged calibration: missing {missing}.")
-        head = state.get("type_head")  # optional: files before it have none
-        return cls(
-            **{k: state[k] for k in keys},
-            type_head=None if head is None else TypeHead.from_dict(head),
-        )
+        heads = {  # optional: files before them have none
+            name: None if state.get(name) is None else TypeHead.from_dict(state[name])
+            for name in ("type_head", "channel_head")
+        }
+        return cls(**{k: state[k] for k in keys}, **heads)
 
 
 def channel_items(est, epochs):

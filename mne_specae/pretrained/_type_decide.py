@@ -11,8 +11,9 @@ Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
 2. **The channel-type head** (``calibration.type_head``, rate-aware features at the
    channel's own rate): which MNE type; ECG, EEG and EMG together are one family,
    the biopotentials. A channel far from every label the head knows is ``"unknown"``.
-3. **The encoder's head** (:class:`~mne_specae.Calibration`) tells ECG, EEG and EMG
-   apart inside the biopotential family (sent there when it is the type head's most
+3. **The encoder's heads** (:class:`~mne_specae.Calibration`: its channel head on the
+   channel's mean embedding and median signal features, else its items' head) tell
+   ECG, EEG and EMG apart inside the biopotential family (sent there when it is the type head's most
    probable family with at least ``FAMILY_MAJORITY``, or when no other type is sure
    and the biopotentials have at least ``FAMILY_FLOOR``), as before the type head
    existed: ``min_probability`` on its probabilities, and its own
@@ -182,10 +183,24 @@ def feature_verdict(head, features, min_probability):
     return out
 
 
-def encoder_verdict(calibration, feats, errors, min_probability):
+def channel_vector(emb, median):
+    """The channel head's input: a channel's mean embedding, then its median rate-aware
+    features (NaN where missing at its rate: imputed by the head), shape ``(1, n)``."""
+    mean = np.asarray(emb, np.float64).mean(axis=0)
+    return np.concatenate([mean, np.asarray(median, np.float64)])[np.newaxis]
+
+
+def encoder_verdict(calibration, feats, errors, min_probability, median=None):
     """Step 3 for one channel: ECG, EEG or EMG from the encoder's items
-    (``feats``, ``errors``), with the encoder's probabilities and thresholds."""
-    joint = dict(zip(calibration.classes, calibration.predict_proba(feats).mean(axis=0)))
+    (``feats``, ``errors``), with the encoder's probabilities and thresholds. With a
+    ``channel_head`` in the calibration and the channel's ``median`` rate-aware
+    features, the probabilities are the channel head's (the items' mean embedding with
+    the channel's features)."""
+    head = getattr(calibration, "channel_head", None)
+    if head is not None and median is not None and len(feats):
+        joint = dict(zip(head.labels, head.predict_proba(channel_vector(feats, median))[0]))
+    else:
+        joint = dict(zip(calibration.classes, calibration.predict_proba(feats).mean(axis=0)))
     joint = {t: float(p) for t, p in joint.items()}
     first, second = _ranked(joint)
     row = dict(

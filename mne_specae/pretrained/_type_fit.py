@@ -30,9 +30,9 @@ from ._type_data import (  # noqa: F401 (collect_type_data and TypeData: this mo
     channel_label,
     collect_type_data,
 )
-from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN, feature_verdict
+from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN, channel_vector, feature_verdict
 from ._type_features import FEATURE_NAMES
-from .channel_types import decide_channels
+from .channel_types import _quiet, decide_channels
 
 
 def fit_type_head(data, *, C=1.0):
@@ -54,8 +54,45 @@ def fit_type_head(data, *, C=1.0):
     return TypeHead.fit(np.concatenate(X), y, ids, srcs, feature_names=list(FEATURE_NAMES), C=C)
 
 
-#: Items per channel the encoder's head is refitted on in :func:`evaluate_types`.
+#: Items per channel the encoder's head the encoder's heads are (re)fitted on.
 MAX_ITEMS_PER_CHANNEL = 6
+
+
+#: Rows per channel of the channel head besides its own: means of random halves of its
+#: items (more rows from few channels; the same statistic as at prediction).
+HALVES = 4
+
+
+def fit_channel_head(data, *, C=1.0):
+    """The channel-level ECG/EEG/EMG head (a :class:`TypeHead` on :func:`channel_vector`)
+    on the biopotential channels of ``data`` that reached the heads; ``None`` with fewer
+    than two of the three types. One row per channel and ``HALVES`` more (means of
+    random halves of its items); every type weighs the same, and within a type every
+    row (a source of two channels weighs what its two channels do, not as much as a
+    source of 300: few channels of an odd source do not define the type)."""
+    X, y, ids, srcs = [], [], [], []
+    for (_, row), ch in zip(data.table.iterrows(), data.channels):
+        emb, feats = ch.get("emb"), ch["features"]
+        if row["true_type"] not in BIOPOTENTIALS or row["rule"] or feats is None:
+            continue
+        if emb is None or not len(emb):
+            continue
+        with np.errstate(all="ignore"), _quiet():
+            median = np.nanmedian(feats, axis=0)
+        rows = [channel_vector(emb, median)]  # the channel, and means of half its items
+        rng = np.random.default_rng(len(y))
+        for _ in range(HALVES if len(emb) > 3 else 0):
+            half = rng.choice(len(emb), (len(emb) + 1) // 2, replace=False)
+            rows.append(channel_vector(emb[half], median))
+        X += rows
+        y += [row["true_type"]] * len(rows)
+        ids += [f"{row['recording']}:{row['channel']}"] * len(rows)
+        srcs += [row["source"]] * len(rows)
+    if len(set(y)) < 2:
+        return None
+    names = [f"embedding_{k}" for k in range(X[0].shape[1] - len(FEATURE_NAMES))]
+    X, names = np.concatenate(X), names + list(FEATURE_NAMES)
+    return TypeHead.fit(X, y, ids, srcs, feature_names=names, C=C, by_source=False)
 
 
 def _encoder_calibration(data, C):
@@ -113,6 +150,7 @@ def calibrate_types(
         )
     head = fit_type_head(data, C=C)
     model.calibration_.type_head = head
+    model.calibration_.channel_head = fit_channel_head(data, C=C)
     logger.info(f"calibrate_types: {head!r}, channels per label {head.n_channels}")
     return head
 
@@ -175,6 +213,8 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         if cal is None:
             raise ValueError("No encoder head: calibrate the model, or give two biopotentials.")
         cal.type_head = head
+        if refit_encoder:
+            cal.channel_head = fit_channel_head(train, C=C)
         test = data.subset(held)
 
         def cached(chs):

@@ -177,7 +177,9 @@ def decide_channels(channels, calibration, embed, min_probability):
         for k, (r, ch, verdict) in enumerate(pending):
             sel = owners == k
             types = None if verdict is None else verdict["types"]
-            rows[r].update(encoder_verdict(calibration, feats[sel], errors[sel], min_probability))
+            rows[r].update(
+                encoder_verdict(calibration, feats[sel], errors[sel], min_probability, ch["median"])
+            )
             eog_guard(rows[r], types, ch["median"])
     for row in rows:
         row["ch_type"] = row["predicted"] if row["predicted"] != UNKNOWN else row["type"]
@@ -205,10 +207,12 @@ def identify_channel_types(
        ``"temperature"``, ``"misc"`` (motion, processed signals), ``"unknown"`` (an
        unconnected input), or a biopotential. Low sampling rates (PPG at 64 Hz, EDA
        at 4 Hz) take this path as they are.
-    3. **The encoder's head** (``model.calibration_``) tells ``"ecg"``, ``"eeg"`` and
-       ``"emg"`` apart: the windows are resampled to the model's rate on a copy,
-       embedded, and their probabilities averaged. An ``"eeg"`` that may be EOG
-       (blinks and saccades, no alpha or beta) is ``"unknown"``.
+    3. **The encoder's heads** (``model.calibration_``) tell ``"ecg"``, ``"eeg"`` and
+       ``"emg"`` apart: the windows are resampled to the model's rate on a copy and
+       embedded; the channel head (``calibration_.channel_head``) decides from their
+       mean embedding and the channel's signal features (a model without one
+       averages its items' probabilities). An ``"eeg"`` that may be EOG (blinks and
+       saccades, no alpha or beta) is ``"unknown"``.
 
     A model without a type head (files written before it) goes from step 1 to
     step 3: slow channels are then ``"unknown"``. The object you pass is never
