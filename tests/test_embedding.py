@@ -178,6 +178,33 @@ def test_evaluate_embeddings_scores(fitted, epochs_list):
         evaluate_embeddings(perfect[:1], "signal_type")
 
 
+def test_evaluate_embeddings_standardized_within_subject(fitted, epochs_list):
+    """A label that varies within each subject, buried under a large offset per subject:
+    leave-one-subject-out kNN fails on the raw features and finds it once each subject's
+    features are z-scored (standardize_by); the caller's metadata are not changed."""
+    rng = np.random.default_rng(1)
+    tagged = []
+    for ep in epochs_list:
+        n = len(ep)
+        state = np.arange(n) % 2
+        offset = rng.normal(0, 20.0, size=3)
+        features = np.outer(state, [1.0, -1.0, 0.5]) + offset + 0.05 * rng.normal(size=(n, 3))
+        ep = _with_columns(ep, features)
+        ep.metadata = ep.metadata.assign(state=np.where(state, "task", "rest"))
+        tagged.append(ep)
+    before = [ep.metadata.copy() for ep in tagged]
+    raw = evaluate_embeddings(tagged, "state", estimator=fitted)
+    within = evaluate_embeddings(tagged, "state", estimator=fitted, standardize_by="subject")
+    assert raw.loc["specae", "knn_balanced_accuracy"] < 0.8
+    assert within.loc["specae", "knn_balanced_accuracy"] == 1.0
+    assert within.loc["specae", "silhouette"] > raw.loc["specae", "silhouette"]
+    assert list(within.index) == ["specae", "pca_logspec"]  # the baseline standardised too
+    for ep, md in zip(tagged, before):
+        assert ep.metadata.equals(md)
+    with pytest.raises(ValueError, match="standardize_by='visit': no such metadata column"):
+        evaluate_embeddings(tagged, "state", baseline=False, standardize_by="visit")
+
+
 def test_evaluate_real_embeddings(fitted, epochs_list):
     embedded = [add_embeddings(ep.copy(), fitted) for ep in epochs_list]
     scores = evaluate_embeddings(embedded, "signal_type", estimator=fitted)

@@ -79,7 +79,7 @@ def standardize_within(features, groups):
     return out
 
 
-def _group_labels(epochs_list, column):
+def group_labels(epochs_list, column):
     """The ``column`` metadata of every Epochs as one array of strings, checked."""
     labels = []
     for ep in epochs_list:
@@ -166,7 +166,7 @@ def add_embeddings(
             )
         return add_store_embeddings(estimator, epochs, prefix=prefix, recon_error=recon_error)
     epochs_list = epochs_list_of(epochs)
-    groups = None if standardize_by is None else _group_labels(epochs_list, standardize_by)
+    groups = None if standardize_by is None else group_labels(epochs_list, standardize_by)
     embedded = [estimator.embed(ep, recon_error=recon_error) for ep in epochs_list]
     if groups is not None:
         sizes = np.cumsum([0] + [len(e) for e, _ in embedded])

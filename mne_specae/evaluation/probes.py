@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 from mne.utils import logger, verbose
 
-from ..estimator.metadata import embedding_columns, epochs_list_of, stack_columns
+from ..estimator.metadata import (
+    embedding_columns,
+    epochs_list_of,
+    group_labels,
+    stack_columns,
+    standardize_within,
+)
 from ..spectral.spectrogram import Spectrogram
 from .baselines import input_images
 
@@ -107,6 +113,7 @@ def evaluate_embeddings(
     baseline=True,
     baseline_components=(8, 16, 32, 64),
     n_neighbors=5,
+    standardize_by=None,
     random_state=0,
     verbose=None,
 ):
@@ -145,6 +152,13 @@ def evaluate_embeddings(
         accuracy is reported (its count in ``n_features``).
     n_neighbors : int
         Neighbours of the kNN classifier.
+    standardize_by : str | None
+        A metadata column (e.g. ``"subject"``): every feature of both representations
+        is z-scored within each of its values before the classifier and the
+        silhouette (unsupervised, as ``add_embeddings(..., standardize_by=...)``), so
+        that who was recorded does not dominate a label that varies within a subject
+        (rest vs task). Not for a label that is constant within each value (a
+        patient group): standardising removes it.
     random_state : int
         Seed of PCA and the silhouette's subsample.
     %(verbose)s
@@ -179,13 +193,17 @@ def evaluate_embeddings(
         raise ValueError(f"Need at least 2 distinct {group!r} values to hold groups out.")
     if len(np.unique(y)) < 2:
         raise ValueError(f"Need at least 2 distinct {label!r} values to evaluate.")
+    within = None if standardize_by is None else group_labels(epochs_list, standardize_by)
+
+    def prepared(features):
+        return features if within is None else standardize_within(features, within)
 
     def knn_accuracy(features):
         knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=n_neighbors))
         predicted = cross_val_predict(knn, features, y, groups=groups, cv=LeaveOneGroupOut())
         return balanced_accuracy_score(y, predicted)
 
-    representations = {"specae": (stack_columns(epochs_list, columns), None)}
+    representations = {"specae": (prepared(stack_columns(epochs_list, columns)), None)}
     if baseline:
         stage = getattr(estimator, "input_stage_", None)
         if getattr(stage, "channel_mode", None) == "separate":
@@ -200,7 +218,7 @@ def evaluate_embeddings(
             pca = make_pipeline(
                 StandardScaler(), PCA(n_components=n_comp, random_state=random_state)
             )
-            features = pca.fit_transform(logspec)
+            features = prepared(pca.fit_transform(logspec))
             scores[n_comp] = (knn_accuracy(features), features)
         best = max(scores, key=lambda k: (scores[k][0], -k))
         logger.info(
