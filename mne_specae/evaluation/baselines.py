@@ -315,12 +315,14 @@ class InputPCA(TransformerMixin, BaseEstimator):
 
 
 class RandomWeights:
-    """The encoder of another representation, with the weights it started from.
+    """The encoder of another representation, with random weights.
 
     In :func:`~mne_specae.compare_representations`, ``RandomWeights("specae")`` is the
     representation named ``"specae"`` after it was fitted in each fold, with its
-    network re-initialised exactly as before training (same seed, same input stage):
-    the difference between the two is what training added.
+    network re-initialised as a fit from random weights starts (same seed, same input
+    stage): the difference between the two is what training added. For a fit that
+    started from pretrained weights (``init="auto"`` with the shipped encoder's
+    settings, the defaults), it is what pretraining and fine-tuning added together.
 
     Parameters
     ----------
