@@ -205,6 +205,11 @@ def prepare_segments(
         Delete an existing store at ``path`` first.
     strict : bool
         Stop at the first file that cannot be read, instead of skipping it.
+    progress : bool
+        Show a progress bar (:mod:`tqdm`, on stderr) while files are prepared; it is
+        shown only when ``progress`` is ``True`` and the log level shows warnings
+        (not with ``verbose="error"``). ``False`` hides the bar and keeps the log,
+        the "Skipped ..." warnings included.
     storage_options : dict | None
         Passed to :func:`fsspec.core.url_to_fs` for the URLs of ``sources`` and
         ``path``:
@@ -215,11 +220,6 @@ def prepare_segments(
         refreshes at each commit, is stale (a killed writer's) and taken over with a
         warning; a fresher lock is refused, naming its holder. ``0`` takes over any
         lock (only when its holder is known to be gone).
-    progress : bool
-        Show a progress bar (:mod:`tqdm`, on stderr) while files are prepared; it is
-        shown only when ``progress`` is ``True`` and the log level shows warnings
-        (not with ``verbose="error"``). ``False`` hides the bar and keeps the log,
-        the "Skipped ..." warnings included.
     %(verbose)s
 
     Returns
