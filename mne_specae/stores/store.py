@@ -24,9 +24,11 @@ The waveforms are plain ``.npy`` files: a store opens without loading anything, 
 random batch reads only its rows, with ``os.preadv`` into the batch (seek and
 ``readinto`` on systems without it, :mod:`mne_specae.stores._reads`), so the
 process's memory does not grow with what it has read (the operating system's page
-cache keeps what is read often). ``.npy`` was chosen over zarr (a new dependency for
-the same layout) and compressed formats (decompressing a chunk to read one row of it):
-see ``benchmarks/bench_store.py`` for the measured read throughput.
+cache keeps what is read often). ``.npy`` was chosen over Zarr v3 by measurement
+(``benchmarks/bench_store_format.py``: on the same items, random batches read 50 to
+340 times faster from the shards than from any chunking of Zarr, compressed or not;
+zstd saved 9 % of the size; doc/stores.rst, "On disk"); ``benchmarks/bench_store.py``
+measures the read paths.
 """
 
 from __future__ import annotations
