@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import mne_specae as msa
+from mne_specae.stores._reads import plan_reads
 
 moto_server, s3 = _s3.moto_server, _s3.s3  # the fixtures
 
@@ -177,6 +178,41 @@ def test_a_store_read_from_a_url_equals_the_local_store(uploaded_store, s3):
         same.write_columns(pd.DataFrame({"x": np.zeros(n)}))
     with pytest.raises(ValueError, match="no memory map"):
         same.memmap(0)
+
+
+def test_a_batch_is_one_concurrent_request_of_its_runs(uploaded_store, s3, monkeypatch):
+    """A remote batch sends all its ranged GETs at once (``cat_ranges``: concurrent on
+    s3fs), never one ``cat_file`` per run; a short answer is named as damage."""
+    local, url = uploaded_store
+    remote = msa.read_segments(url, storage_options=s3.storage_options)
+    n = len(local)
+    idx = np.array([n - 1, 0, 1, 2, 5, n // 2, n // 2 + 1, 3])  # runs over 2 shards
+    shard = np.searchsorted(remote._offsets, idx, side="right") - 1
+    runs = plan_reads(shard, idx - remote._offsets[shard], remote.n_times * 4)
+    assert len(runs) >= 4 and len(set(shard)) == 2
+    remote[idx]  # the headers are read once, before counting
+    fs = remote._fs
+    calls = []
+    cat_ranges = fs.cat_ranges
+
+    def counted(paths, starts, ends, **kwargs):
+        calls.append(len(paths))
+        return cat_ranges(paths, starts, ends, **kwargs)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a run read with its own cat_file")
+
+    monkeypatch.setattr(fs, "cat_ranges", counted)
+    monkeypatch.setattr(fs, "cat_file", refused)
+    np.testing.assert_array_equal(remote[idx], local[idx])
+    assert calls == [len(runs)]
+
+    def short(paths, starts, ends, **kwargs):
+        return [b[:-4] for b in cat_ranges(paths, starts, ends, **kwargs)]
+
+    monkeypatch.setattr(fs, "cat_ranges", short)
+    with pytest.raises(ValueError, match="shorter than its manifest says"):
+        remote[idx]
 
 
 def test_a_store_url_that_is_no_store_is_named(s3):

@@ -5,9 +5,10 @@ protocol): the file accesses of :class:`~mne_specae.SegmentStore`, remote.
   changed (another writer): its ETag (or size and modification time), asked at most
   once every :data:`CHECK_EVERY` seconds, not at every batch;
 - each shard's ``.npy`` header: its first bytes and its size, checked as a local one;
-- rows: one ranged GET (``cat_file(path, start, end)``) per run of consecutive rows
-  of a shard, the bytes copied into the batch (:class:`FsspecShard`, the reader of
-  :mod:`~mne_specae.stores._reads`' plan);
+- rows: one ranged GET per run of consecutive rows of a shard (the plan of
+  :func:`~mne_specae.stores._reads.plan_reads`), all the GETs of a batch sent at once
+  (``fs.cat_ranges``: concurrent on asynchronous file systems such as s3fs, gcsfs,
+  HTTP), the bytes copied into the batch;
 - tables: Parquet footers and only the chosen column chunks, by ranged reads of a
   file object (pyarrow reads a Python file object).
 
@@ -30,26 +31,6 @@ from ._tables import TableFile, table_name
 #: Seconds between two checks that a remote store's manifest did not change.
 CHECK_EVERY = 1.0
 _HEADER_BYTES = 4096
-
-
-class FsspecShard:
-    """A remote shard read by ranged GETs (``read`` as ``PreadvShard.read``)."""
-
-    def __init__(self, fs, path, mode):
-        self.fs, self.path, self.mode = fs, path, mode
-
-    def read(self, buffers, offset):
-        total = sum(len(b) for b in buffers)
-        data = self.fs.cat_file(self.path, start=offset, end=offset + total)
-        got = 0
-        for buf in buffers:
-            n = min(len(buf), len(data) - got)
-            buf[:n] = data[got : got + n]
-            got += n
-        return got
-
-    def close(self):
-        pass
 
 
 class RemoteTableFile(TableFile):
@@ -141,8 +122,31 @@ class RemoteStoreMixin:
             )
         return self._offsets_bytes[shard]
 
-    def _reader(self, shard, mode):
-        return self._readers.use(shard, mode, lambda m: FsspecShard(self._fs, self._file(shard), m))
+    def _read_calls(self, calls, view, row_bytes):
+        """The batch's ranged GETs in one ``cat_ranges`` (concurrent where the file
+        system is asynchronous), each run's bytes copied to its rows."""
+        paths, starts, ends = [], [], []
+        for s, row, spans in calls:
+            start = self._layout(s) + row * row_bytes
+            paths.append(self._file(s))
+            starts.append(start)
+            ends.append(start + sum(k for _, k in spans) * row_bytes)
+        try:
+            blobs = self._fs.cat_ranges(paths, starts, ends, on_error="raise")
+        except FileNotFoundError as err:
+            raise ValueError(
+                f"{self.url}: a shard file is missing ({err}); the store is damaged."
+            ) from err
+        for (s, _, spans), data, start, end in zip(calls, blobs, starts, ends):
+            if len(data) != end - start:
+                raise ValueError(
+                    f"{self._fs.unstrip_protocol(self._file(s))}: shorter than its manifest "
+                    "says (it was truncated); the store is damaged."
+                )
+            got = 0
+            for pos, k in spans:
+                view[pos * row_bytes : (pos + k) * row_bytes] = data[got : got + k * row_bytes]
+                got += k * row_bytes
 
     def _array(self, shard):
         raise ValueError(

@@ -232,14 +232,19 @@ class SegmentStore(StoreTables):
         if not len(idx):
             return out
         self._check_current()
-        mode = read_mode()
         row_bytes = self.n_times * 4
-        view = memoryview(out).cast("B")
         shard = np.searchsorted(self._offsets, idx, side="right") - 1
         local = idx - self._offsets[shard]
-        with contextlib.ExitStack() as held:  # one shard file held at a time
+        self._read_calls(plan_reads(shard, local, row_bytes), memoryview(out).cast("B"), row_bytes)
+        return out
+
+    def _read_calls(self, calls, view, row_bytes):
+        """The calls of :func:`~mne_specae.stores._reads.plan_reads` read into ``view``
+        (the batch's bytes), one shard file held at a time."""
+        mode = read_mode()
+        with contextlib.ExitStack() as held:
             current = None
-            for s, row, spans in plan_reads(shard, local, row_bytes):
+            for s, row, spans in calls:
                 if s != current:  # file order: a shard's runs follow each other
                     held.close()
                     first = self._layout(s)
@@ -257,7 +262,6 @@ class SegmentStore(StoreTables):
                         f"{self._file(s)}: shorter than its manifest says (it "
                         "was truncated while open); the store is damaged."
                     )
-        return out
 
     def _reader(self, shard, mode):
         """The open shard file, read the ``mode`` way, while in use (a context
