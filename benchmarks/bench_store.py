@@ -81,11 +81,16 @@ def _import_package():
 def warm_workers(n_jobs):
     """Start joblib's worker processes and import the package in them (seconds).
 
-    joblib keeps them for the next call, as it does on a long run or a cluster."""
+    joblib keeps them for the next call, as it does on a long run or a cluster; with
+    the options :func:`~mne_specae.prepare_segments` gives them (each worker watches
+    its parent), else loky starts new workers for it (a few seconds of imports)."""
     from joblib import Parallel, delayed
 
+    from mne_specae.stores._writing import parent_token, worker_options
+
     t0 = time.perf_counter()
-    Parallel(n_jobs=n_jobs)(delayed(_import_package)() for _ in range(4 * n_jobs))
+    options = worker_options(parent_token())
+    Parallel(n_jobs=n_jobs, **options)(delayed(_import_package)() for _ in range(4 * n_jobs))
     return time.perf_counter() - t0
 
 
