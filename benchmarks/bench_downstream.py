@@ -33,8 +33,8 @@ blocks) that neither the encoder nor the probe saw.
 
 Run::
 
-    python benchmarks/bench_downstream.py --quick     # 6 min on 2 CPU cores (target < 10)
-    python benchmarks/bench_downstream.py             # the full table (3 seeds)
+    python benchmarks/bench_downstream.py --quick     # 22 min on 2 CPU cores (every baseline)
+    python benchmarks/bench_downstream.py             # 3 seeds, 5 folds (hours on 2 cores)
     python benchmarks/bench_downstream.py --smoke     # CI: tiny, checks the table
 
 Writes ``scores.csv`` (every fold), ``table.csv`` (the summary), ``wins.csv`` and
@@ -315,7 +315,7 @@ def main(argv=None):
     group.add_argument(
         "--quick",
         action="store_true",
-        help="fewer segments, 3 folds, one seed (< 10 min on 2 cores)",
+        help="fewer segments, 3 folds, one seed (about 22 min on 2 cores)",
     )
     group.add_argument(
         "--smoke", action="store_true", help="a tiny run that checks the table (CI, < 2 min)"
