@@ -11,14 +11,9 @@ from mne_specae import prepare_segments
 from mne_specae.stores import _bids
 
 mne_bids = pytest.importorskip("mne_bids")
+from _bids_tree import SUBJECTS, bids_path, write_curated_tree  # noqa: E402
+
 pytest.importorskip("edfio")  # write_raw_bids(format="EDF")
-
-SUBJECTS = ("00", "01")
-ENTITIES = dict(session="1", task="arith", run=1, acquisition="a", datatype="eeg")
-
-
-def _path(root, sub, suffix, extension):
-    return mne_bids.BIDSPath(subject=sub, root=root, suffix=suffix, extension=extension, **ENTITIES)
 
 
 @pytest.fixture(scope="module")
@@ -27,39 +22,11 @@ def bids_root(data_path, tmp_path_factory):
     the package's EDF reader types them: 20 EEG, one ECG), written with mne-bids; then
     edited as a curator would: Fp1 of sub-00 marked bad, A2-A1 of sub-01 typed MISC in
     channels.tsv, a BAD_ artefact at 1-3 s in sub-00's events.tsv."""
-    from mne_specae.datasets import read_raw
-
-    root = tmp_path_factory.mktemp("bids") / "ds"
-    for sub in SUBJECTS:
-        raw = read_raw(data_path / f"eeg/eegmat/Subject{sub}_1.edf", verbose=False)
-        raw.crop(0, 30.0, include_tmax=False)
-        raw.info["line_freq"] = 50.0
-        bids_path = mne_bids.BIDSPath(subject=sub, root=root, **ENTITIES)
-        mne_bids.write_raw_bids(
-            raw, bids_path, allow_preload=True, format="EDF", overwrite=True, verbose=False
-        )
-    mne_bids.mark_channels(
-        _path(root, "00", "eeg", ".edf"), ch_names=["Fp1"], status="bad", verbose=False
-    )
-    channels = _path(root, "01", "channels", ".tsv").fpath
-    table = pd.read_csv(channels, sep="\t", keep_default_na=False)
-    table.loc[table["name"] == "A2-A1", "type"] = "MISC"
-    table.to_csv(channels, sep="\t", index=False)
-    events = _path(root, "00", "events", ".tsv").fpath
-    table = pd.read_csv(events, sep="\t", keep_default_na=False)
-    row = dict.fromkeys(table.columns, "n/a")
-    row.update(onset=1.0, duration=2.0, trial_type="BAD_artefact", sample=500)
-    pd.concat([table, pd.DataFrame([row])]).to_csv(events, sep="\t", index=False)
-    # a derivative is not a recording of the dataset
-    derivative = root / "derivatives" / "clean" / "sub-00" / "eeg"
-    derivative.mkdir(parents=True)
-    edf = _path(root, "00", "eeg", ".edf").fpath
-    (derivative / edf.name).write_bytes(edf.read_bytes())
-    return root
+    return write_curated_tree(tmp_path_factory.mktemp("bids") / "ds", data_path, 30.0)
 
 
 def _types(root, sub):
-    table = pd.read_csv(_path(root, sub, "channels", ".tsv").fpath, sep="\t")
+    table = pd.read_csv(bids_path(root, sub, "channels", ".tsv").fpath, sep="\t")
     return dict(zip(table["name"], table["type"].str.lower()))
 
 
@@ -118,15 +85,15 @@ def test_without_mne_bids_the_file_names_are_parsed(bids_root, tmp_path, monkeyp
 
 
 def test_folders_and_files_inside_a_bids_dataset(bids_root, tmp_path):
-    edf = _path(bids_root, "01", "eeg", ".edf").fpath
+    edf = bids_path(bids_root, "01", "eeg", ".edf").fpath
     found = _bids.find_bids_recordings(bids_root / "sub-01")
     assert list(found) == [bids_root / "sub-01" / edf.relative_to(bids_root / "sub-01")]
     assert list(_bids.find_bids_recordings(edf)) == [edf]
     assert _bids.find_bids_recordings(tmp_path) is None  # not BIDS
     assert _bids.bids_root_of(edf) == bids_root.absolute()
     # a BIDSPath crosses to worker processes
-    bids_path = found[next(iter(found))]
-    assert pickle.loads(pickle.dumps(bids_path)).fpath == bids_path.fpath
+    path = found[next(iter(found))]
+    assert pickle.loads(pickle.dumps(path)).fpath == path.fpath
     store = prepare_segments([edf], tmp_path / "store", verbose=False)
     assert "A2-A1" not in set(store.metadata["channel"])  # read through mne-bids
     assert set(store.metadata["recording"]) == {
@@ -136,10 +103,10 @@ def test_folders_and_files_inside_a_bids_dataset(bids_root, tmp_path):
 
 
 def test_caller_channel_types_win_over_channels_tsv(bids_root):
-    bids_path = _path(bids_root, "01", "eeg", ".edf")
-    raw = _bids.read_bids_raw(bids_path)
+    path = bids_path(bids_root, "01", "eeg", ".edf")
+    raw = _bids.read_bids_raw(path)
     assert raw.get_channel_types(["A2-A1", "ECG"]) == ["misc", "ecg"]
-    raw = _bids.read_bids_raw(bids_path, channel_types={"A2-A1": "eeg"})
+    raw = _bids.read_bids_raw(path, channel_types={"A2-A1": "eeg"})
     assert raw.get_channel_types(["A2-A1"]) == ["eeg"]
     with pytest.raises(ValueError, match=r"no channel\(s\) \['X'\]"):
-        _bids.read_bids_raw(bids_path, channel_types={"X": "eeg"})
+        _bids.read_bids_raw(path, channel_types={"X": "eeg"})

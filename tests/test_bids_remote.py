@@ -16,17 +16,13 @@ from mne_specae.stores import _bids, _remote_bids
 from mne_specae.stores._remote import find_remote_recordings
 
 mne_bids = pytest.importorskip("mne_bids")
+from _bids_tree import SUBJECTS, bids_path, write_curated_tree  # noqa: E402
+
 pytest.importorskip("edfio")  # write_raw_bids(format="EDF")
 
 moto_server, s3 = _s3.moto_server, _s3.s3  # the fixtures
 
-SUBJECTS = ("00", "01")
-ENTITIES = dict(session="1", task="arith", run=1, acquisition="a", datatype="eeg")
 KW = dict(duration=5.0, sfreq=128.0, progress=False)
-
-
-def _path(root, sub, suffix, extension):
-    return mne_bids.BIDSPath(subject=sub, root=root, suffix=suffix, extension=extension, **ENTITIES)
 
 
 @pytest.fixture(scope="module")
@@ -34,34 +30,7 @@ def bids_root(data_path, tmp_path_factory):
     """A BIDS tree of eegmat Subject00_1 and Subject01_1 (15 s each), written with
     mne-bids (line frequency 50 Hz), then curated: Fp1 of sub-00 bad, A2-A1 of sub-01
     typed MISC, a BAD_ artefact at 1-3 s in sub-00's events.tsv; a derivative."""
-    from mne_specae.datasets import read_raw
-
-    root = tmp_path_factory.mktemp("bids") / "ds"
-    for sub in SUBJECTS:
-        raw = read_raw(data_path / f"eeg/eegmat/Subject{sub}_1.edf", verbose=False)
-        raw.crop(0, 15.0, include_tmax=False)
-        raw.info["line_freq"] = 50.0
-        bids_path = mne_bids.BIDSPath(subject=sub, root=root, **ENTITIES)
-        mne_bids.write_raw_bids(
-            raw, bids_path, allow_preload=True, format="EDF", overwrite=True, verbose=False
-        )
-    mne_bids.mark_channels(
-        _path(root, "00", "eeg", ".edf"), ch_names=["Fp1"], status="bad", verbose=False
-    )
-    channels = _path(root, "01", "channels", ".tsv").fpath
-    table = pd.read_csv(channels, sep="\t", keep_default_na=False)
-    table.loc[table["name"] == "A2-A1", "type"] = "MISC"
-    table.to_csv(channels, sep="\t", index=False)
-    events = _path(root, "00", "events", ".tsv").fpath
-    table = pd.read_csv(events, sep="\t", keep_default_na=False)
-    row = dict.fromkeys(table.columns, "n/a")
-    row.update(onset=1.0, duration=2.0, trial_type="BAD_artefact", sample=500)
-    pd.concat([table, pd.DataFrame([row])]).to_csv(events, sep="\t", index=False)
-    derivative = root / "derivatives" / "clean" / "sub-00" / "eeg"
-    derivative.mkdir(parents=True)
-    edf = _path(root, "00", "eeg", ".edf").fpath
-    (derivative / edf.name).write_bytes(edf.read_bytes())
-    return root
+    return write_curated_tree(tmp_path_factory.mktemp("bids") / "ds", data_path, 15.0)
 
 
 @pytest.fixture
@@ -140,7 +109,7 @@ def test_a_folder_or_a_file_inside_a_remote_bids_tree(bids_root, bids_url, s3, t
     assert "Fp1" not in set(one.metadata["channel"])
     assert 0.0 not in set(one.metadata["onset"])
     local = msa.prepare_segments(
-        [_path(bids_root, "00", "eeg", ".edf").fpath], tmp_path / "local", **KW
+        [bids_path(bids_root, "00", "eeg", ".edf").fpath], tmp_path / "local", **KW
     )
     pd.testing.assert_frame_equal(
         local.metadata.drop(columns="source"), one.metadata.drop(columns="source")
