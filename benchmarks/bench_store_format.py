@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_store import recording_files  # noqa: E402
 from moto_helpers import s3_options, start_moto, upload  # noqa: E402
-from store_helpers import peak_rss, reset_peak_rss  # noqa: E402
+from store_helpers import in_fresh_process, peak_rss, reset_peak_rss  # noqa: E402
 
 # The data folder as the tests and the Makefile find it: ../shared/data/biosignals next to
 # the checkout when MNE_SPECAE_DATA is not set and that folder holds the data.
@@ -176,21 +176,7 @@ def _rss_child(queue, kind, path, batch_size, n_batches):
 
 
 def rss_growth(kind, path, batch_size, n_batches):
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_rss_child, args=(queue, kind, str(path), batch_size, n_batches))
-    proc.start()
-    while True:  # a child that died would leave get() waiting forever
-        try:
-            result = queue.get(timeout=5)
-            break
-        except Exception:
-            if not proc.is_alive():
-                raise RuntimeError(f"the measuring process failed ({kind}, {path})") from None
-    proc.join()
-    return result
+    return in_fresh_process(_rss_child, kind, str(path), batch_size, n_batches)
 
 
 # ----------------------------------------------------------------- report

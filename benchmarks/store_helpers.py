@@ -174,12 +174,14 @@ def _tables_child(queue, path, fmt, action):
     queue.put(dict(open_s=opened, seconds=seconds, rss_growth_mb=peak_rss() - before, check=check))
 
 
-def _in_child(*args):
+def in_fresh_process(target, *args):
+    """``target(queue, *args)`` run in a new (spawned) process; what it put in the
+    queue (an error when the process died without an answer)."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_tables_child, args=(queue, *args))
+    proc = ctx.Process(target=target, args=(queue, *args))
     proc.start()
     while True:  # a child that died would leave get() waiting forever
         try:
@@ -190,6 +192,10 @@ def _in_child(*args):
                 raise RuntimeError(f"the measuring process failed ({args})") from None
     proc.join()
     return result
+
+
+def _in_child(*args):
+    return in_fresh_process(_tables_child, *args)
 
 
 def _tables_mb(path):
