@@ -9,9 +9,8 @@ import pytest
 import torch
 from downstream_helpers import _as_list, _initial_weights, _metadata, _sine_epochs, load_real_epochs
 from sklearn.exceptions import NotFittedError
-from tiny import TINY, TINY_ONE_EPOCH, weights_of
+from tiny import TINY, TINY_ONE_EPOCH, record_start_weights, weights_of
 
-import mne_specae.estimator.specae as estimator_module
 from mne_specae import SpecAE
 from mne_specae.evaluation.baselines import BANDS, BandPowers, InputPCA, RandomWeights
 from mne_specae.evaluation.probes import PROBES, make_probe, reconstruction_r2
@@ -37,14 +36,7 @@ def fitted_tiny(real_epochs):
 # ------------------------------------------------------------------------ RandomWeights
 def test_random_weights_from_fitted_are_the_initial_weights(real_epochs, monkeypatch):
     picked = [ep for ep in real_epochs if ep.metadata["signal_type"].iloc[0] == "eeg"]
-    started = []
-    train = estimator_module.train_autoencoder
-
-    def recording_train(model, *args, **kwargs):
-        started.append(weights_of(model))
-        return train(model, *args, **kwargs)
-
-    monkeypatch.setattr(estimator_module, "train_autoencoder", recording_train)
+    started = record_start_weights(monkeypatch)
     est = SpecAE(**dict(TINY_ONE_EPOCH, random_state=5)).fit(picked)
     monkeypatch.undo()
     assert len(started) == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
-from tiny import assert_same_weights, weights_of
+from tiny import assert_same_weights, record_start_weights, weights_of
 
 from mne_specae import SpecAE, load_pretrained, make_segments
 
@@ -44,16 +44,7 @@ def _max_difference(a, b):
 
 @pytest.mark.parametrize("how", ["pretrained", "biosignals", "file", "path", "auto", "default"])
 def test_fit_starts_from_the_shipped_weights(shipped, small_epochs, how, tmp_path, monkeypatch):
-    import mne_specae.estimator.specae as specae_module
-
-    started = []
-    train = specae_module.train_autoencoder
-
-    def spy(model, *args, **kwargs):  # the weights the first step starts from
-        started.append(weights_of(model))
-        return train(model, *args, **kwargs)
-
-    monkeypatch.setattr(specae_module, "train_autoencoder", spy)
+    started = record_start_weights(monkeypatch)  # the weights the first step starts from
     init = {"pretrained": "pretrained", "biosignals": "biosignals", "auto": "auto"}.get(how)
     if how in ("file", "path"):
         saved = shipped.save(tmp_path / "shipped.specae")
@@ -136,7 +127,6 @@ def test_unknown_names_and_checkpoints_are_refused(shipped, small_epochs, tmp_pa
 
 def test_defaults_are_the_shipped_recipe(shipped, small_epochs, monkeypatch):
     """SpecAE() is the shipped encoder's recipe: a plain fit starts from its weights."""
-    import mne_specae.estimator.specae as specae_module
     from mne_specae.presets import RECOMMENDED
 
     training = {"max_epochs", "batch_size", "lr", "patience", "val_fraction", "scheduler"}
@@ -144,14 +134,7 @@ def test_defaults_are_the_shipped_recipe(shipped, small_epochs, monkeypatch):
     assert {k: ours[k] for k in RECOMMENDED if k not in training} == {
         k: theirs[k] for k in RECOMMENDED if k not in training
     }
-    started = []
-    train = specae_module.train_autoencoder
-
-    def spy(model, *args, **kwargs):
-        started.append(weights_of(model))
-        return train(model, *args, **kwargs)
-
-    monkeypatch.setattr(specae_module, "train_autoencoder", spy)
+    started = record_start_weights(monkeypatch)
     est = SpecAE(max_epochs=1, lr=1e-12, batch_size=8, val_fraction=0.0, device="cpu")
     est.fit(small_epochs)  # every other setting the default
     assert_same_weights(started[0], weights_of(shipped.model_))

@@ -140,3 +140,19 @@ def without_type_head(model):
     older = copy.deepcopy(model)
     older.calibration_.type_head = None
     return older
+
+
+def record_start_weights(monkeypatch):
+    """A list that receives, at each ``SpecAE.fit``, the weights its training starts
+    from (``train_autoencoder`` watched through ``monkeypatch``)."""
+    import mne_specae.estimator.specae as specae_module
+
+    started = []
+    train = specae_module.train_autoencoder
+
+    def recording_train(model, *args, **kwargs):
+        started.append(weights_of(model))
+        return train(model, *args, **kwargs)
+
+    monkeypatch.setattr(specae_module, "train_autoencoder", recording_train)
+    return started
