@@ -23,7 +23,11 @@ from mne_specae.datasets import (
     read_corpus,
 )
 from mne_specae.datasets import corpus as corpus_mod
-from mne_specae.datasets._corpus_fixtures import read_biosppy_signal, read_mne_fixture
+from mne_specae.datasets._corpus_fixtures import (
+    read_biosppy_signal,
+    read_mne_fixture,
+    read_neurokit_csv,
+)
 from mne_specae.datasets._corpus_readers import (
     NOMINAL_SCALE,
     read_cinc2015,
@@ -126,6 +130,28 @@ def test_select_paths_leaves_reserved_out():
     assert [r["format"] for r in rows] == ["wfdb_mat", "companion"]
     assert select_paths("mitdb_more", ["223.hea", "104.hea", "104.dat"])[0]["subject"] == "104"
     assert len(select_paths("mitdb_more", ["223.hea", "223.dat", "232.hea"])) == 0
+
+
+def test_select_paths_neurokit_csv_only():
+    """NeuroKit's examples: the five CSVs of EOG and bio signals; never a pickle, nor the
+    EEG text file of undocumented origin, nor the ECG-only files."""
+    paths = [
+        "data/eog_100hz.csv",
+        "data/bio_resting_5min_100hz.csv",
+        "data/eeg_1min_200hz.pickle",
+        "data/eeg.txt",
+        "data/ecg_1000hz.csv",
+        "data/eog_100hz.pickle",
+        "docs/data/eog_100hz.csv",
+    ]
+    rows = select_paths("neurokit", paths)
+    assert [(r["relpath"], r["subject"], r["format"]) for r in rows] == [
+        ("neurokit/bio_resting_5min_100hz.csv", "bio_resting_5min_100hz", "neurokit_csv"),
+        ("neurokit/eog_100hz.csv", "eog_100hz", "neurokit_csv"),
+    ]
+    table = corpus_files("neurokit")
+    assert not table["path"].str.endswith(".pickle").any()
+    assert set(table["format"]) == {"neurokit_csv"} and len(table) == 5
 
 
 def test_corpus_files_sources_and_path(monkeypatch, tmp_path):
@@ -308,6 +334,58 @@ def test_read_biosppy_signal(tmp_path):
     np.testing.assert_allclose(raw.get_data()[0], (counts - 2048) * NOMINAL_SCALE)
     with pytest.raises(ValueError, match="not one of the BioSPPy"):
         read_biosppy_signal(tmp_path / "ecg.txt")
+
+
+def test_read_neurokit_csv(tmp_path):
+    rng = np.random.default_rng(7)
+    n = 500
+    cols = {
+        "ECG": rng.normal(0, 0.5, n).round(6),  # mV
+        "EDA": (10 + rng.random(n)).round(6),  # microsiemens
+        "Photosensor": np.repeat([5.0, 0.0, 5.0, 0.0, 5.0], n // 5),
+        "RSP": rng.normal(1, 0.2, n).round(6),
+        "PPG": rng.normal(0, 0.1, n).round(6),
+    }
+    table = pd.DataFrame(cols)
+    fname = tmp_path / "bio_eventrelated_100hz.csv"
+    table.to_csv(fname, index=False)
+    raw = read_neurokit_csv(fname, subject="neurokit-x", recording="neurokit/x")
+    assert raw.info["sfreq"] == 100.0 and raw.n_times == n
+    assert raw.ch_names == list(cols)
+    assert raw.get_channel_types() == ["ecg", "gsr", "stim", "resp", "bio"]
+    assert corpus_channel_kinds(raw) == {
+        "ECG": "ecg",
+        "EDA": "eda",
+        "Photosensor": "photosensor",
+        "RSP": "respiration",
+        "PPG": "ppg",
+    }
+    data = raw.get_data()
+    np.testing.assert_allclose(data[0], cols["ECG"] * 1e-3)
+    np.testing.assert_allclose(data[1], cols["EDA"] * 1e-6)
+    np.testing.assert_array_equal(data[2], cols["Photosensor"])
+    np.testing.assert_allclose(data[3], cols["RSP"] * NOMINAL_SCALE)
+    np.testing.assert_allclose(data[4], cols["PPG"] * NOMINAL_SCALE)
+    assert raw.info["subject_info"]["his_id"] == "neurokit-x"
+    # EOG in volts, the rate from the name (200 Hz); an empty cell is NaN, kept in place
+    eog = rng.normal(-5e-3, 1e-4, (400, 2))
+    lines = ["hEOG,vEOG"] + [f"{a:.17g},{b:.17g}" for a, b in eog]
+    lines[11] = f"{eog[10, 0]:.17g},"
+    (tmp_path / "eog_200hz.csv").write_text("\n".join(lines) + "\n")
+    raw = read_neurokit_csv(tmp_path / "eog_200hz.csv")
+    assert raw.info["sfreq"] == 200.0 and raw.get_channel_types() == ["eog", "eog"]
+    data = raw.get_data()
+    assert np.isnan(data[1, 10]) and np.isfinite(data).sum() == 799
+    np.testing.assert_array_equal(data[:, :10], eog[:10].T)
+    # the rate given, a file name without one, a column of unknown signal
+    table.to_csv(tmp_path / "recording.csv", index=False)
+    assert read_neurokit_csv(tmp_path / "recording.csv", sfreq=250).info["sfreq"] == 250.0
+    with pytest.raises(ValueError, match="no sampling rate in the file name"):
+        read_neurokit_csv(tmp_path / "recording.csv")
+    table.assign(Temp=1.0).to_csv(tmp_path / "x_100hz.csv", index=False)
+    with pytest.raises(ValueError, match=r"\['Temp'\] of unknown signal"):
+        read_neurokit_csv(tmp_path / "x_100hz.csv")
+    assert READERS["neurokit_csv"] is read_neurokit_csv
 
 
 def test_read_mne_fixture_retypes(tmp_path):
@@ -500,6 +578,7 @@ def test_corpus_on_disk():
         "mitdb_more": {"ecg"},
         "unibo_inail": {"misc"},
         "biosppy": {"misc"},
+        "neurokit": {"ecg", "gsr", "resp", "stim"},
     }
     for source, types in expected.items():
         raw = next(read_corpus(folder, sources=source))

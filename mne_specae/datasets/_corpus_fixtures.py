@@ -1,13 +1,16 @@
-"""Corpus readers for the BioSPPy example signals and the MNE test fixtures: the true
-type and kind of each channel where the file says another (or nothing)."""
+"""Corpus readers for the example signals of toolboxes (BioSPPy, NeuroKit2) and the MNE
+test fixtures: the true type and kind of each channel where the file says another (or
+nothing)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mne
 import numpy as np
-from mne.utils import logger
+import pandas as pd
+from mne.utils import _validate_type, logger
 
 from ._corpus_readers import NOMINAL_SCALE, _make_raw, set_kinds
 from ._raws import describe
@@ -74,6 +77,72 @@ def read_biosppy_signal(fname, *, subject=None, recording=None):
     data = (values.T - offset) * NOMINAL_SCALE
     n = len(labels)
     return _make_raw(data, labels, [ch_type] * n, [kind] * n, sfreq, subject, recording)
+
+
+#: NeuroKit2 example columns (lower case) -> (MNE type, kind, factor to MNE's unit):
+#: ECG in mV (BIOPAC), EOG in volts (read through MNE by the NeuroKit developers), EDA in
+#: microsiemens, respiration belt and PPG in arbitrary units (:data:`NOMINAL_SCALE`), the
+#: photosensor (a light sensor on the screen: 0-5 V when a stimulus shows) unscaled, as
+#: the event codes of other stimulus channels.
+NEUROKIT_COLUMNS = {
+    "ecg": ("ecg", "ecg", 1e-3),
+    "veog": ("eog", "eog", 1.0),
+    "heog": ("eog", "eog", 1.0),
+    "eda": ("gsr", "eda", 1e-6),
+    "rsp": ("resp", "respiration", NOMINAL_SCALE),
+    "ppg": ("bio", "ppg", NOMINAL_SCALE),
+    "photosensor": ("stim", "photosensor", 1.0),
+}
+_RATE_IN_NAME = re.compile(r"_(\d+(?:\.\d+)?)hz(?:[_.]|$)", re.I)
+
+
+def read_neurokit_csv(fname, *, sfreq=None, subject=None, recording=None):
+    """A NeuroKit2 example recording (``nk.data``): a CSV, one column per signal.
+
+    Parameters
+    ----------
+    fname : path-like
+        The CSV (header ``ECG,EDA,Photosensor,RSP``, ``hEOG,vEOG``, ...).
+    sfreq : float | None
+        The sampling rate; ``None``: from the file name (``bio_resting_5min_100hz.csv``:
+        100 Hz), as NeuroKit documents its examples.
+    subject, recording : str | None
+        Stored on the Raw.
+
+    Returns
+    -------
+    raw : mne.io.RawArray
+        One channel per column, named as the column, typed and scaled as
+        :data:`NEUROKIT_COLUMNS` says. An empty cell is a sample of NaN (the time base
+        is kept; :func:`~mne_specae.make_segments` drops the segment it falls in).
+    """
+    fname = Path(fname)
+    _validate_type(sfreq, ("numeric", None), "sfreq")
+    if sfreq is None:
+        m = _RATE_IN_NAME.search(fname.name)
+        if m is None:
+            raise ValueError(
+                f"{fname.name}: no sampling rate in the file name (such as '_100hz'); pass sfreq."
+            )
+        sfreq = float(m.group(1))
+    if not sfreq > 0:
+        raise ValueError(f"sfreq must be positive, got {sfreq}.")
+    table = pd.read_csv(fname)
+    unknown = [c for c in table if str(c).strip().lower() not in NEUROKIT_COLUMNS]
+    if unknown or table.empty:
+        raise ValueError(
+            f"{fname.name}: column(s) {unknown} of unknown signal (known: "
+            f"{sorted(NEUROKIT_COLUMNS)}), or no sample."
+        )
+    rules = [NEUROKIT_COLUMNS[str(c).strip().lower()] for c in table]
+    values = table.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64).T
+    missing = int((~np.isfinite(values)).any(axis=0).sum())
+    if missing:
+        logger.info(f"{fname.name}: {missing} sample(s) with an empty or non-numeric cell: NaN")
+    data = values * np.array([r[2] for r in rules])[:, None]
+    names = [str(c).strip() for c in table]
+    types, kinds = [r[0] for r in rules], [r[1] for r in rules]
+    return _make_raw(data, names, types, kinds, sfreq, subject, recording)
 
 
 def read_mne_fixture(fname, *, subject=None, recording=None):

@@ -14,6 +14,9 @@ Units (what each reader does to reach MNE's units):
 * UniBo-INAIL: envelope values (arbitrary units) x :data:`NOMINAL_SCALE`.
 * BioSPPy examples: ADC counts minus the mid-scale (``2**(bits - 1)``; none for the
   accelerometer's physical m/s^2) x :data:`NOMINAL_SCALE`.
+* NeuroKit2 examples: ECG from mV to volts, EOG in volts already, EDA from microsiemens
+  to siemens (x 1e-6), respiration and PPG x :data:`NOMINAL_SCALE`, the photosensor's
+  volts unscaled (a stimulus channel).
 * MNE test fixtures: as MNE reads them (volts).
 
 Arbitrary amplitudes must not be compared with calibrated ones: normalise per item or

@@ -119,6 +119,18 @@ CORPUS_SOURCES = {
             "accelerometer, BCG, EDA, PCG, PPG, respiration; 100-1000 Hz",
         ),
         CorpusSource(
+            "neurokit",
+            "NeuroKit2 example recordings (EOG, ECG, EDA, PPG, respiration, photosensor)",
+            "neuropsychology/NeuroKit",
+            "277f614ee3984647d71ba31aadffea97766aeb0f",
+            "MIT",
+            "Makowski D, Pham T, Lau ZJ, Brammer JC, Lespinasse F, Pham H, Scholzel C, Chen "
+            "SHA. NeuroKit2: A Python toolbox for neurophysiological signal processing. "
+            "Behav Res Methods 53(4):1689-1696 (2021).",
+            "vertical/horizontal EOG (volts), ECG, EDA, PPG, respiration belt and a "
+            "stimulus photosensor of single-subject lab recordings; 100-200 Hz",
+        ),
+        CorpusSource(
             "wfdb_samples",
             "wfdb-python sample records 03700181 and mixedsignals",
             "MIT-LCP/wfdb-python",
@@ -161,6 +173,15 @@ _UCI = re.compile(r"EMG_data/(\d{2})/(\d+_raw_data_[^/]+\.txt)$")
 _MITDB = re.compile(r"(104|108|202|231)\.(hea|dat)$")
 _UNIBO = re.compile(r"data/(user_(\d+)_day_\d+_posture_\d+)\.mat$")
 _BIOSPPY = re.compile(r"examples/(acc|bcg|eda|pcg|ppg|resp)\.txt$")
+#: NeuroKit2's example recordings (``nk.data``), CSV at the rate in their name. Left out:
+#: ``eeg.txt`` (4097 integer samples of undocumented origin, the layout of the Bonn
+#: epilepsy EEG segments, whose licence is not NeuroKit's to give), the ECG-only files
+#: (ECG is plentiful; origin undocumented), and every ``.pickle`` (never unpickled: a
+#: data file must not run code when opened).
+_NEUROKIT = re.compile(
+    r"data/((eog_100hz|eog_200hz|bio_eventrelated_100hz|bio_resting_5min_100hz"
+    r"|bio_resting_8min_100hz)\.csv)$"
+)
 _WFDB = re.compile(r"sample-data/((03700181)\.(hea|dat)|(mixedsignals)(\.hea|_[epr]\.dat))$")
 
 #: mne-testing-data files used (primary file first; companions follow), each with its
@@ -242,6 +263,8 @@ def _select(source, path):
         return dict(relpath=relpath, subject=f"user_{m.group(2)}", format="unibo_mat")
     if source == "biosppy" and (m := _BIOSPPY.match(path)):
         return dict(relpath=f"biosppy/{m.group(1)}.txt", subject=m.group(1), format="biosppy_txt")
+    if source == "neurokit" and (m := _NEUROKIT.fullmatch(path)):
+        return dict(relpath=f"neurokit/{m.group(1)}", subject=m.group(2), format="neurokit_csv")
     if source == "wfdb_samples" and (m := _WFDB.match(path)):
         name = PurePosixPath(path).name
         record = m.group(2) or m.group(4)

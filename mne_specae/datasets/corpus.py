@@ -20,7 +20,7 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
 from ._corpus_build import fetch_row
-from ._corpus_fixtures import read_biosppy_signal, read_mne_fixture
+from ._corpus_fixtures import read_biosppy_signal, read_mne_fixture, read_neurokit_csv
 from ._corpus_readers import (
     corpus_channel_kinds,  # noqa: F401 (public here)
     read_cinc2015,
@@ -67,6 +67,7 @@ READERS = {
     "uci_gestures_txt": read_uci_gestures,
     "unibo_mat": read_unibo_mat,
     "biosppy_txt": read_biosppy_signal,
+    "neurokit_csv": read_neurokit_csv,
     "bdf": read_mne_fixture,
     "edf": read_mne_fixture,
     "eeglab": read_mne_fixture,
@@ -95,7 +96,7 @@ def corpus_files(sources=None):
     sources : str | list of str | None
         Keep these sources (keys such as ``"cinc2015"``, ``"muse"``, ``"myo"``,
         ``"uci_gestures"``, ``"mitdb_more"``, ``"mne_testing"``, ``"unibo_inail"``,
-        ``"biosppy"``, ``"wfdb_samples"``); ``None``: all.
+        ``"biosppy"``, ``"neurokit"``, ``"wfdb_samples"``); ``None``: all.
 
     Returns
     -------
