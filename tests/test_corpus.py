@@ -409,6 +409,34 @@ def test_read_mne_fixture_retypes(tmp_path):
     np.testing.assert_allclose(raw.get_data()[:2], data[:2])
 
 
+def test_read_mne_fixture_eeglab_eog_and_biosemi_inputs(tmp_path):
+    """EEGLAB/test_raw (EEGLAB's sample data, channels renamed): its 2nd and 6th channels
+    are EOG1 and EOG2 (EEGLAB/test_chans.locs), the others EEG; EDF/test_reduced's
+    external and "Ergo" inputs (unknown signals) are left out."""
+    names = [f"EEG {k:03d}" for k in range(8)]
+    info = mne.create_info(names, 128.0, "eeg")
+    data = np.random.default_rng(6).normal(0, 1e-5, (8, 1280))
+    mne.io.RawArray(data, info, verbose=False).save(tmp_path / "test_raw.fif", verbose="error")
+    raw = read_mne_fixture(tmp_path / "test_raw.fif")
+    types = dict(zip(raw.ch_names, raw.get_channel_types()))
+    assert [ch for ch, t in types.items() if t == "eog"] == ["EEG 001", "EEG 005"]
+    assert corpus_channel_kinds(raw)["EEG 005"] == "eog"
+    assert corpus_channel_kinds(raw)["EEG 004"] == "eeg"
+    np.testing.assert_allclose(raw.get_data(), data)
+    info = mne.create_info(
+        ["A1", "H16", "I5", "Ergo-Left", "Status"], 512.0, ["eeg"] * 4 + ["stim"]
+    )
+    data = np.random.default_rng(8).normal(0, 1e-5, (5, 2560))
+    fname = tmp_path / "test_reduced.fif"
+    mne.io.RawArray(data, info, verbose=False).save(fname, verbose="error")
+    raw = read_mne_fixture(fname)
+    assert dict(zip(raw.ch_names, raw.get_channel_types())) == {
+        "A1": "eeg",
+        "H16": "eeg",
+        "Status": "stim",
+    }
+
+
 def test_corpus_channel_kinds_defaults_and_picks():
     info = mne.create_info(["a", "b", "c"], 100.0, ["resp", "gsr", "stim"])
     raw = mne.io.RawArray(np.zeros((3, 10)), info, verbose=False)

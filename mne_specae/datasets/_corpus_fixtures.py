@@ -39,6 +39,14 @@ FIXTURE_TYPES = {
         "acc2": ("misc", "accelerometer"),
         "acc3": ("misc", "accelerometer"),
     },
+    # EEGLAB's sample data (eeglab_data.set, 30504 samples at 128 Hz) with its channels
+    # renamed "EEG 000".."EEG 031": the repository's EEGLAB/test_chans.locs, its channel
+    # file, names the 2nd and 6th EOG1 and EOG2 (electrodes beside the eyes)
+    "test_raw": {"EEG 001": ("eog", "eog"), "EEG 005": ("eog", "eog")},
+    # a BioSemi recording: A1..H16 on the scalp; I1..I8 (external inputs of unknown
+    # placement: I5-I7 muscle-like, 26-41 % of their power above 30 Hz) and the two
+    # "Ergo" inputs (uncorrelated with the scalp) are not known to be EEG
+    "test_reduced": {**{f"I{k}": None for k in range(1, 9)}, "Ergo-Left": None, "Ergo-Right": None},
     "test_eximia": {"EOG": ("eog", "eog")},
     "test_CA_208_amp_disconnection": {"EOG": ("eog", "eog"), **_BIPOLAR},
     "test_CA_208_start_stop": {"EOG": ("eog", "eog"), **_BIPOLAR},
