@@ -385,6 +385,9 @@ def test_read_neurokit_csv(tmp_path):
     table.assign(Temp=1.0).to_csv(tmp_path / "x_100hz.csv", index=False)
     with pytest.raises(ValueError, match=r"\['Temp'\] of unknown signal"):
         read_neurokit_csv(tmp_path / "x_100hz.csv")
+    (tmp_path / "y_100hz.csv").write_text("ECG,RSP\n")
+    with pytest.raises(ValueError, match="no sample"):
+        read_neurokit_csv(tmp_path / "y_100hz.csv")
     assert READERS["neurokit_csv"] is read_neurokit_csv
 
 

@@ -137,11 +137,13 @@ def read_neurokit_csv(fname, *, sfreq=None, subject=None, recording=None):
         raise ValueError(f"sfreq must be positive, got {sfreq}.")
     table = pd.read_csv(fname)
     unknown = [c for c in table if str(c).strip().lower() not in NEUROKIT_COLUMNS]
-    if unknown or table.empty:
+    if unknown:
         raise ValueError(
-            f"{fname.name}: column(s) {unknown} of unknown signal (known: "
-            f"{sorted(NEUROKIT_COLUMNS)}), or no sample."
+            f"{fname.name}: column(s) {unknown} of unknown signal; the known columns are "
+            f"{sorted(NEUROKIT_COLUMNS)} (any case)."
         )
+    if table.empty:
+        raise ValueError(f"{fname.name}: no sample.")
     rules = [NEUROKIT_COLUMNS[str(c).strip().lower()] for c in table]
     values = table.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64).T
     missing = int((~np.isfinite(values)).any(axis=0).sum())
