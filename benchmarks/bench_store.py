@@ -34,9 +34,11 @@ the Parquet / CSV ratios.
 Training (``--training 20000,100000,500000``): :meth:`SpecAE.fit` on stores of those
 sizes (the prepared files repeated: waveform files linked, each copy its own recording
 and subject), each fit in a fresh process, against the same data as in-memory Epochs
-(up to ``--in-memory-up-to`` items), alternating, ``--repeats`` times each (single runs
-on a shared 2-core machine vary by 10-20 %); the median items/s of the training epoch
-and the largest growth of the peak resident memory from before the data were opened.
+(up to ``--in-memory-up-to`` items) and from a copy of the store on a loopback S3
+server, by ranged reads and through a shard cache (``--no-remote``: not those),
+alternating, ``--repeats`` times each (single runs on a shared 2-core machine vary by
+10-20 %); the median items/s of the training epoch and the largest growth of the peak
+resident memory from before the data were opened (``store_training.py``).
 
     python benchmarks/bench_store.py [--extended] [--batch-size 64] [--batches 400]
                                      [--open-items 1000000] [--training 20000,100000]
@@ -60,7 +62,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from store_helpers import peak_rss, repeat_store, reset_peak_rss, tables, time_prepare_cluster  # noqa: E402
+from store_helpers import repeat_store, tables, time_prepare_cluster  # noqa: E402
+from store_training import training  # noqa: E402
 
 
 def recording_files(extended):
@@ -112,19 +115,7 @@ def time_reads(read, n, batch_size, n_batches, rng):
     return n_batches * batch_size / (time.perf_counter() - t0)
 
 
-# ----------------------------------------------------------------- training
-TRAIN_SETTINGS = dict(
-    filters=8,
-    max_epochs=1,
-    val_fraction=0.05,
-    normalize="item",
-    batch_size=64,
-    device="cpu",
-    random_state=0,
-    verbose="error",
-)
-
-
+# ----------------------------------------------------------------- open
 def time_open(path, repeats=5):
     """Median seconds of ``read_segments(path)``."""
     from mne_specae import read_segments
@@ -162,78 +153,6 @@ def open_time(base, n_items, tmp, batch_size):
     shutil.rmtree(path)
 
 
-def _fit_child(queue, path, in_memory):
-    """Fit in a fresh process: items/s and the growth of the peak resident memory."""
-    import mne_specae
-    from mne_specae import SpecAE, presets
-
-    torch_threads = os.environ.get("BENCH_THREADS")
-    if torch_threads:
-        import torch
-
-        torch.set_num_threads(int(torch_threads))
-    before = reset_peak_rss()
-    store = mne_specae.read_segments(path)
-    data = store.to_epochs() if in_memory else store
-    est = SpecAE(**dict(presets.QUICK, **TRAIN_SETTINGS))
-    t0 = time.perf_counter()
-    est.fit(data)
-    seconds = time.perf_counter() - t0
-    peak = peak_rss()
-    queue.put(
-        dict(
-            items=len(store),
-            seconds=seconds,
-            items_per_s=float(est.history_.to_frame()["samples_per_s"].iloc[0]),
-            rss_growth_mb=peak - before,
-        )
-    )
-
-
-def time_fit(path, in_memory):
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_fit_child, args=(queue, str(path), in_memory))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
-
-
-def training(base, sizes, memory_sizes, tmp, repeats):
-    print(
-        f"\nTraining from a store vs in memory (QUICK preset, {TRAIN_SETTINGS}), each "
-        "fit in a fresh process, store and memory alternating, median of "
-        f"{repeats}; peak RSS growth from before the data were opened:"
-    )
-    for n in sizes:
-        path = tmp / f"store{n}"
-        actual = repeat_store(base, n, path)
-        modes = (False, True) if n in memory_sizes else (False,)
-        runs = {mode: [time_fit(path, mode) for _ in [0]] for mode in modes}
-        for _ in range(repeats - 1):
-            for mode in modes:
-                runs[mode].append(time_fit(path, mode))
-        speed = {}
-        for mode in modes:
-            rates = [r["items_per_s"] for r in runs[mode]]
-            speed[mode] = float(np.median(rates))
-            rss = max(r["rss_growth_mb"] for r in runs[mode])
-            print(
-                f"  {actual:7d} items, {'in memory' if mode else 'store    '}: "
-                f"{speed[mode]:6.0f} items/s (runs: {', '.join(f'{v:.0f}' for v in rates)}),"
-                f" peak RSS +{rss:6.0f} MB"
-            )
-        if True in speed:
-            print(
-                f"  {actual:7d} items, store / in memory: {speed[False] / speed[True]:.2f}x "
-                "(goal >= 0.9x)"
-            )
-        shutil.rmtree(path)
-
-
 # ----------------------------------------------------------------- tables
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -268,6 +187,11 @@ def main(argv=None):
         type=int,
         default=3,
         help="fits per size and mode (alternating; the median is shown)",
+    )
+    parser.add_argument(
+        "--no-remote",
+        action="store_true",
+        help="train from the local store and in memory only (no loopback S3 server)",
     )
     parser.add_argument(
         "--in-memory-up-to",
@@ -377,9 +301,8 @@ def main(argv=None):
             tables(store, args.tables, tmp)
         if args.training:
             sizes = [int(v) for v in args.training.split(",")]
-            training(
-                store, sizes, [v for v in sizes if v <= args.in_memory_up_to], tmp, args.repeats
-            )
+            memory_sizes = [v for v in sizes if v <= args.in_memory_up_to]
+            training(store, sizes, memory_sizes, tmp, args.repeats, remote=not args.no_remote)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

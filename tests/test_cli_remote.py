@@ -146,3 +146,24 @@ def test_storage_option_values_and_misuse(s3, tmp_path, capsys):
                  *_options(s3)]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "is not a segment store" in err and "mne-specae prepare" in err
+
+
+def test_train_from_a_url_through_a_shard_cache(files, s3, tmp_path, capsys, isolated_torch_rng):
+    """Before: "unrecognized arguments: --cache"."""
+    from mne_specae import prepare_segments
+
+    local = prepare_segments(files, tmp_path / "store", progress=False, verbose="error")
+    url = f"{s3.bucket}/stores/store"
+    s3.fs.put(str(local.path), url, recursive=True)
+    cache = tmp_path / "cache"
+    model = tmp_path / "m.specae"
+    argv = ["train", url, "--out", str(model), *TRAIN_TINY, *_options(s3)]
+    assert main([*argv, "--cache", str(cache), "--cache-size", "1GB"]) == 0
+    assert sorted(p.stat().st_size for p in cache.glob("*.npy")) == sorted(
+        p.stat().st_size for p in (local.path / "shards").glob("*.npy")
+    )
+    capsys.readouterr()
+    argv = ["train", str(local.path), "--out", str(tmp_path / "n.specae"), *TRAIN_TINY]
+    argv += ["--cache", str(cache)]
+    assert main(argv) == 2
+    assert "--cache applies to a store at a URL" in capsys.readouterr().err

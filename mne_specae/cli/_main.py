@@ -267,6 +267,21 @@ def build_parser():
     for command in (train, embed):
         add_storage_option(command)  # a store at a URL
         command.add_argument(
+            "--cache",
+            default=None,
+            metavar="FOLDER",
+            help="for a store at a URL: download each shard whole to FOLDER at its "
+            "first read and read it locally from then on (training several epochs from "
+            "object storage at local speed); copies are reused by later runs",
+        )
+        command.add_argument(
+            "--cache-size",
+            default=None,
+            metavar="SIZE",
+            help="most bytes of shards kept in --cache, e.g. 50GB (default: as many as "
+            "the disk holds, keeping 1 GiB free); the rest is read by ranged requests",
+        )
+        command.add_argument(
             "--check-types",
             action=argparse.BooleanOptionalAction,
             default=True,

@@ -54,10 +54,21 @@ def store_input(args):
                 f"{flag} applies to recordings; the store {stores[0]} was cut "
                 f"by 'mne-specae prepare' (prepare it again with {flag})."
             )
+    cache = getattr(args, "cache", None)
     if not is_url(stores[0]):
+        if cache is not None:
+            raise ValueError(
+                f"--cache applies to a store at a URL; {stores[0]} is read in place: "
+                "leave --cache out."
+            )
         return read_segments(stores[0])
     try:
-        return read_segments(stores[0], storage_options=options)
+        return read_segments(
+            stores[0],
+            storage_options=options,
+            cache=cache,
+            cache_size=getattr(args, "cache_size", None),
+        )
     except FileNotFoundError as err:
         raise FileNotFoundError(
             f"{err} {args.command} reads a URL as a segment store only; for recordings "

@@ -12,8 +12,10 @@ protocol): the file accesses of :class:`~mne_specae.SegmentStore`, remote.
 - tables: Parquet footers and only the chosen column chunks, by ranged reads of a
   file object (pyarrow reads a Python file object).
 
-Nothing is cached on disk. Read only: ``write_columns`` (``add_embeddings``) and
-memory maps need a local store.
+With ``cache=FOLDER`` each shard file is downloaded whole at its first read and read
+locally from then on (:mod:`mne_specae.stores._shard_cache`); without, nothing is
+cached on disk. Read only: ``write_columns`` (``add_embeddings``) and memory maps need
+a local store.
 """
 
 from __future__ import annotations
@@ -23,9 +25,19 @@ import io
 import time
 from pathlib import Path
 
-from ._manifest import MANIFEST, changed_error, check_shard_header, parse_manifest, still_the_same
+from ..utils._files import file_sha256
+from ._manifest import (
+    MANIFEST,
+    changed_error,
+    check_shard_array,
+    check_shard_header,
+    parse_manifest,
+    still_the_same,
+)
 from ._parquet import parquet_file
+from ._reads import READERS
 from ._remote import remote_error, url_fs
+from ._shard_cache import ShardCache, parse_size
 from ._tables import TableFile, table_name
 
 #: Seconds between two checks that a remote store's manifest did not change.
@@ -58,15 +70,22 @@ class RemoteStoreMixin:
     """What differs in a store read from a URL (mixed into
     :class:`~mne_specae.stores.store.RemoteSegmentStore`)."""
 
-    def __init__(self, path, storage_options=None):
+    def __init__(self, path, storage_options=None, cache=None, cache_size=None):
         self.url = str(path).rstrip("/")
+        max_bytes = parse_size(cache_size)
+        self._cache = None if cache is None else ShardCache(cache, max_bytes, self.url)
         self._fs, self._root = url_fs(self.url, storage_options)
         self._root = self._root.rstrip("/")
         self.path = Path(self._root)  # for the name checks of the manifest's entries
         self._manifest_path = f"{self._root}/{MANIFEST}"
         self.manifest, self._stamp = self._fetch_manifest()
         self._checked = time.monotonic()
-        self._open_manifest()  # SegmentStore's
+        self._open_manifest()
+
+    def _open_manifest(self):
+        super()._open_manifest()
+        self._remote_info = {}  # shard -> (size, stamp) of its remote object
+        self._cached = {}  # shard -> its local copy, or None (read by ranges)
 
     def __repr__(self):
         return super().__repr__().replace(str(self.path), self.url)
@@ -111,7 +130,8 @@ class RemoteStoreMixin:
             fname = self._file(shard)
             url = self._fs.unstrip_protocol(fname)
             try:
-                size = self._fs.size(fname)
+                info = self._fs.info(fname)
+                size = int(info["size"])
                 head = self._fs.cat_file(fname, start=0, end=min(_HEADER_BYTES, size))
             except FileNotFoundError:
                 raise ValueError(
@@ -120,11 +140,42 @@ class RemoteStoreMixin:
             self._offsets_bytes[shard] = check_shard_header(
                 url, io.BytesIO(head), size, self._shards[shard]["n_items"], self.n_times
             )
+            self._remote_info[shard] = (size, _stamp(info))
         return self._offsets_bytes[shard]
 
+    def _cached_copy(self, shard):
+        """The local copy of a shard (downloaded at first use), or ``None`` without a
+        cache or when it does not fit in the cache."""
+        if self._cache is None:
+            return None
+        if shard not in self._cached:
+            self._layout(shard)
+            size, stamp = self._remote_info[shard]
+            n_items = self._shards[shard]["n_items"]
+            self._cached[shard] = self._cache.fetch(
+                self._fs,
+                self._file(shard),
+                self._cache.name(self._shards[shard]["key"], stamp),
+                size,
+                lambda p: check_shard_array(p, n_items, self.n_times),
+            )
+        return self._cached[shard]
+
+    def _reader(self, shard, mode):  # a cached shard, read as a local one
+        path = self._cached[shard]
+        return self._readers.use(shard, mode, lambda m: READERS[m](path))
+
     def _read_calls(self, calls, view, row_bytes):
-        """The batch's ranged GETs in one ``cat_ranges`` (concurrent where the file
-        system is asynchronous), each run's bytes copied to its rows."""
+        """Cached shards' runs read locally; the others' ranged GETs in one
+        ``cat_ranges`` (concurrent where the file system is asynchronous), each run's
+        bytes copied to its rows."""
+        if self._cache is not None:
+            local = [c for c in calls if self._cached_copy(c[0]) is not None]
+            if local:
+                super()._read_calls(local, view, row_bytes)  # SegmentStore's
+                calls = [c for c in calls if self._cached[c[0]] is None]
+            if not calls:
+                return
         paths, starts, ends = [], [], []
         for s, row, spans in calls:
             start = self._layout(s) + row * row_bytes
@@ -159,6 +210,9 @@ class RemoteStoreMixin:
         out = []
         for k in range(len(self._shards)):
             self._layout(k)
+            if self._cached_copy(k) is not None:
+                out.append(file_sha256(self._cached[k]))
+                continue
             digest = hashlib.sha256()
             with self._fs.open(self._file(k), "rb") as fid:
                 for block in iter(lambda: fid.read(1 << 22), b""):

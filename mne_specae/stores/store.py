@@ -89,12 +89,14 @@ class SegmentStore(StoreTables):
         Settings, versions, and the committed files.
     """
 
-    def __new__(cls, path=None, storage_options=None):
+    def __new__(cls, path=None, storage_options=None, cache=None, cache_size=None):
         if cls is SegmentStore and is_url(path):  # a URL: read through fsspec
             cls = RemoteSegmentStore
         return super().__new__(cls)
 
-    def __init__(self, path, storage_options=None):
+    def __init__(self, path, storage_options=None, cache=None, cache_size=None):
+        if cache is not None:
+            logger.info(f"{path} is a local store: read in place (cache={cache!r} unused).")
         self.path = Path(path)
         self._stamp = manifest_stamp(self.path / MANIFEST)  # before reading: a change
         self.manifest = read_manifest(self.path)  # in between is seen later
@@ -322,7 +324,7 @@ class RemoteSegmentStore(RemoteStoreMixin, SegmentStore):
     """A :class:`SegmentStore` read from a URL (:mod:`mne_specae.stores._remote_store`)."""
 
 
-def read_segments(path, storage_options=None):
+def read_segments(path, storage_options=None, cache=None, cache_size=None):
     """Open a segment store written by :func:`~mne_specae.prepare_segments`.
 
     Nothing is loaded: the metadata are read on first use, the waveforms row by row
@@ -336,14 +338,25 @@ def read_segments(path, storage_options=None):
         The store folder, or its URL (``s3://bucket/store/``, any protocol
         :mod:`fsspec` reaches; the ``remote`` extra): the manifest is read once,
         rows by ranged reads (one per run of consecutive rows), tables by their
-        Parquet footers and chosen columns; nothing is cached on disk, and the store
-        is read only (no ``write_columns``, no memory map).
+        Parquet footers and chosen columns; the store is read only (no
+        ``write_columns``, no memory map).
     storage_options : dict | None
         For a URL: passed to :func:`fsspec.core.url_to_fs` (credentials,
         ``client_kwargs={"endpoint_url": ...}``).
+    cache : path-like | None
+        For a URL: a local folder where each shard file is downloaded whole at its
+        first read, then read locally (as fast as a local store: use it to train
+        several epochs from object storage). Copies are named by URL, shard and the
+        object's ETag, written atomically, and may be shared by processes and runs;
+        the manifest and tables are always read from the store. ``None`` (default):
+        nothing is written to disk, every batch is read by ranged requests.
+    cache_size : int | str | None
+        Most bytes of shards kept in ``cache`` (e.g. ``"50GB"``); shards beyond it
+        are read by ranged requests. ``None``: as many as its disk holds, keeping
+        1 GiB free. Nothing is evicted.
 
     Returns
     -------
     store : SegmentStore
     """
-    return SegmentStore(path, storage_options=storage_options)
+    return SegmentStore(path, storage_options=storage_options, cache=cache, cache_size=cache_size)

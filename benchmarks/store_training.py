@@ -1,0 +1,122 @@
+"""The training part of ``bench_store.py``: :meth:`SpecAE.fit` on the same items held
+in memory, streamed from a local store, and streamed from a copy of that store on a
+loopback S3 server (moto, its own process) read by ranged requests and through a
+local shard cache (``read_segments(url, cache=...)``); each fit in a fresh process,
+the modes alternating, the median items/s of the training epoch and the largest growth
+of the peak resident memory from before the data were opened."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+
+import numpy as np
+from moto_helpers import s3_options, start_moto, upload
+from store_helpers import in_fresh_process, peak_rss, repeat_store, reset_peak_rss
+
+TRAIN_SETTINGS = dict(
+    filters=8,
+    max_epochs=1,
+    val_fraction=0.05,
+    normalize="item",
+    batch_size=64,
+    device="cpu",
+    random_state=0,
+    verbose="error",
+)
+
+#: Modes, as printed, and their goal as a ratio to in-memory training.
+MODES = {"in memory": None, "local store": 0.95, "S3, ranged reads": 0.8, "S3, shard cache": 0.8}
+
+
+def _fit_child(queue, path, mode, options):
+    """Fit in a fresh process: items/s and the growth of the peak resident memory."""
+    import mne_specae
+    from mne_specae import SpecAE, presets
+
+    torch_threads = os.environ.get("BENCH_THREADS")
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(int(torch_threads))
+    before = reset_peak_rss()
+    cache = tempfile.mkdtemp(prefix="bench_cache_") if mode == "S3, shard cache" else None
+    try:
+        store = mne_specae.read_segments(path, storage_options=options, cache=cache)
+        data = store.to_epochs() if mode == "in memory" else store
+        est = SpecAE(**dict(presets.QUICK, **TRAIN_SETTINGS))
+        t0 = time.perf_counter()
+        est.fit(data)
+        seconds = time.perf_counter() - t0
+    finally:
+        if cache is not None:
+            shutil.rmtree(cache)
+    queue.put(
+        dict(
+            items=len(store),
+            seconds=seconds,
+            items_per_s=float(est.history_.to_frame()["samples_per_s"].iloc[0]),
+            rss_growth_mb=peak_rss() - before,
+        )
+    )
+
+
+def training(base, sizes, memory_sizes, tmp, repeats, remote=True):
+    """Print the training figures for stores of ``sizes`` items (``base`` repeated)."""
+    print(
+        f"\nTraining from a store vs in memory (QUICK preset, {TRAIN_SETTINGS}), each "
+        f"fit in a fresh process, the modes alternating, median of {repeats}; peak RSS "
+        "growth from before the data were opened; the S3 store is a copy on moto's "
+        "server on 127.0.0.1 (its own process; the shard cache is a fresh folder in each "
+        "fit, so its downloads count):"
+    )
+    moto, url = start_moto() if remote else (None, "object storage not asked for")
+    if moto is None:
+        print(f"  ({url})")
+    try:
+        for n in sizes:
+            path = tmp / f"store{n}"
+            actual = repeat_store(base, n, path)
+            where = {"local store": (str(path), None)}
+            if n in memory_sizes:
+                where["in memory"] = (str(path), None)
+            if moto is not None:
+                import boto3
+
+                options = s3_options(url)
+                boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(
+                    Bucket=f"bench{n}"
+                )
+                seconds = upload(path, f"bench{n}/store", options)
+                print(f"  {actual:7d} items uploaded to the S3 server in {seconds:.0f} s")
+                for mode in ("S3, ranged reads", "S3, shard cache"):
+                    where[mode] = (f"s3://bench{n}/store", options)
+            modes = [m for m in MODES if m in where]
+            runs = {mode: [] for mode in modes}
+            for _ in range(repeats):
+                for mode in modes:
+                    runs[mode].append(
+                        in_fresh_process(_fit_child, *where[mode][:1], mode, where[mode][1])
+                    )
+            speed = {}
+            for mode in modes:
+                rates = [r["items_per_s"] for r in runs[mode]]
+                speed[mode] = float(np.median(rates))
+                rss = max(r["rss_growth_mb"] for r in runs[mode])
+                print(
+                    f"  {actual:7d} items, {mode:17s}: {speed[mode]:6.0f} items/s (runs: "
+                    f"{', '.join(f'{v:.0f}' for v in rates)}), peak RSS +{rss:5.0f} MB"
+                )
+            if "in memory" in speed:
+                for mode in modes[1:]:
+                    print(
+                        f"  {actual:7d} items, {mode} / in memory: "
+                        f"{speed[mode] / speed['in memory']:.2f}x (goal >= {MODES[mode]}x)"
+                    )
+            shutil.rmtree(path)
+    finally:
+        if moto is not None:
+            moto.terminate()
+            moto.wait()

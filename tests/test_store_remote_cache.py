@@ -1,0 +1,147 @@
+"""A remote store read through a local shard cache (``read_segments(url, cache=...)``),
+against moto's S3 server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pickle
+
+import _s3
+import numpy as np
+import pytest
+
+import mne_specae as msa
+from mne_specae.stores._shard_cache import parse_size
+
+moto_server, s3 = _s3.moto_server, _s3.s3  # the fixtures
+
+
+@pytest.fixture
+def uploaded_store(data_path, s3, tmp_path):
+    """A local store of real recordings (EEG and ECG, two shards) and its copy in the
+    bucket; ``(local store, URL)``."""
+    files = [data_path / "eeg/eegmat/Subject00_2.edf", data_path / "ecg/mitdb/100.hea"]
+    local = msa.prepare_segments(files, tmp_path / "store", progress=False, verbose="error")
+    url = f"{s3.bucket}/stores/store"
+    s3.fs.put(str(local.path), url, recursive=True)
+    return local, url
+
+
+def _count_requests(store, monkeypatch):
+    """Ranged batch reads and whole-file downloads of ``store``'s file system."""
+    fs, counts = store._fs, {"cat_ranges": 0, "get_file": 0}
+    for name in counts:
+        original = getattr(fs, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            counts[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(fs, name, counted)
+    return counts
+
+
+def test_a_cached_remote_store_downloads_each_shard_once(uploaded_store, s3, tmp_path, monkeypatch):
+    local, url = uploaded_store
+    cache = tmp_path / "cache"
+    remote = msa.read_segments(url, storage_options=s3.storage_options, cache=cache)
+    counts = _count_requests(remote, monkeypatch)
+    n = len(local)
+    idx = np.array([n - 1, 0, 1, 2, 5, n // 2, n // 2 + 1, 3])  # across both shards
+    np.testing.assert_array_equal(remote[idx], local[idx])
+    assert counts == {"cat_ranges": 0, "get_file": 2}  # the two shards, whole
+    assert sorted(p.stat().st_size for p in cache.glob("*.npy")) == sorted(
+        p.stat().st_size for p in (local.path / "shards").glob("*.npy")
+    )
+    assert not list(cache.glob("*.part"))  # no partial download left
+    rng = np.random.default_rng(0)
+    for _ in range(5):  # later batches: local reads only
+        batch = np.sort(rng.choice(n, 16, replace=False))
+        np.testing.assert_array_equal(remote[batch], local[batch])
+    np.testing.assert_array_equal(remote[:], local[:])
+    assert counts == {"cat_ranges": 0, "get_file": 2}
+    assert remote.shard_sha256() == local.shard_sha256()  # from the copies
+    assert counts["get_file"] == 2
+    # another reader (a process, a later run) finds the copies
+    again = msa.read_segments(url, storage_options=s3.storage_options, cache=cache)
+    counts = _count_requests(again, monkeypatch)
+    np.testing.assert_array_equal(again[idx], local[idx])
+    assert counts == {"cat_ranges": 0, "get_file": 0}
+    copy = pickle.loads(pickle.dumps(again))  # as worker processes get it
+    np.testing.assert_array_equal(copy[idx], local[idx])
+
+
+def test_a_shard_rewritten_under_its_key_is_not_read_from_a_stale_copy(
+    uploaded_store, s3, tmp_path
+):
+    local, url = uploaded_store
+    cache = tmp_path / "cache"
+    first = msa.read_segments(url, storage_options=s3.storage_options, cache=cache)
+    np.testing.assert_array_equal(first[[0]], local[[0]])
+    # the same shard key, other samples (same size and header): another object
+    key = local.manifest["shards"][0]["key"]  # item 0's shard
+    data = np.load(local.path / "shards" / f"{key}.npy")
+    changed = tmp_path / "changed.npy"
+    np.save(changed, data + 1)
+    s3.fs.put_file(str(changed), f"{url}/shards/{key}.npy")
+    second = msa.read_segments(url, storage_options=s3.storage_options, cache=cache)
+    np.testing.assert_array_equal(second[[0]], local[[0]] + 1)
+    assert len(list(cache.glob("*.npy"))) == 2  # the old copy and the new one
+
+
+def test_shards_beyond_cache_size_are_read_by_ranges(uploaded_store, s3, tmp_path, caplog):
+    local, url = uploaded_store
+    cache = tmp_path / "cache"
+    sizes = sorted(p.stat().st_size for p in (local.path / "shards").glob("*.npy"))
+    remote = msa.read_segments(
+        url, storage_options=s3.storage_options, cache=cache, cache_size=sizes[-1]
+    )
+    with caplog.at_level("INFO", logger="mne"):
+        np.testing.assert_array_equal(remote[:], local[:])
+    assert len(list(cache.glob("*.npy"))) == 1  # one shard fits, the other does not
+    assert "is full" in caplog.text and caplog.text.count("is full") == 1
+    tiny = msa.read_segments(
+        url, storage_options=s3.storage_options, cache=tmp_path / "t", cache_size="1 KB"
+    )
+    np.testing.assert_array_equal(tiny[:], local[:])
+    assert not list((tmp_path / "t").glob("*.npy"))
+
+
+def test_cache_settings_are_checked(uploaded_store, s3, tmp_path, caplog):
+    local, url = uploaded_store
+    assert parse_size("20GB") == 20 << 30
+    assert parse_size("500 MiB") == 500 << 20
+    assert parse_size(1024) == 1024 and parse_size(None) is None
+    for bad in ("lots", -1, "5 XB", True):
+        with pytest.raises(ValueError, match="cache_size must be a number of bytes"):
+            msa.read_segments(
+                url, storage_options=s3.storage_options, cache=tmp_path, cache_size=bad
+            )
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match="cannot create the cache folder"):
+        msa.read_segments(url, storage_options=s3.storage_options, cache=blocker / "sub")
+    with caplog.at_level("INFO", logger="mne"):  # a local store is read in place
+        same = msa.read_segments(local.path, cache=tmp_path / "unused")
+    assert "cache=" in caplog.text and "unused" in caplog.text
+    np.testing.assert_array_equal(same[:3], local[:3])
+    assert not (tmp_path / "unused").exists()
+
+
+@pytest.mark.slow  # over 10 s on 2 cores
+def test_training_from_a_cached_remote_store_gives_the_weights_of_the_local_one(
+    uploaded_store, s3, tmp_path, isolated_torch_rng
+):
+    import torch
+
+    local, url = uploaded_store
+    remote = msa.read_segments(url, storage_options=s3.storage_options, cache=tmp_path / "c")
+    settings = dict(
+        max_epochs=1, filters=4, n_layers=2, resize=(16, 16), batch_size=16, device="cpu"
+    )
+    weights = []
+    for store in (local, remote):
+        est = msa.SpecAE(random_state=0, **settings).fit(store)
+        weights.append({k: v.clone() for k, v in est.model_.state_dict().items()})
+    for key in weights[0]:
+        torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0)
+    assert len(list((tmp_path / "c").glob("*.npy"))) == 2
