@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 from numbers import Real
 
 import mne
@@ -145,6 +146,39 @@ def _nonfinite_spans(raw):
     return n_bad, spans
 
 
+def _crop_for_polyphase(raw, sfreq, duration, overlap, recording):
+    """Leave out the last few samples of ``raw`` (in place) so that its length is a
+    multiple of the rates' reduced denominator, when no segment is lost by it.
+
+    MNE's polyphase resampling takes its up/down factors from the lengths before and
+    after (``n_out / n_in`` reduced): a 30-min MIT-BIH record of 650,000 samples at
+    360 Hz gives 231111/162500 and a low-pass filter of 4.6 million taps (0.7 s a
+    record, and a timing off by a fraction of a sample), where the rates' own ratio
+    is 64/45 (1,281 taps). At a multiple of 45 samples the two agree. The samples
+    left out come after the last segment (never in one); counted in the log.
+    """
+    sfreq_orig = raw.info["sfreq"]
+    ratio = Fraction(sfreq).limit_denominator(10_000) / Fraction(sfreq_orig).limit_denominator(
+        10_000
+    )
+    n = raw.n_times
+    keep = n - n % ratio.denominator
+    if keep == n or keep <= 0:
+        return
+
+    def n_segments(n_samples):
+        return int(np.floor((n_samples / sfreq_orig - duration) / (duration - overlap) + 1e-9))
+
+    if n_segments(keep) != n_segments(n):
+        return  # a segment would be lost: MNE's ratio of lengths it is
+    raw.crop(tmin=0.0, tmax=raw.times[keep - 1], include_tmax=True, verbose=False)
+    logger.info(
+        f"{recording}: the last {n - keep} sample(s) after the last segment left out, "
+        f"so that resampling {sfreq_orig:g} -> {sfreq:g} Hz uses the ratio "
+        f"{ratio.numerator}/{ratio.denominator}"
+    )
+
+
 @verbose
 def make_segments(
     raw,
@@ -263,6 +297,8 @@ def make_segments(
                 f"{recording}: upsampling {sfreq_orig:g} Hz -> {sfreq:g} Hz; there is no "
                 f"content above {sfreq_orig / 2:g} Hz"
             )
+        if resample_method == "polyphase":
+            _crop_for_polyphase(picked, sfreq, duration, overlap, recording)
         picked.resample(sfreq, method=resample_method, verbose=False)
 
     events = mne.make_fixed_length_events(

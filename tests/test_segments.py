@@ -29,6 +29,47 @@ def test_resampling_keeps_a_sine_at_its_frequency(sfreq_in, freq, sine_raw):
     np.testing.assert_allclose(middle, expected, atol=2e-5)
 
 
+def test_resampling_keeps_exact_timing_whatever_the_length(sine_raw, monkeypatch):
+    """A recording whose length is no multiple of the rates' ratio (360 -> 512 Hz:
+    64/45) is resampled with the rates' ratio, not the lengths' (before: 30738/21613
+    here, and the timing off by half a sample at the end: the last segment's sine off
+    by 6 % of its amplitude; for a 30-min MIT-BIH record, 231111/162500 and a
+    4.6-million-tap filter); the samples left out after the last segment are counted
+    in the log."""
+    from mne.io import RawArray
+    from scipy import signal
+
+    factors = []
+    resample_poly = signal.resample_poly
+
+    def spy(x, up, down, *args, **kwargs):
+        factors.append((up, down))
+        return resample_poly(x, up, down, *args, **kwargs)
+
+    monkeypatch.setattr(signal, "resample_poly", spy)
+    sfreq_in, freq, n = 360.0, 10.0, 60 * 360 + 13  # 60 s and 13 samples
+    t = np.arange(n) / sfreq_in
+    info = mne.create_info(["ECG"], sfreq_in, "ecg")
+    raw = RawArray(1e-3 * np.sin(2 * np.pi * freq * t)[np.newaxis], info, verbose=False)
+    with catch_logging(verbose="info") as log:
+        epochs = make_segments(raw, verbose="info")
+    assert factors == [(64, 45)]
+    assert raw.n_times == n  # the caller's Raw is not cropped
+    assert len(epochs) == 12
+    last = epochs.get_data()[-1, 0]
+    expected = 1e-3 * np.sin(2 * np.pi * freq * (55.0 + np.arange(2560) / 512.0))
+    np.testing.assert_allclose(last[:2000], expected[:2000], atol=2e-5)  # filter edge aside
+    text = log.getvalue()
+    assert "the last 13 sample(s) after the last segment left out" in text
+    assert "ratio 64/45" in text
+    # with an overlap whose last segment would end in those samples: nothing left out
+    raw = RawArray(np.zeros((1, 5 * 360 + 30)) + 1e-6, info, verbose=False)
+    with catch_logging(verbose="info") as log:
+        epochs = make_segments(raw, duration=5.0, overlap=4.95, verbose="info")
+    assert len(epochs) == 2  # 0-5 s and 0.05-5.05 s (the recording is 5.083 s)
+    assert "left out" not in log.getvalue()
+
+
 def test_metadata_columns_and_values(sine_raw):
     raw = sine_raw(10.0, 256.0, 23.0, ch_type="emg", n_channels=3)
     raw.info["subject_info"] = {"his_id": "s01"}
