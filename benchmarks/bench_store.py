@@ -2,12 +2,13 @@
 
 Preparation: :func:`mne_specae.prepare_segments` on the recording files of the
 developers' data (the sample set by default, ``--extended`` for the extended set too),
-with ``n_jobs=1`` and ``n_jobs=2``, each into a fresh store, and on a Dask
-``LocalCluster`` of two worker processes (where dask.distributed is installed; the
-cluster's start not counted, as joblib's workers are started before the other runs);
-files/s, items/s (an item is one channel of one 5 s segment at 512 Hz) and the ratios,
-and a check that the stores hold the same items. The BioSPPy EEG text files need their ADC resolution,
-which a file alone does not give: they are skipped and counted, as a user would see.
+with ``n_jobs=1``, ``n_jobs=2`` and on a Dask ``LocalCluster`` of two worker processes
+(where dask.distributed is installed), each into a fresh store, the three alternating
+``--prepare-repeats`` times, every process warmed first the same way
+(``store_preparation.py``); the median seconds and items/s (an item is one channel of
+one 5 s segment at 512 Hz), the ratios, and a check that the stores hold the same
+items. The BioSPPy EEG text files need their ADC resolution, which a file alone does
+not give: they are skipped and counted, as a user would see.
 
 Reads: random batches of ``--batch-size`` items (sorted indices, as a shuffled
 training epoch reads them) with ``store[idx]`` (what training uses), once with each
@@ -62,7 +63,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from store_helpers import repeat_store, tables, time_prepare_cluster  # noqa: E402
+from store_helpers import repeat_store, tables  # noqa: E402
+from store_preparation import preparation, time_prepare  # noqa: E402
 from store_training import training  # noqa: E402
 
 
@@ -73,36 +75,6 @@ def recording_files(extended):
     recordings = SAMPLE_RECORDINGS + (EXTENDED_RECORDINGS if extended else ())
     folder = get_data_path()
     return list(dict.fromkeys(folder / r.files[0].relpath for r in recordings))
-
-
-def _import_package():
-    import mne_specae.stores.preparation  # noqa: F401  (what a worker imports)
-
-    return os.getpid()
-
-
-def warm_workers(n_jobs):
-    """Start joblib's worker processes and import the package in them (seconds).
-
-    joblib keeps them for the next call, as it does on a long run or a cluster; with
-    the options :func:`~mne_specae.prepare_segments` gives them (each worker watches
-    its parent), else loky starts new workers for it (a few seconds of imports)."""
-    from joblib import Parallel, delayed
-
-    from mne_specae.stores._writing import parent_token, worker_options
-
-    t0 = time.perf_counter()
-    options = worker_options(parent_token())
-    Parallel(n_jobs=n_jobs, **options)(delayed(_import_package)() for _ in range(4 * n_jobs))
-    return time.perf_counter() - t0
-
-
-def time_prepare(files, folder, n_jobs):
-    from mne_specae import prepare_segments
-
-    t0 = time.perf_counter()
-    store = prepare_segments(files, folder, n_jobs=n_jobs, verbose="error")
-    return store, time.perf_counter() - t0
 
 
 def time_reads(read, n, batch_size, n_batches, rng):
@@ -189,6 +161,12 @@ def main(argv=None):
         help="fits per size and mode (alternating; the median is shown)",
     )
     parser.add_argument(
+        "--prepare-repeats",
+        type=int,
+        default=3,
+        help="rounds of the preparation part (n_jobs=1, n_jobs=2, cluster alternating)",
+    )
+    parser.add_argument(
         "--no-remote",
         action="store_true",
         help="train from the local store and in memory only (no loopback S3 server)",
@@ -220,38 +198,7 @@ def main(argv=None):
             if args.tables:
                 tables(store, args.tables, tmp)
             return 0
-        print(f"\nPreparation: {len(files)} files")
-        results = {}
-        print(
-            f"  starting 2 worker processes and importing the package in them: "
-            f"{warm_workers(2):.1f} s (once per run; not in the times below)"
-        )
-        for n_jobs in (1, 2):
-            store, seconds = time_prepare(files, tmp / f"jobs{n_jobs}", n_jobs)
-            results[n_jobs] = (store, seconds)
-            skipped = len(store.manifest["skipped"])
-            print(
-                f"  n_jobs={n_jobs}: {seconds:6.1f} s, "
-                f"{(len(files) - skipped) / seconds:5.2f} files/s, "
-                f"{len(store) / seconds:7.0f} items/s ({len(store)} items, {skipped} "
-                "file(s) skipped)"
-            )
-        a, b = results[1][0], results[2][0]
-        same = len(a) == len(b) and a.metadata.equals(b.metadata)
-        print(
-            f"  n_jobs=2 / n_jobs=1: {results[1][1] / results[2][1]:.2f}x "
-            f"(goal >= 1.8x); same items: {same}"
-        )
-        cluster = time_prepare_cluster(files, tmp / "cluster")
-        if cluster is not None:
-            c, seconds, start = cluster
-            print(
-                f"  LocalCluster, 2 workers: {seconds:6.1f} s (start and imports {start:.1f} s, "
-                f"not counted); / n_jobs=1: {results[1][1] / seconds:.2f}x (goal >= 1.6x); "
-                f"same items: {len(c) == len(a) and c.metadata.equals(a.metadata)}"
-            )
-
-        store = a
+        store = preparation(files, tmp, args.prepare_repeats)
         n = len(store)
         in_memory = store[:]
         rng = np.random.default_rng(0)

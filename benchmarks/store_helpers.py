@@ -251,28 +251,3 @@ def tables(base, n_items, tmp):
         f"(goal < 1 s), one column {p['column']['seconds'] / c['column']['seconds']:.3f}x, "
         f"every column {p['whole']['seconds'] / c['whole']['seconds']:.2f}x; same values: {same}"
     )
-
-
-def time_prepare_cluster(files, folder, n_workers=2):
-    """Seconds of :func:`~mne_specae.prepare_segments` on a Dask ``LocalCluster`` of
-    ``n_workers`` single-thread worker processes (joblib's dask backend, as the docs
-    show), the cluster started and the package imported in its workers first (not
-    counted, as :func:`warm_workers` does for loky); ``(store, seconds, start)`` or
-    ``None`` without dask.distributed."""
-    try:
-        import joblib
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        return None
-    from mne_specae import prepare_segments
-
-    t0 = time.perf_counter()
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True) as cluster:
-        with Client(cluster) as client:
-            client.run(lambda: __import__("mne_specae.stores.preparation"))
-            start = time.perf_counter() - t0
-            with joblib.parallel_config(backend="dask"):
-                t1 = time.perf_counter()
-                store = prepare_segments(files, folder, n_jobs=-1, verbose="error")
-                seconds = time.perf_counter() - t1
-    return store, seconds, start

@@ -305,7 +305,12 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, pro
     # and the manifest is kept in the order of this call's sources, so the store does
     # not depend on n_jobs, on completion order, or on where an earlier run stopped.
     parent = parent_token()  # workers end when this process dies
-    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered", **worker_options(parent))(
+    # One file per task (batch_size=1): files take from 0.05 s to minutes each, and
+    # joblib's automatic batching would group quick files, leaving a worker alone with
+    # the last group.
+    results = Parallel(
+        n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, **worker_options(parent)
+    )(
         delayed(prepare_one)(
             k,
             src,

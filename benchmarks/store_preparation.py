@@ -1,0 +1,140 @@
+"""The preparation part of ``bench_store.py``: :func:`~mne_specae.prepare_segments` of
+the same files with ``n_jobs=1``, ``n_jobs=2`` (joblib's loky workers) and on a Dask
+``LocalCluster`` of two single-thread worker processes (joblib's dask backend, as the
+docs show), each into a fresh store, the three alternating ``repeats`` times; the
+median of each and the ratios to ``n_jobs=1``.
+
+Every process that prepares is warmed first, the same way (not counted): this one, each
+loky worker and each Dask worker prepares one file of each format into a throwaway
+folder (imports, readers, resampling code), as on a long run or a cluster that keeps
+its workers. Single runs on a 2-core machine vary by 10-20 %: read the medians.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+
+def warm_files(files):
+    """One file of each format among ``files`` (by suffix: WFDB, EDF, text, ...)."""
+    by_suffix = {}
+    for f in files:
+        by_suffix.setdefault(Path(f).suffix, f)
+    return list(by_suffix.values())
+
+
+def warm_prepare(files):
+    """A preparation of ``files`` into a throwaway folder in this process
+    (``n_jobs=1``); this process's pid."""
+    from mne_specae import prepare_segments
+
+    with tempfile.TemporaryDirectory(prefix="bench_warm_") as folder:
+        prepare_segments(files, Path(folder) / "store", n_jobs=1, progress=False, verbose="error")
+    return os.getpid()
+
+
+def warm_workers(n_jobs, files):
+    """Start joblib's worker processes (with the options
+    :func:`~mne_specae.prepare_segments` gives them, so joblib reuses them) and warm
+    them and this process with :func:`warm_prepare`; seconds."""
+    from joblib import Parallel, delayed
+
+    from mne_specae.stores._writing import parent_token, worker_options
+
+    t0 = time.perf_counter()
+    warm_prepare(files)
+    pids = Parallel(n_jobs=n_jobs, **worker_options(parent_token()))(
+        delayed(warm_prepare)(files) for _ in range(4 * n_jobs)
+    )
+    if len(set(pids)) < n_jobs:
+        print(f"  (only {len(set(pids))} of {n_jobs} workers were warmed)")
+    return time.perf_counter() - t0
+
+
+def time_prepare(files, folder, n_jobs):
+    """``(store, seconds)`` of one preparation into ``folder``."""
+    from mne_specae import prepare_segments
+
+    t0 = time.perf_counter()
+    store = prepare_segments(files, folder, n_jobs=n_jobs, verbose="error")
+    return store, time.perf_counter() - t0
+
+
+def _cluster(stack, n_workers, warm):
+    """A warmed Dask ``LocalCluster`` kept open by ``stack``: ``(backend, seconds to
+    start and warm)``, or ``(None, why)`` without dask.distributed."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as err:
+        return None, f"no dask.distributed ({err})"
+    t0 = time.perf_counter()
+    cluster = stack.enter_context(
+        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True)
+    )
+    client = stack.enter_context(Client(cluster))
+    client.run(warm_prepare, list(warm))
+    return client, time.perf_counter() - t0
+
+
+def _on_cluster(files, folder):
+    import joblib
+
+    with joblib.parallel_config(backend="dask"):
+        return time_prepare(files, folder, -1)
+
+
+def preparation(files, tmp, repeats=3):
+    """Print the preparation figures; the ``n_jobs=1`` store of the last round."""
+    warm = warm_files(files)
+    print(f"\nPreparation: {len(files)} files, {repeats} rounds (n_jobs=1, n_jobs=2, cluster)")
+    print(
+        f"  starting 2 loky workers and warming them and this process (a preparation of "
+        f"{len(warm)} files, one of each format): {warm_workers(2, warm):.1f} s (not counted)"
+    )
+    with ExitStack() as stack:
+        client, start = _cluster(stack, 2, warm)
+        if client is None:
+            print(f"  LocalCluster left out: {start}")
+        else:
+            print(f"  starting a 2-worker LocalCluster and warming it: {start:.1f} s (not counted)")
+        modes = {"n_jobs=1": lambda f, d: time_prepare(f, d, 1)}
+        modes["n_jobs=2"] = lambda f, d: time_prepare(f, d, 2)
+        if client is not None:
+            modes["LocalCluster, 2 workers"] = _on_cluster
+        times = {mode: [] for mode in modes}
+        stores = {}
+        for r in range(repeats):
+            for k, (mode, run) in enumerate(modes.items()):
+                folder = tmp / f"prepare{k}-{r}"
+                stores[mode], seconds = run(files, folder)
+                times[mode].append(seconds)
+                if r < repeats - 1:
+                    shutil.rmtree(folder)
+    base = stores["n_jobs=1"]
+    skipped = len(base.manifest["skipped"])
+    median = {mode: float(np.median(v)) for mode, v in times.items()}
+    for mode, values in times.items():
+        store = stores[mode]
+        same = len(store) == len(base) and store.metadata.equals(base.metadata)
+        print(
+            f"  {mode:24s}: median {median[mode]:5.1f} s (runs: "
+            f"{', '.join(f'{v:.1f}' for v in values)}), {len(store) / median[mode]:6.0f} "
+            f"items/s ({len(store)} items, {skipped} file(s) skipped); same items as "
+            f"n_jobs=1: {same}"
+        )
+    goals = {"n_jobs=2": 1.8, "LocalCluster, 2 workers": 1.6}
+    for mode, goal in goals.items():
+        if mode in median:
+            ratios = [a / b for a, b in zip(times["n_jobs=1"], times[mode])]
+            print(
+                f"  {mode} / n_jobs=1: {median['n_jobs=1'] / median[mode]:.2f}x of the "
+                f"medians (goal >= {goal}x; per round: {', '.join(f'{v:.2f}' for v in ratios)})"
+            )
+    return base
