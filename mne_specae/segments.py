@@ -237,6 +237,11 @@ def make_segments(
         Passed to :meth:`mne.io.Raw.resample`. Polyphase (default) keeps timing: with
         MNE 1.13 the FFT method shifted a 1000 -> 512 Hz sine by half an output
         sample (0.98 ms), polyphase matched it to within 0.05 %% of its amplitude.
+        With polyphase, the few samples after the last segment that would make MNE
+        take its up/down factors from the recording's length instead of the rates
+        (a huge filter and a fraction of a sample of drift: 360 -> 512 Hz on a
+        30-min record, 231111/162500 instead of 64/45) are left out first, unless a
+        segment would be lost; the log counts them.
     %(verbose)s
 
     Returns
