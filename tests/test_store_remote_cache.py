@@ -145,3 +145,44 @@ def test_training_from_a_cached_remote_store_gives_the_weights_of_the_local_one(
     for key in weights[0]:
         torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0)
     assert len(list((tmp_path / "c").glob("*.npy"))) == 2
+
+
+def test_readers_downloading_the_same_shard_at_once_share_one_copy(
+    uploaded_store, s3, tmp_path, monkeypatch
+):
+    """Two readers (as two torchrun ranks on one node) fetch the same shards at the
+    same moment: each gets the right rows, one complete copy per shard stays, no
+    partial file is left or read."""
+    import threading
+
+    local, url = uploaded_store
+    cache = tmp_path / "cache"
+    readers = [
+        msa.read_segments(url, storage_options=s3.storage_options, cache=cache) for _ in range(2)
+    ]
+    both_in = threading.Barrier(2)
+    for store in readers:
+        original = store._fs.get_file
+
+        def slow(*args, _original=original, **kwargs):
+            both_in.wait(timeout=30)  # both downloads of a shard under way together
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(store._fs, "get_file", slow)
+    results, errors = [None, None], []
+
+    def read(k):
+        try:
+            results[k] = readers[k][:]
+        except Exception as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    for got in results:
+        np.testing.assert_array_equal(got, local[:])
+    assert len(list(cache.glob("*.npy"))) == 2 and not list(cache.glob("*.part"))
