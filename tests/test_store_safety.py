@@ -316,3 +316,43 @@ def test_write_columns_takes_the_store_lock(store_copy):
     store.write_columns(table)  # the holder is gone: stale lock taken over, released
     assert (read_segments(store_copy).metadata["specae_000"] == 1.0).all()
     assert not (store_copy / "prepare.lock").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names fds through /proc")
+def test_shards_are_synced_by_the_caller_before_their_commit(data_path, tmp_path, monkeypatch):
+    """Workers write shard files without waiting for the disk; the calling process
+    syncs each shard's files (and their folder) before the manifest that commits
+    them. Before: every fsync in the worker, two per file, while its core idled."""
+    from mne_specae.stores import _shards
+
+    events = []
+    fsync = os.fsync
+
+    def recording_fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    segment_and_write = _shards._segment_and_write
+
+    def worker(*args, **kwargs):
+        events.append(("worker starts", None))
+        out = segment_and_write(*args, **kwargs)
+        events.append(("worker ends", None))
+        return out
+
+    monkeypatch.setattr(_shards, "_segment_and_write", worker)
+    files = [data_path / "ecg/biosppy/ecg.txt", data_path / "emg/biosppy/emg_1.txt"]
+    store = prepare_segments(files, tmp_path / "store", progress=False, verbose="error")
+    assert len(store) == 15
+    synced = [path for kind, path in events if kind == "fsync"]
+    in_worker = False
+    for kind, path in events:  # no fsync between a worker's start and end
+        in_worker = {"worker starts": True, "worker ends": False}.get(kind, in_worker)
+        assert not (in_worker and kind == "fsync"), path
+    for shard in store.manifest["shards"]:
+        for suffix in (".npy", ".parquet"):
+            name = str(tmp_path / "store" / "shards" / f"{shard['key']}{suffix}")
+            assert name in synced
+            # then committed: a manifest written after it
+            assert any("manifest.json" in p for p in synced[synced.index(name) :])

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from mne.utils import logger
 
+from ..utils._files import fsync_files
 from ._manifest import MANIFEST, write_manifest
 from ._remote import CACHE_ENV, url_fs
 from ._remote_lock import LOCK, STALE_LOCK, RemoteLock
@@ -67,18 +68,17 @@ def drop_changed(manifest, rank, folder, target=None):
 
 def check_shard(folder, key, source):
     """The shard files a worker reported written are visible here (not the case when
-    workers on other machines write to a disk of their own)."""
-    missing = [
-        f"shards/{key}{suffix}"
-        for suffix in _SHARD_SUFFIXES
-        if not (folder / "shards" / f"{key}{suffix}").is_file()
-    ]
+    workers on other machines write to a disk of their own), then made durable
+    (workers write them unsynced: the disk waits here, not in a worker)."""
+    files = [folder / "shards" / f"{key}{suffix}" for suffix in _SHARD_SUFFIXES]
+    missing = [f"shards/{f.name}" for f in files if not f.is_file()]
     if missing:
         raise RuntimeError(
             f"A worker reported {source} written to {folder}, but this process does not "
             f"see {', '.join(missing)}: on a cluster, the store must be on a file system "
             "shared by every worker and the calling process, at the same path."
         )
+    fsync_files(files)
 
 
 def commit(folder, manifest, target=None, key=None):

@@ -138,9 +138,14 @@ def _segment_and_write(source, name, recording, key, folder, settings, bids_path
     extra.update(settings["metadata"] or {})
     data, table = _items_table(epochs_list, name, extra)
     shards = Path(folder) / "shards"
-    write_atomic(shards / f"{key}.npy", lambda f: np.save(f, data), mode="wb")
+    # not synced here: the calling process syncs them before it commits them
+    # (check_shard), so that a worker never waits for the disk
+    write_atomic(shards / f"{key}.npy", lambda f: np.save(f, data), mode="wb", sync=False)
     write_atomic(
-        shards / f"{key}{SUFFIX}", lambda f: write_parquet(f, [to_arrow(table)]), mode="wb"
+        shards / f"{key}{SUFFIX}",
+        lambda f: write_parquet(f, [to_arrow(table)]),
+        mode="wb",
+        sync=False,
     )
     return "ok", len(data)
 

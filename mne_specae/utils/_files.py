@@ -18,14 +18,15 @@ import torch
 
 
 # ---------------------------------------------------------------- safe files
-def write_atomic(path, write, *, mode="w", note=None):
+def write_atomic(path, write, *, mode="w", note=None, sync=True):
     """Write ``path`` atomically through ``write(fid)``: the one writer of the package.
 
     ``write`` fills a temporary file in the same folder (``.<name>.<pid>.tmp``), which
     is flushed and synced, renamed over ``path``, and the folder synced (the rename
     is durable). A crash never leaves half a file; on any failure the temporary file
     is removed, and an ``OSError`` (same type) names ``path`` (and ``note``, e.g.
-    "the store keeps its previous metadata").
+    "the store keeps its previous metadata"). ``sync=False`` leaves both syncs to the
+    caller (:func:`fsync_files`), e.g. a process that commits what workers wrote.
 
     Parameters
     ----------
@@ -48,9 +49,11 @@ def write_atomic(path, write, *, mode="w", note=None):
         with open(tmp, mode, **({} if "b" in mode else {"newline": ""})) as fid:
             write(fid)
             fid.flush()
-            os.fsync(fid.fileno())
+            if sync:
+                os.fsync(fid.fileno())
         os.replace(tmp, path)
-        fsync_folder(path.parent)
+        if sync:
+            fsync_folder(path.parent)
     except OSError as err:
         reason = err.strerror or str(err) or type(err).__name__
         hint = ". Choose a writable location" if isinstance(err, PermissionError) else ""
@@ -92,6 +95,20 @@ def save_atomic(obj, path):
     for orphan in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         orphan.unlink(missing_ok=True)
     return write_atomic(path, lambda fid: torch.save(obj, fid), mode="wb")
+
+
+def fsync_files(paths):
+    """Make files written with ``write_atomic(..., sync=False)`` durable: each file's
+    data, then the folders that hold them (their renames)."""
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in dict.fromkeys(p.parent for p in paths):
+        fsync_folder(folder)
 
 
 def fsync_folder(folder):
