@@ -83,7 +83,9 @@ def _cluster(stack, n_workers, warm, trim=True):
     t0 = time.perf_counter()
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = stack.enter_context(
-            LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True)
+            LocalCluster(
+                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
         )
     client = stack.enter_context(Client(cluster, set_as_default=False))
     client.run(warm_prepare, list(warm))
