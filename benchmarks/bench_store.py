@@ -167,6 +167,12 @@ def main(argv=None):
         help="rounds of the preparation part (n_jobs=1, n_jobs=2, cluster alternating)",
     )
     parser.add_argument(
+        "--train-epochs",
+        type=int,
+        default=1,
+        help="epochs of each training fit (> 1: later epochs reported apart)",
+    )
+    parser.add_argument(
         "--no-remote",
         action="store_true",
         help="train from the local store and in memory only (no loopback S3 server)",
@@ -249,7 +255,15 @@ def main(argv=None):
         if args.training:
             sizes = [int(v) for v in args.training.split(",")]
             memory_sizes = [v for v in sizes if v <= args.in_memory_up_to]
-            training(store, sizes, memory_sizes, tmp, args.repeats, remote=not args.no_remote)
+            training(
+                store,
+                sizes,
+                memory_sizes,
+                tmp,
+                args.repeats,
+                remote=not args.no_remote,
+                epochs=args.train_epochs,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

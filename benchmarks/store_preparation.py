@@ -84,7 +84,7 @@ def _cluster(stack, n_workers, warm, trim=True):
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
         cluster = stack.enter_context(
             LocalCluster(
-                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
             )
         )
     client = stack.enter_context(Client(cluster, set_as_default=False))

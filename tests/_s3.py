@@ -3,7 +3,8 @@
 moto's :class:`~moto.server.ThreadedMotoServer` on a free port of 127.0.0.1 (nothing
 leaves the machine), fake credentials set for the test only; the ``s3`` fixture gives
 a bucket and the ``storage_options`` that reach it. Import the fixtures into a test
-module: ``import _s3`` then ``moto_server, s3 = _s3.moto_server, _s3.s3``.
+module: ``import _s3`` then ``moto_server, s3 = _s3.moto_server, _s3.s3``;
+``uploaded_store`` gives a small local store and its copy in the bucket.
 """
 
 from __future__ import annotations
@@ -70,6 +71,19 @@ def s3(moto_server, monkeypatch):
     fs = s3fs.S3FileSystem(**options)
     yield SimpleNamespace(bucket=f"s3://{bucket}", storage_options=options, fs=fs)
     fs.rm(bucket, recursive=True)
+
+
+@pytest.fixture
+def uploaded_store(data_path, s3, tmp_path):
+    """A local store of real recordings (EEG and ECG, two shards) and its copy in the
+    bucket (``put`` recursive); ``(local store, URL)``."""
+    import mne_specae as msa
+
+    files = [data_path / "eeg/eegmat/Subject00_2.edf", data_path / "ecg/mitdb/100.hea"]
+    local = msa.prepare_segments(files, tmp_path / "store", progress=False, verbose="error")
+    url = f"{s3.bucket}/stores/store"
+    s3.fs.put(str(local.path), url, recursive=True)
+    return local, url
 
 
 def stored_objects(s3, url):

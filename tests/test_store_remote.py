@@ -12,7 +12,7 @@ import pytest
 import mne_specae as msa
 from mne_specae.stores._reads import plan_reads
 
-moto_server, s3 = _s3.moto_server, _s3.s3  # the fixtures
+moto_server, s3, uploaded_store = _s3.moto_server, _s3.s3, _s3.uploaded_store
 
 #: Columns that name where a file was read from (a path here, a URL there).
 _PATH_COLUMNS = ["source"]
@@ -128,17 +128,6 @@ def test_a_missing_url_or_bucket_gives_a_clear_error(remote_sources, s3, tmp_pat
         msa.prepare_segments(
             f"{s3.bucket}/recordings/", tmp_path / "c", storage_options="key=1", progress=False
         )
-
-
-@pytest.fixture
-def uploaded_store(data_path, s3, tmp_path):
-    """A local store of real recordings (EEG and ECG, two shards) and its copy in the
-    bucket (``put`` recursive); ``(local store, URL)``."""
-    files = [data_path / "eeg/eegmat/Subject00_2.edf", data_path / "ecg/mitdb/100.hea"]
-    local = msa.prepare_segments(files, tmp_path / "store", progress=False, verbose="error")
-    url = f"{s3.bucket}/stores/store"
-    s3.fs.put(str(local.path), url, recursive=True)
-    return local, url
 
 
 def test_a_store_read_from_a_url_equals_the_local_store(uploaded_store, s3):

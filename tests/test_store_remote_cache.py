@@ -12,18 +12,7 @@ import pytest
 import mne_specae as msa
 from mne_specae.stores._shard_cache import parse_size
 
-moto_server, s3 = _s3.moto_server, _s3.s3  # the fixtures
-
-
-@pytest.fixture
-def uploaded_store(data_path, s3, tmp_path):
-    """A local store of real recordings (EEG and ECG, two shards) and its copy in the
-    bucket; ``(local store, URL)``."""
-    files = [data_path / "eeg/eegmat/Subject00_2.edf", data_path / "ecg/mitdb/100.hea"]
-    local = msa.prepare_segments(files, tmp_path / "store", progress=False, verbose="error")
-    url = f"{s3.bucket}/stores/store"
-    s3.fs.put(str(local.path), url, recursive=True)
-    return local, url
+moto_server, s3, uploaded_store = _s3.moto_server, _s3.s3, _s3.uploaded_store
 
 
 def _count_requests(store, monkeypatch):
