@@ -86,6 +86,25 @@ def uploaded_store(data_path, s3, tmp_path):
     return local, url
 
 
+def assert_trains_like(local, remote):
+    """One tiny training epoch (seed 0) from ``remote`` gives the weights of the same
+    run from ``local``, bit for bit."""
+    import torch
+
+    import mne_specae as msa
+
+    settings = dict(
+        max_epochs=1, filters=4, n_layers=2, resize=(16, 16), batch_size=16, device="cpu"
+    )
+    weights = []
+    for store in (local, remote):
+        est = msa.SpecAE(random_state=0, **settings).fit(store)
+        weights.append({k: v.clone() for k, v in est.model_.state_dict().items()})
+    assert weights[0].keys() == weights[1].keys()
+    for key in weights[0]:
+        torch.testing.assert_close(weights[0][key], weights[1][key], rtol=0, atol=0)
+
+
 def stored_objects(s3, url):
     """``{name: content}`` of the objects under ``url``: bytes, and the manifest parsed
     without its generation id (new at each store), so that two stores compare equal
