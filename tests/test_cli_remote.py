@@ -55,17 +55,26 @@ def test_prepare_to_a_url_then_train_and_embed_from_it(
     est = SpecAE.load(model)
     assert model.is_file() and est.sfreq_ == 512.0 and est.n_times_ == 2560
 
-    # embed: a store at a URL is read only here; its table goes to --out
-    assert main(["embed", url, "--model", str(model), "--quiet", *_options(s3)]) == 2
-    assert "read only here: pass --out table.csv" in capsys.readouterr().err
+    # embed: the columns go into the store at the URL (before: "read only here")
+    assert main(["embed", url, "--model", str(model), "--quiet", *_options(s3)]) == 0
+    assert f"Embedded the 15 items of the store {s3.bucket}/store" in capsys.readouterr().out
+    n_features = len(est.get_feature_names_out())
+    names = list(est.get_feature_names_out())
+    embedded = read_segments(url, storage_options=s3.storage_options)
+    np.testing.assert_allclose(
+        embedded.read_columns(names).to_numpy(), est.transform(store), rtol=1e-5, atol=1e-6
+    )
+    assert not s3.fs.exists(f"{s3.bucket}/store/prepare.lock")
+    # again: refused without --overwrite; with it, also a table
     table = tmp_path / "t.csv"
     argv = ["embed", url, "--model", str(model), "--out", str(table), "--quiet"]
-    assert main([*argv, *_options(s3)]) == 0
+    assert main([*argv, *_options(s3)]) == 2
+    assert "already holds 'specae_*' columns" in capsys.readouterr().err
+    assert main([*argv, "--overwrite", *_options(s3)]) == 0
     assert f"wrote {table}" in capsys.readouterr().out
     written = pd.read_csv(table)
     assert len(written) == 15
     assert list(written.columns[: len(store.columns)]) == list(store.columns)
-    n_features = len(est.get_feature_names_out())
     np.testing.assert_allclose(
         written.filter(regex=r"^specae_\d+$").to_numpy(), est.transform(store), rtol=1e-5, atol=1e-6
     )

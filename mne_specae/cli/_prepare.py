@@ -10,8 +10,9 @@ unreadable files skipped and counted (``--strict`` stops instead).
 of recordings: ``train`` fits on its items (streamed from disk), ``embed`` writes the
 embedding columns into the store's metadata (``--out table.csv``: also a table). Sources,
 ``--out`` and a store may be URLs (``s3://bucket/store/``, through fsspec), with
-``--storage-option KEY=VALUE`` (repeatable) for what reaches them; a store at a URL is
-read only: ``embed`` writes its table to ``--out table.csv`` only. The
+``--storage-option KEY=VALUE`` (repeatable) for what reaches them; ``embed`` writes
+into a store at a URL as into a local one (new tables uploaded, then the manifest:
+all or nothing). The
 options that choose and cut recordings (``--picks``, ``--channel-types``, ...) were
 ``prepare``'s business and are refused with a store.
 """
@@ -97,12 +98,7 @@ def embed_store(args, store):
     from ._outputs import check_new
 
     out = None
-    remote = getattr(store, "url", None)  # a store at a URL: read only here
-    if remote is not None and args.out is None:
-        raise ValueError(
-            f"The store {remote} is read from a URL, read only here: pass --out table.csv "
-            "to write the embeddings to a table (or embed a local copy of the store)."
-        )
+    where = getattr(store, "url", store.path)  # a store at a URL: its URL
     if args.out is not None:
         out = Path(args.out)
         if out.suffix.lower() != ".csv":
@@ -112,11 +108,9 @@ def embed_store(args, store):
             )
         check_new(out, args.overwrite, "output")
     prefix = "specae_"
-    if remote is not None:
-        return _embed_remote_store(args, store, out, prefix)
     if any(str(c).startswith(prefix) for c in store.columns) and not args.overwrite:
         raise FileExistsError(
-            f"The store {store.path} already holds '{prefix}*' columns "
+            f"The store {where} already holds '{prefix}*' columns "
             "(an earlier embed); pass --overwrite to replace them."
         )
     model = resolve_model(args.model, device=args.device, item_name="--model")
@@ -124,33 +118,13 @@ def embed_store(args, store):
         store, duration=model.n_times_ / model.sfreq_, sfreq=model.sfreq_, what="the model's "
     )
     model.add_embeddings(store, prefix=prefix, verbose="warning" if args.quiet else None)
-    if out is not None:
-        read_segments(store.path).to_csv(out, overwrite=True, verbose="error")  # streamed
+    if out is not None:  # streamed, from the new tables
+        reopened = read_segments(where, storage_options=getattr(store, "storage_options", None))
+        reopened.to_csv(out, overwrite=True, verbose="error")
     print(
-        f"Embedded the {len(store)} items of the store {store.path}"
+        f"Embedded the {len(store)} items of the store {where}"
         + (f"; wrote {out}" if out is not None else " (columns in its metadata)")
     )
-    return 0
-
-
-def _embed_remote_store(args, store, out, prefix):
-    """``embed`` of a store at a URL: its metadata and the embedding columns, to --out."""
-    from ..pretrained.loading import resolve_model
-    from ._outputs import write_csv
-
-    model = resolve_model(args.model, device=args.device, item_name="--model")
-    check_store_settings(
-        store, duration=model.n_times_ / model.sfreq_, sfreq=model.sfreq_, what="the model's "
-    )
-    embeddings, errors = model.embed(store, recon_error=True)
-    table = store.metadata.drop(
-        columns=[c for c in store.columns if str(c).startswith(prefix)]
-    ).reset_index(drop=True)
-    for i in range(embeddings.shape[1]):
-        table[f"{prefix}{i:03d}"] = embeddings[:, i].astype(np.float64)
-    table[f"{prefix}recon_error"] = errors
-    write_csv(table, out)
-    print(f"Embedded the {len(store)} items of the store {store.url}; wrote {out}")
     return 0
 
 

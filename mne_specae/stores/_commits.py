@@ -35,6 +35,7 @@ from ..utils._files import fsync_files
 from ._manifest import MANIFEST, write_manifest
 from ._remote import CACHE_ENV, url_fs
 from ._remote_lock import LOCK, STALE_LOCK, RemoteLock
+from ._table_writes import write_atomic_table
 
 _SHARD_SUFFIXES = (".npy", ".parquet")
 
@@ -101,11 +102,11 @@ class RemoteTarget:
     taken over (``0``: any lock; see :class:`~mne_specae.stores._remote_lock.RemoteLock`).
     """
 
-    def __init__(self, url, storage_options=None, stale_lock=STALE_LOCK):
+    def __init__(self, url, storage_options=None, stale_lock=STALE_LOCK, doing="preparing"):
         self.url = str(url).rstrip("/")
         self.fs, root = url_fs(self.url, storage_options)
         self.root = root.rstrip("/")
-        self.lock = RemoteLock(self.fs, self._path(LOCK), self.url, stale_lock)
+        self.lock = RemoteLock(self.fs, self._path(LOCK), self.url, stale_lock, doing)
         cache = os.environ.get(CACHE_ENV) or tempfile.gettempdir()
         Path(cache).mkdir(parents=True, exist_ok=True)
         self.staging = Path(tempfile.mkdtemp(prefix="mne-specae-store-", dir=cache))
@@ -150,8 +151,22 @@ class RemoteTarget:
             self.fs.put_file(str(local), self._path(f"shards/{key}{suffix}"))
             local.unlink()
 
+    def write_table(self, name, batches):
+        """A new metadata table ``shards/<name>`` (Arrow ``batches``): written to the
+        staging folder, uploaded under its final name (not yet in the manifest, so no
+        reader sees it), removed here (:func:`~._table_writes.write_tables`)."""
+        local = self.staging / "shards" / name
+        local.parent.mkdir(exist_ok=True)
+        write_atomic_table(local, batches)
+        self.lock.refresh()  # still ours (and the heartbeat) before anything is sent
+        try:
+            self.fs.put_file(str(local), self._path(f"shards/{name}"))
+        finally:
+            local.unlink()
+
     def publish(self, manifest):
-        """The manifest, one PUT: the commit."""
+        """The manifest, one PUT: the commit (after checking the lock is still ours)."""
+        self.lock.refresh()
         self.fs.pipe_file(self._path(MANIFEST), json.dumps(manifest, indent=1).encode())
 
     def remove(self, name):

@@ -242,7 +242,7 @@ class RemoteLock:
         if found is None or found[0].get("token") != self.token or not self._replace(found[1]):
             found = self.read()
             self._lost = LockLostError(
-                f"The lock {self.url}/{LOCK} of this preparation was "
+                f"The lock {self.url}/{LOCK} held while {self.doing} the store was "
                 + ("removed" if found is None else f"taken over by {self.describe(found[0])}")
                 + ": this run stops (what it committed stays in the store). Run one "
                 "preparation of a store at a time; a lock is taken over only once it was "

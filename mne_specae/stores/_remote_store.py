@@ -14,8 +14,10 @@ protocol): the file accesses of :class:`~mne_specae.SegmentStore`, remote.
 
 With ``cache=FOLDER`` each shard file is downloaded whole at its first read and read
 locally from then on (:mod:`mne_specae.stores._shard_cache`); without, nothing is
-cached on disk. Read only: ``write_columns`` (``add_embeddings``) and memory maps need
-a local store.
+cached on disk. ``write_columns`` (``add_embeddings``) writes the new tables to a
+staging folder, uploads them under new names and commits with one PUT of the
+manifest, the store's lock object held (:class:`~mne_specae.stores._commits.RemoteTarget`).
+Memory maps need a local store.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..utils._files import file_sha256
+from ._commits import RemoteTarget
 from ._manifest import (
     MANIFEST,
     changed_error,
@@ -74,6 +78,7 @@ class RemoteStoreMixin:
         self.url = str(path).rstrip("/")
         max_bytes = parse_size(cache_size)
         self._cache = None if cache is None else ShardCache(cache, max_bytes, self.url)
+        self.storage_options = storage_options
         self._fs, self._root = url_fs(self.url, storage_options)
         self._root = self._root.rstrip("/")
         self.path = Path(self._root)  # for the name checks of the manifest's entries
@@ -121,6 +126,12 @@ class RemoteStoreMixin:
             now = {s["key"]: s for s in current["shards"]}
             self._shards = [now[s["key"]] for s in self._shards]
             self.manifest = dict(current, shards=list(self._shards))
+
+    def _check_tables(self):
+        # tables are read seldom (not at every batch): the manifest is asked every
+        # time, so that tables replaced by another writer's columns are not missed
+        self._checked = float("-inf")
+        self._check_current()
 
     def _file(self, shard):
         return f"{self._root}/shards/{self._shards[shard]['key']}.npy"
@@ -226,8 +237,26 @@ class RemoteStoreMixin:
             self._fs, remote, self.path, shard, self.manifest, self.url, head=head
         )
 
-    def write_columns(self, *args, **kwargs):
-        raise ValueError(
-            f"{self.url} is read from a URL, read only here: write columns "
-            "(add_embeddings) into a local copy of the store."
-        )
+    @contextmanager
+    def _writing_columns(self):
+        """``write_columns`` at a URL: the store's lock object held, the new tables
+        written to a staging folder and uploaded, the manifest PUT the commit
+        (:class:`~mne_specae.stores._commits.RemoteTarget`)."""
+        with RemoteTarget(self.url, self.storage_options, doing="writing columns into") as target:
+            current, _ = self._fetch_manifest()
+            files = [
+                RemoteTableFile(
+                    self._fs,
+                    f"{self._root}/shards/{table_name(s)}",
+                    self.path,
+                    s,
+                    current,
+                    self.url,
+                )
+                for s in current["shards"]
+            ]
+            yield current, files, target
+
+    def _new_stamp(self):
+        self._checked = time.monotonic()
+        return _stamp(self._fs.info(self._manifest_path))

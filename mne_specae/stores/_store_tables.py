@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
 from ..utils._files import write_atomic
 from ._manifest import MANIFEST, changed_error, manifest_stamp, read_manifest, view_of
-from ._table_writes import NewRows, table_columns, write_tables
+from ._table_writes import LocalTables, NewRows, table_columns, write_tables
 from ._tables import ITEM_COLUMNS, TableFile
 from ._writing import StoreLock
 
@@ -30,9 +31,14 @@ class StoreTables:
         """A shard's :class:`TableFile` (a remote store reads it otherwise)."""
         return TableFile(self.path, shard, self.manifest, self.path / MANIFEST, head=head)
 
+    def _check_tables(self):
+        """Before tables are read: the store not rewritten, and the tables the manifest
+        names now (another process may have written columns)."""
+        self._check_current()
+
     def _tables(self):
         """Each shard's table, opened (footer or header read) and checked."""
-        self._check_current()
+        self._check_tables()
         return [self._table_file(s) for s in self._shards]
 
     def _read_all(self, columns=None):
@@ -40,7 +46,7 @@ class StoreTables:
         by a few threads (a store has thousands of small tables; each is opened once,
         checked, and only the chosen columns read), in store order; and the columns
         of the store, in order of first appearance."""
-        self._check_current()
+        self._check_tables()
         files = [self._table_file(s, head=False) for s in self._shards]
         with ThreadPoolExecutor(min(_THREADS, max(len(files), 1))) as pool:
             parts = list(pool.map(lambda t: t.read_present(columns), files))
@@ -215,7 +221,9 @@ class StoreTables:
         many rows) leaves the old metadata whole, never a mix of old and new
         columns. The store's lock (``prepare.lock``) is held meanwhile: while another
         process prepares the store (or writes columns into it) this is an error
-        naming its pid, and the reverse.
+        naming its pid, and the reverse. A store at a URL does the same with its lock
+        object: the new tables are uploaded under new names, then committed by one
+        PUT of the manifest (:mod:`mne_specae.stores._remote_store`).
 
         Parameters
         ----------
@@ -234,16 +242,34 @@ class StoreTables:
         rows = NewRows(table, len(self))  # checks the first chunk's columns
         for k in range(len(self._shards)):  # counts agree with the shard files
             self._layout(k)
-        with StoreLock(self.path, "writing columns into"):  # no preparation meanwhile
-            current = read_manifest(self.path)
+        with self._writing_columns() as (current, files, sink):  # the lock held
             if view_of(current)[0] != self._view[0] or [
                 (s["key"], s["n_items"]) for s in current["shards"]
             ] != [(s["key"], s["n_items"]) for s in self._shards]:
-                raise changed_error(self.path)  # rewritten or continued: other items
+                raise changed_error(getattr(self, "url", self.path))  # other items now
             self.manifest = write_tables(
-                self.path, current, rows, replace_prefix=replace_prefix, written_by=written_by
+                files, current, rows, sink, replace_prefix=replace_prefix, written_by=written_by
             )
         self._shards = list(self.manifest["shards"])
-        self._stamp = manifest_stamp(self.path / MANIFEST)
+        self._stamp = self._new_stamp()
         self._metadata = None  # read again from the new tables when asked for
-        logger.info(f"Wrote {len(rows.columns)} column(s) into the metadata of {self.path}")
+        logger.info(
+            f"Wrote {len(rows.columns)} column(s) into the metadata of "
+            f"{getattr(self, 'url', self.path)}"
+        )
+
+    @contextmanager
+    def _writing_columns(self):
+        """The store's lock held (no preparation meanwhile): its manifest as it is
+        now, each shard's table file and where :func:`write_tables` writes."""
+        with StoreLock(self.path, "writing columns into"):
+            current = read_manifest(self.path)
+            fname = self.path / MANIFEST
+            yield (
+                current,
+                [TableFile(self.path, s, current, fname) for s in current["shards"]],
+                (LocalTables(self.path)),
+            )
+
+    def _new_stamp(self):
+        return manifest_stamp(self.path / MANIFEST)

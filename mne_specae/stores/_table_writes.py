@@ -24,7 +24,7 @@ import pyarrow as pa
 from ..utils._files import write_atomic
 from ._manifest import MANIFEST, STORE_VERSION, shard_file, write_manifest
 from ._parquet import SUFFIX, to_arrow, type_name, write_parquet
-from ._tables import ITEM_COLUMNS, TableFile, column_types, table_name
+from ._tables import ITEM_COLUMNS, column_types, table_name
 
 _ARROW = {
     "str": pa.string(),
@@ -184,14 +184,35 @@ def _shard_batches(file, keep, rows, types):
         yield pa.Table.from_arrays([types.nulls(c, 0) for c in names], names=names)
 
 
-def write_tables(root, manifest, table, *, drop=(), replace_prefix=None, written_by=None):
-    """Write the new columns ``table`` (a :class:`NewRows`) into every shard's table,
+class LocalTables:
+    """Where :func:`write_tables` writes the tables of the store in the folder
+    ``root``: the shard folder, and ``manifest.json`` replaced (the commit). A remote
+    store's counterpart is :class:`~mne_specae.stores._commits.RemoteTarget`."""
+
+    def __init__(self, root):
+        self.root = root
+        self.fname = root / MANIFEST
+
+    def write_table(self, name, batches):
+        write_atomic_table(shard_file(self.root, name, self.fname, what="table"), batches)
+
+    def publish(self, manifest):
+        write_manifest(self.fname, manifest)
+
+    def remove(self, name):
+        (self.root / name).unlink(missing_ok=True)
+
+
+def write_tables(files, manifest, table, sink, *, drop=(), replace_prefix=None, written_by=None):
+    """Write the new columns ``table`` (a :class:`NewRows`) into every shard's table
+    (``files``: the :class:`~._tables.TableFile` of each shard of ``manifest``),
     after the old columns but those in ``drop``, those starting with
     ``replace_prefix`` and those ``table`` replaces, and commit by replacing the
-    manifest; return the new manifest. All or nothing: on any error the new files are
-    removed and the store keeps its old tables."""
-    fname = root / MANIFEST
-    files = [TableFile(root, s, manifest, fname) for s in manifest["shards"]]
+    manifest; return the new manifest. ``sink`` writes the files
+    (:class:`LocalTables`, or a remote store's
+    :class:`~mne_specae.stores._commits.RemoteTarget`: ``write_table(name, batches)``,
+    ``publish(manifest)``, ``remove(relative path)``). All or nothing: on any error
+    the new files are removed and the store keeps its old tables."""
     replaced = set(drop) | set(table.columns)
     keep = [
         c
@@ -207,10 +228,8 @@ def write_tables(root, manifest, table, *, drop=(), replace_prefix=None, written
     try:
         for shard, file in zip(new["shards"], files):
             name = f"{shard['key']}.{version}{SUFFIX}"
-            final = shard_file(root, name, fname, what="table")
-            written.append(final)
-            batches = _shard_batches(file, keep, table, types)
-            write_atomic_table(final, batches)
+            written.append(f"shards/{name}")
+            sink.write_table(name, _shard_batches(file, keep, table, types))
             shard["table"] = name
         table.finish()
         origin = manifest.get("tables", {}).get("origin", {})
@@ -223,14 +242,14 @@ def write_tables(root, manifest, table, *, drop=(), replace_prefix=None, written
             origin=dict(origin, **dict.fromkeys(table.columns, written_by)),
         )
         new["version"] = STORE_VERSION  # Parquet tables
-        write_manifest(fname, new)
+        sink.publish(new)
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for name in written:
+            sink.remove(name)
         raise
     for old in manifest["shards"]:  # committed: the old tables are garbage now
         if table_name(old) != f"{old['key']}.{version}{SUFFIX}":
-            (root / "shards" / table_name(old)).unlink(missing_ok=True)
+            sink.remove(f"shards/{table_name(old)}")
     return new
 
 

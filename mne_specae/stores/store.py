@@ -338,8 +338,8 @@ def read_segments(path, storage_options=None, cache=None, cache_size=None):
         The store folder, or its URL (``s3://bucket/store/``, any protocol
         :mod:`fsspec` reaches; the ``remote`` extra): the manifest is read once,
         rows by ranged reads (one per run of consecutive rows), tables by their
-        Parquet footers and chosen columns; the store is read only (no
-        ``write_columns``, no memory map).
+        Parquet footers and chosen columns; ``write_columns`` uploads new tables and
+        commits them with one PUT of the manifest (no memory map).
     storage_options : dict | None
         For a URL: passed to :func:`fsspec.core.url_to_fs` (credentials,
         ``client_kwargs={"endpoint_url": ...}``).
