@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -75,7 +76,8 @@ def register(mirror, table=TABLE):
                     repo=src.repo,
                     commit=src.commit,
                     path=sel["path"],
-                    url=f"https://raw.githubusercontent.com/{src.repo}/{src.commit}/{sel['path']}",
+                    url=f"https://raw.githubusercontent.com/{src.repo}/{src.commit}/"
+                    + quote(sel["path"]),
                     sha256=hashlib.sha256(data).hexdigest(),
                     bytes=len(data),
                     licence=src.licence,

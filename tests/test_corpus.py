@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import mne
 import numpy as np
@@ -24,9 +25,12 @@ from mne_specae.datasets import (
 )
 from mne_specae.datasets import corpus as corpus_mod
 from mne_specae.datasets._corpus_fixtures import (
+    GLITCH_LIMIT,
     read_biosppy_signal,
+    read_eye_state_arff,
     read_mne_fixture,
     read_neurokit_csv,
+    read_ny_npz,
 )
 from mne_specae.datasets._corpus_readers import (
     NOMINAL_SCALE,
@@ -77,7 +81,9 @@ def test_table_well_formed():
     for row in table.itertuples():
         src = CORPUS_SOURCES[row.source]
         assert (row.repo, row.commit, row.licence) == (src.repo, src.commit, src.licence)
-        assert row.url == f"https://raw.githubusercontent.com/{row.repo}/{row.commit}/{row.path}"
+        assert row.url == f"https://raw.githubusercontent.com/{row.repo}/{row.commit}/" + quote(
+            row.path
+        )
     assert set(table["format"]) <= set(READERS) | {"companion"}
     # every companion file belongs to a recording read through its primary file
     companions = table[table["format"] == "companion"]
@@ -152,6 +158,114 @@ def test_select_paths_neurokit_csv_only():
     table = corpus_files("neurokit")
     assert not table["path"].str.endswith(".pickle").any()
     assert set(table["format"]) == {"neurokit_csv"} and len(table) == 5
+
+
+def test_select_paths_bi2012_and_eye_state():
+    """Eegle.jl: the P300 session (data and header), never its docs' files; the ARFF of
+    the UCI Eye State copy only (its URL quoted: the name has spaces)."""
+    paths = [
+        "data_examples/P300/subject_01_session_01.npz",
+        "data_examples/P300/subject_01_session_01.yml",
+        "data_examples/MI/subject_01_session_01.yml",
+        "docs/src/documents/Example Data.md",
+    ]
+    rows = select_paths("bi2012", paths)
+    assert [(r["relpath"], r["subject"], r["format"]) for r in rows] == [
+        ("bi2012/subject_01_session_01.npz", "subject_01_session_01", "ny_npz"),
+        ("bi2012/subject_01_session_01.yml", "subject_01_session_01", "companion"),
+    ]
+    rows = select_paths("uci_eye_state", ["EEG Eye State.arff", "cmc.csv", "wdbc.csv"])
+    assert [(r["relpath"], r["format"]) for r in rows] == [
+        ("uci_eye_state/eeg_eye_state.arff", "eye_state_arff")
+    ]
+    table = corpus_files(["bi2012", "uci_eye_state"])
+    assert len(table) == 3 and set(table["licence"]) == {"CC-BY-4.0"}
+    url = table.loc[table["source"] == "uci_eye_state", "url"].item()
+    assert url.endswith("/EEG%20Eye%20State.arff")
+
+
+_NY_YML = """acquisition:
+  ground: FZ
+  hardware: NeXus-32 EEG
+  samplingrate: 128
+  sensors:
+  - F7
+  - Cz
+  - O2
+  sensortype: Ag/AgCl Wet electrodes
+stim:
+  nclasses: 2
+"""
+
+
+def test_read_ny_npz(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 1280
+    eeg = rng.normal(0, 8.0, (n, 3)).astype(np.float32)  # microvolts
+    eeg[5, 1] = 2.0e5  # amplifier settling at the start
+    extra = -eeg.sum(axis=1, keepdims=True)  # a 4th column, named by no sensor
+    stim = np.zeros(n, np.int16)
+    stim[[100, 700]] = [1, 2]
+    fname = tmp_path / "subject_01_session_01.npz"
+    np.savez(fname, data=np.hstack([eeg, extra]), stim=stim)
+    (tmp_path / "subject_01_session_01.yml").write_text(_NY_YML)
+    raw = read_ny_npz(fname, subject="bi2012-s1", recording="bi2012/s1")
+    assert raw.info["sfreq"] == 128.0 and raw.n_times == n
+    assert raw.ch_names == ["F7", "Cz", "O2", "STI"]
+    assert raw.get_channel_types() == ["eeg", "eeg", "eeg", "stim"]
+    assert corpus_channel_kinds(raw) == {"F7": "eeg", "Cz": "eeg", "O2": "eeg", "STI": "trigger"}
+    data = raw.get_data()
+    assert np.isnan(data[:3, 5]).all() and np.isfinite(np.delete(data, 5, axis=1)).all()
+    np.testing.assert_allclose(np.delete(data[:3], 5, axis=1), np.delete(eeg.T, 5, axis=1) * 1e-6)
+    np.testing.assert_array_equal(data[3], stim)  # event codes unscaled, never NaN
+    assert raw.info["subject_info"]["his_id"] == "bi2012-s1"
+    assert READERS["ny_npz"] is read_ny_npz
+    # a header naming more sensors than the data has; no header; no stim
+    (tmp_path / "subject_01_session_01.yml").write_text(
+        _NY_YML.replace("  - O2\n", "  - O2\n  - A\n  - B\n")
+    )
+    with pytest.raises(ValueError, match="do not match the 5 sensors"):
+        read_ny_npz(fname)
+    (tmp_path / "subject_01_session_01.yml").unlink()
+    with pytest.raises(FileNotFoundError, match="NY header subject_01_session_01.yml is missing"):
+        read_ny_npz(fname)
+    np.savez(tmp_path / "x.npz", data=eeg)
+    (tmp_path / "x.yml").write_text(_NY_YML)
+    with pytest.raises(ValueError, match=r"no \['stim'\]"):
+        read_ny_npz(tmp_path / "x.npz")
+    (tmp_path / "x.yml").write_text("acquisition:\n  samplingrate: 128\n")
+    with pytest.raises(ValueError, match="not an NY header"):
+        read_ny_npz(tmp_path / "x.npz")
+
+
+def test_read_eye_state_arff(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 640
+    values = 4200 + rng.normal(0, 15, (n, 3)).round(2)  # microvolts with the DC offset
+    values[200, 2] = 715897.0  # an acquisition glitch
+    label = (np.arange(n) > 300).astype(int)
+    head = "@RELATION EEG_DATA\n\n" + "".join(
+        f"@ATTRIBUTE {c} NUMERIC\n" for c in ("AF3", "O1", "AF4")
+    )
+    body = "\n".join(",".join([*(f"{v:g}" for v in row), str(k)]) for row, k in zip(values, label))
+    fname = tmp_path / "eeg_eye_state.arff"
+    fname.write_text(head + "@ATTRIBUTE eyeDetection {0,1}\n\n@DATA\n" + body + "\n")
+    raw = read_eye_state_arff(fname, subject="eye", recording="uci_eye_state/x")
+    assert raw.info["sfreq"] == 128.0 and raw.n_times == n
+    assert raw.ch_names == ["AF3", "O1", "AF4"]  # the eye-state label is not a channel
+    assert raw.get_channel_types() == ["eeg"] * 3
+    data = raw.get_data()
+    assert np.isnan(data[:, 200]).all() and np.isfinite(np.delete(data, 200, axis=1)).all()
+    np.testing.assert_allclose(
+        np.delete(data, 200, axis=1), np.delete(values.T, 200, axis=1) * 1e-6
+    )
+    assert GLITCH_LIMIT == 1e-3 and READERS["eye_state_arff"] is read_eye_state_arff
+    (tmp_path / "bad.arff").write_text("AF3,O1\n1,2\n")
+    with pytest.raises(ValueError, match="not an ARFF file"):
+        read_eye_state_arff(tmp_path / "bad.arff")
+    fname.write_text(head + "@DATA\n1,2\n")
+    with pytest.raises(ValueError, match="2 columns for 3 attributes"):
+        read_eye_state_arff(fname)
 
 
 def test_corpus_files_sources_and_path(monkeypatch, tmp_path):
@@ -610,6 +724,8 @@ def test_corpus_on_disk():
         "unibo_inail": {"misc"},
         "biosppy": {"misc"},
         "neurokit": {"ecg", "gsr", "resp", "stim"},
+        "bi2012": {"eeg", "stim"},
+        "uci_eye_state": {"eeg"},
     }
     for source, types in expected.items():
         raw = next(read_corpus(folder, sources=source))

@@ -190,3 +190,104 @@ def read_mne_fixture(fname, *, subject=None, recording=None):
 def recording_stem(fname):
     """A fixture's key in :data:`FIXTURE_TYPES`: its file name without extension."""
     return Path(fname).name.split(".")[0]
+
+
+#: A sample further than this from its channel's median (volts) is not EEG: amplifier
+#: settling at the start of a recording, or a glitch of the acquisition (one sample of
+#: 0.3-0.7 V in the UCI Eye State file). Such samples become NaN in every channel, so
+#: that :func:`~mne_specae.make_segments` drops the segments they fall in (logged).
+GLITCH_LIMIT = 1e-3
+#: The Emotiv EPOC's output rate: the UCI Eye State file holds 14980 samples of 117 s.
+EYE_STATE_SFREQ = 128.0
+
+
+def _nan_glitches(data, name):
+    """``data`` (channels x samples, volts) with every sample where a channel is more
+    than :data:`GLITCH_LIMIT` from its median set to NaN in all channels (a copy)."""
+    data = np.array(data, dtype=np.float64)
+    far = np.abs(data - np.median(data, axis=1, keepdims=True)) > GLITCH_LIMIT
+    bad = far.any(axis=0)
+    if bad.any():
+        where = np.flatnonzero(bad)
+        logger.info(
+            f"{name}: {bad.sum()} sample(s) more than {GLITCH_LIMIT * 1e3:g} mV from the "
+            f"channel median (settling or glitches, the first at sample {where[0]}): NaN"
+        )
+        data[:, bad] = np.nan
+    return data
+
+
+def _ny_header(text):
+    """Sampling rate and sensor names of an NY-format ``.yml`` (Eegle.jl)."""
+    rate = re.search(r"^[ \t]*samplingrate:[ \t]*([0-9.]+)[ \t]*$", text, re.M)
+    lines = text.splitlines()
+    start = [k for k, line in enumerate(lines) if line.strip() == "sensors:"]
+    sensors = []
+    for line in lines[start[0] + 1 :] if start else []:
+        item = re.fullmatch(r"[ \t]*-[ \t]*(\S+)[ \t]*", line)
+        if item is None:
+            break
+        sensors.append(item.group(1))
+    if rate is None or not sensors:
+        raise ValueError("not an NY header (no acquisition samplingrate or sensors list).")
+    return float(rate.group(1)), sensors
+
+
+def read_ny_npz(fname, *, subject=None, recording=None):
+    """A session in Eegle.jl's NY format: ``.npz`` (``data``: samples x electrodes in
+    microvolts, ``stim``: event codes) beside its ``.yml`` header.
+
+    The ``.yml``'s sensors are ``eeg`` (x 1e-6 to volts); columns beyond the named
+    sensors (bi2012's 17th, minus the sum of the others: the common average's
+    remainder, no electrode) are left out, logged; ``stim`` is a ``stim`` channel
+    ``STI`` (kind ``"trigger"``, unscaled). Samples further than :data:`GLITCH_LIMIT`
+    from the median (amplifier settling) are NaN.
+    """
+    fname = Path(fname)
+    header = fname.with_suffix(".yml")
+    if not header.is_file():
+        raise FileNotFoundError(f"{fname.name}: its NY header {header.name} is missing.")
+    sfreq, sensors = _ny_header(header.read_text())
+    with np.load(fname, allow_pickle=False) as npz:
+        missing = [k for k in ("data", "stim") if k not in npz]
+        if missing:
+            raise ValueError(f"{fname.name}: not an NY data file (no {missing}).")
+        values, stim = npz["data"], npz["stim"]
+    if values.ndim != 2 or values.shape[1] < len(sensors) or len(stim) != len(values):
+        raise ValueError(
+            f"{fname.name}: data of shape {values.shape} and {len(stim)} stim samples do "
+            f"not match the {len(sensors)} sensors of {header.name}."
+        )
+    if values.shape[1] > len(sensors):
+        logger.info(f"{fname.name}: left out {values.shape[1] - len(sensors)} unnamed column(s)")
+    eeg = _nan_glitches(values[:, : len(sensors)].T * 1e-6, fname.name)
+    data = np.vstack([eeg, np.asarray(stim, np.float64)[None]])
+    n = len(sensors)
+    names, types = [*sensors, "STI"], ["eeg"] * n + ["stim"]
+    return _make_raw(data, names, types, ["eeg"] * n + ["trigger"], sfreq, subject, recording)
+
+
+def read_eye_state_arff(fname, *, subject=None, recording=None):
+    """The UCI EEG Eye State ARFF: 14 Emotiv EPOC channels in microvolts, 128 Hz
+    (:data:`EYE_STATE_SFREQ`), and the eye state (a label from video, not a signal:
+    left out). Channels are ``eeg`` x 1e-6; the samples of acquisition glitches
+    (:data:`GLITCH_LIMIT`) are NaN."""
+    fname = Path(fname)
+    text = fname.read_text()
+    head, sep, body = text.partition("@DATA")
+    if not sep:
+        head, sep, body = text.partition("@data")
+    attrs = re.findall(r"^@ATTRIBUTE\s+(\S+)\s+(\S+)", head, re.M | re.I)
+    if not sep or not attrs:
+        raise ValueError(f"{fname.name}: not an ARFF file (no @ATTRIBUTE/@DATA).")
+    values = np.loadtxt(body.strip().splitlines(), delimiter=",", ndmin=2)
+    if values.shape[1] != len(attrs):
+        raise ValueError(f"{fname.name}: {values.shape[1]} columns for {len(attrs)} attributes.")
+    keep = [k for k, (_, kind) in enumerate(attrs) if kind.upper() in ("NUMERIC", "REAL")]
+    left = [attrs[k][0] for k in range(len(attrs)) if k not in keep]
+    if left:
+        logger.info(f"{fname.name}: left out the label column(s) {left}")
+    names = [attrs[k][0] for k in keep]
+    data = _nan_glitches(values[:, keep].T * 1e-6, fname.name)
+    n = len(names)
+    return _make_raw(data, names, ["eeg"] * n, ["eeg"] * n, EYE_STATE_SFREQ, subject, recording)

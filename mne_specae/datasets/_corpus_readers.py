@@ -18,6 +18,9 @@ Units (what each reader does to reach MNE's units):
   to siemens (x 1e-6), respiration and PPG x :data:`NOMINAL_SCALE`, the photosensor's
   volts unscaled (a stimulus channel).
 * MNE test fixtures: as MNE reads them (volts).
+* Brain Invaders 2012 (Eegle.jl's NY ``.npz``) and the UCI EEG Eye State ARFF (Emotiv):
+  microvolts x 1e-6; samples more than 1 mV from the channel median (amplifier settling,
+  acquisition glitches) are NaN; bi2012's event codes unscaled.
 
 Arbitrary amplitudes must not be compared with calibrated ones: normalise per item or
 per recording.

@@ -131,6 +131,27 @@ CORPUS_SOURCES = {
             "stimulus photosensor of single-subject lab recordings; 100-200 Hz",
         ),
         CorpusSource(
+            "bi2012",
+            "Brain Invaders 2012 (bi2012), subject 1 training session, as Eegle.jl's example",
+            "Marco-Congedo/Eegle.jl",
+            "b7a6e5a7ce6f586d534c93e502d04b0a26c0d82b",
+            "CC-BY-4.0",
+            "Van Veen GFP, Barachant A, Andreev A, Cattan G, Rodrigues PLC, Congedo M. "
+            "Building Brain Invaders: EEG data of an experimental validation. "
+            "hal-02126068 (2019); data: doi:10.5281/zenodo.2649006.",
+            "16 wet EEG channels (NeXus-32, hardware common average), P300 trigger; 128 Hz",
+        ),
+        CorpusSource(
+            "uci_eye_state",
+            "UCI EEG Eye State (Roesler 2013), one Emotiv EPOC recording",
+            "rogerior/ixio",
+            "5529dc301c83dd152ba981c3da6239a42e6b1855",
+            "CC-BY-4.0",
+            "Roesler O. EEG Eye State. UCI Machine Learning Repository (2013), "
+            "https://archive.ics.uci.edu/ml/datasets/EEG+Eye+State",
+            "14 saline EEG channels of an Emotiv EPOC headset (eyes open/closed); 128 Hz",
+        ),
+        CorpusSource(
             "wfdb_samples",
             "wfdb-python sample records 03700181 and mixedsignals",
             "MIT-LCP/wfdb-python",
@@ -182,6 +203,12 @@ _NEUROKIT = re.compile(
     r"data/((eog_100hz|eog_200hz|bio_eventrelated_100hz|bio_resting_5min_100hz"
     r"|bio_resting_8min_100hz)\.csv)$"
 )
+#: Eegle.jl's P300 example (NY format: ``.npz`` data + ``.yml`` header), the first
+#: training session of Brain Invaders 2012 (bi2012). Its motor-imagery example (Alex MI)
+#: is not in the snapshot (4 MiB or more).
+_BI2012 = re.compile(r"data_examples/P300/((subject_01_session_01)\.(npz|yml))$")
+#: The UCI EEG Eye State ARFF, copied unchanged (14980 rows) into rogerior/ixio.
+_EYE_STATE = "EEG Eye State.arff"
 _WFDB = re.compile(r"sample-data/((03700181)\.(hea|dat)|(mixedsignals)(\.hea|_[epr]\.dat))$")
 
 #: mne-testing-data files used (primary file first; companions follow), each with its
@@ -265,6 +292,12 @@ def _select(source, path):
         return dict(relpath=f"biosppy/{m.group(1)}.txt", subject=m.group(1), format="biosppy_txt")
     if source == "neurokit" and (m := _NEUROKIT.fullmatch(path)):
         return dict(relpath=f"neurokit/{m.group(1)}", subject=m.group(2), format="neurokit_csv")
+    if source == "bi2012" and (m := _BI2012.fullmatch(path)):
+        fmt = "ny_npz" if m.group(3) == "npz" else "companion"
+        return dict(relpath=f"bi2012/{m.group(1)}", subject=m.group(2), format=fmt)
+    if source == "uci_eye_state" and path == _EYE_STATE:
+        relpath = "uci_eye_state/eeg_eye_state.arff"
+        return dict(relpath=relpath, subject="eye_state", format="eye_state_arff")
     if source == "wfdb_samples" and (m := _WFDB.match(path)):
         name = PurePosixPath(path).name
         record = m.group(2) or m.group(4)

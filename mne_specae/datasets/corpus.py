@@ -20,7 +20,13 @@ import pandas as pd
 from mne.utils import _validate_type, logger, verbose
 
 from ._corpus_build import fetch_row
-from ._corpus_fixtures import read_biosppy_signal, read_mne_fixture, read_neurokit_csv
+from ._corpus_fixtures import (
+    read_biosppy_signal,
+    read_eye_state_arff,
+    read_mne_fixture,
+    read_neurokit_csv,
+    read_ny_npz,
+)
 from ._corpus_readers import (
     corpus_channel_kinds,  # noqa: F401 (public here)
     read_cinc2015,
@@ -68,6 +74,8 @@ READERS = {
     "unibo_mat": read_unibo_mat,
     "biosppy_txt": read_biosppy_signal,
     "neurokit_csv": read_neurokit_csv,
+    "ny_npz": read_ny_npz,
+    "eye_state_arff": read_eye_state_arff,
     "bdf": read_mne_fixture,
     "edf": read_mne_fixture,
     "eeglab": read_mne_fixture,
