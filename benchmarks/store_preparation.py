@@ -71,23 +71,41 @@ def _cluster(stack, n_workers, warm, trim=True):
     """A warmed Dask ``LocalCluster`` kept open by ``stack``: ``(client, seconds to
     start and warm)``, or ``(None, why)`` without dask.distributed. ``trim=False``:
     its workers start without Dask's ``MALLOC_TRIM_THRESHOLD_=65536``, which turns
-    off glibc's adaptive mmap threshold (every large array mapped and zeroed afresh)."""
+    off glibc's adaptive mmap threshold (every array over 128 KiB mapped and zeroed
+    afresh, then unmapped).
+
+    Dask's nannies write their ``pre-spawn-environ`` into this process's
+    ``os.environ`` before spawning a worker, and take a variable found there over the
+    configuration: so every process started later (a second cluster, loky workers)
+    would inherit it. This process's environment is restored after the start."""
     try:
         import dask
         from dask.distributed import Client, LocalCluster
     except ImportError as err:
         return None, f"no dask.distributed ({err})"
+    before = dict(os.environ)
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     if not trim:
-        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        environ["MALLOC_TRIM_THRESHOLD_"] = None  # None: not set (Dask's own rule)
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
     t0 = time.perf_counter()
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-        cluster = stack.enter_context(
-            LocalCluster(
-                n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",
+                )
             )
-        )
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
     client = stack.enter_context(Client(cluster, set_as_default=False))
+    trims = set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
+    if trims != ({"65536"} if trim else {None}):
+        raise RuntimeError(f"the workers' MALLOC_TRIM_THRESHOLD_ is {trims}, not as asked")
     client.run(warm_prepare, list(warm))
     return client, time.perf_counter() - t0
 

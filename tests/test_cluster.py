@@ -22,17 +22,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+    before = dict(os.environ)  # Dask's nannies write MALLOC_TRIM_THRESHOLD_ etc. here
+    try:
+        with (
+            distributed.LocalCluster(
+                n_workers=2,
+                processes=True,
+                threads_per_worker=1,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            distributed.Client(cluster) as client,
+        ):
+            os.environ.clear()  # processes later tests start do not inherit them
+            os.environ.update(before)
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
 
 
 @pytest.fixture
