@@ -24,7 +24,7 @@ from ._discovery import segments_of_file, signal_types
 from ._parquet import SUFFIX, to_arrow, write_parquet
 from ._remote import FetchError, RemoteFile
 from ._tables import ITEM_COLUMNS
-from ._writing import watch_parent
+from ._writing import watch_parent, worker_malloc
 
 _BIDS_ENTITIES = {"session": "ses", "task": "task", "run": "run", "acquisition": "acq"}
 _READ_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError)
@@ -85,17 +85,18 @@ def prepare_one(
     ends when ``parent`` (the caller's ``parent_token()``) dies. ``bids_path``: the
     file's ``BIDSPath`` when mne-bids found it (read with ``read_raw_bids``).
 
-    Returns ``(index, "ok", n_items, caught)``, ``(index, "empty", reason, caught)`` or
-    ``(index, "failed", reason, caught)``, ``caught`` the warnings of the work, for the
-    caller to re-emit (:mod:`mne_specae.logs`); never raises for a file that cannot be
-    read.
+    Returns ``(index, "ok", n_items, caught, malloc)``, ``(index, "empty", reason,
+    caught, malloc)`` or ``(index, "failed", reason, caught, malloc)``, ``caught`` the
+    warnings of the work, for the caller to re-emit (:mod:`mne_specae.logs`),
+    ``malloc`` the worker's ``MALLOC_TRIM_THRESHOLD_`` (:func:`worker_malloc`); never
+    raises for a file that cannot be read.
     """
     watch_parent(parent)
     with mne.utils.use_log_level(log_level):
         result, caught = collect_warnings(
             _segment_and_write, source, name, recording, key, folder, settings, bids_path
         )
-    return (index, *result, caught)
+    return (index, *result, caught, worker_malloc(parent))
 
 
 def _segment_and_write(source, name, recording, key, folder, settings, bids_path=None):

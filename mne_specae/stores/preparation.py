@@ -53,7 +53,14 @@ from ._discovery import Skipped, find_recordings, recording_names, subject_of
 from ._manifest import MANIFEST, STORE_FORMAT, STORE_VERSION
 from ._remote import RemoteFile, find_remote_recordings, is_url
 from ._shards import prepare_one, source_id
-from ._writing import LOCK, StoreLock, parent_token, sigterm_stops_workers, worker_options
+from ._writing import (
+    LOCK,
+    StoreLock,
+    malloc_hint,
+    parent_token,
+    sigterm_stops_workers,
+    worker_options,
+)
 from .store import SegmentStore
 
 
@@ -332,10 +339,11 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, pro
         desc="Preparing",
         disable=not progress or logger.level > 30 or not todo,
     )  # shown unless progress=False or verbose="error"
-    n_items = 0
+    n_items, mallocs = 0, set()
     try:
-        for k, status, value, caught in bar:
+        for k, status, value, caught, malloc in bar:
             reemit_warnings(caught)  # formatted as the caller formats warnings
+            mallocs.add(malloc)
             src, ident, key = todo[k]
             if status != "ok":
                 skipped.add(ident[0], value, strict=strict)
@@ -355,6 +363,8 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, pro
             n_items += int(value)
     finally:  # an error or SIGTERM: joblib stops the workers still running
         results.close()
+    if hint := malloc_hint(mallocs):
+        logger.info(hint)
     manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
     commit(folder, manifest, target)
     store = SegmentStore(folder)
