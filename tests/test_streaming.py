@@ -94,6 +94,29 @@ def test_the_reader_stays_a_few_batches_ahead(store):
     assert len({x.data_ptr() for x in seen}) == PREFETCH + 2
 
 
+def test_without_prefetch_each_batch_is_read_when_asked_for(store):
+    """``prefetch=0``: no reader thread, each batch read in the consumer's thread when
+    it is asked for, into two reused buffers. Before: an unbounded queue and a ring of
+    two buffers, so a reader thread ran ahead and overwrote batches not yet used."""
+    reads = []
+
+    class Counting(StoreItems):
+        def read_into(self, idx, out):
+            reads.append(threading.current_thread())
+            return super().read_into(idx, out)
+
+    source = StreamSource(Counting(store), torch.device("cpu"), prefetch=0)
+    batches = [torch.arange(k * 3, k * 3 + 3) for k in range(20)]
+    seen = []
+    for k, x in enumerate(source.iterate(batches)):
+        assert len(reads) == k + 1  # nothing read ahead
+        time.sleep(0.002)  # a reader thread, if any, would run ahead now
+        np.testing.assert_array_equal(x.numpy(), store[batches[k].numpy()])
+        seen.append(x)
+    assert set(reads) == {threading.current_thread()}
+    assert len({x.data_ptr() for x in seen}) == 2
+
+
 def test_a_read_error_reaches_the_training_loop(store):
     class Broken(StoreItems):
         def read_into(self, idx, out):

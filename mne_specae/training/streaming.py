@@ -112,8 +112,12 @@ class StreamSource(BatchSource):
 
     def iterate(self, batches):
         """Yield the batches ``batches`` (index tensors) on the device, in order; a
-        thread reads at most :attr:`prefetch` of them ahead."""
+        thread reads at most :attr:`prefetch` of them ahead (``0``: each is read when
+        it is asked for, in the calling thread)."""
         if not batches:
+            return
+        if self.prefetch <= 0:
+            yield from self._iterate_here(batches)
             return
         ready = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
@@ -164,6 +168,20 @@ class StreamSource(BatchSource):
         finally:
             stop.set()
             thread.join()
+
+    def _iterate_here(self, batches):
+        """The batches read in this thread, into two reused buffers (a batch is
+        trained on before the next is asked for; on CUDA it is copied to pinned
+        memory first)."""
+        ring = {}
+        for k, idx in enumerate(batches):
+            slot = (k % 2, len(idx))
+            if slot not in ring:
+                ring[slot] = np.empty((len(idx), self.data.shape[1]), dtype=np.float32)
+            x = self.data.read_into(idx, ring[slot])
+            if self.cuda:
+                x = x.pin_memory()
+            yield x if self.on_host else x.to(self.device, non_blocking=self.cuda)
 
 
 def make_source(data, device, on_device):
