@@ -231,11 +231,10 @@ class RemoteStoreMixin:
             out.append(digest.hexdigest())
         return out
 
-    def _table_file(self, shard, head=True):
+    def _table_file(self, shard, head=True, manifest=None):
         remote = f"{self._root}/shards/{table_name(shard)}"
-        return RemoteTableFile(
-            self._fs, remote, self.path, shard, self.manifest, self.url, head=head
-        )
+        manifest = self.manifest if manifest is None else manifest
+        return RemoteTableFile(self._fs, remote, self.path, shard, manifest, self.url, head=head)
 
     @contextmanager
     def _writing_columns(self):
@@ -243,19 +242,7 @@ class RemoteStoreMixin:
         written to a staging folder and uploaded, the manifest PUT the commit
         (:class:`~mne_specae.stores._commits.RemoteTarget`)."""
         with RemoteTarget(self.url, self.storage_options, doing="writing columns into") as target:
-            current, _ = self._fetch_manifest()
-            files = [
-                RemoteTableFile(
-                    self._fs,
-                    f"{self._root}/shards/{table_name(s)}",
-                    self.path,
-                    s,
-                    current,
-                    self.url,
-                )
-                for s in current["shards"]
-            ]
-            yield current, files, target
+            yield self._fetch_manifest()[0], target
 
     def _new_stamp(self):
         self._checked = time.monotonic()

@@ -27,9 +27,11 @@ class StoreTables:
     """The table methods of :class:`~mne_specae.SegmentStore` (it holds ``path``,
     ``manifest``, ``_shards``, ``_offsets``, ``_metadata`` and the checks)."""
 
-    def _table_file(self, shard, head=True):
-        """A shard's :class:`TableFile` (a remote store reads it otherwise)."""
-        return TableFile(self.path, shard, self.manifest, self.path / MANIFEST, head=head)
+    def _table_file(self, shard, head=True, manifest=None):
+        """A shard's :class:`TableFile`, checked against ``manifest`` (default: the one
+        read when the store was opened; a remote store reads it otherwise)."""
+        manifest = self.manifest if manifest is None else manifest
+        return TableFile(self.path, shard, manifest, self.path / MANIFEST, head=head)
 
     def _check_tables(self):
         """Before tables are read: the store not rewritten, and the tables the manifest
@@ -242,11 +244,12 @@ class StoreTables:
         rows = NewRows(table, len(self))  # checks the first chunk's columns
         for k in range(len(self._shards)):  # counts agree with the shard files
             self._layout(k)
-        with self._writing_columns() as (current, files, sink):  # the lock held
+        with self._writing_columns() as (current, sink):  # the lock held
             if view_of(current)[0] != self._view[0] or [
                 (s["key"], s["n_items"]) for s in current["shards"]
             ] != [(s["key"], s["n_items"]) for s in self._shards]:
                 raise changed_error(getattr(self, "url", self.path))  # other items now
+            files = [self._table_file(s, manifest=current) for s in current["shards"]]
             self.manifest = write_tables(
                 files, current, rows, sink, replace_prefix=replace_prefix, written_by=written_by
             )
@@ -261,15 +264,9 @@ class StoreTables:
     @contextmanager
     def _writing_columns(self):
         """The store's lock held (no preparation meanwhile): its manifest as it is
-        now, each shard's table file and where :func:`write_tables` writes."""
+        now, and where :func:`write_tables` writes."""
         with StoreLock(self.path, "writing columns into"):
-            current = read_manifest(self.path)
-            fname = self.path / MANIFEST
-            yield (
-                current,
-                [TableFile(self.path, s, current, fname) for s in current["shards"]],
-                (LocalTables(self.path)),
-            )
+            yield read_manifest(self.path), LocalTables(self.path)
 
     def _new_stamp(self):
         return manifest_stamp(self.path / MANIFEST)
