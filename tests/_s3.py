@@ -88,10 +88,13 @@ def uploaded_store(data_path, s3, tmp_path):
 
 def assert_trains_like(local, remote):
     """One tiny training epoch (seed 0) from ``remote`` gives the weights of the same
-    run from ``local``, bit for bit."""
+    run from ``local``, bit for bit (the remote store's batches read ahead by a thread,
+    the local one's in the training thread)."""
     import torch
 
     import mne_specae as msa
+
+    assert remote.remote and not local.remote
 
     settings = dict(
         max_epochs=1, filters=4, n_layers=2, resize=(16, 16), batch_size=16, device="cpu"

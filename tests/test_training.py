@@ -92,6 +92,7 @@ def test_loss_decreases_and_history(real_items):
         "seconds",
         "samples_per_s",
         "lr",
+        "input_seconds",
     ]
     assert frame["epoch"].tolist() == [1, 2, 3, 4]
     assert np.isfinite(frame[["train_loss", "val_loss"]].to_numpy()).all()
@@ -104,6 +105,7 @@ def test_loss_decreases_and_history(real_items):
     assert (frame["seconds"] > 0).all()
     np.testing.assert_allclose(frame["samples_per_s"], n_train / frame["seconds"], rtol=1e-9)
     assert (frame["lr"] == 5e-3).all()
+    assert ((frame["input_seconds"] > 0) & (frame["input_seconds"] < frame["seconds"])).all()
     assert history.best_epoch == int(frame["val_loss"].idxmin()) + 1
     assert history.best_loss == frame["val_loss"].min()
     assert history.stop_reason == "max_epochs"

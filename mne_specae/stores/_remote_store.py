@@ -74,6 +74,8 @@ class RemoteStoreMixin:
     """What differs in a store read from a URL (mixed into
     :class:`~mne_specae.stores.store.RemoteSegmentStore`)."""
 
+    remote = True
+
     def __init__(self, path, storage_options=None, cache=None, cache_size=None):
         self.url = str(path).rstrip("/")
         max_bytes = parse_size(cache_size)

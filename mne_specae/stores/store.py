@@ -87,7 +87,11 @@ class SegmentStore(StoreTables):
         Samples per segment.
     manifest : dict
         Settings, versions, and the committed files.
+    remote : bool
+        Whether the store is read from a URL (``read_segments("s3://...")``).
     """
+
+    remote = False
 
     def __new__(cls, path=None, storage_options=None, cache=None, cache_size=None):
         if cls is SegmentStore and is_url(path):  # a URL: read through fsspec

@@ -13,8 +13,11 @@ class History:
     Attributes
     ----------
     epochs : list of dict
-        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``seconds``,
-        ``samples_per_s`` (training items per second), ``lr``.
+        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``seconds`` (of the
+        training pass), ``samples_per_s`` (training items per second), ``lr``,
+        ``input_seconds`` (the part of ``seconds`` spent waiting for batches: reading
+        a store, gathering rows; near 0 when the input keeps up with the training;
+        absent from model files written before it was recorded).
     best_epoch : int | None
         Epoch whose weights were kept (lowest validation loss, else training loss).
     best_loss : float

@@ -88,7 +88,8 @@ def _train_epoch(run, epoch, train_idx):
         disable=not run.show,
         unit="batch",
     )
-    for b, x in enumerate(run.source.iterate(batches)):
+    waited = [0.0]
+    for b, x in enumerate(_timed(run.source.iterate(batches), waited)):
         loss = run.forward_loss(run.net, x, corruption, batches[b])
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -106,7 +107,23 @@ def _train_epoch(run, epoch, train_idx):
         b = None
     bar.close()
     total = sum_over_ranks(run.world, run.device, losses.total())  # NaN on any rank: NaN
-    return total / n_items, n_items, time.perf_counter() - t0, b is not None
+    return total / n_items, n_items, time.perf_counter() - t0, waited[0], b is not None
+
+
+def _timed(batches, waited):
+    """The items of ``batches``, adding to ``waited[0]`` the seconds spent waiting for
+    each (reading a store, gathering rows; on an accelerator, without waiting for
+    the device)."""
+    batches = iter(batches)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            x = next(batches)
+        except StopIteration:
+            return
+        finally:
+            waited[0] += time.perf_counter() - t0
+        yield x
 
 
 def _evaluate(run, val_idx):
@@ -128,7 +145,9 @@ def _run_epochs(run):
     if run.history.stop_reason:
         return
     for epoch in range(run.epoch + 1, run.kw["max_epochs"] + 1):
-        train_loss, n_items, seconds, out_of_time = _train_epoch(run, epoch, run.train_idx)
+        train_loss, n_items, seconds, waited, out_of_time = _train_epoch(
+            run, epoch, run.train_idx
+        )
         if not math.isfinite(train_loss):
             run.stop_nonfinite(epoch, "training")
             return
@@ -141,6 +160,7 @@ def _run_epochs(run):
                 seconds=seconds,
                 samples_per_s=n_items / seconds,
                 lr=run.opt.param_groups[0]["lr"],
+                input_seconds=waited,
             )
         )
         if run.is_main:

@@ -2,10 +2,13 @@
 
 :class:`StoreItems` is what the training engine needs of a waveform tensor (a shape,
 rows by index) for the items of a :class:`~mne_specae.SegmentStore`, read from disk
-when asked. :class:`StreamSource` delivers an epoch's batches from it: a background
-thread reads the next batches (at most ``PREFETCH`` ahead, into pinned memory on
-CUDA) while the device trains on the current one, so host memory stays bounded by a
-few batches whatever the size of the store. :class:`StoreItemSet` lets
+when asked. :class:`StreamSource` delivers an epoch's batches from it, so host memory
+stays bounded by a few batches whatever the size of the store: on an accelerator, and
+from a store at a URL, a background thread reads the next batches (at most
+``PREFETCH`` ahead, into pinned memory on CUDA) while the device trains on the
+current one; on the CPU from a local store each batch is read when asked for (the
+training's threads use every core: a reader thread beside them only competes, see
+:class:`StreamSource`). :class:`StoreItemSet` lets
 :class:`~mne_specae.SpecAE` take a store where it takes Epochs.
 
 Shuffling: an epoch visits the training items in the same seeded random permutation
@@ -88,14 +91,25 @@ class StreamSource(BatchSource):
     Batches are read on the host and moved to the training device whatever it is:
     through pinned memory, asynchronously, on CUDA; with a plain copy on any other
     accelerator (Apple's MPS, XPU, ...); left as they are on the CPU.
+
+    ``prefetch="auto"``: :data:`PREFETCH` batches read ahead by a thread where reads
+    overlap with work that is not the host's (training on an accelerator) or wait on
+    the network (a store at a URL); none on the CPU from a local store. There the
+    training already keeps every core busy; a reader thread beside PyTorch's threads
+    took 0.94x the in-memory items/s, against 0.96-0.99x when each batch is read in
+    the training thread (a read of 64 rows: about 0.4 ms of CPU;
+    ``benchmarks/bench_store.py``, 2 CPU cores).
     """
 
-    def __init__(self, items, device, prefetch=PREFETCH):
+    def __init__(self, items, device, prefetch="auto"):
         self.device = torch.device(device)
         self.cuda = self.device.type == "cuda"
         self.on_host = self.device.type == "cpu"
         self.pinned = self.cuda
         self.data = items
+        if prefetch == "auto":
+            remote = getattr(getattr(items, "store", None), "remote", False)
+            prefetch = PREFETCH if remote or not self.on_host else 0
         self.prefetch = int(prefetch)
 
     def indices(self, order):
