@@ -145,9 +145,7 @@ def _run_epochs(run):
     if run.history.stop_reason:
         return
     for epoch in range(run.epoch + 1, run.kw["max_epochs"] + 1):
-        train_loss, n_items, seconds, waited, out_of_time = _train_epoch(
-            run, epoch, run.train_idx
-        )
+        train_loss, n_items, seconds, waited, out_of_time = _train_epoch(run, epoch, run.train_idx)
         if not math.isfinite(train_loss):
             run.stop_nonfinite(epoch, "training")
             return
