@@ -12,6 +12,7 @@ takes every N-th item of each epoch's order.
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import torch
@@ -86,6 +87,22 @@ class BatchSource:
         buf = torch.empty((len(idx), *self.data.shape[1:]), dtype=self.data.dtype, pin_memory=True)
         torch.index_select(self.data, 0, idx, out=buf)  # idx on the host: indices()
         return buf.to(self.device, non_blocking=True)
+
+
+def timed_batches(batches, waited):
+    """The items of ``batches``, adding to ``waited[0]`` the seconds spent waiting for
+    each (reading a store, gathering rows; on an accelerator, without waiting for
+    the device)."""
+    batches = iter(batches)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            x = next(batches)
+        except StopIteration:
+            return
+        finally:
+            waited[0] += time.perf_counter() - t0
+        yield x
 
 
 class EpochLosses:

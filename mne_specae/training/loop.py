@@ -40,6 +40,7 @@ from ._batches import (
     epoch_items,
     epoch_order,
     sum_over_ranks,
+    timed_batches,
 )
 from ._run import Run
 from ._store_checks import checked
@@ -89,7 +90,7 @@ def _train_epoch(run, epoch, train_idx):
         unit="batch",
     )
     waited = [0.0]
-    for b, x in enumerate(_timed(run.source.iterate(batches), waited)):
+    for b, x in enumerate(timed_batches(run.source.iterate(batches), waited)):
         loss = run.forward_loss(run.net, x, corruption, batches[b])
         run.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -108,22 +109,6 @@ def _train_epoch(run, epoch, train_idx):
     bar.close()
     total = sum_over_ranks(run.world, run.device, losses.total())  # NaN on any rank: NaN
     return total / n_items, n_items, time.perf_counter() - t0, waited[0], b is not None
-
-
-def _timed(batches, waited):
-    """The items of ``batches``, adding to ``waited[0]`` the seconds spent waiting for
-    each (reading a store, gathering rows; on an accelerator, without waiting for
-    the device)."""
-    batches = iter(batches)
-    while True:
-        t0 = time.perf_counter()
-        try:
-            x = next(batches)
-        except StopIteration:
-            return
-        finally:
-            waited[0] += time.perf_counter() - t0
-        yield x
 
 
 def _evaluate(run, val_idx):
