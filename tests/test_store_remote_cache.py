@@ -165,3 +165,56 @@ def test_readers_downloading_the_same_shard_at_once_share_one_copy(
     for got in results:
         np.testing.assert_array_equal(got, local[:])
     assert len(list(cache.glob("*.npy"))) == 2 and not list(cache.glob("*.part"))
+
+
+def test_an_epoch_downloads_its_shards_ahead_at_once_in_the_order_it_needs_them(
+    uploaded_store, s3, tmp_path, monkeypatch
+):
+    """Training asks for an epoch's shards when it begins: they download together in
+    background threads, first needed first, and each read waits for its own shard
+    only; a failed download is raised where its shard is read. Before: one shard at
+    a time, when a batch first touched it (81 shards in a row before the first batch
+    of a 20,000-item store)."""
+    import threading
+
+    import torch
+
+    from mne_specae.training.streaming import StoreItems
+
+    local, url = uploaded_store
+    remote = msa.read_segments(url, storage_options=s3.storage_options, cache=tmp_path / "c")
+    n_first = local.manifest["shards"][0]["n_items"]
+    both_in, threads = threading.Barrier(2), []
+    original = remote._fs.get_file
+
+    def together(*args, **kwargs):  # both shards' downloads under way at the same time
+        threads.append(threading.current_thread().name)
+        both_in.wait(timeout=30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(remote._fs, "get_file", together)
+    items = StoreItems(remote)
+    batches = [torch.tensor([n_first + 1, 2]), torch.tensor([0, n_first])]  # shard 1 first
+    assert items.download_ahead(batches)  # the reads wait on downloads
+    assert list(remote._pending) == [1, 0]
+    for idx in batches:
+        np.testing.assert_array_equal(remote[idx.numpy()], local[idx.numpy()])
+    assert len(threads) == 2 and all(t.startswith("mne-specae-download") for t in threads)
+    assert not items.download_ahead(batches)  # all cached: local reads, nothing to do
+    assert not remote._pending and len(threads) == 2
+    assert msa.read_segments(url, storage_options=s3.storage_options).remote
+    assert StoreItems(msa.read_segments(url, storage_options=s3.storage_options)).download_ahead(
+        batches
+    )  # no cache: ranged GETs
+    pickle.loads(pickle.dumps(remote))  # no thread crosses to a worker process
+    remote.close()
+
+    failing = msa.read_segments(url, storage_options=s3.storage_options, cache=tmp_path / "d")
+
+    def broken(*args, **kwargs):
+        raise OSError("connection reset")
+
+    monkeypatch.setattr(failing._fs, "get_file", broken)
+    StoreItems(failing).download_ahead(batches)
+    with pytest.raises(OSError, match="connection reset"):
+        failing[[0]]

@@ -123,15 +123,17 @@ def test_reads_run_ahead_in_a_thread_only_where_they_overlap_with_other_work(sto
     0.96-0.99x in-memory speed measured); on an accelerator, or from a store at a URL
     (reads wait on the network), a thread reads ahead. Before: a thread always."""
     cpu, meta = torch.device("cpu"), torch.device("meta")
-    assert not store.remote
-    assert StreamSource(StoreItems(store), cpu).prefetch == 0
-    assert StreamSource(StoreItems(store), meta).prefetch == PREFETCH
+    batches = [torch.arange(3)]
+    assert not store.remote and not StoreItems(store).download_ahead(batches)
+    assert StreamSource(StoreItems(store), cpu).ahead(network=False) == 0
+    assert StreamSource(StoreItems(store), meta).ahead(network=False) == PREFETCH
+    assert StreamSource(StoreItems(store), cpu).ahead(network=True) == PREFETCH
+    assert StreamSource(StoreItems(store), cpu, prefetch=2).ahead(network=False) == 2
 
-    class AtAURL:  # what the source reads of a store read from a URL
+    class AtAURL:  # what the source reads of a store read from a URL without cache
         remote = True
 
-    assert StreamSource(StoreItems(AtAURL(), index=[0]), cpu).prefetch == PREFETCH
-    assert StreamSource(StoreItems(store), cpu, prefetch=2).prefetch == 2
+    assert StoreItems(AtAURL(), index=[0]).download_ahead(batches)
     threads = []
 
     class Where(StoreItems):

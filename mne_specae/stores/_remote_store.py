@@ -25,8 +25,11 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from ..utils._files import file_sha256
 from ._commits import RemoteTarget
@@ -41,7 +44,7 @@ from ._manifest import (
 from ._parquet import parquet_file
 from ._reads import READERS
 from ._remote import remote_error, url_fs
-from ._shard_cache import ShardCache, parse_size
+from ._shard_cache import DOWNLOADS, ShardCache, parse_size
 from ._tables import TableFile, table_name
 
 #: Seconds between two checks that a remote store's manifest did not change.
@@ -93,6 +96,21 @@ class RemoteStoreMixin:
         super()._open_manifest()
         self._remote_info = {}  # shard -> (size, stamp) of its remote object
         self._cached = {}  # shard -> its local copy, or None (read by ranges)
+        self._pending = {}  # shard -> its download ahead (a future)
+        self._pool = getattr(self, "_pool", None)
+
+    def __getstate__(self):  # threads and futures do not cross processes
+        state = super().__getstate__()
+        state.update(_pool=None, _pending={})
+        return state
+
+    def close(self):
+        """Close the open shard files and stop the downloads not yet begun."""
+        super().close()
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self._pending = {}
 
     def __repr__(self):
         return super().__repr__().replace(str(self.path), self.url)
@@ -157,22 +175,55 @@ class RemoteStoreMixin:
         return self._offsets_bytes[shard]
 
     def _cached_copy(self, shard):
-        """The local copy of a shard (downloaded at first use), or ``None`` without a
-        cache or when it does not fit in the cache."""
+        """The local copy of a shard (downloaded at first use, or waited for when it
+        is being downloaded ahead), or ``None`` without a cache or when it does not
+        fit in the cache."""
         if self._cache is None:
             return None
         if shard not in self._cached:
-            self._layout(shard)
-            size, stamp = self._remote_info[shard]
-            n_items = self._shards[shard]["n_items"]
-            self._cached[shard] = self._cache.fetch(
-                self._fs,
-                self._file(shard),
-                self._cache.name(self._shards[shard]["key"], stamp),
-                size,
-                lambda p: check_shard_array(p, n_items, self.n_times),
-            )
+            pending = self._pending.pop(shard, None)
+            if pending is not None:
+                pending.result()  # its error, if any, is raised here
+            if shard not in self._cached:
+                self._cached[shard] = self._download(shard)
         return self._cached[shard]
+
+    def _download(self, shard):
+        self._layout(shard)
+        size, stamp = self._remote_info[shard]
+        n_items = self._shards[shard]["n_items"]
+        return self._cache.fetch(
+            self._fs,
+            self._file(shard),
+            self._cache.name(self._shards[shard]["key"], stamp),
+            size,
+            lambda p: check_shard_array(p, n_items, self.n_times),
+        )
+
+    def _download_ahead(self, rows):
+        """Start downloading the shards of the items ``rows`` that are not cached yet,
+        in the order ``rows`` first needs them, :data:`DOWNLOADS` at once in
+        background threads (training asks for an epoch's rows when it begins); a read
+        of a shard then waits for its own download only. Nothing without a cache.
+        Whether any read of ``rows`` waits on the network (a download, a ranged
+        GET)."""
+        if self._cache is None:
+            return True
+        if not len(rows):
+            return False
+        shards = np.searchsorted(self._offsets, np.asarray(rows, np.int64), side="right") - 1
+        _, first = np.unique(shards, return_index=True)
+        needed = [int(k) for k in shards[np.sort(first)]]  # in order of first use
+        todo = [k for k in needed if k not in self._cached and k not in self._pending]
+        if todo and self._pool is None:
+            self._pool = ThreadPoolExecutor(DOWNLOADS, thread_name_prefix="mne-specae-download")
+        for k in todo:
+            self._pending[k] = self._pool.submit(self._download_into_cache, k)
+        # None: a shard the cache had no room for, read by ranged GETs
+        return any(self._cached.get(k) is None for k in needed)
+
+    def _download_into_cache(self, shard):
+        self._cached[shard] = self._download(shard)
 
     def _reader(self, shard, mode):  # a cached shard, read as a local one
         path = self._cached[shard]

@@ -13,6 +13,9 @@ every later read of that shard is a local positional read, as for a local store.
 - **Safe to share**: between processes (torchrun ranks, DataLoader workers) and runs;
   a download goes to a temporary name and is renamed into place when complete and
   checked (size and ``.npy`` header), so no reader sees a partial file.
+- **Downloaded ahead**: training asks for the shards of a whole epoch, in the order
+  it first needs them, when the epoch starts; :data:`DOWNLOADS` of them download at
+  once in background threads while the first batches wait only for their own.
 - **Bounded**: at most ``cache_size`` bytes of shards in the folder, and never less
   than :data:`KEEP_FREE` bytes left free on its disk. A shard that does not fit is
   read by ranged GETs instead (said once in the log). Nothing is evicted: removing
@@ -31,6 +34,9 @@ from mne.utils import logger
 
 #: Bytes left free on the cache's disk whatever ``cache_size`` says.
 KEEP_FREE = 1 << 30
+
+#: Shards downloaded at once when an epoch's shards are asked for ahead.
+DOWNLOADS = 8
 
 
 def parse_size(size):
@@ -81,12 +87,14 @@ class ShardCache:
         self.max_bytes = max_bytes
         self.url = url
         self._lock = threading.Lock()
+        self._shard_locks = {}  # local name -> the lock of its download
+        self._reserved = 0  # bytes of the downloads under way
         self._told = False
         self.downloads = 0
 
     def __getstate__(self):  # a lock does not cross processes
         state = dict(self.__dict__)
-        state["_lock"] = None
+        state.update(_lock=None, _shard_locks={}, _reserved=0)
         return state
 
     def __setstate__(self, state):
@@ -105,24 +113,31 @@ class ShardCache:
         free = shutil.disk_usage(self.folder).free
         if free - size < KEEP_FREE:
             return False
-        return self.max_bytes is None or self.used() + size <= self.max_bytes
+        return self.max_bytes is None or self.used() + self._reserved + size <= self.max_bytes
 
     def fetch(self, fs, remote, local, size, check):
         """The local copy of ``remote`` (``size`` bytes) at ``local``, downloaded if
-        needed and ``check(path)``-ed; ``None`` when it does not fit."""
+        needed and ``check(path)``-ed; ``None`` when it does not fit. Several shards
+        download at once (threads); a shard's second reader waits for its download."""
         if local.is_file() and local.stat().st_size == size:
             return local
-        with self._lock:  # one download per shard in this process
+        with self._lock:
+            shard_lock = self._shard_locks.setdefault(local, threading.Lock())
+        with shard_lock:  # one download per shard in this process
             if local.is_file() and local.stat().st_size == size:
                 return local
-            if not self._room(size):
-                if not self._told:
+            with self._lock:
+                room = self._room(size)
+                if room:
+                    self._reserved += size
+                elif not self._told:
                     logger.info(
                         f"Shard cache {self.folder} is full (cache_size "
                         f"{self.max_bytes} bytes, or less than {KEEP_FREE >> 20} MiB free "
                         "on its disk): other shards are read by ranged requests."
                     )
                     self._told = True
+            if not room:
                 return None
             part = local.with_name(f"{local.stem}.{os.getpid()}.{threading.get_ident()}.part")
             try:
@@ -137,5 +152,8 @@ class ShardCache:
                 os.replace(part, local)
             finally:
                 part.unlink(missing_ok=True)
-            self.downloads += 1
+                with self._lock:
+                    self._reserved -= size
+            with self._lock:
+                self.downloads += 1
             return local
