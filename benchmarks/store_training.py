@@ -67,32 +67,39 @@ def _fit_child(queue, path, mode, options, epochs=1):
 
 def _alternating_child(queue, where, rounds):
     """In one process: a warm-up fit in memory, then ``rounds`` rounds of one fit per
-    mode (``where``: mode -> (path, storage options)), alternating; items/s of each
-    fit's first epoch, per mode. Fresh processes vary by 20 % or more from one to the
-    next on this machine (in memory: 2,340-3,349 items/s); here every mode runs in the
-    same process, on the same warmed allocator and threads. The shard cache is one
-    folder for the process: its first fit downloads, the later ones read locally."""
+    mode (``where``: mode -> (path, storage options)), alternating, two epochs a fit;
+    per mode and round, the items/s and the seconds spent waiting for batches
+    (``input_seconds``) of each epoch. Fresh processes vary by 20 % or more from one
+    to the next on this machine, and so do fits in one process over minutes; the
+    ratios are taken within each round (the fits next to each other). The S3 store
+    gets a fresh shard cache in every round: its first epoch downloads."""
     import mne_specae
     from mne_specae import SpecAE, presets
 
-    cache = tempfile.mkdtemp(prefix="bench_cache_")
-    try:
-        data = {}
+    settings = dict(presets.QUICK, **dict(TRAIN_SETTINGS, max_epochs=2, val_fraction=0.0))
+    memory = mne_specae.read_segments(where["in memory"][0]).to_epochs()
+    SpecAE(**settings).fit(memory)
+    out = {mode: [] for mode in where}
+    for _ in range(rounds):
         for mode, (path, options) in where.items():
-            store = mne_specae.read_segments(
-                path, storage_options=options, cache=cache if mode == "S3, shard cache" else None
+            cache = tempfile.mkdtemp(prefix="bench_cache_") if mode == "S3, shard cache" else None
+            try:
+                data = (
+                    memory
+                    if mode == "in memory"
+                    else mne_specae.read_segments(path, storage_options=options, cache=cache)
+                )
+                frame = SpecAE(**settings).fit(data).history_.to_frame()
+            finally:
+                if cache is not None:
+                    shutil.rmtree(cache)
+            out[mode].append(
+                [
+                    (float(r.samples_per_s), float(r.input_seconds / r.seconds))
+                    for r in frame.itertuples()
+                ]
             )
-            data[mode] = store.to_epochs() if mode == "in memory" else store
-        settings = dict(presets.QUICK, **dict(TRAIN_SETTINGS, max_epochs=1))
-        SpecAE(**settings).fit(data["in memory"])
-        rates = {mode: [] for mode in data}
-        for _ in range(rounds):
-            for mode, items in data.items():
-                est = SpecAE(**settings).fit(items)
-                rates[mode].append(float(est.history_.to_frame()["samples_per_s"].iloc[0]))
-    finally:
-        shutil.rmtree(cache)
-    queue.put(rates)
+    queue.put(out)
 
 
 def _alternating(where, actual, rounds):
@@ -100,19 +107,29 @@ def _alternating(where, actual, rounds):
     chosen = {m: where[m] for m in ("in memory", "local store", "S3, shard cache") if m in where}
     if "in memory" not in chosen or len(chosen) < 2:
         return
-    rates = in_fresh_process(_alternating_child, chosen, rounds)
-    speed = {mode: float(np.median(v)) for mode, v in rates.items()}
+    runs = in_fresh_process(_alternating_child, chosen, rounds)
     print(
-        f"  in one process, after a warm-up fit, {rounds} rounds alternating (one epoch a "
-        "fit; the shard cache downloads in its first fit only):"
+        f"  in one process, after a warm-up fit, {rounds} rounds alternating (two epochs a "
+        "fit; the shard cache a fresh folder in each round, so the S3 store's first "
+        "epoch downloads); ratio: the median over rounds of the mode's items/s over "
+        "the in-memory fit's of the same round; waiting: the share of the epoch spent "
+        "waiting for batches:"
     )
-    for mode, values in rates.items():
-        ratio = "" if mode == "in memory" else f", {speed[mode] / speed['in memory']:.2f}x"
-        goal = "" if MODES[mode] is None else f" (goal >= {MODES[mode]}x)"
-        print(
-            f"  {actual:7d} items, {mode:17s}: {speed[mode]:6.0f} items/s (runs: "
-            f"{', '.join(f'{v:.0f}' for v in values)}){ratio}{goal}"
-        )
+    for epoch in (0, 1):
+        for mode, per_round in runs.items():
+            rates = [r[epoch][0] for r in per_round]
+            waits = [r[epoch][1] for r in per_round]
+            text = (
+                f"  {actual:7d} items, {mode:17s}, epoch {epoch + 1}: "
+                f"{np.median(rates):6.0f} items/s, waiting {100 * np.median(waits):4.1f} %"
+            )
+            if mode != "in memory":
+                ratios = [a[epoch][0] / m[epoch][0] for a, m in zip(per_round, runs["in memory"])]
+                text += (
+                    f", {np.median(ratios):.2f}x (rounds: "
+                    f"{', '.join(f'{v:.2f}' for v in ratios)}; goal >= {MODES[mode]}x)"
+                )
+            print(text)
 
 
 def training(base, sizes, memory_sizes, tmp, repeats, remote=True, epochs=1):
@@ -184,7 +201,7 @@ def training(base, sizes, memory_sizes, tmp, repeats, remote=True, epochs=1):
                         text += f", epochs 2-{epochs} {later[mode] / later['in memory']:.2f}x"
                     print(f"{text} (goal >= {MODES[mode]}x)")
             if n in memory_sizes:
-                _alternating(where, actual, max(repeats, 3))
+                _alternating(where, actual, max(2 * repeats, 6))
             shutil.rmtree(path)
     finally:
         if moto is not None:
