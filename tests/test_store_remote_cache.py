@@ -218,3 +218,26 @@ def test_an_epoch_downloads_its_shards_ahead_at_once_in_the_order_it_needs_them(
     StoreItems(failing).download_ahead(batches)
     with pytest.raises(OSError, match="connection reset"):
         failing[[0]]
+
+
+def test_embedding_a_cached_remote_store_downloads_its_shards_ahead(
+    uploaded_store, s3, tmp_path, monkeypatch
+):
+    """``embed`` (``mne-specae embed URL --cache``) asks for every shard at once too:
+    both download in background threads, and the embeddings equal the local store's."""
+    import threading
+
+    local, url = uploaded_store
+    remote = msa.read_segments(url, storage_options=s3.storage_options, cache=tmp_path / "c")
+    threads, original = [], remote._fs.get_file
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(remote._fs, "get_file", recorded)
+    est = msa.SpecAE(
+        max_epochs=1, filters=4, n_layers=2, resize=(16, 16), device="cpu", random_state=0
+    ).fit(local)
+    np.testing.assert_array_equal(est.embed(remote)[0], est.embed(local)[0])
+    assert len(threads) == 2 and all(t.startswith("mne-specae-download") for t in threads)

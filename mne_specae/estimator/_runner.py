@@ -60,6 +60,8 @@ def run_batches(
             torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16),
             cpu_threads(device),
         ):
+            if hasattr(items, "download_ahead"):  # a cached store at a URL: all at once
+                items.download_ahead([torch.arange(len(items))])
             for start in range(0, len(items), batch_size):
                 batch = items[start : start + batch_size].to(device)
                 if by_recording:

@@ -28,7 +28,6 @@ reads it (the portable reader's lock is the file's own, so it stays correct).
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import os
 import threading
@@ -41,9 +40,28 @@ _SETTINGS = ("auto", "portable")
 #: Bytes and rows (buffers: under every system's IOV_MAX) read by one call at most.
 _CALL_BYTES = 1 << 24
 _CALL_ROWS = 1024
+
+
+def _max_open(floor=64, ceiling=1024):
+    """A quarter of the files this process may open (``ulimit -n``: 256 on macOS,
+    1024 on many Linux systems), between ``floor`` and ``ceiling``."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):  # Windows: no resource module
+        return floor
+    if soft == resource.RLIM_INFINITY:
+        return ceiling
+    return int(min(ceiling, max(floor, soft // 4)))
+
+
 #: Shard files a store keeps open at most (each read by one thread at a time per
-#: batch run; a thread that needs one more while all are in use waits for one).
-MAX_OPEN = 64
+#: batch run; a thread that needs one more while all are in use waits for one):
+#: every shard of a store of up to this many, so random batches do not close and
+#: reopen files (a 20,000-item store has about 100 shards; with 64 open at most,
+#: reopening was a third of its read time).
+MAX_OPEN = _max_open()
 
 
 def read_mode(environ=None):
@@ -139,6 +157,22 @@ class _Entry:
         self.reader, self.users, self.retired = reader, 0, False
 
 
+class _Using:
+    """:meth:`OpenShards.use`: the file acquired on entering, released on leaving."""
+
+    __slots__ = ("shards", "key", "mode", "opener", "entry")
+
+    def __init__(self, shards, key, mode, opener):
+        self.shards, self.key, self.mode, self.opener = shards, key, mode, opener
+
+    def __enter__(self):
+        self.entry = self.shards._acquire(self.key, self.mode, self.opener)
+        return self.entry.reader
+
+    def __exit__(self, *exc):
+        self.shards._release(self.entry)
+
+
 class OpenShards:
     """A store's open shard files: at most :data:`MAX_OPEN` (read at each open, so a
     test may lower it), the least recently used idle one closed to open another.
@@ -154,6 +188,7 @@ class OpenShards:
         self._open = collections.OrderedDict()  # key -> _Entry, least recent first
         self._n_open = 0  # files open: those above, and closed ones still being read
         self._cond = threading.Condition()
+        self._waiting = 0  # threads waiting for a file (woken only when there are)
 
     def __len__(self):
         return len(self._open)
@@ -171,15 +206,11 @@ class OpenShards:
         """Files open now (never more than :data:`MAX_OPEN`)."""
         return self._n_open
 
-    @contextlib.contextmanager
     def use(self, key, mode, opener):
         """The reader of shard ``key`` read the ``mode`` way, open while in use
-        (``opener(mode)`` opens it when it is not)."""
-        entry = self._acquire(key, mode, opener)
-        try:
-            yield entry.reader
-        finally:
-            self._release(entry)
+        (``opener(mode)`` opens it when it is not): a context manager (a class, not
+        a generator: it is entered tens of times a batch)."""
+        return _Using(self, key, mode, opener)
 
     def _acquire(self, key, mode, opener):
         with self._cond:
@@ -195,7 +226,11 @@ class OpenShards:
                     entry = self._open[key] = _Entry(opener(mode))
                     self._n_open += 1
                     break
-                self._cond.wait()  # every open file in use (or this one, the other way)
+                self._waiting += 1  # every open file in use (or this one, the other way)
+                try:
+                    self._cond.wait()
+                finally:
+                    self._waiting -= 1
             self._open.move_to_end(key)
             entry.users += 1
             return entry
@@ -216,7 +251,8 @@ class OpenShards:
     def _close(self, entry):
         entry.reader.close()
         self._n_open -= 1
-        self._cond.notify_all()
+        if self._waiting:
+            self._cond.notify_all()
 
     def _release(self, entry):
         with self._cond:
@@ -224,7 +260,7 @@ class OpenShards:
             if not entry.users:
                 if entry.retired:
                     self._close(entry)
-                else:
+                elif self._waiting:
                     self._cond.notify_all()
 
     def close(self):

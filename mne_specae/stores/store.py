@@ -33,7 +33,6 @@ measures the read paths.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -246,28 +245,31 @@ class SegmentStore(StoreTables):
 
     def _read_calls(self, calls, view, row_bytes):
         """The calls of :func:`~mne_specae.stores._reads.plan_reads` read into ``view``
-        (the batch's bytes), one shard file held at a time."""
+        (the batch's bytes), one shard file held at a time (a shard's calls follow
+        each other: file order)."""
         mode = read_mode()
-        with contextlib.ExitStack() as held:
-            current = None
-            for s, row, spans in calls:
-                if s != current:  # file order: a shard's runs follow each other
-                    held.close()
-                    first = self._layout(s)
-                    read = held.enter_context(self._reader(s, mode)).read
-                    current = s
-                if len(spans) == 1:  # the usual case: a row, or rows in batch order
-                    pos, k = spans[0]
-                    buffers = [view[pos * row_bytes : (pos + k) * row_bytes]]
-                    expected = k * row_bytes
-                else:
-                    buffers = [view[p * row_bytes : (p + k) * row_bytes] for p, k in spans]
-                    expected = sum(map(len, buffers))
-                if read(buffers, first + row * row_bytes) != expected:
-                    raise ValueError(
-                        f"{self._file(s)}: shorter than its manifest says (it "
-                        "was truncated while open); the store is damaged."
-                    )
+        i, n = 0, len(calls)
+        while i < n:
+            s = calls[i][0]
+            j = i + 1
+            while j < n and calls[j][0] == s:
+                j += 1
+            first = self._layout(s)
+            with self._reader(s, mode) as reader:
+                for _, row, spans in calls[i:j]:
+                    if len(spans) == 1:  # the usual case: a row, or rows in batch order
+                        pos, k = spans[0]
+                        buffers = [view[pos * row_bytes : (pos + k) * row_bytes]]
+                        expected = k * row_bytes
+                    else:
+                        buffers = [view[p * row_bytes : (p + k) * row_bytes] for p, k in spans]
+                        expected = sum(map(len, buffers))
+                    if reader.read(buffers, first + row * row_bytes) != expected:
+                        raise ValueError(
+                            f"{self._file(s)}: shorter than its manifest says (it "
+                            "was truncated while open); the store is damaged."
+                        )
+            i = j
 
     def _reader(self, shard, mode):
         """The open shard file, read the ``mode`` way, while in use (a context
