@@ -172,9 +172,11 @@ def test_an_epoch_downloads_its_shards_ahead_at_once_in_the_order_it_needs_them(
 ):
     """Training asks for an epoch's shards when it begins: they download together in
     background threads, first needed first, and each read waits for its own shard
-    only; a failed download is raised where its shard is read. Before: one shard at
-    a time, when a batch first touched it (81 shards in a row before the first batch
-    of a 20,000-item store)."""
+    only; the shards' sizes and ETags come from one listing and their headers from
+    the copies (no HEAD or header GET per shard); a failed download is raised where
+    its shard is read. Before: one shard at a time, when a batch first touched it,
+    three requests each (81 shards in a row before the first batch of a 20,000-item
+    store)."""
     import threading
 
     import torch
@@ -193,6 +195,16 @@ def test_an_epoch_downloads_its_shards_ahead_at_once_in_the_order_it_needs_them(
         return original(*args, **kwargs)
 
     monkeypatch.setattr(remote._fs, "get_file", together)
+    asked = []  # requests about single shard objects other than their download
+    for name in ("info", "cat_file"):
+        method = getattr(remote._fs, name)
+
+        def counted(path, *args, _name=name, _method=method, **kwargs):
+            if "/shards/" in str(path):
+                asked.append(_name)
+            return _method(path, *args, **kwargs)
+
+        monkeypatch.setattr(remote._fs, name, counted)
     items = StoreItems(remote)
     batches = [torch.tensor([n_first + 1, 2]), torch.tensor([0, n_first])]  # shard 1 first
     assert items.download_ahead(batches)  # the reads wait on downloads
@@ -200,6 +212,7 @@ def test_an_epoch_downloads_its_shards_ahead_at_once_in_the_order_it_needs_them(
     for idx in batches:
         np.testing.assert_array_equal(remote[idx.numpy()], local[idx.numpy()])
     assert len(threads) == 2 and all(t.startswith("mne-specae-download") for t in threads)
+    assert asked == []  # sizes and ETags from one listing, headers from the copies
     assert not items.download_ahead(batches)  # all cached: local reads, nothing to do
     assert not remote._pending and len(threads) == 2
     assert msa.read_segments(url, storage_options=s3.storage_options).remote

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from mne.utils import logger
 
 from ..utils._files import file_sha256
 from ._commits import RemoteTarget
@@ -189,16 +190,41 @@ class RemoteStoreMixin:
         return self._cached[shard]
 
     def _download(self, shard):
-        self._layout(shard)
+        """The shard's local copy (downloaded if needed; its layout read from the
+        copy), or ``None`` when the cache has no room for it."""
+        if shard not in self._remote_info:
+            self._layout(shard)  # its size and stamp, asked for alone
         size, stamp = self._remote_info[shard]
         n_items = self._shards[shard]["n_items"]
-        return self._cache.fetch(
+
+        def check(path):
+            return check_shard_array(path, n_items, self.n_times)
+
+        path = self._cache.fetch(
             self._fs,
             self._file(shard),
             self._cache.name(self._shards[shard]["key"], stamp),
             size,
-            lambda p: check_shard_array(p, n_items, self.n_times),
+            check,
         )
+        if path is not None and shard not in self._offsets_bytes:
+            self._offsets_bytes[shard] = check(path)  # no request for its header
+        return path
+
+    def _list_shards(self):
+        """The size and stamp of every shard object from one listing of ``shards/``
+        (one request, where asking each shard costs two); left to each shard when
+        the listing fails."""
+        try:
+            listing = self._fs.ls(f"{self._root}/shards", detail=True, refresh=True)
+        except Exception as err:  # asked shard by shard instead
+            logger.debug(f"{self.url}: listing the shards failed ({err})")
+            return
+        by_name = {str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]: entry for entry in listing}
+        for k, shard in enumerate(self._shards):
+            entry = by_name.get(f"{shard['key']}.npy")
+            if entry is not None and k not in self._remote_info:
+                self._remote_info[k] = (int(entry["size"]), _stamp(entry))
 
     def _download_ahead(self, rows):
         """Start downloading the shards of the items ``rows`` that are not cached yet,
@@ -215,6 +241,8 @@ class RemoteStoreMixin:
         _, first = np.unique(shards, return_index=True)
         needed = [int(k) for k in shards[np.sort(first)]]  # in order of first use
         todo = [k for k in needed if k not in self._cached and k not in self._pending]
+        if sum(k not in self._remote_info for k in todo) > 1:
+            self._list_shards()
         if todo and self._pool is None:
             self._pool = ThreadPoolExecutor(DOWNLOADS, thread_name_prefix="mne-specae-download")
         for k in todo:
