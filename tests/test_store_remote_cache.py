@@ -254,3 +254,28 @@ def test_embedding_a_cached_remote_store_downloads_its_shards_ahead(
     ).fit(local)
     np.testing.assert_array_equal(est.embed(remote)[0], est.embed(local)[0])
     assert len(threads) == 2 and all(t.startswith("mne-specae-download") for t in threads)
+
+
+def test_a_bounded_cache_counts_its_folder_once_for_many_downloads(tmp_path):
+    """With ``cache_size``, the cache's bytes are counted from the folder at most every
+    RECOUNT seconds, and the downloads since added (before: a listing of the folder
+    for every download, thousands in an epoch of a big store), and the bound holds."""
+    from mne_specae.stores._shard_cache import ShardCache
+
+    class Files:  # what fetch asks of a file system
+        def get_file(self, remote, local):
+            with open(local, "wb") as fid:
+                fid.write(b"x" * 100)
+
+    cache = ShardCache(tmp_path / "c", 100 * 30, "s3://b/store")
+    counts = []
+    original = cache.used
+    cache.used = lambda: counts.append(1) or original()
+    got = [
+        cache.fetch(Files(), f"k{k}", cache.name(f"k{k}", "e"), 100, lambda p: None)
+        for k in range(40)
+    ]
+    assert sum(g is not None for g in got) == 30  # the bound: 30 of 100 bytes
+    assert got[29] is not None and got[30] is None
+    assert len(counts) == 1
+    assert original() == 3000

@@ -28,6 +28,7 @@ import hashlib
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 from mne.utils import logger
@@ -37,6 +38,9 @@ KEEP_FREE = 1 << 30
 
 #: Shards downloaded at once when an epoch's shards are asked for ahead.
 DOWNLOADS = 8
+
+#: Seconds between two counts of the cache folder's bytes (``cache_size``).
+RECOUNT = 10.0
 
 
 def parse_size(size):
@@ -89,12 +93,13 @@ class ShardCache:
         self._lock = threading.Lock()
         self._shard_locks = {}  # local name -> the lock of its download
         self._reserved = 0  # bytes of the downloads under way
+        self._counted = None  # [when, bytes]: the last count of the folder
         self._told = False
         self.downloads = 0
 
     def __getstate__(self):  # a lock does not cross processes
         state = dict(self.__dict__)
-        state.update(_lock=None, _shard_locks={}, _reserved=0)
+        state.update(_lock=None, _shard_locks={}, _reserved=0, _counted=None)
         return state
 
     def __setstate__(self, state):
@@ -113,7 +118,18 @@ class ShardCache:
         free = shutil.disk_usage(self.folder).free
         if free - size < KEEP_FREE:
             return False
-        return self.max_bytes is None or self.used() + self._reserved + size <= self.max_bytes
+        if self.max_bytes is None:
+            return True
+        return self._used_now() + self._reserved + size <= self.max_bytes
+
+    def _used_now(self):
+        """:meth:`used`, counted again at most every :data:`RECOUNT` seconds (in
+        between: the last count plus this process's downloads since), so that an
+        epoch's thousands of downloads do not list the folder once each."""
+        now = time.monotonic()
+        if self._counted is None or now - self._counted[0] > RECOUNT:
+            self._counted = [now, self.used()]
+        return self._counted[1]
 
     def fetch(self, fs, remote, local, size, check):
         """The local copy of ``remote`` (``size`` bytes) at ``local``, downloaded if
@@ -156,4 +172,6 @@ class ShardCache:
                     self._reserved -= size
             with self._lock:
                 self.downloads += 1
+                if self._counted is not None:
+                    self._counted[1] += size
             return local
