@@ -79,6 +79,7 @@ class RemoteStoreMixin:
     :class:`~mne_specae.stores.store.RemoteSegmentStore`)."""
 
     remote = True
+    _pool = None  # the download threads, started at the first download ahead
 
     def __init__(self, path, storage_options=None, cache=None, cache_size=None):
         self.url = str(path).rstrip("/")
@@ -98,7 +99,6 @@ class RemoteStoreMixin:
         self._remote_info = {}  # shard -> (size, stamp) of its remote object
         self._cached = {}  # shard -> its local copy, or None (read by ranges)
         self._pending = {}  # shard -> its download ahead (a future)
-        self._pool = getattr(self, "_pool", None)
 
     def __getstate__(self):  # threads and futures do not cross processes
         state = super().__getstate__()
@@ -108,7 +108,7 @@ class RemoteStoreMixin:
     def close(self):
         """Close the open shard files and stop the downloads not yet begun."""
         super().close()
-        if getattr(self, "_pool", None) is not None:
+        if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self._pending = {}
