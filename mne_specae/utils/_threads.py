@@ -318,7 +318,8 @@ def cpu_threads(device):
     """Run the block with the package's torch thread count when ``device`` is the CPU.
 
     Restores torch's thread count afterwards (also on errors); nested blocks keep the
-    outermost decision; other devices change nothing.
+    outermost decision; other devices change nothing. The first CPU block of a
+    process also warms glibc's allocator (:mod:`~mne_specae.utils._allocator`).
 
     Parameters
     ----------
@@ -330,6 +331,10 @@ def cpu_threads(device):
         return
     import torch
     from mne.utils import logger
+
+    from ._allocator import warm_allocator
+
+    warm_allocator()  # glibc's mmap threshold raised once: no page faults per step
 
     with _lock:
         outermost = _State.depth == 0
