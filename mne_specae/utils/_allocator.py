@@ -9,7 +9,8 @@ pays page faults on every activation of every training step: training straight f
 a segment store in a fresh process had 0.35-2.2 million minor page faults in two
 epochs of 20,000 items (QUICK preset, 2 CPU cores) against 0.27 million when the
 same process had first loaded the items into memory, and 0.03 million after one
-block of 16 MiB was allocated and freed; it ran 10-25 % slower.
+block of 16 MiB was allocated and freed; it ran 7-17 % slower (medians of 4
+fresh processes each: epoch 2 and epoch 1).
 
 :func:`warm_allocator` does that once per process, before the package runs torch on
 the CPU (:func:`~mne_specae.utils._threads.cpu_threads`). It changes no setting of
