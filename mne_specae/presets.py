@@ -59,6 +59,7 @@ RECOMMENDED = dict(
     scheduler=None,
     mask_fraction=0.0,
     noise_std=0.0,
+    band_limit=0.0,
     pooling="multiscale",
     channel_agg="mean",
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from mne.utils import _check_option, _validate_type
+from mne.utils import _check_option, _validate_type, logger, warn
 
 from ..nn.corruption import check_corruption
 from ..nn.input_stages import WaveformInput
@@ -25,13 +25,33 @@ def check_params(est):
         check_positive(est.sfreq, "sfreq")
     check_int(est.random_state, "random_state", minimum=0)
     check_int(est.batch_size_inference, "batch_size_inference")
-    check_corruption(est.mask_fraction, est.noise_std)
+    check_corruption(est.mask_fraction, est.noise_std, est.band_limit)
     if est.model == "1d" and est.normalize == "recording":
         raise ValueError(
             "normalize='recording' is implemented for the 2-D model (per-frequency "
             "statistics of each recording's spectrograms); model='1d' takes "
             "normalize=None, 'item' or 'dataset'."
         )
+
+
+def warn_empty_band(est, stage, nyquist):
+    """Warn when some recordings' spectrograms are empty above their Nyquist frequency
+    (``nyquist``: the lowest, ``None`` when unknown) and training does not vary it."""
+    if est.model != "2d" or nyquist is None or stage.fmax <= nyquist + 1e-6:
+        return
+    if est.band_limit:
+        logger.info(
+            f"Some recordings were sampled at {2 * nyquist:g} Hz: above {nyquist:g} Hz "
+            f"their spectrograms are empty; band_limit={est.band_limit:g} empties such "
+            "bands in training items at random, so that they do not mark a source."
+        )
+        return
+    warn(
+        f"Some recordings were sampled at {2 * nyquist:g} Hz: above {nyquist:g} Hz "
+        f"their spectrograms are empty (fmax={stage.fmax:g} Hz), which a model can "
+        f"use as a shortcut for the recording source. Set fmax <= {nyquist:g}, or "
+        "train with band_limit > 0 (e.g. 0.5) so that empty bands stop marking sources."
+    )
 
 
 def input_stage(est, sfreq):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mne.utils import logger, warn
+from mne.utils import logger
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -64,6 +64,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
     %(scheduler)s
     %(mask_fraction)s
     %(noise_std)s
+    %(band_limit)s
     %(precision)s
     %(channels_last)s
     %(compile)s
@@ -141,6 +142,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         scheduler=_R["scheduler"],
         mask_fraction=_R["mask_fraction"],
         noise_std=_R["noise_std"],
+        band_limit=_R["band_limit"],
         precision="auto",
         channels_last="auto",
         compile=False,
@@ -185,6 +187,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         self.scheduler = scheduler
         self.mask_fraction = mask_fraction
         self.noise_std = noise_std
+        self.band_limit = band_limit
         self.precision = precision
         self.channels_last = channels_last
         self.compile = compile
@@ -264,13 +267,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
                 f"every Epochs, got {sorted(set(data.n_channels))}."
             )
         stage = self._build_input_stage(data.sfreq)
-        nyquist = data.lowest_nyquist()
-        if self.model == "2d" and nyquist is not None and stage.fmax > nyquist + 1e-6:
-            warn(
-                f"Some recordings were sampled at {2 * nyquist:g} Hz: above {nyquist:g} Hz "
-                f"their spectrograms are empty (fmax={stage.fmax:g} Hz), which a model can "
-                f"use as a shortcut for the recording source. Set fmax <= {nyquist:g}."
-            )
+        _build.warn_empty_band(self, stage, data.lowest_nyquist())
         epoch_groups = data.groups(groups)
         items, owner = data.items(self._separate())
         n_ch = 1 if items.ndim == 2 else items.shape[1]
@@ -301,6 +298,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             patience=self.patience,
             mask_fraction=self.mask_fraction,
             noise_std=self.noise_std,
+            band_limit=self.band_limit,
             device=self.device,
             precision=self.precision,
             channels_last=self.channels_last,

@@ -4,7 +4,8 @@ During training the model may see a corrupted copy of its input and learn to
 reconstruct the clean one. A spectrogram is not a photo: its axes are frequency and
 time, so there are no flips, rotations or crops. :func:`corrupt` hides stripes of
 time frames and of frequency rows (SpecAugment's masks) and adds Gaussian noise,
-per batch, on the device, from a :class:`torch.Generator` of its own (seeded by
+per batch, on the device, and may band-limit an item at a random frequency (as a
+recording low-passed there, or sampled at twice that rate, would look), from a :class:`torch.Generator` of its own (seeded by
 :func:`epoch_corruption` from the run's seed, the epoch and the process), so a
 run is reproducible and torch's global random state is never touched.
 """
@@ -23,29 +24,36 @@ __all__ = ["corrupt"]
 _N_STRIPES = 2  # contiguous stripes per axis
 
 
-def check_corruption(mask_fraction, noise_std):
-    """``(mask_fraction, noise_std)`` as floats, checked: ``[0, 1)`` and ``>= 0``."""
+def check_corruption(mask_fraction, noise_std, band_limit=0.0):
+    """``(mask_fraction, noise_std, band_limit)`` as floats, checked: ``[0, 1)``,
+    ``>= 0`` and ``[0, 1]``."""
     return (
         check_fraction(mask_fraction, "mask_fraction"),
         check_number(noise_std, "noise_std", minimum=0),
+        check_fraction(band_limit, "band_limit", closed=True),
     )
 
 
 def epoch_corruption(kw, epoch, rank, device):
     """The corruption of one epoch's training batches, ``x -> corrupt(x, ...)``.
 
-    ``None`` when ``kw["mask_fraction"]`` and ``kw["noise_std"]`` are 0 (nothing is
-    drawn: training is exactly that without corruption). Its generator is seeded
+    ``None`` when ``kw["mask_fraction"]``, ``kw["noise_std"]`` and ``kw["band_limit"]``
+    are 0 (nothing is drawn: training is exactly that without corruption). Its generator is seeded
     from ``kw["seed"]``, the epoch and the process rank, on ``device``: a resumed run
     draws exactly the corruptions of an uninterrupted one.
     """
-    if not (kw["mask_fraction"] or kw["noise_std"]):
+    band_limit = kw.get("band_limit", 0.0)
+    if not (kw["mask_fraction"] or kw["noise_std"] or band_limit):
         return None
     state = np.random.SeedSequence([int(kw["seed"]), int(epoch), int(rank), 0x5EC])
     seed = int(state.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
     generator = torch.Generator(device=device).manual_seed(seed)
     return functools.partial(
-        corrupt, mask_fraction=kw["mask_fraction"], noise_std=kw["noise_std"], generator=generator
+        corrupt,
+        mask_fraction=kw["mask_fraction"],
+        noise_std=kw["noise_std"],
+        band_limit=band_limit,
+        generator=generator,
     )
 
 
@@ -68,7 +76,47 @@ def _stripes(n_items, length, fraction, generator, device):
     return inside.any(dim=1)
 
 
-def corrupt(x, *, mask_fraction=0.0, noise_std=0.0, generator=None):
+def _band_limited(x, fraction, generator):
+    """``x`` (a new tensor) with a random ``fraction`` of its items band-limited.
+
+    Each chosen item keeps the frequencies below a cut drawn uniformly in the upper
+    half of its frequency axis (image rows; a waveform's FFT bins up to Nyquist); an
+    image's rows from the cut up take each plane's lowest value (the floor a
+    low-passed recording's dB spectrogram sits at), a waveform's bins from the cut up
+    are zeroed. Each item keeps its mean and standard deviation (with
+    ``normalize="item"``: exactly the z-scoring a band-limited recording gets).
+    """
+    n_items = x.shape[0]
+    chosen = torch.rand(n_items, generator=generator, device=x.device) < fraction
+    image = x.ndim == 4
+    n_bins = x.shape[-2] if image else x.shape[-1] // 2 + 1
+    low = n_bins // 2
+    cuts = low + (torch.rand(n_items, generator=generator, device=x.device) * (n_bins - low))
+    cuts = cuts.long().clamp(max=n_bins - 1)
+    idx = chosen.nonzero().flatten()
+    if idx.numel() == 0:
+        return x.clone()
+    part = x[idx].float()
+    bins = torch.arange(n_bins, device=x.device)
+    above = bins.view(1, -1) >= cuts[idx].view(-1, 1)  # (n_chosen, n_bins)
+    dims = tuple(range(1, x.ndim))
+    mean, std = part.mean(dim=dims, keepdim=True), part.std(dim=dims, keepdim=True)
+    if image:
+        floor = part.amin(dim=(2, 3), keepdim=True).expand_as(part)
+        part = torch.where(above.view(len(idx), 1, n_bins, 1), floor, part)
+    else:
+        spectrum = torch.fft.rfft(part, dim=-1)
+        spectrum = spectrum.masked_fill(above.view(len(idx), 1, n_bins), 0)
+        part = torch.fft.irfft(spectrum, n=x.shape[-1], dim=-1)
+    new_std = part.std(dim=dims, keepdim=True)
+    scale = torch.where(new_std > 0, std / new_std.clamp_min(1e-12), torch.ones_like(std))
+    part = (part - part.mean(dim=dims, keepdim=True)) * scale + mean
+    out = x.clone()
+    out[idx] = part.to(x.dtype)
+    return out
+
+
+def corrupt(x, *, mask_fraction=0.0, noise_std=0.0, band_limit=0.0, generator=None):
     """A corrupted copy of a batch of model inputs (``x`` itself is left unchanged).
 
     Parameters
@@ -90,6 +138,15 @@ def corrupt(x, *, mask_fraction=0.0, noise_std=0.0, generator=None):
         Standard deviation of additive Gaussian noise (in the units of ``x``: of its
         standard deviation when ``x`` is z-scored), added before masking, so hidden
         values are exactly 0.
+    band_limit : float
+        In ``[0, 1]``: the chance that an item is band-limited, first, at a frequency
+        drawn uniformly in the upper half of its frequency axis (rows of an image,
+        0 Hz to Nyquist of a waveform). An image's rows from there up take each
+        plane's lowest value (the floor of a low-passed recording's dB spectrogram);
+        a waveform loses those frequencies (FFT). The item keeps its mean and
+        standard deviation, so with ``normalize="item"`` it is what a recording
+        band-limited there would give. So the band a source's sampling rate or
+        filters leave empty stops telling sources apart.
     generator : torch.Generator | None
         Source of the randomness, on ``x``'s device (``None``: torch's global
         generator).
@@ -99,13 +156,13 @@ def corrupt(x, *, mask_fraction=0.0, noise_std=0.0, generator=None):
     corrupted : torch.Tensor
         A new tensor, of ``x``'s shape, dtype and device.
     """
-    mask_fraction, noise_std = check_corruption(mask_fraction, noise_std)
+    mask_fraction, noise_std, band_limit = check_corruption(mask_fraction, noise_std, band_limit)
     if x.ndim not in (3, 4):
         raise ValueError(
             "x must be (n_items, n_planes, n_freqs, n_frames) or (n_items, "
             f"n_channels, n_times), got shape {tuple(x.shape)}."
         )
-    out = x.clone()
+    out = _band_limited(x, band_limit, generator) if band_limit else x.clone()
     if noise_std:
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         out = out.add_(noise, alpha=noise_std)

@@ -62,6 +62,14 @@ __all__ = ["CHECKPOINT_FORMAT", "train_autoencoder"]
 _SHOW_EVERY = 20  # batches between updates of the progress bar's running loss
 
 
+#: The call's options that a checkpoint's fingerprint records (beside the model, the
+#: input stage, the data, the split, the recordings and ``drop_last``).
+_FINGERPRINTED = (
+    "optimizer lr weight_decay scheduler loss patience min_delta mask_fraction noise_std "
+    "band_limit batch_size val_fraction max_epochs seed"
+).split()
+
+
 def _train_epoch(run, epoch, train_idx):
     """One pass over the training items: (mean loss, items, seconds, out of time),
     over all processes; the loss is NaN/Inf when a batch's loss was. The host never
@@ -181,6 +189,7 @@ def train_autoencoder(
     min_delta=0.0,
     mask_fraction=0.0,
     noise_std=0.0,
+    band_limit=0.0,
     device="auto",
     precision="auto",
     channels_last="auto",
@@ -241,6 +250,7 @@ def train_autoencoder(
         Smallest decrease of the loss that counts as an improvement.
     %(mask_fraction)s
     %(noise_std)s
+    %(band_limit)s
     %(device)s
     %(precision)s
     %(channels_last)s
@@ -259,7 +269,7 @@ def train_autoencoder(
         scheduler, input stage statistics, best weights, history, split) with a
         fingerprint of the run: model and input stage (classes and settings),
         optimizer, lr, weight decay, scheduler, loss, patience, min_delta, mask_fraction,
-        noise_std, batch_size, drop_last, val_fraction, max_epochs, seed, the split, and
+        noise_std, band_limit, batch_size, drop_last, val_fraction, max_epochs, seed, the split, and
         the data's shape, dtype and checksum (device, precision, memory format,
         compile, progress and max_time are not part of it).
     resume : bool
@@ -322,24 +332,7 @@ def train_autoencoder(
             data,
             train_idx,
             val_idx,
-            **{
-                k: kw[k]
-                for k in (
-                    "optimizer",
-                    "lr",
-                    "weight_decay",
-                    "scheduler",
-                    "loss",
-                    "patience",
-                    "min_delta",
-                    "mask_fraction",
-                    "noise_std",
-                    "batch_size",
-                    "val_fraction",
-                    "max_epochs",
-                    "seed",
-                )
-            },
+            **{k: kw[k] for k in _FINGERPRINTED},
             **({} if recordings is None else {"recordings": recordings_digest(recordings)}),
             drop_last=use_drop_last(drop_last, compile),
         )

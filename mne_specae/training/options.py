@@ -28,7 +28,7 @@ def check_arguments(kw):
     check_number(kw["weight_decay"], "weight_decay", minimum=0)
     check_number(kw["min_delta"], "min_delta", minimum=0)
     check_number(kw["max_time"], "max_time", minimum=0, strict=True, allow_none=True)
-    check_corruption(kw["mask_fraction"], kw["noise_std"])
+    check_corruption(kw["mask_fraction"], kw["noise_std"], kw["band_limit"])
     _check_option("precision", kw["precision"], PRECISIONS)
     for name, choices in _CHOICES.items():
         if not callable(kw[name]) and kw[name] not in choices:

@@ -41,9 +41,9 @@ def check_positive(value, name):
     return value
 
 
-def check_fraction(value, name):
-    """``value`` as a float in ``[0, 1)``."""
+def check_fraction(value, name, *, closed=False):
+    """``value`` as a float in ``[0, 1)`` (``closed``: ``[0, 1]``)."""
     value = check_number(value, name)
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value:g}.")
+    if not (0 <= value <= 1 if closed else 0 <= value < 1):
+        raise ValueError(f"{name} must be in [0, 1{']' if closed else ')'}, got {value:g}.")
     return value

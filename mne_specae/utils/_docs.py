@@ -188,6 +188,15 @@ noise_std : float
     Denoising objective: in training batches only, Gaussian noise of this standard
     deviation is added to the (normalised) model input; the loss is computed on the
     clean input. ``>= 0``; 0: none."""
+docdict["band_limit"] = """
+band_limit : float
+    Robustness to band limits: in training batches only, this fraction of the items
+    (in ``[0, 1]``) is band-limited at a random frequency in the upper half of the
+    frequency axis (image rows; 0 Hz to Nyquist of a waveform), as a recording
+    low-passed there or sampled at twice that rate would be, and the model must
+    reconstruct the full band; the loss is computed on the clean input. So the band
+    that a source's sampling rate or filters leave empty stops marking the source.
+    0: none (see :func:`mne_specae.corruption.corrupt`)."""
 docdict["precision"] = """
 precision : ``"auto"`` | ``"fp32"`` | ``"bf16"``
     ``"auto"``: bf16 autocast on CUDA GPUs of compute capability 8.0 or more, fp32
