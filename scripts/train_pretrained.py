@@ -108,7 +108,7 @@ def train_encoder(args, store):
         part = rows[start : start + 8192]
         store.read_into(part, X[start : start + len(part)])
     est = SpecAE(
-        **dict(SETTINGS, max_epochs=args.epochs),
+        **dict(SETTINGS, **dict(args.set), max_epochs=args.epochs),
         max_time=None if args.max_minutes is None else 60.0 * args.max_minutes,
         sfreq=float(store.sfreq),
         random_state=args.seed,
@@ -157,6 +157,22 @@ def machine():
     )
 
 
+def _setting(text):
+    """``"name=value"`` as ``(name, value)``; the value a Python literal (else a string),
+    the name one of :data:`SETTINGS`."""
+    import ast
+
+    name, sep, value = text.partition("=")
+    if not sep or name not in SETTINGS:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(SETTINGS)}, got {text!r}"
+        )
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, help="corpus folder (get_corpus_path())")
@@ -175,6 +191,14 @@ def main(argv=None):
     parser.add_argument("--C", type=float, default=1.0, help="the heads' inverse penalty")
     parser.add_argument("--write", action="store_true", help="replace the shipped file")
     parser.add_argument("--encoder-only", action="store_true", help="stop after the encoder")
+    parser.add_argument(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one of SETTINGS for this training (e.g. band_limit=0.5; repeatable)",
+    )
     args = parser.parse_args(argv)
     started = time.time()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -54,3 +54,15 @@ def test_select_training_caps_modalities_and_kinds_and_leaves_out_non_signals(sc
         ("bio", "abp", "cinc2015"): 20,
     }
     assert chosen.index.is_unique and chosen.index.is_monotonic_increasing
+
+
+def test_set_changes_one_setting_by_name(script):
+    import argparse
+
+    assert script._setting("band_limit=0.5") == ("band_limit", 0.5)
+    assert script._setting("resize=(64, 128)") == ("resize", (64, 128))
+    assert script._setting("normalize=item") == ("normalize", "item")
+    assert script._setting("fmax=None") == ("fmax", None)
+    for bad in ("bogus=1", "band_limit", "=0.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected NAME=VALUE with NAME"):
+            script._setting(bad)
