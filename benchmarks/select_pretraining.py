@@ -3,7 +3,8 @@
 The pretraining counterpart of ``select_recipe.py``. Every candidate recipe (a change to
 the shipped encoder's settings, ``train_pretrained.SETTINGS``) is trained on the *same*
 items of the pretraining corpus store (an even spread, ``select_training``, smaller
-than the shipped training) for the *same* number of epochs, and written to
+than the shipped training) for the *same* number of epochs (``--epochs``; a candidate
+that sets ``max_epochs`` is the recipe trained longer), and written to
 ``--out/<name>.specae`` (an encoder already there is reused: a stopped run loses
 nothing). Each encoder is then used **frozen** beside the same network with the
 weights it started from (``<name>_random``), on the developers' labelled data, scored
@@ -55,6 +56,10 @@ CANDIDATES = {
     "mask50_fmax200": dict(mask_fraction=0.5, fmax=200.0, n_freqs=48),
     "band50": dict(band_limit=0.5),
     "band50_fmax200": dict(band_limit=0.5, fmax=200.0, n_freqs=48),
+    # twice the rows and frames (a hop of 20 samples: 129 frames, resized to 128)
+    "image64x128": dict(n_freqs=64, hop_length=20, resize=(64, 128)),
+    # three times the epochs (the others: --epochs)
+    "item_x3": dict(max_epochs=15, patience=15),
 }
 WITHIN = ("eeg_rest_vs_arithmetic", "ecg_rest_vs_arithmetic", "emg_exercise")
 CONCAT = ("eeg_rest_vs_arithmetic", "emg_exercise")
@@ -141,7 +146,7 @@ def train(name, changes, data, args):
         print(f"{name}: reusing {path}")
         return SpecAE.load(path)
     est = SpecAE(
-        **dict(SETTINGS, **changes, max_epochs=args.epochs, patience=args.epochs),
+        **{**SETTINGS, "max_epochs": args.epochs, "patience": args.epochs, **changes},
         sfreq=512.0,
         picks="all",  # the items are "misc" channels of every kind
         random_state=args.seed,

@@ -28,7 +28,8 @@ from __future__ import annotations
 #: the lowest bands; a log axis gives the 2-8 Hz range (heart-rate harmonics, EEG
 #: rhythms) as many rows as 15-60 Hz; 0.5 s windows keep heart beats sharp broadband
 #: columns; multi-scale pooling keeps the detail the deepest latent averages away.
-#: Masking (``mask_fraction``) did not help in either selection.
+#: Masking (``mask_fraction``) did not help in either selection, nor band limits
+#: (``band_limit``) at 2-60 Hz, nor larger images on balance (see the model card).
 RECOMMENDED = dict(
     model="2d",
     n_fft=256,
