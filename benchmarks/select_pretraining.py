@@ -236,7 +236,7 @@ def evaluate(models, args, extra=()):
 def main(argv=None):
     import pandas as pd
 
-    from mne_specae import SegmentStore
+    from mne_specae import SegmentStore, SpecAE
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--store", type=Path, required=True, help="the corpus store")
@@ -248,6 +248,14 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="4 segments per recording")
     parser.add_argument("--train-only", action="store_true")
+    parser.add_argument(
+        "--encoder",
+        type=lambda text: tuple(text.split("=", 1)),
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also score a trained encoder file (e.g. the shipped one), frozen",
+    )
     parser.add_argument(
         "--extra-eeg",
         default="muse",
@@ -262,6 +270,7 @@ def main(argv=None):
     print(f"{len(chosen)} training items, {len(data)} recording-channels")
     print(chosen.groupby(["signal_type", "dataset"]).size().to_string(), flush=True)
     models = [(name, train(name, CANDIDATES[name], data, args)) for name in args.candidates]
+    models += [(name, SpecAE.load(path)) for name, path in args.encoder]
     del data
     if args.train_only:
         return None
