@@ -135,6 +135,20 @@ def extra_eeg_epochs(store, dataset, n_recordings=20, per_recording=8):
     return out
 
 
+def clone_fitted(est, **params):
+    """A copy of a fitted ``est`` with other (inference) ``params``, e.g. ``pooling``."""
+    import copy
+
+    from mne_specae.estimator._runner import n_pooled_features
+
+    out = copy.deepcopy(est).set_params(**params)
+    per_item = n_pooled_features(out.model_, out.pooling, out.bottleneck)
+    out.n_features_out_ = per_item * (
+        out.n_features_out_ // n_pooled_features(est.model_, est.pooling, est.bottleneck)
+    )
+    return out
+
+
 def train(name, changes, data, args):
     """The candidate's encoder, trained (or read back from ``--out``)."""
     from train_pretrained import SETTINGS
@@ -257,6 +271,9 @@ def main(argv=None):
         help="also score a trained encoder file (e.g. the shipped one), frozen",
     )
     parser.add_argument(
+        "--pooling", nargs="*", default=[], help="score each encoder with these poolings"
+    )
+    parser.add_argument(
         "--extra-eeg",
         default="muse",
         help="a corpus dataset whose EEG joins the signal-type criterion ('' for none)",
@@ -271,6 +288,12 @@ def main(argv=None):
     print(chosen.groupby(["signal_type", "dataset"]).size().to_string(), flush=True)
     models = [(name, train(name, CANDIDATES[name], data, args)) for name in args.candidates]
     models += [(name, SpecAE.load(path)) for name, path in args.encoder]
+    if args.pooling:  # each encoder once per pooling, named <name>_<pooling>
+        models = [
+            (f"{name}_{pooling}", clone_fitted(est, pooling=pooling))
+            for name, est in models
+            for pooling in args.pooling
+        ]
     del data
     if args.train_only:
         return None

@@ -11,7 +11,9 @@ from ..utils._devices import cpu_threads, resolve_device, use_bf16, use_channels
 
 FEATURE_PREFIX = "specae_"
 
-POOLINGS = ("mean", "max", "meanmax", "multiscale")
+POOLINGS = ("mean", "max", "meanmax", "multiscale", "multiscale_bands")
+#: Frequency bands per block of ``pooling="multiscale_bands"`` (equal shares of rows).
+N_BANDS = 4
 CHANNEL_AGGREGATIONS = ("mean", "concat")
 
 
@@ -85,7 +87,9 @@ def pool(z, mode):
     if z.ndim == 2:  # dense bottleneck
         return z
     dims = tuple(range(2, z.ndim))
-    if mode in ("mean", "multiscale"):
+    if mode == "multiscale_bands" and z.ndim == 4:  # over time, then into N_BANDS bands
+        return torch.nn.functional.adaptive_avg_pool1d(z.mean(3), N_BANDS).flatten(1)
+    if mode in ("mean", "multiscale", "multiscale_bands"):
         return z.mean(dims)
     if mode == "max":
         return z.amax(dims)
@@ -98,6 +102,8 @@ def n_pooled_features(model, pooling, bottleneck):
         return bottleneck
     if pooling == "multiscale":
         return sum(model.filters)
+    if pooling == "multiscale_bands":
+        return sum(model.filters) * (N_BANDS if getattr(model, "dim", 2) == 2 else 1)
     return model.filters[-1] * (2 if pooling == "meanmax" else 1)
 
 
@@ -118,7 +124,7 @@ def encode_items(
     ``precision``, ``channels_last`` and ``recordings`` as for :func:`run_batches`."""
 
     def fn(model, images):
-        if pooling == "multiscale" and model.to_code is None:
+        if pooling in ("multiscale", "multiscale_bands") and model.to_code is None:
             blocks = model.encode_blocks(images)
             z = blocks[-1]
             features = torch.cat([pool(b, pooling) for b in blocks], dim=1)

@@ -68,13 +68,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
     %(precision)s
     %(channels_last)s
     %(compile)s
-    pooling : ``"mean"`` | ``"max"`` | ``"meanmax"`` | ``"multiscale"``
-        How the encoder's latent (e.g. 64 x 4 x 4) is pooled over space into the
-        embedding (64 features; 128 for ``"meanmax"``). ``"multiscale"``: the
-        spatial mean of every encoder block's output, concatenated (``sum(filters)``
-        features): the shallow blocks keep fine spectral and temporal detail (such
-        as the sharp broadband columns of heart beats) that the deepest latent
-        averages away. With a dense ``bottleneck`` the embedding is the bottleneck.
+    %(pooling)s
     channel_agg : ``"mean"`` | ``"concat"``
         Multi-channel epochs: average the channels' embeddings, or concatenate them
         (per-channel features; needs the same number of channels everywhere).

@@ -197,6 +197,19 @@ band_limit : float
     reconstruct the full band; the loss is computed on the clean input. So the band
     that a source's sampling rate or filters leave empty stops marking the source.
     0: none (see :func:`mne_specae.corruption.corrupt`)."""
+docdict["pooling"] = """
+pooling : ``"mean"`` | ``"max"`` | ``"meanmax"`` | ``"multiscale"`` | ``"multiscale_bands"``
+    How the encoder's latent (e.g. 64 x 4 x 4) is pooled over space into the
+    embedding (64 features; 128 for ``"meanmax"``). ``"multiscale"``: the
+    spatial mean of every encoder block's output, concatenated (``sum(filters)``
+    features): the shallow blocks keep fine spectral and temporal detail (such
+    as the sharp broadband columns of heart beats) that the deepest latent
+    averages away. ``"multiscale_bands"``: the same, with each block's output
+    averaged over time and over each quarter of its frequency rows, low to high
+    (``4 * sum(filters)`` features, filter by filter; a 1-D model has no frequency
+    axis and gives ``"multiscale"``'s): a convolutional network's whole-image means
+    hardly say *where* in frequency a pattern is, which band powers (EEG rhythms)
+    are about. With a dense ``bottleneck`` the embedding is the bottleneck."""
 docdict["precision"] = """
 precision : ``"auto"`` | ``"fp32"`` | ``"bf16"``
     ``"auto"``: bf16 autocast on CUDA GPUs of compute capability 8.0 or more, fp32
