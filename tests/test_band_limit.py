@@ -14,7 +14,15 @@ import mne
 import numpy as np
 import pytest
 import torch
-from tiny import TINY_ONE_EPOCH, load_real_items, records_of, tiny_model, tiny_train, weights_of
+from tiny import (
+    TINY_ONE_EPOCH,
+    Recorder,
+    load_real_items,
+    records_of,
+    tiny_model,
+    tiny_train,
+    weights_of,
+)
 
 from mne_specae import SpecAE, Spectrogram, make_segments, presets
 from mne_specae.nn.corruption import corrupt
@@ -185,18 +193,6 @@ def test_bad_band_limits_name_the_parameter(real_items, images, value, error, ma
 
 
 # -------------------------------------------------------------------- training
-class _Recorder(torch.nn.Module):
-    """A model that records what it is given (and whether it was training)."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net, self.calls = net, []
-
-    def forward(self, x):
-        self.calls.append((self.training, x.detach().clone()))
-        return self.net(x)
-
-
 def test_training_sees_band_limited_inputs_and_the_loss_the_clean_ones(real_items):
     waves, groups = real_items
     targets = []
@@ -205,7 +201,7 @@ def test_training_sees_band_limited_inputs_and_the_loss_the_clean_ones(real_item
         targets.append(target.detach().clone())
         return torch.nn.functional.mse_loss(out, target)
 
-    model = _Recorder(tiny_model())
+    model = Recorder(tiny_model())
     tiny_train(
         model, waves, groups=groups, val_fraction=0.25, max_epochs=1, band_limit=1.0, loss=loss
     )

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from tiny import (
     TINY_ONE_EPOCH,
+    Recorder,
     assert_same_weights,
     load_real_items,
     records_of,
@@ -202,18 +203,6 @@ def test_defaults_train_bit_identically_and_corruption_changes_the_weights(real_
         assert all(math.isfinite(r["val_loss"]) for r in records), name
 
 
-class _Recorder(torch.nn.Module):
-    """A model that records what it is given (and whether it was training)."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net, self.calls = net, []
-
-    def forward(self, x):
-        self.calls.append((self.training, x.detach().clone()))
-        return self.net(x)
-
-
 def test_training_sees_corrupted_inputs_and_the_loss_the_clean_ones(real_items):
     waves, groups = real_items
     targets = []
@@ -222,7 +211,7 @@ def test_training_sees_corrupted_inputs_and_the_loss_the_clean_ones(real_items):
         targets.append(target.detach().clone())
         return F.mse_loss(out, target)
 
-    model = _Recorder(tiny_model())
+    model = Recorder(tiny_model())
     history = tiny_train(
         model, waves, groups=groups, val_fraction=0.25, max_epochs=1, mask_fraction=0.25, loss=loss
     )

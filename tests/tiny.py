@@ -75,6 +75,18 @@ def tiny_train(net, waves, **kwargs):
     return train_autoencoder(net, waves, **options)
 
 
+class Recorder(torch.nn.Module):
+    """A model that records what it is given (and whether it was training)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.calls = net, []
+
+    def forward(self, x):
+        self.calls.append((self.training, x.detach().clone()))
+        return self.net(x)
+
+
 def weights_of(net):
     """A detached copy of the weights."""
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
