@@ -3,10 +3,10 @@
 During training the model may see a corrupted copy of its input and learn to
 reconstruct the clean one. A spectrogram is not a photo: its axes are frequency and
 time, so there are no flips, rotations or crops. :func:`corrupt` hides stripes of
-time frames and of frequency rows (SpecAugment's masks) and adds Gaussian noise,
-per batch, on the device, and may band-limit an item at a random frequency (as a
-recording low-passed there, or sampled at twice that rate, would look), from a :class:`torch.Generator` of its own (seeded by
-:func:`epoch_corruption` from the run's seed, the epoch and the process), so a
+time frames and of frequency rows (SpecAugment's masks), adds Gaussian noise and
+band-limits items at a random frequency (as a source sampled at twice that rate
+looks), per batch, on the device, from a :class:`torch.Generator` of its own (seeded
+by :func:`epoch_corruption` from the run's seed, the epoch and the process), so a
 run is reproducible and torch's global random state is never touched.
 """
 
@@ -38,9 +38,9 @@ def epoch_corruption(kw, epoch, rank, device):
     """The corruption of one epoch's training batches, ``x -> corrupt(x, ...)``.
 
     ``None`` when ``kw["mask_fraction"]``, ``kw["noise_std"]`` and ``kw["band_limit"]``
-    are 0 (nothing is drawn: training is exactly that without corruption). Its generator is seeded
-    from ``kw["seed"]``, the epoch and the process rank, on ``device``: a resumed run
-    draws exactly the corruptions of an uninterrupted one.
+    are 0 (nothing is drawn: training is exactly that without corruption). Its
+    generator is seeded from ``kw["seed"]``, the epoch and the process rank, on
+    ``device``: a resumed run draws exactly the corruptions of an uninterrupted one.
     """
     band_limit = kw.get("band_limit", 0.0)
     if not (kw["mask_fraction"] or kw["noise_std"] or band_limit):
@@ -81,9 +81,9 @@ def _band_limited(x, fraction, generator):
 
     Each chosen item keeps the frequencies below a cut drawn uniformly in the upper
     half of its frequency axis (image rows; a waveform's FFT bins up to Nyquist); an
-    image's rows from the cut up take each plane's lowest value (the floor a
-    low-passed recording's dB spectrogram sits at), a waveform's bins from the cut up
-    are zeroed. Each item keeps its mean and standard deviation (with
+    image's rows from the cut up take each plane's lowest value (where ``top_db`` puts
+    a band without power, as above a slower source's Nyquist frequency), a
+    waveform's bins from the cut up are zeroed. Each item keeps its mean and standard deviation (with
     ``normalize="item"``: exactly the z-scoring a band-limited recording gets).
     """
     n_items = x.shape[0]
@@ -142,8 +142,9 @@ def corrupt(x, *, mask_fraction=0.0, noise_std=0.0, band_limit=0.0, generator=No
         In ``[0, 1]``: the chance that an item is band-limited, first, at a frequency
         drawn uniformly in the upper half of its frequency axis (rows of an image,
         0 Hz to Nyquist of a waveform). An image's rows from there up take each
-        plane's lowest value (the floor of a low-passed recording's dB spectrogram);
-        a waveform loses those frequencies (FFT). The item keeps its mean and
+        plane's lowest value (the floor of a dB spectrogram where there is no power,
+        as above the Nyquist frequency of a slower source: a hard edge, where real
+        filters roll off over a few rows); a waveform loses those frequencies (FFT). The item keeps its mean and
         standard deviation, so with ``normalize="item"`` it is what a recording
         band-limited there would give. So the band a source's sampling rate or
         filters leave empty stops telling sources apart.
