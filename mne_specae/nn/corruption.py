@@ -83,8 +83,9 @@ def _band_limited(x, fraction, generator):
     half of its frequency axis (image rows; a waveform's FFT bins up to Nyquist); an
     image's rows from the cut up take each plane's lowest value (where ``top_db`` puts
     a band without power, as above a slower source's Nyquist frequency), a
-    waveform's bins from the cut up are zeroed. Each item keeps its mean and standard deviation (with
-    ``normalize="item"``: exactly the z-scoring a band-limited recording gets).
+    waveform's bins from the cut up are zeroed. Each item keeps its mean and standard
+    deviation (with ``normalize="item"``: exactly the z-scoring a band-limited
+    recording gets).
     """
     n_items = x.shape[0]
     chosen = torch.rand(n_items, generator=generator, device=x.device) < fraction
@@ -144,9 +145,9 @@ def corrupt(x, *, mask_fraction=0.0, noise_std=0.0, band_limit=0.0, generator=No
         0 Hz to Nyquist of a waveform). An image's rows from there up take each
         plane's lowest value (the floor of a dB spectrogram where there is no power,
         as above the Nyquist frequency of a slower source: a hard edge, where real
-        filters roll off over a few rows); a waveform loses those frequencies (FFT). The item keeps its mean and
-        standard deviation, so with ``normalize="item"`` it is what a recording
-        band-limited there would give. So the band a source's sampling rate or
+        filters roll off over a few rows); a waveform loses those frequencies (FFT).
+        The item keeps its mean and standard deviation, so with ``normalize="item"``
+        it is what a recording band-limited there would give. So the band a source's sampling rate or
         filters leave empty stops telling sources apart.
     generator : torch.Generator | None
         Source of the randomness, on ``x``'s device (``None``: torch's global
