@@ -147,8 +147,8 @@ def corrupt(x, *, mask_fraction=0.0, noise_std=0.0, band_limit=0.0, generator=No
         as above the Nyquist frequency of a slower source: a hard edge, where real
         filters roll off over a few rows); a waveform loses those frequencies (FFT).
         The item keeps its mean and standard deviation, so with ``normalize="item"``
-        it is what a recording band-limited there would give. So the band a source's sampling rate or
-        filters leave empty stops telling sources apart.
+        it is what a recording band-limited there would give. So the band that a
+        source's sampling rate or filters leave empty stops telling sources apart.
     generator : torch.Generator | None
         Source of the randomness, on ``x``'s device (``None``: torch's global
         generator).
