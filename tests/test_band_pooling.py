@@ -5,7 +5,7 @@ import mne
 import numpy as np
 import pytest
 import torch
-from tiny import TINY
+from tiny import TINY, with_pooling
 
 from mne_specae import SpecAE, make_segments
 
@@ -41,9 +41,8 @@ def test_band_features_are_time_means_of_each_quarter_of_the_rows(fitted, ecg):
     expected = expected.reshape(n_items, 2, 32).mean(1).numpy()
     np.testing.assert_allclose(emb, expected, rtol=1e-5, atol=1e-6)
     # the mean of a block's 4 bands is that block's "multiscale" feature
-    plain = SpecAE(**dict(TINY, max_epochs=1, pooling="multiscale"))
-    plain.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
-    plain.n_features_out_ = 8
+    plain = with_pooling(fitted, "multiscale")
+    assert plain.n_features_out_ == 8
     np.testing.assert_allclose(
         emb.reshape(n_items, 8, 4).mean(2), plain.transform(ecg), rtol=1e-5, atol=1e-6
     )
@@ -58,9 +57,7 @@ def test_band_features_tell_where_a_tone_is_and_multiscale_hardly(fitted):
     raw = mne.io.RawArray(data, mne.create_info(["A", "B"], sfreq, "ecg"), verbose=False)
     epochs = make_segments(raw, verbose=False)
     tones = [epochs.copy().pick([name]) for name in ("A", "B")]  # one channel each
-    plain = SpecAE(**dict(TINY, max_epochs=1, pooling="multiscale"))
-    plain.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
-    plain.n_features_out_ = 8
+    plain = with_pooling(fitted, "multiscale")
 
     def relative_gap(est):
         low, high = (est.transform(t) for t in tones)
@@ -82,8 +79,7 @@ def test_1d_model_has_no_bands(ecg):
         pooling="multiscale_bands",
     ).fit(ecg)
     assert est.n_features_out_ == 8  # no frequency axis: as "multiscale"
-    same = SpecAE(**dict(est.get_params(), pooling="multiscale"))
-    same.__dict__.update({k: v for k, v in est.__dict__.items() if k.endswith("_")})
+    same = with_pooling(est, "multiscale")
     np.testing.assert_allclose(est.transform(ecg), same.transform(ecg), rtol=1e-6)
 
 

@@ -87,6 +87,19 @@ class Recorder(torch.nn.Module):
         return self.net(x)
 
 
+def with_pooling(est, pooling):
+    """A copy of the fitted SpecAE ``est`` that pools its features with ``pooling``
+    (the same weights and input stage; ``n_features_out_`` counted again)."""
+    import copy
+
+    from mne_specae.estimator._runner import n_pooled_features
+
+    out = copy.deepcopy(est).set_params(pooling=pooling)
+    channels = est.n_features_out_ // n_pooled_features(est.model_, est.pooling, est.bottleneck)
+    out.n_features_out_ = channels * n_pooled_features(out.model_, pooling, out.bottleneck)
+    return out
+
+
 def weights_of(net):
     """A detached copy of the weights."""
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
