@@ -42,8 +42,7 @@ def epoch_corruption(kw, epoch, rank, device):
     generator is seeded from ``kw["seed"]``, the epoch and the process rank, on
     ``device``: a resumed run draws exactly the corruptions of an uninterrupted one.
     """
-    band_limit = kw.get("band_limit", 0.0)
-    if not (kw["mask_fraction"] or kw["noise_std"] or band_limit):
+    if not (kw["mask_fraction"] or kw["noise_std"] or kw["band_limit"]):
         return None
     state = np.random.SeedSequence([int(kw["seed"]), int(epoch), int(rank), 0x5EC])
     seed = int(state.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
@@ -52,7 +51,7 @@ def epoch_corruption(kw, epoch, rank, device):
         corrupt,
         mask_fraction=kw["mask_fraction"],
         noise_std=kw["noise_std"],
-        band_limit=band_limit,
+        band_limit=kw["band_limit"],
         generator=generator,
     )
 
