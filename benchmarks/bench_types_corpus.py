@@ -24,7 +24,6 @@ import pickle
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import mne_specae as msa
@@ -138,12 +137,18 @@ def main():
         print(per_source.round(3))
         bio = pred[pred["true_type"].isin(["ecg", "eeg", "emg"])]
         others = pred[~pred["true_type"].isin(["ecg", "eeg", "emg", "unknown", "stim"])]
-        print(
+        named = others.assign(right=others["predicted"] == others["true_type"])
+        headline = (
             f"ECG/EEG/EMG balanced accuracy {result['balanced_accuracy']:.3f} "
-            f"({len(bio)} channels); other channels called ecg/eeg/emg: "
-            f"{int(others['predicted'].isin(['ecg', 'eeg', 'emg']).sum())} of {len(others)}; "
-            f"their specific type named: {np.mean(others['predicted'] == others['true_type']):.3f}"
+            f"({len(bio)} channels; each source weighted equally: "
+            f"{result['balanced_accuracy_by_source']:.3f}); other channels called "
+            f"ecg/eeg/emg: {int(others['predicted'].isin(['ecg', 'eeg', 'emg']).sum())} of "
+            f"{len(others)}; their specific type named: {named['right'].mean():.3f} "
+            f"(each source weighted equally: "
+            f"{named.groupby('source')['right'].mean().mean():.3f})"
         )
+        print(headline)
+        (out / "types_headline.txt").write_text(headline + "\n")
 
 
 if __name__ == "__main__":

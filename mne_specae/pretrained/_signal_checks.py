@@ -27,6 +27,31 @@ real ECG, EEG and EMG channel passes; see the model card):
 * ``TONE_FRACTION``: the fraction of that power within 1 Hz of the spectral peak;
   above 80 % the channel is a tone.
 
+**A rectified envelope** (an EMG envelope, an RMS or a power trace: a *processed*
+signal, MNE type ``misc``, kind ``"envelope"``) is never negative and rests at zero
+part of the time (the muscle at rest), with bursts upward. Of the samples of the
+windows looked at, pooled, exact zeros left out (a pulse oximeter's dropouts, a
+clipped converter):
+
+* ``ENVELOPE_NEGATIVE``: at most 0.1 % are negative;
+* ``ENVELOPE_FLOOR``: the 0.5th percentile lies within 0.3 standard deviations of
+  zero (``floor``: the UniBo EMG envelopes 0.002-0.16, moving-RMS envelopes of the
+  sample's gait EMG 0.09-0.16 where the muscle rests in each stride; an unsigned
+  PPG, a pressure or a temperature sits far above zero, a signed biopotential far
+  below);
+* ``ENVELOPE_REST``: the median lies within 1.5 standard deviations of that floor
+  (``rest``: the UniBo envelopes 0.04-0.71, the gait envelopes 0.5-1.2; a
+  respiration belt or a pulse oscillates about its mean, 2.2-3.1 in the corpus);
+* ``ENVELOPE_PERIODIC``: and it is no pulse wave whose troughs touch zero (a PPG
+  scaled to 0-1): its smoothed autocorrelation peak at heart lags (``periodic``, as
+  the feature ``acf_heart``) stays below 0.7 (synthetic PPG and pressure 0.75-0.83;
+  the UniBo envelopes 0.00, the gait envelopes, beating with the stride, 0.45-0.57).
+
+A muscle that never rests gives an envelope far above zero: it is left to the head.
+Every channel of the corpus's other sources failed one of these
+(``benchmarks/bench_types_corpus.py``); a trigger resting at zero meets them too,
+which is why the trigger checks come first.
+
 Which of these are ``stim`` (a stimulus, trigger, status or event channel) rather than
 ``"unknown"``: a channel holding levels whose values are few and far apart, and one
 jumping between a few levels with noise. Holding levels is not enough: a slow sensor
@@ -56,6 +81,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import welch
 
+from ._type_features import heart_periodicity
+
 FLAT_STD = 1e-13
 HELD_FRACTION = 0.5
 LEVEL_FRACTION = 0.995
@@ -75,9 +102,19 @@ TONE_MIN_BAND = 5.0
 #: With ``slow_ok``, a peak below ``SLOW_TONE_BELOW`` Hz is a tone only when this pure.
 SLOW_TONE_BELOW = 4.0
 SLOW_TONE_FRACTION = 0.95
+#: A rectified envelope: see the notes.
+ENVELOPE_NEGATIVE = 0.001
+ENVELOPE_FLOOR = 0.3
+ENVELOPE_REST = 1.5
+ENVELOPE_PERIODIC = 0.7
 #: Reasons of the stimulus channels (``predicted == "stim"``).
 HELD_STIM = "holds levels (a trigger, status or digital channel)"
 LEVELS_STIM = "jumps between a few levels (a noisy trigger or status channel)"
+#: Reason of a rectified envelope (``predicted == "misc"``, kind ``"envelope"``).
+ENVELOPE = (
+    "a rectified envelope: never negative, resting at zero with bursts upward "
+    "(a processed signal, e.g. an EMG envelope)"
+)
 #: Band of the spectral checks: 1 Hz to min(BAND_TOP, Nyquist); "fast" above FAST_FROM.
 BAND_TOP = 60.0
 FAST_FROM = 10.0
@@ -190,6 +227,26 @@ def stim_levels(windows):
     return bool(is_stim), stats
 
 
+def envelope_stats(windows):
+    """``(negative, floor, rest)`` of a channel's pooled windows, exact zeros left out
+    (see the notes): the share of negative samples, the 0.5th percentile and the
+    median's height above it, both in standard deviations."""
+    values = np.asarray(windows, np.float64).ravel()
+    values = values[values != 0]
+    std = values.std() if values.size else 0.0
+    if not std > 0:
+        return np.nan, np.nan, np.nan
+    low, median = np.percentile(values, [0.5, 50.0])
+    return float((values < 0).mean()), float(low / std), float((median - low) / std)
+
+
+def is_envelope(negative, floor, rest):
+    """Whether :func:`envelope_stats` are those of a rectified envelope."""
+    return bool(
+        negative <= ENVELOPE_NEGATIVE and 0.0 <= floor < ENVELOPE_FLOOR and rest < ENVELOPE_REST
+    )
+
+
 def check_channel(windows, sfreq, *, slow_ok=False):
     """Why a channel is not a biosignal the model knows, or ``""``.
 
@@ -209,8 +266,10 @@ def check_channel(windows, sfreq, *, slow_ok=False):
         Empty when the channel passes every check.
     stats : dict
         ``flat_fraction``, ``held_fraction``, ``level_fraction``, ``fast_fraction``,
-        ``tone_fraction`` (``nan`` where a check was not reached), and ``stim``:
-        whether the reason says a stimulus channel (``HELD_STIM``, ``LEVELS_STIM``).
+        ``tone_fraction``, ``floor``, ``rest``, ``periodic`` (``nan`` where a check was not
+        reached), ``stim``: whether the reason says a stimulus channel
+        (``HELD_STIM``, ``LEVELS_STIM``), and ``envelope``: whether it says a
+        rectified envelope (``ENVELOPE``).
     """
     stats = dict(
         flat_fraction=np.nan,
@@ -218,7 +277,11 @@ def check_channel(windows, sfreq, *, slow_ok=False):
         level_fraction=np.nan,
         fast_fraction=np.nan,
         tone_fraction=np.nan,
+        floor=np.nan,
+        rest=np.nan,
+        periodic=np.nan,
         stim=False,
+        envelope=False,
     )
     if len(windows) == 0:
         return "no finite segment", stats
@@ -256,4 +319,10 @@ def check_channel(windows, sfreq, *, slow_ok=False):
     if stats["level_fraction"] >= LEVEL_FRACTION and stats["held_fraction"] < NOISY_HELD:
         stats["stim"] = True
         return LEVELS_STIM, stats
+    negative, stats["floor"], stats["rest"] = envelope_stats(windows)
+    if is_envelope(negative, stats["floor"], stats["rest"]):
+        stats["periodic"] = heart_periodicity(windows, sfreq)
+        if not stats["periodic"] >= ENVELOPE_PERIODIC:  # nan (too short): no beat seen
+            stats["envelope"] = True
+            return ENVELOPE, stats
     return "", stats

@@ -136,6 +136,15 @@ def _peak_in(ac, rate, lags):
     return out
 
 
+def heart_periodicity(windows, sfreq):
+    """Median over windows of ``acf_heart``: the autocorrelation peak at heart lags
+    (0.33-1.4 s) of the signal smoothed to about 16 Hz."""
+    x = np.asarray(windows, np.float64)
+    q = max(1, int(sfreq // SMOOTH_RATE))
+    peaks = _peak_in(_acf(_block_mean(x, q)), sfreq / q, HEART_LAGS)
+    return float(np.nanmedian(peaks)) if np.isfinite(peaks).any() else np.nan
+
+
 def _moments(x):
     x = x - x.mean(axis=-1, keepdims=True)
     x2 = x * x

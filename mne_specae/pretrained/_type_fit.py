@@ -34,12 +34,19 @@ from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN, channel_vecto
 from ._type_features import FEATURE_NAMES
 from .channel_types import _quiet, decide_channels
 
+#: A label of fewer channels than this is not learned: one phonocardiogram taught a
+#: head to call a whole EMG database ``misc/pcg``.
+MIN_LABEL_CHANNELS = 3
+
 
 def fit_type_head(data, *, C=1.0):
-    """A :class:`TypeHead` on the labelled channels of ``data`` that reached the heads."""
+    """A :class:`TypeHead` on the labelled channels of ``data`` that reached the heads,
+    and the rectified envelopes the rules decided (their labels are learned beside the
+    others, and never answered: see ``RULE_KINDS``)."""
     X, y, ids, srcs = [], [], [], []
     for (_, row), ch in zip(data.table.iterrows(), data.channels):
-        if not row["label"] or row["rule"] or ch["features"] is None:
+        decided = row["rule"] and not ch.get("envelope")
+        if not row["label"] or decided or ch["features"] is None:
             continue
         feats = ch["features"]
         if ch.get("features_aug") is not None and len(ch["features_aug"]):
@@ -51,7 +58,17 @@ def fit_type_head(data, *, C=1.0):
         srcs += [row["source"]] * n
     if not X:
         raise ValueError("No labelled channel reached the heads: nothing to fit.")
-    return TypeHead.fit(np.concatenate(X), y, ids, srcs, feature_names=list(FEATURE_NAMES), C=C)
+    X, y, ids, srcs = np.concatenate(X), np.asarray(y), np.asarray(ids), np.asarray(srcs)
+    support = pd.Series(ids).groupby(y).nunique()
+    thin = sorted(support.index[support < MIN_LABEL_CHANNELS])
+    if thin:
+        logger.info(
+            f"fit_type_head: left out label(s) with fewer than {MIN_LABEL_CHANNELS} "
+            f"channels: {', '.join(f'{lab} ({support[lab]})' for lab in thin)}"
+        )
+        keep = ~np.isin(y, thin)
+        X, y, ids, srcs = X[keep], y[keep], ids[keep], srcs[keep]
+    return TypeHead.fit(X, list(y), list(ids), list(srcs), feature_names=list(FEATURE_NAMES), C=C)
 
 
 #: Items per channel the encoder's head the encoder's heads are (re)fitted on.
@@ -194,8 +211,10 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         type: ``n``, ``right``, ``unknown``, ``wrong`` as fractions, and the most common
         wrong answer), ``family`` (the type head alone, per true type: how often its
         most probable family is right, the biopotentials counting as one; channels the
-        rules decided left out) and ``balanced_accuracy`` (over ECG, EEG and EMG channels;
-        ``unknown`` counts as wrong).
+        rules decided left out), ``balanced_accuracy`` (over ECG, EEG and EMG channels;
+        ``unknown`` counts as wrong) and ``balanced_accuracy_by_source`` (the same
+        with each source weighted equally within a type: a source with hundreds of
+        channels does not decide a type's recall alone).
     """
     _validate_type(data, TypeData, "data", "TypeData (collect_type_data)")
     base = getattr(model, "calibration_", None)
@@ -265,6 +284,14 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         )
     summary = pd.DataFrame(summary).set_index("true_type")
     bio = summary.loc[summary.index.isin(BIOPOTENTIALS), "right"]
+    judged_bio = pred[pred["true_type"].isin(BIOPOTENTIALS)]
+    by_source = (
+        judged_bio.assign(right=judged_bio["predicted"] == judged_bio["true_type"])
+        .groupby(["true_type", "source"])["right"]
+        .mean()
+        .groupby(level="true_type")
+        .mean()
+    )
     # the type head alone: the right family (biopotential, or the channel's own type)
     judged = pred[pred["family"] != ""]
     want = np.where(judged["true_type"].isin(BIOPOTENTIALS), "biopotential", judged["true_type"])
@@ -281,4 +308,5 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         per_source={s: _confusion(g) for s, g in pred.groupby("source")},
         summary=summary,
         balanced_accuracy=float(bio.mean()) if len(bio) else float("nan"),
+        balanced_accuracy_by_source=float(by_source.mean()) if len(by_source) else float("nan"),
     )

@@ -23,7 +23,14 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..utils._checks import check_fraction, check_int
 from ..utils._picks import pick_channels
 from ._signal_checks import check_channel
-from ._type_decide import UNKNOWN, encoder_verdict, eog_guard, feature_verdict, white_noise
+from ._type_decide import (
+    UNKNOWN,
+    encoder_verdict,
+    eog_guard,
+    feature_verdict,
+    smooth_guard,
+    white_noise,
+)
 from ._type_features import window_features
 from ._type_windows import epochs_windows, feature_windows, raw_windows
 from .loading import resolve_model
@@ -99,10 +106,10 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None):
     for c, (name, ch_type) in enumerate(zip(names, types)):
         ok = np.isfinite(orig[:, c]).all(axis=1)
         reason, stats = check_channel(orig[ok, c], sfreq, slow_ok=slow_ok)
-        stim = stats.pop("stim")
+        stim, envelope = stats.pop("stim"), stats.pop("envelope")
         info = dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats)
-        info.update(stim=stim, features=None, median=None, items=None)
-        if not reason:
+        info.update(stim=stim, envelope=envelope, features=None, median=None, items=None)
+        if not reason or envelope:  # an envelope's features still teach the type head
             fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
             if len(fine):
                 info["features"] = window_features(fine, sfreq)
@@ -110,6 +117,7 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None):
                     info["features_aug"] = augment(fine, sfreq)
                 with np.errstate(all="ignore"), _quiet():
                     info["median"] = np.nanmedian(info["features"], axis=0)
+        if not reason:
             info["items"] = res[ok, c]
         out.append(info)
     return out, duration
@@ -139,6 +147,15 @@ def embed_channels(model, channels):
     return embedded.features, embedded.errors, owners
 
 
+def rule_answer(ch):
+    """``(predicted, kind)`` of a channel the rules decided."""
+    if ch["stim"]:
+        return "stim", "trigger"
+    if ch.get("envelope"):
+        return "misc", "envelope"
+    return UNKNOWN, ""
+
+
 def decide_channels(channels, calibration, embed, min_probability):
     """Rows of the table from :func:`collect_channels` (see :mod:`._type_decide`).
 
@@ -149,8 +166,7 @@ def decide_channels(channels, calibration, embed, min_probability):
     for ch in channels:
         stats = ch["stats"]
         if ch["reason"]:
-            predicted = "stim" if ch["stim"] else UNKNOWN
-            kind = "trigger" if ch["stim"] else ""
+            predicted, kind = rule_answer(ch)
             rows.append(
                 _row(ch["name"], ch["type"], ch["n"], ch["reason"], predicted=predicted, kind=kind)
                 | stats
@@ -181,6 +197,7 @@ def decide_channels(channels, calibration, embed, min_probability):
                 encoder_verdict(calibration, feats[sel], errors[sel], min_probability, ch["median"])
             )
             eog_guard(rows[r], types, ch["median"])
+            smooth_guard(rows[r], types, ch["median"])
     for row in rows:
         row["ch_type"] = row["predicted"] if row["predicted"] != UNKNOWN else row["type"]
     return rows
