@@ -18,8 +18,8 @@ from mne_specae.pretrained._type_decide import (
     smooth_guard,
     type_probabilities,
 )
-from mne_specae.pretrained._type_fit import MIN_LABEL_CHANNELS, fit_type_head
 from mne_specae.pretrained._type_features import FEATURE_NAMES, window_features
+from mne_specae.pretrained._type_fit import MIN_LABEL_CHANNELS, fit_type_head
 
 
 def _windows(x, sfreq, seconds=5.0):
