@@ -29,6 +29,7 @@ import pandas as pd
 import mne_specae as msa
 from mne_specae.datasets import corpus_channel_kinds, load_sample
 from mne_specae.datasets.corpus import READERS, _recording_name, corpus_files, get_corpus_path
+from mne_specae.pretrained._type_fit import describe_types
 from mne_specae.utils._signals import evenly_spaced
 
 #: Sources of the developers' sets, named as the corpus names the same database.
@@ -117,38 +118,27 @@ def main():
         model, data, C=args.C, refit_encoder=not args.keep_encoder_head, verbose=False
     )
     print(f"leave one source out in {time.perf_counter() - t0:.0f} s")
-    pred = result["predictions"]
-    pred.to_csv(out / "types_predictions.csv", index=False)
+    report(result, out)
+
+
+def report(result, out):
+    """Print the leave-one-source-out tables and write them (and the headline) to
+    ``out``: ``types_predictions.csv``, ``types_summary.csv``, ``types_family.csv``,
+    ``types_confusion.csv``, ``types_per_source.csv``, ``types_headline.txt``."""
+    result["predictions"].to_csv(out / "types_predictions.csv", index=False)
     result["summary"].to_csv(out / "types_summary.csv")
     result["family"].to_csv(out / "types_family.csv")
     result["confusion"].to_csv(out / "types_confusion.csv")
-    per_source = (
-        pred.assign(right=pred["predicted"] == pred["true_type"])
-        .assign(unknown=pred["predicted"] == "unknown")
-        .groupby(["source", "true_type"])[["right", "unknown"]]
-        .agg(["size", "mean"])
-    )
-    per_source.to_csv(out / "types_per_source.csv")
-    with pd.option_context("display.width", 200, "display.max_rows", 200):
-        print(result["summary"].round(3))
+    result["by_source"].to_csv(out / "types_per_source.csv")
+    with pd.option_context("display.width", 200, "display.max_rows", 300):
+        print("\nLeave-one-source-out channel types (heads never saw the source):")
+        print(result["summary"].round(3).to_string())
         print("type head alone (family right):")
-        print(result["family"].round(3))
-        print(result["confusion"])
-        print(per_source.round(3))
-        bio = pred[pred["true_type"].isin(["ecg", "eeg", "emg"])]
-        others = pred[~pred["true_type"].isin(["ecg", "eeg", "emg", "unknown", "stim"])]
-        named = others.assign(right=others["predicted"] == others["true_type"])
-        headline = (
-            f"ECG/EEG/EMG balanced accuracy {result['balanced_accuracy']:.3f} "
-            f"({len(bio)} channels; each source weighted equally: "
-            f"{result['balanced_accuracy_by_source']:.3f}); other channels called "
-            f"ecg/eeg/emg: {int(others['predicted'].isin(['ecg', 'eeg', 'emg']).sum())} of "
-            f"{len(others)}; their specific type named: {named['right'].mean():.3f} "
-            f"(each source weighted equally: "
-            f"{named.groupby('source')['right'].mean().mean():.3f})"
-        )
-        print(headline)
-        (out / "types_headline.txt").write_text(headline + "\n")
+        print(result["family"].round(3).to_string())
+        print(result["confusion"].to_string())
+        print(result["by_source"].round(3).to_string())
+    print(describe_types(result))
+    (out / "types_headline.txt").write_text(describe_types(result) + "\n")
 
 
 if __name__ == "__main__":

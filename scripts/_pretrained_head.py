@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 
 import mne_specae as msa
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 from _pretrained_eval import goniometer_raws, synthetic_channels  # noqa: E402
 from bench_types_corpus import collect as collect_types  # noqa: E402
+from bench_types_corpus import report  # noqa: E402
 
 
 def collect(est, args):
@@ -40,32 +40,6 @@ def collect(est, args):
             corpus=args.corpus, per_source=args.types_per_source, max_segments=args.max_segments
         ),
     )
-
-
-def report(result, out):
-    pred = result["predictions"]
-    per_source = (
-        pred.assign(right=pred["predicted"] == pred["true_type"])
-        .assign(unknown=pred["predicted"] == "unknown")
-        .groupby(["source", "true_type"])[["right", "unknown"]]
-        .agg(["size", "mean"])
-    )
-    others = pred[~pred["true_type"].isin(["ecg", "eeg", "emg", "unknown", "stim"])]
-    with pd.option_context("display.width", 200, "display.max_rows", 300):
-        print("\nLeave-one-source-out channel types (heads never saw the source):")
-        print(result["summary"].round(3).to_string())
-        print(result["confusion"].to_string())
-        print(per_source.round(3).to_string())
-    print(
-        f"ECG/EEG/EMG balanced accuracy {result['balanced_accuracy']:.3f}; other channels "
-        f"called ecg/eeg/emg: {int(others['predicted'].isin(['ecg', 'eeg', 'emg']).sum())} "
-        f"of {len(others)}; their specific type named: "
-        f"{np.mean(others['predicted'] == others['true_type']):.3f}"
-    )
-    pred.to_csv(out / "types_predictions.csv", index=False)
-    result["summary"].to_csv(out / "types_summary.csv")
-    result["confusion"].to_csv(out / "types_confusion.csv")
-    per_source.to_csv(out / "types_per_source.csv")
 
 
 def evaluate_and_calibrate(est, args):

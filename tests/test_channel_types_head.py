@@ -26,6 +26,7 @@ from mne_specae import (
 from mne_specae.estimator._type_head import TypeHead
 from mne_specae.estimator.calibration import Calibration
 from mne_specae.pretrained._type_features import FEATURE_NAMES
+from mne_specae.pretrained._type_fit import describe_types
 
 #: (MNE type, kind, generator, rate) of the synthetic channels.
 SYNTHETIC = (
@@ -274,6 +275,18 @@ def test_leave_one_source_out_gives_a_confusion_matrix_per_type(typed):
     # eog held out (its only source): never called eeg
     eog = pred[pred["true_type"] == "eog"]
     assert len(eog) and not (eog["predicted"] == "eeg").any()
+    others = pred[~pred["true_type"].isin(["ecg", "eeg", "emg", "unknown", "stim"])]
+    other = result["other_types"]
+    assert other["n"] == len(others) > 0
+    assert other["called_biopotential"] == others["predicted"].isin(["ecg", "eeg", "emg"]).sum()
+    np.testing.assert_allclose(other["named"], np.mean(others["predicted"] == others["true_type"]))
+    by_source = result["by_source"]
+    assert by_source["n"].sum() == len(pred)
+    eog_row = by_source.loc[(eog["source"].iloc[0], "eog")]
+    assert eog_row["n"] == len(eog) and 0 <= eog_row["right"] <= 1
+    line = describe_types(result)
+    assert f"balanced accuracy {result['balanced_accuracy']:.3f}" in line
+    assert f"{other['called_biopotential']} of {other['n']}" in line
 
 
 def test_cli_identify_apply_writes_the_new_types(typed, tmp_path, capsys):

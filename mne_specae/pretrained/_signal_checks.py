@@ -48,6 +48,10 @@ clipped converter):
   the UniBo envelopes 0.00, the gait envelopes, beating with the stride, 0.45-0.57).
 
 A muscle that never rests gives an envelope far above zero: it is left to the head.
+Other traces with a floor at zero meet the checks too, and are ``misc`` as well: two
+of twelve knee goniometers of the developers' UCI recordings (a knee angle resting
+near zero, flexing upward) come out ``misc`` with kind ``"envelope"`` (the kind is
+wrong there, the MNE type right).
 Every channel of the corpus's other sources failed one of these
 (``benchmarks/bench_types_corpus.py``); a trigger resting at zero meets them too,
 which is why the trigger checks come first.
@@ -113,7 +117,8 @@ LEVELS_STIM = "jumps between a few levels (a noisy trigger or status channel)"
 #: Reason of a rectified envelope (``predicted == "misc"``, kind ``"envelope"``).
 ENVELOPE = (
     "a rectified envelope: never negative, resting at zero with bursts upward "
-    "(a processed signal, e.g. an EMG envelope)"
+    "(a processed signal such as an EMG envelope, or another trace with a floor at "
+    "zero such as a joint angle)"
 )
 #: Band of the spectral checks: 1 Hz to min(BAND_TOP, Nyquist); "fast" above FAST_FROM.
 BAND_TOP = 60.0

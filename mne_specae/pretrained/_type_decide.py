@@ -3,7 +3,8 @@
 Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
 
 1. **Rules** (:mod:`._signal_checks`, before any model): flat, a tone, no finite
-   window -> ``"unknown"``; held or few levels of a trigger -> ``"stim"``; white
+   window -> ``"unknown"``; held or few levels of a trigger -> ``"stim"``; a
+   rectified envelope -> ``"misc"`` (kind ``"envelope"``); white
    noise (a power density flat across the bands, ``NOISE_FLATNESS``: 0.05-0.13 for
    white noise, at least 0.31 for every real ECG, EEG and EMG channel of the
    developers' recordings, but down to 0.12 for forearm EMG at 200 Hz; so also a

@@ -214,7 +214,11 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         rules decided left out), ``balanced_accuracy`` (over ECG, EEG and EMG channels;
         ``unknown`` counts as wrong) and ``balanced_accuracy_by_source`` (the same
         with each source weighted equally within a type: a source with hundreds of
-        channels does not decide a type's recall alone).
+        channels does not decide a type's recall alone), and ``other_types`` (the
+        channels of the other physiological types: ``n``, ``called_biopotential``
+        (how many came out ``ecg``, ``eeg`` or ``emg``), ``named`` (the share named
+        their own type) and ``named_by_source``); :func:`describe_types` writes
+        them in one line.
     """
     _validate_type(data, TypeData, "data", "TypeData (collect_type_data)")
     base = getattr(model, "calibration_", None)
@@ -309,4 +313,36 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         summary=summary,
         balanced_accuracy=float(bio.mean()) if len(bio) else float("nan"),
         balanced_accuracy_by_source=float(by_source.mean()) if len(by_source) else float("nan"),
+        other_types=_other_types(pred),
+        by_source=pred.assign(right=pred["predicted"] == pred["true_type"])
+        .assign(unknown=pred["predicted"] == UNKNOWN)
+        .groupby(["source", "true_type"])
+        .agg(n=("right", "size"), right=("right", "mean"), unknown=("unknown", "mean")),
+    )
+
+
+def _other_types(pred):
+    """How the channels of the other physiological types fared (not ECG/EEG/EMG, not
+    stim, not a no-signal input)."""
+    others = pred[~pred["true_type"].isin((*BIOPOTENTIALS, UNKNOWN, "stim"))]
+    named = others["predicted"] == others["true_type"]
+    return dict(
+        n=len(others),
+        called_biopotential=int(others["predicted"].isin(BIOPOTENTIALS).sum()),
+        named=float(named.mean()) if len(others) else float("nan"),
+        named_by_source=float(named.groupby(others["source"]).mean().mean())
+        if len(others)
+        else float("nan"),
+    )
+
+
+def describe_types(result):
+    """One line of :func:`evaluate_types`'s headline figures."""
+    other = result["other_types"]
+    return (
+        f"ECG/EEG/EMG balanced accuracy {result['balanced_accuracy']:.3f} (each source "
+        f"weighted equally: {result['balanced_accuracy_by_source']:.3f}); other channels "
+        f"called ecg/eeg/emg: {other['called_biopotential']} of {other['n']}; their "
+        f"specific type named: {other['named']:.3f} (each source weighted equally: "
+        f"{other['named_by_source']:.3f})"
     )

@@ -3,7 +3,7 @@
 Every reader types channels by their names, and EDF files often arrive with every
 channel typed EEG. Here each channel is judged from its samples, in the steps of
 :mod:`._type_decide`: rules at the channel's own rate (flat, tones -> ``"unknown"``;
-triggers -> ``"stim"``), a channel-type head on rate-aware, scale-free features
+triggers -> ``"stim"``; rectified envelopes -> ``"misc"``), a channel-type head on rate-aware, scale-free features
 (:mod:`._type_features`, long windows at the channel's own rate: respiration, PPG,
 EDA or temperature at 4 Hz are normal), and, for biopotentials, the encoder's own
 head (ECG, EEG, EMG: windows resampled to the model's rate and embedded). A channel
@@ -216,7 +216,9 @@ def identify_channel_types(
        channel's own rate (evenly spread; windows touching ``BAD`` annotations or NaN
        samples are left out): a flat channel, a single tone -> ``"unknown"``; a channel
        holding or jumping between a few levels (a trigger, status or marker line) ->
-       ``"stim"``.
+       ``"stim"``; a rectified envelope (never negative, resting at zero with bursts
+       upward, not a pulse: an EMG envelope or RMS trace) -> ``"misc"``, kind
+       ``"envelope"``.
     2. **The channel-type head** of the model (``model.calibration_.type_head``, see
        :func:`~mne_specae.calibrate_types`), on rate-aware, scale-free features of
        long windows (30 s) at the channel's own rate: ``"eog"``, ``"resp"``,
@@ -229,7 +231,10 @@ def identify_channel_types(
        embedded; the channel head (``calibration_.channel_head``) decides from their
        mean embedding and the channel's signal features (a model without one
        averages its items' probabilities). An ``"eeg"`` that may be EOG (blinks and
-       saccades, no alpha or beta) is ``"unknown"``.
+       saccades, no alpha or beta) is ``"unknown"``, and so is an ``"ecg"``,
+       ``"eeg"`` or ``"emg"`` too smooth for a biopotential (less than 1 %% of the
+       power in 1.5-40 Hz above 10 Hz: a pulse, pressure or breathing wave) or an
+       ``"eeg"`` that beats like a heart.
 
     A model without a type head (files written before it) goes from step 1 to
     step 3: slow channels are then ``"unknown"``. The object you pass is never
@@ -269,15 +274,17 @@ def identify_channel_types(
         has none), ``ch_type`` (``predicted``, or the current type where
         ``"unknown"``: ready for :meth:`mne.io.Raw.set_channel_types`),
         ``probability`` (of the answer: the encoder's head's for ECG, EEG and EMG, the
-        type head's otherwise), ``second`` and ``second_probability`` (the runner-up of
-        the same head), ``n_segments`` (model windows used), ``reason`` (why
-        ``"unknown"`` or ``"stim"``, else empty), ``distance`` and ``error_z`` (how far
+        type head's otherwise; ``nan`` where a rule decided), ``second`` and
+        ``second_probability`` (the runner-up of the same head), ``n_segments``
+        (model windows used), ``reason`` (why ``"unknown"``, or the rule that named
+        a ``"stim"`` or an envelope ``"misc"``; else empty), ``distance`` and ``error_z`` (how far
         the channel lies from the encoder's training data, see
         :class:`~mne_specae.Calibration`), ``feature_distance`` (the same for the type
         head's features), ``type_probability`` (the type head's probability of the
         answer's family, the biopotentials together for ECG, EEG and EMG; ``nan``
         without a type head), and the statistics of the rules (``flat_fraction``,
-        ``held_fraction``, ``level_fraction``, ``fast_fraction``, ``tone_fraction``).
+        ``held_fraction``, ``level_fraction``, ``fast_fraction``, ``tone_fraction``,
+        and the envelope check's ``floor``, ``rest`` and ``periodic``).
 
     Notes
     -----

@@ -26,7 +26,7 @@ from ..utils._files import file_sha256
 PRETRAINED = {
     "biosignals": dict(
         file="biosignals.specae",
-        sha256="4adaddb8c2d361e8f354dc6325d89228a5ba1f6ed6912fed585a176b5ffaa4f7",
+        sha256="6a2ad892a208b52908b3ce8719dcfa67c0080170d4cf82db1f1e7d0387f5186f",
         description=(
             "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz, each "
             "image z-scored) trained on 125,254 channel-segments of the pretraining "
