@@ -13,7 +13,7 @@ cannot find it, and it ends up in the EEG average reference.
 asks the pretrained model (:func:`mne_specae.load_pretrained`, shipped with the
 package; see :doc:`/pretrained`) what each channel's signal looks like, and answers
 with MNE's channel types: ``ecg``, ``eeg``, ``emg``, ``eog``, ``resp``, ``bio`` (PPG,
-arterial pressure), ``gsr``, ``temperature``, ``misc`` (motion), ``stim`` (triggers
+arterial pressure), ``gsr``, ``temperature``, ``misc`` (motion, EMG envelopes), ``stim`` (triggers
 and markers), or ``"unknown"`` (flat, pure tones, white noise, not sure) with a
 reason.
 """
@@ -84,6 +84,42 @@ fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True, layout="constrained"
 evoked.plot(picks="ecg", axes=axes[0], show=False, titles="ECG (identified)")
 evoked.plot(picks="eeg", axes=axes[1], show=False, titles="EEG around each R peak")
 plt.show()
+
+# %%
+# A wearable-like export: EMG, its envelopes and a knee angle
+# -----------------------------------------------------------
+# Gait-lab software exports the raw EMG beside processed channels, often as text
+# with no types at all. Here: the four thigh muscles of a UCI lower-limb recording
+# (1000 Hz), the moving-RMS envelope of each (100 ms, what such software exports),
+# and the knee goniometer recorded with them, every channel typed ``misc``.
+from scipy.ndimage import uniform_filter1d  # noqa: E402
+
+from mne_specae.datasets import read_uci_emg  # noqa: E402
+
+fname = get_data_path() / "emg" / "uci_lower_limb" / "3Amar.txt"
+emg = read_uci_emg(fname)
+sfreq = emg.info["sfreq"]
+x = emg.get_data()
+envelopes = np.sqrt(uniform_filter1d(x**2, int(0.1 * sfreq), axis=-1))
+knee = np.loadtxt(fname, skiprows=7, usecols=4, max_rows=x.shape[1], encoding="latin-1")
+names = emg.ch_names + [f"{ch} RMS" for ch in emg.ch_names] + ["Knee"]
+wearable = mne.io.RawArray(np.vstack([x, envelopes, knee]), mne.create_info(names, sfreq, "misc"))
+table = msa.identify_channel_types(wearable)
+print(
+    table[["predicted", "kind", "probability", "floor", "reason"]].to_string(
+        float_format="{:.2f}".format, max_colwidth=60
+    )
+)
+
+# %%
+# The raw EMG comes out ``emg``. An envelope is never negative and rests at zero
+# while its muscle rests, with bursts upward (``floor``: its 0.5th percentile in
+# standard deviations above zero): the rules call it ``misc`` with kind
+# ``envelope`` before any head is asked. The rectus femoris works through the whole
+# stride, so its envelope never rests (``floor`` far above zero): the rule leaves it
+# to the heads, which are not sure. The knee angle is a motion sensor (``misc``),
+# and no head has seen a goniometer: in this run it is called respiration, which is
+# wrong. Read ``probability`` and ``reason`` before applying the types.
 
 # %%
 # How much to trust it
