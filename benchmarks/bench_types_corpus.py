@@ -29,7 +29,6 @@ import pandas as pd
 import mne_specae as msa
 from mne_specae.datasets import corpus_channel_kinds, load_sample
 from mne_specae.datasets.corpus import READERS, _recording_name, corpus_files, get_corpus_path
-from mne_specae.pretrained._type_fit import describe_types
 from mne_specae.utils._signals import evenly_spaced
 
 #: Sources of the developers' sets, named as the corpus names the same database.
@@ -137,8 +136,8 @@ def report(result, out):
         print(result["family"].round(3).to_string())
         print(result["confusion"].to_string())
         print(result["by_source"].round(3).to_string())
-    print(describe_types(result))
-    (out / "types_headline.txt").write_text(describe_types(result) + "\n")
+    print(result["headline"])
+    (out / "types_headline.txt").write_text(result["headline"] + "\n")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from mne_specae import (
 from mne_specae.estimator._type_head import TypeHead
 from mne_specae.estimator.calibration import Calibration
 from mne_specae.pretrained._type_features import FEATURE_NAMES
-from mne_specae.pretrained._type_fit import describe_types
 
 #: (MNE type, kind, generator, rate) of the synthetic channels.
 SYNTHETIC = (
@@ -284,7 +283,7 @@ def test_leave_one_source_out_gives_a_confusion_matrix_per_type(typed):
     assert by_source["n"].sum() == len(pred)
     eog_row = by_source.loc[(eog["source"].iloc[0], "eog")]
     assert eog_row["n"] == len(eog) and 0 <= eog_row["right"] <= 1
-    line = describe_types(result)
+    line = result["headline"]
     assert f"balanced accuracy {result['balanced_accuracy']:.3f}" in line
     assert f"{other['called_biopotential']} of {other['n']}" in line
 

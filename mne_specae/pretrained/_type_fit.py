@@ -305,7 +305,7 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         .agg(["size", "mean"])
         .rename(columns={"size": "n", "mean": "right"})
     )
-    return dict(
+    result = dict(
         family=family,
         predictions=pred,
         confusion=_confusion(pred),
@@ -319,6 +319,8 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         .groupby(["source", "true_type"])
         .agg(n=("right", "size"), right=("right", "mean"), unknown=("unknown", "mean")),
     )
+    result["headline"] = describe_types(result)
+    return result
 
 
 def _other_types(pred):
