@@ -14,6 +14,7 @@ from mne_specae.pretrained._signal_checks import ENVELOPE, HELD_STIM, check_chan
 from mne_specae.pretrained._type_decide import (
     BIOPOTENTIAL_FAST,
     EEG_MAX_HEART,
+    eog_guard,
     fast_share,
     smooth_guard,
     type_probabilities,
@@ -190,3 +191,19 @@ def test_envelopes_teach_the_type_head_but_only_the_rule_names_them(raw_by_name,
     fewer = data.subset(data.table["channel"].to_numpy() != "gsr2")
     assert "gsr" not in fit_type_head(fewer).labels and "gsr" in head.labels
     assert MIN_LABEL_CHANNELS == 3
+
+
+def test_the_type_heads_eog_suspicion_needs_a_missing_rhythm(raw_by_name):
+    """The type head's EOG probability alone does not overrule an EEG answer: a real
+    EEG channel with its alpha and beta stays EEG, an EOG-like channel without them
+    becomes unknown."""
+    types = {"eog": 0.55, "eeg": 0.4, "ecg": 0.05}
+    raw = raw_by_name["eeg/eegmat/Subject00_1"]
+    eeg = _median_features(raw.get_data(picks="eeg")[8], raw.info["sfreq"])
+    assert eog_guard(_answer("eeg"), types, eeg)["predicted"] == "eeg"
+    eog = _median_features(ts.eog(250.0, 120, np.random.default_rng(2)), 250.0)
+    row = eog_guard(_answer("eeg"), types, eog)
+    assert row["predicted"] == "unknown"
+    assert row["reason"].startswith("EEG or EOG (the type head gives EOG 0.55")
+    # without the type head's suspicion the physics check still applies
+    assert eog_guard(_answer("eeg"), {"eeg": 0.9, "eog": 0.0}, eog)["predicted"] == "unknown"
