@@ -126,7 +126,7 @@ print(
 # --------------------
 # The heads were fitted on these recordings' source among others, so this file is easy
 # for them. On a source they never saw (leave one source out on the pretraining
-# corpus), ECG, EEG and EMG come out right for about three quarters of the channels
-# (EEG about half), triggers for most, and other physiological signals are often
+# corpus), ECG, EEG and EMG come out right for about four fifths of the channels
+# (EEG under 0.6), triggers for most, and other physiological signals are often
 # ``"unknown"`` or wrong (a knee goniometer is called PPG): check ``probability`` and
 # ``reason``. The table per type is on the model card: :doc:`/pretrained`.
