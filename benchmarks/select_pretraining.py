@@ -139,14 +139,7 @@ def clone_fitted(est, **params):
     """A copy of a fitted ``est`` with other (inference) ``params``, e.g. ``pooling``."""
     import copy
 
-    from mne_specae.estimator._runner import n_pooled_features
-
-    out = copy.deepcopy(est).set_params(**params)
-    per_item = n_pooled_features(out.model_, out.pooling, out.bottleneck)
-    out.n_features_out_ = per_item * (
-        out.n_features_out_ // n_pooled_features(est.model_, est.pooling, est.bottleneck)
-    )
-    return out
+    return copy.deepcopy(est).set_params(**params)
 
 
 def train(name, changes, data, args):

@@ -89,15 +89,10 @@ class Recorder(torch.nn.Module):
 
 def with_pooling(est, pooling):
     """A copy of the fitted SpecAE ``est`` that pools its features with ``pooling``
-    (the same weights and input stage; ``n_features_out_`` counted again)."""
+    (the same weights and input stage)."""
     import copy
 
-    from mne_specae.estimator._runner import n_pooled_features
-
-    out = copy.deepcopy(est).set_params(pooling=pooling)
-    channels = est.n_features_out_ // n_pooled_features(est.model_, est.pooling, est.bottleneck)
-    out.n_features_out_ = channels * n_pooled_features(out.model_, pooling, out.bottleneck)
-    return out
+    return copy.deepcopy(est).set_params(pooling=pooling)
 
 
 def weights_of(net):

@@ -29,6 +29,26 @@ class EncoderMethods:
     """What a fitted :class:`~mne_specae.SpecAE` does with data (a mixin: it reads the
     estimator's parameters and fitted attributes)."""
 
+    @property
+    def n_features_out_(self):
+        """Columns of :meth:`transform`: the fitted network's pooled features with the
+        current ``pooling`` and ``bottleneck``, times the channels of the training
+        Epochs with ``channel_agg="concat"`` (so ``set_params(pooling=...)`` after
+        fitting holds, as :meth:`transform` does)."""
+        if "model_" not in self.__dict__:
+            raise AttributeError("'n_features_out_': the model is not fitted")
+        per_item = n_pooled_features(self.model_, self.pooling, self.bottleneck)
+        if not (self.channel_agg == "concat" and self._separate()):
+            return per_item
+        n_channels = self.__dict__.get("n_epoch_channels_")
+        if n_channels is None:
+            raise ValueError(
+                "channel_agg='concat' needs the number of channels per epoch, and this "
+                "model was fitted on Epochs with different numbers of channels: refit "
+                "it with channel_agg='concat' on Epochs of one channel count."
+            )
+        return per_item * n_channels
+
     def _check_data(self, X, *, per_item=False):
         """The :class:`ItemSet` of ``X``, checked against what the model was trained on
         (``per_item``: rows are not aggregated per epoch, so ``channel_agg`` sets no
@@ -58,19 +78,16 @@ class EncoderMethods:
                 f"This model takes {self.n_channels_} channels per epoch "
                 f"(channel_mode={self.channel_mode!r}); got {data.n_channels}."
             )
-        expected = self.n_features_out_ // n_pooled_features(
-            self.model_, self.pooling, self.bottleneck
-        )
-        if (
-            not per_item
-            and self.channel_agg == "concat"
-            and self._separate()
-            and any(c != expected for c in data.n_channels)
-        ):
-            raise ValueError(
-                f"channel_agg='concat': this model gives {expected} channels' "
-                f"features per epoch; the data have {data.n_channels} channels."
+        if not per_item and self.channel_agg == "concat" and self._separate():
+            # n_features_out_ says why when the training Epochs had several channel counts
+            expected = self.n_features_out_ // n_pooled_features(
+                self.model_, self.pooling, self.bottleneck
             )
+            if any(c != expected for c in data.n_channels):
+                raise ValueError(
+                    f"channel_agg='concat': this model gives {expected} channels' "
+                    f"features per epoch; the data have {data.n_channels} channels."
+                )
         return data
 
     def get_feature_names_out(self, input_features=None):

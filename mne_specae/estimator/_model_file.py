@@ -20,6 +20,7 @@ from ..training.history import History
 from ..utils._devices import available_device
 from ..utils._files import load_safely, save_atomic
 from ._build import build_input_stage
+from ._runner import n_pooled_features
 from .calibration import Calibration
 
 MODEL_FORMAT = "mne-specae-model"
@@ -83,6 +84,7 @@ def write_model(est, fname, *, overwrite=False):
             ch_names=list(est.ch_names_),
             image_shape=list(est.image_shape_),
             n_features_out=est.n_features_out_,
+            n_epoch_channels=est.n_epoch_channels_,
         ),
     )
     calibration = getattr(est, "calibration_", None)
@@ -159,6 +161,16 @@ def _upgrade_from_v1(state):
         stage_config.update(LEGACY_SPECTROGRAM_CONFIG)
 
 
+def _epoch_channels(est, model, fitted):
+    """``n_epoch_channels_`` of a file written before it was stored: the channels of a
+    ``channel_agg="concat"`` model (its features over those of one item), else
+    unknown."""
+    if est.channel_agg != "concat" or not est._separate():
+        return None
+    per_item = n_pooled_features(model, est.pooling, est.bottleneck)
+    return int(fitted["n_features_out"]) // per_item
+
+
 #: Spectrogram settings whose default changed after model format 1: older files keep
 #: the behaviour they were trained with.
 LEGACY_SPECTROGRAM_CONFIG = {"band_mode": "sum"}
@@ -188,7 +200,11 @@ def load_estimator(cls, fname, device=None):
         est.n_channels_ = fitted["n_channels"]
         est.ch_names_ = list(fitted["ch_names"])
         est.image_shape_ = tuple(fitted["image_shape"])
-        est.n_features_out_ = int(fitted["n_features_out"])
+        est.n_epoch_channels_ = (
+            fitted["n_epoch_channels"]
+            if "n_epoch_channels" in fitted
+            else _epoch_channels(est, model, fitted)
+        )
         if state.get("calibration") is not None:
             est.calibration_ = Calibration.from_dict(state["calibration"])
     except (RuntimeError, KeyError, TypeError, ValueError) as err:

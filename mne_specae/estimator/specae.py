@@ -98,7 +98,10 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         The channels the model was trained on (in the planes and stack modes, the
         channels, in order, that every input must have).
     n_features_out_ : int
-        Columns of :meth:`transform` (names: :meth:`get_feature_names_out`).
+        Columns of :meth:`transform` (names: :meth:`get_feature_names_out`), with the
+        current ``pooling`` and ``channel_agg``.
+    n_epoch_channels_ : int | None
+        Channels per epoch of the training Epochs (``None`` when they differed).
     sfreq_, n_times_ : float, int
         What the model was trained on; inputs must match.
     """
@@ -311,9 +314,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         self.n_channels_ = None if n_ch == 1 else n_ch
         self.ch_names_ = ch_names
         self.image_shape_ = tuple(image_shape)
-        per_item = inference.n_pooled_features(model, self.pooling, self.bottleneck)
-        concat = self.channel_agg == "concat" and self._separate()
-        self.n_features_out_ = per_item * (data.n_channels[0] if concat else 1)
+        counts = set(data.n_channels)  # n_features_out_ follows from it (concat)
+        self.n_epoch_channels_ = int(data.n_channels[0]) if len(counts) == 1 else None
         return self
 
     # ------------------------------------------------------------- inference
