@@ -170,6 +170,7 @@ def collect_type_data(
             max_segments,
             slow_ok=True,
             augment=augment_features if augment else None,
+            teach=True,
         )
         reached = [c for c in chs if not c["reason"]]
         if reached:

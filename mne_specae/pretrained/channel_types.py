@@ -75,7 +75,7 @@ def _row(name, ch_type, n_segments, reason, **extra):
     return row
 
 
-def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None):
+def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, teach=False):
     """What the decision needs of each channel, before any head is asked.
 
     Returns
@@ -89,7 +89,8 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None):
 
     ``augment(windows, sfreq)``, if given, returns extra feature rows of a channel's
     long windows (for fitting a head: other rates, shorter windows), kept as
-    ``features_aug``.
+    ``features_aug``. With ``teach``, the features of rectified envelopes are computed
+    too (the rule decides them, but they are training rows of a type head).
     """
     names = [inst.ch_names[i] for i in idx]
     types = inst.get_channel_types(picks=idx)
@@ -109,7 +110,7 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None):
         stim, envelope = stats.pop("stim"), stats.pop("envelope")
         info = dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats)
         info.update(stim=stim, envelope=envelope, features=None, median=None, items=None)
-        if not reason or envelope:  # an envelope's features still teach the type head
+        if not reason or (envelope and teach):  # an envelope still teaches a type head
             fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
             if len(fine):
                 info["features"] = window_features(fine, sfreq)
