@@ -28,7 +28,8 @@ least ``EOG_GUARD`` and at least ``EOG_RATIO`` (half) the probability of the
 biopotentials, and the channel has less than ``EOG_ALPHA_BETA["eeg"]`` of its power in
 6-15 Hz (an EOG has hardly any alpha or beta rhythm; the type head learnt EOG from 11
 channels of three sources, and on its own it flagged 39 EEG channels of sources it
-never saw, Muse's TP9 and TP10 behind the ears among them, against one EOG channel); an ``"eeg"`` or ``"ecg"`` answer, with or without a type head, when
+never saw, Muse's TP9 and TP10 behind the ears among them, against one EOG channel);
+an ``"eeg"`` or ``"ecg"`` answer, with or without a type head, when
 the channel's power lies almost all below 6 Hz (``EOG_LOW_SHARE``) with hardly any in
 6-15 Hz (``EOG_ALPHA_BETA``: 3.5 % for an EEG answer, 2.5 % for an ECG answer; blinks
 and saccades, no alpha or beta rhythm). Every EEG channel of the developers'
@@ -328,12 +329,13 @@ def eog_guard(row, types, median_features):
         return row
     p_eog = (types or {}).get("eog", 0.0)
     family = sum((types or {}).get(t, 0.0) for t in BIOPOTENTIALS)
-    rhythm = np.nan if median_features is None else _band_share(median_features, 6.0, 15.0)
+    # 0 where the rate has no band in 6-15 Hz: the type head's suspicion decides alone
+    rhythm = 0.0 if median_features is None else _band_share(median_features, 6.0, 15.0)
     if (
         predicted == "eeg"
         and p_eog >= EOG_GUARD
         and p_eog >= EOG_RATIO * family
-        and not rhythm >= EOG_ALPHA_BETA["eeg"]  # nan: no such band at this rate
+        and rhythm < EOG_ALPHA_BETA["eeg"]
     ):
         row["reason"] = (
             f"EEG or EOG (the type head gives EOG {p_eog:.2f}, the biopotentials "
