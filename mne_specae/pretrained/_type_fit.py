@@ -214,11 +214,12 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         rules decided left out), ``balanced_accuracy`` (over ECG, EEG and EMG channels;
         ``unknown`` counts as wrong) and ``balanced_accuracy_by_source`` (the same
         with each source weighted equally within a type: a source with hundreds of
-        channels does not decide a type's recall alone), and ``other_types`` (the
+        channels does not decide a type's recall alone), ``other_types`` (the
         channels of the other physiological types: ``n``, ``called_biopotential``
         (how many came out ``ecg``, ``eeg`` or ``emg``), ``named`` (the share named
-        their own type) and ``named_by_source``); :func:`describe_types` writes
-        them in one line.
+        their own type) and ``named_by_source``), ``by_source`` (per source and
+        true type: ``n``, ``right``, ``unknown``) and ``headline`` (these figures in
+        one line).
     """
     _validate_type(data, TypeData, "data", "TypeData (collect_type_data)")
     base = getattr(model, "calibration_", None)
