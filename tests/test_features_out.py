@@ -8,6 +8,8 @@ from tiny import TINY
 
 from mne_specae import SpecAE, make_segments
 
+pytestmark = pytest.mark.filterwarnings("ignore:Only one group")  # one recording here
+
 
 @pytest.fixture(scope="module")
 def epochs_small(raw_by_name):
