@@ -303,3 +303,51 @@ def test_add_embeddings_standardize_by_errors(fitted, epochs_list, tmp_path):
     with pytest.raises(ValueError, match="1 missing value"):
         add_embeddings(ep, fitted, standardize_by="person")
     assert not any(c.startswith("specae_") for c in ep.metadata.columns)  # nothing written
+
+
+def _which_channel_epochs(n_subjects=4, n_per_class=6, sfreq=512.0):
+    """Two channels; in class "left" a 10 Hz tone is on the first and noise on the
+    second, in class "right" the other way round: their channel mean is the same in
+    both classes, each channel's image is not."""
+    rng = np.random.default_rng(3)
+    t = np.arange(int(5 * sfreq)) / sfreq
+    out = []
+    for s in range(n_subjects):
+        data, labels = [], []
+        for label in ("left", "right"):
+            for _ in range(n_per_class):
+                tone = np.sin(2 * np.pi * 10 * t + rng.uniform(0, 6)) + 0.1 * rng.normal(
+                    size=t.size
+                )
+                noise = rng.normal(size=t.size)
+                data.append([tone, noise] if label == "left" else [noise, tone])
+                labels.append(label)
+        info = mne.create_info(["A", "B"], sfreq, "eeg")
+        meta = pd.DataFrame({"side": labels, "subject": f"s{s}"})
+        out.append(mne.EpochsArray(1e-5 * np.array(data), info, metadata=meta, verbose=False))
+    return out
+
+
+def test_the_baseline_keeps_channels_when_the_estimator_does():
+    """With ``channel_agg="concat"`` the PCA baseline compares like with like: it keeps
+    each channel's image too (which channel holds the tone is then plain), where the
+    channel mean cannot tell the classes apart."""
+    from mne_specae.evaluation.baselines import input_images
+
+    eps = _which_channel_epochs()
+    est = SpecAE(**{**TINY, "max_epochs": 1}).fit(eps)
+    mean = input_images(eps, est.input_stage_)
+    concat = input_images(eps, est.input_stage_, channel_agg="concat")
+    n_pix = mean.shape[1]
+    assert concat.shape == (mean.shape[0], 2 * n_pix)
+    np.testing.assert_allclose((concat[:, :n_pix] + concat[:, n_pix:]) / 2, mean, rtol=1e-5)
+    embedded = [add_embeddings(ep.copy(), est) for ep in eps]
+    averaged = evaluate_embeddings(embedded, "side", estimator=est)
+    est.set_params(channel_agg="concat")
+    kept = evaluate_embeddings(embedded, "side", estimator=est)
+    assert averaged.loc["pca_logspec", "knn_balanced_accuracy"] < 0.75
+    assert kept.loc["pca_logspec", "knn_balanced_accuracy"] == 1.0
+    with pytest.raises(ValueError, match="same number of channels"):
+        input_images([eps[0], eps[1].copy().pick("A")], est.input_stage_, channel_agg="concat")
+    with pytest.raises(ValueError, match="channel_agg"):
+        input_images(eps, est.input_stage_, channel_agg="max")

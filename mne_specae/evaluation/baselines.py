@@ -217,11 +217,13 @@ class BandPowers(TransformerMixin, BaseEstimator):
         return feature_names(names, self.channel_agg, self.channel_names_)
 
 
-def input_images(epochs_list, stage, picks=None, batch_size=256):
+def input_images(epochs_list, stage, picks=None, batch_size=256, channel_agg="mean"):
     """One flattened input image per epoch: every channel through ``stage`` (its
-    ``to_images``), the channels averaged."""
+    ``to_images``), the channels averaged (``channel_agg="mean"``) or each kept, one
+    after the other (``"concat"``: the same number of channels in every Epochs)."""
     import torch
 
+    fitted_channels(epochs_list, picks, channel_agg)  # a known option; concat: one count
     rows = []
     with torch.no_grad():
         for ep in epochs_list:
@@ -232,7 +234,10 @@ def input_images(epochs_list, stage, picks=None, batch_size=256):
             if getattr(stage, "needs_item_index", False):
                 labels = ItemSet(ep, picks=resolve_picks(ep.info, picks)).recordings(True)
             images = images_of(stage, flat, labels, batch_size)
-            rows.append(images.reshape(n_ep, n_ch, -1).mean(dim=1).numpy())
+            images = images.reshape(n_ep, n_ch, -1)
+            rows.append(
+                (images.mean(dim=1) if channel_agg == "mean" else images.flatten(1)).numpy()
+            )
     return np.concatenate(rows)
 
 

@@ -143,8 +143,10 @@ def evaluate_embeddings(
     prefix : str
         Prefix of the embedding columns.
     estimator : SpecAE | None
-        When given, the baseline uses exactly its input spectrograms; else a default
-        dB spectrogram (0.5 s windows, 64 x 64 images, per-image z-score).
+        When given, the baseline uses exactly its input spectrograms and its channel
+        aggregation (``channel_agg="concat"``: each channel's image kept, as its
+        features keep each channel); else a default dB spectrogram (0.5 s windows,
+        64 x 64 images, per-image z-score), the channels averaged.
     baseline : bool
         Compute the PCA baseline.
     baseline_components : tuple of int
@@ -206,11 +208,18 @@ def evaluate_embeddings(
     representations = {"specae": (prepared(stack_columns(epochs_list, columns)), None)}
     if baseline:
         stage = getattr(estimator, "input_stage_", None)
+        channel_agg = "mean"
         if getattr(stage, "channel_mode", None) == "separate":
             spectrogram = stage
+            channel_agg = getattr(estimator, "channel_agg", "mean")  # as its features
         else:
             spectrogram = default_baseline_spectrogram(epochs_list[0].info["sfreq"])
-        logspec = input_images(epochs_list, spectrogram, picks=getattr(estimator, "picks", None))
+        logspec = input_images(
+            epochs_list,
+            spectrogram,
+            picks=getattr(estimator, "picks", None),
+            channel_agg=channel_agg,
+        )
         limit = min(logspec.shape[0] - 1, logspec.shape[1])
         candidates = sorted({min(int(k), limit) for k in baseline_components})
         scores = {}
