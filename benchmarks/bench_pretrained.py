@@ -163,7 +163,13 @@ def run(models, mode="quick", out=None):
             compare_representations(
                 subset,
                 tasks(subset, group_names),
-                {**encoders(models, "concat"), **handcrafted("concat", "_concat")},
+                {
+                    **encoders(models, "concat"),
+                    "pca_input_concat": InputPCA(
+                        SpecAE(**first.get_params()), channel_agg="concat"
+                    ),
+                    **handcrafted("concat", "_concat"),
+                },
                 group="split",
                 folds=subset_folds(folds, subset),
                 **common,

@@ -351,3 +351,32 @@ def test_the_baseline_keeps_channels_when_the_estimator_does():
         input_images([eps[0], eps[1].copy().pick("A")], est.input_stage_, channel_agg="concat")
     with pytest.raises(ValueError, match="channel_agg"):
         input_images(eps, est.input_stage_, channel_agg="max")
+
+
+def test_input_pca_keeps_channels_on_request():
+    """``InputPCA(channel_agg="concat")``: the benchmark's baseline for features with
+    channels kept; a logistic probe on it tells which channel holds the tone, on the
+    channel mean it cannot."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    from mne_specae.evaluation.baselines import InputPCA
+
+    eps = _which_channel_epochs()
+    est = SpecAE(**{**TINY, "max_epochs": 1}).fit(eps)
+    y = np.concatenate([ep.metadata["side"].to_numpy() for ep in eps])
+    scores = {}
+    for agg in ("mean", "concat"):
+        pca = InputPCA(est, n_components=4, channel_agg=agg).fit(eps)
+        X = pca.transform(eps)
+        assert X.shape == (len(y), 4)
+        assert pca.pipeline_.named_steps["standardscaler"].n_features_in_ == (
+            16 * 16 * (2 if agg == "concat" else 1)
+        )
+        scores[agg] = cross_val_score(LogisticRegression(), X, y, cv=4).mean()
+    assert scores["concat"] > 0.95 and scores["mean"] < 0.75
+    one = eps[0].copy().pick("A")
+    with pytest.raises(ValueError, match="fitted on 2 channels per epoch, got 1"):
+        pca.transform(one)
+    # averaged, any channel count goes
+    assert InputPCA(est, n_components=4).fit(eps).transform(one).shape == (len(one), 4)

@@ -248,9 +248,9 @@ class InputPCA(TransformerMixin, BaseEstimator):
     spectrogram settings, with normalisation statistics fitted on the training channels
     where the settings need them; a waveform model uses the standardised waveforms);
     the images
-    are flattened and averaged over the channels of each epoch, standardised, and
-    projected on their first ``n_components`` principal components, fitted on the
-    training data only.
+    are flattened and averaged over the channels of each epoch (or kept side by side,
+    ``channel_agg="concat"``), standardised, and projected on their first
+    ``n_components`` principal components, fitted on the training data only.
 
     Parameters
     ----------
@@ -262,16 +262,25 @@ class InputPCA(TransformerMixin, BaseEstimator):
         Seed of the PCA solver.
     batch_size : int
         Channels per batch of the input stage.
+    channel_agg : ``"mean"`` | ``"concat"``
+        Average the channels' images, or keep each (the same number of channels in
+        every Epochs, at fitting and after): the baseline of a
+        ``SpecAE(channel_agg="concat")``.
     """
 
-    def __init__(self, estimator=None, n_components=32, random_state=0, batch_size=256):
+    def __init__(
+        self, estimator=None, n_components=32, random_state=0, batch_size=256, channel_agg="mean"
+    ):
         self.estimator = estimator
         self.n_components = n_components
         self.random_state = random_state
         self.batch_size = batch_size
+        self.channel_agg = channel_agg
 
     def _images(self, epochs_list):
-        return input_images(epochs_list, self.stage_, self.picks_, self.batch_size)
+        return input_images(
+            epochs_list, self.stage_, self.picks_, self.batch_size, channel_agg=self.channel_agg
+        )
 
     def fit(self, X, y=None):
         """Build the input stage, compute the training images and fit the PCA."""
@@ -284,6 +293,7 @@ class InputPCA(TransformerMixin, BaseEstimator):
         estimator = SpecAE() if self.estimator is None else self.estimator
         _validate_type(estimator, SpecAE, "estimator", "SpecAE or None")
         self.picks_ = estimator.picks
+        self.n_channels_, _ = fitted_channels(epochs_list, self.picks_, self.channel_agg)
         stage = getattr(estimator, "input_stage_", None)
         if stage is None:
             stage = _build.input_stage(estimator, epochs_list[0].info["sfreq"])
@@ -316,7 +326,11 @@ class InputPCA(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """``(n_epochs, n_components)`` principal-component scores."""
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.transform(self._images(epochs_list_of(X)))
+        epochs_list = epochs_list_of(X)
+        for ep in epochs_list:
+            n_channels = len(resolve_picks(ep.info, self.picks_))
+            check_transform_channels(n_channels, self.n_channels_, self.channel_agg)
+        return self.pipeline_.transform(self._images(epochs_list))
 
 
 class RandomWeights:
