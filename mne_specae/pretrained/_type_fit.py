@@ -289,14 +289,15 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         )
     summary = pd.DataFrame(summary).set_index("true_type")
     bio = summary.loc[summary.index.isin(BIOPOTENTIALS), "right"]
-    judged_bio = pred[pred["true_type"].isin(BIOPOTENTIALS)]
     by_source = (
-        judged_bio.assign(right=judged_bio["predicted"] == judged_bio["true_type"])
-        .groupby(["true_type", "source"])["right"]
-        .mean()
-        .groupby(level="true_type")
-        .mean()
+        pred.assign(right=pred["predicted"] == pred["true_type"])
+        .assign(unknown=pred["predicted"] == UNKNOWN)
+        .groupby(["source", "true_type"])
+        .agg(n=("right", "size"), right=("right", "mean"), unknown=("unknown", "mean"))
     )
+    # each source weighted equally within a biopotential type
+    per_type = by_source["right"].groupby(level="true_type").mean()
+    per_type = per_type[per_type.index.isin(BIOPOTENTIALS)]
     # the type head alone: the right family (biopotential, or the channel's own type)
     judged = pred[pred["family"] != ""]
     want = np.where(judged["true_type"].isin(BIOPOTENTIALS), "biopotential", judged["true_type"])
@@ -313,12 +314,9 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         per_source={s: _confusion(g) for s, g in pred.groupby("source")},
         summary=summary,
         balanced_accuracy=float(bio.mean()) if len(bio) else float("nan"),
-        balanced_accuracy_by_source=float(by_source.mean()) if len(by_source) else float("nan"),
+        balanced_accuracy_by_source=float(per_type.mean()) if len(per_type) else float("nan"),
         other_types=_other_types(pred),
-        by_source=pred.assign(right=pred["predicted"] == pred["true_type"])
-        .assign(unknown=pred["predicted"] == UNKNOWN)
-        .groupby(["source", "true_type"])
-        .agg(n=("right", "size"), right=("right", "mean"), unknown=("unknown", "mean")),
+        by_source=by_source,
     )
     result["headline"] = describe_types(result)
     return result
