@@ -46,3 +46,66 @@ def test_the_first_cpu_block_stops_a_page_fault_per_page_of_every_large_array():
     cold, warm = _faults("cold"), _faults("warm")
     assert cold > 50 * 2000
     assert warm < cold / 10
+
+
+_PINNED = """
+import json, resource
+import numpy as np
+from mne_specae.utils._allocator import glibc_thresholds
+
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(30):  # a file's arrays: a 3 MiB block made, written and freed
+        block = np.ones(3 << 18, dtype=np.float32)  # (below numpy's 4 MiB huge pages)
+        del block
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+import os, sys
+if len(sys.argv) > 1:  # set after the start, as Dask's nanny does in its caller
+    os.environ["MALLOC_TRIM_THRESHOLD_"] = sys.argv[1]
+out = {"pinned": faults()}
+import time
+from mne_specae.utils import _allocator
+with glibc_thresholds() as lifted:
+    out["lifted"], out["did"] = faults(), lifted
+with glibc_thresholds():  # the next file, at once: the heap is still there
+    out["next"] = faults()
+time.sleep(_allocator.IDLE + 0.5)  # idle: put back, the memory returned
+out["after"] = faults()
+print(json.dumps(out))
+"""
+
+
+def _pinned(*args, **env_vars):
+    env = dict(os.environ)
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
+        env.pop(name, None)
+    env.update(env_vars)
+    out = subprocess.run(
+        [sys.executable, "-c", _PINNED, *args], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_dasks_malloc_setting_is_lifted_while_the_package_works_and_put_back_after():
+    """Dask's MALLOC_TRIM_THRESHOLD_=65536 pins glibc's mmap threshold at 128 KiB: each
+    3 MiB array is mapped and faulted in page by page (768 faults), every time.
+    Inside the block the arrays come from the heap and are reused, also by the next
+    block; once the process is idle, the setting is back. Before: a 2-worker LocalCluster prepared at 1.48x one process."""
+    got = _pinned(MALLOC_TRIM_THRESHOLD_="65536")
+    assert got["did"] is True
+    assert got["pinned"] > 30 * 600 and got["after"] > 30 * 600
+    assert got["lifted"] < got["pinned"] / 10
+    assert got["next"] < got["pinned"] / 50
+
+
+def test_nothing_is_lifted_without_the_setting_or_with_the_users_mmap_threshold():
+    assert _pinned()["did"] is False
+    got = _pinned(MALLOC_TRIM_THRESHOLD_="65536", MALLOC_MMAP_THRESHOLD_="131072")
+    assert got["did"] is False
+    assert got["lifted"] > 30 * 600  # the user's fixed threshold holds inside the block
+    # set in os.environ after the start (Dask's nanny in the process that starts a
+    # LocalCluster): glibc never read it, and lifting then putting it back would pin
+    got = _pinned("65536")
+    assert got["did"] is False
+    assert got["pinned"] < 30 * 100 and got["after"] < 30 * 100

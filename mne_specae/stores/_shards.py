@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..segments import make_segments
+from ..utils._allocator import glibc_thresholds
 from ..utils._files import file_sha256, write_atomic
 from ..utils._logs import collect_warnings
 from ._bids import entity_columns
@@ -88,15 +89,17 @@ def prepare_one(
     Returns ``(index, "ok", n_items, caught, malloc)``, ``(index, "empty", reason,
     caught, malloc)`` or ``(index, "failed", reason, caught, malloc)``, ``caught`` the
     warnings of the work, for the caller to re-emit (:mod:`mne_specae.logs`),
-    ``malloc`` the worker's ``MALLOC_TRIM_THRESHOLD_`` (:func:`worker_malloc`); never
+    ``malloc`` the worker's ``MALLOC_TRIM_THRESHOLD_`` (:func:`worker_malloc`) when
+    glibc's thresholds were lifted from it while the file was prepared
+    (:func:`~mne_specae.utils._allocator.glibc_thresholds`), else ``None``; never
     raises for a file that cannot be read.
     """
     watch_parent(parent)
-    with mne.utils.use_log_level(log_level):
+    with glibc_thresholds() as lifted, mne.utils.use_log_level(log_level):
         result, caught = collect_warnings(
             _segment_and_write, source, name, recording, key, folder, settings, bids_path
         )
-    return (index, *result, caught, worker_malloc(parent))
+    return (index, *result, caught, worker_malloc(parent) if lifted else None)
 
 
 def _segment_and_write(source, name, recording, key, folder, settings, bids_path=None):

@@ -232,18 +232,17 @@ def worker_malloc(parent):
 
 
 def malloc_hint(values):
-    """The log line for workers that ran with ``MALLOC_TRIM_THRESHOLD_`` set (``values``:
-    what they reported), ``None`` when none did."""
+    """The debug line for workers that ran with ``MALLOC_TRIM_THRESHOLD_`` set
+    (``values``: what they reported), ``None`` when none did."""
     values = sorted({v for v in values if v is not None})
     if not values:
         return None
     return (
         f"prepare_segments: the workers ran with {MALLOC_TRIM}={', '.join(values)} (Dask "
-        "sets 65536 for its workers, and in the process that starts a LocalCluster, whose "
-        "later child processes inherit it). glibc then maps and unmaps every array over "
-        "128 KiB afresh: preparation was 1.3x slower on a 2-worker LocalCluster in our "
-        "benchmark. Start the cluster after dask.config.set({'distributed.nanny.pre-spawn-"
-        f"environ.{MALLOC_TRIM}': None}}) (see 'On a cluster' in the stores docs)."
+        "sets 65536 for its workers), which pins glibc's mmap threshold at 128 KiB; "
+        "each file was prepared with glibc's thresholds lifted to 32 MiB (mapped) and "
+        "64 MiB (kept), then put back and the freed memory returned (mallopt, "
+        "malloc_trim)."
     )
 
 

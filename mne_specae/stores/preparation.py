@@ -364,7 +364,7 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, pro
     finally:  # an error or SIGTERM: joblib stops the workers still running
         results.close()
     if hint := malloc_hint(mallocs):
-        logger.info(hint)
+        logger.debug(hint)
     manifest["skipped"] = [dict(source=str(p), reason=r) for p, r in skipped.files]
     commit(folder, manifest, target)
     store = SegmentStore(folder)

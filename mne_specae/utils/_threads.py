@@ -319,7 +319,9 @@ def cpu_threads(device):
 
     Restores torch's thread count afterwards (also on errors); nested blocks keep the
     outermost decision; other devices change nothing. The first CPU block of a
-    process also warms glibc's allocator (:mod:`~mne_specae.utils._allocator`).
+    process also warms glibc's allocator, and every CPU block runs with its thresholds
+    lifted where ``MALLOC_TRIM_THRESHOLD_`` fixed them
+    (:mod:`~mne_specae.utils._allocator`).
 
     Parameters
     ----------
@@ -330,11 +332,16 @@ def cpu_threads(device):
         yield
         return
     import torch
-    from mne.utils import logger
 
-    from ._allocator import warm_allocator
+    from ._allocator import glibc_thresholds, warm_allocator
 
     warm_allocator()  # glibc's mmap threshold raised once: no page faults per step
+    with glibc_thresholds():  # and not pinned at 128 KiB by Dask's setting
+        yield from _with_threads(torch)
+
+
+def _with_threads(torch):
+    from mne.utils import logger
 
     with _lock:
         outermost = _State.depth == 0
