@@ -1,8 +1,9 @@
 """The preparation part of ``bench_store.py``: :func:`~mne_specae.prepare_segments` of
 the same files with ``n_jobs=1``, ``n_jobs=2`` (joblib's loky workers) and on a Dask
 ``LocalCluster`` of two single-thread worker processes (joblib's dask backend, as the
-docs show; with Dask's defaults, and with workers started without
-``MALLOC_TRIM_THRESHOLD_``), each into a fresh store, alternating ``repeats`` times;
+docs show; with Dask's defaults, with workers started without
+``MALLOC_TRIM_THRESHOLD_``, and with Dask's event-loop check every second instead of
+every 20 ms, as the stores page recommends on machines with few cores), each into a fresh store, alternating ``repeats`` times;
 the median of each and the ratios to ``n_jobs=1``. One cluster is open at a time,
 its rounds alternating with ``n_jobs=1`` (its start not counted): one cluster kept
 open beside the other slowed that one's rounds by 20-30 % on 2 cores.
@@ -71,12 +72,13 @@ def time_prepare(files, folder, n_jobs):
     return store, time.perf_counter() - t0
 
 
-def _cluster(stack, n_workers, warm, trim=True):
+def _cluster(stack, n_workers, warm, trim=True, tick=None):
     """A warmed Dask ``LocalCluster`` kept open by ``stack``: ``(client, seconds to
     start and warm)``, or ``(None, why)`` without dask.distributed. ``trim=False``:
     its workers start without Dask's ``MALLOC_TRIM_THRESHOLD_=65536``, which turns
     off glibc's adaptive mmap threshold (every array over 128 KiB mapped and zeroed
-    afresh, then unmapped).
+    afresh, then unmapped). ``tick``: Dask's ``distributed.admin.tick.interval`` for
+    the cluster (``None``: Dask's 20 ms); every server checks its event loop that often.
 
     Dask's nannies write their ``pre-spawn-environ`` into this process's
     ``os.environ`` before spawning a worker, and take a variable found there over the
@@ -92,9 +94,12 @@ def _cluster(stack, n_workers, warm, trim=True):
     if not trim:
         environ["MALLOC_TRIM_THRESHOLD_"] = None  # None: not set (Dask's own rule)
         os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    config = {"distributed.nanny.pre-spawn-environ": environ}
+    if tick is not None:
+        config["distributed.admin.tick.interval"] = tick
     t0 = time.perf_counter()
     try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        with dask.config.set(config):
             cluster = stack.enter_context(
                 LocalCluster(
                     n_workers=n_workers,
@@ -110,8 +115,17 @@ def _cluster(stack, n_workers, warm, trim=True):
     trims = set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
     if trims != ({"65536"} if trim else {None}):
         raise RuntimeError(f"the workers' MALLOC_TRIM_THRESHOLD_ is {trims}, not as asked")
+    ticks = set(client.run(_tick).values())
+    if ticks != {tick or dask.config.get("distributed.admin.tick.interval")}:
+        raise RuntimeError(f"the workers' tick interval is {ticks}, not {tick}")
     client.run(warm_prepare, list(warm))
     return client, time.perf_counter() - t0
+
+
+def _tick():
+    import dask
+
+    return dask.config.get("distributed.admin.tick.interval")
 
 
 def _no_dask():
@@ -145,14 +159,19 @@ def preparation(files, tmp, repeats=3):
     warm = warm_files(files)
     print(
         f"\nPreparation: {len(files)} files, {repeats} rounds (n_jobs=1, n_jobs=2, a "
-        "2-worker LocalCluster with Dask's defaults, and one whose workers start without "
-        "MALLOC_TRIM_THRESHOLD_), alternating with n_jobs=1; one cluster open at a time"
+        "2-worker LocalCluster with Dask's defaults, one whose workers start without "
+        "MALLOC_TRIM_THRESHOLD_, one with distributed.admin.tick.interval 1s), alternating "
+        "with n_jobs=1; one cluster open at a time"
     )
     print(
         f"  starting 2 loky workers and warming them and this process (a preparation of "
         f"{len(warm)} files, one of each format): {warm_workers(2, warm):.1f} s (not counted)"
     )
-    clusters = {"LocalCluster": True, "LocalCluster, no trim": False}
+    clusters = {
+        "LocalCluster": {},
+        "LocalCluster, no trim": {"trim": False},
+        "LocalCluster, tick 1s": {"tick": "1s"},
+    }
     if (why := _no_dask()) is not None:
         print(f"  the LocalClusters left out: {why}")
         clusters = {}
@@ -167,7 +186,7 @@ def preparation(files, tmp, repeats=3):
             if block is None:
                 modes["n_jobs=2"] = partial(_jobs, n_jobs=2)
             else:
-                client, start = _cluster(stack, 2, warm, trim=clusters[block])
+                client, start = _cluster(stack, 2, warm, **clusters[block])
                 modes[block] = _on(client)
                 modes[block](warm, tmp / "warm-dask")  # joblib's dask backend, once
                 shutil.rmtree(tmp / "warm-dask")

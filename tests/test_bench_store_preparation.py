@@ -22,7 +22,7 @@ def _trim():
 
 
 def test_the_clusters_have_the_malloc_setting_they_are_named_for(data_path, monkeypatch):
-    from store_preparation import _cluster
+    from store_preparation import _cluster, _tick
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     before = dict(os.environ)
@@ -35,3 +35,6 @@ def test_the_clusters_have_the_malloc_setting_they_are_named_for(data_path, monk
         assert set(client.run(_trim).values()) == {None}
         assert dict(os.environ) == before
         assert seconds > 0
+        client, seconds = _cluster(stack, 1, warm, tick="1s")  # the docs' configuration
+        assert set(client.run(_tick).values()) == {"1s"}
+        assert set(client.run(_trim).values()) == {"65536"}

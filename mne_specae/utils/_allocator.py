@@ -23,21 +23,23 @@ Where ``MALLOC_TRIM_THRESHOLD_`` is set (Dask gives ``65536`` to every worker, a
 the process that starts a ``LocalCluster``, whose later children inherit it), glibc
 never adapts its thresholds: every array over 128 KiB is mapped, zeroed and unmapped
 afresh, and freed heap above 64 KiB goes back to the system at once. A 2-worker
-``LocalCluster`` prepared a store at 1.48-1.50x one process instead of 1.66-1.98x
-(2 CPU cores), and a training fit in a process that had inherited the setting ran
-12-30 % slower. :func:`glibc_thresholds` lifts both thresholds to what glibc's own
+``LocalCluster`` prepared the extended set in 5.46 s instead of 4.60 s with this
+module's lift, and a fit from a store in a process started with the setting ran at
+1,110 items/s instead of 2,234 (2 CPU cores, ``benchmarks/bench_malloc.py``). :func:`glibc_thresholds` lifts both thresholds to what glibc's own
 dynamic rule reaches (32 MiB mapped, 64 MiB kept) while the package works; once the
 process has been idle for :data:`IDLE` seconds it puts them back as the variable set
 them and returns the freed memory (``malloc_trim``), which is what the setting is
 for. Only where the process started with the variable (``/proc/<pid>/environ``:
 glibc reads it once, at start); a user's own
-``MALLOC_MMAP_THRESHOLD_`` is left alone.
+``MALLOC_MMAP_THRESHOLD_`` is left alone. ``MNE_SPECAE_MALLOC=off`` turns both steps
+off (``benchmarks/bench_malloc.py`` measures with and without them).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import platform
 import threading
@@ -56,12 +58,18 @@ MMAP_DEFAULT = 128 << 10
 MMAP_LIFTED, TRIM_LIFTED = 32 << 20, 64 << 20
 #: The variable that fixes glibc's thresholds (Dask's ``pre-spawn-environ``).
 TRIM_VAR = "MALLOC_TRIM_THRESHOLD_"
+#: ``off`` turns both of the package's allocator steps off (read at each call).
+ENV_VAR = "MNE_SPECAE_MALLOC"
+
+
+def _off():
+    return os.environ.get(ENV_VAR, "").strip().lower() == "off"
 
 
 #: Seconds without a block before the thresholds are put back: a worker's next file
 #: comes within milliseconds, and putting them back returns the heap (faulted in
-#: again by the next file: 40,000 faults a worker for the 35 sample files, against
-#: 1,000-24,000 when kept and 140,000 pinned).
+#: again by the next file: 40,000 faults a worker for the 35 sample files when put
+#: back after each file, 1,000-24,000 when kept, 140,000 never lifted).
 IDLE = 1.0
 
 
@@ -74,7 +82,7 @@ class _Lifted:
 
 def warm_allocator():
     """Allocate and free one :data:`BLOCK`-byte block, once per process, on glibc."""
-    if _done.is_set():
+    if _done.is_set() or _off():
         return
     _done.set()
     if platform.libc_ver()[0] != "glibc":
@@ -108,9 +116,11 @@ def _start_environ():
     return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
 
 
+@functools.lru_cache(maxsize=1)
 def _set_trim():
     """The trim threshold the process started with, or ``None`` when there is nothing
-    to lift: not set, not a number, or the user also fixed the mmap threshold."""
+    to lift: not set, not a number, or the user also fixed the mmap threshold (read
+    once: a forked child shares its parent's start and its allocator)."""
     start = _start_environ()
     if "MALLOC_MMAP_THRESHOLD_" in start:
         return None
@@ -130,7 +140,7 @@ def glibc_thresholds():
     the mmap threshold to glibc's 128 KiB, the trim threshold to the variable's
     value) and the freed memory is returned to the system (``malloc_trim``).
     """
-    trim, libc = _set_trim(), None
+    trim, libc = (None if _off() else _set_trim()), None
     if trim is not None:
         libc = _glibc()
     if libc is None:
