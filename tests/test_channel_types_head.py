@@ -203,6 +203,41 @@ def test_set_channel_types_takes_the_table_as_is(typed):
     np.testing.assert_array_equal(raw.get_data(), before)
 
 
+def test_slow_types_need_twenty_seconds_of_signal(typed):
+    """Breathing and EDA show over tens of seconds: named on 2 minutes, ``unknown``
+    with the reason on 12 s (before: the head named whatever 5-30 s held; 158 EEG
+    channels of MNE's 5-s test files came out ``resp`` on the corpus); a pulse and a
+    trigger are still named on 12 s."""
+    model, _, _ = typed
+    rng = np.random.default_rng(5)
+    sfreq = 64.0
+    chans = {
+        "resp": ts.breathing(sfreq, 120, rng),
+        "eda": ts.eda(sfreq, 120, rng),
+        "pulse": ts.ppg(sfreq, 120, rng),
+        "trig": ts.trigger(sfreq, 120, rng),
+    }
+    raw = mne.io.RawArray(np.array(list(chans.values())), mne.create_info(list(chans), sfreq))
+    long = identify_channel_types(raw, model=model, verbose=False)
+    assert long["predicted"].to_dict() == {
+        "resp": "resp",
+        "eda": "gsr",
+        "pulse": "bio",
+        "trig": "stim",
+    }
+    short = identify_channel_types(raw.copy().crop(0, 12.0), model=model, verbose=False)
+    assert short.loc["resp", "predicted"] == short.loc["eda", "predicted"] == "unknown"
+    for name, guess in (("resp", "resp"), ("eda", "gsr")):
+        reason = short.loc[name, "reason"]
+        assert reason.startswith(f"too short to tell {guess} (12 s of signal") and "20 s" in reason
+        assert short.loc[name, "kind"] == ""
+    assert short.loc["pulse", "predicted"] == "bio" and short.loc["trig", "predicted"] == "stim"
+    assert short.loc["resp", "ch_type"] == "misc"  # unknown keeps the channel's type
+    from mne_specae.pretrained._type_decide import SLOW_MIN_SECONDS
+
+    assert SLOW_MIN_SECONDS == 20.0
+
+
 def test_the_head_is_saved_as_plain_numbers_and_read_back(typed, tmp_path):
     import torch
 

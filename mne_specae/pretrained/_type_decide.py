@@ -48,6 +48,14 @@ every respiration belt but two. And EEG does not beat: an ``"eeg"`` answer becom
 at heart lags (0.33-1.4 s, ``acf_heart``) at ``EEG_MAX_HEART`` (0.5) or more: on the
 corpus every EEG channel stayed below 0.44 (99 % below 0.25), while arterial
 pressure and PPG reach 0.6-0.9.
+
+**The length guard.** Breathing (6-30 breaths a minute), EDA (responses of 5-10 s on a
+drifting level) and skin temperature only show over tens of seconds: a ``"resp"``,
+``"gsr"`` or ``"temperature"`` answer becomes ``"unknown"`` when the channel's feature
+windows (the whole recording or epoch when it is shorter than 30 s) last less than
+``SLOW_MIN_SECONDS`` (20 s). On the corpus every respiration, EDA and temperature
+channel came from recordings of a minute or more, while the 5-s EEG test files of
+MNE's fixtures (158 channels, most of one DC-drifting file) were called ``resp``.
 """
 
 from __future__ import annotations
@@ -93,6 +101,11 @@ EOG_ALPHA_BETA = {"eeg": 10**-1.45, "ecg": 10**-1.6}
 BIOPOTENTIAL_FAST = 0.01
 #: Highest heart-lag autocorrelation peak of an EEG channel (see the notes).
 EEG_MAX_HEART = 0.5
+#: Types that only show over tens of seconds, and the least length (s) of the feature
+#: windows to name them: two breaths at 6 a minute; EDA's responses last 5-10 s over a
+#: level that drifts for longer. Shorter recordings answer ``unknown`` (see the notes).
+SLOW_TYPES = ("resp", "gsr", "temperature")
+SLOW_MIN_SECONDS = 20.0
 
 
 def fast_share(median_features):
@@ -133,6 +146,20 @@ def smooth_guard(row, types, median_features):
         )
     if row["reason"]:
         row["predicted"] = UNKNOWN
+    return row
+
+
+def slow_guard(row, seconds):
+    """A ``resp``, ``gsr`` or ``temperature`` answer made ``"unknown"`` when the
+    channel's feature windows are shorter than :data:`SLOW_MIN_SECONDS` (in place)."""
+    predicted = row.get("predicted")
+    if predicted in SLOW_TYPES and seconds < SLOW_MIN_SECONDS:
+        row["reason"] = (
+            f"too short to tell {predicted} ({seconds:.0f} s of signal; breathing, EDA and "
+            f"temperature need at least {SLOW_MIN_SECONDS:g} s): the features' guess was "
+            f"{predicted} ({row.get('probability', np.nan):.2f})"
+        )
+        row["predicted"], row["kind"] = UNKNOWN, ""
     return row
 
 

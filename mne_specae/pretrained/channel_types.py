@@ -28,6 +28,7 @@ from ._type_decide import (
     encoder_verdict,
     eog_guard,
     feature_verdict,
+    slow_guard,
     smooth_guard,
     white_noise,
 )
@@ -83,7 +84,8 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
     channels : list of dict
         ``name``, ``type``, ``n`` (windows used), ``reason`` and ``stats`` of the
         rules, ``stim``, ``features`` (finite long windows, ``(n, N_FEATURES)``) and
-        ``median`` (their median), ``items`` (the windows at the model's rate).
+        ``median`` (their median), ``seconds`` (the length of those windows),
+        ``items`` (the windows at the model's rate).
     duration : float
         The model's window (s); ``channels`` is empty when the data are shorter.
 
@@ -110,6 +112,7 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
         stim, envelope = stats.pop("stim"), stats.pop("envelope")
         info = dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats)
         info.update(stim=stim, envelope=envelope, features=None, median=None, items=None)
+        info["seconds"] = long.shape[-1] / sfreq if len(long) else 0.0  # feature windows
         if not reason or (envelope and teach):  # an envelope still teaches a type head
             fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
             if len(fine):
@@ -186,6 +189,7 @@ def decide_channels(channels, calibration, embed, min_probability):
         row = _row(ch["name"], ch["type"], ch["n"], "") | stats
         if verdict is not None:
             row.update({k: v for k, v in verdict.items() if k in COLUMNS})
+            slow_guard(row, ch.get("seconds", np.inf))
         if verdict is None or verdict["route"] == "encoder":
             pending.append((len(rows), ch, verdict))
         rows.append(row)
