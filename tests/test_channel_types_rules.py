@@ -1,11 +1,13 @@
 """The model-free parts of channel-type identification (issue 21): the rules at the
 channel's own rate and the rate-aware, scale-free features."""
 
+import mne
 import numpy as np
 import pytest
 import type_signals as ts
-from scipy.signal import detrend
+from scipy.signal import detrend, lfilter
 
+from mne_specae import identify_channel_types
 from mne_specae.pretrained._signal_checks import (
     HELD_STIM,
     LEVELS_STIM,
@@ -100,6 +102,31 @@ def test_white_noise_and_eog_checks():
     eog = np.median(window_features(np.array([ts.eog(250.0, 30, rng)]), 250.0), axis=0)
     assert looks_like_eog(eog) and not white_noise(eog)
     assert not looks_like_eog(None) and white_noise(None) == ""
+
+
+def test_an_unconnected_input_shaped_by_the_amplifier_is_noise_too():
+    """Muse's unconnected AUX input is white noise shaped by the amplifier's filters
+    (flatness 0.18-0.24, steady and Gaussian; 27 of 40 were called ``emg`` on the
+    corpus): an AR(1) noise with the same flatness is ``unknown`` by the rule, in the
+    full decision too (the developers' ECG, EEG and EMG channels, all at 0.31 or
+    more, are checked by the recordings' tests). Before: the threshold 0.2 let it
+    through to the heads."""
+    sfreq = 256.0
+    x = np.array(
+        [
+            lfilter([1.0], [1.0, -0.55], np.random.default_rng(s).normal(size=int(120 * sfreq)))
+            for s in (0, 2)
+        ]
+    )
+    for ch in x:
+        med = np.median(window_features(ch.reshape(4, -1), sfreq), axis=0)
+        flat = med[FEATURE_NAMES.index("flatness")]
+        assert 0.2 < flat < 0.25
+        assert white_noise(med).startswith("white noise")
+    raw = mne.io.RawArray(x * 1e-6, mne.create_info(["AUX1", "AUX2"], sfreq, "eeg"))
+    table = identify_channel_types(raw, verbose=False)
+    assert (table["predicted"] == "unknown").all()
+    assert table["reason"].str.startswith("white noise").all()
 
 
 def test_training_rows_at_lower_rates_and_on_shorter_windows():
