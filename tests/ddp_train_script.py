@@ -52,6 +52,27 @@ def load_data(path):
     return loaded["waveforms"], loaded["groups"]
 
 
+def single_process(data, max_epochs, batch_size, seed=0):
+    """The reference run of the tests: the same model, data and options in this
+    process, ``(model, history)``; ``data`` a path for :func:`load_data` or a
+    ``(waveforms, groups)`` pair."""
+    items, groups = load_data(data) if isinstance(data, (str, Path)) else data
+    spec, model = build(seed)
+    history = train_autoencoder(
+        model,
+        items,
+        input_stage=spec,
+        groups=groups,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        seed=seed,
+        device="cpu",
+        verbose=False,
+        **train_kwargs(),
+    )
+    return model, history
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("data")

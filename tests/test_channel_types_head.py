@@ -176,22 +176,27 @@ def test_real_biopotentials_stay_ecg_eeg_emg_with_the_head(typed, raw_by_name, n
     assert (table["ch_type"] == table["predicted"]).all()
 
 
+def _wearable(seed, ch_type, flat=False, sfreq=64.0, seconds=120):
+    """Two minutes at 64 Hz of breathing, a pulse, EDA and a trigger (and a flat
+    channel), all typed ``ch_type``."""
+    rng = np.random.default_rng(seed)
+    chans = {
+        "resp": ts.breathing(sfreq, seconds, rng),
+        "pulse": ts.ppg(sfreq, seconds, rng),
+        "eda": ts.eda(sfreq, seconds, rng),
+        "trig": ts.trigger(sfreq, seconds, rng),
+    }
+    if flat:
+        chans["flat"] = np.zeros(int(sfreq * seconds))
+    info = mne.create_info(list(chans), sfreq, ch_type)
+    return mne.io.RawArray(np.array(list(chans.values())), info, verbose=False)
+
+
 def test_set_channel_types_takes_the_table_as_is(typed):
     """The documented one-liner on a Raw holding the new types (units change to S,
     C, NA: MNE accepts them with on_unit_change='ignore')."""
     model, _, _ = typed
-    rng = np.random.default_rng(3)
-    sfreq = 64.0
-    chans = {
-        "resp": ts.breathing(sfreq, 120, rng),
-        "pulse": ts.ppg(sfreq, 120, rng),
-        "eda": ts.eda(sfreq, 120, rng),
-        "trig": ts.trigger(sfreq, 120, rng),
-        "flat": np.zeros(int(sfreq * 120)),
-    }
-    raw = mne.io.RawArray(
-        np.array(list(chans.values())), mne.create_info(list(chans), sfreq, "eeg")
-    )
+    raw = _wearable(3, "eeg", flat=True)
     before = raw.get_data()
     table = identify_channel_types(raw, model=model, verbose=False)
     assert table.loc["flat", "ch_type"] == "eeg"  # unknown: keeps its type
@@ -209,15 +214,7 @@ def test_slow_types_need_twenty_seconds_of_signal(typed):
     channels of MNE's 5-s test files came out ``resp`` on the corpus); a pulse and a
     trigger are still named on 12 s."""
     model, _, _ = typed
-    rng = np.random.default_rng(5)
-    sfreq = 64.0
-    chans = {
-        "resp": ts.breathing(sfreq, 120, rng),
-        "eda": ts.eda(sfreq, 120, rng),
-        "pulse": ts.ppg(sfreq, 120, rng),
-        "trig": ts.trigger(sfreq, 120, rng),
-    }
-    raw = mne.io.RawArray(np.array(list(chans.values())), mne.create_info(list(chans), sfreq))
+    raw = _wearable(5, "misc")
     long = identify_channel_types(raw, model=model, verbose=False)
     assert long["predicted"].to_dict() == {
         "resp": "resp",

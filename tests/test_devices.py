@@ -23,7 +23,6 @@ from torch.utils._pytree import tree_leaves
 
 from mne_specae import SpecAE, Spectrogram, make_segments
 from mne_specae.estimator._build import build_input_stage
-from mne_specae.training.loop import train_autoencoder
 from mne_specae.training.splits import split_by_group
 from mne_specae.utils._devices import use_bf16
 from mne_specae.utils._files import load_safely
@@ -208,7 +207,7 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
     trajectory as one process with batches of 8: the averaged gradients are the
     full-batch gradients."""
     monkeypatch.syspath_prepend(str(TESTS))
-    from ddp_train_script import build, train_kwargs
+    from ddp_train_script import single_process
 
     waves, groups = real_items
     data = tmp_path / "data.npz"
@@ -234,19 +233,7 @@ def test_ddp_matches_single_process(real_items, tmp_path, monkeypatch):
     assert [r["world_size"] for r in ranks] == [2, 2] and [r["rank"] for r in ranks] == [0, 1]
     assert_same_weights(ranks[0]["state"], ranks[1]["state"])  # DDP keeps ranks in sync
 
-    spec, model = build(0)
-    single = train_autoencoder(
-        model,
-        waves,
-        input_stage=spec,
-        groups=groups,
-        max_epochs=3,
-        batch_size=8,
-        seed=0,
-        device="cpu",
-        verbose=False,
-        **train_kwargs(),
-    )
+    model, single = single_process((waves, groups), max_epochs=3, batch_size=8)
     # 48 training items = 6 steps of 8 per epoch, 24 validation items (2 subjects).
     # Observed: max |difference| of the weights about 1e-7 after 18 Adam steps (only
     # summation order differs); one wrong batch or unscaled gradient would move the

@@ -122,10 +122,9 @@ def test_two_nodes_of_torchrun_train_from_one_store_as_one_process(
     ``--nproc_per_node 2`` on one node had been run."""
     sys.path.insert(0, str(TESTS))
     try:
-        from ddp_train_script import build, load_data, train_kwargs
+        from ddp_train_script import single_process
     finally:
         sys.path.remove(str(TESTS))
-    from mne_specae.training.loop import train_autoencoder
 
     port = _free_port()
     launchers = []
@@ -148,20 +147,7 @@ def test_two_nodes_of_torchrun_train_from_one_store_as_one_process(
     assert [proc.returncode for proc, _ in launchers] == [0, 0], logs[0][-3000:] + logs[1][-3000:]
     ranks = [torch.load(tmp_path / "out" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     assert [(r["rank"], r["world_size"]) for r in ranks] == [(0, 2), (1, 2)]
-    spec, model = build(0)
-    items, groups = load_data(store.path)
-    train_autoencoder(
-        model,
-        items,
-        input_stage=spec,
-        groups=groups,
-        max_epochs=2,
-        batch_size=8,
-        seed=0,
-        device="cpu",
-        verbose=False,
-        **train_kwargs(),
-    )
+    model, _ = single_process(store.path, max_epochs=2, batch_size=8)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(ranks[0]["state"][key], value, rtol=0, atol=1e-5)
         torch.testing.assert_close(ranks[1]["state"][key], value, rtol=0, atol=1e-5)

@@ -278,11 +278,10 @@ def test_torchrun_processes_stream_their_items_of_a_store(store, tmp_path, isola
     tests = Path(__file__).parent
     sys.path.insert(0, str(tests))
     try:
-        from ddp_train_script import build, load_data, train_kwargs
+        from ddp_train_script import single_process
         from tiny import run_torchrun
     finally:
         sys.path.remove(str(tests))
-    from mne_specae.training.loop import train_autoencoder
 
     run_torchrun(
         tests / "ddp_train_script.py",
@@ -296,20 +295,7 @@ def test_torchrun_processes_stream_their_items_of_a_store(store, tmp_path, isola
         cwd=tests.parent,
     )
     ranks = [torch.load(tmp_path / "out" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    spec, model = build(0)
-    items, groups = load_data(store.path)
-    train_autoencoder(
-        model,
-        items,
-        input_stage=spec,
-        groups=groups,
-        max_epochs=2,
-        batch_size=8,
-        seed=0,
-        device="cpu",
-        verbose=False,
-        **train_kwargs(),
-    )
+    model, _ = single_process(store.path, max_epochs=2, batch_size=8)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(ranks[0]["state"][key], value, rtol=0, atol=1e-5)
         torch.testing.assert_close(ranks[1]["state"][key], value, rtol=0, atol=1e-5)
