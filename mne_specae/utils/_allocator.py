@@ -13,26 +13,26 @@ block of 16 MiB was allocated and freed; it ran 7-17 % slower (medians of 4
 fresh processes each: epoch 2 and epoch 1).
 
 :func:`warm_allocator` does that once per process, before the package runs torch on
-the CPU (:func:`~mne_specae.utils._threads.cpu_threads`). It changes no setting of
-the allocator (``mallopt``): it is what any large temporary array does, and where
-``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` is set (Dask's workers) the
-threshold stays as set. At most 32 MiB of freed heap is then kept for reuse (glibc's
-trim threshold becomes twice the block). Nothing on other C libraries.
+the CPU (:func:`~mne_specae.utils._threads.cpu_threads`). The warm-up itself changes
+no setting of the allocator: it is what any large temporary array does. At most 32
+MiB of freed heap is then kept for reuse (glibc's trim threshold becomes twice the
+block). Nothing on other C libraries.
 
 Where ``MALLOC_TRIM_THRESHOLD_`` is set (Dask gives ``65536`` to every worker, and to
 the process that starts a ``LocalCluster``, whose later children inherit it), glibc
-never adapts its thresholds: every array over 128 KiB is mapped, zeroed and unmapped
-afresh, and freed heap above 64 KiB goes back to the system at once. A 2-worker
-``LocalCluster`` prepared the extended set in 5.46 s instead of 4.60 s with this
-module's lift, and a fit from a store in a process started with the setting ran at
-1,110 items/s instead of 2,234 (2 CPU cores, ``benchmarks/bench_malloc.py``). :func:`glibc_thresholds` lifts both thresholds to what glibc's own
-dynamic rule reaches (32 MiB mapped, 64 MiB kept) while the package works; once the
-process has been idle for :data:`IDLE` seconds it puts them back as the variable set
-them and returns the freed memory (``malloc_trim``), which is what the setting is
-for. Only where the process started with the variable (``/proc/<pid>/environ``:
-glibc reads it once, at start); a user's own
-``MALLOC_MMAP_THRESHOLD_`` is left alone. ``MNE_SPECAE_MALLOC=off`` turns both steps
-off (``benchmarks/bench_malloc.py`` measures with and without them).
+never adapts its thresholds and the warm-up changes nothing: every array over 128
+KiB is mapped, zeroed and unmapped afresh, and freed heap above 64 KiB goes back to
+the system at once. A 2-worker ``LocalCluster`` prepared the extended set in 5.46 s
+instead of 4.60 s with this module's lift, and a fit from a store in a process
+started with the setting ran at 1,110 items/s instead of 2,234 (2 CPU cores,
+``benchmarks/bench_malloc.py``). :func:`glibc_thresholds` therefore sets both
+thresholds (``mallopt``) to what glibc's own dynamic rule reaches (32 MiB mapped, 64
+MiB kept) while the package works; once the process has been idle for :data:`IDLE`
+seconds it puts them back as the variable set them and returns the freed memory
+(``malloc_trim``), which is what the setting is for. Only where the process started
+with the variable (``/proc/<pid>/environ``: glibc reads it once, at start); a user's
+own ``MALLOC_MMAP_THRESHOLD_`` is left alone. ``MNE_SPECAE_MALLOC=off`` turns both
+steps off (``benchmarks/bench_malloc.py`` measures with and without them).
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ def warm_allocator():
     del block
 
 
+@functools.lru_cache(maxsize=1)
 def _glibc():
+    """The C library's handle (``None`` off glibc), opened once."""
     if platform.libc_ver()[0] != "glibc":
         return None
     try:
