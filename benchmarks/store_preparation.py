@@ -138,10 +138,6 @@ def _no_dask():
     return None
 
 
-def _jobs(files, folder, n_jobs):
-    return time_prepare(files, folder, n_jobs)
-
-
 def _on(client):
     """Preparation through joblib's dask backend on ``client``'s cluster."""
 
@@ -182,9 +178,9 @@ def preparation(files, tmp, repeats=3):
     times, stores = {}, {}
     for block in [None, *clusters]:
         with ExitStack() as stack:
-            modes = {"n_jobs=1": partial(_jobs, n_jobs=1)}
+            modes = {"n_jobs=1": partial(time_prepare, n_jobs=1)}
             if block is None:
-                modes["n_jobs=2"] = partial(_jobs, n_jobs=2)
+                modes["n_jobs=2"] = partial(time_prepare, n_jobs=2)
             else:
                 client, start = _cluster(stack, 2, warm, **clusters[block])
                 modes[block] = _on(client)
