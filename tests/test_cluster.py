@@ -17,6 +17,7 @@ import pytest
 from mne_specae import prepare_segments
 
 distributed = pytest.importorskip("distributed")
+key_split = pytest.importorskip("dask.utils").key_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,6 +78,56 @@ def test_a_local_cluster_gives_the_store_of_one_job(client, sources, tmp_path):
         both = prepare_segments(sources, tmp_path / "both", n_jobs=-1, verbose=False)
     assert both.manifest["shards"] == strip
     assert not (tmp_path / "both" / "prepare.lock").exists()
+
+
+class _InFlight(distributed.diagnostics.plugin.SchedulerPlugin):
+    """A scheduler plugin: the most ``prepare_one`` tasks the scheduler held at once,
+    and the prefixes of every task it saw."""
+
+    name = "in-flight"
+
+    def __init__(self):
+        self.alive, self.most, self.prefixes = set(), 0, set()
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        self.prefixes.add(key_split(key))
+        if finish in ("released", "forgotten", "memory", "erred"):
+            self.alive.discard(key)
+        elif key_split(key) == "prepare_one":
+            self.alive.add(key)
+            self.most = max(self.most, len(self.alive))
+
+
+@pytest.mark.slow  # the cluster of the module (started once)
+def test_every_file_is_submitted_to_the_cluster_at_once(client, sine_raw, tmp_path):
+    """joblib's dask backend kept 2 tasks per worker thread in flight and polled for
+    results every 10 ms (3-4 ms lost per file, measured); the files now go to the
+    cluster's scheduler at once, one ``prepare_one`` task each, and make the store of
+    ``n_jobs=1``."""
+    raws = [sine_raw(5.0 + k, 256.0, 10.0, ch_type="ecg") for k in range(9)]
+    ref = prepare_segments(raws, tmp_path / "ref", n_jobs=1, verbose=False)
+    plugin = _InFlight()
+    scheduler = client.cluster.scheduler  # a LocalCluster's runs in this process
+    scheduler.add_plugin(plugin)
+    try:
+        with joblib.parallel_config(backend="dask"):
+            store = prepare_segments(raws, tmp_path / "dask", n_jobs=-1, verbose=False)
+    finally:
+        scheduler.remove_plugin(name=plugin.name)
+    assert plugin.most == 9  # joblib's backend: at most 4 (2 workers x 2)
+    assert plugin.prefixes == {"prepare_one"}  # joblib's: batch_of_prepare_one_1_calls
+    assert store.manifest["shards"] == ref.manifest["shards"]
+    np.testing.assert_array_equal(store[:], ref[:])
+    # n_jobs=1 inside the dask backend runs here, as documented (joblib sent it to the
+    # cluster): nothing reaches the scheduler
+    plugin = _InFlight()
+    scheduler.add_plugin(plugin)
+    try:
+        with joblib.parallel_config(backend="dask"):
+            prepare_segments(raws, tmp_path / "one", n_jobs=1, verbose=False)
+    finally:
+        scheduler.remove_plugin(name=plugin.name)
+    assert plugin.prefixes == set()
 
 
 WATCH = textwrap.dedent("""

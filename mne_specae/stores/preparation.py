@@ -21,8 +21,9 @@ atomically) as results arrive, in the order of the sources. So:
   (``strict=True``: an error).
 
 Workers run through :mod:`joblib` with MNE's ``n_jobs`` convention, so any joblib
-backend runs them (``with joblib.parallel_config(backend="dask"): ...`` with
-``n_jobs=-1`` on a Dask cluster, or Ray's ``register_ray()``): the workers write shards,
+backend runs them (Ray's ``register_ray()``, ...). Inside
+``joblib.parallel_config(backend="dask")`` the files go to that Dask cluster, every
+file submitted at once (:mod:`mne_specae.stores._dispatch` says why): the workers write shards,
 the calling process alone writes the manifest. On several machines the store folder
 (and the sources) must be on a file system that every worker and the caller see at
 the same path; a shard that the caller cannot see is an error, not a commit.
@@ -50,17 +51,11 @@ from ..utils._logs import reemit_warnings
 from ._bids import find_bids_recordings
 from ._commits import RemoteTarget, check_shard, commit, drop_changed
 from ._discovery import Skipped, find_recordings, recording_names, subject_of
+from ._dispatch import run_calls
 from ._manifest import MANIFEST, STORE_FORMAT, STORE_VERSION
 from ._remote import RemoteFile, find_remote_recordings, is_url
 from ._shards import prepare_one, source_id
-from ._writing import (
-    LOCK,
-    StoreLock,
-    malloc_hint,
-    parent_token,
-    sigterm_stops_workers,
-    worker_options,
-)
+from ._writing import LOCK, StoreLock, malloc_hint, parent_token, sigterm_stops_workers
 from .store import SegmentStore
 
 
@@ -200,8 +195,9 @@ def prepare_segments(
         channel that is not bad.
     n_jobs : int | None
         Files segmented in parallel (joblib, MNE's convention: ``-1`` all cores).
-        Inside ``joblib.parallel_config(backend="dask")``, ``-1`` uses every worker
-        of the Dask cluster (``1`` runs in this process).
+        Inside ``joblib.parallel_config(backend="dask")``, any value but ``1`` (which
+        runs in this process) submits every file to the Dask cluster at once, and its
+        scheduler spreads them over all its workers (``-1`` says so best).
     subject : str | None
         A regular expression whose group ``subject`` (or first group) in the file
         name is the subject, e.g. ``r"(Subject\\d+)"``; ``None``: the BIDS ``sub-``
@@ -287,7 +283,6 @@ def prepare_segments(
 
 def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, progress, target):
     """The work of :func:`prepare_segments`, once the store is open and locked."""
-    from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
     done = {(s["source"], s["checksum"]) for s in manifest["shards"]}
@@ -312,25 +307,25 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, pro
     # and the manifest is kept in the order of this call's sources, so the store does
     # not depend on n_jobs, on completion order, or on where an earlier run stopped.
     parent = parent_token()  # workers end when this process dies
-    # One file per task (batch_size=1): files take from 0.05 s to minutes each, and
-    # joblib's automatic batching would group quick files, leaving a worker alone with
-    # the last group.
-    results = Parallel(
-        n_jobs=n_jobs, return_as="generator_unordered", batch_size=1, **worker_options(parent)
-    )(
-        delayed(prepare_one)(
-            k,
-            src,
-            ident[0],
-            None if isinstance(src, mne.io.BaseRaw) else names[src],
-            key,
-            folder,
-            settings,
-            logger.level,
-            parent,
-            None if isinstance(src, mne.io.BaseRaw) else bids.get(src),
-        )
-        for k, (src, ident, key) in enumerate(todo)
+    results = run_calls(
+        prepare_one,
+        (
+            (
+                k,
+                src,
+                ident[0],
+                None if isinstance(src, mne.io.BaseRaw) else names[src],
+                key,
+                folder,
+                settings,
+                logger.level,
+                parent,
+                None if isinstance(src, mne.io.BaseRaw) else bids.get(src),
+            )
+            for k, (src, ident, key) in enumerate(todo)
+        ),
+        n_jobs,
+        parent,
     )
     bar = tqdm(
         results,
