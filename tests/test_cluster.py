@@ -34,7 +34,8 @@ def client():
                 host="127.0.0.1",
                 dashboard_address=None,
             ) as cluster,
-            distributed.Client(cluster) as client,
+            # not the default client: the package must use the one handed to joblib
+            distributed.Client(cluster, set_as_default=False) as client,
         ):
             os.environ.clear()  # processes later tests start do not inherit them
             os.environ.update(before)
@@ -59,7 +60,7 @@ def _files(path):
 def test_a_local_cluster_gives_the_store_of_one_job(client, sources, tmp_path):
     ref = prepare_segments(sources, tmp_path / "ref", n_jobs=1, verbose=False)
     pids = client.run(os.getpid)
-    with joblib.parallel_config(backend="dask"):
+    with joblib.parallel_config(backend="dask", client=client):
         on_cluster = prepare_segments(sources, tmp_path / "dask", n_jobs=-1, verbose=False)
     # the work ran on the workers (LocalCluster's are children of this process, so the
     # parent watchdog runs there too), which are still the same processes afterwards
@@ -74,7 +75,7 @@ def test_a_local_cluster_gives_the_store_of_one_job(client, sources, tmp_path):
     assert on_cluster.metadata.equals(ref.metadata)
     # a store begun in this process and continued on the cluster: the same again
     prepare_segments(sources[:2], tmp_path / "both", n_jobs=1, verbose=False)
-    with joblib.parallel_config(backend="dask"):
+    with joblib.parallel_config(backend="dask", client=client):
         both = prepare_segments(sources, tmp_path / "both", n_jobs=-1, verbose=False)
     assert both.manifest["shards"] == strip
     assert not (tmp_path / "both" / "prepare.lock").exists()
@@ -110,7 +111,7 @@ def test_every_file_is_submitted_to_the_cluster_at_once(client, sine_raw, tmp_pa
     scheduler = client.cluster.scheduler  # a LocalCluster's runs in this process
     scheduler.add_plugin(plugin)
     try:
-        with joblib.parallel_config(backend="dask"):
+        with joblib.parallel_config(backend="dask", client=client):
             store = prepare_segments(raws, tmp_path / "dask", n_jobs=-1, verbose=False)
     finally:
         scheduler.remove_plugin(name=plugin.name)
@@ -123,7 +124,7 @@ def test_every_file_is_submitted_to_the_cluster_at_once(client, sine_raw, tmp_pa
     plugin = _InFlight()
     scheduler.add_plugin(plugin)
     try:
-        with joblib.parallel_config(backend="dask"):
+        with joblib.parallel_config(backend="dask", client=client):
             prepare_segments(raws, tmp_path / "one", n_jobs=1, verbose=False)
     finally:
         scheduler.remove_plugin(name=plugin.name)
@@ -177,7 +178,7 @@ def test_workers_with_dasks_malloc_setting_prepare_with_glibcs_thresholds_lifted
     raw = sine_raw(10.0, 256.0, 15.0, ch_type="ecg")
     assert set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {"65536"}
     with mne.utils.catch_logging(verbose="debug") as log:
-        with joblib.parallel_config(backend="dask"):
+        with joblib.parallel_config(backend="dask", client=client):
             prepare_segments(raw, tmp_path / "dask", n_jobs=-1, verbose="debug")
     text = log.getvalue()
     assert "the workers ran with MALLOC_TRIM_THRESHOLD_=65536" in text

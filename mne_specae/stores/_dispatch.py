@@ -39,7 +39,7 @@ class _Submitted:
         self._client = client
         columns = [list(column) for column in zip(*calls)]  # one graph update
         self._futures = client.map(func, *columns, pure=False) if columns else []
-        self._completed = as_completed(self._futures)
+        self._completed = as_completed(self._futures, loop=client.loop)  # any client
 
     def __iter__(self):
         for future in self._completed:
