@@ -11,16 +11,19 @@ from scipy.ndimage import uniform_filter1d
 
 from mne_specae import collect_type_data, identify_channel_types, load_pretrained
 from mne_specae.pretrained._signal_checks import ENVELOPE, HELD_STIM, check_channel
-from mne_specae.pretrained._type_decide import (
+from mne_specae.pretrained._type_decide import type_probabilities
+from mne_specae.pretrained._type_features import FEATURE_NAMES, window_features
+from mne_specae.pretrained._type_fit import MIN_LABEL_CHANNELS, fit_type_head
+from mne_specae.pretrained._type_guards import (
+    BIO_MAX_FAST,
+    BIO_MIN_HEART,
     BIOPOTENTIAL_FAST,
     EEG_MAX_HEART,
     eog_guard,
     fast_share,
+    pulse_guard,
     smooth_guard,
-    type_probabilities,
 )
-from mne_specae.pretrained._type_features import FEATURE_NAMES, window_features
-from mne_specae.pretrained._type_fit import MIN_LABEL_CHANNELS, fit_type_head
 
 
 def _windows(x, sfreq, seconds=5.0):
@@ -207,3 +210,37 @@ def test_the_type_heads_eog_suspicion_needs_a_missing_rhythm(raw_by_name):
     assert row["reason"].startswith("EEG or EOG (the type head gives EOG 0.55")
     # without the type head's suspicion the physics check still applies
     assert eog_guard(_answer("eeg"), {"eeg": 0.9, "eog": 0.0}, eog)["predicted"] == "unknown"
+
+
+def test_a_pulse_answer_needs_a_beat_and_a_smooth_wave(raw_by_name):
+    """A ``bio`` answer (PPG, arterial pressure) stays for a smooth wave that beats
+    with the heart: synthetic PPG at a wearable's 64 Hz and pressure at 250 Hz. Real
+    EEG does not beat (the corpus's wrong ``bio`` answers were EEG of MNE's short test
+    files), and a real ECG beats but has its QRS far above 10 Hz: both ``unknown``."""
+    rng = np.random.default_rng(3)
+    ecg = raw_by_name["ecg/mitdb/100"].get_data(picks="MLII")[0]
+    pulses = {
+        "ppg": _median_features(ts.ppg(64.0, 120, rng), 64.0),
+        "abp": _median_features(ts.abp(250.0, 120, rng), 250.0),
+    }
+    for name, feats in pulses.items():
+        assert feats[FEATURE_NAMES.index("acf_heart")] >= BIO_MIN_HEART, name
+        assert fast_share(feats) <= BIO_MAX_FAST, name
+        assert pulse_guard(_answer("bio"), feats)["predicted"] == "bio", name
+    raw = raw_by_name["eeg/eegmat/Subject00_1"]
+    for x in raw.get_data(picks="eeg")[:4]:
+        feats = _median_features(x, raw.info["sfreq"])
+        row = pulse_guard(dict(_answer("bio"), kind="ppg"), feats)
+        assert (row["predicted"], row["kind"]) == ("unknown", "")
+        assert row["reason"].startswith(("does not beat", "too fast for a pulse"))
+        assert row["reason"].endswith("the features' guess was bio/ppg (0.99)")
+    feats = _median_features(ecg, 360.0)
+    assert feats[FEATURE_NAMES.index("acf_heart")] >= BIO_MIN_HEART  # it beats ...
+    row = pulse_guard(_answer("bio"), feats)
+    assert row["predicted"] == "unknown" and row["reason"].startswith("too fast for a pulse")
+    flat_eeg = _median_features(raw.get_data(picks="eeg")[0], raw.info["sfreq"])
+    assert flat_eeg[FEATURE_NAMES.index("acf_heart")] < BIO_MIN_HEART
+    assert pulse_guard(_answer("bio"), flat_eeg)["reason"].startswith("does not beat")
+    # other answers are left alone
+    for answer in ("ecg", "eeg", "resp", "misc"):
+        assert pulse_guard(_answer(answer), feats)["predicted"] == answer

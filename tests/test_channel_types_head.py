@@ -230,7 +230,7 @@ def test_slow_types_need_twenty_seconds_of_signal(typed):
         assert short.loc[name, "kind"] == ""
     assert short.loc["pulse", "predicted"] == "bio" and short.loc["trig", "predicted"] == "stim"
     assert short.loc["resp", "ch_type"] == "misc"  # unknown keeps the channel's type
-    from mne_specae.pretrained._type_decide import SLOW_MIN_SECONDS
+    from mne_specae.pretrained._type_guards import SLOW_MIN_SECONDS
 
     assert SLOW_MIN_SECONDS == 20.0
 

@@ -15,8 +15,9 @@ from mne_specae.pretrained._signal_checks import (
     linear_detrend,
     stim_levels,
 )
-from mne_specae.pretrained._type_decide import looks_like_eog, white_noise
+from mne_specae.pretrained._type_decide import white_noise
 from mne_specae.pretrained._type_features import BANDS, FEATURE_NAMES, N_FEATURES, window_features
+from mne_specae.pretrained._type_guards import looks_like_eog
 
 
 def _windows(x, sfreq, seconds=5.0):

@@ -24,41 +24,8 @@ Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
    out-of-distribution thresholds (distance, reconstruction error). A model file without a type head goes
    straight here (slow channels are then ``"unknown"`` by the rules).
 
-**The EOG guard.** EOG is an electrical potential like EEG, and an encoder that never
-saw it calls it EEG (or ECG: a blink is a large, isolated deflection like a beat). An
-``"eeg"`` answer becomes ``"unknown"`` ("EEG or EOG") when the type head gives EOG at
-least ``EOG_GUARD`` and at least ``EOG_RATIO`` (half) the probability of the
-biopotentials, and the channel has less than ``EOG_ALPHA_BETA["eeg"]`` of its power in
-6-15 Hz (an EOG has hardly any alpha or beta rhythm; the type head learnt EOG from 11
-channels of three sources, and on its own it flagged 39 EEG channels of sources it
-never saw, Muse's TP9 and TP10 behind the ears among them, against one EOG channel);
-an ``"eeg"`` or ``"ecg"`` answer, with or without a type head, when
-the channel's power lies almost all below 6 Hz (``EOG_LOW_SHARE``) with hardly any in
-6-15 Hz (``EOG_ALPHA_BETA``: 3.5 % for an EEG answer, 2.5 % for an ECG answer; blinks
-and saccades, no alpha or beta rhythm). Every EEG channel of the developers'
-recordings had at least 4.7 % of its power in 6-15 Hz (``10 ** -1.33``), every ECG
-channel 3.5 %, synthetic EOG 0.6-2.6 %.
-
-**The smoothness guard.** ECG, EEG and EMG all have power above 10 Hz (the QRS
-complex, beta activity, motor units); a pulse, a pressure or a breathing wave has
-almost none. An ``"ecg"``, ``"eeg"`` or ``"emg"`` answer becomes ``"unknown"`` when
-less than ``BIOPOTENTIAL_FAST`` (1 %) of the channel's power between 1.5 and 40 Hz
-lies above 10 Hz (``fast_share``; bands above the usable Nyquist left out, no guard
-when none above 10 Hz is left). On the corpus: one ECG lead of 113 below it (0.7 %;
-the 2nd percentile 4 %), 46 of 54 PPG and arterial pressure channels (0-0.5 %) and
-every respiration belt but two. And EEG does not beat: an ``"eeg"`` answer becomes
-``"unknown"`` when the autocorrelation of the channel smoothed to about 16 Hz peaks
-at heart lags (0.33-1.4 s, ``acf_heart``) at ``EEG_MAX_HEART`` (0.5) or more: on the
-corpus every EEG channel stayed below 0.44 (99 % below 0.25), while arterial
-pressure and PPG reach 0.6-0.9.
-
-**The length guard.** Breathing (6-30 breaths a minute), EDA (responses of 5-10 s on a
-drifting level) and skin temperature only show over tens of seconds: a ``"resp"``,
-``"gsr"`` or ``"temperature"`` answer becomes ``"unknown"`` when the channel's feature
-windows (the whole recording or epoch when it is shorter than 30 s) last less than
-``SLOW_MIN_SECONDS`` (20 s). On the corpus every respiration, EDA and temperature
-channel came from recordings of a minute or more, while the 5-s EEG test files of
-MNE's fixtures (158 channels, most of one DC-drifting file) were called ``resp``.
+The guards applied after an answer (EOG, smoothness, pulse, length) are in
+:mod:`._type_guards`.
 """
 
 from __future__ import annotations
@@ -66,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..estimator._type_head import label_kind, label_type
-from ._type_features import BANDS, FEATURE_NAMES
+from ._type_features import FEATURE_NAMES
 
 UNKNOWN = "unknown"
 BIOPOTENTIALS = ("ecg", "eeg", "emg")
@@ -85,8 +52,6 @@ NOISE_KURTOSIS = 0.05
 #: then not pushed onto EOG or EDA), but never answers them; a channel that reaches
 #: the head failed the rule's amplitude checks, so it is no rectified envelope.
 RULE_KINDS = ("emg_envelope", "envelope")
-EOG_GUARD = 0.05
-EOG_RATIO = 0.5
 #: The type head sends a channel to the encoder's head when the biopotentials are its
 #: most probable family with at least this probability; the encoder's head then
 #: applies ``min_probability`` and its own out-of-distribution thresholds.
@@ -95,95 +60,6 @@ FAMILY_MAJORITY = 0.5
 #: the biopotentials have at least this probability (its thresholds and the EOG guard
 #: still apply): a type head unsure about a new source does not hide a known ECG.
 FAMILY_FLOOR = 0.2
-EOG_LOW_SHARE = 0.85
-#: Largest share of the power in 6-15 Hz of an EOG-like channel, for an ``"eeg"``
-#: answer (every EEG channel had at least 10 ** -1.33) and for an ``"ecg"`` answer
-#: (an MIT-BIH V1 lead had 10 ** -1.46 with 93 % of its power below 6 Hz).
-EOG_ALPHA_BETA = {"eeg": 10**-1.45, "ecg": 10**-1.6}
-#: Least share of the power in 1.5-40 Hz above 10 Hz of a biopotential (see the notes).
-BIOPOTENTIAL_FAST = 0.01
-#: Highest heart-lag autocorrelation peak of an EEG channel (see the notes).
-EEG_MAX_HEART = 0.5
-#: Types that only show over tens of seconds, and the least length (s) of the feature
-#: windows to name them: two breaths at 6 a minute; EDA's responses last 5-10 s over a
-#: level that drifts for longer. Shorter recordings answer ``unknown`` (see the notes).
-SLOW_TYPES = ("resp", "gsr", "temperature")
-SLOW_MIN_SECONDS = 20.0
-
-
-def fast_share(median_features):
-    """Share of the power in 1.5-40 Hz that lies in 10-40 Hz (see the notes), ``nan``
-    when no band above 10 Hz is below the usable Nyquist frequency."""
-    if median_features is None:
-        return np.nan
-    first = median_features[FEATURE_NAMES.index("logrel_10_15")]
-    total = _band_share(median_features, 1.5, 40.0)
-    if not np.isfinite(first) or total <= 0:
-        return np.nan
-    return _band_share(median_features, 10.0, 40.0) / total
-
-
-def smooth_guard(row, types, median_features):
-    """An ECG, EEG or EMG answer made ``"unknown"`` when the channel is too smooth
-    for a biopotential, or an EEG answer when the channel beats (see the notes; in
-    place)."""
-    predicted = row.get("predicted")
-    if predicted not in BIOPOTENTIALS:
-        return row
-    share = fast_share(median_features)
-    heart = np.nan
-    if median_features is not None:
-        heart = median_features[FEATURE_NAMES.index("acf_heart")]
-    others = {t: p for t, p in (types or {}).items() if t not in BIOPOTENTIALS}
-    hint = f"; the signal features' next guess: {_describe(others, 1)}" if others else ""
-    if np.isfinite(share) and share < BIOPOTENTIAL_FAST:
-        row["reason"] = (
-            f"too smooth for {predicted.upper()} ({100 * share:.1f} % of the power "
-            f"in 1.5-40 Hz above 10 Hz; a biopotential has at least "
-            f"{100 * BIOPOTENTIAL_FAST:g} %): a pulse, pressure or breathing wave?{hint}"
-        )
-    elif predicted == "eeg" and heart >= EEG_MAX_HEART:
-        row["reason"] = (
-            f"beats like a heart (autocorrelation {heart:.2f} at heart lags; EEG stays "
-            f"below {EEG_MAX_HEART:g}): a pulse or pressure wave, or ECG?{hint}"
-        )
-    if row["reason"]:
-        row["predicted"] = UNKNOWN
-    return row
-
-
-def slow_guard(row, seconds):
-    """A ``resp``, ``gsr`` or ``temperature`` answer made ``"unknown"`` when the
-    channel's feature windows are shorter than :data:`SLOW_MIN_SECONDS` (in place)."""
-    predicted = row.get("predicted")
-    if predicted in SLOW_TYPES and seconds < SLOW_MIN_SECONDS:
-        row["reason"] = (
-            f"too short to tell {predicted} ({seconds:.0f} s of signal; breathing, EDA and "
-            f"temperature need at least {SLOW_MIN_SECONDS:g} s): the features' guess was "
-            f"{predicted} ({row.get('probability', np.nan):.2f})"
-        )
-        row["predicted"], row["kind"] = UNKNOWN, ""
-    return row
-
-
-def _band_share(median_features, lo, hi):
-    """Share of the power (relative band powers) between ``lo`` and ``hi`` Hz."""
-    total = 0.0
-    for blo, bhi in BANDS:
-        value = median_features[FEATURE_NAMES.index(f"logrel_{blo:g}_{bhi:g}")]
-        if blo >= lo and bhi <= hi and np.isfinite(value):
-            total += 10.0**value
-    return total
-
-
-def looks_like_eog(median_features, answer="eeg"):
-    """Whether a channel's power is that of blinks and saccades (see the notes), for
-    an ``answer`` of ``"eeg"`` or ``"ecg"``."""
-    if median_features is None or not np.isfinite(median_features).any():
-        return False
-    low = _band_share(median_features, 0.0, 6.0)
-    alpha_beta = _band_share(median_features, 6.0, 15.0)
-    return bool(low >= EOG_LOW_SHARE and alpha_beta < EOG_ALPHA_BETA[answer])
 
 
 def white_noise(median_features):
@@ -341,40 +217,6 @@ def encoder_verdict(calibration, feats, errors, min_probability, median=None):
         row["reason"] = (
             f"unlike the training data (reconstruction error z "
             f"{row['error_z']:.1f} > {calibration.max_error_z:.1f})"
-        )
-    if row["reason"]:
-        row["predicted"] = UNKNOWN
-    return row
-
-
-def eog_guard(row, types, median_features):
-    """Step 3's ``"eeg"`` (or ``"ecg"``: blinks can look like beats) made ``"unknown"``
-    when the channel may be EOG (in place)."""
-    predicted = row.get("predicted")
-    if predicted == UNKNOWN and row.get("reason", "").startswith("not sure"):
-        if looks_like_eog(median_features):  # say what it may be
-            row["reason"] += "; the power is that of blinks or eye movements (EOG?)"
-        return row
-    if predicted not in ("eeg", "ecg"):
-        return row
-    p_eog = (types or {}).get("eog", 0.0)
-    family = sum((types or {}).get(t, 0.0) for t in BIOPOTENTIALS)
-    # 0 where the rate has no band in 6-15 Hz: the type head's suspicion decides alone
-    rhythm = 0.0 if median_features is None else _band_share(median_features, 6.0, 15.0)
-    if (
-        predicted == "eeg"
-        and p_eog >= EOG_GUARD
-        and p_eog >= EOG_RATIO * family
-        and rhythm < EOG_ALPHA_BETA["eeg"]
-    ):
-        row["reason"] = (
-            f"EEG or EOG (the type head gives EOG {p_eog:.2f}, the biopotentials "
-            f"{family:.2f}, and {100 * rhythm:.1f} % of the power is in 6-15 Hz)"
-        )
-    elif looks_like_eog(median_features, predicted):
-        row["reason"] = (
-            f"{predicted.upper()} or EOG (almost all power below 6 Hz, hardly any alpha "
-            "or beta: blinks or eye movements)"
         )
     if row["reason"]:
         row["predicted"] = UNKNOWN

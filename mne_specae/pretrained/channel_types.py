@@ -23,16 +23,9 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..utils._checks import check_fraction, check_int
 from ..utils._picks import pick_channels
 from ._signal_checks import check_channel
-from ._type_decide import (
-    UNKNOWN,
-    encoder_verdict,
-    eog_guard,
-    feature_verdict,
-    slow_guard,
-    smooth_guard,
-    white_noise,
-)
+from ._type_decide import UNKNOWN, encoder_verdict, feature_verdict, white_noise
 from ._type_features import window_features
+from ._type_guards import eog_guard, pulse_guard, slow_guard, smooth_guard
 from ._type_windows import epochs_windows, feature_windows, raw_windows
 from .loading import resolve_model
 
@@ -190,6 +183,7 @@ def decide_channels(channels, calibration, embed, min_probability):
         if verdict is not None:
             row.update({k: v for k, v in verdict.items() if k in COLUMNS})
             slow_guard(row, ch.get("seconds", np.inf))
+            pulse_guard(row, ch["median"])
         if verdict is None or verdict["route"] == "encoder":
             pending.append((len(rows), ch, verdict))
         rows.append(row)
