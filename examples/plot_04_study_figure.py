@@ -143,8 +143,8 @@ msa.viz.plot_embedding(
 # :func:`~mne_specae.evaluate_embeddings` predicts the signal type of each
 # subject's segments with a kNN trained on all other subjects (leave-one-subject-
 # out), for the autoencoder's features and for a PCA of the very same
-# log-spectrograms (the best of 8, 16, 32 or 64 components, chosen on the same
-# held-out score, which favours the baseline). The silhouette measures how compact
+# log-spectrograms (8, 16, 32 or 64 components, chosen for each held-out subject
+# by the same kNN on the other subjects alone). The silhouette measures how compact
 # the groups are.
 scores = msa.evaluate_embeddings(epochs, label="signal_type", group="subject", estimator=ae)
 print(scores.round(3).to_string())

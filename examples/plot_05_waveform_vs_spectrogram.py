@@ -115,7 +115,8 @@ for ax, (name, eps) in zip(axes, copies.items()):
 # %%
 # In numbers: leave-one-subject-out kNN balanced accuracy and silhouette of the
 # signal type for each model, and for the baseline: a PCA of the 2-D model's input
-# spectrograms (the best of several numbers of components).
+# spectrograms (its number of components chosen for each held-out subject on the
+# other subjects).
 rows = []
 for name, eps in copies.items():
     scores = msa.evaluate_embeddings(
