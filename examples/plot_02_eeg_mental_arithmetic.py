@@ -239,10 +239,11 @@ ae.set_params(channel_agg="mean")
 # %%
 # **Plainly:** four subjects are too few to say which features are better; the
 # printed lines say which won here (when this page was last built: the PCA on the raw
-# features, 0.61 against 0.53; the autoencoder once each subject is standardised,
-# 0.64 against 0.62, a margin within the noise of four subjects; with each channel's
-# features kept, PCA 0.62 against 0.59 raw, the autoencoder 0.72 against 0.67
-# standardised). The downstream benchmark (:doc:`/downstream`)
+# features, 0.60 against 0.54; the autoencoder once each subject is standardised,
+# 0.64 against 0.59, a margin within the noise of four subjects; with each channel's
+# features kept, PCA 0.62 against 0.58 raw, the autoencoder 0.72 against 0.60
+# standardised; the PCA's number of components chosen for each held-out subject on
+# the other three). The downstream benchmark (:doc:`/downstream`)
 # measures rest vs arithmetic on ten eegmat subjects held out, against log band
 # powers, a PCA of the inputs and the same encoder with random weights, with
 # features also standardised within each subject (unsupervised: no labels needed).

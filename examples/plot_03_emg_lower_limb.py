@@ -183,8 +183,9 @@ for label, within in (("exercise", None), ("exercise", "subject"), ("group", Non
 # %%
 # **Plainly:** with six subjects and a short training, read the numbers above as a
 # smoke test: the printed lines say which representation won here (when this page was
-# last built: exercise, the PCA on raw features, 0.62 against 0.57, the autoencoder
-# once each subject is standardised, 0.69 against 0.55; group, both below chance). The downstream
+# last built: exercise, the PCA on raw features, 0.63 against 0.57, the autoencoder
+# once each subject is standardised, 0.69 against 0.55; group, both below chance,
+# 0.45 and 0.38). The downstream
 # benchmark (:doc:`/downstream`) answers both questions on the extended set's
 # subjects held out, with the embeddings next to log band powers, a PCA of the
 # inputs and the same encoder with random weights, and says where a baseline wins.
