@@ -19,9 +19,11 @@ from mne_specae.pretrained._type_guards import (
     BIO_MIN_HEART,
     BIOPOTENTIAL_FAST,
     EEG_MAX_HEART,
+    SLOW_MIN_SECONDS,
     eog_guard,
     fast_share,
     pulse_guard,
+    slow_guard,
     smooth_guard,
 )
 
@@ -244,3 +246,13 @@ def test_a_pulse_answer_needs_a_beat_and_a_smooth_wave(raw_by_name):
     # other answers are left alone
     for answer in ("ecg", "eeg", "resp", "misc"):
         assert pulse_guard(_answer(answer), feats)["predicted"] == answer
+
+
+def test_a_length_just_short_of_the_minimum_is_not_shown_as_the_minimum():
+    """A knee goniometer of 19.96 s read "too short to tell resp (20 s of signal; ...
+    need at least 20 s)": the length is now rounded down."""
+    row = slow_guard(dict(_answer("resp"), kind="respiration"), 19.96)
+    assert row["predicted"] == "unknown"
+    assert row["reason"].startswith("too short to tell resp (19.9 s of signal;")
+    assert slow_guard(_answer("resp"), 12.0)["reason"].startswith("too short to tell resp (12 s")
+    assert slow_guard(_answer("resp"), SLOW_MIN_SECONDS)["predicted"] == "resp"

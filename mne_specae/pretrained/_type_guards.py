@@ -127,7 +127,9 @@ def slow_guard(row, seconds):
     predicted = row.get("predicted")
     if predicted in SLOW_TYPES and seconds < SLOW_MIN_SECONDS:
         row["reason"] = (
-            f"too short to tell {predicted} ({seconds:.0f} s of signal; breathing, EDA and "
+            # rounded down: 19.96 s must not read "20 s ... at least 20 s"
+            f"too short to tell {predicted} ({np.floor(seconds * 10) / 10:g} s of signal; "
+            "breathing, EDA and "
             f"temperature need at least {SLOW_MIN_SECONDS:g} s): the features' guess was "
             f"{predicted} ({row.get('probability', np.nan):.2f})"
         )
