@@ -249,8 +249,8 @@ def test_a_pulse_answer_needs_a_beat_and_a_smooth_wave(raw_by_name):
 
 
 def test_a_length_just_short_of_the_minimum_is_not_shown_as_the_minimum():
-    """A knee goniometer of 19.96 s read "too short to tell resp (20 s of signal; ...
-    need at least 20 s)": the length is now rounded down."""
+    """A knee goniometer of 19.7 s (UCI 10Asen) read "too short to tell resp (20 s of
+    signal; ... need at least 20 s)": the length is now rounded down."""
     row = slow_guard(dict(_answer("resp"), kind="respiration"), 19.96)
     assert row["predicted"] == "unknown"
     assert row["reason"].startswith("too short to tell resp (19.9 s of signal;")

@@ -88,10 +88,12 @@ class _InFlight(distributed.diagnostics.plugin.SchedulerPlugin):
     name = "in-flight"
 
     def __init__(self):
-        self.alive, self.most, self.prefixes = set(), 0, set()
+        self.alive, self.most, self.prefixes, self.workers = set(), 0, set(), set()
 
     def transition(self, key, start, finish, *args, **kwargs):
         self.prefixes.add(key_split(key))
+        if finish == "memory" and kwargs.get("worker"):
+            self.workers.add(kwargs["worker"])
         if finish in ("released", "forgotten", "memory", "erred"):
             self.alive.discard(key)
         elif key_split(key) == "prepare_one":
@@ -116,7 +118,9 @@ def test_every_file_is_submitted_to_the_cluster_at_once(client, sine_raw, tmp_pa
     finally:
         scheduler.remove_plugin(name=plugin.name)
     assert plugin.most == 9  # joblib's backend: at most 4 (2 workers x 2)
-    assert plugin.prefixes == {"prepare_one"}  # joblib's: batch_of_prepare_one_1_calls
+    # one task per file (joblib's: batch_of_prepare_one_1_calls), each Raw scattered
+    # to the workers as data of its own, not inside the task graph
+    assert plugin.prefixes == {"prepare_one", "RawArray"}
     assert store.manifest["shards"] == ref.manifest["shards"]
     np.testing.assert_array_equal(store[:], ref[:])
     # n_jobs=1 inside the dask backend runs here, as documented (joblib sent it to the
@@ -129,6 +133,31 @@ def test_every_file_is_submitted_to_the_cluster_at_once(client, sine_raw, tmp_pa
     finally:
         scheduler.remove_plugin(name=plugin.name)
     assert plugin.prefixes == set()
+
+
+@pytest.mark.slow  # the cluster of the module (started once)
+def test_the_dask_backends_options_and_timeout_are_kept(client, sine_raw, tmp_path):
+    """Options given to joblib's dask backend go with every file (here ``workers=``:
+    all on one worker), as they did through joblib; a cluster without workers is
+    joblib's timeout error, not a wait without end."""
+    raws = [sine_raw(5.0 + k, 256.0, 10.0, ch_type="ecg") for k in range(4)]
+    one = sorted(client.scheduler_info()["workers"])[0]
+    plugin = _InFlight()
+    scheduler = client.cluster.scheduler
+    scheduler.add_plugin(plugin)
+    try:
+        with joblib.parallel_config(backend="dask", client=client, workers=[one]):
+            store = prepare_segments(raws, tmp_path / "one", n_jobs=-1, verbose=False)
+    finally:
+        scheduler.remove_plugin(name=plugin.name)
+    assert plugin.workers == {one} and len(store.manifest["shards"]) == 4
+    with (
+        distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty,
+        distributed.Client(empty, set_as_default=False) as idle,
+        joblib.parallel_config(backend="dask", client=idle, wait_for_workers_timeout=1),
+        pytest.raises(TimeoutError, match="no worker after 1 seconds"),
+    ):
+        prepare_segments(raws, tmp_path / "none", n_jobs=-1, verbose=False)
 
 
 WATCH = textwrap.dedent("""

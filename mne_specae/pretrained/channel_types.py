@@ -209,7 +209,8 @@ def identify_channel_types(
     """Name each channel's MNE type from its signal, whatever its type now.
 
     The current channel types are ignored. The steps (details in
-    :mod:`mne_specae.pretrained._type_decide`):
+    :mod:`mne_specae.pretrained._type_decide`, the guards in
+    :mod:`mne_specae.pretrained._type_guards`):
 
     1. **Rules**, on up to ``max_segments`` windows of the model's length at the
        channel's own rate (evenly spread; windows touching ``BAD`` annotations or NaN
@@ -224,7 +225,9 @@ def identify_channel_types(
        ``"bio"`` (PPG, arterial pressure: see ``kind``), ``"gsr"`` (EDA),
        ``"temperature"``, ``"misc"`` (motion, processed signals), ``"unknown"`` (an
        unconnected input), or a biopotential. Low sampling rates (PPG at 64 Hz, EDA
-       at 4 Hz) take this path as they are.
+       at 4 Hz) take this path as they are. A ``"bio"`` answer that does not beat at
+       heart lags or has more fast power than a pulse, and a ``"resp"``, ``"gsr"`` or
+       ``"temperature"`` answer on less than 20 s of signal, are ``"unknown"``.
     3. **The encoder's heads** (``model.calibration_``) tell ``"ecg"``, ``"eeg"`` and
        ``"emg"`` apart: the windows are resampled to the model's rate on a copy and
        embedded; the channel head (``calibration_.channel_head``) decides from their

@@ -18,27 +18,39 @@ from __future__ import annotations
 from ._writing import worker_options
 
 
-def dask_client():
-    """The Dask client of joblib's active dask backend, or ``None``."""
+def dask_backend():
+    """joblib's active dask backend (with its ``client``), or ``None``."""
     from joblib.parallel import get_active_backend
 
     backend = get_active_backend()[0]
-    if type(backend).__name__ != "DaskDistributedBackend":
+    if type(backend).__name__ != "DaskDistributedBackend" or not hasattr(backend, "client"):
         return None
-    return getattr(backend, "client", None)
+    return backend
 
 
 class _Submitted:
     """Every call submitted to a Dask cluster at once (in order: the scheduler starts
     them first come, first served); iterating gives the results as they complete
-    (a task's error is raised here), ``close`` cancels the calls not yet finished."""
+    (a task's error is raised here), ``close`` cancels the calls not yet started
+    (a running one finishes its file). As with joblib's dask backend: the backend's
+    options (``workers=``, ``resources=``, ``retries=``, given to
+    ``parallel_config(backend="dask", ...)``) go with every task, a cluster without
+    workers is an error after the backend's ``wait_for_workers_timeout``, and a Raw
+    (possibly large) is sent to the workers once, not inside the task graph."""
 
-    def __init__(self, client, func, calls):
+    def __init__(self, backend, func, calls):
+        import mne
         from distributed import as_completed
 
-        self._client = client
+        client = self._client = backend.client
+        backend.effective_n_jobs(-1)  # waits for a worker, or raises joblib's error
         columns = [list(column) for column in zip(*calls)]  # one graph update
-        self._futures = client.map(func, *columns, pure=False) if columns else []
+        for column in columns:
+            for k, value in enumerate(column):
+                if isinstance(value, mne.io.BaseRaw):
+                    column[k] = client.scatter(value, hash=False)
+        options = dict(getattr(backend, "submit_kwargs", {}) or {})
+        self._futures = client.map(func, *columns, pure=False, **options) if columns else []
         self._completed = as_completed(self._futures, loop=client.loop)  # any client
 
     def __iter__(self):
@@ -60,9 +72,9 @@ def run_calls(func, calls, n_jobs, parent):
     cluster)."""
     if n_jobs == 1:
         return (func(*args) for args in calls)
-    client = dask_client()
-    if client is not None:
-        return _Submitted(client, func, list(calls))
+    backend = dask_backend()
+    if backend is not None:
+        return _Submitted(backend, func, list(calls))
     from joblib import Parallel, delayed
 
     return Parallel(

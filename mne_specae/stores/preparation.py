@@ -356,7 +356,8 @@ def _prepare(files, names, folder, manifest, settings, n_jobs, strict, bids, pro
             manifest["shards"].sort(key=lambda s: rank.get((s["source"], s["checksum"]), -1))
             commit(folder, manifest, target, key)
             n_items += int(value)
-    finally:  # an error or SIGTERM: joblib stops the workers still running
+    finally:  # an error or SIGTERM: joblib stops its workers; on Dask, files not yet
+        # started are cancelled (running ones finish their shard, never committed)
         results.close()
     if hint := malloc_hint(mallocs):
         logger.debug(hint)
