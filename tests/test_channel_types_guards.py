@@ -246,6 +246,10 @@ def test_a_pulse_answer_needs_a_beat_and_a_smooth_wave(raw_by_name):
     # other answers are left alone
     for answer in ("ecg", "eeg", "resp", "misc"):
         assert pulse_guard(_answer(answer), feats)["predicted"] == answer
+    # no features (no finite window), or none that say: the answer stands
+    assert pulse_guard(_answer("bio"), None)["predicted"] == "bio"
+    missing = np.full_like(feats, np.nan)
+    assert pulse_guard(_answer("bio"), missing)["predicted"] == "bio"
 
 
 def test_a_length_just_short_of_the_minimum_is_not_shown_as_the_minimum():

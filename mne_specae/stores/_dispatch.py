@@ -45,10 +45,16 @@ class _Submitted:
         client = self._client = backend.client
         backend.effective_n_jobs(-1)  # waits for a worker, or raises joblib's error
         columns = [list(column) for column in zip(*calls)]  # one graph update
-        for column in columns:
-            for k, value in enumerate(column):
-                if isinstance(value, mne.io.BaseRaw):
-                    column[k] = client.scatter(value, hash=False)
+        places = [
+            (column, k)
+            for column in columns
+            for k, value in enumerate(column)
+            if isinstance(value, mne.io.BaseRaw)
+        ]
+        if places:  # one request for every Raw
+            sent = client.scatter([column[k] for column, k in places], hash=False)
+            for (column, k), future in zip(places, sent):
+                column[k] = future
         options = dict(getattr(backend, "submit_kwargs", {}) or {})
         self._futures = client.map(func, *columns, pure=False, **options) if columns else []
         self._completed = as_completed(self._futures, loop=client.loop)  # any client
