@@ -180,7 +180,6 @@ def evaluate_embeddings(
     from sklearn.decomposition import PCA
     from sklearn.metrics import balanced_accuracy_score, silhouette_score
     from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
-    from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -206,7 +205,7 @@ def evaluate_embeddings(
         return features if within is None else standardize_within(features, within)
 
     def knn_accuracy(features):
-        knn = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=n_neighbors))
+        knn = make_probe("knn", n_neighbors=n_neighbors)
         predicted = cross_val_predict(knn, features, y, groups=groups, cv=LeaveOneGroupOut())
         return balanced_accuracy_score(y, predicted)
 
@@ -267,12 +266,9 @@ def _nested_choice(by_k, y, groups, n_neighbors):
     alone (their balanced accuracy; ties: the smaller ``k``); the choices."""
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     def knn():
-        return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=n_neighbors))
+        return make_probe("knn", n_neighbors=n_neighbors)
 
     predicted, chosen = np.empty_like(y), []
     for held in np.unique(groups):
