@@ -1,7 +1,7 @@
 """Channel types on sources the heads never saw: leave one source out on the corpus.
 
     python benchmarks/bench_types_corpus.py --corpus /work/corpus --out OUT [--model FILE]
-        [--per-source 40] [--max-segments 12] [--cache OUT/type_data.pkl]
+        [--per-source 40] [--max-segments 12] [--cache OUT/type_data.pkl] [--rates 64,32,25,4]
 
 Reads evenly spread recordings of each corpus source (at most ``--per-source``; every
 recording of the small sources) and the developers' sample and extended sets,
@@ -14,6 +14,13 @@ Writes ``OUT/types_summary.csv`` (per true type: channels, right, unknown, wrong
 most common wrong answer), ``OUT/types_confusion.csv``, ``OUT/types_per_source.csv``
 and ``OUT/types_predictions.csv``, and prints them. The same sources with every
 channel: ``--per-source 0``.
+
+With ``--rates``, the same leave-one-source-out is run again for each rate with the
+held-out source's recordings resampled to it (those sampled faster only; the heads
+are still fitted on the other sources at their own rates, with augmented rows): the
+low-rate path, as a wearable's PPG at 64 Hz, motion or a breathing belt at 25-32 Hz
+or an EDA at 4 Hz would take it. ``OUT/<rate>hz/`` holds its tables and
+``OUT/types_by_rate.csv`` one line per rate.
 
 The collected data are cached (``--cache``, a local pickle, never a model file) so
 that the evaluation can be rerun without reading the corpus again.
@@ -67,7 +74,9 @@ def dev_raws(per_source):
             yield raws[int(k)], None, source
 
 
-def collect(model, args):
+def collect(model, args, rate=None):
+    """The type data of the corpus and developers' recordings; with ``rate``, of those
+    sampled faster, resampled to ``rate`` (test channels only: no augmented rows)."""
     data = None
     t0 = time.perf_counter()
     sources = [
@@ -75,11 +84,22 @@ def collect(model, args):
         *dev_raws(args.per_source // 2),
     ]
     for raw, kinds, source in sources:
+        if rate is not None:
+            if raw.info["sfreq"] <= rate:
+                continue
+            raw = raw.copy().load_data().resample(rate, verbose=False)
         part = msa.collect_type_data(
-            model, raw, kinds=kinds, sources=source, max_segments=args.max_segments, verbose=False
+            model,
+            raw,
+            kinds=kinds,
+            sources=source,
+            max_segments=args.max_segments,
+            augment=rate is None,
+            verbose=False,
         )
         data = part if data is None else data + part
-    print(f"collected {data!r} in {time.perf_counter() - t0:.0f} s")
+    at = "" if rate is None else f" at {rate:g} Hz"
+    print(f"collected {data!r}{at} in {time.perf_counter() - t0:.0f} s")
     return data
 
 
@@ -92,6 +112,12 @@ def main():
     parser.add_argument("--max-segments", type=int, default=12)
     parser.add_argument("--cache", default=None)
     parser.add_argument("--C", type=float, default=1.0)
+    parser.add_argument(
+        "--rates",
+        default="",
+        help="also decide every source's channels resampled to these rates (Hz, comma-"
+        "separated, e.g. 64,32,25,4: a wearable's), with the heads fitted on the others",
+    )
     parser.add_argument(
         "--keep-encoder-head",
         action="store_true",
@@ -106,18 +132,67 @@ def main():
 
         model = resolve_model(args.model)
     cache = Path(args.cache) if args.cache else out / "type_data.pkl"
-    if cache.is_file():
-        data = pickle.loads(cache.read_bytes())
-        print(f"read {data!r} from {cache}")
-    else:
-        data = collect(model, args)
-        cache.write_bytes(pickle.dumps(data))
+    data = cached(cache, lambda: collect(model, args))
     t0 = time.perf_counter()
     result = msa.evaluate_types(
         model, data, C=args.C, refit_encoder=not args.keep_encoder_head, verbose=False
     )
     print(f"leave one source out in {time.perf_counter() - t0:.0f} s")
     report(result, out)
+    rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    rows = [low_rate_row(result, "own")]
+    for rate in rates:
+        tag = f"{rate:g}hz"
+        test = cached(
+            cache.with_name(f"{cache.stem}_{tag}{cache.suffix}"),
+            lambda rate=rate: collect(model, args, rate),
+        )
+        t0 = time.perf_counter()
+        at = msa.evaluate_types(
+            model,
+            data,
+            C=args.C,
+            refit_encoder=not args.keep_encoder_head,
+            test_data=test,
+            verbose=False,
+        )
+        print(
+            f"\n=== every source at {rate:g} Hz (leave one source out, {time.perf_counter() - t0:.0f} s)"
+        )
+        (out / tag).mkdir(exist_ok=True)
+        report(at, out / tag)
+        rows.append(low_rate_row(at, f"{rate:g} Hz"))
+    if rates:
+        table = pd.DataFrame(rows).set_index("rate")
+        print(
+            "\nBy rate (right / unknown / wrong per true type; channels sampled faster, resampled):"
+        )
+        print(table.to_string())
+        table.to_csv(out / "types_by_rate.csv")
+
+
+def cached(path, make):
+    """The type data pickled at ``path`` (a local cache, never a model file), or made
+    and written there."""
+    if path.is_file():
+        data = pickle.loads(path.read_bytes())
+        print(f"read {data!r} from {path}")
+        return data
+    data = make()
+    path.write_bytes(pickle.dumps(data))
+    return data
+
+
+def low_rate_row(result, rate):
+    """One line of the by-rate table: per true type ``right/unknown/wrong`` (with the
+    channel count), the ECG/EEG/EMG balanced accuracy and the other channels called
+    ECG, EEG or EMG."""
+    row = {"rate": rate, "balanced_accuracy": round(result["balanced_accuracy"], 3)}
+    other = result["other_types"]
+    row["others_called_biopotential"] = f"{other['called_biopotential']} of {other['n']}"
+    for t, r in result["summary"].iterrows():
+        row[t] = f"{r['right']:.2f}/{r['unknown']:.2f}/{r['wrong']:.2f} ({int(r['n'])})"
+    return row
 
 
 def report(result, out):

@@ -2,7 +2,7 @@
 
     python scripts/build_corpus.py --mirror MIRRORS --out CORPUS   # the corpus (registry)
     python scripts/train_pretrained.py --corpus CORPUS --store STORE --out build/
-    python scripts/train_pretrained.py --store STORE --encoder build/encoder.specae --out build/
+    python scripts/train_pretrained.py --corpus CORPUS --encoder build/encoder.specae --out build/
     python scripts/train_pretrained.py ... --write          # also replace the shipped file
 
 Data.
@@ -176,7 +176,9 @@ def _setting(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, help="corpus folder (get_corpus_path())")
-    parser.add_argument("--store", type=Path, required=True, help="the corpus store folder")
+    parser.add_argument(
+        "--store", type=Path, help="the corpus store folder (to train; not with --encoder)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for the results")
     parser.add_argument("--encoder", type=Path, help="a trained encoder: skip the training")
     parser.add_argument("--seed", type=int, default=0)
@@ -206,11 +208,12 @@ def main(argv=None):
         f"mne-specae {mne_specae.__version__}, mne {mne.__version__}, torch "
         f"{torch.__version__}, Python {platform.python_version()}; {machine()}"
     )
-    store = corpus_store(args)
-    if args.encoder is not None:
+    if args.encoder is not None:  # the heads only: no store needed
         est = SpecAE.load(args.encoder)
+    elif args.store is None:
+        parser.error("--store is needed to train the encoder (or give --encoder)")
     else:
-        est = train_encoder(args, store)
+        est = train_encoder(args, corpus_store(args))
     if args.encoder_only:
         print(f"Total {time.time() - started:.0f} s")
         return 0

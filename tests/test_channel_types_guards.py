@@ -18,11 +18,14 @@ from mne_specae.pretrained._type_guards import (
     BIO_MAX_FAST,
     BIO_MIN_HEART,
     BIOPOTENTIAL_FAST,
+    BIOPOTENTIAL_MIN_RATE,
     EEG_MAX_HEART,
+    EMG_MIN_RATE,
     SLOW_MIN_SECONDS,
     eog_guard,
     fast_share,
     pulse_guard,
+    rate_guard,
     slow_guard,
     smooth_guard,
 )
@@ -260,3 +263,55 @@ def test_a_length_just_short_of_the_minimum_is_not_shown_as_the_minimum():
     assert row["reason"].startswith("too short to tell resp (19.9 s of signal;")
     assert slow_guard(_answer("resp"), 12.0)["reason"].startswith("too short to tell resp (12 s")
     assert slow_guard(_answer("resp"), SLOW_MIN_SECONDS)["predicted"] == "resp"
+
+
+def test_a_biopotential_answer_needs_a_rate_that_carries_it():
+    """ECG and EEG show in their power above 10 Hz, EMG in 20-150 Hz: an answer at a
+    rate without that band becomes ``unknown`` with the rate and the guess."""
+    row = rate_guard(_answer("ecg"), 32.0)
+    assert (row["predicted"], row["kind"]) == ("unknown", "")
+    assert row["reason"].startswith("sampled too slowly for ECG (32 Hz;")
+    assert row["reason"].endswith(
+        f"at least {BIOPOTENTIAL_MIN_RATE:g} Hz): the model's guess was ecg (0.99)"
+    )
+    assert BIOPOTENTIAL_MIN_RATE == 37.5  # the 10-15 Hz band below 0.8 x Nyquist
+    assert rate_guard(_answer("eeg"), 4.0)["predicted"] == "unknown"
+    assert rate_guard(_answer("ecg"), 37.5)["predicted"] == "ecg"
+    assert rate_guard(_answer("eeg"), 64.0)["predicted"] == "eeg"
+    row = rate_guard(_answer("emg"), 64.0)
+    assert (
+        row["predicted"] == "unknown" and "EMG has most of its power in 20-150 Hz" in row["reason"]
+    )
+    assert rate_guard(_answer("emg"), EMG_MIN_RATE)["predicted"] == "emg"
+    for answer in ("bio", "resp", "gsr", "temperature", "misc", "eog", "unknown"):
+        assert rate_guard(_answer(answer), 4.0)["predicted"] == answer
+    assert rate_guard(_answer("ecg"), None)["predicted"] == "ecg"
+
+
+@pytest.mark.parametrize("sfreq", [4.0, 16.0, 25.0, 32.0])
+def test_a_wearables_rates_give_no_biopotential(raw_by_name, model, sfreq):
+    """A wearable's PPG, pressure, breathing, motion, EDA and temperature, and a real
+    ECG, at 4-32 Hz: whatever else they are called, never ECG, EEG or EMG (the shipped
+    heads called a 25 Hz pressure wave ECG with probability 1.00 before the rate guard)."""
+    rng = np.random.default_rng(0)
+    ecg = raw_by_name["ecg/mitdb/100"].copy().pick(["MLII"]).crop(0, 120)
+    ecg = ecg.load_data().resample(sfreq).get_data()[0]
+    chans = {
+        "PPG": ts.ppg(sfreq, 120, rng),
+        "ABP": ts.abp(sfreq, 120, rng),
+        "RESP": ts.breathing(sfreq, 120, rng),
+        "ACC": ts.accelerometer(sfreq, 120, rng),
+        "EDA": ts.eda(sfreq, 120, rng),
+        "TEMP": ts.temperature(sfreq, 120, rng),
+        "ECG": ecg[: int(120 * sfreq)],
+    }
+    raw = mne.io.RawArray(
+        np.array(list(chans.values())), mne.create_info(list(chans), sfreq, "misc")
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = identify_channel_types(raw, model=model, verbose=False)
+    assert not table["predicted"].isin(["ecg", "eeg", "emg"]).any(), table[["predicted", "reason"]]
+    # too slow for any biopotential: the rate guard answers, no warning of a guess
+    assert not [w for w in caught if "less reliable" in str(w.message)]
+    assert (table["ch_type"] != "ecg").all()

@@ -431,3 +431,39 @@ def test_type_head_weights_by_label_or_by_source():
     np.testing.assert_allclose(by_label.coef, same.coef)
     assert not np.allclose(by_source.coef, by_label.coef)
     assert by_label.sources == ["big", "other", "small"]
+
+
+def test_channels_below_37_5_hz_are_decided_by_the_low_rate_head(typed, tmp_path):
+    """A wearable's slow channels (here 16 Hz, a rate no training channel had) go to
+    the low-rate head, which learnt every type but the biopotentials and EOG from the
+    training channels' rows below 37.5 Hz; it is saved as plain numbers; a file
+    without one lets the type head decide them, as before."""
+    import torch
+
+    from mne_specae.pretrained._type_decide import LOW_RATE, head_for
+
+    model, head, _ = typed
+    cal = model.calibration_
+    low = cal.low_rate_head
+    assert isinstance(low, TypeHead) and LOW_RATE == 37.5
+    assert {"resp", "bio", "gsr", "temperature", "misc"} <= set(low.types)
+    assert not {"ecg", "eeg", "emg", "eog"} & set(low.types)
+    assert head_for(cal, 32.0) is low and head_for(cal, 37.5) is cal.type_head is head
+    raw = _wearable(7, "eeg", sfreq=16.0)
+    table = identify_channel_types(raw, model=model, verbose=False)
+    assert table["predicted"].to_dict() == {
+        "resp": "resp",
+        "pulse": "bio",
+        "eda": "gsr",
+        "trig": "stim",
+    }
+    fname = model.save(tmp_path / "low.specae")
+    state = torch.load(fname, weights_only=True)
+    assert state["calibration"]["low_rate_head"]["labels"] == low.labels
+    again = SpecAE.load(fname).calibration_.low_rate_head
+    np.testing.assert_array_equal(again.coef, low.coef)
+    assert again.labels == low.labels and again.max_distance == low.max_distance
+    old = cal.to_dict()
+    del old["low_rate_head"]  # a file written before the low-rate head
+    before = Calibration.from_dict(old)
+    assert before.low_rate_head is None and head_for(before, 16.0) is before.type_head

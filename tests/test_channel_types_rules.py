@@ -135,30 +135,55 @@ def test_training_rows_at_lower_rates_and_on_shorter_windows():
 
     rng = np.random.default_rng(4)
     x = np.array([ts.ppg(1000.0, 30, rng) for _ in range(2)])
-    rows = augment_features(x, 1000.0)
-    # 250, 100 and 32 Hz, and one 10 s window per window
+    rows, rates = augment_features(x, 1000.0)
+    # every rate (250 Hz down to a wearable's 4 Hz), and one 10 s window per window
     assert rows.shape == (2 * len(AUGMENT_RATES) + 2, N_FEATURES)
-    at_32 = rows[4:6, : len(BANDS)]
+    assert rates.tolist() == [r for r in AUGMENT_RATES for _ in range(2)] + [1000.0] * 2
     tops = np.array([hi for _, hi in BANDS])
+    at_32 = rows[rates == 32.0, : len(BANDS)]
     assert np.isnan(at_32[:, tops > 0.8 * 16]).all()  # band-limited like a real 32 Hz PPG
-    assert augment_features(x[:, :1000], 64.0).shape[0] == 2  # 32 Hz only (15 s windows)
-    assert augment_features(x[:, :300], 20.0).shape == (0, N_FEATURES)
+    at_4 = rows[rates == 4.0, : len(BANDS)]
+    assert np.isnan(at_4[:, tops > 0.8 * 2]).all() and np.isfinite(at_4[:, tops <= 1.5]).all()
+    rows, rates = augment_features(x[:, :1000], 64.0)  # 32, 25, 16 and 4 Hz (15 s windows)
+    assert rates.tolist() == [32.0, 32.0, 25.0, 25.0, 16.0, 16.0, 4.0, 4.0]
+    rows, rates = augment_features(x[:, :90], 5.0)  # 18 s: no 10 s window pair
+    assert rows.shape == (0, N_FEATURES) and rates.shape == (0,)
     assert channel_label("bio", "ppg") == "bio/ppg"
     assert channel_label("misc", "unconnected") == "unknown/unconnected"
     assert channel_label("ecg", "ecg") == channel_label("ecg", "lead II") == "ecg"
     assert channel_label("eog", "eog") == "eog" and channel_label("stim", "trigger") == ""
 
 
-def test_a_slow_signal_with_mains_hum_is_no_tone_with_a_head():
-    """An EDA at 1000 Hz with 50 Hz hum holding 85 % of the power from 1 Hz up (after
-    the 2 s linear detrend) but under half of each 5 s window's: with a type head it
-    is left to the head (it was 'a single tone'), without one it stays a tone (the
-    shipped behaviour). A pure hum stays a tone with a head."""
-    sfreq = 1000.0
-    t = np.arange(int(60 * sfreq)) / sfreq
-    x = ts.eda(sfreq, 60, np.random.default_rng(5)) + 3.3e-8 * np.sin(2 * np.pi * 50 * t)
-    w = _windows(x, sfreq)
-    assert check_channel(w, sfreq, slow_ok=True)[0] == ""
-    assert "tone" in check_channel(w, sfreq)[0]
-    hum = _windows(np.sin(2 * np.pi * 50 * t), sfreq)
-    assert "tone" in check_channel(hum, sfreq, slow_ok=True)[0]
+def test_the_type_head_and_the_low_rate_head_learn_from_their_own_rates():
+    """The type head learns from a channel's own windows and its rows at 250, 100 and
+    32 Hz (as before the low-rate head: taught 25-4 Hz as well it named more of MNE's
+    short EEG test files EOG); the low-rate head from its rows below 37.5 Hz, and
+    never from ECG, EEG, EMG or EOG (a head taught an ECG at 4 Hz calls a 4 Hz
+    plethysmogram ECG)."""
+    from mne_specae.pretrained._type_data import LOW_ONLY_RATES, augment_features, training_rows
+
+    rng = np.random.default_rng(5)
+    x = np.array([ts.ppg(1000.0, 30, rng) for _ in range(2)])
+    feats = window_features(x, 1000.0)
+    extra, rates = augment_features(x, 1000.0)
+    ch = dict(features=feats, features_aug=extra, rates_aug=rates, sfreq=1000.0)
+    main = training_rows(ch, "bio")
+    np.testing.assert_array_equal(
+        main, np.concatenate([feats, extra[~np.isin(rates, LOW_ONLY_RATES)]])
+    )
+    assert len(main) == 2 + 2 * 3 + 2  # own, 250, 100 and 32 Hz, the 10 s windows
+    np.testing.assert_array_equal(training_rows(ch, "ecg"), main)  # every type alike
+    low = training_rows(ch, "bio", low_rate=True)
+    np.testing.assert_array_equal(low, extra[rates < 37.5])
+    assert len(low) == 2 * 4  # 32, 25, 16 and 4 Hz
+    for fast in ("ecg", "eeg", "emg", "eog"):
+        assert training_rows(ch, fast, low_rate=True).shape == (0, N_FEATURES)
+    # a channel recorded below 37.5 Hz: its own windows teach the low-rate head too
+    slow = dict(features=feats, features_aug=extra[:0], rates_aug=rates[:0], sfreq=25.0)
+    np.testing.assert_array_equal(training_rows(slow, "resp", low_rate=True), feats)
+    # data collected before the rates were kept: every row, and no low-rate head
+    del ch["rates_aug"]
+    assert len(training_rows(ch, "ecg")) == len(feats) + len(extra)
+    assert training_rows(ch, "bio", low_rate=True).shape == (0, N_FEATURES)
+    ch["features_aug"] = None
+    assert training_rows(ch, "ecg") is feats

@@ -87,7 +87,15 @@ class Calibration:
         ECG, EEG or EMG of a whole channel from its mean embedding and its median
         rate-aware features (fitted with the type head); when present it replaces the
         items' averaged probabilities of the head above (its thresholds still apply).
+    low_rate_head : TypeHead | None
+        The channel-type head of channels sampled below 37.5 Hz (a wearable's PPG,
+        motion, EDA or temperature; too slow for ECG, EEG and EMG), fitted on the
+        training channels' features at such rates; ``None`` in files before it (the
+        type head then decides them too).
     """
+
+    #: The optional heads, in files since they were added.
+    HEADS = ("type_head", "channel_head", "low_rate_head")
 
     def __init__(
         self,
@@ -103,8 +111,10 @@ class Calibration:
         n_items,
         type_head=None,
         channel_head=None,
+        low_rate_head=None,
     ):
         self.type_head, self.channel_head = type_head, channel_head
+        self.low_rate_head = low_rate_head
         self.classes = [str(c) for c in classes]
         self.mean = np.asarray(mean, np.float64)
         self.scale = np.asarray(scale, np.float64)
@@ -149,7 +159,7 @@ class Calibration:
         broken += [
             name for name in ("max_distance", "max_error_z") if not np.isfinite(getattr(self, name))
         ]
-        for name in ("type_head", "channel_head"):
+        for name in self.HEADS:
             if getattr(self, name, None) is not None:
                 broken += [f"{name}.{f}" for f in getattr(self, name).nonfinite_fields()]
         return broken
@@ -213,7 +223,7 @@ class Calibration:
             n_items=dict(self.n_items),
         ) | {
             name: getattr(self, name).to_dict()
-            for name in ("type_head", "channel_head")
+            for name in self.HEADS
             if getattr(self, name, None) is not None
         }
 
@@ -245,7 +255,7 @@ class Calibration:
             raise ValueError(f"Damaged calibration: missing {missing}.")
         heads = {  # optional: files before them have none
             name: None if state.get(name) is None else TypeHead.from_dict(state[name])
-            for name in ("type_head", "channel_head")
+            for name in cls.HEADS
         }
         return cls(**{k: state[k] for k in keys}, **heads)
 

@@ -12,7 +12,7 @@ from mne.utils import _validate_type, logger, verbose
 
 from ..utils._checks import check_int
 from ..utils._picks import pick_channels
-from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN
+from ._type_decide import BIOPOTENTIALS, LOW_RATE, NO_SIGNAL_KINDS, UNKNOWN
 from ._type_features import FEATURE_NAMES, window_features
 from .channel_types import collect_channels, embed_channels
 
@@ -84,27 +84,61 @@ def _per_inst(value, n, name):
 #: Rates (Hz) each training channel is also seen at (when its own rate is at least
 #: 1.5 times higher), and the length (s) of the shorter windows it is also cut into:
 #: the head learns that an EMG at 200 Hz or a 10 s EEG recording is still EMG or EEG.
-AUGMENT_RATES = (250.0, 100.0, 32.0)
+#: The type head learns from the rows at 250, 100 and 32 Hz (and the channel's own
+#: rate); the low-rate head (``LOW_RATE``) from those below 37.5 Hz, as a wearable
+#: records a PPG or a breathing belt (25-32 Hz) and an EDA or a temperature (4 Hz).
+AUGMENT_RATES = (250.0, 100.0, 32.0, 25.0, 16.0, 4.0)
 AUGMENT_SECONDS = 10.0
+#: Augmented rates that only the low-rate head learns from (see ``training_rows``: the
+#: type head taught them as well named more of MNE's short EEG test files EOG).
+LOW_ONLY_RATES = (25.0, 16.0, 4.0)
+#: Types the low-rate head (channels below ``_type_decide.LOW_RATE``) does not learn:
+#: they need a higher rate.
+FAST_TYPES = ("ecg", "eeg", "emg", "eog")
 
 
 def augment_features(windows, sfreq):
-    """Feature rows of ``windows`` at lower rates and on shorter windows (see
-    ``AUGMENT_RATES``, ``AUGMENT_SECONDS``); ``(0, N_FEATURES)`` when none applies."""
+    """``(features, rates)``: feature rows of ``windows`` at lower rates and on shorter
+    windows (see ``AUGMENT_RATES``, ``AUGMENT_SECONDS``), and the rate of each row;
+    ``(0, N_FEATURES)`` rows when none applies."""
     from fractions import Fraction
 
     from scipy.signal import resample_poly
 
-    rows = []
+    rows, rates = [], []
     for rate in AUGMENT_RATES:
         if sfreq >= 1.5 * rate:
             frac = Fraction(rate / sfreq).limit_denominator(1000)
             low = resample_poly(windows, frac.numerator, frac.denominator, axis=-1)
             rows.append(window_features(low, sfreq * frac.numerator / frac.denominator))
+            rates += [rate] * len(rows[-1])
     n = int(round(AUGMENT_SECONDS * sfreq))
     if windows.shape[1] >= 2 * n:
         rows.append(window_features(windows[:, :n], sfreq))
-    return np.concatenate(rows) if rows else np.empty((0, len(FEATURE_NAMES)))
+        rates += [sfreq] * len(rows[-1])
+    if not rows:
+        return np.empty((0, len(FEATURE_NAMES))), np.empty(0)
+    return np.concatenate(rows), np.asarray(rates, float)
+
+
+def training_rows(ch, ch_type, *, low_rate=False):
+    """A channel's training rows for the type head: its own feature windows and its
+    augmented rows but those at ``LOW_ONLY_RATES`` (every row in data collected before
+    the rates were kept); with ``low_rate``, for the low-rate head: its rows below
+    ``LOW_RATE`` (none for ``FAST_TYPES``)."""
+    feats, extra = ch["features"], ch.get("features_aug")
+    sfreq, rates = ch.get("sfreq"), ch.get("rates_aug")
+    if extra is None:
+        extra, rates = feats[:0], np.empty(0)
+    if low_rate:
+        if ch_type in FAST_TYPES or rates is None or sfreq is None:
+            return feats[:0]
+        own = feats if sfreq < LOW_RATE else feats[:0]
+        return np.concatenate([own, extra[np.asarray(rates) < LOW_RATE]])
+    if rates is not None and len(extra):
+        rates = np.asarray(rates)
+        extra = extra[~np.isin(rates, LOW_ONLY_RATES) | (rates == sfreq)]
+    return np.concatenate([feats, extra]) if len(extra) else feats
 
 
 @verbose
@@ -140,9 +174,10 @@ def collect_type_data(
     max_segments : int
         As in :func:`~mne_specae.identify_channel_types`.
     augment : bool
-        Also compute each channel's features at lower rates (250, 100 and 32 Hz, where
-        its rate is at least 1.5 times higher) and on 10 s windows, as extra training
-        rows of the type head (never used to evaluate the channel itself).
+        Also compute each channel's features at lower rates (250, 100, 32, 25, 16 and
+        4 Hz, where its rate is at least 1.5 times higher) and on 10 s windows, as
+        extra training rows of the type head (250-32 Hz) and of the low-rate head
+        (below 37.5 Hz; never used to evaluate the channel itself).
     %(verbose)s
 
     Returns

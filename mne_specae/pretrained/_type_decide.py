@@ -13,7 +13,8 @@ Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
    Muse's 40 unconnected inputs called ``emg``; at 0.25 (chosen on that evaluation)
    18 more are ``unknown``, and one Myo EMG channel at rest.
 2. **The channel-type head** (``calibration.type_head``, rate-aware features at the
-   channel's own rate): which MNE type; ECG, EEG and EMG together are one family,
+   channel's own rate; below ``LOW_RATE`` the low-rate head,
+   ``calibration.low_rate_head``, which knows no biopotential): which MNE type; ECG, EEG and EMG together are one family,
    the biopotentials. A channel far from every label the head knows is ``"unknown"``.
 3. **The encoder's heads** (:class:`~mne_specae.Calibration`: its channel head on the
    channel's mean embedding and median signal features, else its items' head) tell
@@ -60,6 +61,20 @@ FAMILY_MAJORITY = 0.5
 #: the biopotentials have at least this probability (its thresholds and the EOG guard
 #: still apply): a type head unsure about a new source does not hide a known ECG.
 FAMILY_FLOOR = 0.2
+#: Channels sampled below this rate (Hz) are decided by the low-rate head (when the
+#: calibration has one): ECG and EEG show above 10 Hz, which the features count from
+#: 37.5 Hz (the 10-15 Hz band below 0.8 x Nyquist), so it learns no biopotential and no
+#: EOG, and names what a wearable records that slowly (PPG, motion, breathing, EDA,
+#: temperature) from rows at 32, 25, 16 and 4 Hz.
+LOW_RATE = 37.5
+
+
+def head_for(calibration, sfreq):
+    """The type head that decides a channel sampled at ``sfreq`` Hz (``None``: none)."""
+    low = getattr(calibration, "low_rate_head", None)
+    if low is not None and sfreq is not None and sfreq < LOW_RATE:
+        return low
+    return getattr(calibration, "type_head", None)
 
 
 def white_noise(median_features):

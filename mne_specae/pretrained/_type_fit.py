@@ -29,8 +29,16 @@ from ._type_data import (  # noqa: F401 (collect_type_data and TypeData: this mo
     augment_features,
     channel_label,
     collect_type_data,
+    training_rows,
 )
-from ._type_decide import BIOPOTENTIALS, NO_SIGNAL_KINDS, UNKNOWN, channel_vector, feature_verdict
+from ._type_decide import (
+    BIOPOTENTIALS,
+    NO_SIGNAL_KINDS,
+    UNKNOWN,
+    channel_vector,
+    feature_verdict,
+    head_for,
+)
 from ._type_features import FEATURE_NAMES
 from .channel_types import _quiet, decide_channels
 
@@ -39,18 +47,17 @@ from .channel_types import _quiet, decide_channels
 MIN_LABEL_CHANNELS = 3
 
 
-def fit_type_head(data, *, C=1.0):
+def fit_type_head(data, *, C=1.0, low_rate=False):
     """A :class:`TypeHead` on the labelled channels of ``data`` that reached the heads,
     and the rectified envelopes the rules decided (their labels are learned beside the
-    others, and never answered: see ``RULE_KINDS``)."""
+    others, and never answered: see ``RULE_KINDS``); with ``low_rate``, the low-rate
+    head, on their rows below ``LOW_RATE`` (see ``training_rows``)."""
     X, y, ids, srcs = [], [], [], []
     for (_, row), ch in zip(data.table.iterrows(), data.channels):
         decided = row["rule"] and not ch.get("envelope")
         if not row["label"] or decided or ch["features"] is None:
             continue
-        feats = ch["features"]
-        if ch.get("features_aug") is not None and len(ch["features_aug"]):
-            feats = np.concatenate([feats, ch["features_aug"]])
+        feats = training_rows(ch, row["true_type"], low_rate=low_rate)
         n = len(feats)
         X.append(feats)
         y += [row["label"]] * n
@@ -68,6 +75,8 @@ def fit_type_head(data, *, C=1.0):
         )
         keep = ~np.isin(y, thin)
         X, y, ids, srcs = X[keep], y[keep], ids[keep], srcs[keep]
+    if len(set(y)) < 2:
+        raise ValueError(f"Fewer than two labels to tell apart ({sorted(set(y))}): no head.")
     return TypeHead.fit(X, list(y), list(ids), list(srcs), feature_names=list(FEATURE_NAMES), C=C)
 
 
@@ -168,8 +177,20 @@ def calibrate_types(
     head = fit_type_head(data, C=C)
     model.calibration_.type_head = head
     model.calibration_.channel_head = fit_channel_head(data, C=C)
+    model.calibration_.low_rate_head = _low_rate_head(data, C)
     logger.info(f"calibrate_types: {head!r}, channels per label {head.n_channels}")
     return head
+
+
+def _low_rate_head(data, C):
+    """The low-rate head, or ``None`` when ``data`` teach fewer than two labels below
+    ``LOW_RATE`` (data collected without ``augment``, or before the rates were kept):
+    the type head then decides slow channels too."""
+    try:
+        return fit_type_head(data, C=C, low_rate=True)
+    except ValueError as err:
+        logger.info(f"no low-rate head: {err}")
+        return None
 
 
 def _confusion(pred):
@@ -179,7 +200,9 @@ def _confusion(pred):
 
 
 @verbose
-def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=True, verbose=None):
+def evaluate_types(
+    model, data, *, C=1.0, min_probability=0.7, refit_encoder=True, test_data=None, verbose=None
+):
     """Leave-one-source-out evaluation of channel-type identification.
 
     For each source of ``data``, the type head (and with ``refit_encoder`` the
@@ -199,6 +222,12 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         As in :func:`~mne_specae.identify_channel_types`.
     refit_encoder : bool
         Refit the encoder's head without the held-out source too.
+    test_data : TypeData | None
+        The channels to decide for each held-out source (default: ``data``'s own),
+        e.g. the same recordings resampled to a wearable's rate
+        (:func:`collect_type_data` of ``raw.copy().resample(64)``): the heads are
+        fitted on ``data`` without that source, and ``test_data``'s channels of that
+        source are decided. Sources only in ``test_data`` are not decided.
     %(verbose)s
 
     Returns
@@ -222,6 +251,9 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         one line).
     """
     _validate_type(data, TypeData, "data", "TypeData (collect_type_data)")
+    if test_data is None:
+        test_data = data
+    _validate_type(test_data, TypeData, "test_data", "TypeData (collect_type_data)")
     base = getattr(model, "calibration_", None)
     out = []
     for source in sorted(data.table["source"].unique()):
@@ -239,7 +271,10 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
         cal.type_head = head
         if refit_encoder:
             cal.channel_head = fit_channel_head(train, C=C)
-        test = data.subset(held)
+        cal.low_rate_head = _low_rate_head(train, C)
+        test = test_data.subset((test_data.table["source"] == source).to_numpy())
+        for ch, sfreq in zip(test.channels, test.table["sfreq"]):
+            ch.setdefault("sfreq", float(sfreq))  # (data collected before it was kept)
 
         def cached(chs):
             feats = np.concatenate([c["emb"] for c in chs])
@@ -249,10 +284,11 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
 
         families = []
         for ch in test.channels:  # the type head's family, for its own score
-            if head is None or ch["reason"] or ch["features"] is None:
+            ch_head = head_for(cal, ch["sfreq"])
+            if ch_head is None or ch["reason"] or ch["features"] is None:
                 families.append("")
             else:
-                families.append(feature_verdict(head, ch["features"], min_probability)["family"])
+                families.append(feature_verdict(ch_head, ch["features"], min_probability)["family"])
         rows = decide_channels(test.channels, cal, cached, min_probability)
         for (_, truth), row, family in zip(test.table.iterrows(), rows, families):
             out.append(
@@ -269,7 +305,7 @@ def evaluate_types(model, data, *, C=1.0, min_probability=0.7, refit_encoder=Tru
                     reason=row["reason"],
                 )
             )
-        logger.info(f"evaluate_types: held out {source} ({held.sum()} channels)")
+        logger.info(f"evaluate_types: held out {source} ({len(test)} channels)")
     pred = pd.DataFrame(out)
     # a no-signal kind is right when it comes out unknown
     truth = np.where(pred["kind"].str.lower().isin(NO_SIGNAL_KINDS), UNKNOWN, pred["true_type"])

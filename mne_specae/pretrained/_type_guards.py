@@ -48,14 +48,25 @@ windows (the whole recording or epoch when it is shorter than 30 s) last less th
 ``SLOW_MIN_SECONDS`` (20 s). On the corpus every respiration, EDA and temperature
 channel came from recordings of a minute or more, while the 5-s EEG test files of
 MNE's fixtures (158 channels, most of one DC-drifting file) were called ``resp``.
+
+**The rate guard.** ECG, EEG and EMG are told apart from slow signals by their power
+above 10 Hz (the QRS complex, beta activity, motor units), which a channel sampled
+below ``BIOPOTENTIAL_MIN_RATE`` (37.5 Hz: the 10-15 Hz band below 0.8 x Nyquist, where
+the features count a band) does not have, so the smoothness guard cannot check it: an
+``"ecg"``, ``"eeg"`` or ``"emg"`` answer at such a rate becomes ``"unknown"``; so does an
+``"emg"`` answer below ``EMG_MIN_RATE`` (100 Hz: surface EMG has most of its power in
+20-150 Hz, and at a Nyquist frequency below 50 Hz little of it is left). Wearables
+record PPG at 25-64 Hz, motion at 25-32 Hz, EDA and temperature at 4 Hz: every corpus
+ECG, EEG and EMG source is sampled at 125 Hz or more, while ICU plethysmograms and
+pressures resampled to 4 Hz were called ECG with probability 1.00 before this guard.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._type_decide import BIOPOTENTIALS, UNKNOWN, _describe
-from ._type_features import BANDS, FEATURE_NAMES
+from ._type_decide import BIOPOTENTIALS, LOW_RATE, UNKNOWN, _describe
+from ._type_features import BANDS, FEATURE_NAMES, NYQUIST_USE
 
 EOG_GUARD = 0.05
 EOG_RATIO = 0.5
@@ -78,6 +89,12 @@ SLOW_MIN_SECONDS = 20.0
 BIO_MIN_HEART = 0.15
 #: ... and a smooth wave: at most this share of the power in 1.5-40 Hz above 10 Hz.
 BIO_MAX_FAST = 0.02
+#: Least rate (Hz) of an ``"ecg"``, ``"eeg"`` or ``"emg"`` answer: the 10-15 Hz band
+#: counts below ``NYQUIST_USE`` x Nyquist (see the notes) ...
+BIOPOTENTIAL_MIN_RATE = 2 * BANDS[FEATURE_NAMES.index("logrel_10_15")][1] / NYQUIST_USE
+assert BIOPOTENTIAL_MIN_RATE == LOW_RATE  # the low-rate head knows no biopotential
+#: ... and of an ``"emg"`` answer (a Nyquist frequency of 50 Hz).
+EMG_MIN_RATE = 100.0
 
 
 def fast_share(median_features):
@@ -159,6 +176,29 @@ def pulse_guard(row, median_features):
     kind = f"/{row['kind']}" if row.get("kind") else ""
     row["reason"] = (
         f"{why}: the features' guess was bio{kind} ({row.get('probability', np.nan):.2f})"
+    )
+    row["predicted"], row["kind"] = UNKNOWN, ""
+    return row
+
+
+def rate_guard(row, sfreq):
+    """An ``"ecg"``, ``"eeg"`` or ``"emg"`` answer made ``"unknown"`` when the channel
+    is sampled too slowly to carry (and check) that signal (see the notes; in place)."""
+    predicted = row.get("predicted")
+    if predicted not in BIOPOTENTIALS or sfreq is None:
+        return row
+    least = EMG_MIN_RATE if predicted == "emg" else BIOPOTENTIAL_MIN_RATE
+    if sfreq >= least:
+        return row
+    what = (
+        "EMG has most of its power in 20-150 Hz"
+        if predicted == "emg"
+        else "ECG and EEG show in their power above 10 Hz (QRS complex, beta activity)"
+    )
+    row["reason"] = (
+        f"sampled too slowly for {predicted.upper()} ({sfreq:g} Hz; {what}, which needs at "
+        f"least {least:g} Hz): the model's guess was {predicted} "
+        f"({row.get('probability', np.nan):.2f})"
     )
     row["predicted"], row["kind"] = UNKNOWN, ""
     return row

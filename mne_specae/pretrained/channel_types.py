@@ -23,9 +23,16 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..utils._checks import check_fraction, check_int
 from ..utils._picks import pick_channels
 from ._signal_checks import check_channel
-from ._type_decide import UNKNOWN, encoder_verdict, feature_verdict, white_noise
+from ._type_decide import UNKNOWN, encoder_verdict, feature_verdict, head_for, white_noise
 from ._type_features import window_features
-from ._type_guards import eog_guard, pulse_guard, slow_guard, smooth_guard
+from ._type_guards import (
+    BIOPOTENTIAL_MIN_RATE,
+    eog_guard,
+    pulse_guard,
+    rate_guard,
+    slow_guard,
+    smooth_guard,
+)
 from ._type_windows import epochs_windows, feature_windows, raw_windows
 from .loading import resolve_model
 
@@ -104,6 +111,7 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
         reason, stats = check_channel(orig[ok, c], sfreq, slow_ok=slow_ok)
         stim, envelope = stats.pop("stim"), stats.pop("envelope")
         info = dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats)
+        info["sfreq"] = sfreq  # (the head that decides, the rate guard, training rows)
         info.update(stim=stim, envelope=envelope, features=None, median=None, items=None)
         info["seconds"] = long.shape[-1] / sfreq if len(long) else 0.0  # feature windows
         if not reason or (envelope and teach):  # an envelope still teaches a type head
@@ -111,7 +119,7 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
             if len(fine):
                 info["features"] = window_features(fine, sfreq)
                 if augment is not None:
-                    info["features_aug"] = augment(fine, sfreq)
+                    info["features_aug"], info["rates_aug"] = augment(fine, sfreq)
                 with np.errstate(all="ignore"), _quiet():
                     info["median"] = np.nanmedian(info["features"], axis=0)
         if not reason:
@@ -158,9 +166,9 @@ def decide_channels(channels, calibration, embed, min_probability):
 
     ``embed(list_of_channels)`` returns ``(features, errors, owners)`` of the
     encoder for the channels that need it (called once, or not at all)."""
-    head = getattr(calibration, "type_head", None)
     rows, pending = [], []
     for ch in channels:
+        head = head_for(calibration, ch.get("sfreq"))
         stats = ch["stats"]
         if ch["reason"]:
             predicted, kind = rule_answer(ch)
@@ -197,6 +205,7 @@ def decide_channels(channels, calibration, embed, min_probability):
             )
             eog_guard(rows[r], types, ch["median"])
             smooth_guard(rows[r], types, ch["median"])
+            rate_guard(rows[r], ch.get("sfreq"))
     for row in rows:
         row["ch_type"] = row["predicted"] if row["predicted"] != UNKNOWN else row["type"]
     return rows
@@ -225,7 +234,9 @@ def identify_channel_types(
        ``"bio"`` (PPG, arterial pressure: see ``kind``), ``"gsr"`` (EDA),
        ``"temperature"``, ``"misc"`` (motion, processed signals), ``"unknown"`` (an
        unconnected input), or a biopotential. Low sampling rates (PPG at 64 Hz, EDA
-       at 4 Hz) take this path as they are. A ``"bio"`` answer that does not beat at
+       at 4 Hz) take this path as they are: the head learnt every type at the rates
+       it is recorded at (250 Hz down to 4 Hz; ECG, EEG and EOG down to 37.5 Hz, EMG
+       to 100 Hz). A ``"bio"`` answer that does not beat at
        heart lags or has more fast power than a pulse, and a ``"resp"``, ``"gsr"`` or
        ``"temperature"`` answer on less than 20 s of signal, are ``"unknown"``.
     3. **The encoder's heads** (``model.calibration_``) tell ``"ecg"``, ``"eeg"`` and
@@ -235,8 +246,9 @@ def identify_channel_types(
        averages its items' probabilities). An ``"eeg"`` that may be EOG (blinks and
        saccades, no alpha or beta) is ``"unknown"``, and so is an ``"ecg"``,
        ``"eeg"`` or ``"emg"`` too smooth for a biopotential (less than 1 %% of the
-       power in 1.5-40 Hz above 10 Hz: a pulse, pressure or breathing wave) or an
-       ``"eeg"`` that beats like a heart.
+       power in 1.5-40 Hz above 10 Hz: a pulse, pressure or breathing wave), an
+       ``"eeg"`` that beats like a heart, and an answer at a rate too low to carry
+       its signal (``"ecg"`` or ``"eeg"`` below 37.5 Hz, ``"emg"`` below 100 Hz).
 
     A model without a type head (files written before it) goes from step 1 to
     step 3: slow channels are then ``"unknown"``. The object you pass is never
@@ -343,8 +355,8 @@ def identify_channel_types(
 def _warn_low_rate(inst, model, names, has_head):
     sfreq = float(inst.info["sfreq"])
     fmax = getattr(model.input_stage_, "fmax", None)
-    if fmax is None or sfreq / 2 >= fmax:
-        return
+    if fmax is None or sfreq / 2 >= fmax or sfreq < BIOPOTENTIAL_MIN_RATE:
+        return  # (too slow for any biopotential: the rate guard says so per channel)
     who = (
         f"the channel(s) the type head calls biopotentials ({', '.join(names[:5])}"
         + (", ..." if len(names) > 5 else "")
