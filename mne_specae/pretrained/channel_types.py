@@ -234,9 +234,9 @@ def identify_channel_types(
        ``"bio"`` (PPG, arterial pressure: see ``kind``), ``"gsr"`` (EDA),
        ``"temperature"``, ``"misc"`` (motion, processed signals), ``"unknown"`` (an
        unconnected input), or a biopotential. Low sampling rates (PPG at 64 Hz, EDA
-       at 4 Hz) take this path as they are: the head learnt every type at the rates
-       it is recorded at (250 Hz down to 4 Hz; ECG, EEG and EOG down to 37.5 Hz, EMG
-       to 100 Hz). A ``"bio"`` answer that does not beat at
+       at 4 Hz) take this path as they are; below 37.5 Hz the low-rate head
+       (``calibration_.low_rate_head``) decides, which learnt every type but the
+       biopotentials and EOG at 32-4 Hz. A ``"bio"`` answer that does not beat at
        heart lags or has more fast power than a pulse, and a ``"resp"``, ``"gsr"`` or
        ``"temperature"`` answer on less than 20 s of signal, are ``"unknown"``.
     3. **The encoder's heads** (``model.calibration_``) tell ``"ecg"``, ``"eeg"`` and
@@ -248,7 +248,7 @@ def identify_channel_types(
        ``"eeg"`` or ``"emg"`` too smooth for a biopotential (less than 1 %% of the
        power in 1.5-40 Hz above 10 Hz: a pulse, pressure or breathing wave), an
        ``"eeg"`` that beats like a heart, and an answer at a rate too low to carry
-       its signal (``"ecg"`` or ``"eeg"`` below 37.5 Hz, ``"emg"`` below 100 Hz).
+       its signal (below 37.5 Hz: no band above 10 Hz is left).
 
     A model without a type head (files written before it) goes from step 1 to
     step 3: slow channels are then ``"unknown"``. The object you pass is never
