@@ -144,14 +144,12 @@ def slow_guard(row, seconds):
     channel's feature windows are shorter than :data:`SLOW_MIN_SECONDS` (in place)."""
     predicted = row.get("predicted")
     if predicted in SLOW_TYPES and seconds < SLOW_MIN_SECONDS:
-        row["reason"] = (
+        why = (
             # rounded down: 19.96 s must not read "20 s ... at least 20 s"
             f"too short to tell {predicted} ({np.floor(seconds * 10) / 10:g} s of signal; "
-            "breathing, EDA and "
-            f"temperature need at least {SLOW_MIN_SECONDS:g} s): the features' guess was "
-            f"{predicted} ({row.get('probability', np.nan):.2f})"
+            f"breathing, EDA and temperature need at least {SLOW_MIN_SECONDS:g} s)"
         )
-        row["predicted"], row["kind"] = UNKNOWN, ""
+        _overrule(row, why, predicted)
     return row
 
 
@@ -174,12 +172,7 @@ def pulse_guard(row, median_features):
         )
     else:
         return row
-    kind = f"/{row['kind']}" if row.get("kind") else ""
-    row["reason"] = (
-        f"{why}: the features' guess was bio{kind} ({row.get('probability', np.nan):.2f})"
-    )
-    row["predicted"], row["kind"] = UNKNOWN, ""
-    return row
+    return _overrule(row, why, "bio" + (f"/{row['kind']}" if row.get("kind") else ""))
 
 
 def rate_guard(row, sfreq):
@@ -188,12 +181,17 @@ def rate_guard(row, sfreq):
     predicted = row.get("predicted")
     if predicted not in BIOPOTENTIALS or sfreq is None or sfreq >= BIOPOTENTIAL_MIN_RATE:
         return row
-    row["reason"] = (
+    why = (
         f"sampled too slowly for {predicted.upper()} ({sfreq:g} Hz; ECG, EEG and EMG "
         "show in their power above 10 Hz (QRS complex, beta activity, motor units), "
-        f"which needs at least {BIOPOTENTIAL_MIN_RATE:g} Hz): the model's guess was "
-        f"{predicted} ({row.get('probability', np.nan):.2f})"
+        f"which needs at least {BIOPOTENTIAL_MIN_RATE:g} Hz)"
     )
+    return _overrule(row, why, predicted, who="the model's")
+
+
+def _overrule(row, why, guess, who="the features'"):
+    """``row`` made ``"unknown"`` (no kind), its reason ``why`` and the guess (in place)."""
+    row["reason"] = f"{why}: {who} guess was {guess} ({row.get('probability', np.nan):.2f})"
     row["predicted"], row["kind"] = UNKNOWN, ""
     return row
 
