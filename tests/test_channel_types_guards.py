@@ -287,8 +287,10 @@ def test_a_biopotential_answer_needs_a_rate_that_carries_it():
 @pytest.mark.parametrize("sfreq", [4.0, 16.0, 25.0, 32.0])
 def test_a_wearables_rates_give_no_biopotential(raw_by_name, model, sfreq):
     """A wearable's PPG, pressure, breathing, motion, EDA and temperature, and a real
-    ECG, at 4-32 Hz: whatever else they are called, never ECG, EEG or EMG (the shipped
-    heads called a 25 Hz pressure wave ECG with probability 1.00 before the rate guard)."""
+    ECG, at 4-32 Hz: whatever else they are called, never ECG, EEG or EMG (before the
+    rate guard and the low-rate head, the pressure wave at 25 and 32 Hz came out ECG with
+    probability 1.00, this ECG at 16-32 Hz too, with a warning that the answer is less
+    reliable)."""
     rng = np.random.default_rng(0)
     ecg = raw_by_name["ecg/mitdb/100"].copy().pick(["MLII"]).crop(0, 120)
     ecg = ecg.load_data().resample(sfreq).get_data()[0]
