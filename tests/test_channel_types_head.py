@@ -467,3 +467,34 @@ def test_channels_below_37_5_hz_are_decided_by_the_low_rate_head(typed, tmp_path
     del old["low_rate_head"]  # a file written before the low-rate head
     before = Calibration.from_dict(old)
     assert before.low_rate_head is None and head_for(before, 16.0) is before.type_head
+
+
+def test_leave_one_source_out_on_the_same_sources_at_another_rate(typed, raw_by_name):
+    """``test_data``: the heads are fitted on ``data`` without each source, and that
+    source's channels of ``test_data`` (here resampled to 25 Hz) are decided, the
+    low-rate head and the rate guard included; the caller's data are not changed."""
+    model, _, data = typed
+    raws, sources = [], []
+    for name in ("ecg/mitdb/100", "eeg/eegmat/Subject00_1"):
+        raws.append(raw_by_name[name].copy().crop(0, 60.0).load_data().resample(25.0))
+        sources.append(name.rsplit("/", 1)[0])
+    r, k, s = _synthetic_set(4)
+    keep = [j for j, raw in enumerate(r) if raw.info["sfreq"] > 25.0]
+    raws += [r[j].copy().resample(25.0) for j in keep]
+    sources += [s[j] for j in keep]
+    test = collect_type_data(
+        model, raws, kinds=[None, None] + [k[j] for j in keep], sources=sources, augment=False
+    )
+    for ch in test.channels:
+        del ch["sfreq"]  # as in data collected before the rate was kept
+    result = evaluate_types(model, data, test_data=test, verbose=False)
+    pred = result["predictions"]
+    assert len(pred) == len(test) and set(pred["source"]) == set(sources)
+    assert (test.table["sfreq"] == 25.0).all()
+    assert not pred["predicted"].isin(["ecg", "eeg", "emg"]).any()  # 25 Hz: none
+    real = pred[pred["true_type"].isin(["ecg", "eeg"])]
+    assert len(real) == test.table["true_type"].isin(["ecg", "eeg"]).sum() > 20
+    assert (real["predicted"] == "unknown").all()
+    assert all("sfreq" not in ch for ch in test.channels)  # not changed
+    with pytest.raises(TypeError, match="test_data"):
+        evaluate_types(model, data, test_data=test.table, verbose=False)

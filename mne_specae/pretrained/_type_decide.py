@@ -14,8 +14,8 @@ Hierarchical, in three steps (each can end in ``"unknown"`` with a reason):
    18 more are ``unknown``, and one Myo EMG channel at rest.
 2. **The channel-type head** (``calibration.type_head``, rate-aware features at the
    channel's own rate; below ``LOW_RATE`` the low-rate head,
-   ``calibration.low_rate_head``, which knows no biopotential): which MNE type; ECG, EEG and EMG together are one family,
-   the biopotentials. A channel far from every label the head knows is ``"unknown"``.
+   ``calibration.low_rate_head``, which knows no biopotential): which MNE type; ECG,
+   EEG and EMG together are one family, the biopotentials. A channel far from every label the head knows is ``"unknown"``.
 3. **The encoder's heads** (:class:`~mne_specae.Calibration`: its channel head on the
    channel's mean embedding and median signal features, else its items' head) tell
    ECG, EEG and EMG apart inside the biopotential family (sent there when it is the type head's most

@@ -273,8 +273,12 @@ def evaluate_types(
             cal.channel_head = fit_channel_head(train, C=C)
         cal.low_rate_head = _low_rate_head(train, C)
         test = test_data.subset((test_data.table["source"] == source).to_numpy())
-        for ch, sfreq in zip(test.channels, test.table["sfreq"]):
-            ch.setdefault("sfreq", float(sfreq))  # (data collected before it was kept)
+        # each channel with its rate (data collected before it was kept lack it; the
+        # caller's data are not changed)
+        channels = [
+            dict(ch, sfreq=ch.get("sfreq", float(sfreq)))
+            for ch, sfreq in zip(test.channels, test.table["sfreq"])
+        ]
 
         def cached(chs):
             feats = np.concatenate([c["emb"] for c in chs])
@@ -283,13 +287,13 @@ def evaluate_types(
             return feats, errors, owners
 
         families = []
-        for ch in test.channels:  # the type head's family, for its own score
+        for ch in channels:  # the type head's family, for its own score
             ch_head = head_for(cal, ch["sfreq"])
             if ch_head is None or ch["reason"] or ch["features"] is None:
                 families.append("")
             else:
                 families.append(feature_verdict(ch_head, ch["features"], min_probability)["family"])
-        rows = decide_channels(test.channels, cal, cached, min_probability)
+        rows = decide_channels(channels, cal, cached, min_probability)
         for (_, truth), row, family in zip(test.table.iterrows(), rows, families):
             out.append(
                 dict(
