@@ -145,8 +145,12 @@ def calibrate_types(
 
     Call it after :func:`~mne_specae.calibrate` (which fits the encoder's ECG/EEG/EMG
     head and would drop a type head fitted before). The head is stored in
-    ``model.calibration_.type_head`` and saved with the model (plain numbers: files
-    read with ``weights_only=True``).
+    ``model.calibration_.type_head``, with the channel head
+    (``calibration_.channel_head``: ECG, EEG or EMG of a whole channel) and, when the
+    data teach two labels or more below 37.5 Hz (``collect_type_data(...,
+    augment=True)``), the low-rate head (``calibration_.low_rate_head``: channels
+    sampled below 37.5 Hz), all saved with the model (plain numbers: files read with
+    ``weights_only=True``).
 
     Parameters
     ----------
