@@ -2,6 +2,7 @@
 
     python benchmarks/bench_types_corpus.py --corpus /work/corpus --out OUT [--model FILE]
         [--per-source 40] [--max-segments 12] [--cache OUT/type_data.pkl] [--rates 64,32,25,4]
+        [--upsampled]
 
 Reads evenly spread recordings of each corpus source (at most ``--per-source``; every
 recording of the small sources) and the developers' sample and extended sets,
@@ -20,7 +21,11 @@ held-out source's recordings resampled to it (those sampled faster only; the hea
 are still fitted on the other sources at their own rates, with augmented rows): the
 low-rate path, as a wearable's PPG at 64 Hz, motion or a breathing belt at 25-32 Hz
 or an EDA at 4 Hz would take it. ``OUT/<rate>hz/`` holds its tables and
-``OUT/types_by_rate.csv`` one line per rate.
+``OUT/types_by_rate.csv`` one line per rate. With ``--upsampled`` too, each rate again
+with the recordings resampled to it and back up to their own rate by FFT
+(``OUT/<rate>hz_up/``): the slow channels of a multi-rate file (a polysomnogram) as
+MNE's EDF reader gives them, every channel at the highest rate with an empty band
+above its own Nyquist frequency.
 
 The collected data are cached (``--cache``, a local pickle, never a model file) so
 that the evaluation can be rerun without reading the corpus again.
@@ -74,9 +79,11 @@ def dev_raws(per_source):
             yield raws[int(k)], None, source
 
 
-def collect(model, args, rate=None):
+def collect(model, args, rate=None, upsampled=False):
     """The type data of the corpus and developers' recordings; with ``rate``, of those
-    sampled faster, resampled to ``rate`` (test channels only: no augmented rows)."""
+    sampled faster, resampled to ``rate`` (test channels only: no augmented rows), and
+    with ``upsampled`` then back to their own rate by FFT, as MNE's EDF reader upsamples
+    the slow channels of a multi-rate file."""
     data = None
     t0 = time.perf_counter()
     sources = [
@@ -87,7 +94,10 @@ def collect(model, args, rate=None):
         if rate is not None:
             if raw.info["sfreq"] <= rate:
                 continue
+            own = raw.info["sfreq"]
             raw = raw.copy().load_data().resample(rate, verbose=False)
+            if upsampled:
+                raw.resample(own, npad=0, method="fft", verbose=False)
         part = msa.collect_type_data(
             model,
             raw,
@@ -98,7 +108,7 @@ def collect(model, args, rate=None):
             verbose=False,
         )
         data = part if data is None else data + part
-    at = "" if rate is None else f" at {rate:g} Hz"
+    at = "" if rate is None else f" at {rate:g} Hz" + (", upsampled back" if upsampled else "")
     print(f"collected {data!r}{at} in {time.perf_counter() - t0:.0f} s")
     return data
 
@@ -117,6 +127,12 @@ def main():
         default="",
         help="also decide every source's channels resampled to these rates (Hz, comma-"
         "separated, e.g. 64,32,25,4: a wearable's), with the heads fitted on the others",
+    )
+    parser.add_argument(
+        "--upsampled",
+        action="store_true",
+        help="with --rates: also decide the channels resampled to each rate and upsampled "
+        "back to their own by FFT (a multi-rate file as MNE's EDF reader gives it)",
     )
     parser.add_argument(
         "--keep-encoder-head",
@@ -141,11 +157,12 @@ def main():
     report(result, out)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     rows = [low_rate_row(result, "own")]
-    for rate in rates:
-        tag = f"{rate:g}hz"
+    variants = [(rate, up) for rate in rates for up in (False, True) if args.upsampled or not up]
+    for rate, up in variants:
+        tag = f"{rate:g}hz" + ("_up" if up else "")
         test = cached(
             cache.with_name(f"{cache.stem}_{tag}{cache.suffix}"),
-            lambda rate=rate: collect(model, args, rate),
+            lambda rate=rate, up=up: collect(model, args, rate, up),
         )
         t0 = time.perf_counter()
         at = msa.evaluate_types(
@@ -156,12 +173,13 @@ def main():
             test_data=test,
             verbose=False,
         )
+        name = f"{rate:g} Hz" + (", upsampled" if up else "")
         print(
-            f"\n=== every source at {rate:g} Hz (leave one source out, {time.perf_counter() - t0:.0f} s)"
+            f"\n=== every source at {name} (leave one source out, {time.perf_counter() - t0:.0f} s)"
         )
         (out / tag).mkdir(exist_ok=True)
         report(at, out / tag)
-        rows.append(low_rate_row(at, f"{rate:g} Hz"))
+        rows.append(low_rate_row(at, name))
     if rates:
         table = pd.DataFrame(rows).set_index("rate")
         print(

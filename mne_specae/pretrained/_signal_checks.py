@@ -254,7 +254,7 @@ def is_envelope(negative, floor, rest):
     )
 
 
-def check_channel(windows, sfreq, *, slow_ok=False):
+def check_channel(windows, sfreq, *, slow_ok=False, band_top=None):
     """Why a channel is not a biosignal the model knows, or ``""``.
 
     Parameters
@@ -266,6 +266,10 @@ def check_channel(windows, sfreq, *, slow_ok=False):
     slow_ok : bool
         Leave slow channels (and quantised slow sensors) to a channel-type head
         instead of calling them ``"unknown"``; see the module's notes.
+    band_top : float | None
+        The top of the channel's band (Hz): half the rate it was sampled at, when a
+        reader upsampled it; ``None``: ``sfreq / 2``. A tone needs a band of 5 Hz above
+        1 Hz (a pulse sampled at 4 Hz is nearly a sine, at any rate it is read at).
 
     Returns
     -------
@@ -311,7 +315,8 @@ def check_channel(windows, sfreq, *, slow_ok=False):
             return f"sampled too slowly ({sfreq:g} Hz)", stats
         if fast < MIN_FAST_FRACTION:
             return "nothing above 10 Hz (a slow sensor or drift)", stats
-    wide = sfreq / 2 - 1.0 >= TONE_MIN_BAND  # "within 1 Hz of the peak" means something
+    top = sfreq / 2 if band_top is None else min(band_top, sfreq / 2)
+    wide = top - 1.0 >= TONE_MIN_BAND  # "within 1 Hz of the peak" means something
     # a walk or a pulse is nearly periodic at 1-3 Hz: a low peak must be purer
     purity = TONE_FRACTION if not slow_ok or peak >= SLOW_TONE_BELOW else SLOW_TONE_FRACTION
     if tone > purity and slow_ok and share >= TONE_BAND_SHARE and wide:

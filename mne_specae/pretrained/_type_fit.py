@@ -27,6 +27,7 @@ from ._type_data import (  # noqa: F401 (collect_type_data and TypeData: this mo
     AUGMENT_SECONDS,
     TypeData,
     augment_features,
+    below_low_rate,
     channel_label,
     collect_type_data,
     training_rows,
@@ -101,6 +102,8 @@ def fit_channel_head(data, *, C=1.0):
         emb, feats = ch.get("emb"), ch["features"]
         if row["true_type"] not in BIOPOTENTIALS or row["rule"] or feats is None:
             continue
+        if below_low_rate(ch):
+            continue
         if emb is None or not len(emb):
             continue
         with np.errstate(all="ignore"), _quiet():
@@ -126,6 +129,8 @@ def _encoder_calibration(data, C):
     most ``MAX_ITEMS_PER_CHANNEL`` evenly spread items per channel)."""
     X, err, y, ids = [], [], [], []
     for (_, row), ch in zip(data.table.iterrows(), data.channels):
+        if below_low_rate(ch):
+            continue
         if row["true_type"] in BIOPOTENTIALS and ch.get("emb") is not None and len(ch["emb"]):
             keep = evenly_spaced(len(ch["emb"]), MAX_ITEMS_PER_CHANNEL)
             X.append(ch["emb"][keep])

@@ -61,12 +61,15 @@ more. On the corpus resampled to 32, 25 and 4 Hz (leave one source out), the hea
 before it called 7-12 channels of other types ECG, EEG or EMG at each rate. A
 stricter rate for EMG (100 Hz: surface EMG has most of its power in 20-150 Hz) was
 tried and dropped: on the corpus's EMG resampled to 64 Hz it turned 341 right EMG
-answers ``unknown`` and 5 wrong ones.
+answers ``unknown`` and 5 wrong ones. The rate is the one a channel was sampled at
+(:func:`._type_windows.sampled_rate`): a slow channel upsampled when its multi-rate
+file was read counts at its own rate, not the file's.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from mne.utils import warn
 
 from ._type_decide import BIOPOTENTIALS, LOW_RATE, UNKNOWN, _describe
 from ._type_features import BANDS, FEATURE_NAMES, NYQUIST_USE
@@ -248,3 +251,30 @@ def eog_guard(row, types, median_features):
     if row["reason"]:
         row["predicted"] = UNKNOWN
     return row
+
+
+def warn_low_rate(channels, model, has_head):
+    """Warn when channels the encoder judges lack the top of its input band."""
+    fmax = getattr(model.input_stage_, "fmax", None)
+    slow = [  # (below 37.5 Hz the rate guard answers for each channel)
+        ch
+        for ch in channels
+        if fmax is not None and BIOPOTENTIAL_MIN_RATE <= ch["sfreq"] < 2 * fmax
+    ]
+    if not slow:
+        return
+    sfreq = min(ch["sfreq"] for ch in slow)
+    names = [ch["name"] for ch in slow]
+    who = (
+        f"the channel(s) the type head calls biopotentials ({', '.join(names[:5])}"
+        + (", ..." if len(names) > 5 else "")
+        + ")"
+        if has_head
+        else "the channels"
+    )
+    warn(
+        f"The data are sampled at {sfreq:g} Hz: nothing above {sfreq / 2:g} Hz, but "
+        f"the model's input reaches {fmax:g} Hz and it was trained on recordings that "
+        "have that band (EMG has most of its power above 20 Hz). Which of ECG, EEG and "
+        f"EMG {who} are is less reliable; check them."
+    )

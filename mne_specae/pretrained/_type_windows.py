@@ -3,21 +3,42 @@
 * the model's windows: each channel at its own rate (for the checks) and resampled
   to the model's (for the encoder), up to ``max_segments``, evenly spread;
 * the long windows of the rate-aware features (:data:`FEATURE_SECONDS`), at the
-  channel's own rate only.
+  channel's own rate only;
+* the rate a channel was sampled at (:func:`sampled_rate`): a file's rate, or a
+  lower one for a channel that carries nothing above some frequency, as when a reader
+  upsamples the slow channels of a multi-rate file (MNE's EDF reader resamples every
+  channel to the highest rate, by FFT).
 
 Windows a channel cannot use (NaN samples, ``BAD`` annotations) are NaN rows.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
+from functools import lru_cache
+
 import mne
 import numpy as np
+from scipy.signal import resample_poly
+from scipy.signal.windows import dpss
 
 from ..utils._signals import bridge_nonfinite, evenly_spaced
 from ._type_features import FEATURE_SECONDS
 
 #: Seconds read on each side of a window before resampling (the filter's edge).
 MARGIN_SECONDS = 0.5
+#: A channel's band edge is where the power above it falls below this fraction of
+#: its total (of the differenced signal: drifts do not hide the top of the band). An
+#: FFT-upsampled channel keeps about 1e-16 there; on the corpus every channel sampled
+#: at its rate keeps a noise floor above 1e-8 up to 0.95 x Nyquist or higher.
+EDGE_TOLERANCE = 1e-10
+#: Time-bandwidth of the Slepian taper of the band-edge spectrum (leakage < 1e-20).
+EDGE_NW = 8.0
+#: A channel whose twice band edge is below this fraction of its rate is judged at
+#: that lower rate (:func:`sampled_rate`).
+BAND_LIMITED = 0.75
+#: The lowest rate a band-limited channel is judged at (the features' lowest).
+MIN_SAMPLED_RATE = 4.0
 
 
 def _resample(x, sfreq, target):
@@ -97,3 +118,57 @@ def feature_windows(inst, idx, n_windows, min_seconds):
     x = np.stack(out).astype(np.float64, copy=False)
     x[~np.isfinite(x).all(axis=2)] = np.nan
     return x
+
+
+@lru_cache(maxsize=8)
+def _taper(n):
+    return dpss(n, EDGE_NW)
+
+
+def band_edge(windows, sfreq):
+    """The frequency (Hz) above which a channel holds less than ``EDGE_TOLERANCE`` of
+    its power, the median over its finite windows ``(n_windows, n)``; ``nan`` when no
+    window is long enough (16 samples) or every one is constant."""
+    windows = np.asarray(windows, float)
+    if windows.ndim != 2 or windows.shape[1] < 16:
+        return np.nan
+    n = windows.shape[1]
+    t = np.arange(n) - (n - 1) / 2
+    freqs = np.fft.rfftfreq(n, 1.0 / sfreq)
+    edges = []
+    for x in windows[np.isfinite(windows).all(axis=1)]:
+        x = x - np.polyval(np.polyfit(t, x, 1), t)
+        x = np.diff(x, append=x[-1])
+        power = np.abs(np.fft.rfft(x * _taper(n))) ** 2
+        total = power.sum()
+        if not total > 0:
+            continue
+        above = np.cumsum(power[::-1])[::-1] / total  # power at and above each bin
+        edges.append(freqs[max(0, int(np.searchsorted(-above, -EDGE_TOLERANCE)) - 1)])
+    # less the taper's half-bandwidth, by which the top of the band spreads upward
+    return max(0.0, float(np.median(edges)) - EDGE_NW * sfreq / n) if edges else np.nan
+
+
+def sampled_rate(windows, sfreq):
+    """The rate (Hz) a channel was sampled at: ``sfreq``, or, when the channel holds
+    nothing above some frequency (``band_edge`` below ``BAND_LIMITED`` x Nyquist),
+    twice that frequency rounded up to whole Hz (at least ``MIN_SAMPLED_RATE``)."""
+    edge = band_edge(windows, sfreq)
+    if not np.isfinite(edge) or 2 * edge >= BAND_LIMITED * sfreq:
+        return float(sfreq)
+    return float(min(sfreq, max(MIN_SAMPLED_RATE, np.ceil(round(2 * edge, 3)))))
+
+
+def at_rate(windows, sfreq, rate, *, padtype="line"):
+    """``(windows, rate)``: ``windows`` (last axis: time) resampled from ``sfreq`` to
+    about ``rate`` by a polyphase filter, and the rate they are at (``rate`` to a ratio
+    of at most 1000). ``padtype`` as in :func:`scipy.signal.resample_poly`: ``"line"``
+    (continuing each window's line) leaves its edges as they are, as a channel sampled
+    at ``rate`` has them; the training rows at other rates are made with
+    ``"constant"`` (zeros beyond the edges: a window's offset turns into steps there),
+    what the shipped heads learnt from (see ``_type_data.augment_features``)."""
+    if rate == sfreq:
+        return windows, float(sfreq)
+    frac = Fraction(rate / sfreq).limit_denominator(1000)
+    low = resample_poly(windows, frac.numerator, frac.denominator, axis=-1, padtype=padtype)
+    return low, sfreq * frac.numerator / frac.denominator

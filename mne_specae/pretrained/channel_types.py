@@ -26,14 +26,14 @@ from ._signal_checks import check_channel
 from ._type_decide import UNKNOWN, encoder_verdict, feature_verdict, head_for, white_noise
 from ._type_features import window_features
 from ._type_guards import (
-    BIOPOTENTIAL_MIN_RATE,
     eog_guard,
     pulse_guard,
     rate_guard,
     slow_guard,
     smooth_guard,
+    warn_low_rate,
 )
-from ._type_windows import epochs_windows, feature_windows, raw_windows
+from ._type_windows import at_rate, epochs_windows, feature_windows, raw_windows, sampled_rate
 from .loading import resolve_model
 
 #: Long feature windows per channel: this fraction of ``max_segments`` (at least 1).
@@ -48,6 +48,7 @@ COLUMNS = (
     "second",
     "second_probability",
     "n_segments",
+    "sfreq",
     "reason",
     "distance",
     "error_z",
@@ -66,6 +67,7 @@ def _row(name, ch_type, n_segments, reason, **extra):
         second="",
         second_probability=np.nan,
         n_segments=int(n_segments),
+        sfreq=np.nan,
         reason=reason,
         distance=np.nan,
         error_z=np.nan,
@@ -108,18 +110,21 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
     out = []
     for c, (name, ch_type) in enumerate(zip(names, types)):
         ok = np.isfinite(orig[:, c]).all(axis=1)
-        reason, stats = check_channel(orig[ok, c], sfreq, slow_ok=slow_ok)
+        fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
+        # a channel upsampled when read is judged at the rate it was sampled at
+        rate = sampled_rate(fine if len(fine) else orig[ok, c], sfreq)
+        reason, stats = check_channel(orig[ok, c], sfreq, slow_ok=slow_ok, band_top=rate / 2)
+        fine, rate = at_rate(fine, sfreq, rate)
         stim, envelope = stats.pop("stim"), stats.pop("envelope")
         info = dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats)
-        info["sfreq"] = sfreq  # (the head that decides, the rate guard, training rows)
+        info["sfreq"] = rate  # (the head that decides, the rate guard, training rows)
         info.update(stim=stim, envelope=envelope, features=None, median=None, items=None)
         info["seconds"] = long.shape[-1] / sfreq if len(long) else 0.0  # feature windows
         if not reason or (envelope and teach):  # an envelope still teaches a type head
-            fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
             if len(fine):
-                info["features"] = window_features(fine, sfreq)
+                info["features"] = window_features(fine, rate)
                 if augment is not None:
-                    info["features_aug"], info["rates_aug"] = augment(fine, sfreq)
+                    info["features_aug"], info["rates_aug"] = augment(fine, rate)
                 with np.errstate(all="ignore"), _quiet():
                     info["median"] = np.nanmedian(info["features"], axis=0)
         if not reason:
@@ -206,7 +211,8 @@ def decide_channels(channels, calibration, embed, min_probability):
             eog_guard(rows[r], types, ch["median"])
             smooth_guard(rows[r], types, ch["median"])
             rate_guard(rows[r], ch.get("sfreq"))
-    for row in rows:
+    for row, ch in zip(rows, channels):
+        row["sfreq"] = ch["sfreq"]
         row["ch_type"] = row["predicted"] if row["predicted"] != UNKNOWN else row["type"]
     return rows
 
@@ -220,6 +226,12 @@ def identify_channel_types(
     The current channel types are ignored. The steps (details in
     :mod:`mne_specae.pretrained._type_decide`, the guards in
     :mod:`mne_specae.pretrained._type_guards`):
+
+    Each channel is judged at the rate it was sampled at: the recording's, or, for a
+    channel that holds nothing above some frequency (a slow channel of a multi-rate
+    file, upsampled when read: MNE's EDF reader does this by FFT), twice that
+    frequency (column ``sfreq``; the rules look at the samples as they are, within
+    that band, and the heads at the windows resampled down to it on a copy).
 
     1. **Rules**, on up to ``max_segments`` windows of the model's length at the
        channel's own rate (evenly spread; windows touching ``BAD`` annotations or NaN
@@ -290,7 +302,8 @@ def identify_channel_types(
         ``probability`` (of the answer: the encoder's head's for ECG, EEG and EMG, the
         type head's otherwise; ``nan`` where a rule decided), ``second`` and
         ``second_probability`` (the runner-up of the same head), ``n_segments``
-        (model windows used), ``reason`` (why ``"unknown"``, or the rule that named
+        (model windows used), ``sfreq`` (the rate the channel was judged at, Hz),
+        ``reason`` (why ``"unknown"``, or the rule that named
         a ``"stim"`` or an envelope ``"misc"``; else empty), ``distance`` and ``error_z`` (how far
         the channel lies from the encoder's training data, see
         :class:`~mne_specae.Calibration`), ``feature_distance`` (the same for the type
@@ -327,15 +340,15 @@ def identify_channel_types(
     idx = pick_channels(inst.info, picks, default="all", log_bads=True)
     head = getattr(calibration, "type_head", None)
     channels, duration = collect_channels(inst, idx, model, max_segments, slow_ok=head is not None)
+    sfreq = inst.info["sfreq"]
     if not channels:
-        sfreq = inst.info["sfreq"]
         length = inst.n_times if isinstance(inst, mne.io.BaseRaw) else len(inst.times)
         warn(
             f"The data are shorter ({length / sfreq:.3g} s) than one {duration:g} s "
             "window: no channel can be identified."
         )
         rows = [
-            _row(inst.ch_names[i], t, 0, f"shorter than one {duration:g} s window")
+            _row(inst.ch_names[i], t, 0, f"shorter than one {duration:g} s window", sfreq=sfreq)
             for i, t in zip(idx, inst.get_channel_types(picks=idx))
         ]
         for row in rows:
@@ -343,33 +356,19 @@ def identify_channel_types(
         return _table(rows)
 
     def embed(chs):
-        _warn_low_rate(inst, model, [ch["name"] for ch in chs], head is not None)
+        warn_low_rate(chs, model, head is not None)
         return embed_channels(model, chs)
 
+    lower = [f"{ch['name']} ({ch['sfreq']:g} Hz)" for ch in channels if ch["sfreq"] < sfreq]
+    if lower:
+        logger.info(
+            f"{len(lower)} channel(s) hold nothing above half a lower rate (upsampled when "
+            f"read?) and are judged at it: {', '.join(lower)}"
+        )
     table = _table(decide_channels(channels, calibration, embed, min_probability))
     counts = table["predicted"].value_counts().to_dict()
     logger.info(f"Identified {len(table)} channel(s): {counts}")
     return table
-
-
-def _warn_low_rate(inst, model, names, has_head):
-    sfreq = float(inst.info["sfreq"])
-    fmax = getattr(model.input_stage_, "fmax", None)
-    if fmax is None or sfreq / 2 >= fmax or sfreq < BIOPOTENTIAL_MIN_RATE:
-        return  # (too slow for any biopotential: the rate guard says so per channel)
-    who = (
-        f"the channel(s) the type head calls biopotentials ({', '.join(names[:5])}"
-        + (", ..." if len(names) > 5 else "")
-        + ")"
-        if has_head
-        else "the channels"
-    )
-    warn(
-        f"The data are sampled at {sfreq:g} Hz: nothing above {sfreq / 2:g} Hz, but "
-        f"the model's input reaches {fmax:g} Hz and it was trained on recordings that "
-        "have that band (EMG has most of its power above 20 Hz). Which of ECG, EEG and "
-        f"EMG {who} are is less reliable; check them."
-    )
 
 
 def _table(rows):

@@ -1,0 +1,111 @@
+"""Channels of a multi-rate file (issue 21): MNE's EDF reader upsamples every channel to
+the highest rate by FFT, so a polysomnogram's breathing belt reaches
+:func:`~mne_specae.identify_channel_types` at the EEG's rate with nothing above its own
+Nyquist frequency. Each channel is judged at the rate it was sampled at (``sfreq``)."""
+
+import warnings
+
+import mne
+import numpy as np
+import pytest
+import type_signals as ts
+
+from mne_specae import identify_channel_types, load_pretrained
+from mne_specae.pretrained._type_windows import MIN_SAMPLED_RATE, at_rate, sampled_rate
+
+RECORDINGS = ("ecg/mitdb/100", "eeg/eegmat/Subject00_1", "emg/uci_lower_limb/3Amar")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_pretrained(verbose=False)
+
+
+def _first(raw, seconds=30.0):
+    """The first ``seconds`` of a recording's first channel: ``(x, sfreq)``."""
+    sfreq = raw.info["sfreq"]
+    return raw.get_data(picks=[0], stop=int(seconds * sfreq))[0], sfreq
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_a_channel_is_judged_at_the_rate_it_was_sampled_at(raw_by_name, name):
+    """Real ECG, EEG and EMG keep their own rate; the same channel band-limited to a
+    lower rate and upsampled back by FFT (as MNE's EDF reader does) is judged at that
+    rate. A polyphase upsampling leaves its filter's stopband, which cannot be told from
+    a sensor's noise floor: such a channel keeps the file's rate."""
+    x, sfreq = _first(raw_by_name[name])
+    assert sampled_rate(x[np.newaxis], sfreq) == sfreq
+    for rate in (4.0, 25.0, 32.0, 64.0):
+        low = mne.filter.resample(x, up=rate, down=sfreq, npad="auto", verbose=False)
+        fft = mne.filter.resample(low, up=sfreq, down=rate, npad=0, verbose=False)
+        assert sampled_rate(fft[np.newaxis, : x.size], sfreq) == rate
+        poly = mne.filter.resample(low, up=sfreq, down=rate, method="polyphase", verbose=False)
+        assert sampled_rate(poly[np.newaxis, : x.size], sfreq) == sfreq
+    back, got = at_rate(x[np.newaxis], sfreq, 25.0)
+    assert got == 25.0 and back.shape == (1, int(x.size * 25.0 / sfreq))
+    # a slower sensor than the features know is judged at their lowest rate
+    hold = mne.filter.resample(
+        mne.filter.resample(x, up=1.0, down=sfreq, verbose=False), up=sfreq, down=1.0, npad=0
+    )
+    assert sampled_rate(hold[np.newaxis, : x.size], sfreq) == MIN_SAMPLED_RATE
+
+
+def _multirate_edf(path, raw_by_name):
+    """A polysomnogram-like EDF: two EEG channels at 500 Hz, an ECG at 360 Hz, a
+    breathing belt at 10 Hz, a pulse oximeter at 25 Hz, a skin temperature at 4 Hz;
+    returns each signal at its own rate ``{name: (x, sfreq)}``."""
+    from edfio import Edf, EdfSignal, read_edf
+
+    rng = np.random.default_rng(3)
+    eeg = raw_by_name["eeg/eegmat/Subject00_1"].get_data(picks=["P3", "O1"], stop=120 * 500)
+    ecg = raw_by_name["ecg/mitdb/100"].get_data(picks=["MLII"], stop=120 * 360)[0]
+    own = {
+        "EEG P3": (eeg[0], 500.0),
+        "EEG O1": (eeg[1], 500.0),
+        "ECG": (ecg, 360.0),
+        "Resp": (ts.breathing(10.0, 120, rng), 10.0),
+        "Pleth": (ts.ppg(25.0, 120, rng), 25.0),
+        "Temp": (ts.temperature(4.0, 120, rng), 4.0),
+    }
+    signals = [
+        EdfSignal(x / np.abs(x).max(), sampling_frequency=sfreq, label=name)
+        for name, (x, sfreq) in own.items()
+    ]
+    Edf(signals).write(path)
+    # what the file holds (16-bit samples), at each channel's own rate
+    return {s.label: (s.data, s.sampling_frequency) for s in read_edf(path).signals}
+
+
+def test_a_polysomnogram_read_by_mne_is_typed_at_each_channels_own_rate(
+    tmp_path, raw_by_name, model
+):
+    """Read by MNE, every channel of the file comes at 500 Hz. Each is judged at its own
+    rate and answered as the same samples are at that rate; nothing slow is called ECG,
+    EEG or EMG. (Before: no ``sfreq``; the breathing belt, the pulse and the temperature
+    were judged at 500 Hz with their empty upper bands.)"""
+    path = tmp_path / "psg.edf"
+    own = _multirate_edf(path, raw_by_name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MNE: "Channels contain different sampling rates"
+        raw = mne.io.read_raw_edf(path, preload=True, verbose=False)
+    assert raw.info["sfreq"] == 500.0
+    before = raw.get_data()
+    table = identify_channel_types(raw, model=model, verbose=False)
+    np.testing.assert_array_equal(raw.get_data(), before)
+    assert table["sfreq"].to_dict() == {name: sfreq for name, (_, sfreq) in own.items()}
+    assert table.loc[["EEG P3", "EEG O1"], "predicted"].tolist() == ["eeg", "eeg"]
+    assert table.loc["ECG", "predicted"] == "ecg"
+    slow = ["Resp", "Pleth", "Temp"]
+    assert not table.loc[slow, "predicted"].isin(["ecg", "eeg", "emg"]).any()
+    for name in slow:  # the same samples at their own rate
+        x, sfreq = own[name]
+        alone = mne.io.RawArray(
+            x[np.newaxis], mne.create_info([name], sfreq, "misc"), verbose=False
+        )
+        expect = identify_channel_types(alone, model=model, verbose=False).loc[name]
+        got = table.loc[name]
+        assert (got["predicted"], got["kind"]) == (expect["predicted"], expect["kind"]), name
+        # (held samples differ: at 4 Hz the file's 16-bit temperature repeats samples,
+        # resampled from 500 Hz it does not)
+        np.testing.assert_allclose(got["type_probability"], expect["type_probability"], atol=0.1)
+    assert table.loc["Resp", "predicted"] == "resp"
