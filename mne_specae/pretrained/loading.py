@@ -26,7 +26,7 @@ from ..utils._files import file_sha256
 PRETRAINED = {
     "biosignals": dict(
         file="biosignals.specae",
-        sha256="d24cd4b98145b88aff8375ecefaeefb9ec74021c1f5255ddd8d7667121ed0a5c",
+        sha256="4f09a72dbe7afb231c3aae26623e1cd5069dd491e632721899cb24ed00777ceb",
         description=(
             "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz, each "
             "image z-scored) trained on 125,254 channel-segments of the pretraining "
