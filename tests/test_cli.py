@@ -404,6 +404,7 @@ def _table_rows(text, fname):
         "probability",
         "second",
         "n_segments",
+        "sfreq",
         "reason",
     ]
     assert lines[2].split() == ["channel"]

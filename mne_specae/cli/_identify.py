@@ -31,7 +31,7 @@ from ._args import positive_int
 #: Windows per channel that the train/embed check looks at (a quick look).
 CHECK_SEGMENTS = 10
 #: Columns of the table that ``identify`` prints.
-TABLE_COLUMNS = ("type", "predicted", "probability", "second", "n_segments", "reason")
+TABLE_COLUMNS = ("type", "predicted", "probability", "second", "n_segments", "sfreq", "reason")
 _READ_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError)
 
 
@@ -176,13 +176,16 @@ def _identify_targets(args, files):
 
 def format_table(table):
     """The printed table: channel, type, predicted (with its kind: ``bio/ppg``),
-    probability, second, n_segments, reason."""
+    probability, second, n_segments, sfreq (the rate the channel was judged at: a slow
+    channel upsampled when its file was read shows its own), reason."""
     shown = table.loc[:, list(TABLE_COLUMNS)].copy()
     if "kind" in table:
         kind = table["kind"].fillna("").astype(str)
         shown["predicted"] = shown["predicted"].where(kind == "", shown["predicted"] + "/" + kind)
     shown["reason"] = shown["reason"].fillna("")
-    return shown.to_string(float_format=lambda v: f"{v:.2f}", na_rep="-")
+    return shown.to_string(
+        float_format=lambda v: f"{v:.2f}", formatters={"sfreq": "{:g}".format}, na_rep="-"
+    )
 
 
 def identify(args):
