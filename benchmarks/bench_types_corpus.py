@@ -2,7 +2,7 @@
 
     python benchmarks/bench_types_corpus.py --corpus /work/corpus --out OUT [--model FILE]
         [--per-source 40] [--max-segments 12] [--cache OUT/type_data.pkl] [--rates 64,32,25,4]
-        [--upsampled]
+        [--upsampled] [--held]
 
 Reads evenly spread recordings of each corpus source (at most ``--per-source``; every
 recording of the small sources) and the developers' sample and extended sets,
@@ -25,7 +25,9 @@ or an EDA at 4 Hz would take it. ``OUT/<rate>hz/`` holds its tables and
 with the recordings resampled to it and back up to their own rate by FFT
 (``OUT/<rate>hz_up/``): the slow channels of a multi-rate file (a polysomnogram) as
 MNE's EDF reader gives them, every channel at the highest rate with an empty band
-above its own Nyquist frequency.
+above its own Nyquist frequency. With ``--held``, each rate again with every sample
+repeated back to the recording's rate (``OUT/<rate>hz_held/``; the rate is the
+recording's over the nearest whole ratio): a stream forward-filled to a common rate.
 
 The collected data are cached (``--cache``, a local pickle, never a model file) so
 that the evaluation can be rerun without reading the corpus again.
@@ -36,6 +38,8 @@ import pickle
 import time
 from pathlib import Path
 
+import mne
+import numpy as np
 import pandas as pd
 
 import mne_specae as msa
@@ -79,11 +83,13 @@ def dev_raws(per_source):
             yield raws[int(k)], None, source
 
 
-def collect(model, args, rate=None, upsampled=False):
+def collect(model, args, rate=None, mode=""):
     """The type data of the corpus and developers' recordings; with ``rate``, of those
     sampled faster, resampled to ``rate`` (test channels only: no augmented rows), and
-    with ``upsampled`` then back to their own rate by FFT, as MNE's EDF reader upsamples
-    the slow channels of a multi-rate file."""
+    back to their own rate with ``mode``: ``"upsampled"`` by FFT, as MNE's EDF reader
+    upsamples the slow channels of a multi-rate file; ``"held"`` by repeating each
+    sample ``k`` times (then ``rate`` is their own over ``k``, ``k`` the nearest whole
+    ratio), as exports forward-fill slow streams to a common rate."""
     data = None
     t0 = time.perf_counter()
     sources = [
@@ -95,8 +101,14 @@ def collect(model, args, rate=None, upsampled=False):
             if raw.info["sfreq"] <= rate:
                 continue
             own = raw.info["sfreq"]
-            raw = raw.copy().load_data().resample(rate, verbose=False)
-            if upsampled:
+            if mode == "held":
+                k = int(round(own / rate))
+                low = raw.copy().load_data().resample(own / k, verbose=False)
+                held = mne.io.RawArray(np.repeat(low.get_data(), k, axis=1), raw.info.copy())
+                raw = held.set_annotations(low.annotations)
+            else:
+                raw = raw.copy().load_data().resample(rate, verbose=False)
+            if mode == "upsampled":
                 raw.resample(own, npad=0, method="fft", verbose=False)
         part = msa.collect_type_data(
             model,
@@ -108,7 +120,7 @@ def collect(model, args, rate=None, upsampled=False):
             verbose=False,
         )
         data = part if data is None else data + part
-    at = "" if rate is None else f" at {rate:g} Hz" + (", upsampled back" if upsampled else "")
+    at = "" if rate is None else f" at {rate:g} Hz" + (f", {mode} back" if mode else "")
     print(f"collected {data!r}{at} in {time.perf_counter() - t0:.0f} s")
     return data
 
@@ -135,6 +147,12 @@ def main():
         "back to their own by FFT (a multi-rate file as MNE's EDF reader gives it)",
     )
     parser.add_argument(
+        "--held",
+        action="store_true",
+        help="with --rates: also decide the channels resampled to about each rate and "
+        "each sample repeated back to their own (a stream forward-filled to a common rate)",
+    )
+    parser.add_argument(
         "--keep-encoder-head",
         action="store_true",
         help="keep the model's own ECG/EEG/EMG head instead of refitting it per fold",
@@ -157,12 +175,12 @@ def main():
     report(result, out)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     rows = [low_rate_row(result, "own")]
-    variants = [(rate, up) for rate in rates for up in (False, True) if args.upsampled or not up]
-    for rate, up in variants:
-        tag = f"{rate:g}hz" + ("_up" if up else "")
+    modes = [""] + ["upsampled"] * args.upsampled + ["held"] * args.held
+    for rate, mode in [(rate, mode) for rate in rates for mode in modes]:
+        tag = f"{rate:g}hz" + {"": "", "upsampled": "_up", "held": "_held"}[mode]
         test = cached(
             cache.with_name(f"{cache.stem}_{tag}{cache.suffix}"),
-            lambda rate=rate, up=up: collect(model, args, rate, up),
+            lambda rate=rate, mode=mode: collect(model, args, rate, mode),
         )
         t0 = time.perf_counter()
         at = msa.evaluate_types(
@@ -173,7 +191,7 @@ def main():
             test_data=test,
             verbose=False,
         )
-        name = f"{rate:g} Hz" + (", upsampled" if up else "")
+        name = f"{rate:g} Hz" + (f", {mode}" if mode else "")
         print(
             f"\n=== every source at {name} (leave one source out, {time.perf_counter() - t0:.0f} s)"
         )

@@ -7,11 +7,12 @@ import warnings
 
 import mne
 import numpy as np
+import pandas as pd
 import pytest
 import type_signals as ts
 
 from mne_specae import identify_channel_types, load_pretrained
-from mne_specae.pretrained._type_windows import MIN_SAMPLED_RATE, at_rate, sampled_rate
+from mne_specae.pretrained._type_windows import MIN_SAMPLED_RATE, at_rate, held_step, sampled_rate
 
 RECORDINGS = ("ecg/mitdb/100", "eeg/eegmat/Subject00_1", "emg/uci_lower_limb/3Amar")
 
@@ -34,20 +35,48 @@ def test_a_channel_is_judged_at_the_rate_it_was_sampled_at(raw_by_name, name):
     rate. A polyphase upsampling leaves its filter's stopband, which cannot be told from
     a sensor's noise floor: such a channel keeps the file's rate."""
     x, sfreq = _first(raw_by_name[name])
-    assert sampled_rate(x[np.newaxis], sfreq) == sfreq
+    assert sampled_rate(x[np.newaxis], sfreq) == (sfreq, False)
     for rate in (4.0, 25.0, 32.0, 64.0):
         low = mne.filter.resample(x, up=rate, down=sfreq, npad="auto", verbose=False)
         fft = mne.filter.resample(low, up=sfreq, down=rate, npad=0, verbose=False)
-        assert sampled_rate(fft[np.newaxis, : x.size], sfreq) == rate
+        assert sampled_rate(fft[np.newaxis, : x.size], sfreq) == (rate, False)
         poly = mne.filter.resample(low, up=sfreq, down=rate, method="polyphase", verbose=False)
-        assert sampled_rate(poly[np.newaxis, : x.size], sfreq) == sfreq
+        assert sampled_rate(poly[np.newaxis, : x.size], sfreq) == (sfreq, False)
     back, got = at_rate(x[np.newaxis], sfreq, 25.0)
     assert got == 25.0 and back.shape == (1, int(x.size * 25.0 / sfreq))
     # a slower sensor than the features know is judged at their lowest rate
-    hold = mne.filter.resample(
+    slow = mne.filter.resample(
         mne.filter.resample(x, up=1.0, down=sfreq, verbose=False), up=sfreq, down=1.0, npad=0
     )
-    assert sampled_rate(hold[np.newaxis, : x.size], sfreq) == MIN_SAMPLED_RATE
+    assert sampled_rate(slow[np.newaxis, : x.size], sfreq) == (MIN_SAMPLED_RATE, False)
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+def test_a_held_channel_is_judged_from_the_samples_it_was_taken_with(raw_by_name, name):
+    """Every sample repeated k times (a stream forward-filled to a common rate): judged
+    at the rate over k, from exactly the samples taken; a trigger's changes fall on no
+    grid."""
+    x, sfreq = _first(raw_by_name[name], seconds=20.0)
+    for k in (2, 3, 8):
+        held = np.repeat(x, k)[np.newaxis]
+        assert held_step(held) == k
+        assert sampled_rate(held, sfreq * k) == (sfreq, True)
+        back, got = at_rate(held, sfreq * k, sfreq, held=True)
+        assert got == sfreq
+        np.testing.assert_array_equal(back, x[np.newaxis])
+        # cut anywhere: the grid's phase does not matter
+        assert held_step(held[:, 5:]) == k
+        np.testing.assert_array_equal(
+            at_rate(held[:, 5:], sfreq * k, sfreq, held=True)[0][0], x[5 // k :]
+        )
+    # a 2 Hz sensor held 250 times: judged at the features' lowest rate, still exact
+    two = np.repeat(x[:: int(sfreq) // 2][:40], 250)[np.newaxis]
+    assert sampled_rate(two, 500.0) == (MIN_SAMPLED_RATE, True)
+    trig = np.zeros(x.size)
+    for onset in np.random.default_rng(0).integers(0, x.size - 30, 40):
+        trig[onset : onset + 25] = 5.0
+    assert held_step(trig[np.newaxis]) == 1
+    assert sampled_rate(trig[np.newaxis], sfreq)[1] is False
 
 
 def _multirate_edf(path, raw_by_name):
@@ -109,3 +138,33 @@ def test_a_polysomnogram_read_by_mne_is_typed_at_each_channels_own_rate(
         # resampled from 500 Hz it does not)
         np.testing.assert_allclose(got["type_probability"], expect["type_probability"], atol=0.1)
     assert table.loc["Resp", "predicted"] == "resp"
+
+
+def test_a_forward_filled_export_is_typed_as_its_streams_are(model):
+    """A wearable's streams merged into one 64 Hz table by repeating each sample (a
+    pulse at 64 Hz, an accelerometer at 32, a breathing belt at 16, EDA and skin
+    temperature at 4): each stream is judged from the samples it was taken with, and
+    gets exactly what it gets as a Raw of its own. (Before: every stream was judged at
+    64 Hz, its held samples and all.)"""
+    rng = np.random.default_rng(7)
+    seconds = 120
+    streams = {
+        "PPG": (ts.ppg(64.0, seconds, rng), 64.0),
+        "ACC": (ts.accelerometer(32.0, seconds, rng), 32.0),
+        "Belt": (ts.breathing(16.0, seconds, rng), 16.0),
+        "EDA": (ts.eda(4.0, seconds, rng), 4.0),
+        "TEMP": (ts.temperature(4.0, seconds, rng), 4.0),
+    }
+    merged = np.array([np.repeat(x, int(64.0 // sfreq)) for x, sfreq in streams.values()])
+    raw = mne.io.RawArray(merged, mne.create_info(list(streams), 64.0, "misc"), verbose=False)
+    table = identify_channel_types(raw, model=model, verbose=False)
+    assert table["sfreq"].to_dict() == {name: sfreq for name, (_, sfreq) in streams.items()}
+    cols = ["predicted", "kind", "probability", "reason"]
+    for name, (x, sfreq) in streams.items():
+        alone = mne.io.RawArray(
+            x[np.newaxis], mne.create_info([name], sfreq, "misc"), verbose=False
+        )
+        expect = identify_channel_types(alone, model=model, verbose=False)
+        got = table.loc[[name], cols].fillna(-1)
+        pd.testing.assert_frame_equal(got, expect[cols].fillna(-1), check_exact=False, rtol=1e-6)
+    assert not table["predicted"].isin(["ecg", "eeg", "emg"]).any()

@@ -7,7 +7,9 @@
 * the rate a channel was sampled at (:func:`sampled_rate`): a file's rate, or a
   lower one for a channel that carries nothing above some frequency, as when a reader
   upsamples the slow channels of a multi-rate file (MNE's EDF reader resamples every
-  channel to the highest rate, by FFT).
+  channel to the highest rate, by FFT), or whose every sample is repeated a whole
+  number of times (a stream forward-filled to a common rate, as wearables' exports
+  merge theirs).
 
 Windows a channel cannot use (NaN samples, ``BAD`` annotations) are NaN rows.
 """
@@ -39,6 +41,10 @@ EDGE_NW = 8.0
 BAND_LIMITED = 0.75
 #: The lowest rate a band-limited channel is judged at (the features' lowest).
 MIN_SAMPLED_RATE = 4.0
+#: A channel whose value changes only on a grid of ``k >= 2`` samples, in every window
+#: with at least this many changes, was sampled at ``sfreq / k`` and each sample held
+#: ``k`` times (:func:`held_step`).
+MIN_HELD_CHANGES = 20
 
 
 def _resample(x, sfreq, target):
@@ -149,26 +155,55 @@ def band_edge(windows, sfreq):
     return max(0.0, float(np.median(edges)) - EDGE_NW * sfreq / n) if edges else np.nan
 
 
+def held_step(windows):
+    """``k >= 2`` when every change of value in the finite windows ``(n_windows, n)``
+    falls on one grid of ``k`` samples (windows with fewer than ``MIN_HELD_CHANGES``
+    changes say nothing), else 1: the samples were held ``k`` times each."""
+    steps = []
+    for x in np.asarray(windows, float):
+        if not np.isfinite(x).all():
+            continue
+        changes = np.flatnonzero(np.diff(x) != 0)
+        if len(changes) >= MIN_HELD_CHANGES:
+            steps.append(int(np.gcd.reduce(np.diff(changes))))
+    return int(np.gcd.reduce(steps)) if steps else 1
+
+
 def sampled_rate(windows, sfreq):
-    """The rate (Hz) a channel was sampled at: ``sfreq``, or, when the channel holds
-    nothing above some frequency (``band_edge`` below ``BAND_LIMITED`` x Nyquist),
-    twice that frequency rounded up to whole Hz (at least ``MIN_SAMPLED_RATE``)."""
+    """``(rate, held)``: the rate (Hz) a channel was sampled at, and whether its samples
+    are held (repeated) at ``sfreq``. A channel held ``k`` times (:func:`held_step`) was
+    sampled at ``sfreq / k`` (or a multiple of it, to stay at or above
+    ``MIN_SAMPLED_RATE``); one that holds nothing above some frequency (``band_edge``
+    below ``BAND_LIMITED`` x Nyquist) at twice that frequency rounded up to whole Hz
+    (at least ``MIN_SAMPLED_RATE``); any other at ``sfreq``."""
+    step = held_step(windows)
+    if step > 1:
+        step = max(d for d in range(1, step + 1) if step % d == 0 and sfreq / d >= MIN_SAMPLED_RATE)
+        if step > 1:
+            return sfreq / step, True
     edge = band_edge(windows, sfreq)
     if not np.isfinite(edge) or 2 * edge >= BAND_LIMITED * sfreq:
-        return float(sfreq)
-    return float(min(sfreq, max(MIN_SAMPLED_RATE, np.ceil(round(2 * edge, 3)))))
+        return float(sfreq), False
+    return float(min(sfreq, max(MIN_SAMPLED_RATE, np.ceil(round(2 * edge, 3))))), False
 
 
-def at_rate(windows, sfreq, rate, *, padtype="line"):
-    """``(windows, rate)``: ``windows`` (last axis: time) resampled from ``sfreq`` to
-    about ``rate`` by a polyphase filter, and the rate they are at (``rate`` to a ratio
-    of at most 1000). ``padtype`` as in :func:`scipy.signal.resample_poly`: ``"line"``
-    (continuing each window's line) leaves its edges as they are, as a channel sampled
-    at ``rate`` has them; the training rows at other rates are made with
-    ``"constant"`` (zeros beyond the edges: a window's offset turns into steps there),
-    what the shipped heads learnt from (see ``_type_data.augment_features``)."""
+def at_rate(windows, sfreq, rate, *, held=False, padtype="line"):
+    """``(windows, rate)``: ``windows`` (last axis: time) at about ``rate`` and the rate
+    they are at. ``held``: every ``sfreq / rate``-th sample, the samples as they were
+    taken (``sfreq / rate`` must be whole). Else resampled from ``sfreq`` by a
+    polyphase filter (``rate`` to a ratio of at most 1000); ``padtype`` as in
+    :func:`scipy.signal.resample_poly`: ``"line"`` (continuing each window's line)
+    leaves its edges as they are, as a channel sampled at ``rate`` has them; the
+    training rows at other rates are made with ``"constant"`` (zeros beyond the
+    edges: a window's offset turns into steps there), what the shipped heads learnt
+    from (see ``_type_data.augment_features``)."""
     if rate == sfreq:
         return windows, float(sfreq)
+    if held:
+        step = int(round(sfreq / rate))
+        if not np.isclose(sfreq / rate, step):
+            raise ValueError(f"held samples: {sfreq:g} Hz is not a whole multiple of {rate:g} Hz")
+        return windows[..., ::step], sfreq / step
     frac = Fraction(rate / sfreq).limit_denominator(1000)
     low = resample_poly(windows, frac.numerator, frac.denominator, axis=-1, padtype=padtype)
     return low, sfreq * frac.numerator / frac.denominator

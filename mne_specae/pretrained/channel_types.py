@@ -111,10 +111,14 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
     for c, (name, ch_type) in enumerate(zip(names, types)):
         ok = np.isfinite(orig[:, c]).all(axis=1)
         fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
-        # a channel upsampled when read is judged at the rate it was sampled at
-        rate = sampled_rate(fine if len(fine) else orig[ok, c], sfreq)
-        reason, stats = check_channel(orig[ok, c], sfreq, slow_ok=slow_ok, band_top=rate / 2)
-        fine, rate = at_rate(fine, sfreq, rate)
+        # a channel upsampled or held when read is judged at the rate it was sampled at
+        rate, held = sampled_rate(fine if len(fine) else orig[ok, c], sfreq)
+        if held:  # the samples as they were taken, rules and all
+            checked, _ = at_rate(orig[ok, c], sfreq, rate, held=True)
+            reason, stats = check_channel(checked, rate, slow_ok=slow_ok)
+        else:
+            reason, stats = check_channel(orig[ok, c], sfreq, slow_ok=slow_ok, band_top=rate / 2)
+        fine, rate = at_rate(fine, sfreq, rate, held=held)
         stim, envelope = stats.pop("stim"), stats.pop("envelope")
         info = dict(name=name, type=ch_type, n=int(ok.sum()), reason=reason, stats=stats)
         info["sfreq"] = rate  # (the head that decides, the rate guard, training rows)
@@ -227,11 +231,13 @@ def identify_channel_types(
     :mod:`mne_specae.pretrained._type_decide`, the guards in
     :mod:`mne_specae.pretrained._type_guards`):
 
-    Each channel is judged at the rate it was sampled at: the recording's, or, for a
-    channel that holds nothing above some frequency (a slow channel of a multi-rate
-    file, upsampled when read: MNE's EDF reader does this by FFT), twice that
-    frequency (column ``sfreq``; the rules look at the samples as they are, within
-    that band, and the heads at the windows resampled down to it on a copy).
+    Each channel is judged at the rate it was sampled at (column ``sfreq``): the
+    recording's; for a channel that holds nothing above some frequency (a slow
+    channel of a multi-rate file, upsampled when read: MNE's EDF reader does this by
+    FFT), twice that frequency (the rules look at the samples as they are, within
+    that band, and the heads at the windows resampled down to it on a copy); for a
+    channel whose every sample is repeated ``k`` times (a stream forward-filled to a
+    common rate), the recording's rate over ``k``, from every ``k``-th sample.
 
     1. **Rules**, on up to ``max_segments`` windows of the model's length at the
        channel's own rate (evenly spread; windows touching ``BAD`` annotations or NaN
