@@ -168,3 +168,18 @@ def test_a_forward_filled_export_is_typed_as_its_streams_are(model):
         got = table.loc[[name], cols].fillna(-1)
         pd.testing.assert_frame_equal(got, expect[cols].fillna(-1), check_exact=False, rtol=1e-6)
     assert not table["predicted"].isin(["ecg", "eeg", "emg"]).any()
+
+
+def test_the_low_rate_warning_concerns_each_channels_own_rate(raw_by_name, model):
+    """A real ECG sampled at 100 Hz lacks the top of the encoder's band (60 Hz): the
+    answer comes with a warning, also when a reader upsampled it to 360 Hz (before,
+    the warning looked at the file's rate only and stayed silent)."""
+    x, sfreq = _first(raw_by_name["ecg/mitdb/100"], seconds=60.0)
+    low = mne.filter.resample(x, up=100.0, down=sfreq, npad="auto", verbose=False)
+    up = mne.filter.resample(low, up=sfreq, down=100.0, npad=0, verbose=False)[: x.size]
+    for data, rate in ((low, 100.0), (up, sfreq)):
+        raw = mne.io.RawArray(data[np.newaxis], mne.create_info(["X"], rate, "misc"), verbose=False)
+        with pytest.warns(RuntimeWarning, match="(?i)sampled at 100 Hz.*less reliable"):
+            table = identify_channel_types(raw, model=model, verbose=False)
+        assert table.loc["X", "sfreq"] == 100.0
+        assert table.loc["X", "predicted"] == "ecg"

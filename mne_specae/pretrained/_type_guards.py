@@ -273,7 +273,7 @@ def warn_low_rate(channels, model, has_head):
         else "the channels"
     )
     warn(
-        f"The data are sampled at {sfreq:g} Hz: nothing above {sfreq / 2:g} Hz, but "
+        f"Sampled at {sfreq:g} Hz, a channel holds nothing above {sfreq / 2:g} Hz, but "
         f"the model's input reaches {fmax:g} Hz and it was trained on recordings that "
         "have that band (EMG has most of its power above 20 Hz). Which of ECG, EEG and "
         f"EMG {who} are is less reliable; check them."
