@@ -158,7 +158,9 @@ def test_short_recordings_give_unknown_with_a_warning(model):
 def test_low_sampling_rates_are_warned_about(raw_by_name, model):
     raw = _as_misc(raw_by_name["eeg/eegmat/Subject00_1"]).pick(["Fp1", "Cz"])
     raw.load_data().resample(100.0, method="polyphase", verbose=False)
-    with pytest.warns(RuntimeWarning, match="sampled at 100 Hz: nothing above 50 Hz"):
+    with pytest.warns(
+        RuntimeWarning, match="Sampled at 100 Hz, a channel holds nothing above 50 Hz"
+    ):
         identify_channel_types(raw, model=model, max_segments=4, verbose=False)
 
 
