@@ -31,8 +31,8 @@ from ._type_features import FEATURE_SECONDS
 MARGIN_SECONDS = 0.5
 #: A channel's band edge is where the power above it falls below this fraction of
 #: its total (of the differenced signal: drifts do not hide the top of the band). An
-#: FFT-upsampled channel keeps about 1e-16 there; on the corpus every channel sampled
-#: at its rate keeps a noise floor above 1e-8 up to 0.95 x Nyquist or higher.
+#: FFT-upsampled channel keeps about 1e-16 there; each of 967 corpus channels sampled
+#: at their rate kept more than this above 0.95 x Nyquist.
 EDGE_TOLERANCE = 1e-10
 #: Time-bandwidth of the Slepian taper of the band-edge spectrum (leakage < 1e-20).
 EDGE_NW = 8.0
