@@ -61,6 +61,7 @@ RECOMMENDED = dict(
     mask_fraction=0.0,
     noise_std=0.0,
     band_limit=0.0,
+    spectrum_weight=0.0,
     pooling="multiscale",
     channel_agg="mean",
 )

@@ -9,6 +9,7 @@ from ..nn.corruption import check_corruption
 from ..nn.input_stages import WaveformInput
 from ..nn.models import ConvAutoencoder1d, ConvAutoencoder2d
 from ..spectral.spectrogram import Spectrogram
+from ..training.options import check_spectrum_weight
 from ..utils._checks import check_int, check_number, check_positive
 from ._runner import CHANNEL_AGGREGATIONS, POOLINGS
 
@@ -26,6 +27,7 @@ def check_params(est):
     check_int(est.random_state, "random_state", minimum=0)
     check_int(est.batch_size_inference, "batch_size_inference")
     check_corruption(est.mask_fraction, est.noise_std, est.band_limit)
+    check_spectrum_weight(est.spectrum_weight, 1 if est.model == "1d" else 2)
     if est.model == "1d" and est.normalize == "recording":
         raise ValueError(
             "normalize='recording' is implemented for the 2-D model (per-frequency "

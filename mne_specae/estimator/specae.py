@@ -65,6 +65,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
     %(mask_fraction)s
     %(noise_std)s
     %(band_limit)s
+    %(spectrum_weight)s
     %(precision)s
     %(channels_last)s
     %(compile)s
@@ -140,6 +141,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         mask_fraction=_R["mask_fraction"],
         noise_std=_R["noise_std"],
         band_limit=_R["band_limit"],
+        spectrum_weight=_R["spectrum_weight"],
         precision="auto",
         channels_last="auto",
         compile=False,
@@ -185,6 +187,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
         self.mask_fraction = mask_fraction
         self.noise_std = noise_std
         self.band_limit = band_limit
+        self.spectrum_weight = spectrum_weight
         self.precision = precision
         self.channels_last = channels_last
         self.compile = compile
@@ -296,6 +299,7 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             mask_fraction=self.mask_fraction,
             noise_std=self.noise_std,
             band_limit=self.band_limit,
+            spectrum_weight=self.spectrum_weight,
             device=self.device,
             precision=self.precision,
             channels_last=self.channels_last,

@@ -68,7 +68,7 @@ class Run:
             self.net = torch.compile(self.net)
         self.opt = make_optimizer(kw["optimizer"], model.parameters(), kw["lr"], kw["weight_decay"])
         self.sched = make_scheduler(kw["scheduler"], self.opt, kw["max_epochs"], kw["patience"])
-        self.loss_fn = make_loss(kw["loss"])
+        self.loss_fn = make_loss(kw["loss"], kw["spectrum_weight"])
         if self.world > 1 and kw["batch_size"] % self.world and self.is_main:
             logger.info(
                 f"batch_size {kw['batch_size']} does not divide into {self.world} "

@@ -35,7 +35,13 @@ _SUM_RTOL = 1e-9  # float64 sums of identical data may differ in the last bits e
 
 #: Fingerprint entries added after format 2 appeared, with the value that every run
 #: recorded before them had: such a checkpoint resumes when the call keeps that value.
-ADDED_ENTRIES = {"mask_fraction": 0.0, "noise_std": 0.0, "band_limit": 0.0, "drop_last": False}
+ADDED_ENTRIES = {
+    "mask_fraction": 0.0,
+    "noise_std": 0.0,
+    "band_limit": 0.0,
+    "drop_last": False,
+    "spectrum_weight": 0.0,
+}
 
 _STATE_KEYS = (
     "epoch",

@@ -53,7 +53,7 @@ from .checkpoints import (
     restore_run,
     tensor_indices,
 )
-from .options import check_arguments, use_drop_last
+from .options import check_arguments, check_spectrum_weight, use_drop_last
 from .splits import split_items
 from .streaming import StoreItems
 
@@ -65,8 +65,8 @@ _SHOW_EVERY = 20  # batches between updates of the progress bar's running loss
 #: The call's options that a checkpoint's fingerprint records (beside the model, the
 #: input stage, the data, the split, the recordings and ``drop_last``).
 _FINGERPRINTED = (
-    "optimizer lr weight_decay scheduler loss patience min_delta mask_fraction noise_std "
-    "band_limit batch_size val_fraction max_epochs seed"
+    "optimizer lr weight_decay scheduler loss spectrum_weight patience min_delta "
+    "mask_fraction noise_std band_limit batch_size val_fraction max_epochs seed"
 ).split()
 
 
@@ -184,6 +184,7 @@ def train_autoencoder(
     weight_decay=0.0,
     optimizer="adam",
     loss="mse",
+    spectrum_weight=0.0,
     scheduler=None,
     patience=5,
     min_delta=0.0,
@@ -240,6 +241,7 @@ def train_autoencoder(
         Adam (the study) or a function ``params -> torch.optim.Optimizer``.
     loss : ``"mse"`` | ``"l1"`` | callable
         MSE (the study) or a function ``(reconstruction, target) -> scalar tensor``.
+    %(spectrum_weight)s
     scheduler : None | ``"cosine"`` | ``"plateau"`` | callable
         Learning-rate schedule, stepped once per epoch (plateau: on the validation
         loss); a callable gets the optimizer and returns a scheduler.
@@ -268,9 +270,9 @@ def train_autoencoder(
         Checkpoint file, rewritten atomically after every epoch (weights, optimizer,
         scheduler, input stage statistics, best weights, history, split) with a
         fingerprint of the run: model and input stage (classes and settings),
-        optimizer, lr, weight decay, scheduler, loss, patience, min_delta, mask_fraction,
-        noise_std, band_limit, batch_size, drop_last, val_fraction, max_epochs, seed, the split, and
-        the data's shape, dtype and checksum (device, precision, memory format,
+        optimizer, lr, weight decay, scheduler, loss, spectrum_weight, patience,
+        min_delta, mask_fraction, noise_std, band_limit, batch_size, drop_last,
+        val_fraction, max_epochs, seed, the split, and the data's shape, dtype and checksum (device, precision, memory format,
         compile, progress and max_time are not part of it).
     resume : bool
         ``False``: refuse to start when ``checkpoint`` exists (a
@@ -307,6 +309,7 @@ def train_autoencoder(
     kw = {k: v for k, v in locals().items() if k not in ("model", "waveforms", "verbose")}
     started = time.perf_counter()  # max_time counts from here
     check_arguments(kw)
+    kw["spectrum_weight"] = check_spectrum_weight(spectrum_weight, getattr(model, "dim", 2))
     path = None if checkpoint is None else Path(checkpoint)
     if not resume:
         check_absent(path)  # before any work

@@ -7,6 +7,8 @@ so a typo fails at once, not after the split or an epoch of training.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from mne.utils import _check_option, _validate_type
@@ -81,6 +83,28 @@ def make_scheduler(scheduler, optimizer, max_epochs, patience):
     )
 
 
-def make_loss(loss):
-    """MSE, L1, or the callable itself."""
-    return loss if callable(loss) else {"mse": F.mse_loss, "l1": F.l1_loss}[loss]
+def make_loss(loss, spectrum_weight=0.0):
+    """MSE, L1, or the callable itself; with ``spectrum_weight > 0``, plus that weight
+    times the same loss between the time means of the reconstruction and the target
+    (each frequency row averaged over the last axis, time: each item's spectrum)."""
+    base = loss if callable(loss) else {"mse": F.mse_loss, "l1": F.l1_loss}[loss]
+    if not spectrum_weight:
+        return base
+    return functools.partial(_with_spectrum, base=base, weight=float(spectrum_weight))
+
+
+def _with_spectrum(out, target, *, base, weight):
+    return base(out, target) + weight * base(out.mean(-1), target.mean(-1))
+
+
+def check_spectrum_weight(spectrum_weight, model_dim):
+    """``spectrum_weight`` as a float ``>= 0``, refused for waveforms (``model_dim`` 1:
+    the time mean of a waveform is no spectrum)."""
+    spectrum_weight = check_number(spectrum_weight, "spectrum_weight", minimum=0)
+    if spectrum_weight and model_dim != 2:
+        raise ValueError(
+            f"spectrum_weight={spectrum_weight:g} weighs the error of each spectrogram's "
+            "time mean (its spectrum); the 1-D model reconstructs waveforms, which have "
+            "none. Use spectrum_weight=0 with model='1d'."
+        )
+    return float(spectrum_weight)

@@ -188,6 +188,16 @@ noise_std : float
     Denoising objective: in training batches only, Gaussian noise of this standard
     deviation is added to the (normalised) model input; the loss is computed on the
     clean input. ``>= 0``; 0: none."""
+docdict["spectrum_weight"] = """
+spectrum_weight : float
+    Weight of each item's spectrum in the loss (2-D model): the loss adds this
+    weight times the same loss between the time means of the reconstruction and of
+    the clean input (each frequency row averaged over time). A pixel of a
+    spectrogram varies a lot from frame to frame (the STFT of noise-like EEG and EMG
+    is speckled), so the plain loss is mostly frame-to-frame detail; this term makes
+    the level of each frequency band, what state changes shift, count. The
+    validation loss includes it. ``>= 0``; 0: the plain loss (see the model card for
+    what it changed in the recipe selection)."""
 docdict["band_limit"] = """
 band_limit : float
     Robustness to band limits: in training batches only, this fraction of the items
