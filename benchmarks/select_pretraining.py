@@ -34,6 +34,7 @@ Run::
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,10 @@ CANDIDATES = {
     "image64x128": dict(n_freqs=64, hop_length=20, resize=(64, 128)),
     # three times the epochs (the others: --epochs)
     "item_x3": dict(max_epochs=15, patience=15),
+    # each item's time-averaged spectrum weighed in the loss (``spectrum_weight``)
+    "spec4": dict(spectrum_weight=4.0),
+    "spec16": dict(spectrum_weight=16.0),
+    "spec64": dict(spectrum_weight=64.0),
 }
 WITHIN = ("eeg_rest_vs_arithmetic", "ecg_rest_vs_arithmetic", "emg_exercise")
 CONCAT = ("eeg_rest_vs_arithmetic", "emg_exercise")
@@ -142,21 +147,33 @@ def clone_fitted(est, **params):
     return copy.deepcopy(est).set_params(**params)
 
 
-def train(name, changes, data, args):
-    """The candidate's encoder, trained (or read back from ``--out``)."""
+def label(name, seed):
+    """A candidate trained from ``seed``: ``name`` for seed 0, else ``name_s<seed>``
+    (also its file's stem in ``--out``)."""
+    return name if seed == 0 else f"{name}_s{seed}"
+
+
+def candidate(representation):
+    """The candidate (and ``_random``, ``_concat``) of a representation, seed left out."""
+    return re.sub(r"_s\d+(?=(_random)?(_concat)?$)", "", representation)
+
+
+def train(name, changes, data, args, seed=0):
+    """The candidate's encoder trained from ``seed`` (its initial weights, split and
+    batches), or read back from ``--out``."""
     from train_pretrained import SETTINGS
 
     from mne_specae import SpecAE
 
-    path = args.out / f"{name}.specae"
+    path = args.out / f"{label(name, seed)}.specae"
     if path.exists():
-        print(f"{name}: reusing {path}")
+        print(f"{label(name, seed)}: reusing {path}")
         return SpecAE.load(path)
     est = SpecAE(
         **{**SETTINGS, "max_epochs": args.epochs, "patience": args.epochs, **changes},
         sfreq=512.0,
         picks="all",  # the items are "misc" channels of every kind
-        random_state=args.seed,
+        random_state=seed,
         verbose="warning",
     )
     t0 = time.time()
@@ -165,13 +182,15 @@ def train(name, changes, data, args):
     h = est.history_
     seconds = time.time() - t0
     print(
-        f"{name}: {len(h.epochs)} epochs in {seconds:.0f} s, validation loss "
+        f"{label(name, seed)}: {len(h.epochs)} epochs in {seconds:.0f} s, validation loss "
         f"{h.best_loss:.4f} (best epoch {h.best_epoch})",
         flush=True,
     )
     est.save(path, overwrite=True)
     with open(args.out / "training.tsv", "a") as fid:
-        fid.write(f"{name}\t{changes}\t{seconds:.0f}\t{h.best_loss:.5f}\t{h.best_epoch}\n")
+        fid.write(
+            f"{label(name, seed)}\t{changes}\t{seconds:.0f}\t{h.best_loss:.5f}\t{h.best_epoch}\n"
+        )
     return est
 
 
@@ -252,7 +271,14 @@ def main(argv=None):
     parser.add_argument("--per-modality", type=int, default=8000)
     parser.add_argument("--per-kind", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="train each candidate from each seed; scores are also given per candidate, "
+        "averaged over the seeds, with their range",
+    )
     parser.add_argument("--quick", action="store_true", help="4 segments per recording")
     parser.add_argument("--train-only", action="store_true")
     parser.add_argument(
@@ -279,7 +305,11 @@ def main(argv=None):
     data, chosen = training_epochs(store, args.per_modality, args.per_kind)
     print(f"{len(chosen)} training items, {len(data)} recording-channels")
     print(chosen.groupby(["signal_type", "dataset"]).size().to_string(), flush=True)
-    models = [(name, train(name, CANDIDATES[name], data, args)) for name in args.candidates]
+    models = [
+        (label(name, seed), train(name, CANDIDATES[name], data, args, seed))
+        for name in args.candidates
+        for seed in args.seeds
+    ]
     models += [(name, SpecAE.load(path)) for name, path in args.encoder]
     if args.pooling:  # each encoder once per pooling, named <name>_<pooling>
         models = [
@@ -300,6 +330,14 @@ def main(argv=None):
     scores = score(table)
     print("\nScores (selection subjects; signal type: leave one source out):")
     print(scores.round(3).to_string())
+    if len(args.seeds) > 1:
+        by_seed = scores.groupby(lambda rep: candidate(rep))
+        mean = by_seed.mean()
+        spread = (by_seed.max() - by_seed.min())["score"].rename("score_range")
+        seeds = pd.concat([mean, spread], axis=1).sort_values("score", ascending=False)
+        print(f"\nScores per candidate, mean over seeds {args.seeds} (score_range: max - min):")
+        print(seeds.round(3).to_string())
+        seeds.round(4).to_csv(args.out / "selection_scores_seeds.csv")
     minutes = (time.perf_counter() - start) / 60
     print(f"\n{minutes:.1f} min on {where}")
     table.to_csv(args.out / "selection_table.csv", index=False, float_format="%.4f")
