@@ -21,6 +21,7 @@ from mne_specae.pretrained._type_guards import (
     BIOPOTENTIAL_MIN_RATE,
     EEG_MAX_HEART,
     SLOW_MIN_SECONDS,
+    declared_eog,
     eog_guard,
     fast_share,
     pulse_guard,
@@ -313,3 +314,28 @@ def test_a_wearables_rates_give_no_biopotential(raw_by_name, model, sfreq):
     # too slow for any biopotential: the rate guard answers, no warning of a guess
     assert not [w for w in caught if "less reliable" in str(w.message)]
     assert (table["ch_type"] != "ecg").all()
+
+
+def test_a_channel_the_recording_declares_eog_is_never_answered_eeg(raw_by_name, model):
+    """Real frontal EEG (eegmat Fp1, Fp2): as it is, ``eeg``; declared EOG by the
+    recording (its type ``eog``, or "EOG" in its name as EDF files have it, typed EEG),
+    the same signal is ``unknown`` ("EEG or EOG") and ``ch_type`` keeps the declared
+    type: the signal of an electrode by the eyes cannot tell the two apart, and
+    ``--apply`` must not turn a declared EOG into EEG."""
+    raw = raw_by_name["eeg/eegmat/Subject00_1"].copy().pick(["Fp1", "Fp2", "O1"]).crop(0, 60)
+    kw = dict(model=model, max_segments=8, verbose=False)
+    plain = identify_channel_types(raw, **kw)
+    assert plain["predicted"].eq("eeg").all(), plain[["predicted", "reason"]]
+    declared = raw.copy().set_channel_types({"Fp1": "eog"}).rename_channels({"Fp2": "EOG R"})
+    table = identify_channel_types(declared, **kw)
+    assert table.loc["O1", "predicted"] == "eeg"
+    for name, kept in (("Fp1", "eog"), ("EOG R", "eeg")):
+        row = table.loc[name]
+        assert row["predicted"] == "unknown" and row["ch_type"] == kept, row
+        assert row["reason"].startswith("EEG or EOG (the recording declares an EOG channel")
+        source = "Fp2" if name == "EOG R" else name
+        assert row["reason"].endswith(f"guess was eeg ({plain.loc[source, 'probability']:.2f})")
+    assert declared_eog("HEOG", "eeg") and declared_eog("x", "eog")
+    assert not declared_eog("Fp1", "eeg") and not declared_eog("GEO", "misc")
+    # the rest of the guard stays as it was for other answers
+    assert eog_guard(_answer("emg"), None, None, declared=True)["predicted"] == "emg"

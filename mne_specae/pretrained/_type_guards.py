@@ -15,7 +15,11 @@ the channel's power lies almost all below 6 Hz (``EOG_LOW_SHARE``) with hardly a
 6-15 Hz (``EOG_ALPHA_BETA``: 3.5 % for an EEG answer, 2.5 % for an ECG answer; blinks
 and saccades, no alpha or beta rhythm). Every EEG channel of the developers'
 recordings had at least 4.7 % of its power in 6-15 Hz (``10 ** -1.33``), every ECG
-channel 3.5 %, synthetic EOG 0.6-2.6 %.
+channel 3.5 %, synthetic EOG 0.6-2.6 %. And a channel that the recording declares EOG
+(its type, or "EOG" in its name: ``declared_eog``) is never answered ``"eeg"``: an
+electrode by the eyes records frontal EEG too, and where the signal looks like EEG it
+cannot tell the two apart; the answer is ``"unknown"``, so ``ch_type`` keeps the
+declared type.
 
 **The smoothness guard.** ECG, EEG and EMG all have power above 10 Hz (the QRS
 complex, beta activity, motor units); a pulse, a pressure or a breathing wave has
@@ -67,6 +71,8 @@ file was read counts at its own rate, not the file's.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 from mne.utils import warn
@@ -219,9 +225,16 @@ def looks_like_eog(median_features, answer="eeg"):
     return bool(low >= EOG_LOW_SHARE and alpha_beta < EOG_ALPHA_BETA[answer])
 
 
-def eog_guard(row, types, median_features):
+def declared_eog(name, ch_type):
+    """Whether the recording declares a channel EOG: its type, or "EOG" in its name
+    (``"EOG"``, ``"HEOG"``, ``"EOG ROC"``: EDF files type every channel EEG)."""
+    return ch_type == "eog" or bool(re.search("eog", str(name), re.IGNORECASE))
+
+
+def eog_guard(row, types, median_features, declared=False):
     """Step 3's ``"eeg"`` (or ``"ecg"``: blinks can look like beats) made ``"unknown"``
-    when the channel may be EOG (in place)."""
+    when the channel may be EOG (in place); ``declared``: the recording declares it
+    EOG (:func:`declared_eog`), and an ``"eeg"`` answer is not given."""
     predicted = row.get("predicted")
     if predicted == UNKNOWN and row.get("reason", "").startswith("not sure"):
         if looks_like_eog(median_features):  # say what it may be
@@ -250,6 +263,15 @@ def eog_guard(row, types, median_features):
         )
     if row["reason"]:
         row["predicted"] = UNKNOWN
+    elif predicted == "eeg" and declared:
+        _overrule(
+            row,
+            "EEG or EOG (the recording declares an EOG channel, and an electrode by the "
+            "eyes records frontal EEG too: the signal cannot tell them apart; its type "
+            "is kept)",
+            predicted,
+            who="the model's",
+        )
     return row
 
 

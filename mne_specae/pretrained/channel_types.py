@@ -26,6 +26,7 @@ from ._signal_checks import check_channel
 from ._type_decide import UNKNOWN, encoder_verdict, feature_verdict, head_for, white_noise
 from ._type_features import window_features
 from ._type_guards import (
+    declared_eog,
     eog_guard,
     pulse_guard,
     rate_guard,
@@ -212,7 +213,7 @@ def decide_channels(channels, calibration, embed, min_probability):
             rows[r].update(
                 encoder_verdict(calibration, feats[sel], errors[sel], min_probability, ch["median"])
             )
-            eog_guard(rows[r], types, ch["median"])
+            eog_guard(rows[r], types, ch["median"], declared_eog(ch["name"], ch["type"]))
             smooth_guard(rows[r], types, ch["median"])
             rate_guard(rows[r], ch.get("sfreq"))
     for row, ch in zip(rows, channels):
@@ -262,7 +263,8 @@ def identify_channel_types(
        embedded; the channel head (``calibration_.channel_head``) decides from their
        mean embedding and the channel's signal features (a model without one
        averages its items' probabilities). An ``"eeg"`` that may be EOG (blinks and
-       saccades, no alpha or beta) is ``"unknown"``, and so is an ``"ecg"``,
+       saccades, no alpha or beta), or whose channel the recording declares EOG (its
+       type, or "EOG" in its name), is ``"unknown"``, and so is an ``"ecg"``,
        ``"eeg"`` or ``"emg"`` too smooth for a biopotential (less than 1 %% of the
        power in 1.5-40 Hz above 10 Hz: a pulse, pressure or breathing wave), an
        ``"eeg"`` that beats like a heart, and an answer at a rate too low to carry
