@@ -17,6 +17,7 @@ import torch
 from tiny import (
     TINY_ONE_EPOCH,
     Recorder,
+    check_fingerprinted_option,
     load_real_items,
     records_of,
     tiny_model,
@@ -231,22 +232,7 @@ def test_training_sees_band_limited_inputs_and_the_loss_the_clean_ones(real_item
 
 def test_checkpoints_record_the_band_limit(real_items, tmp_path):
     waves, groups = real_items
-    ckpt = tmp_path / "run.pt"
-    tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, band_limit=0.5, checkpoint=ckpt)
-    state = torch.load(ckpt, weights_only=True)
-    assert state["fingerprint"]["band_limit"] == 0.5
-    with pytest.raises(ValueError, match=r"What differs(.|\n)*  band_limit: 0.5 -> 0.0\n"):
-        tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt, resume=True)
-    # a checkpoint written before the option recorded a run without it
-    plain = tmp_path / "plain.pt"
-    tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=plain)
-    state = torch.load(plain, weights_only=True)
-    del state["fingerprint"]["band_limit"]
-    torch.save(state, plain)
-    history = tiny_train(
-        tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=plain, resume=True
-    )
-    assert history.stop_reason == "max_epochs"
+    check_fingerprinted_option(waves, groups, tmp_path, "band_limit", 0.5)
 
 
 def test_specae_band_limit_fit_save_and_old_files(raw_by_name, tmp_path):

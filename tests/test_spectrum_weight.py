@@ -8,7 +8,15 @@ errors, checkpoints, model files).
 import numpy as np
 import pytest
 import torch
-from tiny import TINY_ONE_EPOCH, load_real_items, records_of, tiny_model, tiny_train, weights_of
+from tiny import (
+    TINY_ONE_EPOCH,
+    check_fingerprinted_option,
+    load_real_items,
+    records_of,
+    tiny_model,
+    tiny_train,
+    weights_of,
+)
 
 from mne_specae import SpecAE, make_segments, presets
 from mne_specae.training.options import make_loss
@@ -91,24 +99,7 @@ def test_the_1d_model_refuses_a_spectrum_weight(real_items):
 
 def test_checkpoints_record_the_spectrum_weight(real_items, tmp_path):
     waves, groups = real_items
-    ckpt = tmp_path / "run.pt"
-    tiny_train(
-        tiny_model(), waves, groups=groups, max_epochs=1, spectrum_weight=3.0, checkpoint=ckpt
-    )
-    state = torch.load(ckpt, weights_only=True)
-    assert state["fingerprint"]["spectrum_weight"] == 3.0
-    with pytest.raises(ValueError, match=r"What differs(.|\n)*  spectrum_weight: 3.0 -> 0.0\n"):
-        tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt, resume=True)
-    # a checkpoint written before the option recorded a run without it
-    plain = tmp_path / "plain.pt"
-    tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=plain)
-    state = torch.load(plain, weights_only=True)
-    del state["fingerprint"]["spectrum_weight"]
-    torch.save(state, plain)
-    history = tiny_train(
-        tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=plain, resume=True
-    )
-    assert history.stop_reason == "max_epochs"
+    check_fingerprinted_option(waves, groups, tmp_path, "spectrum_weight", 3.0)
 
 
 def test_specae_spectrum_weight_fit_save_and_old_files(raw_by_name, tmp_path):

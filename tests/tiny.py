@@ -122,6 +122,29 @@ ITEM_RECORDINGS = [
 ]
 
 
+def check_fingerprinted_option(waves, groups, folder, name, value):
+    """A training option in checkpoints: recorded as ``value``, a resume without it
+    refused naming it (``value -> 0.0``), and a checkpoint written before the option
+    existed (no entry) resumed by a call that leaves it at 0."""
+    import pytest
+
+    ckpt = folder / f"{name}.pt"
+    tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt, **{name: value})
+    state = torch.load(ckpt, weights_only=True)
+    assert state["fingerprint"][name] == value
+    with pytest.raises(ValueError, match=rf"What differs(.|\n)*  {name}: {value!r} -> 0.0\n"):
+        tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=ckpt, resume=True)
+    plain = folder / f"without_{name}.pt"
+    tiny_train(tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=plain)
+    state = torch.load(plain, weights_only=True)
+    del state["fingerprint"][name]
+    torch.save(state, plain)
+    history = tiny_train(
+        tiny_model(), waves, groups=groups, max_epochs=1, checkpoint=plain, resume=True
+    )
+    assert history.stop_reason == "max_epochs"
+
+
 def load_real_items(raw_by_name):
     """72 items (one channel of one 5 s segment) of 6 subjects (12 items each), float32,
     and the subject of each item."""
