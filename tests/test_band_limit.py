@@ -18,6 +18,7 @@ from tiny import (
     TINY_ONE_EPOCH,
     Recorder,
     check_fingerprinted_option,
+    check_saved_option,
     load_real_items,
     records_of,
     tiny_model,
@@ -25,7 +26,7 @@ from tiny import (
     weights_of,
 )
 
-from mne_specae import SpecAE, Spectrogram, make_segments, presets
+from mne_specae import SpecAE, Spectrogram, make_segments
 from mne_specae.nn.corruption import corrupt
 from mne_specae.nn.input_stages import WaveformInput
 
@@ -236,26 +237,7 @@ def test_checkpoints_record_the_band_limit(real_items, tmp_path):
 
 
 def test_specae_band_limit_fit_save_and_old_files(raw_by_name, tmp_path):
-    epochs = [
-        make_segments(raw_by_name[f"ecg/mitdb/{n}"].copy().crop(0, 20)) for n in ("100", "106")
-    ]
-    assert SpecAE().band_limit == presets.RECOMMENDED["band_limit"] == 0.0
-    est = SpecAE(**TINY_ONE_EPOCH, band_limit=0.5).fit(epochs)
-    plain = SpecAE(**TINY_ONE_EPOCH).fit(epochs)
-    assert any(
-        not torch.equal(a, b)
-        for a, b in zip(est.model_.state_dict().values(), plain.model_.state_dict().values())
-    )
-    first = est.transform(epochs)
-    np.testing.assert_array_equal(est.transform(epochs), first)  # inference: clean inputs
-    path = est.save(tmp_path / "m.specae")
-    assert SpecAE.load(path).band_limit == 0.5
-    state = torch.load(path, weights_only=True)
-    del state["params"]["band_limit"]
-    torch.save(state, tmp_path / "old.specae")
-    old = SpecAE.load(tmp_path / "old.specae")
-    assert old.band_limit == 0.0
-    np.testing.assert_array_equal(old.transform(epochs), first)
+    check_saved_option(raw_by_name, tmp_path, "band_limit", 0.5)
 
 
 def test_recordings_with_an_empty_band_are_named_with_the_band_limit_as_a_fix(raw_by_name, caplog):

@@ -5,12 +5,12 @@ The loss's value on tensors of known content, the option through
 errors, checkpoints, model files).
 """
 
-import numpy as np
 import pytest
 import torch
 from tiny import (
     TINY_ONE_EPOCH,
     check_fingerprinted_option,
+    check_saved_option,
     load_real_items,
     records_of,
     tiny_model,
@@ -18,7 +18,7 @@ from tiny import (
     weights_of,
 )
 
-from mne_specae import SpecAE, make_segments, presets
+from mne_specae import SpecAE
 from mne_specae.training.options import make_loss
 
 pytestmark = pytest.mark.usefixtures("one_thread", "isolated_torch_rng")
@@ -103,22 +103,4 @@ def test_checkpoints_record_the_spectrum_weight(real_items, tmp_path):
 
 
 def test_specae_spectrum_weight_fit_save_and_old_files(raw_by_name, tmp_path):
-    epochs = [
-        make_segments(raw_by_name[f"ecg/mitdb/{n}"].copy().crop(0, 20)) for n in ("100", "106")
-    ]
-    assert SpecAE().spectrum_weight == presets.RECOMMENDED["spectrum_weight"] == 0.0
-    est = SpecAE(**TINY_ONE_EPOCH, spectrum_weight=8.0).fit(epochs, init=None)
-    plain = SpecAE(**TINY_ONE_EPOCH).fit(epochs, init=None)
-    assert any(
-        not torch.equal(a, b)
-        for a, b in zip(est.model_.state_dict().values(), plain.model_.state_dict().values())
-    )
-    first = est.transform(epochs)
-    path = est.save(tmp_path / "m.specae")
-    assert SpecAE.load(path).spectrum_weight == 8.0
-    state = torch.load(path, weights_only=True)
-    del state["params"]["spectrum_weight"]
-    torch.save(state, tmp_path / "old.specae")
-    old = SpecAE.load(tmp_path / "old.specae")
-    assert old.spectrum_weight == 0.0
-    np.testing.assert_array_equal(old.transform(epochs), first)
+    check_saved_option(raw_by_name, tmp_path, "spectrum_weight", 8.0)

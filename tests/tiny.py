@@ -145,6 +145,34 @@ def check_fingerprinted_option(waves, groups, folder, name, value):
     assert history.stop_reason == "max_epochs"
 
 
+def check_saved_option(raw_by_name, folder, name, value):
+    """A ``SpecAE`` training option: 0 by default and in ``RECOMMENDED``, a fit with
+    ``value`` trains other weights than one without, files keep it, and a file written
+    before the option existed loads with 0 and embeds the same."""
+    from mne_specae import SpecAE, presets
+
+    epochs = [
+        make_segments(raw_by_name[f"ecg/mitdb/{n}"].copy().crop(0, 20)) for n in ("100", "106")
+    ]
+    assert getattr(SpecAE(), name) == presets.RECOMMENDED[name] == 0.0
+    est = SpecAE(**TINY_ONE_EPOCH, **{name: value}).fit(epochs, init=None)
+    plain = SpecAE(**TINY_ONE_EPOCH).fit(epochs, init=None)
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(est.model_.state_dict().values(), plain.model_.state_dict().values())
+    )
+    first = est.transform(epochs)
+    np.testing.assert_array_equal(est.transform(epochs), first)  # inference: clean inputs
+    path = est.save(folder / "m.specae")
+    assert getattr(SpecAE.load(path), name) == value
+    state = torch.load(path, weights_only=True)
+    del state["params"][name]
+    torch.save(state, folder / "old.specae")
+    old = SpecAE.load(folder / "old.specae")
+    assert getattr(old, name) == 0.0
+    np.testing.assert_array_equal(old.transform(epochs), first)
+
+
 def load_real_items(raw_by_name):
     """72 items (one channel of one 5 s segment) of 6 subjects (12 items each), float32,
     and the subject of each item."""
