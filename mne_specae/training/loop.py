@@ -272,8 +272,9 @@ def train_autoencoder(
         fingerprint of the run: model and input stage (classes and settings),
         optimizer, lr, weight decay, scheduler, loss, spectrum_weight, patience,
         min_delta, mask_fraction, noise_std, band_limit, batch_size, drop_last,
-        val_fraction, max_epochs, seed, the split, and the data's shape, dtype and checksum (device, precision, memory format,
-        compile, progress and max_time are not part of it).
+        val_fraction, max_epochs, seed, the split, and the data's shape, dtype and
+        checksum (device, precision, memory format, compile, progress and max_time
+        are not part of it).
     resume : bool
         ``False``: refuse to start when ``checkpoint`` exists (a
         :class:`FileExistsError`, raised before any work: delete the file or choose
