@@ -71,7 +71,7 @@ def test_training_with_a_spectrum_weight_changes_the_weights_reproducibly(real_i
     assert any(
         not torch.equal(runs["weighted"][0][k], runs["plain"][0][k]) for k in runs["plain"][0]
     )
-    # the reported losses include the term: above the plain loss of the same weights
+    # the reported losses include the term: the first epoch's is above the plain run's
     assert runs["weighted"][1][0]["train_loss"] > runs["plain"][1][0]["train_loss"]
 
 
