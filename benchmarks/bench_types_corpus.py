@@ -2,7 +2,7 @@
 
     python benchmarks/bench_types_corpus.py --corpus /work/corpus --out OUT [--model FILE]
         [--per-source 40] [--max-segments 12] [--cache OUT/type_data.pkl] [--rates 64,32,25,4]
-        [--upsampled] [--held]
+        [--upsampled] [--held] [--hide-names]
 
 Reads evenly spread recordings of each corpus source (at most ``--per-source``; every
 recording of the small sources) and the developers' sample and extended sets,
@@ -28,6 +28,10 @@ MNE's EDF reader gives them, every channel at the highest rate with an empty ban
 above its own Nyquist frequency. With ``--held``, each rate again with every sample
 repeated back to the recording's rate (``OUT/<rate>hz_held/``; the rate is the
 recording's over the nearest whole ratio): a stream forward-filled to a common rate.
+
+With ``--hide-names``, every channel is decided as if the file named it ``ch<k>``
+and typed it ``misc``: from the signal alone (the declared-EOG and name guards, which
+read what the file says, then never act).
 
 The collected data are cached (``--cache``, a local pickle, never a model file) so
 that the evaluation can be rerun without reading the corpus again.
@@ -157,6 +161,11 @@ def main():
         action="store_true",
         help="keep the model's own ECG/EEG/EMG head instead of refitting it per fold",
     )
+    parser.add_argument(
+        "--hide-names",
+        action="store_true",
+        help="decide each channel as if named ch<k> and typed misc: from the signal alone",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -167,6 +176,8 @@ def main():
         model = resolve_model(args.model)
     cache = Path(args.cache) if args.cache else out / "type_data.pkl"
     data = cached(cache, lambda: collect(model, args))
+    if args.hide_names:
+        data = hide_names(data)
     t0 = time.perf_counter()
     result = msa.evaluate_types(
         model, data, C=args.C, refit_encoder=not args.keep_encoder_head, verbose=False
@@ -205,6 +216,13 @@ def main():
         )
         print(table.to_string())
         table.to_csv(out / "types_by_rate.csv")
+
+
+def hide_names(data):
+    """The type data with every channel named ``ch<k>`` and typed ``misc`` (copies;
+    the table keeps the true names for the reports)."""
+    channels = [dict(ch, name=f"ch{k}", type="misc") for k, ch in enumerate(data.channels)]
+    return msa.pretrained.TypeData(data.table, channels)
 
 
 def cached(path, make):

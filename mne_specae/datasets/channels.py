@@ -53,6 +53,71 @@ def channel_type_from_name(name):
     return None
 
 
+#: Words of a channel name that say it records no biopotential: ``(MNE type, kind)``.
+#: A name is split into words at anything but letters and digits, at digits and
+#: at lower-to-upper case changes (``"acc_x"``, ``"AccelX"``, ``"SpO2"``, ``"Temp rectal"``);
+#: the EDF+ standard's signal types (Resp, Temp, SaO2, Light, Sound, Event) and the
+#: usual names of polysomnography, ICU monitors and wearables.
+_SENSOR_WORDS = (
+    (
+        r"resp(iration|iratory)?|rsp|breath(ing)?|thor(ax|acic)?|abdo?(men|minal)?|"
+        r"(air)?flow|nasal|oronasal|thermistor|cannula|(et)?co2|capno\w*",
+        ("resp", ""),
+    ),
+    (r"ppg|bvp|pleth\w*|pulse|oximeter", ("bio", "ppg")),
+    (r"spo2|sao2|sp02", ("bio", "spo2")),
+    (r"abp|art|ibp|nbp|cvp|pap|icp", ("bio", "pressure")),
+    (r"eda|gsr|scl|scr|galvanic", ("gsr", "eda")),
+    (r"temp(erature)?|skt", ("temperature", "")),
+    (r"acc(el(er(o(meter)?|ation))?)?[xyz]?|imu", ("misc", "accelerometer")),
+    (r"gyro(scope)?[xyz]?", ("misc", "gyroscope")),
+    (r"bcg|scg|ballisto\w*|seismo\w*", ("misc", "bcg")),
+    (r"pcg|phono\w*", ("misc", "pcg")),
+    (r"audio|sound|mic(rophone)?|snore|snoring", ("misc", "sound")),
+    (r"light|lux|position", ("misc", "")),
+    (
+        r"status|trig(ger)?\d*|sti\d*|stim|marker\d*|event(s)?|photo(sensor|diode)|gatein",
+        ("stim", ""),
+    ),
+)
+_SENSOR = [(re.compile(f"^({words})$", re.IGNORECASE), named) for words, named in _SENSOR_WORDS]
+
+
+def _name_words(name):
+    """The words of a channel name, lower case: each run of letters and digits, and
+    its parts split at digits and at lower-to-upper case changes."""
+    words = set()
+    for chunk in re.findall(r"[A-Za-z0-9]+", str(name)):
+        words.add(chunk.lower())
+        words.update(w.lower() for w in re.findall(r"[A-Za-z]+", chunk))
+        words.update(w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", chunk))
+    return words
+
+
+def sensor_from_name(name):
+    """The non-biopotential sensor a channel's name says, ``(MNE type, kind)``, or
+    ``None``: the name says nothing of the kind, or it also names a biopotential or
+    EOG (``"ECG pulse"``).
+
+    Parameters
+    ----------
+    name : str
+        A channel name (``"Pleth"``, ``"acc_x"``, ``"Temp rectal"``, ``"Event marker"``).
+
+    Returns
+    -------
+    sensor : tuple of str | None
+        E.g. ``("bio", "ppg")``, ``("misc", "accelerometer")``, ``("resp", "")``.
+    """
+    if channel_type_from_name(name) is not None:
+        return None
+    words = _name_words(name)
+    for pattern, named in _SENSOR:
+        if any(pattern.match(word) for word in words):
+            return named
+    return None
+
+
 def check_channel_types(raw, fname, *, channel_types=None):
     """Correct channel types that their names contradict, and apply the caller's.
 

@@ -68,6 +68,15 @@ tried and dropped: on the corpus's EMG resampled to 64 Hz it turned 341 right EM
 answers ``unknown`` and 5 wrong ones. The rate is the one a channel was sampled at
 (:func:`._type_windows.sampled_rate`): a slow channel upsampled when its multi-rate
 file was read counts at its own rate, not the file's.
+
+**The name guard.** The name never decides a type, but a name that says the channel
+records something else (``"Pleth"``, ``"acc_x"``, ``"Resp"``, ``"Temp"``, ``"Status"``:
+:func:`~mne_specae.datasets.channels.sensor_from_name`) stops an ``"ecg"``,
+``"eeg"`` or ``"emg"`` answer: it becomes ``"unknown"``, the reason names both, and
+``ch_type`` keeps the recording's type. A beating accelerometer, a ballistocardiogram
+or a heart-sound microphone looks like ECG or EMG to the signal alone (on the corpus,
+leave one source out: BioSPPy's accelerometer, BCG and PCG, the only channels of other
+types called biopotentials); their names say what they are.
 """
 
 from __future__ import annotations
@@ -77,6 +86,7 @@ import re
 import numpy as np
 from mne.utils import warn
 
+from ..datasets.channels import sensor_from_name
 from ._type_decide import BIOPOTENTIALS, LOW_RATE, UNKNOWN, _describe
 from ._type_features import BANDS, FEATURE_NAMES, NYQUIST_USE
 
@@ -269,6 +279,24 @@ def eog_guard(row, types, median_features, declared=False):
             "EEG or EOG (the recording declares an EOG channel, and an electrode by the "
             "eyes records frontal EEG too: the signal cannot tell them apart; its type "
             "is kept)",
+            predicted,
+            who="the model's",
+        )
+    return row
+
+
+def name_guard(row, name):
+    """An ``"ecg"``, ``"eeg"`` or ``"emg"`` answer made ``"unknown"`` when the channel's
+    name says it records something else (in place; see the notes)."""
+    predicted = row.get("predicted")
+    sensor = sensor_from_name(name) if predicted in BIOPOTENTIALS else None
+    if sensor is not None:
+        mne_type, kind = sensor
+        said = f"{kind} ({mne_type})" if kind else mne_type
+        _overrule(
+            row,
+            f"the name {str(name)!r} says {said}, the signal a biopotential (its type is "
+            "kept; set it yourself if the name is wrong)",
             predicted,
             who="the model's",
         )

@@ -28,6 +28,7 @@ from ._type_features import window_features
 from ._type_guards import (
     declared_eog,
     eog_guard,
+    name_guard,
     pulse_guard,
     rate_guard,
     slow_guard,
@@ -216,6 +217,7 @@ def decide_channels(channels, calibration, embed, min_probability):
             eog_guard(rows[r], types, ch["median"], declared_eog(ch["name"], ch["type"]))
             smooth_guard(rows[r], types, ch["median"])
             rate_guard(rows[r], ch.get("sfreq"))
+            name_guard(rows[r], ch["name"])
     for row, ch in zip(rows, channels):
         row["sfreq"] = ch["sfreq"]
         row["ch_type"] = row["predicted"] if row["predicted"] != UNKNOWN else row["type"]
@@ -329,8 +331,12 @@ def identify_channel_types(
     calibrated on the training channels, and to every channel the encoder's head
     judged when its calibration holds NaN or Inf values (a damaged model file:
     loading it warns; see :meth:`Calibration.nonfinite_fields
-    <mne_specae.Calibration.nonfinite_fields>`). The model card reports how often
-    this is right on sources the heads never saw.
+    <mne_specae.Calibration.nonfinite_fields>`). An ``"ecg"``, ``"eeg"`` or
+    ``"emg"`` answer also becomes ``"unknown"`` when the channel lacks what such a
+    signal must show (the guards of :mod:`mne_specae.pretrained._type_guards`), and
+    when its name says another sensor (``"Pleth"``, ``"acc_x"``, ``"Resp"``: the
+    name never decides a type on its own, but it stops a contradicting one). The
+    model card reports how often this is right on sources the heads never saw.
     """
     _validate_type(inst, (mne.io.BaseRaw, mne.BaseEpochs), "inst", "mne.io.Raw or mne.Epochs")
     model = resolve_model(model)
