@@ -8,6 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..presets import RECOMMENDED as _R
 from ..training.loop import train_autoencoder
+from ..training.options import ESTIMATOR_OPTIONS
 from ..utils._docs import fill_doc
 from ..utils._logs import verbose_method
 from . import _build, finetune
@@ -290,24 +291,8 @@ class SpecAE(inference.EncoderMethods, TransformerMixin, BaseEstimator):
             input_stage=stage,
             groups=epoch_groups[owner],
             recordings=data.recordings(self._separate()) if self.normalize == "recording" else None,
-            val_fraction=self.val_fraction,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            scheduler=self.scheduler,
-            patience=self.patience,
-            mask_fraction=self.mask_fraction,
-            noise_std=self.noise_std,
-            band_limit=self.band_limit,
-            spectrum_weight=self.spectrum_weight,
-            device=self.device,
-            precision=self.precision,
-            channels_last=self.channels_last,
-            compile=self.compile,
             seed=self.random_state,
-            max_time=self.max_time,
-            checkpoint=self.checkpoint,
-            resume=self.resume,
+            **{name: getattr(self, name) for name in ESTIMATOR_OPTIONS},
         )
         self.__dict__.pop("calibration_", None)  # it belonged to the previous weights
         self.model_ = model.cpu().eval()

@@ -17,6 +17,30 @@ from ..nn.corruption import check_corruption
 from ..utils._checks import check_int, check_number
 from ..utils._devices import PRECISIONS
 
+#: The :class:`~mne_specae.SpecAE` parameters that its ``fit`` passes to
+#: :func:`~mne_specae.training.train_autoencoder` under the same name (its
+#: ``random_state`` is the ``seed``). A new training option goes in both signatures,
+#: the docdict and here; ``tests/test_training_options.py`` checks that none is left out.
+ESTIMATOR_OPTIONS = (
+    "val_fraction",
+    "max_epochs",
+    "batch_size",
+    "lr",
+    "scheduler",
+    "patience",
+    "mask_fraction",
+    "noise_std",
+    "band_limit",
+    "spectrum_weight",
+    "device",
+    "precision",
+    "channels_last",
+    "compile",
+    "max_time",
+    "checkpoint",
+    "resume",
+)
+
 _CHOICES = dict(
     optimizer=("adam", "adamw"), scheduler=(None, "cosine", "plateau"), loss=("mse", "l1")
 )
