@@ -100,3 +100,6 @@ def test_the_name_guard_leaves_other_answers():
     row = dict(predicted="emg", kind="", probability=0.9, reason="")
     assert name_guard(dict(row), "EMG1") == row  # the name says EMG too
     assert name_guard(dict(row), "PCG")["reason"].startswith("the name 'PCG' says pcg (misc)")
+    # an EOG answer too (an electrical potential): FLIRT's E4 "BVP" came out eog
+    eog = name_guard(dict(row, predicted="eog"), "BVP")
+    assert eog["predicted"] == "unknown" and eog["reason"].startswith("the name 'BVP' says ppg")

@@ -170,10 +170,10 @@ def test_envelopes_teach_the_type_head_but_only_the_rule_names_them(raw_by_name,
     names = [f"env{k}" for k in range(len(env))]
     envelopes = mne.io.RawArray(env, mne.create_info(names, sfreq, "misc"), verbose=False)
     rng = np.random.default_rng(7)
-    slow = [
+    slow = [  # (at 50 Hz: a channel below 37.5 Hz teaches the low-rate head only)
         mne.io.RawArray(
-            np.array([fn(25.0, 120, rng) for _ in range(3)]),
-            mne.create_info([f"{t}{k}" for k in range(3)], 25.0, t),
+            np.array([fn(50.0, 120, rng) for _ in range(3)]),
+            mne.create_info([f"{t}{k}" for k in range(3)], 50.0, t),
             verbose=False,
         )
         for fn, t in ((ts.breathing, "resp"), (ts.eda, "gsr"))

@@ -102,7 +102,11 @@ def typed(raw_by_name):
 
 def test_the_head_names_mne_types_of_unseen_synthetic_channels(typed):
     model, head, _ = typed
-    assert set(head.types) >= {"resp", "bio", "gsr", "temperature", "misc", "eog", "ecg"}
+    # the type head learns from channels sampled at 32 Hz or more; the low-rate head
+    # from those below 37.5 Hz (and every channel's rows at 32 Hz down to 4 Hz)
+    assert set(head.types) >= {"resp", "bio", "gsr", "misc", "eog", "ecg"}
+    low = model.calibration_.low_rate_head
+    assert set(low.types) >= {"resp", "bio", "gsr", "temperature", "misc"}
     rng = np.random.default_rng(100)
     expected = {
         ("resp", 25.0): ("resp", ""),

@@ -181,9 +181,36 @@ def test_the_type_head_and_the_low_rate_head_learn_from_their_own_rates():
     # a channel recorded below 37.5 Hz: its own windows teach the low-rate head too
     slow = dict(features=feats, features_aug=extra[:0], rates_aug=rates[:0], sfreq=25.0)
     np.testing.assert_array_equal(training_rows(slow, "resp", low_rate=True), feats)
+    # ... and none of the type head's, whatever its type, below 32 Hz: taught 4-8 Hz rows
+    # (every band above 3.2 Hz missing), it called most of UCI's gesture EMG temperature
+    for kind in ("resp", "temperature", "gsr", "ecg"):
+        assert training_rows(slow, kind).shape == (0, N_FEATURES)
+    at_32 = dict(slow, sfreq=32.0)  # (a wearable's accelerometer: the type head's too)
+    np.testing.assert_array_equal(training_rows(at_32, "misc"), feats)
+    assert training_rows(at_32, "eeg").shape == (0, N_FEATURES)
     # data collected before the rates were kept: every row, and no low-rate head
     del ch["rates_aug"]
     assert len(training_rows(ch, "ecg")) == len(feats) + len(extra)
     assert training_rows(ch, "bio", low_rate=True).shape == (0, N_FEATURES)
     ch["features_aug"] = None
     assert training_rows(ch, "ecg") is feats
+
+
+def test_a_coarse_slow_sensor_held_for_seconds_is_not_flat():
+    """A wrist temperature in 0.2 degree steps at 8 Hz holds each level for seconds:
+    most 5 s windows are constant, at several levels. It is a slow sensor for the heads
+    (the Non-EEG dataset's temperatures were ``flat`` before), while a channel constant
+    at one level, or dead for most windows at one level, stays ``flat``."""
+    from mne_specae.pretrained._signal_checks import check_channel
+
+    rng = np.random.default_rng(7)
+    steps = np.repeat(rng.choice([-0.2, 0.0, 0.0, 0.2], 60), 80)  # a new level every 10 s
+    temp = 31.0 + np.cumsum(np.where(np.arange(steps.size) % 80 == 0, steps, 0.0))
+    windows = temp[: temp.size // 40 * 40].reshape(-1, 40)  # 5 s windows at 8 Hz
+    assert (windows.std(axis=1) == 0).mean() >= 0.5 and len(np.unique(temp)) > 2
+    reason, stats = check_channel(windows, 8.0, slow_ok=True)
+    assert reason != "flat" and stats["flat_fraction"] >= 0.5
+    assert check_channel(np.full_like(windows, 31.0), 8.0, slow_ok=True)[0] == "flat"
+    dead = np.zeros_like(windows)
+    dead[::4] = rng.normal(0, 1e-5, dead[::4].shape)  # a loose contact: mostly dead at 0
+    assert check_channel(dead, 8.0, slow_ok=True)[0] == "flat"

@@ -7,13 +7,13 @@ import hashlib
 import os
 import re
 import subprocess
-from pathlib import Path
 from urllib.parse import quote
 
 import mne
 import numpy as np
 import pandas as pd
 import pytest
+from wfdb_files import write_wfdb
 
 from mne_specae.datasets import (
     build_corpus,
@@ -55,7 +55,9 @@ _RESERVED = [
     re.compile(r"emgdb|emg_(healthy|myopathy|neuropathy)", re.I),
     re.compile(r"biosignalsnotebooks|stress.?predict|yasa", re.I),
     re.compile(r"(^|[/_-])in[-_]?ear", re.I),
-    re.compile(r"Subject(2\d|3\d)_"),  # eegmat subjects other than 00-19
+    # eegmat subjects other than 00-19 (its files: Subject20_1.edf, Subject20_2.edf; the
+    # Non-EEG dataset's Subject20_AccTempEDA is another database)
+    re.compile(r"Subject(2\d|3\d)_[12]\b"),
 ]
 
 
@@ -369,28 +371,10 @@ def test_read_unibo_mat_v5_and_v73(tmp_path):
         np.testing.assert_allclose(raw.get_data(), emg.T * NOMINAL_SCALE, rtol=1e-6)
 
 
-def _write_wfdb(folder, name, fs, sig_name, units, signals, spf=None):
-    import wfdb
-
-    wfdb.wrsamp(
-        name,
-        fs=fs,
-        units=units,
-        sig_name=sig_name,
-        e_p_signal=[np.asarray(s, float) for s in signals],
-        samps_per_frame=spf or [1] * len(signals),
-        fmt=["16"] * len(signals),
-        adc_gain=[100.0] * len(signals),
-        baseline=[0] * len(signals),
-        write_dir=str(folder),
-    )
-    return Path(folder) / f"{name}.hea"
-
-
 def test_read_cinc2015_types_and_units(tmp_path):
     t = np.arange(2500) / 250.0
     sigs = [np.sin(2 * np.pi * t), 0.5 + 0.1 * t / 10, 80 + np.sin(t), np.cos(t)]
-    hea = _write_wfdb(
+    hea = write_wfdb(
         tmp_path, "a999s", 250, ["II", "PLETH", "ABP", "RESP"], ["mV", "NU", "mmHg", "NU"], sigs
     )
     raw = read_cinc2015(hea, subject="cinc2015-a999s", recording="cinc2015/a999s")
@@ -406,7 +390,7 @@ def test_read_wfdb_multirate_split_per_rate(tmp_path):
     ecg = np.sin(np.arange(2000) / 7.0)
     abp = 90 + np.arange(1000) / 100.0
     resp = np.cos(np.arange(500) / 20.0)
-    hea = _write_wfdb(
+    hea = write_wfdb(
         tmp_path,
         "mixed",
         50,

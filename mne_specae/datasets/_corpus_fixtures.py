@@ -1,5 +1,5 @@
-"""Corpus readers for the example signals of toolboxes (BioSPPy, NeuroKit2) and the MNE
-test fixtures: the true type and kind of each channel where the file says another (or
+"""Corpus readers for the example signals of toolboxes (BioSPPy, NeuroKit2, FLIRT's
+Empatica E4 recording) and the MNE test fixtures: the true type and kind of each channel where the file says another (or
 nothing)."""
 
 from __future__ import annotations
@@ -153,6 +153,51 @@ def read_neurokit_csv(fname, *, sfreq=None, subject=None, recording=None):
     names = [str(c).strip() for c in table]
     types, kinds = [r[0] for r in rules], [r[1] for r in rules]
     return _make_raw(data, names, types, kinds, sfreq, subject, recording)
+
+
+#: An Empatica E4 CSV file (by name) -> channel names, MNE type, kind and the factor to
+#: the package's units: EDA microsiemens to siemens, temperature in degrees Celsius
+#: unscaled, accelerometer counts (1/64 g) and BVP at :data:`NOMINAL_SCALE`.
+E4_FILES = {
+    "EDA": (["EDA"], "gsr", "eda", 1e-6),
+    "TEMP": (["TEMP"], "temperature", "temperature", 1.0),
+    "ACC": (["ACC_X", "ACC_Y", "ACC_Z"], "misc", "accelerometer", NOMINAL_SCALE),
+    "BVP": (["BVP"], "bio", "ppg", NOMINAL_SCALE),
+}
+
+
+def read_e4_csv(fname, *, subject=None, recording=None):
+    """One signal of an Empatica E4 wristband's export (``EDA.csv``, ``TEMP.csv``,
+    ``ACC.csv``, ``BVP.csv``): the first row the start time (Unix seconds), the second
+    the sampling rate, then one sample per row (three columns for ``ACC``).
+
+    Returns
+    -------
+    raw : mne.io.RawArray
+        At the file's own rate (EDA and TEMP 4 Hz, ACC 32 Hz, BVP 64 Hz: the E4 records
+        each stream at its rate; they are not resampled to one), typed and scaled as
+        :data:`E4_FILES` says, ``meas_date`` the start time.
+    """
+    fname = Path(fname)
+    if fname.stem.upper() not in E4_FILES:
+        raise ValueError(
+            f"{fname.name}: not one of the E4's raw signals ({', '.join(E4_FILES)}.csv)."
+        )
+    names, ch_type, kind, scale = E4_FILES[fname.stem.upper()]
+    table = pd.read_csv(fname, header=None, skipinitialspace=True)
+    if len(table) < 3 or table.shape[1] != len(names):
+        raise ValueError(
+            f"{fname.name}: expected a start time, a rate and samples in {len(names)} "
+            f"column(s), got {table.shape[0]} row(s) x {table.shape[1]} column(s)."
+        )
+    start, sfreq = float(table.iat[0, 0]), float(table.iat[1, 0])
+    if not sfreq > 0:
+        raise ValueError(f"{fname.name}: the second row must be the rate in Hz, got {sfreq}.")
+    data = table.iloc[2:].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64).T
+    raw = _make_raw(
+        data * scale, names, [ch_type] * len(names), [kind] * len(names), sfreq, subject, recording
+    )
+    return raw.set_meas_date(start)
 
 
 def read_mne_fixture(fname, *, subject=None, recording=None):

@@ -3,10 +3,12 @@ true MNE channel types and each channel's ``kind`` (:func:`corpus_channel_kinds`
 
 Units (what each reader does to reach MNE's units):
 
-* WFDB (CinC 2015, MIT-BIH, wfdb-python samples): ECG leads from their physical unit
-  (``mV``) to volts. Other signals (PLETH ``NU``, ABP ``mmHg``, RESP ``NU``/``Ohm``) are
+* WFDB (CinC 2015, MIT-BIH, wfdb-python samples, the Non-EEG dataset): ECG leads from their physical unit
+  (``mV``) to volts. Other signals (PLETH ``NU``, ABP ``mmHg``, RESP ``NU``/``Ohm``,
+  accelerometer and EDA ``NU``) are
   not voltages: their physical values are multiplied by :data:`NOMINAL_SCALE`
-  (1 unit -> 1e-6), an arbitrary amplitude.
+  (1 unit -> 1e-6), an arbitrary amplitude; a temperature (``degC``) stays in degrees
+  Celsius, MNE's unit.
 * Muse CSV: microvolts (the Muse SDK's unit) x 1e-6; markers are event codes, unscaled.
 * Myo readings: int8 counts, and the UCI gesture files (the same Myo counts divided by
   1e5 by their exporter): counts x :data:`NOMINAL_SCALE`, so both Myo sources share one
@@ -69,6 +71,12 @@ WFDB_OTHER = {
     "abp": ("bio", "abp"),
     "art": ("bio", "abp"),
     "resp": ("resp", "respiration"),
+    # the Non-EEG dataset's wrist sensors
+    "ax": ("misc", "accelerometer"),
+    "ay": ("misc", "accelerometer"),
+    "az": ("misc", "accelerometer"),
+    "temp": ("temperature", "temperature"),
+    "eda": ("gsr", "eda"),
 }
 
 
@@ -260,7 +268,9 @@ def _retype_wfdb(raw, units, fname):
             raise ValueError(f"{Path(fname).name}: signal {name!r} has no known type.")
         types[name], kinds[name] = ch_type, kind
         voltage = units[name].strip().lower() in ("v", "mv", "uv", "µv", "nv")
-        factors.append(1.0 if ch_type == "ecg" and voltage else NOMINAL_SCALE)
+        # ECG in volts, temperature in degrees Celsius (MNE's units); others nominal
+        physical = (ch_type == "ecg" and voltage) or ch_type == "temperature"
+        factors.append(1.0 if physical else NOMINAL_SCALE)
     raw._data *= np.array(factors)[:, None]
     raw.set_channel_types(types, on_unit_change="ignore", verbose=False)
     return set_kinds(raw, kinds)

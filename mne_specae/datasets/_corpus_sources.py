@@ -161,6 +161,30 @@ CORPUS_SOURCES = {
             "Software Package (WFDB) for Python (2023). " + _PHYSIONET,
             "ECG, arterial pressure, PPG, respiration at several rates (62.5-500 Hz)",
         ),
+        CorpusSource(
+            "noneeg",
+            "PhysioNet Non-EEG Dataset for Assessment of Neurological Status (wrist "
+            "accelerometer, temperature and EDA of 20 subjects), as mirrored unchanged "
+            "(PhysioNet's SHA256SUMS.txt) in rd-pong/Neurological-Status-Detection",
+            "rd-pong/Neurological-Status-Detection",
+            "47c9a7c3dcffda57b361d249209eabae7392fec2",
+            "ODC-By-1.0",
+            "Birjandtalab J, Cogan D, Pouyan MB, Nourani M. A non-EEG biosignals dataset "
+            "for assessment and visualization of neurological status. IEEE SiPS, 110-114 "
+            "(2016), doi:10.1109/SiPS.2016.27. " + _PHYSIONET,
+            "wrist accelerometer (3 axes), skin temperature and EDA (Affectiva Q); 8 Hz",
+        ),
+        CorpusSource(
+            "flirt_e4",
+            "FLIRT's test recording of an Empatica E4 wristband (one wearer, 2019)",
+            "im-ethz/flirt",
+            "d9bdcc56107edaa3457db5428b32fbe2080778d0",
+            "MIT",
+            "Foll S, Maritsch M, Spinola F, Mishra V, Barata F, Kowatsch T, Fleisch E, "
+            "Wortmann F. FLIRT: A feature generation toolkit for wearable data. Comput "
+            "Methods Programs Biomed 212:106461 (2021).",
+            "EDA 4 Hz, skin temperature 4 Hz, accelerometer 32 Hz, PPG (BVP) 64 Hz",
+        ),
     )
 }
 
@@ -209,6 +233,11 @@ _NEUROKIT = re.compile(
 _BI2012 = re.compile(r"data_examples/P300/((subject_01_session_01)\.(npz|yml))$")
 #: The UCI EEG Eye State ARFF, copied unchanged (14980 rows) into rogerior/ixio.
 _EYE_STATE = "EEG Eye State.arff"
+#: The Non-EEG dataset's accelerometer/temperature/EDA records (its SpO2 and heart
+#: rate records are 1 Hz: below any rate the package judges).
+_NONEEG = re.compile(r"nonEEGdataset/((Subject\d+)_AccTempEDA)\.(hea|dat)$")
+#: The E4's raw signals (its HR and IBI files are derived from the BVP).
+_FLIRT_E4 = re.compile(r"test/wearable-data/empatica/(EDA|TEMP|ACC|BVP)\.csv$")
 _WFDB = re.compile(r"sample-data/((03700181)\.(hea|dat)|(mixedsignals)(\.hea|_[epr]\.dat))$")
 
 #: mne-testing-data files used (primary file first; companions follow), each with its
@@ -303,6 +332,11 @@ def _select(source, path):
         record = m.group(2) or m.group(4)
         fmt = "wfdb_multirate" if name.endswith(".hea") else "companion"
         return dict(relpath=f"wfdb_samples/{name}", subject=record, format=fmt)
+    if source == "noneeg" and (m := _NONEEG.fullmatch(path)):
+        fmt = "wfdb_multirate" if m.group(3) == "hea" else "companion"
+        return dict(relpath=f"noneeg/{m.group(1)}.{m.group(3)}", subject=m.group(2), format=fmt)
+    if source == "flirt_e4" and (m := _FLIRT_E4.fullmatch(path)):
+        return dict(relpath=f"flirt_e4/{m.group(1)}.csv", subject="e4", format="e4_csv")
     if source == "mne_testing" and path in MNE_TESTING_FILES:
         fmt = _FORMATS[PurePosixPath(path).suffix.lower()]
         return dict(relpath=f"mne_testing/{path}", subject=MNE_TESTING_FILES[path], format=fmt)

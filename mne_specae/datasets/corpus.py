@@ -22,6 +22,7 @@ from mne.utils import _validate_type, logger, verbose
 from ._corpus_build import fetch_row
 from ._corpus_fixtures import (
     read_biosppy_signal,
+    read_e4_csv,
     read_eye_state_arff,
     read_mne_fixture,
     read_neurokit_csv,
@@ -74,6 +75,7 @@ READERS = {
     "unibo_mat": read_unibo_mat,
     "biosppy_txt": read_biosppy_signal,
     "neurokit_csv": read_neurokit_csv,
+    "e4_csv": read_e4_csv,
     "ny_npz": read_ny_npz,
     "eye_state_arff": read_eye_state_arff,
     "bdf": read_mne_fixture,

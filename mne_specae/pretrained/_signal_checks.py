@@ -12,7 +12,9 @@ The thresholds are physical and were checked on the developers' recordings (ever
 real ECG, EEG and EMG channel passes; see the model card):
 
 * ``FLAT_STD``: a window whose standard deviation is below 1e-13 (0.1 pV in volts)
-  is flat; a channel is flat when half its windows are.
+  is flat; a channel is flat when half its windows are, all at one level (flat
+  windows at several levels are a coarse slow sensor: the wrist temperature of the
+  Non-EEG dataset moves in 0.2 degree steps and holds each for seconds).
 * ``HELD_FRACTION``: when half of the samples repeat the previous one exactly, the
   channel holds levels (a trigger, status or digital line); real channels repeat at
   most 27 % (quantised EMG at rest).
@@ -296,9 +298,11 @@ def check_channel(windows, sfreq, *, slow_ok=False, band_top=None):
     )
     if len(windows) == 0:
         return "no finite segment", stats
-    std = windows.std(axis=1)
-    stats["flat_fraction"] = float((std <= FLAT_STD).mean())
-    if stats["flat_fraction"] >= 0.5:
+    flat = windows.std(axis=1) <= FLAT_STD
+    stats["flat_fraction"] = float(flat.mean())
+    # flat windows at different levels are a coarse slow sensor (a temperature in
+    # 0.2 degree steps, constant over seconds), not a dead input
+    if stats["flat_fraction"] >= 0.5 and np.ptp(windows[flat, 0]) <= FLAT_STD:
         return "flat", stats
     stats["held_fraction"] = held_fraction(windows)
     if stats["held_fraction"] >= HELD_FRACTION:

@@ -71,8 +71,8 @@ file was read counts at its own rate, not the file's.
 
 **The name guard.** The name never decides a type, but a name that says the channel
 records something else (``"Pleth"``, ``"acc_x"``, ``"Resp"``, ``"Temp"``, ``"Status"``:
-:func:`~mne_specae.datasets.channels.sensor_from_name`) stops an ``"ecg"``,
-``"eeg"`` or ``"emg"`` answer: it becomes ``"unknown"``, the reason names both, and
+:func:`~mne_specae.datasets.channels.sensor_from_name`) stops an answer of an
+electrical potential, ``"ecg"``, ``"eeg"``, ``"emg"`` or ``"eog"``: it becomes ``"unknown"``, the reason names both, and
 ``ch_type`` keeps the recording's type. A beating accelerometer, a ballistocardiogram
 or a heart-sound microphone looks like ECG or EMG to the signal alone (on the corpus,
 leave one source out: BioSPPy's accelerometer, BCG and PCG, the only channels of other
@@ -286,10 +286,10 @@ def eog_guard(row, types, median_features, declared=False):
 
 
 def name_guard(row, name):
-    """An ``"ecg"``, ``"eeg"`` or ``"emg"`` answer made ``"unknown"`` when the channel's
-    name says it records something else (in place; see the notes)."""
+    """An ``"ecg"``, ``"eeg"``, ``"emg"`` or ``"eog"`` answer made ``"unknown"`` when the
+    channel's name says it records something else (in place; see the notes)."""
     predicted = row.get("predicted")
-    sensor = sensor_from_name(name) if predicted in BIOPOTENTIALS else None
+    sensor = sensor_from_name(name) if predicted in (*BIOPOTENTIALS, "eog") else None
     if sensor is not None:
         mne_type, kind = sensor
         said = f"{kind} ({mne_type})" if kind else mne_type

@@ -217,8 +217,8 @@ def decide_channels(channels, calibration, embed, min_probability):
             eog_guard(rows[r], types, ch["median"], declared_eog(ch["name"], ch["type"]))
             smooth_guard(rows[r], types, ch["median"])
             rate_guard(rows[r], ch.get("sfreq"))
-            name_guard(rows[r], ch["name"])
     for row, ch in zip(rows, channels):
+        name_guard(row, ch["name"])
         row["sfreq"] = ch["sfreq"]
         row["ch_type"] = row["predicted"] if row["predicted"] != UNKNOWN else row["type"]
     return rows
