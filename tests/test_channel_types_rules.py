@@ -7,7 +7,7 @@ import pytest
 import type_signals as ts
 from scipy.signal import detrend, lfilter
 
-from mne_specae import identify_channel_types
+from mne_specae import identify_channel_types, load_pretrained
 from mne_specae.pretrained._signal_checks import (
     HELD_STIM,
     LEVELS_STIM,
@@ -214,3 +214,29 @@ def test_a_coarse_slow_sensor_held_for_seconds_is_not_flat():
     dead = np.zeros_like(windows)
     dead[::4] = rng.normal(0, 1e-5, dead[::4].shape)  # a loose contact: mostly dead at 0
     assert check_channel(dead, 8.0, slow_ok=True)[0] == "flat"
+
+
+def test_bands_above_the_recordings_low_pass_are_missing(raw_by_name):
+    """eegmat's EDF declares a 45 Hz low-pass: the features leave the bands above it out
+    (as those above 0.8 x Nyquist), so the head does not read "no gamma" from a filter;
+    the same channel declared unfiltered has them, and the bands below are unchanged."""
+    from mne_specae.pretrained.channel_types import collect_channels
+
+    model = load_pretrained(verbose=False)
+    raw = raw_by_name["eeg/eegmat/Subject00_1"].copy().pick(["O1"]).crop(0, 60)
+    assert raw.info["lowpass"] == 45.0
+    names = np.array(FEATURE_NAMES)
+    # 40-70 and 70-120 Hz (120-250 Hz lies above 0.8 x Nyquist at 500 Hz anyway)
+    above = [n.startswith("logrel") and 45 < float(n.rsplit("_", 1)[1]) <= 200 for n in names]
+    below = [n.startswith("logrel") and float(n.rsplit("_", 1)[1]) <= 25 for n in names]
+    (ch,), _ = collect_channels(raw, [0], model, 4, slow_ok=True)
+    assert np.isnan(ch["median"][above]).all() and np.isfinite(ch["median"][below]).all()
+    open_band = raw.copy()
+    with open_band.info._unlock():
+        open_band.info["lowpass"] = open_band.info["sfreq"] / 2
+    (ch_open,), _ = collect_channels(open_band, [0], model, 4, slow_ok=True)
+    assert np.isfinite(ch_open["median"][above]).all()
+    # the relative powers below 25 Hz only change by the total they are relative to
+    shift = ch["median"][below] - ch_open["median"][below]
+    np.testing.assert_allclose(shift, shift[0], atol=0.02)
+    assert raw.info["lowpass"] == 45.0  # the caller's data unchanged

@@ -8,7 +8,8 @@ therefore computed **at the channel's own rate** on long windows
 
 * relative ``log10`` band powers in fixed bands (:data:`BANDS`, 0.05 to 250 Hz); a
   band above 0.8 x Nyquist is missing (``nan``): the head imputes the training mean
-  there, so the sampling rate itself is no feature (no "4 Hz = EDA" shortcut);
+  there, so the sampling rate itself is no feature (no "4 Hz = EDA" shortcut); so is
+  a band above the recording's declared low-pass filter (``info["lowpass"]``);
 * the spectral slope (log-log), the normalised spectral entropy, the dominant
   frequency, the spectral edge (90 % of the power) and the mean frequency (Hjorth
   mobility) over the band every rate above 8 Hz shares (0.05-3.2 Hz and up to 40 Hz);
@@ -155,7 +156,7 @@ def _moments(x):
     return skew, np.log10(np.maximum(kurt, 1e-3))
 
 
-def window_features(windows, sfreq):
+def window_features(windows, sfreq, band_top=None):
     """Features of a channel's windows, at the channel's own rate.
 
     Parameters
@@ -164,6 +165,11 @@ def window_features(windows, sfreq):
         Finite windows of one channel (or of several: each row on its own).
     sfreq : float
         Their sampling rate.
+    band_top : float | None
+        The recording's own low-pass filter (Hz, ``info["lowpass"]``): bands above it
+        are missing as those above 0.8 x Nyquist are (what a filter removed says
+        nothing of the signal: a clinical EEG filtered at 45 Hz is not "an EEG without
+        gamma"). ``None``: none.
 
     Returns
     -------
@@ -183,6 +189,8 @@ def window_features(windows, sfreq):
     nperseg = int(min(n, round(16 * sfreq)))
     freqs, psd = welch(x, fs=sfreq, nperseg=nperseg, detrend="constant", axis=-1)
     usable_top = NYQUIST_USE * nyq
+    if band_top is not None and np.isfinite(band_top) and band_top > 0:
+        usable_top = min(usable_top, float(band_top))
     in_range = (freqs >= BANDS[0][0]) & (freqs <= usable_top)
     total = psd[:, in_range].sum(axis=1)
     total[total <= 0] = np.nan

@@ -93,14 +93,16 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
     duration : float
         The model's window (s); ``channels`` is empty when the data are shorter.
 
-    ``augment(windows, sfreq)``, if given, returns extra feature rows of a channel's
-    long windows (for fitting a head: other rates, shorter windows), kept as
+    ``augment(windows, sfreq, band_top)``, if given, returns extra feature rows of a
+    channel's long windows (for fitting a head: other rates, shorter windows), kept as
     ``features_aug``. With ``teach``, the features of rectified envelopes are computed
     too (the rule decides them, but they are training rows of a type head).
     """
     names = [inst.ch_names[i] for i in idx]
     types = inst.get_channel_types(picks=idx)
     sfreq, target = float(inst.info["sfreq"]), float(model.sfreq_)
+    # the recording's own low-pass filter: the features leave the bands above it out
+    lowpass = inst.info["lowpass"] if inst.info["lowpass"] < sfreq / 2 else None
     duration = model.n_times_ / target
     reader = raw_windows if isinstance(inst, mne.io.BaseRaw) else epochs_windows
     orig, res = reader(inst, idx, duration, target, max_segments)
@@ -128,9 +130,9 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
         info["seconds"] = long.shape[-1] / sfreq if len(long) else 0.0  # feature windows
         if not reason or (envelope and teach):  # an envelope still teaches a type head
             if len(fine):
-                info["features"] = window_features(fine, rate)
+                info["features"] = window_features(fine, rate, lowpass)
                 if augment is not None:
-                    info["features_aug"], info["rates_aug"] = augment(fine, rate)
+                    info["features_aug"], info["rates_aug"] = augment(fine, rate, lowpass)
                 with np.errstate(all="ignore"), _quiet():
                     info["median"] = np.nanmedian(info["features"], axis=0)
         if not reason:
