@@ -9,8 +9,9 @@ name-based inference types every channel EEG, and the ECG lead recorded beside t
 EEG of the PhysioNet eegmat study comes in as one more EEG channel: MNE's ECG tools
 cannot find it, and it ends up in the EEG average reference.
 
-:func:`mne_specae.identify_channel_types` ignores the names and the current types and
-asks the pretrained model (:func:`mne_specae.load_pretrained`, shipped with the
+:func:`mne_specae.identify_channel_types` does not go by the names and the current
+types (they only stop an answer they contradict: a declared EOG is never ``eeg``, a
+channel named "Pleth" or "acc_x" never ECG, EEG, EMG or EOG) and asks the pretrained model (:func:`mne_specae.load_pretrained`, shipped with the
 package; see :doc:`/pretrained`) what each channel's signal looks like, and answers
 with MNE's channel types: ``ecg``, ``eeg``, ``emg``, ``eog``, ``resp``, ``bio`` (PPG,
 arterial pressure), ``gsr``, ``temperature``, ``misc`` (motion, EMG envelopes), ``stim`` (triggers
@@ -118,9 +119,11 @@ print(
 # standard deviations above zero): the rules call it ``misc`` with kind
 # ``envelope`` before any head is asked. The rectus femoris works through the whole
 # stride, so its envelope never rests (``floor`` far above zero): the rule leaves it
-# to the heads, and when this page was built they called it ``eeg`` (0.73), which is
-# wrong (with the heads fitted before channels were judged at their sampled rate they
-# were not sure: EEG 0.65). The knee angle is a motion sensor (``misc``),
+# to the heads, and when this page was built they called it ``eeg`` (0.78), which is
+# wrong; but its name says "RMS", a processed envelope, and a name that says another
+# sensor stops an ECG, EEG, EMG or EOG answer (the name guard: ``unknown``, the reason
+# naming both, the type kept). The name never decides a type on its own: the knee
+# angle, named "Knee", is judged from its signal. It is a motion sensor (``misc``),
 # and no head has seen a goniometer: in this run it is called respiration, which is
 # wrong. Read ``probability`` and ``reason`` before applying the types.
 
@@ -185,14 +188,18 @@ print(
 # %%
 # When this page was built, the pulse came out ``bio`` and the belt ``resp``, which
 # is right (which ``bio`` it is, PPG or arterial pressure, is a guess at this rate).
-# One accelerometer axis came out ``bio`` too, which is wrong: steps at about two a
-# second are a smooth wave at heart lags. The other axes, the EDA and the
-# temperature were ``unknown`` (the heads learnt EDA from three channels and never
-# saw a skin temperature). The heads before the low-rate head called the pulse and
-# the belt "ECG or EOG" and the temperature EDA. On the pretraining corpus resampled
-# to these rates (:doc:`/pretrained`, leave one source out), respiration is named
-# 83-89 % of the time, a pulse or pressure 34-47 %, and nothing is called ECG, EEG
-# or EMG.
+# The accelerometer axes, the EDA and the temperature were ``unknown``, "not sure":
+# steps at about two a second are a smooth wave at heart lags (``bio`` was the first
+# guess for one axis), the EDA's first guess was ``gsr`` (0.35), the temperature's
+# ``temperature`` (0.69, just below ``min_probability``). The heads learnt EDA and
+# temperature from two wrist wearables of the corpus (PhysioNet's Non-EEG dataset at
+# 8 Hz, an Empatica E4 at 4 Hz) and a few lab recordings; before those, they had
+# never seen a skin temperature, and the heads before the low-rate head called the
+# pulse and the belt "ECG or EOG" and the temperature EDA. On the pretraining corpus
+# resampled to these rates (:doc:`/pretrained`, leave one source out), respiration
+# is named most of the time, a pulse or pressure for about half, and nothing is
+# called ECG, EEG or EMG; on a wearable source held out, EDA and temperature are
+# rarely named.
 
 # %%
 # The same streams in one EDF file, as MNE reads it
@@ -239,8 +246,8 @@ print(
 # Each stream is judged at its own rate (the EEG at 500 Hz, the pulse and the belt at
 # 25 Hz, the accelerometer at 32, the EDA and the temperature at 4). When this page
 # was built the answers were the ones the streams got on their own above (the EDA and
-# the temperature ``unknown`` again, with other runner-ups: the file's 16-bit samples
-# are not the same numbers). Before, such channels were judged at 500 Hz with their
+# the temperature ``unknown`` again, with other first guesses, ``resp`` and ``gsr``:
+# the file's 16-bit samples are not the same numbers, and these heads are unsure). Before, such channels were judged at 500 Hz with their
 # empty bands, and the rate guard and the low-rate head never saw them.
 
 # %%

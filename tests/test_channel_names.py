@@ -29,6 +29,8 @@ NAMES = {
     "BCG": ("misc", "bcg"),
     "PCG": ("misc", "pcg"),
     "Snore": ("misc", "sound"),
+    "RF RMS": ("misc", "envelope"),
+    "ENV1": ("misc", "envelope"),
     "Event marker": ("stim", ""),
     "STI 014": ("stim", ""),
     "Status": ("stim", ""),

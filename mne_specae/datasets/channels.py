@@ -74,6 +74,7 @@ _SENSOR_WORDS = (
     (r"bcg|scg|ballisto\w*|seismo\w*", ("misc", "bcg")),
     (r"pcg|phono\w*", ("misc", "pcg")),
     (r"audio|sound|mic(rophone)?|snore|snoring", ("misc", "sound")),
+    (r"rms|env|envelope", ("misc", "envelope")),
     (r"light|lux|position", ("misc", "")),
     (
         r"status|trig(ger)?\d*|sti\d*|stim|marker\d*|event(s)?|photo(sensor|diode)|gatein",

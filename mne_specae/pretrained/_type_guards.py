@@ -70,13 +70,14 @@ answers ``unknown`` and 5 wrong ones. The rate is the one a channel was sampled 
 file was read counts at its own rate, not the file's.
 
 **The name guard.** The name never decides a type, but a name that says the channel
-records something else (``"Pleth"``, ``"acc_x"``, ``"Resp"``, ``"Temp"``, ``"Status"``:
-:func:`~mne_specae.datasets.channels.sensor_from_name`) stops an answer of an
-electrical potential, ``"ecg"``, ``"eeg"``, ``"emg"`` or ``"eog"``: it becomes ``"unknown"``, the reason names both, and
-``ch_type`` keeps the recording's type. A beating accelerometer, a ballistocardiogram
-or a heart-sound microphone looks like ECG or EMG to the signal alone (on the corpus,
-leave one source out: BioSPPy's accelerometer, BCG and PCG, the only channels of other
-types called biopotentials); their names say what they are.
+records something else (``"Pleth"``, ``"acc_x"``, ``"Resp"``, ``"Temp"``, ``"RF RMS"``,
+``"Status"``: :func:`~mne_specae.datasets.channels.sensor_from_name`) stops an answer
+of an electrical potential, ``"ecg"``, ``"eeg"``, ``"emg"`` or ``"eog"``: it becomes
+``"unknown"``, the reason names both, and ``ch_type`` keeps the recording's type. A
+beating accelerometer, a ballistocardiogram or a heart-sound microphone looks like
+ECG or EMG to the signal alone (on the corpus, leave one source out: BioSPPy's
+accelerometer, BCG and PCG, the only channels of other types called biopotentials),
+an E4's PPG at 64 Hz like EOG; their names say what they are.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from ..utils._files import file_sha256
 PRETRAINED = {
     "biosignals": dict(
         file="biosignals.specae",
-        sha256="4f09a72dbe7afb231c3aae26623e1cd5069dd491e632721899cb24ed00777ceb",
+        sha256="667b58d3c3288a6fec279b5eb8644df0dfb85695ffd3781fc9526498202ade83",
         description=(
             "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz, each "
             "image z-scored) trained on 125,254 channel-segments of the pretraining "
