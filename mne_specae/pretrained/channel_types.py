@@ -337,7 +337,8 @@ def identify_channel_types(
     ``"emg"`` answer also becomes ``"unknown"`` when the channel lacks what such a
     signal must show (the guards of :mod:`mne_specae.pretrained._type_guards`), and
     when its name says another sensor (``"Pleth"``, ``"acc_x"``, ``"Resp"``: the
-    name never decides a type on its own, but it stops a contradicting one). The
+    name never decides a type on its own, but it stops a contradicting ``"ecg"``,
+    ``"eeg"``, ``"emg"`` or ``"eog"``). The
     model card reports how often this is right on sources the heads never saw.
     """
     _validate_type(inst, (mne.io.BaseRaw, mne.BaseEpochs), "inst", "mne.io.Raw or mne.Epochs")
