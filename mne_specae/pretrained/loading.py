@@ -32,7 +32,8 @@ PRETRAINED = {
             "image z-scored) trained on 125,254 channel-segments of the pretraining "
             "corpus (9 public repositories: ICU, Muse, MNE fixtures, Myo, UCI gestures, "
             "MIT-BIH, UniBo, BioSPPy, WFDB samples), never on the developers' sample "
-            "subjects; heads fitted on the corpus and the developers' recordings."
+            "subjects; heads fitted on the corpus (14 repositories, wrist wearables "
+            "among them) and the developers' recordings."
         ),
     )
 }
