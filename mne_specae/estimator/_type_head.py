@@ -35,6 +35,9 @@ CLIP = 5.0
 #: sets ``max_distance``.
 DISTANCE_QUANTILE = 0.99
 DISTANCE_MARGIN = 1.5
+#: Features added after heads were shipped, always the last columns, in this order: a
+#: head saved before them (none of these names) ignores them.
+LATER_FEATURES = ("peer_r_max", "peer_r_top3")
 
 
 def label_type(label):
@@ -137,9 +140,22 @@ class TypeHead:
         ]
         return out + ([] if np.isfinite(self.max_distance) else ["max_distance"])
 
+    def _columns(self, features):
+        """``features`` as an array, without the ``LATER_FEATURES`` a head saved before
+        them was not fitted on."""
+        features = np.asarray(features, np.float64)
+        later = len(LATER_FEATURES)
+        if (
+            features.ndim == 2
+            and features.shape[1] == len(self.feature_names) + later
+            and not set(LATER_FEATURES) & set(self.feature_names)
+        ):
+            features = features[:, :-later]
+        return features
+
     def standardize(self, features):
         """Standardised, imputed (``nan`` -> 0) and clipped features."""
-        features = np.asarray(features, np.float64)
+        features = self._columns(features)
         if features.ndim != 2 or features.shape[1] != len(self.feature_names):
             raise ValueError(
                 f"Expected {len(self.feature_names)} features per window, got shape "
@@ -156,7 +172,7 @@ class TypeHead:
     def distance(self, features):
         """RMS distance (over the features present) of each window to the nearest
         label centre."""
-        features = np.asarray(features, np.float64)
+        features = self._columns(features)
         z = self.standardize(features)
         present = np.isfinite(features)
         n = np.maximum(present.sum(axis=1), 1)

@@ -103,10 +103,11 @@ TYPE_HEAD_MIN_RATE = min(r for r in AUGMENT_RATES if r not in LOW_ONLY_RATES)
 FAST_TYPES = ("ecg", "eeg", "emg", "eog")
 
 
-def augment_features(windows, sfreq, band_top=None):
+def augment_features(windows, sfreq, band_top=None, context=None):
     """``(features, rates)``: feature rows of ``windows`` at lower rates and on shorter
     windows (see ``AUGMENT_RATES``, ``AUGMENT_SECONDS``; bands above ``band_top``, the
-    recording's low-pass filter, missing), and the rate of each row;
+    recording's low-pass filter, missing; ``context``, the windows' peer features, kept
+    as they are), and the rate of each row;
     ``(0, N_FEATURES)`` rows when none applies. The windows are resampled with zeros
     beyond their edges, as the shipped heads were taught (with each window's line
     continued instead, the leave-one-source-out balanced accuracy at the channels' own
@@ -115,11 +116,11 @@ def augment_features(windows, sfreq, band_top=None):
     for rate in AUGMENT_RATES:
         if sfreq >= 1.5 * rate:
             low, low_rate = at_rate(windows, sfreq, rate, padtype="constant")
-            rows.append(window_features(low, low_rate, band_top))
+            rows.append(window_features(low, low_rate, band_top, context))
             rates += [rate] * len(rows[-1])
     n = int(round(AUGMENT_SECONDS * sfreq))
     if windows.shape[1] >= 2 * n:
-        rows.append(window_features(windows[:, :n], sfreq, band_top))
+        rows.append(window_features(windows[:, :n], sfreq, band_top, context))
         rates += [sfreq] * len(rows[-1])
     if not rows:
         return np.empty((0, len(FEATURE_NAMES))), np.empty(0)

@@ -24,13 +24,17 @@ therefore computed **at the channel's own rate** on long windows
 * the same band powers, slope and entropy from 1.5 Hz up, relative to the power there
   (drifts below do not move them), and the dominance of the power below 1.5 Hz;
 * the variability of the RMS envelope over 0.25 s blocks, relative to that of white
-  noise (bursts of EMG, blinks; a stationary noise: about 0).
+  noise (bursts of EMG, blinks; a stationary noise: about 0);
+* last, what the other channels of the recording say (:mod:`._type_context`: how
+  strongly the channel moves with its peers), given by the caller.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.signal import welch
+
+from ._type_context import CONTEXT_NAMES
 
 #: Length (s) of the windows the features are computed on: slow signals (breathing,
 #: EDA) need several cycles.
@@ -92,7 +96,10 @@ FEATURE_NAMES += [f"logrel_high_{lo:g}_{hi:g}" for lo, hi in HIGH_BANDS] + [
     "entropy_high",
     "envelope_cv",
 ]
+FEATURE_NAMES += list(CONTEXT_NAMES)
 N_FEATURES = len(FEATURE_NAMES)
+#: Columns computed from the channel alone (the context columns follow).
+N_OWN = N_FEATURES - len(CONTEXT_NAMES)
 
 
 def _block_mean(x, q):
@@ -156,7 +163,7 @@ def _moments(x):
     return skew, np.log10(np.maximum(kurt, 1e-3))
 
 
-def window_features(windows, sfreq, band_top=None):
+def window_features(windows, sfreq, band_top=None, context=None):
     """Features of a channel's windows, at the channel's own rate.
 
     Parameters
@@ -170,6 +177,9 @@ def window_features(windows, sfreq, band_top=None):
         are missing as those above 0.8 x Nyquist are (what a filter removed says
         nothing of the signal: a clinical EEG filtered at 45 Hz is not "an EEG without
         gamma"). ``None``: none.
+    context : numpy.ndarray, shape (n_windows, len(CONTEXT_NAMES)) | None
+        The channel's peer features in the same windows
+        (:func:`._type_context.peer_correlations`); ``None``: ``nan``.
 
     Returns
     -------
@@ -182,6 +192,8 @@ def window_features(windows, sfreq, band_top=None):
         raise ValueError(f"windows must be 2D (n_windows, n_samples), got {x.shape}.")
     n_win, n = x.shape
     out = np.full((n_win, N_FEATURES), np.nan)
+    if context is not None:
+        out[:, N_OWN:] = np.asarray(context, np.float64).reshape(n_win, -1)
     if n_win == 0 or n < 8:
         return out
     x = x - x.mean(axis=1, keepdims=True)

@@ -40,7 +40,7 @@ from ._type_decide import (
     feature_verdict,
     head_for,
 )
-from ._type_features import FEATURE_NAMES
+from ._type_features import FEATURE_NAMES, N_OWN
 from .channel_types import _quiet, decide_channels
 
 #: A label of fewer channels than this is not learned: one phonocardiogram taught a
@@ -78,7 +78,11 @@ def fit_type_head(data, *, C=1.0, low_rate=False):
         X, y, ids, srcs = X[keep], y[keep], ids[keep], srcs[keep]
     if len(set(y)) < 2:
         raise ValueError(f"Fewer than two labels to tell apart ({sorted(set(y))}): no head.")
-    return TypeHead.fit(X, list(y), list(ids), list(srcs), feature_names=list(FEATURE_NAMES), C=C)
+    # the peer features serve the channel head only (type heads taught them named Brain
+    # Invaders' EEG "unconnected", more accelerometers and pulse waves unknown)
+    return TypeHead.fit(
+        X[:, :N_OWN], list(y), list(ids), list(srcs), feature_names=FEATURE_NAMES[:N_OWN], C=C
+    )
 
 
 #: Items per channel the encoder's head the encoder's heads are (re)fitted on.
@@ -108,11 +112,15 @@ def fit_channel_head(data, *, C=1.0):
             continue
         with np.errstate(all="ignore"), _quiet():
             median = np.nanmedian(feats, axis=0)
-        rows = [channel_vector(emb, median)]  # the channel, and means of half its items
-        rng = np.random.default_rng(len(y))
-        for _ in range(HALVES if len(emb) > 3 else 0):
-            half = rng.choice(len(emb), (len(emb) + 1) // 2, replace=False)
-            rows.append(channel_vector(emb[half], median))
+        rows = []
+        for med in (median, ch.get("median_sparse")):  # with all its peers, and few
+            if med is None:
+                continue
+            rows.append(channel_vector(emb, med))  # the channel, and means of half its items
+            rng = np.random.default_rng(len(y))
+            for _ in range(HALVES if len(emb) > 3 else 0):
+                half = rng.choice(len(emb), (len(emb) + 1) // 2, replace=False)
+                rows.append(channel_vector(emb[half], med))
         X += rows
         y += [row["true_type"]] * len(rows)
         ids += [f"{row['recording']}:{row['channel']}"] * len(rows)

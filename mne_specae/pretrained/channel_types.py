@@ -23,6 +23,7 @@ from mne.utils import _validate_type, logger, verbose, warn
 from ..utils._checks import check_fraction, check_int
 from ..utils._picks import pick_channels
 from ._signal_checks import check_channel
+from ._type_context import recording_context, with_context
 from ._type_decide import UNKNOWN, encoder_verdict, feature_verdict, head_for, white_noise
 from ._type_features import window_features
 from ._type_guards import (
@@ -93,7 +94,7 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
     duration : float
         The model's window (s); ``channels`` is empty when the data are shorter.
 
-    ``augment(windows, sfreq, band_top)``, if given, returns extra feature rows of a
+    ``augment(windows, sfreq, band_top, context)``, if given, returns extra feature rows of a
     channel's long windows (for fitting a head: other rates, shorter windows), kept as
     ``features_aug``. With ``teach``, the features of rectified envelopes are computed
     too (the rule decides them, but they are training rows of a type head).
@@ -111,10 +112,12 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
     orig, res = np.stack(orig), np.stack(res)  # (n_windows, n_ch, n)
     n_long = max(1, -(-max_segments // FEATURE_WINDOW_SHARE))
     long = feature_windows(inst, idx, n_long, duration)
+    peers, sparse = recording_context(long, sfreq, teach)  # the channels picked together
     out = []
     for c, (name, ch_type) in enumerate(zip(names, types)):
         ok = np.isfinite(orig[:, c]).all(axis=1)
-        fine = long[:, c][np.isfinite(long[:, c]).all(axis=1)] if len(long) else long[:, c]
+        usable = np.isfinite(long[:, c]).all(axis=1)
+        fine, context = long[:, c][usable], peers[:, c][usable]
         # a channel upsampled or held when read is judged at the rate it was sampled at
         rate, held = sampled_rate(fine if len(fine) else orig[ok, c], sfreq)
         if held:  # the samples as they were taken, rules and all
@@ -130,11 +133,14 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
         info["seconds"] = long.shape[-1] / sfreq if len(long) else 0.0  # feature windows
         if not reason or (envelope and teach):  # an envelope still teaches a type head
             if len(fine):
-                info["features"] = window_features(fine, rate, lowpass)
+                info["features"] = window_features(fine, rate, lowpass, context)
                 if augment is not None:
-                    info["features_aug"], info["rates_aug"] = augment(fine, rate, lowpass)
+                    aug = augment(fine, rate, lowpass, context)
+                    info["features_aug"], info["rates_aug"] = aug
                 with np.errstate(all="ignore"), _quiet():
                     info["median"] = np.nanmedian(info["features"], axis=0)
+                    if teach:  # with its peers in a sparse montage, for the channel head
+                        info["median_sparse"] = with_context(info["median"], sparse[:, c][usable])
         if not reason:
             info["items"] = res[ok, c]
         out.append(info)
@@ -289,7 +295,9 @@ def identify_channel_types(
         ones none.
     picks : str | list | slice
         Channels to identify (MNE's picks; ``"all"``: every channel, whatever its
-        type). Bad channels are left out unless named.
+        type). Bad channels are left out unless named. The channels picked together
+        are each other's context (how strongly each moves with the others: an EEG
+        electrode moves with its neighbours); one channel picked alone has none.
     model : SpecAE | str | path-like | None
         A fitted model with a ``calibration_`` (see :func:`~mne_specae.calibrate` and
         :func:`~mne_specae.calibrate_types`), its ``.specae`` file, or the name of a

@@ -26,14 +26,15 @@ from ..utils._files import file_sha256
 PRETRAINED = {
     "biosignals": dict(
         file="biosignals.specae",
-        sha256="667b58d3c3288a6fec279b5eb8644df0dfb85695ffd3781fc9526498202ade83",
+        sha256="ad7f7edc3f5ec625bef865446d6d7e80d502ea1f236be8925d49ad2dca9c5928",
         description=(
             "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz, each "
             "image z-scored) trained on 125,254 channel-segments of the pretraining "
             "corpus (9 public repositories: ICU, Muse, MNE fixtures, Myo, UCI gestures, "
             "MIT-BIH, UniBo, BioSPPy, WFDB samples), never on the developers' sample "
             "subjects; heads fitted on the corpus (14 repositories, wrist wearables "
-            "among them) and the developers' recordings."
+            "among them) and the developers' recordings, the channel head reading how "
+            "strongly each channel moves with the others."
         ),
     )
 }
