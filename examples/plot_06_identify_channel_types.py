@@ -119,7 +119,7 @@ print(
 # standard deviations above zero): the rules call it ``misc`` with kind
 # ``envelope`` before any head is asked. The rectus femoris works through the whole
 # stride, so its envelope never rests (``floor`` far above zero): the rule leaves it
-# to the heads, and when this page was built they called it ``eeg`` (0.78), which is
+# to the heads, and when this page was built they called it ``eeg`` (0.80), which is
 # wrong; but its name says "RMS", a processed envelope, and a name that says another
 # sensor stops an ECG, EEG, EMG or EOG answer (the name guard: ``unknown``, the reason
 # naming both, the type kept). The name never decides a type on its own: the knee
