@@ -5,7 +5,7 @@ import mne
 import numpy as np
 import pytest
 
-from mne_specae.estimator._type_head import TypeHead
+from mne_specae.estimator._type_head import LATER_FEATURES, TypeHead
 from mne_specae.pretrained._type_context import CONTEXT_NAMES, PEER_BAND, peer_correlations
 from mne_specae.pretrained._type_features import FEATURE_NAMES, N_FEATURES, N_OWN, window_features
 
@@ -101,6 +101,7 @@ def test_a_head_saved_before_the_context_ignores_it():
     full = np.hstack([X[:5], np.full((5, 2), 0.7)])
     np.testing.assert_array_equal(head.predict_proba(full), head.predict_proba(X[:5]))
     np.testing.assert_array_equal(head.distance(full), head.distance(X[:5]))
+    assert LATER_FEATURES == CONTEXT_NAMES  # the estimator floor's copy of the names
     with pytest.raises(ValueError, match="fitted on other features"):
         head.predict_proba(np.hstack([X[:5], np.zeros((5, 1))]))
 

@@ -35,8 +35,9 @@ CLIP = 5.0
 #: sets ``max_distance``.
 DISTANCE_QUANTILE = 0.99
 DISTANCE_MARGIN = 1.5
-#: Features added after heads were shipped, always the last columns, in this order: a
-#: head saved before them (none of these names) ignores them.
+#: Features added after heads were shipped, always the last columns, in this order
+#: (``pretrained._type_context.CONTEXT_NAMES``; this floor cannot import it): a head
+#: fitted without them (the type heads, and any head saved before them) ignores them.
 LATER_FEATURES = ("peer_r_max", "peer_r_top3")
 
 
@@ -141,8 +142,8 @@ class TypeHead:
         return out + ([] if np.isfinite(self.max_distance) else ["max_distance"])
 
     def _columns(self, features):
-        """``features`` as an array, without the ``LATER_FEATURES`` a head saved before
-        them was not fitted on."""
+        """``features`` as an array, without the ``LATER_FEATURES`` when the head was
+        not fitted on them."""
         features = np.asarray(features, np.float64)
         later = len(LATER_FEATURES)
         if (

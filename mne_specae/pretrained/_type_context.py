@@ -62,22 +62,44 @@ def peer_correlations(long, sfreq, n_peers=None, seed=0):
     context : numpy.ndarray, shape (n_windows, n_channels, len(CONTEXT_NAMES))
         ``nan`` where a channel has no finite peer with power in the band.
     """
+    return _peer_features(long, sfreq, (n_peers,), seed)[0]
+
+
+def recording_context(long, sfreq, teach=False):
+    """``(peers, sparse)``: :func:`peer_correlations` of the channels of ``long`` with
+    all their peers, and, with ``teach``, with ``SPARSE_PEERS`` drawn at random
+    (``None`` without; both from one filtering): the channel head learns from both, so
+    that the EEG of a 4-electrode headband, whose electrodes lie far apart, still reads
+    as EEG (taught the dense caps alone, it called more of the Muse headband's EEG EMG
+    or ECG)."""
+    if not teach:
+        return _peer_features(long, sfreq, (None,), 0)[0], None
+    return tuple(_peer_features(long, sfreq, (None, SPARSE_PEERS), 0))
+
+
+def _montage(n_ch, n_peers, seed):
+    """Which channels each channel may take as peers, ``(n_ch, n_ch)`` booleans."""
+    if n_peers is None or n_peers >= n_ch - 1:
+        return np.ones((n_ch, n_ch), bool)
+    rng = np.random.default_rng(seed)
+    allowed = np.zeros((n_ch, n_ch), bool)
+    for c in range(n_ch):
+        others = np.delete(np.arange(n_ch), c)
+        allowed[c, rng.choice(others, n_peers, replace=False)] = True
+    return allowed
+
+
+def _peer_features(long, sfreq, montages, seed):
+    """:func:`peer_correlations` for each of ``montages`` (``n_peers`` values), the
+    windows filtered and correlated once."""
     long = np.asarray(long, np.float64)
     n_win, n_ch, n = long.shape
-    out = np.full((n_win, n_ch, len(CONTEXT_NAMES)), np.nan)
+    outs = [np.full((n_win, n_ch, len(CONTEXT_NAMES)), np.nan) for _ in montages]
     lo, hi = PEER_BAND[0], min(PEER_BAND[1], PEER_NYQUIST * float(sfreq))
-    if n_ch < 2 or n < 8 or hi <= lo:
-        return out
-    if n < 4 * sfreq / lo:  # shorter than a few cycles of the band's bottom
-        return out
+    if n_ch < 2 or hi <= lo or n < 4 * sfreq / lo:  # (windows of a few cycles at least)
+        return outs
     edge = min(int(round(EDGE_SECONDS * sfreq)), n // 4)
-    allowed = np.ones((n_ch, n_ch), bool)
-    if n_peers is not None and n_peers < n_ch - 1:
-        rng = np.random.default_rng(seed)
-        allowed[:] = False
-        for c in range(n_ch):
-            others = np.delete(np.arange(n_ch), c)
-            allowed[c, rng.choice(others, n_peers, replace=False)] = True
+    alloweds = [_montage(n_ch, n_peers, seed) for n_peers in montages]
     sos = butter(PEER_ORDER, [lo, hi], btype="bandpass", fs=float(sfreq), output="sos")
     for w in range(n_win):
         ok = np.flatnonzero(np.isfinite(long[w]).all(axis=1))
@@ -94,25 +116,16 @@ def peer_correlations(long, sfreq, n_peers=None, seed=0):
         with np.errstate(invalid="ignore", divide="ignore"):
             r = np.abs(cov / np.sqrt(np.outer(power, power)))
         np.fill_diagonal(r, np.nan)
-        r = np.where(np.isfinite(r) & allowed[np.ix_(ok, ok)], r, -1.0)  # none: no peer
-        top = -np.sort(-r, axis=1)[:, :TOP]
-        valid = top >= 0
-        has = valid[:, 0] & np.isfinite(power)
-        with np.errstate(invalid="ignore"):
-            mean = np.where(valid, top, 0.0).sum(axis=1) / valid.sum(axis=1)
-        out[w, ok, 0] = np.where(has, top[:, 0], np.nan)
-        out[w, ok, 1] = np.where(has, mean, np.nan)
-    return np.clip(out, 0.0, 1.0)
-
-
-def recording_context(long, sfreq, teach=False):
-    """``(peers, sparse)``: :func:`peer_correlations` of the channels of ``long`` with
-    all their peers, and, with ``teach``, with ``SPARSE_PEERS`` drawn at random
-    (``None`` without): the channel head learns from both, so that the EEG of a
-    4-electrode headband, whose electrodes lie far apart, still reads as EEG (taught
-    the dense caps alone, it called more of the Muse headband's EEG EMG or ECG)."""
-    peers = peer_correlations(long, sfreq)
-    return peers, (peer_correlations(long, sfreq, SPARSE_PEERS) if teach else None)
+        for out, allowed in zip(outs, alloweds):
+            peer = np.where(np.isfinite(r) & allowed[np.ix_(ok, ok)], r, -1.0)  # -1: none
+            top = -np.sort(-peer, axis=1)[:, :TOP]
+            valid = top >= 0
+            has = valid[:, 0] & np.isfinite(power)
+            with np.errstate(invalid="ignore"):
+                mean = np.where(valid, top, 0.0).sum(axis=1) / valid.sum(axis=1)
+            out[w, ok, 0] = np.where(has, top[:, 0], np.nan)
+            out[w, ok, 1] = np.where(has, mean, np.nan)
+    return [np.clip(out, 0.0, 1.0) for out in outs]
 
 
 def with_context(median, context):
