@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
 from train_pretrained import SETTINGS, machine, select_training  # noqa: E402
 
 from mne_specae import SegmentStore, SpecAE  # noqa: E402
+from mne_specae.estimator._runner import pool  # noqa: E402
 
 
 class Partners:
@@ -91,8 +92,9 @@ class Partners:
 
 
 def multiscale(blocks):
-    """The features of ``pooling="multiscale"``: each block's mean over space."""
-    return torch.cat([b.mean(tuple(range(2, b.ndim))) for b in blocks], 1)
+    """The features of ``pooling="multiscale"``: each block's mean over space (as
+    :meth:`~mne_specae.SpecAE.transform` pools them)."""
+    return torch.cat([pool(b, "multiscale") for b in blocks], 1)
 
 
 def train(est, X, partners, *, weight, minutes, seed, out=None, log=print):

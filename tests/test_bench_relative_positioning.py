@@ -41,7 +41,7 @@ def test_partners_are_near_or_far_within_the_recording_and_channel():
         assert (near != anchors).all()
         assert gap_near.max() <= 10.0 and gap_near.min() >= 5.0
         assert gap_far.min() >= 60.0
-    # every far partner of the first anchor is drawn: both sides of it
+    # every far partner of an anchor at 70 s is drawn, before and after it
     first = np.flatnonzero(partners.has & md["onset"].eq(70.0).to_numpy())[:1]
     seen = {md["onset"][partners.draw(first, rng)[2][0]] for _ in range(400)}
     assert seen == {5.0 * k for k in range(30) if abs(5.0 * k - 70.0) >= 60.0}
