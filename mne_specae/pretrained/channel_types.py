@@ -94,9 +94,9 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
     duration : float
         The model's window (s); ``channels`` is empty when the data are shorter.
 
-    ``augment(windows, sfreq, band_top, context)``, if given, returns extra feature rows of a
-    channel's long windows (for fitting a head: other rates, shorter windows), kept as
-    ``features_aug``. With ``teach``, the features of rectified envelopes are computed
+    ``augment(windows, sfreq, band_top, context)``, if given, returns a dict of extra
+    feature rows of a channel's long windows (for fitting a head: other rates, shorter
+    windows, drifts; ``_type_data.training_augment``), kept in the channel's dict. With ``teach``, the features of rectified envelopes are computed
     too (the rule decides them, but they are training rows of a type head).
     """
     names = [inst.ch_names[i] for i in idx]
@@ -135,8 +135,7 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
             if len(fine):
                 info["features"] = window_features(fine, rate, lowpass, context)
                 if augment is not None:
-                    aug = augment(fine, rate, lowpass, context)
-                    info["features_aug"], info["rates_aug"] = aug
+                    info.update(augment(fine, rate, lowpass, context))
                 with np.errstate(all="ignore"), _quiet():
                     info["median"] = np.nanmedian(info["features"], axis=0)
                     if teach:  # with its peers in a sparse montage, for the channel head

@@ -26,7 +26,7 @@ from ..utils._files import file_sha256
 PRETRAINED = {
     "biosignals": dict(
         file="biosignals.specae",
-        sha256="ad7f7edc3f5ec625bef865446d6d7e80d502ea1f236be8925d49ad2dca9c5928",
+        sha256="0beaa22d2cc62abc9c6f15c0401ec946ecb1420b73301b3b477eeedc70e69018",
         description=(
             "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz, each "
             "image z-scored) trained on 125,254 channel-segments of the pretraining "

@@ -1,0 +1,125 @@
+"""Channel types of DC-coupled recordings (issue 21): a slow drift or an amplifier's
+settling transient, far larger than the EEG, changes no channel's type. The type head
+learns it from drifted copies of its ECG, EEG and EMG training windows, and the EOG
+check spares an electrode that moves with its peers and keeps its rhythm above the
+drift."""
+
+import mne
+import numpy as np
+import pytest
+import type_signals as ts
+from scipy.signal import butter, sosfiltfilt, welch
+
+from mne_specae import identify_channel_types
+from mne_specae.pretrained._type_data import (
+    AUGMENT_SECONDS,
+    BIOPOTENTIAL_SECONDS,
+    DRIFT_SCALE,
+    add_drift,
+    biopotential_features,
+    training_augment,
+    training_rows,
+)
+from mne_specae.pretrained._type_features import N_FEATURES, window_features
+from mne_specae.pretrained._type_guards import drifting_cap_electrode, looks_like_eog
+
+
+def _drifting(raw, tmin, seconds, drift, times_sd=20.0, seed=0):
+    """``seconds`` of ``raw`` from ``tmin`` over a DC offset, with a drift on every
+    channel (``times_sd`` x its standard deviation): ``"walk"``, an electrode's slow
+    wander (a random walk low-passed at 0.2 Hz), or ``"settle"``, an amplifier's settling
+    transient after it starts (decaying in 1.5 s, random sign); a new Raw."""
+    part = raw.copy().crop(tmin, tmin + seconds, include_tmax=False).load_data()
+    x = part.get_data()
+    rng = np.random.default_rng(seed)
+    sd = x.std(axis=1, keepdims=True)
+    if drift == "walk":
+        walk = np.cumsum(rng.normal(size=x.shape), axis=1)
+        walk = sosfiltfilt(butter(4, 0.2, fs=part.info["sfreq"], output="sos"), walk)
+        shape = (walk - walk.mean(axis=1, keepdims=True)) / walk.std(axis=1, keepdims=True)
+    else:
+        shape = rng.choice([-1.0, 1.0], (len(x), 1)) * np.exp(-part.times / 1.5)
+    offset = rng.uniform(-200, 200, (len(x), 1)) * sd
+    return mne.io.RawArray(x + offset + times_sd * sd * shape, part.info, verbose=False)
+
+
+def test_a_drift_is_slow_as_large_as_asked_and_leaves_the_windows_alone():
+    rng = np.random.default_rng(0)
+    sfreq = 250.0
+    x = rng.normal(size=(40, int(10 * sfreq)))
+    before = x.copy()
+    y = add_drift(x, sfreq, np.random.default_rng(1))
+    assert np.array_equal(x, before) and y.shape == x.shape and y.dtype == np.float64
+    drift = y - x
+    ratio = drift.std(axis=1) / x.std(axis=1)
+    assert ratio.min() >= DRIFT_SCALE[0] - 1e-9 and ratio.max() <= DRIFT_SCALE[1] + 1e-6
+    assert ratio.max() / ratio.min() > 10  # spread over the range, not one scale
+    freqs, psd = welch(drift, sfreq, nperseg=drift.shape[1])
+    below = psd[:, freqs < 1.5].sum(axis=1) / psd.sum(axis=1)
+    assert np.median(below) > 0.98 and below.min() > 0.8  # a drift, not a signal
+    again = add_drift(x, sfreq, np.random.default_rng(1))
+    assert np.array_equal(y, again)  # the same rows on every run
+
+
+def test_shorter_and_drifted_rows_teach_only_ecg_eeg_and_emg():
+    rng = np.random.default_rng(2)
+    sfreq = 250.0
+    x = rng.normal(size=(2, int(30 * sfreq)))
+    rows = biopotential_features(x, sfreq)
+    # the 5 s windows, then each window and each of its 10 and 5 s windows drifted
+    assert BIOPOTENTIAL_SECONDS == (5.0,) and AUGMENT_SECONDS == (10.0,)
+    assert rows.shape == (2 * (1 + 1 + 2), N_FEATURES)
+    np.testing.assert_array_equal(rows[:2], window_features(x[:, : int(5 * sfreq)], sfreq))
+    assert np.array_equal(rows, biopotential_features(x, sfreq), equal_nan=True)
+    drifted = rows[2:4]
+    assert not np.allclose(drifted, window_features(x, sfreq), equal_nan=True)
+    ch = training_augment(x, sfreq)
+    assert set(ch) == {"features_aug", "rates_aug", "features_biopotential"}
+    ch.update(features=window_features(x, sfreq), sfreq=sfreq)
+    n_plain = len(training_rows(ch, "resp"))
+    for ch_type in ("ecg", "eeg", "emg"):
+        got = training_rows(ch, ch_type)
+        assert len(got) == n_plain + len(rows)
+        np.testing.assert_array_equal(got[n_plain:], rows)
+    for ch_type in ("eog", "resp", "gsr", "temperature", "bio", "misc", "unknown"):
+        assert len(training_rows(ch, ch_type)) == n_plain
+    assert len(training_rows(ch, "eeg", low_rate=True)) == 0
+    del ch["features_biopotential"]  # data collected before these rows: as they were
+    assert len(training_rows(ch, "eeg")) == n_plain
+    assert biopotential_features(x[:, :4], sfreq).shape == (0, N_FEATURES)
+    # 8 s: no 5 s window pair, the drifted window only
+    assert len(biopotential_features(x[:, : int(8 * sfreq)], sfreq)) == 2
+
+
+def test_the_eog_check_spares_a_drifting_cap_electrode(raw_by_name):
+    """Under a drift almost all of a channel's power lies below 6 Hz, as with blinks.
+    An electrode that moves with its peers and keeps alpha and beta above 0.4 Hz is
+    not EOG-like; an EOG, with or without peers, still is."""
+    raw = _drifting(raw_by_name["eeg/eegmat/Subject00_1"], 60.0, 30.0, "walk")
+    sfreq = raw.info["sfreq"]
+    x = raw.get_data(picks=["Fz", "Cz", "Pz", "O1"])
+    peers = np.array([[0.9, 0.8]])
+    for ch in x:
+        alone = window_features(ch[None], sfreq)[0]
+        with_peers = window_features(ch[None], sfreq, context=peers)[0]
+        assert looks_like_eog(alone) and not looks_like_eog(with_peers)
+        assert drifting_cap_electrode(with_peers) and not drifting_cap_electrode(alone)
+    few = window_features(x[:1], sfreq, context=np.array([[0.6, 0.3]]))[0]
+    assert looks_like_eog(few)  # one correlated neighbour is no cap
+    eog = ts.eog(sfreq, 30, np.random.default_rng(3))
+    drifted = add_drift(eog[None], sfreq, np.random.default_rng(4))
+    for y in (eog[None], drifted):
+        assert looks_like_eog(window_features(y, sfreq, context=peers)[0])
+
+
+@pytest.mark.parametrize(("drift", "seconds"), [("walk", 30.0), ("walk", 120.0), ("settle", 10.0)])
+def test_eeg_under_a_drift_is_still_eeg(raw_by_name, drift, seconds):
+    """eegmat EEG over a DC offset, under an electrode's slow wander or after an
+    amplifier's start: with the heads shipped before, breathing, EDA or ``unknown``
+    ("EEG or EOG", "too short to tell gsr")."""
+    raw = _drifting(raw_by_name["eeg/eegmat/Subject00_1"], 60.0, seconds, drift)
+    before = raw.get_data()
+    table = identify_channel_types(raw, verbose=False)
+    np.testing.assert_array_equal(raw.get_data(), before)
+    assert (table["predicted"] == "eeg").mean() >= 0.8, table[["predicted", "reason"]]
+    assert not table["predicted"].isin(["ecg", "emg", "gsr", "resp", "bio"]).any()
