@@ -60,6 +60,27 @@ def test_peer_correlations_need_a_peer_and_a_band():
     # at 2 Hz there is no band (its top is 0.4 x 2 = 0.8 Hz, below 1 Hz), nor in 3 s
     assert np.isnan(peer_correlations(rng.normal(size=(1, 3, 60)), 2.0)).all()
     assert np.isnan(peer_correlations(rng.normal(size=(1, 3, 300)), 100.0)).all()
+    # at 4 Hz a 10 s window (40 samples) is shorter than the zero-phase filter's padding:
+    # no peer (it raised "The length of the input vector x must be greater than padlen")
+    shared = rng.normal(size=40)
+    short = np.array([[shared, shared + 0.1 * rng.normal(size=40)]])
+    assert np.isnan(peer_correlations(short, 4.0)).all()
+    assert np.isfinite(peer_correlations(np.tile(short, 2), 4.0)).all()  # 20 s: peers
+
+
+def test_a_short_recording_at_a_wearables_rate_is_typed():
+    """Two channels of 11 s at 4 Hz (a wristband's EDA and temperature, a short
+    export): typed, without peers, not an error."""
+    rng = np.random.default_rng(2)
+    n = 44
+    x = np.array([np.cumsum(rng.normal(size=n)), 30 + 0.01 * np.cumsum(rng.normal(size=n))])
+    raw = mne.io.RawArray(x, mne.create_info(["EDA", "TEMP"], 4.0, "misc"), verbose=False)
+    from mne_specae import identify_channel_types
+
+    table = identify_channel_types(raw, verbose=False)
+    assert table.index.tolist() == ["EDA", "TEMP"]
+    assert (table["sfreq"] == 4.0).all()
+    assert not table["predicted"].isin(["ecg", "eeg", "emg", "eog"]).any()
 
 
 def test_window_features_carry_the_context_last():

@@ -101,6 +101,8 @@ def _peer_features(long, sfreq, montages, seed):
     edge = min(int(round(EDGE_SECONDS * sfreq)), n // 4)
     alloweds = [_montage(n_ch, n_peers, seed) for n_peers in montages]
     sos = butter(PEER_ORDER, [lo, hi], btype="bandpass", fs=float(sfreq), output="sos")
+    if n <= 3 * (2 * len(sos) + 1):  # shorter than the zero-phase filter's padding
+        return outs  # (a 10 s window at 4 Hz: 40 samples)
     for w in range(n_win):
         ok = np.flatnonzero(np.isfinite(long[w]).all(axis=1))
         if len(ok) < 2:
