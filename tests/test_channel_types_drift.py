@@ -112,12 +112,15 @@ def test_the_eog_check_spares_a_drifting_cap_electrode(raw_by_name):
         assert looks_like_eog(window_features(y, sfreq, context=peers)[0])
 
 
-@pytest.mark.parametrize(("drift", "seconds"), [("walk", 30.0), ("walk", 120.0), ("settle", 10.0)])
-def test_eeg_under_a_drift_is_still_eeg(raw_by_name, drift, seconds):
+@pytest.mark.parametrize(
+    ("drift", "seconds", "times_sd"),
+    [("walk", 30.0, 20.0), ("walk", 120.0, 20.0), ("settle", 10.0, 50.0)],
+)
+def test_eeg_under_a_drift_is_still_eeg(raw_by_name, drift, seconds, times_sd):
     """eegmat EEG over a DC offset, under an electrode's slow wander or after an
     amplifier's start: with the heads shipped before, breathing, EDA or ``unknown``
     ("EEG or EOG", "too short to tell gsr")."""
-    raw = _drifting(raw_by_name["eeg/eegmat/Subject00_1"], 60.0, seconds, drift)
+    raw = _drifting(raw_by_name["eeg/eegmat/Subject00_1"], 60.0, seconds, drift, times_sd)
     before = raw.get_data()
     table = identify_channel_types(raw, verbose=False)
     np.testing.assert_array_equal(raw.get_data(), before)
