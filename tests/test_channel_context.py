@@ -131,7 +131,7 @@ def test_the_channels_picked_together_are_the_context(raw_by_name):
     """identify_channel_types' collection: each channel's features end with its peer
     features among the channels picked with it; picked alone, it has none."""
     from mne_specae import load_pretrained
-    from mne_specae.pretrained.channel_types import collect_channels
+    from mne_specae.pretrained._type_channels import collect_channels
 
     raw = raw_by_name["eeg/eegmat/Subject00_1"].copy().crop(0, 65)
     model = load_pretrained()

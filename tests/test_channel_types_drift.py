@@ -11,17 +11,17 @@ import type_signals as ts
 from scipy.signal import butter, sosfiltfilt, welch
 
 from mne_specae import identify_channel_types
-from mne_specae.pretrained._type_data import (
+from mne_specae.pretrained._type_augment import (
     AUGMENT_SECONDS,
     BIOPOTENTIAL_SECONDS,
     DRIFT_SCALE,
     add_drift,
     biopotential_features,
     training_augment,
-    training_rows,
 )
+from mne_specae.pretrained._type_data import training_rows
+from mne_specae.pretrained._type_eog import drifting_cap_electrode, looks_like_eog
 from mne_specae.pretrained._type_features import N_FEATURES, window_features
-from mne_specae.pretrained._type_guards import drifting_cap_electrode, looks_like_eog
 
 
 def _drifting(raw, tmin, seconds, drift, times_sd=20.0, seed=0):

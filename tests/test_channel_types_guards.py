@@ -12,6 +12,7 @@ from scipy.ndimage import uniform_filter1d
 from mne_specae import collect_type_data, identify_channel_types, load_pretrained
 from mne_specae.pretrained._signal_checks import ENVELOPE, HELD_STIM, check_channel
 from mne_specae.pretrained._type_decide import type_probabilities
+from mne_specae.pretrained._type_eog import declared_eog, eog_guard
 from mne_specae.pretrained._type_features import FEATURE_NAMES, window_features
 from mne_specae.pretrained._type_fit import MIN_LABEL_CHANNELS, fit_type_head
 from mne_specae.pretrained._type_guards import (
@@ -21,8 +22,6 @@ from mne_specae.pretrained._type_guards import (
     BIOPOTENTIAL_MIN_RATE,
     EEG_MAX_HEART,
     SLOW_MIN_SECONDS,
-    declared_eog,
-    eog_guard,
     fast_share,
     pulse_guard,
     rate_guard,

@@ -16,8 +16,8 @@ from mne_specae.pretrained._signal_checks import (
     stim_levels,
 )
 from mne_specae.pretrained._type_decide import white_noise
+from mne_specae.pretrained._type_eog import looks_like_eog
 from mne_specae.pretrained._type_features import BANDS, FEATURE_NAMES, N_FEATURES, window_features
-from mne_specae.pretrained._type_guards import looks_like_eog
 
 
 def _windows(x, sfreq, seconds=5.0):
@@ -131,7 +131,8 @@ def test_an_unconnected_input_shaped_by_the_amplifier_is_noise_too():
 
 
 def test_training_rows_at_lower_rates_and_on_shorter_windows():
-    from mne_specae.pretrained._type_fit import AUGMENT_RATES, augment_features, channel_label
+    from mne_specae.pretrained._type_augment import AUGMENT_RATES, augment_features
+    from mne_specae.pretrained._type_data import channel_label
 
     rng = np.random.default_rng(4)
     x = np.array([ts.ppg(1000.0, 30, rng) for _ in range(2)])
@@ -160,7 +161,8 @@ def test_the_type_head_and_the_low_rate_head_learn_from_their_own_rates():
     short EEG test files EOG); the low-rate head from its rows below 37.5 Hz, and
     never from ECG, EEG, EMG or EOG (a head taught an ECG at 4 Hz calls a 4 Hz
     plethysmogram ECG)."""
-    from mne_specae.pretrained._type_data import LOW_ONLY_RATES, augment_features, training_rows
+    from mne_specae.pretrained._type_augment import augment_features
+    from mne_specae.pretrained._type_data import LOW_ONLY_RATES, training_rows
 
     rng = np.random.default_rng(5)
     x = np.array([ts.ppg(1000.0, 30, rng) for _ in range(2)])
@@ -220,7 +222,7 @@ def test_bands_above_the_recordings_low_pass_are_missing(raw_by_name):
     """eegmat's EDF declares a 45 Hz low-pass: the features leave the bands above it out
     (as those above 0.8 x Nyquist), so the head does not read "no gamma" from a filter;
     the same channel declared unfiltered has them, and the bands below are unchanged."""
-    from mne_specae.pretrained.channel_types import collect_channels
+    from mne_specae.pretrained._type_channels import collect_channels
 
     model = load_pretrained(verbose=False)
     raw = raw_by_name["eeg/eegmat/Subject00_1"].copy().pick(["O1"]).crop(0, 60)

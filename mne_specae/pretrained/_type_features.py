@@ -302,3 +302,28 @@ def _flatness(logrel):
         return np.full(len(logrel), np.nan)
     density = logrel[:, keep] - np.log10(widths[keep])
     return density.std(axis=1)
+
+
+def band_share(median_features, lo, hi):
+    """Share of the power (relative band powers) between ``lo`` and ``hi`` Hz."""
+    total = 0.0
+    for blo, bhi in BANDS:
+        value = median_features[FEATURE_NAMES.index(f"logrel_{blo:g}_{bhi:g}")]
+        if blo >= lo and bhi <= hi and np.isfinite(value):
+            total += 10.0**value
+    return total
+
+
+def high_share(median_features, lo, hi):
+    """Share of the power in 1.5-40 Hz that lies between ``lo`` and ``hi`` Hz (the
+    bands from ``HIGH_FROM`` up, relative to the power there: no drift below moves
+    them); ``nan`` when no band is left at this rate."""
+    part = total = 0.0
+    for blo, bhi in HIGH_BANDS:
+        value = median_features[FEATURE_NAMES.index(f"logrel_high_{blo:g}_{bhi:g}")]
+        if bhi > SHAPE_TOP or not np.isfinite(value):
+            continue
+        total += 10.0**value
+        if blo >= lo and bhi <= hi:
+            part += 10.0**value
+    return part / total if total > 0 else np.nan
