@@ -22,6 +22,7 @@ from mne_specae.pretrained._type_augment import (
 from mne_specae.pretrained._type_data import training_rows
 from mne_specae.pretrained._type_eog import drifting_cap_electrode, looks_like_eog
 from mne_specae.pretrained._type_features import N_FEATURES, window_features
+from mne_specae.pretrained._type_windows import DRIFT_HIGHPASS, without_drift
 
 
 def _drifting(raw, tmin, seconds, drift, times_sd=20.0, seed=0):
@@ -126,3 +127,66 @@ def test_eeg_under_a_drift_is_still_eeg(raw_by_name, drift, seconds, times_sd):
     np.testing.assert_array_equal(raw.get_data(), before)
     assert (table["predicted"] == "eeg").mean() >= 0.8, table[["predicted", "reason"]]
     assert not table["predicted"].isin(["ecg", "emg", "gsr", "resp", "bio"]).any()
+
+
+def test_the_encoder_sees_the_windows_without_their_drift():
+    sfreq = 512.0
+    t = np.arange(int(5 * sfreq)) / sfreq
+    signal = np.sin(2 * np.pi * 10 * t) + 0.5 * np.sin(2 * np.pi * 2 * t)
+    drift = 100 * np.exp(-t / 1.5) + 50 * np.sin(2 * np.pi * 0.1 * t) + 30
+    items = np.stack([signal + drift, signal, np.full_like(t, np.nan)])[np.newaxis]
+    before = items.copy()
+    out = without_drift(items, sfreq)
+    np.testing.assert_array_equal(items, before)  # the caller's windows are not changed
+    assert out.shape == items.shape and out.dtype == np.float64
+    assert np.isnan(out[0, 2]).all()  # an unusable window stays unusable
+    inner = slice(int(sfreq), -int(sfreq))  # away from the filter's edges
+    # 10 Hz and 2 Hz (the encoder's lowest band) pass, the drift (1-100 x) is gone
+    np.testing.assert_allclose(out[0, 1, inner], signal[inner], atol=0.03)
+    residual = out[0, 0, inner] - signal[inner]
+    assert residual.std() < 0.02 * drift[inner].std() and np.abs(residual).max() < 0.5
+    assert DRIFT_HIGHPASS == 0.5
+    # windows too short for the filter lose their mean only
+    short = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(without_drift(short, sfreq), [[-1.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    ("name", "ch_type", "drift", "seconds", "times_sd"),
+    [
+        ("emg/uci_lower_limb/3Amar", "emg", "settle", 10.0, 20.0),
+        ("emg/uci_lower_limb/3Amar", "emg", "walk", 30.0, 20.0),
+        ("ecg/mitdb/100", "ecg", "walk", 60.0, 100.0),
+    ],
+)
+def test_emg_and_ecg_under_a_drift_keep_their_type(
+    raw_by_name, name, ch_type, drift, seconds, times_sd
+):
+    """Leg EMG after an amplifier's start or under a wander: with the heads shipped
+    before, ``ecg`` or ``unknown`` for every channel (the encoder's lowest bands held
+    the drift, its 60 dB range erased the EMG)."""
+    raw = _drifting(raw_by_name[name], 5.0, seconds, drift, times_sd)
+    table = identify_channel_types(raw, verbose=False)
+    assert (table["predicted"] == ch_type).mean() >= 0.75, table[["predicted", "reason"]]
+    others = {"ecg", "eeg", "emg"} - {ch_type}
+    assert not table["predicted"].isin(others).any(), table[["predicted", "reason"]]
+
+
+def test_the_channel_head_also_learns_each_channels_drifted_windows():
+    """Besides its own windows, the channel head learns one row per block of a
+    channel's 5 s and drifted windows (their median features, its own embedding): the
+    rate-aware features it reads move under a drift, the high-passed items do not."""
+    from mne_specae.pretrained._type_fit import _block_medians
+
+    rng = np.random.default_rng(3)
+    sfreq = 250.0
+    x = rng.normal(size=(2, int(30 * sfreq)))
+    feats = window_features(x, sfreq)
+    extra = biopotential_features(x, sfreq)
+    medians = _block_medians(dict(features=feats, features_biopotential=extra))
+    # the 5 s windows, then the windows and their 10 s and 5 s windows drifted
+    assert len(medians) == 4 and all(m.shape == (N_FEATURES,) for m in medians)
+    np.testing.assert_allclose(medians[0], np.nanmedian(extra[:2], axis=0))
+    np.testing.assert_allclose(medians[3], np.nanmedian(extra[6:], axis=0))
+    assert _block_medians(dict(features=feats)) == []  # data collected before them
+    assert _block_medians(dict(features=feats, features_biopotential=extra[:3])) == []

@@ -7,6 +7,7 @@ tested on other seeds and other recordings.
 """
 
 import copy
+import functools
 import warnings
 
 import mne
@@ -25,7 +26,7 @@ from mne_specae import (
 )
 from mne_specae.estimator._type_head import TypeHead
 from mne_specae.estimator.calibration import Calibration
-from mne_specae.pretrained._type_features import FEATURE_NAMES
+from mne_specae.pretrained._type_features import FEATURE_NAMES, window_features
 
 #: (MNE type, kind, generator, rate) of the synthetic channels.
 SYNTHETIC = (
@@ -66,6 +67,8 @@ def _synthetic_set(seed):
     rng = np.random.default_rng(seed)
     raws, kinds, sources = [], [], []
     for ch_type, kind, fn, sfreq in SYNTHETIC:
+        if fn is ts.accelerometer:  # each seed another axis: x, y and z (gravity)
+            fn = functools.partial(fn, axis=seed)
         raw = _one(ch_type, kind, fn, sfreq, rng)
         raws.append(raw)
         kinds.append({raw.ch_names[0]: kind})
@@ -388,7 +391,9 @@ def test_calibrate_types_fits_a_channel_head_saved_as_plain_numbers(typed, tmp_p
     head = model.calibration_.channel_head
     assert isinstance(head, TypeHead) and head.labels == ["ecg", "eeg", "emg"]
     n_emb = model.calibration_.n_features
-    assert head.feature_names[n_emb:] == list(FEATURE_NAMES)
+    from mne_specae.pretrained._type_decide import CHANNEL_FEATURES
+
+    assert head.feature_names[n_emb:] == CHANNEL_FEATURES
     assert head.feature_names[0] == "embedding_0" and head.feature_names[n_emb] != "embedding_0"
     reached = data.table[data.table["rule"] == ""]["true_type"].value_counts()
     assert set(head.n_channels) == {"ecg", "eeg", "emg"}
@@ -502,3 +507,46 @@ def test_leave_one_source_out_on_the_same_sources_at_another_rate(typed, raw_by_
     assert all("sfreq" not in ch for ch in test.channels)  # not changed
     with pytest.raises(TypeError, match="test_data"):
         evaluate_types(model, data, test_data=test.table, verbose=False)
+
+
+def test_offsets_are_read_by_the_low_rate_head_only(typed):
+    """A window's offset (``log_level``) and its positive share are scale-free but not
+    offset-free: the low-rate head (wrist sensors: a temperature in degrees, a
+    conductance, gravity on an axis) reads them; the type head and the channel head,
+    which judge electrodes, do not. A head reads its columns by name, so a head fitted
+    before the features existed still decides."""
+    from mne_specae.pretrained._type_decide import (
+        CHANNEL_FEATURES,
+        head_columns,
+        type_probabilities,
+    )
+    from mne_specae.pretrained._type_features import LOW_RATE_ONLY, N_FEATURES, N_OWN
+
+    rng = np.random.default_rng(5)
+    noise = rng.normal(size=(3, 240))
+    windows = np.stack([33.0 + 0.05 * noise[0], -2.0 + 0.5 * noise[1], noise[2] - noise[2].mean()])
+    feats = window_features(windows, 8.0)
+    level = feats[:, [FEATURE_NAMES.index(n) for n in LOW_RATE_ONLY]]
+    np.testing.assert_allclose(
+        level[0], [np.log10(windows[0].mean() / windows[0].std() + 1e-3), 1.0]
+    )
+    assert level[1, 1] == 0.0 and level[1, 0] == pytest.approx(
+        np.log10(-windows[1].mean() / windows[1].std()), abs=1e-3
+    )
+    assert level[2, 0] == -3.0 and 0.3 < level[2, 1] < 0.7  # no offset: clipped
+    np.testing.assert_allclose(window_features(1e-6 * windows, 8.0), feats, rtol=1e-6, atol=1e-9)
+    model, head, _ = typed
+    cal = model.calibration_
+    assert not set(LOW_RATE_ONLY) & set(head.feature_names)
+    assert set(LOW_RATE_ONLY) <= set(cal.low_rate_head.feature_names)
+    assert not set(LOW_RATE_ONLY) & set(cal.channel_head.feature_names)
+    assert cal.channel_head.feature_names[-len(CHANNEL_FEATURES) :] == CHANNEL_FEATURES
+    full = np.random.default_rng(6).normal(size=(4, N_FEATURES))
+    picked = head_columns(head, full)
+    assert picked.shape == (4, len(head.feature_names))
+    np.testing.assert_array_equal(picked[:, 0], full[:, FEATURE_NAMES.index(head.feature_names[0])])
+    # a head of the features before the offsets (as files saved before them hold)
+    older = [n for n in FEATURE_NAMES[:N_OWN] if n not in LOW_RATE_ONLY]
+    assert head.feature_names == older
+    labels, types = type_probabilities(head, full)
+    assert set(labels) <= set(head.labels) and sum(types.values()) == pytest.approx(1.0)

@@ -161,8 +161,8 @@ def test_the_type_head_and_the_low_rate_head_learn_from_their_own_rates():
     short EEG test files EOG); the low-rate head from its rows below 37.5 Hz, and
     never from ECG, EEG, EMG or EOG (a head taught an ECG at 4 Hz calls a 4 Hz
     plethysmogram ECG)."""
-    from mne_specae.pretrained._type_augment import augment_features
-    from mne_specae.pretrained._type_data import LOW_ONLY_RATES, training_rows
+    from mne_specae.pretrained._type_augment import LOW_ONLY_RATES, augment_features
+    from mne_specae.pretrained._type_data import training_rows
 
     rng = np.random.default_rng(5)
     x = np.array([ts.ppg(1000.0, 30, rng) for _ in range(2)])
@@ -242,3 +242,28 @@ def test_bands_above_the_recordings_low_pass_are_missing(raw_by_name):
     shift = ch["median"][below] - ch_open["median"][below]
     np.testing.assert_allclose(shift, shift[0], atol=0.02)
     assert raw.info["lowpass"] == 45.0  # the caller's data unchanged
+
+
+def test_rows_for_the_low_rate_head_keep_a_slow_sensors_offset():
+    """The rows only the low-rate head learns from (25, 16, 4 Hz) are resampled with
+    each window's mean beyond its edges: a skin temperature at 33 degrees sampled at
+    4 Hz shows no step at a window's edge, and its row is what such a sensor gives.
+    Zeros there (as for the other rows) made two steps of the offset."""
+    from mne_specae.pretrained._type_augment import AUGMENT_RATES, LOW_ONLY_RATES, augment_features
+    from mne_specae.pretrained._type_windows import at_rate
+
+    rng = np.random.default_rng(8)
+    sfreq = 32.0
+    t = np.arange(int(60 * sfreq)) / sfreq
+    slow = np.cumsum(rng.normal(size=t.size)) * 0.002
+    x = (33.0 + 0.1 * np.sin(2 * np.pi * t / 50) + slow - slow.mean())[np.newaxis]
+    extra, rates = augment_features(x, sfreq)
+    assert sorted(set(rates)) == sorted({r for r in AUGMENT_RATES if sfreq >= 1.5 * r} | {sfreq})
+    row = extra[rates == 4.0][0]
+    assert 4.0 in LOW_ONLY_RATES
+    sampled = window_features(x[:, ::8], 4.0)[0]  # a sensor sampled at 4 Hz
+    zeros = window_features(at_rate(x, sfreq, 4.0, padtype="constant")[0], 4.0)[0]
+    for name in ("skew", "log_kurtosis", "trend_share", "envelope_cv", "log_level"):
+        k = FEATURE_NAMES.index(name)
+        assert abs(row[k] - sampled[k]) < 0.1, name
+        assert abs(zeros[k] - sampled[k]) > 0.4, name

@@ -21,7 +21,14 @@ from ._type_decide import UNKNOWN, encoder_verdict, feature_verdict, head_for, w
 from ._type_eog import declared_eog, eog_guard
 from ._type_features import window_features
 from ._type_guards import name_guard, pulse_guard, rate_guard, slow_guard, smooth_guard
-from ._type_windows import at_rate, epochs_windows, feature_windows, raw_windows, sampled_rate
+from ._type_windows import (
+    at_rate,
+    epochs_windows,
+    feature_windows,
+    raw_windows,
+    sampled_rate,
+    without_drift,
+)
 
 #: Long feature windows per channel: this fraction of ``max_segments`` (at least 1).
 FEATURE_WINDOW_SHARE = 3
@@ -93,7 +100,8 @@ def collect_channels(inst, idx, model, max_segments, *, slow_ok, augment=None, t
     orig, res = reader(inst, idx, duration, target, max_segments)
     if not orig:
         return [], duration
-    orig, res = np.stack(orig), np.stack(res)  # (n_windows, n_ch, n)
+    orig = np.stack(orig)  # (n_windows, n_ch, n)
+    res = without_drift(np.stack(res), target)  # as the encoder sees them
     n_long = max(1, -(-max_segments // FEATURE_WINDOW_SHARE))
     long = feature_windows(inst, idx, n_long, duration)
     peers, sparse = recording_context(long, sfreq, teach)  # the channels picked together

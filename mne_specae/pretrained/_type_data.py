@@ -13,7 +13,7 @@ from mne.utils import _validate_type, logger, verbose
 
 from ..utils._checks import check_int
 from ..utils._picks import pick_channels
-from ._type_augment import AUGMENT_RATES, training_augment
+from ._type_augment import AUGMENT_RATES, LOW_ONLY_RATES, training_augment
 from ._type_channels import collect_channels, embed_channels
 from ._type_decide import BIOPOTENTIALS, LOW_RATE, NO_SIGNAL_KINDS, UNKNOWN
 
@@ -82,9 +82,6 @@ def _per_inst(value, n, name):
     return value
 
 
-#: Augmented rates that only the low-rate head learns from (see ``training_rows``: the
-#: type head taught them as well named more of MNE's short EEG test files EOG).
-LOW_ONLY_RATES = (25.0, 16.0, 4.0)
 #: The lowest rate the type head learns rows at (a channel's own rows included).
 TYPE_HEAD_MIN_RATE = min(r for r in AUGMENT_RATES if r not in LOW_ONLY_RATES)
 #: Types the low-rate head (channels below ``_type_decide.LOW_RATE``) does not learn:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..estimator._type_head import label_kind, label_type
-from ._type_features import FEATURE_NAMES
+from ._type_features import FEATURE_NAMES, LOW_RATE_ONLY, N_FEATURES
 
 UNKNOWN = "unknown"
 BIOPOTENTIALS = ("ecg", "eeg", "emg")
@@ -98,11 +98,27 @@ def white_noise(median_features):
     return ""
 
 
+#: The rate-aware features the channel head reads (:func:`channel_vector`).
+CHANNEL_FEATURES = [n for n in FEATURE_NAMES if n not in LOW_RATE_ONLY]
+CHANNEL_COLUMNS = [FEATURE_NAMES.index(n) for n in CHANNEL_FEATURES]
+
+
+def head_columns(head, features):
+    """The columns of ``features`` (rows of :data:`FEATURE_NAMES`) the head was fitted
+    on, by name (a head saved before some features existed, or one that leaves some
+    out); ``features`` as they are when the head names others."""
+    features = np.asarray(features, np.float64)
+    names = list(head.feature_names)
+    if features.shape[-1] != N_FEATURES or not set(names) <= set(FEATURE_NAMES):
+        return features
+    return features[:, [FEATURE_NAMES.index(n) for n in names]]
+
+
 def type_probabilities(head, features):
     """``(labels, types)``: mean label probabilities over windows, and those summed
     per MNE type (labels of a no-signal kind count as ``"unknown"``; labels of a kind
     the rules decide, ``RULE_KINDS``, are left out and the rest renormalised)."""
-    proba = head.predict_proba(features).mean(axis=0)
+    proba = head.predict_proba(head_columns(head, features)).mean(axis=0)
     labels = {lab: p for lab, p in zip(head.labels, proba) if label_kind(lab) not in RULE_KINDS}
     total = sum(labels.values())
     if total > 0:
@@ -128,6 +144,7 @@ def _describe(proba, k=3):
 def feature_verdict(head, features, min_probability):
     """Step 2 for one channel: a dict of the row's fields, with ``route`` ``"encoder"``
     (a biopotential: step 3 decides) or ``"final"``."""
+    features = head_columns(head, features)
     labels, types = type_probabilities(head, features)
     distance = float(np.median(head.distance(features)))
     families = {t: p for t, p in types.items() if t not in BIOPOTENTIALS}
@@ -178,9 +195,11 @@ def feature_verdict(head, features, min_probability):
 
 def channel_vector(emb, median):
     """The channel head's input: a channel's mean embedding, then its median rate-aware
-    features (NaN where missing at its rate: imputed by the head), shape ``(1, n)``."""
+    features but :data:`~._type_features.LOW_RATE_ONLY` (:data:`CHANNEL_FEATURES`; NaN
+    where missing at its rate: imputed by the head), shape ``(1, n)``."""
     mean = np.asarray(emb, np.float64).mean(axis=0)
-    return np.concatenate([mean, np.asarray(median, np.float64)])[np.newaxis]
+    median = np.asarray(median, np.float64)[CHANNEL_COLUMNS]
+    return np.concatenate([mean, median])[np.newaxis]
 
 
 def encoder_verdict(calibration, feats, errors, min_probability, median=None):

@@ -25,6 +25,9 @@ therefore computed **at the channel's own rate** on long windows
   (drifts below do not move them), and the dominance of the power below 1.5 Hz;
 * the variability of the RMS envelope over 0.25 s blocks, relative to that of white
   noise (bursts of EMG, blinks; a stationary noise: about 0);
+* the window's offset over its standard deviation (``log10``) and its share of
+  positive samples: scale-free, but not offset-free, so only the low-rate head reads
+  them (:data:`LOW_RATE_ONLY`);
 * last, what the other channels of the recording say (:mod:`._type_context`: how
   strongly the channel moves with its peers), given by the caller.
 """
@@ -95,11 +98,20 @@ FEATURE_NAMES += [f"logrel_high_{lo:g}_{hi:g}" for lo, hi in HIGH_BANDS] + [
     "slope_high",
     "entropy_high",
     "envelope_cv",
+    "log_level",
+    "positive_share",
 ]
 FEATURE_NAMES += list(CONTEXT_NAMES)
 N_FEATURES = len(FEATURE_NAMES)
 #: Columns computed from the channel alone (the context columns follow).
 N_OWN = N_FEATURES - len(CONTEXT_NAMES)
+#: Features only the low-rate head reads (below ``_type_decide.LOW_RATE``: wrist and
+#: body sensors): a window's offset over its standard deviation and its share of
+#: positive samples. A slow sensor's offset is physical (a skin temperature in degrees,
+#: a conductance, gravity on an accelerometer's axis); an electrode's is its
+#: amplifier's, and taught to the type head and the channel head they named DC-coupled
+#: EEG EOG and 35 of eegmat's EEG channels ``unknown`` (leave one source out).
+LOW_RATE_ONLY = ("log_level", "positive_share")
 
 
 def _block_mean(x, q):
@@ -196,6 +208,7 @@ def window_features(windows, sfreq, band_top=None, context=None):
         out[:, N_OWN:] = np.asarray(context, np.float64).reshape(n_win, -1)
     if n_win == 0 or n < 8:
         return out
+    level = _level(x)
     x = x - x.mean(axis=1, keepdims=True)
     nyq = sfreq / 2
     nperseg = int(min(n, round(16 * sfreq)))
@@ -290,7 +303,17 @@ def window_features(windows, sfreq, band_top=None, context=None):
         mean[mean <= 0] = np.nan
         # relative to a Gaussian noise's (about 1 / sqrt(2 x block)): 0 for white noise
         out[:, col + 3] = np.log10(rms.std(axis=1) / mean + 1e-6) + 0.5 * np.log10(2 * block)
+    out[:, col + 4 : col + 6] = level
     return out
+
+
+def _level(x):
+    """``(n_windows, 2)``: the ``log10`` of each window's offset over its standard
+    deviation (clipped to -3..4) and the share of its samples above zero."""
+    mean, sd = x.mean(axis=1), x.std(axis=1)
+    sd[sd <= 0] = np.nan
+    ratio = np.log10(np.abs(mean) / sd + 1e-3).clip(-3, 4)
+    return np.stack([ratio, (x > 0).mean(axis=1)], axis=1)
 
 
 def _flatness(logrel):

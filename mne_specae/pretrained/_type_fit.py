@@ -20,8 +20,8 @@ from ..estimator.calibration import fit_calibration
 from ..utils._signals import evenly_spaced
 from ._type_channels import _quiet
 from ._type_data import TypeData, below_low_rate, collect_type_data, training_rows  # noqa: F401 (collect_type_data and TypeData: this module's face)
-from ._type_decide import BIOPOTENTIALS, channel_vector
-from ._type_features import FEATURE_NAMES, N_OWN
+from ._type_decide import BIOPOTENTIALS, CHANNEL_FEATURES, channel_vector
+from ._type_features import FEATURE_NAMES, LOW_RATE_ONLY, N_OWN
 
 #: A label of fewer channels than this is not learned: one phonocardiogram taught a
 #: head to call a whole EMG database ``misc/pcg``.
@@ -60,9 +60,10 @@ def fit_type_head(data, *, C=1.0, low_rate=False):
         raise ValueError(f"Fewer than two labels to tell apart ({sorted(set(y))}): no head.")
     # the peer features serve the channel head only (type heads taught them named Brain
     # Invaders' EEG "unconnected", more accelerometers and pulse waves unknown)
-    return TypeHead.fit(
-        X[:, :N_OWN], list(y), list(ids), list(srcs), feature_names=FEATURE_NAMES[:N_OWN], C=C
-    )
+    # and the offsets (LOW_RATE_ONLY) the low-rate head only
+    names = [n for n in FEATURE_NAMES[:N_OWN] if low_rate or n not in LOW_RATE_ONLY]
+    X = X[:, [FEATURE_NAMES.index(n) for n in names]]
+    return TypeHead.fit(X, list(y), list(ids), list(srcs), feature_names=names, C=C)
 
 
 #: Items per channel the encoder's head the encoder's heads are (re)fitted on.
@@ -74,11 +75,29 @@ MAX_ITEMS_PER_CHANNEL = 6
 HALVES = 4
 
 
+def _block_medians(ch):
+    """The medians of each block of a channel's ECG/EEG/EMG-only rows
+    (``features_biopotential``: its 5 s windows, then its windows and their shorter
+    windows under a drift, :func:`._type_augment.biopotential_features`), a block
+    being as many rows as its own windows; none in data collected without them.
+
+    The encoder's windows are high-passed (:func:`._type_windows.without_drift`), but
+    the channel head also reads the rate-aware features, which a drift moves: taught
+    only undrifted channels, it called eegmat's EEG under a wander 100 times its size
+    "not sure" between EEG and ECG, and leg EMG under a settling transient ECG."""
+    extra, n = ch.get("features_biopotential"), len(ch["features"])
+    if extra is None or not n or not len(extra) or len(extra) % n:
+        return []
+    with np.errstate(all="ignore"), _quiet():
+        return list(np.nanmedian(extra.reshape(-1, n, extra.shape[1]), axis=1))
+
+
 def fit_channel_head(data, *, C=1.0):
     """The channel-level ECG/EEG/EMG head (a :class:`TypeHead` on :func:`channel_vector`)
     on the biopotential channels of ``data`` that reached the heads; ``None`` with fewer
     than two of the three types. One row per channel and ``HALVES`` more (means of
-    random halves of its items); every type weighs the same, and within a type every
+    random halves of its items), and one per block of its 5 s and drifted windows
+    (:func:`_block_medians`); every type weighs the same, and within a type every
     row (a source of two channels weighs what its two channels do, not as much as a
     source of 300: few channels of an odd source do not define the type)."""
     X, y, ids, srcs = [], [], [], []
@@ -101,14 +120,16 @@ def fit_channel_head(data, *, C=1.0):
             for _ in range(HALVES if len(emb) > 3 else 0):
                 half = rng.choice(len(emb), (len(emb) + 1) // 2, replace=False)
                 rows.append(channel_vector(emb[half], med))
+        for med in _block_medians(ch):  # its 5 s windows, and its windows under drifts
+            rows.append(channel_vector(emb, med))
         X += rows
         y += [row["true_type"]] * len(rows)
         ids += [f"{row['recording']}:{row['channel']}"] * len(rows)
         srcs += [row["source"]] * len(rows)
     if len(set(y)) < 2:
         return None
-    names = [f"embedding_{k}" for k in range(X[0].shape[1] - len(FEATURE_NAMES))]
-    X, names = np.concatenate(X), names + list(FEATURE_NAMES)
+    names = [f"embedding_{k}" for k in range(X[0].shape[1] - len(CHANNEL_FEATURES))]
+    X, names = np.concatenate(X), names + list(CHANNEL_FEATURES)
     return TypeHead.fit(X, y, ids, srcs, feature_names=names, C=C, by_source=False)
 
 

@@ -2,6 +2,8 @@
 
 * the model's windows: each channel at its own rate (for the checks) and resampled
   to the model's (for the encoder), up to ``max_segments``, evenly spread;
+* the model's windows without their drift (:func:`without_drift`), as the encoder
+  sees them;
 * the long windows of the rate-aware features (:data:`FEATURE_SECONDS`), at the
   channel's own rate only;
 * the rate a channel was sampled at (:func:`sampled_rate`): a file's rate, or a
@@ -21,12 +23,21 @@ from functools import lru_cache
 
 import mne
 import numpy as np
-from scipy.signal import resample_poly
+from scipy.signal import butter, resample_poly, sosfiltfilt
 from scipy.signal.windows import dpss
 
 from ..utils._signals import bridge_nonfinite, evenly_spaced
 from ._type_features import FEATURE_SECONDS
 
+#: Corner (Hz) of the high-pass the model's windows pass before the encoder
+#: (:func:`without_drift`). The shipped encoder reads 2-60 Hz, each 0.5 s frame with
+#: its mean removed: an electrode's drift or an amplifier's settling, 1-100 times
+#: the signal (DC-coupled EEG), leaked into its lowest bands and, through the
+#: spectrogram's 60 dB range, erased the rest (UCI lower-limb EMG under a settling
+#: transient 20 times its size came out ``ecg``, 4 of 4). Below 2 Hz the encoder
+#: sees nothing anyway: a 4th-order Butterworth at 0.5 Hz, forward and backward,
+#: keeps 99.9 % of the amplitude at 1.2 Hz (a heart's beat) and all from 2 Hz up.
+DRIFT_HIGHPASS = 0.5
 #: Seconds read on each side of a window before resampling (the filter's edge).
 MARGIN_SECONDS = 0.5
 #: A channel's band edge is where the power above it falls below this fraction of
@@ -51,6 +62,23 @@ def _resample(x, sfreq, target):
     if sfreq == target:
         return x
     return mne.filter.resample(x, up=target, down=sfreq, method="polyphase", axis=-1, verbose=False)
+
+
+def without_drift(items, sfreq):
+    """``items`` (``(..., n)``, rows with NaN stay NaN) high-passed at
+    :data:`DRIFT_HIGHPASS`, zero-phase; a new float64 array."""
+    sos = _drift_sos(float(sfreq))
+    x = np.asarray(items, np.float64)
+    if x.shape[-1] <= 3 * (2 * len(sos) + 1):  # too short for the filter's padding
+        return x - x.mean(axis=-1, keepdims=True)
+    # reflected (odd) over the whole window: the filter's edge transient, seconds long
+    # at 0.5 Hz, stays out of the window
+    return sosfiltfilt(sos, x, axis=-1, padlen=x.shape[-1] - 1)
+
+
+@lru_cache(maxsize=8)
+def _drift_sos(sfreq):
+    return butter(4, DRIFT_HIGHPASS, "highpass", fs=sfreq, output="sos")
 
 
 def raw_windows(raw, idx, duration, target, max_segments):

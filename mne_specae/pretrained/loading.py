@@ -26,7 +26,7 @@ from ..utils._files import file_sha256
 PRETRAINED = {
     "biosignals": dict(
         file="biosignals.specae",
-        sha256="0beaa22d2cc62abc9c6f15c0401ec946ecb1420b73301b3b477eeedc70e69018",
+        sha256="7ab6c83a8d71e8bcb7a9b38e30629fbf7ee4f355c6ce07bcf9b6653d67028099",
         description=(
             "2-D spectrogram autoencoder (32 x 64 log-frequency images, 2-60 Hz, each "
             "image z-scored) trained on 125,254 channel-segments of the pretraining "
