@@ -111,8 +111,9 @@ print(msa.identify_channel_types(drifting)["predicted"].value_counts().to_string
 # When this page was built, all 19 came out ``eeg``. Almost all their power lies
 # below 6 Hz, as with blinks, but each moves with its neighbours and keeps its alpha
 # and beta above the drift, so the EOG check spares it; and the heads were taught
-# drifted copies of their ECG, EEG and EMG. The heads before them called 8 of these
-# channels EDA (:doc:`/pretrained`, "Drifts").
+# drifted copies of their ECG, EEG and EMG; the encoder sees each window high-passed
+# at 0.5 Hz, below its lowest band. The heads before them called 8 of these channels
+# EDA (:doc:`/pretrained`, "Drifts"), and leg EMG under a drift ECG.
 
 # %%
 # A wearable-like export: EMG, its envelopes and a knee angle
@@ -213,20 +214,21 @@ print(
 )
 
 # %%
-# When this page was built, the pulse came out ``bio`` and the belt ``resp``, which
-# is right (which ``bio`` it is, PPG or arterial pressure, is a guess at this rate).
-# The accelerometer axes, the EDA and the temperature were ``unknown``, "not sure":
-# steps at about two a second are a smooth wave at heart lags (``bio`` was the first
-# guess for one axis), the EDA's first guess was ``gsr`` (0.35), the temperature's
-# ``temperature`` (0.69, just below ``min_probability``). The heads learnt EDA and
-# temperature from two wrist wearables of the corpus (PhysioNet's Non-EEG dataset at
-# 8 Hz, an Empatica E4 at 4 Hz) and a few lab recordings; before those, they had
-# never seen a skin temperature, and the heads before the low-rate head called the
-# pulse and the belt "ECG or EOG" and the temperature EDA. On the pretraining corpus
-# resampled to these rates (:doc:`/pretrained`, leave one source out), respiration
-# is named most of the time, a pulse or pressure for about half, and nothing is
-# called ECG, EEG or EMG; on a wearable source held out, EDA and temperature are
-# rarely named.
+# When this page was built, the pulse came out ``bio``, which is right (which ``bio``
+# it is, PPG or arterial pressure, is a guess at this rate), and so did the skin
+# temperature (``temperature``, 1.00). The belt was ``unknown``, "not sure", though
+# its first guess was ``resp`` (0.60, below ``min_probability``), and so was the EDA
+# (``gsr`` 0.67). One accelerometer axis was called a pulse (``bio``), which is wrong:
+# steps at about two a second are a smooth wave at heart lags; the other two were
+# ``unknown``. The low-rate head reads each window's offset over its size (a
+# temperature in degrees, a conductance, gravity on an axis are physical offsets; an
+# electrode's is its amplifier's, so the other heads do not read it), and it learnt
+# EDA and temperature from two wrist wearables of the corpus (PhysioNet's Non-EEG
+# dataset at 8 Hz, an Empatica E4 at 4 Hz) and a few lab recordings. On the
+# pretraining corpus (:doc:`/pretrained`, leave one source out), 11 of 24 EDA
+# channels are named, but only 1 of 21 skin temperatures: held out, the Non-EEG
+# dataset's temperatures have one other temperature channel to learn from, and come
+# out ``unknown`` or EDA; nothing slow is called ECG, EEG or EMG.
 
 # %%
 # The same streams in one EDF file, as MNE reads it
@@ -272,17 +274,17 @@ print(
 # %%
 # Each stream is judged at its own rate (the EEG at 500 Hz, the pulse and the belt at
 # 25 Hz, the accelerometer at 32, the EDA and the temperature at 4). When this page
-# was built the answers were the ones the streams got on their own above (the EDA and
-# the temperature ``unknown`` again, with other first guesses, ``resp`` and ``gsr``:
-# the file's 16-bit samples are not the same numbers, and these heads are unsure). Before, such channels were judged at 500 Hz with their
-# empty bands, and the rate guard and the low-rate head never saw them.
+# was built the answers were the ones the streams got on their own above (the file's
+# 16-bit samples are not quite the same numbers, so the probabilities differ a
+# little). Before, such channels were judged at 500 Hz with their empty bands, and
+# the rate guard and the low-rate head never saw them.
 
 # %%
 # How much to trust it
 # --------------------
 # The heads were fitted on these recordings' source among others, so this file is easy
 # for them. On a source they never saw (leave one source out on the pretraining
-# corpus), ECG, EEG and EMG come out right for 86 % of the channels (EEG 78 %,
+# corpus), ECG, EEG and EMG come out right for 86 % of the channels (EEG 80 %,
 # most of the rest ``"unknown"``), triggers for most, and other physiological signals are often
 # ``"unknown"`` or wrong (a knee goniometer is called PPG): check ``probability`` and
 # ``reason``. The table per type is on the model card: :doc:`/pretrained`.
