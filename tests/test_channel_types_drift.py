@@ -4,11 +4,10 @@ learns it from drifted copies of its ECG, EEG and EMG training windows, and the 
 check spares an electrode that moves with its peers and keeps its rhythm above the
 drift."""
 
-import mne
 import numpy as np
 import pytest
 import type_signals as ts
-from scipy.signal import butter, sosfiltfilt, welch
+from scipy.signal import welch
 
 from mne_specae import identify_channel_types
 from mne_specae.pretrained._type_augment import (
@@ -23,25 +22,6 @@ from mne_specae.pretrained._type_data import training_rows
 from mne_specae.pretrained._type_eog import drifting_cap_electrode, looks_like_eog
 from mne_specae.pretrained._type_features import N_FEATURES, window_features
 from mne_specae.pretrained._type_windows import DRIFT_HIGHPASS, without_drift
-
-
-def _drifting(raw, tmin, seconds, drift, times_sd=20.0, seed=0):
-    """``seconds`` of ``raw`` from ``tmin`` over a DC offset, with a drift on every
-    channel (``times_sd`` x its standard deviation): ``"walk"``, an electrode's slow
-    wander (a random walk low-passed at 0.2 Hz), or ``"settle"``, an amplifier's settling
-    transient after it starts (decaying in 1.5 s, random sign); a new Raw."""
-    part = raw.copy().crop(tmin, tmin + seconds, include_tmax=False).load_data()
-    x = part.get_data()
-    rng = np.random.default_rng(seed)
-    sd = x.std(axis=1, keepdims=True)
-    if drift == "walk":
-        walk = np.cumsum(rng.normal(size=x.shape), axis=1)
-        walk = sosfiltfilt(butter(4, 0.2, fs=part.info["sfreq"], output="sos"), walk)
-        shape = (walk - walk.mean(axis=1, keepdims=True)) / walk.std(axis=1, keepdims=True)
-    else:
-        shape = rng.choice([-1.0, 1.0], (len(x), 1)) * np.exp(-part.times / 1.5)
-    offset = rng.uniform(-200, 200, (len(x), 1)) * sd
-    return mne.io.RawArray(x + offset + times_sd * sd * shape, part.info, verbose=False)
 
 
 def test_a_drift_is_slow_as_large_as_asked_and_leaves_the_windows_alone():
@@ -96,7 +76,7 @@ def test_the_eog_check_spares_a_drifting_cap_electrode(raw_by_name):
     """Under a drift almost all of a channel's power lies below 6 Hz, as with blinks.
     An electrode that moves with its peers and keeps alpha and beta above 0.4 Hz is
     not EOG-like; an EOG, with or without peers, still is."""
-    raw = _drifting(raw_by_name["eeg/eegmat/Subject00_1"], 60.0, 30.0, "walk")
+    raw = ts.drifting(raw_by_name["eeg/eegmat/Subject00_1"], 60.0, 30.0, "walk")
     sfreq = raw.info["sfreq"]
     x = raw.get_data(picks=["Fz", "Cz", "Pz", "O1"])
     peers = np.array([[0.9, 0.8]])
@@ -121,7 +101,7 @@ def test_eeg_under_a_drift_is_still_eeg(raw_by_name, drift, seconds, times_sd):
     """eegmat EEG over a DC offset, under an electrode's slow wander or after an
     amplifier's start: with the heads shipped before, breathing, EDA or ``unknown``
     ("EEG or EOG", "too short to tell gsr")."""
-    raw = _drifting(raw_by_name["eeg/eegmat/Subject00_1"], 60.0, seconds, drift, times_sd)
+    raw = ts.drifting(raw_by_name["eeg/eegmat/Subject00_1"], 60.0, seconds, drift, times_sd)
     before = raw.get_data()
     table = identify_channel_types(raw, verbose=False)
     np.testing.assert_array_equal(raw.get_data(), before)
@@ -165,7 +145,7 @@ def test_emg_and_ecg_under_a_drift_keep_their_type(
     """Leg EMG after an amplifier's start or under a wander: with the heads shipped
     before, ``ecg`` or ``unknown`` for every channel (the encoder's lowest bands held
     the drift, its 60 dB range erased the EMG)."""
-    raw = _drifting(raw_by_name[name], 5.0, seconds, drift, times_sd)
+    raw = ts.drifting(raw_by_name[name], 5.0, seconds, drift, times_sd)
     table = identify_channel_types(raw, verbose=False)
     assert (table["predicted"] == ch_type).mean() >= 0.75, table[["predicted", "reason"]]
     others = {"ecg", "eeg", "emg"} - {ch_type}

@@ -1,11 +1,14 @@
 """Synthetic channels of known type for the channel-type tests (RawArray content).
 
-Each function returns one channel ``(n_samples,)`` in SI-like units at ``sfreq``;
+Each function returns one channel ``(n_samples,)`` in SI-like units at ``sfreq``
+(:func:`drifting`: a recording with a drift added, also for ``benchmarks/bench_types_drift.py``);
 ``rng`` varies rates, amplitudes and noise so that a head fitted on some seeds can be
 tested on others.
 """
 
+import mne
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
 
 def _t(sfreq, seconds):
@@ -114,3 +117,22 @@ def eog(sfreq, seconds, rng):
         level = new
     x += 5e-6 * rng.normal(size=t.size)  # background EEG/noise
     return x
+
+
+def drifting(raw, tmin, seconds, drift, times_sd=20.0, seed=0):
+    """``seconds`` of ``raw`` from ``tmin`` over a DC offset, with a drift on every
+    channel (``times_sd`` x its standard deviation): ``"walk"``, an electrode's slow
+    wander (a random walk low-passed at 0.2 Hz), or ``"settle"``, an amplifier's settling
+    transient after it starts (decaying in 1.5 s, random sign); a new Raw."""
+    part = raw.copy().crop(tmin, tmin + seconds, include_tmax=False).load_data()
+    x = part.get_data()
+    rng = np.random.default_rng(seed)
+    sd = x.std(axis=1, keepdims=True)
+    if drift == "walk":
+        walk = np.cumsum(rng.normal(size=x.shape), axis=1)
+        walk = sosfiltfilt(butter(4, 0.2, fs=part.info["sfreq"], output="sos"), walk)
+        shape = (walk - walk.mean(axis=1, keepdims=True)) / walk.std(axis=1, keepdims=True)
+    else:
+        shape = rng.choice([-1.0, 1.0], (len(x), 1)) * np.exp(-part.times / 1.5)
+    offset = rng.uniform(-200, 200, (len(x), 1)) * sd
+    return mne.io.RawArray(x + offset + times_sd * sd * shape, part.info, verbose=False)
