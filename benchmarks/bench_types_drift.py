@@ -60,6 +60,9 @@ def main():
                     table = msa.identify_channel_types(part, model=args.model, verbose=False)
                     answers.update(table["predicted"])
             n = sum(answers.values())
+            if not n:
+                print(f"{label:7s} {seconds:5.0f} s {times:4.0f}x  {ch_type}: recordings too short")
+                continue
             print(
                 f"{label:7s} {seconds:5.0f} s {times:4.0f}x  {ch_type}: "
                 f"{answers[ch_type]:3d} / {n:3d}  {dict(answers)}"
