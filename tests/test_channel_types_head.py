@@ -550,3 +550,23 @@ def test_offsets_are_read_by_the_low_rate_head_only(typed):
     assert head.feature_names == older
     labels, types = type_probabilities(head, full)
     assert set(labels) <= set(head.labels) and sum(types.values()) == pytest.approx(1.0)
+
+
+def test_a_feature_missing_in_every_row_is_imputed_without_a_warning():
+    """The low-rate head's rows lack every band above 3.2 Hz: fitting a head on a
+    feature that is NaN in every row gives it mean 0 and scale 1, silently (numpy
+    warned "Mean of empty slice" and "Degrees of freedom <= 0" on each fit)."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 3))
+    X[:, 1] = np.nan
+    X[20:, 0] += 3
+    y = ["resp"] * 20 + ["gsr"] * 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        head = TypeHead.fit(
+            X, y, [f"c{k // 4}" for k in range(40)], ["s"] * 40, feature_names=list("abc")
+        )
+        proba = head.predict_proba(X[:2])
+    assert head.mean[1] == 0.0 and head.scale[1] == 1.0
+    np.testing.assert_allclose(head.mean[[0, 2]], np.nanmean(X[:, [0, 2]], axis=0))
+    assert proba.shape == (2, 2) and np.isfinite(proba).all()

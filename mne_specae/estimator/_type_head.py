@@ -209,8 +209,12 @@ class TypeHead:
         classes = sorted(set(y))
         if len(classes) < 2:
             raise ValueError(f"A channel-type head needs at least two labels, got {classes}.")
-        mean = np.nanmean(X, axis=0)
-        scale = np.nanstd(X, axis=0)
+        # a feature missing in every row (a band above every training row's Nyquist,
+        # for the low-rate head) is imputed at 0 with a unit scale, without a warning
+        seen = np.isfinite(X).any(axis=0)
+        mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        mean[seen] = np.nanmean(X[:, seen], axis=0)
+        scale[seen] = np.nanstd(X[:, seen], axis=0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         scale = np.where(np.isfinite(scale) & (scale > 1e-8), scale, 1.0)
         weight = np.zeros(len(y))
