@@ -223,8 +223,8 @@ def at_rate(windows, sfreq, rate, *, held=False, padtype="line"):
     :func:`scipy.signal.resample_poly`: ``"line"`` (continuing each window's line)
     leaves its edges as they are, as a channel sampled at ``rate`` has them; the
     training rows at other rates are made with ``"constant"`` (zeros beyond the
-    edges: a window's offset turns into steps there), what the shipped heads learnt
-    from (see ``_type_augment.augment_features``)."""
+    edges: a window's offset turns into steps there), but those only the low-rate
+    head learns from with ``"mean"`` (see ``_type_augment.augment_features``)."""
     if rate == sfreq:
         return windows, float(sfreq)
     if held:
